@@ -1,0 +1,28 @@
+/*
+ * engine.h - the analytics thread: takes posts off the post queue, tokenizes
+ * and scores them, updates the sliding windows in event time, and every tick
+ * publishes an immutable snapshot of the trends. Closed minutes of term counts
+ * go to the db thread for history.
+ */
+#ifndef TRENDD_ENGINE_H
+#define TRENDD_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+
+struct engine;
+
+struct engine_config {
+	const char *data_dir;     /* lexicon and stopwords */
+	int64_t tick_ms;          /* snapshot period, default 1000 */
+	int64_t lateness_ms;      /* allowed lateness, default 60000 */
+	size_t top_m;             /* terms kept per closed bucket, default 4096 */
+};
+
+int engine_start(struct engine **out, const struct engine_config *cfg, struct bus *bus,
+		 char *err, size_t errlen);
+void engine_stop(struct engine *e);   /* drains the post queue, joins */
+
+#endif

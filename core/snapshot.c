@@ -1,0 +1,86 @@
+#include "core/snapshot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct snapshot_chunk {
+	struct snapshot_chunk *next;
+	size_t used, cap;
+	_Alignas(16) unsigned char data[];
+};
+
+#define CHUNK_MIN (64 * 1024)
+
+static void snapshot_destroy(struct ref *r)
+{
+	struct snapshot *s = (struct snapshot *)r;
+	struct snapshot_chunk *c = s->arena;
+	while (c) {
+		struct snapshot_chunk *n = c->next;
+		free(c);
+		c = n;
+	}
+	free(s);
+}
+
+struct snapshot *snapshot_new(void)
+{
+	struct snapshot *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	ref_init(&s->ref, snapshot_destroy);
+	return s;
+}
+
+void *snapshot_alloc(struct snapshot *s, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	struct snapshot_chunk *c = s->arena;
+	if (!c || c->cap - c->used < size) {
+		size_t cap = size > CHUNK_MIN ? size : CHUNK_MIN;
+		c = malloc(sizeof *c + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = s->arena;
+		s->arena = c;
+	}
+	void *p = c->data + c->used;
+	c->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+char *snapshot_strdup(struct snapshot *s, const char *str, size_t len)
+{
+	char *p = snapshot_alloc(s, len + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, str, len);
+	p[len] = 0;
+	return p;
+}
+
+const struct snapshot_view *snapshot_find_view(const struct snapshot *s, int window,
+					       const char *lang, int64_t source_id)
+{
+	if (!lang)
+		lang = "";
+	for (size_t i = 0; i < s->nviews; i++) {
+		const struct snapshot_view *v = &s->views[i];
+		if (v->window == window && v->source_id == source_id && strcmp(v->lang, lang) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+void snapshot_publish(struct publish_slot *slot, struct snapshot *s)
+{
+	publish_set(slot, &s->ref);
+}
+
+struct snapshot *snapshot_acquire(struct publish_slot *slot)
+{
+	return (struct snapshot *)publish_get(slot);
+}

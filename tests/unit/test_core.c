@@ -1,0 +1,261 @@
+/* Unit tests for core/: clock, post, queue, publish, strbuf, term. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/post.h"
+#include "core/publish.h"
+#include "core/queue.h"
+#include "core/snapshot.h"
+#include "core/strbuf.h"
+#include "core/term.h"
+#include "tests/unit/testutil.h"
+
+static int64_t parse(const char *s)
+{
+	int64_t ms = 0;
+	ck_assert_msg(clock_parse_rfc3339(s, strlen(s), &ms) == 0, "did not parse %s", s);
+	return ms;
+}
+
+START_TEST(test_clock_parses_rfc3339_variants)
+{
+	ck_assert_int_eq(parse("1970-01-01T00:00:00Z"), 0);
+	ck_assert_int_eq(parse("2026-11-25T12:00:00Z"), 1795608000000LL);
+	ck_assert_int_eq(parse("2026-11-25T12:00:00.123Z"), 1795608000123LL);
+	ck_assert_int_eq(parse("2026-11-25T12:00:00.1234567Z"), 1795608000123LL);
+	ck_assert_int_eq(parse("2026-11-25T13:30:00+01:30"), 1795608000000LL);
+	ck_assert_int_eq(parse("2026-11-25T07:00:00-0500"), 1795608000000LL);
+	ck_assert_int_eq(parse("2026-11-25 12:00:00Z"), 1795608000000LL);
+	ck_assert_int_eq(parse("2026-11-25"), 1795564800000LL);
+	ck_assert_int_eq(parse("2000-02-29T00:00:00Z"), 951782400000LL);
+	int64_t ms;
+	ck_assert_int_eq(clock_parse_rfc3339("2026-13-01T00:00:00Z", 20, &ms), -1);
+	ck_assert_int_eq(clock_parse_rfc3339("yesterday", 9, &ms), -1);
+	ck_assert_int_eq(clock_parse_rfc3339("2026-11-25T12:00:00Zjunk", 24, &ms), -1);
+	ck_assert_int_eq(clock_parse_rfc3339("", 0, &ms), -1);
+}
+END_TEST
+
+START_TEST(test_clock_formats_round_trip)
+{
+	char buf[32];
+	clock_format_rfc3339(1795608000123LL, buf, sizeof buf);
+	ck_assert_str_eq(buf, "2026-11-25T12:00:00Z");
+	clock_format_rfc3339_ms(1795608000123LL, buf, sizeof buf);
+	ck_assert_str_eq(buf, "2026-11-25T12:00:00.123Z");
+	clock_format_rfc3339(-1000, buf, sizeof buf);
+	ck_assert_str_eq(buf, "1969-12-31T23:59:59Z");
+	for (int64_t t = -86400000LL * 800; t < 86400000LL * 40000; t += 86400000LL * 7 + 3601001)
+	{
+		clock_format_rfc3339_ms(t, buf, sizeof buf);
+		ck_assert_int_eq(parse(buf), t);
+	}
+}
+END_TEST
+
+START_TEST(test_utf8_sanitize_replaces_invalid_and_nul)
+{
+	char out[64];
+	size_t n = utf8_sanitize(out, sizeof out, "a\xff" "b\0c", 5);
+	ck_assert_uint_eq(n, 9);
+	ck_assert_mem_eq(out, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c", 9);
+	/* overlong, surrogate, truncated sequences */
+	n = utf8_sanitize(out, sizeof out, "\xC0\xAF\xED\xA0\x80\xE2\x82", 7);
+	for (size_t i = 0; i < n; i += 3)
+		ck_assert_mem_eq(out + i, "\xEF\xBF\xBD", 3);
+	/* cut at a character boundary, never inside one */
+	n = utf8_sanitize(out, 6, "\xC3\xA9\xC3\xA9\xC3\xA9", 6);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(out, "\xC3\xA9\xC3\xA9");
+}
+END_TEST
+
+START_TEST(test_post_new_copies_and_caps_fields)
+{
+	struct post_fields f = { .source_id = 7, .created_at_ms = 42, .id = "1", .author = "a",
+				 .text = "hello", .text_len = (size_t)-1 };
+	struct post *p = post_new(&f);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->id, "1");
+	ck_assert_str_eq(p->url, "");
+	ck_assert_str_eq(p->lang, "");
+	ck_assert_str_eq(p->text, "hello");
+	ck_assert_uint_eq(p->text_len, 5);
+	post_free(p);
+
+	size_t big = 200000;
+	char *t = malloc(big);
+	memset(t, 'x', big);
+	f.text = t;
+	f.text_len = big;
+	p = post_new(&f);
+	ck_assert_uint_eq(p->text_len, 64 * 1024);
+	ck_assert_uint_eq(strlen(p->text), p->text_len);
+	post_free(p);
+	free(t);
+}
+END_TEST
+
+static void *producer(void *arg)
+{
+	struct queue *q = arg;
+	for (uintptr_t i = 1; i <= 10000; i++)
+		ck_assert_int_eq(queue_push(q, (void *)i, -1), 0);
+	return NULL;
+}
+
+START_TEST(test_queue_delivers_everything_in_order_under_backpressure)
+{
+	struct queue q;
+	pthread_t th[2];
+	ck_assert_int_eq(queue_init(&q, 16), 0);
+	pthread_create(&th[0], NULL, producer, &q);
+	pthread_create(&th[1], NULL, producer, &q);
+	uintptr_t last[2] = { 0, 0 }, sum = 0;
+	size_t got = 0;
+	void *items[7];
+	while (got < 20000) {
+		size_t n = queue_pop_batch(&q, items, 7, 1000);
+		ck_assert_uint_gt(n, 0);
+		for (size_t i = 0; i < n; i++) {
+			uintptr_t v = (uintptr_t)items[i];
+			sum += v;
+			/* two interleaved increasing sequences */
+			if (v > last[0])
+				last[0] = v;
+			else
+				last[1] = v;
+		}
+		got += n;
+	}
+	pthread_join(th[0], NULL);
+	pthread_join(th[1], NULL);
+	ck_assert_uint_eq(sum, 2 * (10000 * 10001 / 2));
+	ck_assert_uint_eq(q.pushed, 20000);
+	ck_assert_uint_gt(q.waits, 0);
+	queue_destroy(&q);
+}
+END_TEST
+
+START_TEST(test_queue_times_out_and_closes)
+{
+	struct queue q;
+	void *it;
+	ck_assert_int_eq(queue_init(&q, 1), 0);
+	ck_assert_uint_eq(queue_pop_batch(&q, &it, 1, 20), 0);
+	ck_assert_int_eq(queue_try_push(&q, (void *)1), 0);
+	ck_assert_int_eq(queue_try_push(&q, (void *)2), -EAGAIN);
+	ck_assert_int_eq(queue_push(&q, (void *)2, 20), -EAGAIN);
+	queue_close(&q);
+	ck_assert_int_eq(queue_push(&q, (void *)3, -1), -EPIPE);
+	ck_assert_uint_eq(queue_pop_batch(&q, &it, 1, -1), 1);
+	ck_assert_uint_eq(queue_pop_batch(&q, &it, 1, -1), 0);
+	queue_destroy(&q);
+}
+END_TEST
+
+static int destroyed;
+static void count_destroy(struct ref *r)
+{
+	destroyed++;
+	free(r);
+}
+
+START_TEST(test_publish_keeps_old_object_alive_for_readers)
+{
+	struct publish_slot slot;
+	publish_init(&slot);
+	struct ref *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+	ref_init(a, count_destroy);
+	ref_init(b, count_destroy);
+	ck_assert_ptr_null(publish_get(&slot));
+	publish_set(&slot, a);
+	struct ref *held = publish_get(&slot);
+	ck_assert_ptr_eq(held, a);
+	publish_set(&slot, b);
+	ck_assert_int_eq(destroyed, 0); /* reader still holds a */
+	ref_put(held);
+	ck_assert_int_eq(destroyed, 1);
+	ck_assert_uint_eq(publish_version(&slot), 2);
+	publish_destroy(&slot);
+	ck_assert_int_eq(destroyed, 2);
+}
+END_TEST
+
+START_TEST(test_strbuf_json_escapes)
+{
+	struct strbuf sb = STRBUF_INIT;
+	sb_json_cstr(&sb, "a\"b\\c\n\x01\xff\xC3\xA9</script>");
+	ck_assert_str_eq(sb.buf, "\"a\\\"b\\\\c\\n\\u0001\xEF\xBF\xBD\xC3\xA9</script>\"");
+	sb_reset(&sb);
+	sb_put_double(&sb, 0.25, 4);
+	sb_putc(&sb, ' ');
+	sb_put_double(&sb, -0.00001, 4);
+	sb_putc(&sb, ' ');
+	sb_put_double(&sb, 3.0, 4);
+	sb_putc(&sb, ' ');
+	sb_put_i64(&sb, -9223372036854775807LL - 1);
+	ck_assert_str_eq(sb.buf, "0.25 0 3 -9223372036854775808");
+	sb_reset(&sb);
+	sb_csv_field(&sb, "a,\"b\"", 5);
+	sb_putc(&sb, ',');
+	sb_csv_field(&sb, "@x", 2);
+	ck_assert_str_eq(sb.buf, "\"a,\"\"b\"\"\",@x");
+	sb_free(&sb);
+}
+END_TEST
+
+START_TEST(test_term_kind_and_window_names)
+{
+	for (int k = 0; k <= TERM_KIND_ALL; k++) {
+		const char *n = term_kind_name(k);
+		ck_assert_int_eq(term_kind_parse(n, strlen(n)), k);
+	}
+	ck_assert_int_eq(term_kind_parse("words", 5), -1);
+	ck_assert_int_eq(window_parse("1h", 2), WINDOW_1H);
+	ck_assert_int_eq(window_parse("2h", 2), -1);
+	ck_assert_int_eq(window_span_ms(WINDOW_24H), 86400000LL);
+}
+END_TEST
+
+START_TEST(test_snapshot_arena_and_views)
+{
+	struct snapshot *s = snapshot_new();
+	s->nviews = 2;
+	s->views = snapshot_alloc(s, 2 * sizeof *s->views);
+	s->views[0].window = WINDOW_5M;
+	s->views[1].window = WINDOW_5M;
+	strcpy(s->views[1].lang, "de");
+	for (int i = 0; i < 1000; i++)
+		ck_assert_ptr_nonnull(snapshot_alloc(s, 1000));
+	ck_assert_ptr_eq(snapshot_find_view(s, WINDOW_5M, "", 0), &s->views[0]);
+	ck_assert_ptr_eq(snapshot_find_view(s, WINDOW_5M, "de", 0), &s->views[1]);
+	ck_assert_ptr_null(snapshot_find_view(s, WINDOW_1H, "", 0));
+	ck_assert_str_eq(snapshot_strdup(s, "abc", 2), "ab");
+	snapshot_put(s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_clock_parses_rfc3339_variants);
+	tcase_add_test(tc, test_clock_formats_round_trip);
+	tcase_add_test(tc, test_utf8_sanitize_replaces_invalid_and_nul);
+	tcase_add_test(tc, test_post_new_copies_and_caps_fields);
+	tcase_add_test(tc, test_queue_delivers_everything_in_order_under_backpressure);
+	tcase_add_test(tc, test_queue_times_out_and_closes);
+	tcase_add_test(tc, test_publish_keeps_old_object_alive_for_readers);
+	tcase_add_test(tc, test_strbuf_json_escapes);
+	tcase_add_test(tc, test_term_kind_and_window_names);
+	tcase_add_test(tc, test_snapshot_arena_and_views);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void) { return tu_run(suite()); }

@@ -1,0 +1,20 @@
+/*
+ * testutil.h - small helpers shared by the unit tests: reading fixture files
+ * and building a Check runner with fork mode and a per-case timeout.
+ */
+#ifndef TRENDD_TESTUTIL_H
+#define TRENDD_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+/* Reads TRENDD_TEST_FIXTURES_DIR/rel; aborts the test on failure. Caller frees. */
+char *tu_read_fixture(const char *rel, size_t *len);
+/* Reads any file; NULL on failure. Caller frees. */
+char *tu_read_file(const char *path, size_t *len);
+/* For *.http captures: returns a pointer to the body inside buf (after the blank line). */
+const char *tu_http_body(const char *buf, size_t len, size_t *body_len);
+/* Runs the suite with fork mode and returns the process exit code. */
+int tu_run(Suite *s);
+
+#endif
