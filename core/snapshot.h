@@ -22,7 +22,7 @@
 #include "core/publish.h"
 #include "core/term.h"
 
-#define SNAPSHOT_SERIES_POINTS 30   /* points in each sparkline series */
+#define SNAPSHOT_SERIES_POINTS 32   /* most points in a sparkline series (view->series_points) */
 #define SNAPSHOT_TOP_K         100  /* entries ranked per kind and sort */
 
 enum snapshot_sort { SORT_SCORE, SORT_COUNT, SORT_COUNT_ };
@@ -37,7 +37,7 @@ struct trend {
 	double score;            /* trend score, 0 when not trending */
 	double sentiment;        /* mean VADER compound of the posts, [-1, 1] */
 	uint32_t pos, neu, neg;  /* posts by sentiment label */
-	uint32_t *series;        /* SNAPSHOT_SERIES_POINTS counts, oldest first */
+	uint32_t *series;        /* view->series_points counts, oldest first */
 };
 
 struct trend_ranking {
@@ -57,6 +57,7 @@ struct snapshot_view {
 	double sentiment;        /* mean compound */
 	uint64_t pos, neu, neg;
 	uint32_t *volume_series; /* posts per series point, oldest first */
+	uint32_t series_points;  /* <= SNAPSHOT_SERIES_POINTS */
 	int64_t series_step_ms;  /* span of one series point */
 };
 

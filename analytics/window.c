@@ -1,0 +1,1342 @@
+#include "analytics/window.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/hll.h"
+#include "analytics/tokenize.h"
+#include "core/hash.h"
+#include "core/limits.h"
+#include "core/term.h"
+
+/*
+ * Levels and windows: level L holds the buckets of window L (enum window_id).
+ * Level 2 keeps twice the window so the 24 h before the 24h window serve as
+ * its baseline.
+ */
+#define NLEVELS 3
+static const int64_t level_span_ms[NLEVELS] = { 1000, 60000, 900000 };
+static const int64_t level_nwin[NLEVELS] = { 300, 60, 96 };
+/* Sparkline shape per window: points x buckets per point = level_nwin. */
+static const uint32_t series_points[NLEVELS] = { 30, 30, 32 };
+
+enum bucket_state { B_EMPTY, B_OPEN, B_CLOSED, B_BASELINE };
+
+#define EMPTY_KEY INT64_MIN
+
+struct wsum {
+	uint32_t count, pos, neg;
+	float sent;
+};
+
+struct vsum {
+	uint64_t posts, pos, neg;
+	double sent;
+};
+
+struct wterm {
+	char *str;                     /* owned, NUL-terminated */
+	uint64_t hash;
+	uint16_t len;
+	uint8_t kind;
+	uint8_t live;
+	uint32_t refs;                 /* bucket entries naming this term */
+	uint32_t last_post;            /* dedupe within one post */
+	uint32_t next_free;            /* free-list link when !live */
+	int64_t first_seen_ms;
+	struct wsum sum[WINDOW_COUNT]; /* running totals per window */
+	float peak[WINDOW_COUNT];      /* trend score peak, for decay */
+	int64_t peak_ms[WINDOW_COUNT];
+	int64_t ckey[2];               /* entry cache: key of the open L0/L1 bucket ... */
+	uint32_t cidx[2];              /* ... and the entry's index in it */
+};
+
+struct entry {
+	uint32_t term;
+	uint32_t count, pos, neg;
+	float sent;
+	uint32_t authors;              /* estimate, set when a level-2 bucket closes */
+	struct hll *hll;               /* owned; level 1 and 2 only */
+};
+
+struct bucket {
+	int64_t key;                   /* time / span; EMPTY_KEY when unused */
+	uint8_t state;
+	bool in_sum;                   /* entries are part of the window totals */
+	uint32_t n, cap;
+	struct entry *e;               /* owned */
+	uint32_t *idx;                 /* owned; entry index + 1, 0 = empty */
+	uint32_t idx_cap;
+	uint32_t error;                /* largest count dropped by pruning */
+	uint32_t error_in;             /* level 2: errors of the minutes rolled into it */
+	struct vsum vol;               /* posts in this bucket */
+};
+
+struct level {
+	int64_t span_ms, nwin, keep;   /* keep: buckets retained (window + baseline) */
+	uint32_t nslots;               /* power of two */
+	struct bucket *b;              /* owned ring */
+};
+
+struct window {
+	struct window_config cfg;
+	struct level lv[NLEVELS];
+
+	struct wterm *terms;           /* owned; indexed by term id */
+	uint32_t nterms, terms_cap, free_head, live_terms;
+	uint32_t *tindex;              /* owned; term id + 1, 0 = empty */
+	uint32_t tindex_cap;
+
+	int64_t end_ms;                /* window end: newest event or wall time */
+	int64_t wall_ms;               /* last wall clock from window_advance */
+	bool started;
+	uint32_t post_seq;
+	struct vsum vol[WINDOW_COUNT];
+
+	window_minute_fn minute_fn;
+	void *minute_ctx;
+	struct window_minute_row *rows;
+	size_t rows_cap;
+
+	struct hll_union *uni;
+	uint64_t posts, late, future, pruned, entries;
+
+	/* fill_view scratch */
+	uint32_t *cand;
+	size_t cand_cap;
+};
+
+static const uint32_t NO_TERM = UINT32_MAX;
+
+void window_config_defaults(struct window_config *c)
+{
+	c->lateness_ms = 60000;
+	c->top_m = 4096;
+	c->min_authors = 5;
+	c->warmup_ms = 30000;
+	c->half_life_s = 60;
+	c->future_ms = 5 * 60000;
+	c->candidates = 256;
+}
+
+static inline int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+	uint32_t p = 1;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* ---- terms ---------------------------------------------------------- */
+
+static uint64_t term_hash(uint8_t kind, const char *s, size_t len)
+{
+	return hash_bytes_seed(s, len, 0x9e3779b97f4a7c15ull * (kind + 1));
+}
+
+static int tindex_grow(struct window *w)
+{
+	uint32_t cap = w->tindex_cap ? w->tindex_cap * 2 : 1024;
+	uint32_t *idx = calloc(cap, sizeof *idx);
+	if (!idx)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < w->tindex_cap; i++) {
+		uint32_t id1 = w->tindex[i];
+		if (!id1)
+			continue;
+		uint32_t j = (uint32_t)w->terms[id1 - 1].hash & (cap - 1);
+		while (idx[j])
+			j = (j + 1) & (cap - 1);
+		idx[j] = id1;
+	}
+	free(w->tindex);
+	w->tindex = idx;
+	w->tindex_cap = cap;
+	return 0;
+}
+
+static uint32_t term_find(const struct window *w, uint8_t kind, const char *s, size_t len,
+			  uint64_t h, uint32_t *slot_out)
+{
+	uint32_t mask = w->tindex_cap - 1, j = (uint32_t)h & mask;
+	for (;;) {
+		uint32_t id1 = w->tindex[j];
+		if (!id1) {
+			if (slot_out)
+				*slot_out = j;
+			return NO_TERM;
+		}
+		const struct wterm *t = &w->terms[id1 - 1];
+		if (t->hash == h && t->len == len && t->kind == kind && memcmp(t->str, s, len) == 0)
+			return id1 - 1;
+		j = (j + 1) & mask;
+	}
+}
+
+static uint32_t term_intern(struct window *w, uint8_t kind, const char *s, size_t len)
+{
+	uint64_t h = term_hash(kind, s, len);
+	uint32_t slot;
+	uint32_t id = term_find(w, kind, s, len, h, &slot);
+	if (id != NO_TERM)
+		return id;
+	if ((w->live_terms + 1) * 4 > w->tindex_cap * 3) {
+		if (tindex_grow(w) < 0)
+			return NO_TERM;
+		term_find(w, kind, s, len, h, &slot);
+	}
+	if (w->free_head != NO_TERM) {
+		id = w->free_head;
+		w->free_head = w->terms[id].next_free;
+	} else {
+		if (w->nterms == w->terms_cap) {
+			uint32_t cap = w->terms_cap ? w->terms_cap * 2 : 1024;
+			struct wterm *nt = realloc(w->terms, cap * sizeof *nt);
+			if (!nt)
+				return NO_TERM;
+			w->terms = nt;
+			w->terms_cap = cap;
+		}
+		id = w->nterms++;
+	}
+	struct wterm *t = &w->terms[id];
+	memset(t, 0, sizeof *t);
+	t->str = malloc(len + 1);
+	if (!t->str) {
+		t->next_free = w->free_head;
+		w->free_head = id;
+		return NO_TERM;
+	}
+	memcpy(t->str, s, len);
+	t->str[len] = 0;
+	t->hash = h;
+	t->len = (uint16_t)len;
+	t->kind = kind;
+	t->live = 1;
+	t->first_seen_ms = w->end_ms;
+	t->ckey[0] = t->ckey[1] = EMPTY_KEY;
+	w->tindex[slot] = id + 1;
+	w->live_terms++;
+	return id;
+}
+
+/* Removes a term whose last bucket entry went away (backward-shift delete). */
+static void term_release(struct window *w, uint32_t id)
+{
+	struct wterm *t = &w->terms[id];
+	uint32_t mask = w->tindex_cap - 1, j = (uint32_t)t->hash & mask;
+
+	assert(t->live && t->refs == 0);
+	while (w->tindex[j] != id + 1)
+		j = (j + 1) & mask;
+	for (;;) {
+		uint32_t k = (j + 1) & mask;
+		w->tindex[j] = 0;
+		for (;;) {
+			uint32_t id1 = w->tindex[k];
+			if (!id1)
+				goto done;
+			uint32_t home = (uint32_t)w->terms[id1 - 1].hash & mask;
+			/* move it back if its home is not in the (j, k] cyclic range */
+			bool between = j <= k ? (home > j && home <= k) : (home > j || home <= k);
+			if (!between) {
+				w->tindex[j] = id1;
+				j = k;
+				break;
+			}
+			k = (k + 1) & mask;
+		}
+	}
+done:
+	free(t->str);
+	t->str = NULL;
+	t->live = 0;
+	t->next_free = w->free_head;
+	w->free_head = id;
+	w->live_terms--;
+}
+
+static inline void term_unref(struct window *w, uint32_t id)
+{
+	if (--w->terms[id].refs == 0)
+		term_release(w, id);
+}
+
+/* ---- buckets -------------------------------------------------------- */
+
+static struct entry *bucket_find(const struct bucket *b, uint32_t term)
+{
+	if (!b->idx_cap)
+		return NULL;
+	uint32_t mask = b->idx_cap - 1, j = (uint32_t)hash_u64(term) & mask;
+	for (;;) {
+		uint32_t i1 = b->idx[j];
+		if (!i1)
+			return NULL;
+		if (b->e[i1 - 1].term == term)
+			return &b->e[i1 - 1];
+		j = (j + 1) & mask;
+	}
+}
+
+static void bucket_reindex(struct bucket *b)
+{
+	uint32_t mask = b->idx_cap - 1;
+	memset(b->idx, 0, b->idx_cap * sizeof *b->idx);
+	for (uint32_t i = 0; i < b->n; i++) {
+		uint32_t j = (uint32_t)hash_u64(b->e[i].term) & mask;
+		while (b->idx[j])
+			j = (j + 1) & mask;
+		b->idx[j] = i + 1;
+	}
+}
+
+static int bucket_grow(struct bucket *b)
+{
+	if (b->n == b->cap) {
+		uint32_t cap = b->cap ? b->cap * 2 : 16;
+		struct entry *ne = realloc(b->e, cap * sizeof *ne);
+		if (!ne)
+			return -ENOMEM;
+		b->e = ne;
+		b->cap = cap;
+	}
+	if ((b->n + 1) * 2 > b->idx_cap) {
+		uint32_t cap = b->idx_cap ? b->idx_cap * 2 : 32;
+		uint32_t *ni = realloc(b->idx, cap * sizeof *ni);
+		if (!ni)
+			return -ENOMEM;
+		b->idx = ni;
+		b->idx_cap = cap;
+		bucket_reindex(b);
+	}
+	return 0;
+}
+
+/* Returns the entry for term, creating it (and a term reference). */
+static struct entry *bucket_get(struct window *w, struct bucket *b, uint32_t term,
+				uint32_t *idx_out)
+{
+	uint32_t mask, j;
+	if (b->idx_cap) {
+		mask = b->idx_cap - 1;
+		j = (uint32_t)hash_u64(term) & mask;
+		for (;;) {
+			uint32_t i1 = b->idx[j];
+			if (!i1)
+				break;
+			if (b->e[i1 - 1].term == term) {
+				*idx_out = i1 - 1;
+				return &b->e[i1 - 1];
+			}
+			j = (j + 1) & mask;
+		}
+	}
+	if (bucket_grow(b) < 0)
+		return NULL;
+	mask = b->idx_cap - 1;
+	j = (uint32_t)hash_u64(term) & mask;
+	while (b->idx[j])
+		j = (j + 1) & mask;
+	struct entry *e = &b->e[b->n];
+	memset(e, 0, sizeof *e);
+	e->term = term;
+	b->idx[j] = b->n + 1;
+	*idx_out = b->n++;
+	w->terms[term].refs++;
+	w->entries++;
+	return e;
+}
+
+/* Drops every entry and returns the slot to empty, keeping its memory. */
+static void bucket_clear(struct window *w, struct bucket *b)
+{
+	for (uint32_t i = 0; i < b->n; i++) {
+		hll_free(b->e[i].hll);
+		term_unref(w, b->e[i].term);
+	}
+	w->entries -= b->n;
+	b->n = 0;
+	b->key = EMPTY_KEY;
+	b->state = B_EMPTY;
+	b->in_sum = false;
+	b->error = 0;
+	b->error_in = 0;
+	memset(&b->vol, 0, sizeof b->vol);
+	if (b->idx_cap)
+		memset(b->idx, 0, b->idx_cap * sizeof *b->idx);
+	/* a long-idle slot should not pin the memory of a peak */
+	if (b->cap > 4096) {
+		free(b->e);
+		free(b->idx);
+		b->e = NULL;
+		b->idx = NULL;
+		b->cap = b->idx_cap = 0;
+	}
+}
+
+static void sum_sub(struct wsum *s, const struct entry *e)
+{
+	s->count -= e->count;
+	s->pos -= e->pos;
+	s->neg -= e->neg;
+	s->sent -= e->sent;
+	if (s->count == 0)
+		s->sent = 0; /* no float residue on an empty total */
+}
+
+static void vsum_add(struct vsum *s, const struct vsum *v, int sign)
+{
+	s->posts += (uint64_t)sign * v->posts;
+	s->pos += (uint64_t)sign * v->pos;
+	s->neg += (uint64_t)sign * v->neg;
+	s->sent += sign * v->sent;
+	if (s->posts == 0)
+		s->sent = 0;
+}
+
+static int cmp_count_desc(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Which window totals an entry at `level` is part of. Level-0 entries count
+ * in the 5m window; level-1 entries in 1h and - until they roll up into
+ * level 2 - in 24h; level-2 entries in 24h.
+ */
+static void subtract_entry(struct window *w, int level, const struct bucket *b,
+			   const struct entry *e, bool from_own_window, bool from_24h)
+{
+	struct wterm *t = &w->terms[e->term];
+	if (from_own_window && b->in_sum)
+		sum_sub(&t->sum[level], e);
+	if (from_24h)
+		sum_sub(&t->sum[WINDOW_24H], e);
+}
+
+/*
+ * Keeps the top_m entries by count and drops the rest, subtracting them from
+ * the totals they were part of. The bucket's error bound becomes the largest
+ * dropped count: any term missing from the bucket had at most that many.
+ */
+static void bucket_prune(struct window *w, int level, struct bucket *b)
+{
+	uint32_t m = w->cfg.top_m;
+	if (b->n <= m)
+		return;
+	uint32_t *counts = malloc(b->n * sizeof *counts);
+	if (!counts)
+		return; /* keep everything: exact, just bigger */
+	for (uint32_t i = 0; i < b->n; i++)
+		counts[i] = b->e[i].count;
+	qsort(counts, b->n, sizeof *counts, cmp_count_desc);
+	uint32_t threshold = counts[m - 1];
+	/* Entries above the threshold all stay; ties at it fill the rest of m. */
+	uint32_t above = 0;
+	for (uint32_t i = 0; i < m; i++)
+		above += counts[i] > threshold;
+	uint32_t ties_left = m - above, kept = 0, dropped_max = 0;
+	free(counts);
+
+	for (uint32_t i = 0; i < b->n; i++) {
+		struct entry *e = &b->e[i];
+		bool keep = e->count > threshold || (e->count == threshold && ties_left > 0);
+		if (keep) {
+			if (e->count == threshold)
+				ties_left--;
+			b->e[kept++] = *e;
+			continue;
+		}
+		if (e->count > dropped_max)
+			dropped_max = e->count;
+		subtract_entry(w, level, b, e, true, level == 1);
+		hll_free(e->hll);
+		w->pruned++;
+		w->entries--;
+		term_unref(w, e->term);
+	}
+	b->n = kept;
+	if (dropped_max > b->error)
+		b->error = dropped_max;
+	bucket_reindex(b);
+}
+
+/* ---- levels --------------------------------------------------------- */
+
+static struct bucket *level_bucket(struct level *L, int64_t key)
+{
+	struct bucket *b = &L->b[(uint64_t)key & (L->nslots - 1)];
+	return b->key == key ? b : NULL;
+}
+
+static void bucket_retire(struct window *w, int level, struct bucket *b);
+
+/* The bucket for key, opened if new. A stale occupant of the slot is retired. */
+static struct bucket *level_open(struct window *w, int level, int64_t key)
+{
+	struct level *L = &w->lv[level];
+	struct bucket *b = &L->b[(uint64_t)key & (L->nslots - 1)];
+	if (b->key == key)
+		return b;
+	if (b->state != B_EMPTY)
+		bucket_retire(w, level, b);
+	b->key = key;
+	b->state = B_OPEN;
+	int64_t end_key = floor_div(w->end_ms, L->span_ms);
+	b->in_sum = key > end_key - L->nwin;
+	return b;
+}
+
+static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
+{
+	struct bucket *dst = level_open(w, 2, dst_key);
+	uint32_t ix;
+	for (uint32_t i = 0; i < src->n; i++) {
+		const struct entry *s = &src->e[i];
+		if (s->count == 0 && !s->hll)
+			continue;
+		struct entry *d = bucket_get(w, dst, s->term, &ix);
+		if (!d) {
+			/* out of memory: the count leaves the 24h total with the entry */
+			sum_sub(&w->terms[s->term].sum[WINDOW_24H], s);
+			continue;
+		}
+		d->count += s->count;
+		d->pos += s->pos;
+		d->neg += s->neg;
+		d->sent += s->sent;
+		hll_merge(&d->hll, s->hll);
+	}
+	vsum_add(&dst->vol, &src->vol, 1);
+	dst->error_in += src->error;
+}
+
+static void emit_minute(struct window *w, const struct bucket *b)
+{
+	if (!w->minute_fn || b->n == 0)
+		return;
+	if (w->rows_cap < b->n) {
+		struct window_minute_row *r = realloc(w->rows, b->n * sizeof *r);
+		if (!r)
+			return;
+		w->rows = r;
+		w->rows_cap = b->n;
+	}
+	size_t n = 0;
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct entry *e = &b->e[i];
+		if (e->count == 0)
+			continue;
+		const struct wterm *t = &w->terms[e->term];
+		w->rows[n++] = (struct window_minute_row){
+			.term = t->str, .term_len = t->len, .kind = t->kind,
+			.minute_ms = b->key * 60000, .count = e->count,
+			.authors = (uint32_t)hll_count(e->hll), .pos = e->pos, .neg = e->neg,
+			.sent_sum = e->sent,
+		};
+	}
+	w->minute_fn(w->minute_ctx, b->key * 60000, w->rows, n);
+}
+
+static void bucket_close(struct window *w, int level, struct bucket *b)
+{
+	assert(b->state == B_OPEN);
+	b->state = B_CLOSED;
+	if (level == 1) {
+		/* Empty entries only carried authors for counts that were pruned
+		 * at level 0 - impossible now that both levels count at arrival -
+		 * so every entry here has a count. */
+		bucket_prune(w, 1, b);
+		emit_minute(w, b);
+		roll_up(w, b, floor_div(b->key * 60000, 900000));
+		for (uint32_t i = 0; i < b->n; i++)
+			b->e[i].authors = (uint32_t)hll_count(b->e[i].hll);
+	} else if (level == 2) {
+		bucket_prune(w, 2, b);
+		for (uint32_t i = 0; i < b->n; i++)
+			b->e[i].authors = (uint32_t)hll_count(b->e[i].hll);
+	} else {
+		bucket_prune(w, 0, b);
+	}
+}
+
+/* Takes the bucket out of its window totals. */
+static void bucket_leave_window(struct window *w, int level, struct bucket *b)
+{
+	if (!b->in_sum)
+		return;
+	for (uint32_t i = 0; i < b->n; i++)
+		sum_sub(&w->terms[b->e[i].term].sum[level], &b->e[i]);
+	vsum_add(&w->vol[level], &b->vol, -1);
+	b->in_sum = false;
+}
+
+/*
+ * Retires a bucket whose slot is needed or whose time is over: closes it if
+ * still open, leaves the window, and frees it.
+ */
+static void bucket_retire(struct window *w, int level, struct bucket *b)
+{
+	if (b->state == B_OPEN)
+		bucket_close(w, level, b);
+	bucket_leave_window(w, level, b);
+	bucket_clear(w, b);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Closes, in time order, the open buckets of a level that end at or before the watermark. */
+static void level_close_due(struct window *w, int level, int64_t watermark_ms)
+{
+	struct level *L = &w->lv[level];
+	int64_t limit = floor_div(watermark_ms, L->span_ms); /* keys < limit have ended */
+	int64_t keys[64];
+	for (;;) {
+		size_t n = 0;
+		for (uint32_t i = 0; i < L->nslots && n < 64; i++)
+			if (L->b[i].state == B_OPEN && L->b[i].key < limit)
+				keys[n++] = L->b[i].key;
+		if (n == 0)
+			return;
+		qsort(keys, n, sizeof *keys, cmp_i64);
+		for (size_t i = 0; i < n; i++) {
+			struct bucket *b = level_bucket(L, keys[i]);
+			if (b && b->state == B_OPEN)
+				bucket_close(w, level, b);
+		}
+	}
+}
+
+static void level_expire(struct window *w, int level)
+{
+	struct level *L = &w->lv[level];
+	int64_t end_key = floor_div(w->end_ms, L->span_ms);
+	int64_t first_in = end_key - L->nwin + 1, first_kept = end_key - L->keep + 1;
+	for (uint32_t i = 0; i < L->nslots; i++) {
+		struct bucket *b = &L->b[i];
+		if (b->state == B_EMPTY || b->key >= first_in)
+			continue;
+		bucket_leave_window(w, level, b);
+		if (b->state == B_OPEN)
+			continue; /* late data may still arrive; freed once closed */
+		if (b->key >= first_kept) {
+			if (b->state == B_CLOSED) {
+				/* baseline: counts and author estimates stay, sketches go */
+				for (uint32_t k = 0; k < b->n; k++) {
+					hll_free(b->e[k].hll);
+					b->e[k].hll = NULL;
+				}
+				b->state = B_BASELINE;
+			}
+			continue;
+		}
+		bucket_clear(w, b);
+	}
+}
+
+static void slide_to(struct window *w, int64_t end_ms)
+{
+	if (w->started && end_ms <= w->end_ms)
+		return;
+	int64_t old_sec = floor_div(w->end_ms, 1000);
+	w->end_ms = end_ms;
+	w->started = true;
+	if (floor_div(end_ms, 1000) == old_sec)
+		return; /* nothing closes or expires within a second */
+	int64_t wm = end_ms - w->cfg.lateness_ms;
+	for (int l = 0; l < NLEVELS; l++)
+		level_close_due(w, l, wm);
+	for (int l = 0; l < NLEVELS; l++)
+		level_expire(w, l);
+}
+
+/* ---- public API ------------------------------------------------------ */
+
+struct window *window_new(const struct window_config *cfg)
+{
+	struct window *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	window_config_defaults(&w->cfg);
+	if (cfg)
+		w->cfg = *cfg;
+	if (w->cfg.lateness_ms < 0)
+		w->cfg.lateness_ms = 0;
+	if (w->cfg.lateness_ms > WINDOW_MAX_LATENESS_MS)
+		w->cfg.lateness_ms = WINDOW_MAX_LATENESS_MS;
+	if (w->cfg.top_m < 16)
+		w->cfg.top_m = 16;
+	if (w->cfg.candidates < SNAPSHOT_TOP_K)
+		w->cfg.candidates = SNAPSHOT_TOP_K;
+	w->free_head = NO_TERM;
+	for (int l = 0; l < NLEVELS; l++) {
+		struct level *L = &w->lv[l];
+		L->span_ms = level_span_ms[l];
+		L->nwin = level_nwin[l];
+		L->keep = l == 0 ? L->nwin : 2 * L->nwin; /* levels 1, 2: also the baseline */
+		/* room for the kept buckets, the open ones behind the watermark, and slack */
+		int64_t late = w->cfg.lateness_ms / L->span_ms + 2;
+		L->nslots = pow2_at_least((uint64_t)(L->keep + late + 2));
+		L->b = calloc(L->nslots, sizeof *L->b);
+		if (!L->b)
+			goto fail;
+		for (uint32_t i = 0; i < L->nslots; i++)
+			L->b[i].key = EMPTY_KEY;
+	}
+	w->uni = hll_union_new();
+	if (!w->uni || tindex_grow(w) < 0)
+		goto fail;
+	return w;
+fail:
+	window_free(w);
+	return NULL;
+}
+
+void window_free(struct window *w)
+{
+	if (!w)
+		return;
+	for (int l = 0; l < NLEVELS; l++) {
+		struct level *L = &w->lv[l];
+		for (uint32_t i = 0; L->b && i < L->nslots; i++) {
+			for (uint32_t k = 0; k < L->b[i].n; k++)
+				hll_free(L->b[i].e[k].hll);
+			free(L->b[i].e);
+			free(L->b[i].idx);
+		}
+		free(L->b);
+	}
+	for (uint32_t i = 0; i < w->nterms; i++)
+		if (w->terms[i].live)
+			free(w->terms[i].str);
+	free(w->terms);
+	free(w->tindex);
+	free(w->rows);
+	free(w->cand);
+	hll_union_free(w->uni);
+	free(w);
+}
+
+void window_set_minute_sink(struct window *w, window_minute_fn fn, void *ctx)
+{
+	w->minute_fn = fn;
+	w->minute_ctx = ctx;
+}
+
+int64_t window_end_ms(const struct window *w) { return w->end_ms; }
+int64_t window_watermark_ms(const struct window *w) { return w->end_ms - w->cfg.lateness_ms; }
+
+void window_advance(struct window *w, int64_t now_ms)
+{
+	w->wall_ms = now_ms;
+	slide_to(w, now_ms > w->end_ms || !w->started ? now_ms : w->end_ms);
+}
+
+static inline void wsum_add(struct wsum *s, uint8_t label, float compound)
+{
+	s->count++;
+	s->pos += label == 1;
+	s->neg += label == 2;
+	s->sent += compound;
+}
+
+/* Entry of term in the open bucket `key` of level l, through the term's cache. */
+static inline struct entry *entry_for(struct window *w, int l, struct bucket *b, uint32_t id)
+{
+	struct wterm *t = &w->terms[id];
+	if (t->ckey[l] == b->key && t->cidx[l] < b->n && b->e[t->cidx[l]].term == id)
+		return &b->e[t->cidx[l]];
+	uint32_t ix;
+	struct entry *e = bucket_get(w, b, id, &ix);
+	if (e) {
+		t = &w->terms[id];
+		t->ckey[l] = b->key;
+		t->cidx[l] = ix;
+	}
+	return e;
+}
+
+enum window_add_result window_add_post(struct window *w, const struct window_post *p)
+{
+	int64_t t = p->event_ms;
+	if (w->wall_ms && t > w->wall_ms + w->cfg.future_ms) {
+		t = w->wall_ms;
+		w->future++;
+	}
+	if (!w->started || t > w->end_ms)
+		slide_to(w, t);
+	if (t < w->end_ms - w->cfg.lateness_ms) {
+		/* Its level-0 bucket has closed (or is about to): behind the watermark. */
+		int64_t k0 = floor_div(t, 1000);
+		struct bucket *b = level_bucket(&w->lv[0], k0);
+		if (!b || b->state != B_OPEN) {
+			w->late++;
+			return WINDOW_LATE;
+		}
+	}
+	struct bucket *b0 = level_open(w, 0, floor_div(t, 1000));
+	struct bucket *b1 = level_open(w, 1, floor_div(t, 60000));
+	uint8_t label = p->compound >= 0.05f ? 1 : p->compound <= -0.05f ? 2 : 0;
+	struct vsum pv = { 1, label == 1, label == 2, p->compound };
+
+	vsum_add(&b0->vol, &pv, 1);
+	vsum_add(&b1->vol, &pv, 1);
+	if (b0->in_sum)
+		vsum_add(&w->vol[WINDOW_5M], &pv, 1);
+	vsum_add(&w->vol[WINDOW_1H], &pv, 1);
+	vsum_add(&w->vol[WINDOW_24H], &pv, 1);
+	w->posts++;
+	if (++w->post_seq == 0)
+		w->post_seq = 1;
+
+	for (size_t i = 0; i < p->ntokens; i++) {
+		const struct token *tk = &p->tokens[i];
+		uint32_t id = term_intern(w, tk->kind, tk->s, tk->len);
+		if (id == NO_TERM)
+			continue;
+		struct wterm *term = &w->terms[id];
+		if (term->last_post == w->post_seq)
+			continue; /* once per post */
+		term->last_post = w->post_seq;
+		/* Hold a reference while the buckets take theirs: a new term has none. */
+		term->refs++;
+		struct entry *e0 = entry_for(w, 0, b0, id);
+		struct entry *e1 = entry_for(w, 1, b1, id);
+		term = &w->terms[id];
+		if (e0) {
+			e0->count++;
+			e0->pos += label == 1;
+			e0->neg += label == 2;
+			e0->sent += p->compound;
+			if (b0->in_sum)
+				wsum_add(&term->sum[WINDOW_5M], label, p->compound);
+		}
+		if (e1) {
+			e1->count++;
+			e1->pos += label == 1;
+			e1->neg += label == 2;
+			e1->sent += p->compound;
+			hll_add(&e1->hll, p->author_hash);
+			wsum_add(&term->sum[WINDOW_1H], label, p->compound);
+			wsum_add(&term->sum[WINDOW_24H], label, p->compound);
+		}
+		term_unref(w, id);
+	}
+	return WINDOW_ADDED;
+}
+
+void window_get_stats(const struct window *w, struct window_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	st->posts = w->posts;
+	st->late_posts = w->late;
+	st->future_posts = w->future;
+	st->terms = w->live_terms;
+	st->entries = w->entries;
+	st->pruned = w->pruned;
+	size_t bytes = sizeof *w + w->terms_cap * sizeof *w->terms +
+		       w->tindex_cap * sizeof *w->tindex;
+	for (int l = 0; l < NLEVELS; l++) {
+		const struct level *L = &w->lv[l];
+		for (uint32_t i = 0; i < L->nslots; i++) {
+			const struct bucket *b = &L->b[i];
+			bytes += sizeof *b + b->cap * sizeof *b->e + b->idx_cap * sizeof *b->idx;
+			for (uint32_t k = 0; k < b->n; k++)
+				bytes += hll_bytes(b->e[k].hll);
+		}
+	}
+	for (uint32_t i = 0; i < w->nterms; i++)
+		if (w->terms[i].live)
+			bytes += w->terms[i].len + 1;
+	st->bytes = bytes;
+}
+
+/* ---- reading windows ------------------------------------------------- */
+
+/* Distinct authors of a term in window win: the union of its sketches. */
+static uint64_t term_authors(struct window *w, int win, uint32_t id)
+{
+	struct hll_union *u = w->uni;
+	hll_union_reset(u);
+	const struct level *L1 = &w->lv[1];
+	int64_t end1 = floor_div(w->end_ms, 60000);
+	if (win == WINDOW_5M || win == WINDOW_1H) {
+		/* minute resolution: the 5m window reads the 6 minutes it touches */
+		int64_t n = win == WINDOW_5M ? 6 : 60;
+		for (int64_t k = end1 - n + 1; k <= end1; k++) {
+			const struct bucket *b = level_bucket((struct level *)L1, k);
+			const struct entry *e = b ? bucket_find(b, id) : NULL;
+			if (e)
+				hll_union_add(u, e->hll);
+		}
+	} else {
+		const struct level *L2 = &w->lv[2];
+		int64_t end2 = floor_div(w->end_ms, 900000);
+		for (int64_t k = end2 - L2->nwin + 1; k <= end2; k++) {
+			const struct bucket *b = level_bucket((struct level *)L2, k);
+			const struct entry *e = b && b->state != B_BASELINE ? bucket_find(b, id) : NULL;
+			if (e)
+				hll_union_add(u, e->hll);
+		}
+		/* minutes not yet rolled up */
+		for (uint32_t i = 0; i < L1->nslots; i++) {
+			const struct bucket *b = &L1->b[i];
+			if (b->state != B_OPEN)
+				continue;
+			const struct entry *e = bucket_find(b, id);
+			if (e)
+				hll_union_add(u, e->hll);
+		}
+	}
+	return hll_union_count(u);
+}
+
+/*
+ * Expected distinct authors of a term in window win, from its own history
+ * before the window: the authors it had per minute over the hour before the
+ * window start (level-1 buckets, kept two hours), then per quarter hour over
+ * the rest of the 24 h before it (level 2), scaled to the window's span.
+ * Buckets with no data at all (trendd was not running) do not count as
+ * history. *known is false until the history covers one window span (at most
+ * an hour): before that there is no baseline to rise above.
+ */
+static double term_expected(struct window *w, int win, uint32_t id, bool *known)
+{
+	int64_t span = window_span_ms(win), start_ms = w->end_ms - span;
+	uint64_t sum = 0;
+	int64_t covered_ms = 0;
+
+	const struct level *L1 = &w->lv[1];
+	int64_t m_hi = floor_div(start_ms, 60000) - 1, m_lo = m_hi - 59;
+	for (int64_t k = m_lo; k <= m_hi; k++) {
+		const struct bucket *b = level_bucket((struct level *)L1, k);
+		if (!b || b->state == B_OPEN)
+			continue;
+		covered_ms += 60000;
+		const struct entry *e = bucket_find(b, id);
+		if (e)
+			sum += e->authors;
+	}
+	const struct level *L2 = &w->lv[2];
+	int64_t q_hi = floor_div(m_lo * 60000, 900000) - 1, q_lo = floor_div(start_ms - 86400000, 900000);
+	for (int64_t k = q_lo; k <= q_hi; k++) {
+		const struct bucket *b = level_bucket((struct level *)L2, k);
+		if (!b || b->state == B_OPEN)
+			continue;
+		covered_ms += 900000;
+		const struct entry *e = bucket_find(b, id);
+		if (e)
+			sum += e->authors;
+	}
+	*known = covered_ms >= (span < 3600000 ? span : 3600000);
+	if (covered_ms == 0)
+		return 0;
+	return (double)sum * (double)span / (double)covered_ms;
+}
+
+static double trend_raw_score(double obs, double exp, uint32_t min_authors)
+{
+	if (obs < min_authors || obs <= exp)
+		return 0;
+	double d = obs - exp;
+	return d * d / (exp > 1 ? exp : 1);
+}
+
+static double term_score(struct window *w, int win, uint32_t id, uint64_t authors)
+{
+	struct wterm *t = &w->terms[id];
+	if (w->end_ms - t->first_seen_ms < w->cfg.warmup_ms)
+		return 0;
+	bool known;
+	double exp_authors = term_expected(w, win, id, &known);
+	if (!known)
+		return 0; /* warming up: no history to compare with yet */
+	double raw = trend_raw_score((double)authors, exp_authors, w->cfg.min_authors);
+	double hl_ms = w->cfg.half_life_s * 1000.0 *
+		       ((double)window_span_ms(win) / (double)window_span_ms(WINDOW_5M));
+	double decayed = 0;
+	if (t->peak[win] > 0 && hl_ms > 0)
+		decayed = t->peak[win] * exp2(-(double)(w->end_ms - t->peak_ms[win]) / hl_ms);
+	if (raw >= decayed) {
+		t->peak[win] = (float)raw;
+		t->peak_ms[win] = w->end_ms;
+		return raw;
+	}
+	return decayed < 0.01 ? 0 : decayed;
+}
+
+/* Min-heap of term ids keyed by a window count. */
+struct heap {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static inline uint32_t hcount(const struct window *w, int win, uint32_t id)
+{
+	return w->terms[id].sum[win].count;
+}
+
+static void heap_push(struct heap *h, const struct window *w, int win, uint32_t id)
+{
+	uint32_t c = hcount(w, win, id);
+	size_t i;
+	if (h->n == h->cap) {
+		if (c <= hcount(w, win, h->v[0]))
+			return;
+		/* replace the root and sift down */
+		i = 0;
+		for (;;) {
+			size_t l = 2 * i + 1, r = l + 1, m = i;
+			uint32_t mc = c;
+			if (l < h->n && hcount(w, win, h->v[l]) < mc) {
+				m = l;
+				mc = hcount(w, win, h->v[l]);
+			}
+			if (r < h->n && hcount(w, win, h->v[r]) < mc)
+				m = r;
+			if (m == i)
+				break;
+			h->v[i] = h->v[m];
+			i = m;
+		}
+		h->v[i] = id;
+		return;
+	}
+	i = h->n++;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (hcount(w, win, h->v[p]) <= c)
+			break;
+		h->v[i] = h->v[p];
+		i = p;
+	}
+	h->v[i] = id;
+}
+
+struct cand {
+	uint32_t id;
+	uint32_t count;
+	uint64_t authors;
+	double score;
+	int32_t view_idx;
+};
+
+static int cmp_cand_count(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int cmp_cand_score(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score < y->score ? 1 : -1;
+	return cmp_cand_count(a, b);
+}
+
+/* Series and per-term error bound: the buckets of the window's level in range. */
+static void term_series(struct window *w, int win, uint32_t id, uint32_t *series,
+			uint32_t *error)
+{
+	const struct level *L = &w->lv[win];
+	int64_t end = floor_div(w->end_ms, L->span_ms), first = end - L->nwin + 1;
+	uint32_t per = (uint32_t)(L->nwin / series_points[win]);
+	uint32_t err = 0;
+	for (int64_t k = first; k <= end; k++) {
+		const struct bucket *b = level_bucket((struct level *)L, k);
+		uint32_t c = 0;
+		if (b) {
+			const struct entry *e = bucket_find(b, id);
+			if (e)
+				c = e->count;
+			else if (b->state != B_OPEN)
+				err += b->error;
+			err += b->error_in;
+		}
+		if (win == WINDOW_24H && (!b || b->state == B_OPEN)) {
+			/* the newest quarter fills from minutes as they close */
+			const struct level *L1 = &w->lv[1];
+			for (int64_t m = k * 15; m < k * 15 + 15; m++) {
+				const struct bucket *b1 = level_bucket((struct level *)L1, m);
+				if (b1 && b1->state == B_OPEN) {
+					const struct entry *e1 = bucket_find(b1, id);
+					if (e1)
+						c += e1->count;
+				}
+			}
+		}
+		series[(uint32_t)(k - first) / per] += c;
+	}
+	*error = err;
+}
+
+static void volume_series(struct window *w, int win, uint32_t *series)
+{
+	const struct level *L = &w->lv[win];
+	int64_t end = floor_div(w->end_ms, L->span_ms), first = end - L->nwin + 1;
+	uint32_t per = (uint32_t)(L->nwin / series_points[win]);
+	for (int64_t k = first; k <= end; k++) {
+		const struct bucket *b = level_bucket((struct level *)L, k);
+		uint64_t c = b ? b->vol.posts : 0;
+		if (win == WINDOW_24H && (!b || b->state == B_OPEN)) {
+			const struct level *L1 = &w->lv[1];
+			for (int64_t m = k * 15; m < k * 15 + 15; m++) {
+				const struct bucket *b1 = level_bucket((struct level *)L1, m);
+				if (b1 && b1->state == B_OPEN)
+					c += b1->vol.posts;
+			}
+		}
+		series[(uint32_t)(k - first) / per] += (uint32_t)c;
+	}
+}
+
+int window_fill_view(struct window *w, int win, struct snapshot *s, struct snapshot_view *v)
+{
+	const size_t K = SNAPSHOT_TOP_K, C = w->cfg.candidates;
+	struct heap heaps[TERM_KIND_COUNT];
+	struct cand *cands = NULL, *byscore = NULL;
+	size_t ncand = 0;
+	int rc = -ENOMEM;
+
+	memset(heaps, 0, sizeof heaps);
+	v->window = win;
+	v->series_points = series_points[win];
+	v->series_step_ms = level_span_ms[win] * (level_nwin[win] / series_points[win]);
+	v->posts = w->vol[win].posts;
+	v->pos = w->vol[win].pos;
+	v->neg = w->vol[win].neg;
+	v->neu = v->posts - v->pos - v->neg;
+	v->sentiment = v->posts ? w->vol[win].sent / (double)v->posts : 0;
+	v->volume_series = snapshot_alloc(s, v->series_points * sizeof(uint32_t));
+	if (!v->volume_series)
+		goto out;
+	volume_series(w, win, v->volume_series);
+
+	/* 1. candidates: the top C terms by count of each kind */
+	for (int k = 0; k < TERM_KIND_COUNT; k++) {
+		heaps[k].cap = C;
+		heaps[k].v = malloc(C * sizeof(uint32_t));
+		if (!heaps[k].v)
+			goto out;
+	}
+	for (uint32_t id = 0; id < w->nterms; id++) {
+		const struct wterm *t = &w->terms[id];
+		if (t->live && t->sum[win].count > 0 && t->kind < TERM_KIND_COUNT)
+			heap_push(&heaps[t->kind], w, win, id);
+	}
+	for (int k = 0; k < TERM_KIND_COUNT; k++)
+		ncand += heaps[k].n;
+	cands = calloc(ncand ? ncand : 1, sizeof *cands);
+	byscore = calloc(ncand ? ncand : 1, sizeof *byscore);
+	if (!cands || !byscore)
+		goto out;
+	ncand = 0;
+	for (int k = 0; k < TERM_KIND_COUNT; k++)
+		for (size_t i = 0; i < heaps[k].n; i++) {
+			uint32_t id = heaps[k].v[i];
+			cands[ncand++] = (struct cand){ .id = id, .count = hcount(w, win, id),
+							.view_idx = -1 };
+		}
+	qsort(cands, ncand, sizeof *cands, cmp_cand_count);
+
+	/* 2. authors and score for every candidate */
+	for (size_t i = 0; i < ncand; i++) {
+		cands[i].authors = term_authors(w, win, cands[i].id);
+		if (cands[i].authors > cands[i].count)
+			cands[i].authors = cands[i].count; /* an estimate never beats the count */
+		cands[i].score = term_score(w, win, cands[i].id, cands[i].authors);
+	}
+	memcpy(byscore, cands, ncand * sizeof *cands);
+	qsort(byscore, ncand, sizeof *byscore, cmp_cand_score);
+
+	/* 3. rankings (indexes into cands first, view indexes later) */
+	uint32_t *rank_cand[SORT_COUNT_][TERM_KIND_COUNT + 1];
+	uint32_t rank_n[SORT_COUNT_][TERM_KIND_COUNT + 1];
+	memset(rank_n, 0, sizeof rank_n);
+	for (int sort = 0; sort < SORT_COUNT_; sort++)
+		for (int k = 0; k <= TERM_KIND_COUNT; k++) {
+			rank_cand[sort][k] = snapshot_alloc(s, K * sizeof(uint32_t));
+			if (!rank_cand[sort][k])
+				goto out;
+		}
+	/* position of each candidate in cands, for byscore entries */
+	for (size_t i = 0; i < ncand; i++)
+		cands[i].view_idx = (int32_t)i;
+	for (size_t i = 0; i < ncand; i++) {
+		int kind = w->terms[cands[i].id].kind;
+		if (rank_n[SORT_COUNT][kind] < K)
+			rank_cand[SORT_COUNT][kind][rank_n[SORT_COUNT][kind]++] = (uint32_t)i;
+		if (rank_n[SORT_COUNT][TERM_KIND_ALL] < K)
+			rank_cand[SORT_COUNT][TERM_KIND_ALL][rank_n[SORT_COUNT][TERM_KIND_ALL]++] =
+				(uint32_t)i;
+	}
+	/* map byscore back to cands positions by id */
+	for (size_t i = 0; i < ncand; i++) {
+		if (byscore[i].score <= 0)
+			break;
+		uint32_t pos = 0;
+		/* cands is sorted by count desc then id: binary search */
+		size_t lo = 0, hi = ncand;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (cmp_cand_count(&cands[mid], &byscore[i]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		pos = (uint32_t)lo;
+		int kind = w->terms[byscore[i].id].kind;
+		if (rank_n[SORT_SCORE][kind] < K)
+			rank_cand[SORT_SCORE][kind][rank_n[SORT_SCORE][kind]++] = pos;
+		if (rank_n[SORT_SCORE][TERM_KIND_ALL] < K)
+			rank_cand[SORT_SCORE][TERM_KIND_ALL][rank_n[SORT_SCORE][TERM_KIND_ALL]++] =
+				pos;
+	}
+
+	/* 4. view entries: every candidate that made a ranking, once */
+	for (size_t i = 0; i < ncand; i++)
+		cands[i].view_idx = -1;
+	size_t nview = 0;
+	for (int sort = 0; sort < SORT_COUNT_; sort++)
+		for (int k = 0; k <= TERM_KIND_COUNT; k++)
+			for (uint32_t r = 0; r < rank_n[sort][k]; r++) {
+				struct cand *c = &cands[rank_cand[sort][k][r]];
+				if (c->view_idx < 0)
+					c->view_idx = (int32_t)nview++;
+			}
+	v->ntrends = (uint32_t)nview;
+	v->trends = snapshot_alloc(s, (nview ? nview : 1) * sizeof *v->trends);
+	if (!v->trends)
+		goto out;
+	for (size_t i = 0; i < ncand; i++) {
+		struct cand *c = &cands[i];
+		if (c->view_idx < 0)
+			continue;
+		const struct wterm *t = &w->terms[c->id];
+		struct trend *tr = &v->trends[c->view_idx];
+		const struct wsum *sm = &t->sum[win];
+		tr->term = snapshot_strdup(s, t->str, t->len);
+		tr->series = snapshot_alloc(s, v->series_points * sizeof(uint32_t));
+		if (!tr->term || !tr->series)
+			goto out;
+		tr->term_len = t->len;
+		tr->kind = t->kind;
+		tr->count = sm->count;
+		tr->authors = (uint32_t)c->authors;
+		tr->score = c->score;
+		tr->sentiment = sm->count ? sm->sent / (double)sm->count : 0;
+		tr->pos = sm->pos;
+		tr->neg = sm->neg;
+		tr->neu = sm->count - sm->pos - sm->neg;
+		term_series(w, win, c->id, tr->series, &tr->error);
+	}
+	for (int sort = 0; sort < SORT_COUNT_; sort++)
+		for (int k = 0; k <= TERM_KIND_COUNT; k++) {
+			struct trend_ranking *rk = &v->rank[sort][k];
+			rk->n = rank_n[sort][k];
+			rk->idx = rank_cand[sort][k];
+			for (uint32_t r = 0; r < rk->n; r++)
+				rk->idx[r] = (uint32_t)cands[rk->idx[r]].view_idx;
+		}
+	rc = 0;
+out:
+	for (int k = 0; k < TERM_KIND_COUNT; k++)
+		free(heaps[k].v);
+	free(cands);
+	free(byscore);
+	return rc;
+}
+
+void window_lookup(struct window *w, int win, int kind, const char *term, size_t len,
+		   struct window_term_info *out)
+{
+	memset(out, 0, sizeof *out);
+	uint32_t id = term_find(w, (uint8_t)kind, term, len, term_hash((uint8_t)kind, term, len),
+				NULL);
+	if (id == NO_TERM)
+		return;
+	const struct wsum *sm = &w->terms[id].sum[win];
+	uint32_t series[SNAPSHOT_SERIES_POINTS] = { 0 };
+	out->found = true;
+	out->count = sm->count;
+	out->pos = sm->pos;
+	out->neg = sm->neg;
+	out->sent_sum = sm->sent;
+	out->authors = (uint32_t)term_authors(w, win, id);
+	term_series(w, win, id, series, &out->error);
+	bool known;
+	double exp_authors = term_expected(w, win, id, &known);
+	out->score = known ? trend_raw_score(out->authors, exp_authors, w->cfg.min_authors) : 0;
+}
+
+int window_check(struct window *w, char *err, size_t errlen)
+{
+	uint32_t *refs = calloc(w->nterms ? w->nterms : 1, sizeof *refs);
+	uint64_t *tot = calloc((size_t)(w->nterms ? w->nterms : 1) * WINDOW_COUNT, sizeof *tot);
+	int rc = -1;
+	if (!refs || !tot) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	int64_t end1 = floor_div(w->end_ms, 60000);
+	for (int l = 0; l < NLEVELS; l++) {
+		const struct level *L = &w->lv[l];
+		for (uint32_t i = 0; i < L->nslots; i++) {
+			const struct bucket *b = &L->b[i];
+			for (uint32_t k = 0; k < b->n; k++) {
+				const struct entry *e = &b->e[k];
+				if (e->term >= w->nterms || !w->terms[e->term].live) {
+					snprintf(err, errlen, "entry names a dead term");
+					goto out;
+				}
+				refs[e->term]++;
+				if (b->in_sum)
+					tot[(size_t)e->term * WINDOW_COUNT + l] += e->count;
+				/* open minutes count in 24h until they roll up */
+				if (l == 1 && b->state == B_OPEN && b->key <= end1)
+					tot[(size_t)e->term * WINDOW_COUNT + WINDOW_24H] += e->count;
+			}
+		}
+	}
+	for (uint32_t id = 0; id < w->nterms; id++) {
+		const struct wterm *t = &w->terms[id];
+		if (!t->live)
+			continue;
+		if (t->refs != refs[id]) {
+			snprintf(err, errlen, "term '%s': refs %u, entries %u", t->str, t->refs,
+				 refs[id]);
+			goto out;
+		}
+		for (int win = 0; win < WINDOW_COUNT; win++)
+			if (t->sum[win].count != tot[(size_t)id * WINDOW_COUNT + win]) {
+				snprintf(err, errlen, "term '%s' window %s: total %u, buckets %llu",
+					 t->str, window_name(win), t->sum[win].count,
+					 (unsigned long long)tot[(size_t)id * WINDOW_COUNT + win]);
+				goto out;
+			}
+	}
+	rc = 0;
+out:
+	free(refs);
+	free(tot);
+	return rc;
+}

@@ -1,0 +1,129 @@
+/*
+ * window.h - sliding-window term counters in event time: the 5m, 1h and 24h
+ * windows, distinct authors per term, sentiment per term, and the trend score.
+ *
+ * Structure. Three rings of buckets: level 0 holds 1-second buckets (the 5m
+ * window), level 1 1-minute buckets (the 1h window), level 2 15-minute
+ * buckets (the 24h window, plus the 24 h before it as the baseline). A post
+ * updates the level-0 and level-1 buckets of its event time (exact counts in
+ * open buckets); level-1 buckets roll up into level 2 when they close.
+ * Each term keeps a running total per window: added when a post arrives,
+ * subtracted when the bucket holding it leaves the window or drops it.
+ *
+ * Event time. The window end is the newest event time seen (or the wall
+ * clock given to window_advance, whichever is later). The watermark is the
+ * end minus the allowed lateness: a bucket stays open, exact, until the
+ * watermark passes its end; then it closes and is pruned to the top-m terms
+ * by count, remembering the largest count it dropped as its error bound. A
+ * post behind the watermark is late: window_add_post() rejects it and the
+ * caller sends it to history only. A post more than future_ms ahead of the
+ * wall clock is clamped to the wall clock and counted.
+ *
+ * Invariants (checked in debug builds by window_check):
+ *  - for every term and window, total = sum of its entries in the buckets of
+ *    that window's level that are in range, counting open buckets;
+ *  - term->refs = number of bucket entries that name the term; a term with
+ *    refs == 0 is freed;
+ *  - a reported count is never above the true count and never below it by
+ *    more than the reported error.
+ *
+ * Owned by the analytics thread; not thread-safe.
+ */
+#ifndef TRENDD_WINDOW_H
+#define TRENDD_WINDOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/snapshot.h"
+
+#define WINDOW_MAX_LATENESS_MS (50 * 60 * 1000LL)
+
+struct window;
+struct token;
+
+struct window_config {
+	int64_t lateness_ms;   /* allowed lateness, default 60 s, at most WINDOW_MAX_LATENESS_MS */
+	uint32_t top_m;        /* entries kept per closed bucket, default 4096 */
+	uint32_t min_authors;  /* distinct authors before a term can trend, default 5 */
+	int64_t warmup_ms;     /* a term first seen less than this ago cannot trend, default 30 s */
+	double half_life_s;    /* score decay after the peak for the 5m window, default 60 s;
+	                        * the 1h and 24h windows scale it by their span */
+	int64_t future_ms;     /* posts further ahead of the wall clock are clamped, default 5 min */
+	size_t candidates;     /* terms per kind ranked by count before scoring, default 256 */
+};
+
+void window_config_defaults(struct window_config *c);
+
+struct window_post {
+	int64_t event_ms;      /* created_at */
+	uint32_t author_hash;  /* hash of the stable author key */
+	float compound;        /* VADER compound */
+	const struct token *tokens;
+	size_t ntokens;
+};
+
+enum window_add_result {
+	WINDOW_ADDED = 0,
+	WINDOW_LATE = 1,       /* behind the watermark: not counted live */
+};
+
+/* One closed minute of one term, for history. */
+struct window_minute_row {
+	const char *term;      /* borrowed, valid during the callback */
+	uint32_t term_len;
+	uint8_t kind;
+	int64_t minute_ms;
+	uint32_t count, authors, pos, neg;
+	double sent_sum;
+};
+
+/* Called once per closed minute with its kept rows. */
+typedef void (*window_minute_fn)(void *ctx, int64_t minute_ms,
+				 const struct window_minute_row *rows, size_t n);
+
+struct window_stats {
+	uint64_t posts;        /* counted live */
+	uint64_t late_posts;
+	uint64_t future_posts;
+	uint64_t terms;        /* live terms */
+	uint64_t entries;      /* bucket entries across all levels */
+	uint64_t pruned;       /* entries dropped by top-m pruning */
+	size_t bytes;          /* approximate memory held */
+};
+
+struct window *window_new(const struct window_config *cfg);
+void window_free(struct window *w);
+void window_set_minute_sink(struct window *w, window_minute_fn fn, void *ctx);
+
+/* Counts a post. Tokens with the same (kind, text) count once per post. */
+enum window_add_result window_add_post(struct window *w, const struct window_post *p);
+
+/* Moves the window end to at least now_ms (wall clock) and clamps future posts
+ * against it; closes and expires buckets. Call once per tick. */
+void window_advance(struct window *w, int64_t now_ms);
+
+int64_t window_end_ms(const struct window *w);
+int64_t window_watermark_ms(const struct window *w);
+void window_get_stats(const struct window *w, struct window_stats *st);
+
+/*
+ * Fills view (already allocated inside snapshot s) for window id win: its
+ * trends (top SNAPSHOT_TOP_K per kind by count and by score, with authors,
+ * sentiment, error bound and series) and the overall volume. 0 or -ENOMEM.
+ */
+int window_fill_view(struct window *w, int win, struct snapshot *s, struct snapshot_view *v);
+
+/* Test support: totals of one term in window win (0 when unknown). */
+struct window_term_info {
+	uint32_t count, error, authors, pos, neg;
+	double sent_sum, score;
+	bool found;
+};
+void window_lookup(struct window *w, int win, int kind, const char *term, size_t len,
+		   struct window_term_info *out);
+/* Verifies the invariants above; returns 0 or -1 with a message in err. */
+int window_check(struct window *w, char *err, size_t errlen);
+
+#endif

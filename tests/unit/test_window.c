@@ -1,0 +1,481 @@
+/*
+ * Tests for analytics/window.c: event-time sliding windows, top-m pruning with
+ * error bounds, distinct authors and the trend score, checked against an
+ * exact reference counter kept by the test.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/tokenize.h"
+#include "analytics/window.h"
+#include "core/snapshot.h"
+#include "core/term.h"
+#include "tests/unit/testutil.h"
+
+#define T0 1795608000000LL /* 2026-11-25T12:00:00Z, a minute and quarter boundary */
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+static double rnd01(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+
+static struct window *mkwin(int64_t lateness_ms, uint32_t top_m)
+{
+	struct window_config c;
+	window_config_defaults(&c);
+	c.lateness_ms = lateness_ms;
+	c.top_m = top_m;
+	c.warmup_ms = 0;
+	return window_new(&c);
+}
+
+static enum window_add_result add1(struct window *w, int64_t t, const char *term, uint32_t author)
+{
+	struct token tk = { term, (uint16_t)strlen(term), TERM_WORD };
+	struct window_post p = { t, author, 0.5f, &tk, 1 };
+	return window_add_post(w, &p);
+}
+
+static uint32_t count_of(struct window *w, int win, const char *term)
+{
+	struct window_term_info info;
+	window_lookup(w, win, TERM_WORD, term, strlen(term), &info);
+	return info.count;
+}
+
+static void check_invariants(struct window *w)
+{
+	char err[256];
+	ck_assert_msg(window_check(w, err, sizeof err) == 0, "invariant: %s", err);
+}
+
+START_TEST(test_window_counts_once_per_post_in_every_window)
+{
+	struct window *w = mkwin(60000, 4096);
+	struct token tk[3] = { { "rust", 4, TERM_WORD }, { "rust", 4, TERM_WORD },
+			       { "#rust", 5, TERM_HASHTAG } };
+	struct window_post p = { T0 + 500, 1, 0.8f, tk, 3 };
+	ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+	p.event_ms += 1000;
+	p.compound = -0.6f;
+	ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+	for (int win = 0; win < WINDOW_COUNT; win++) {
+		struct window_term_info info;
+		window_lookup(w, win, TERM_WORD, "rust", 4, &info);
+		ck_assert(info.found);
+		ck_assert_uint_eq(info.count, 2);
+		ck_assert_uint_eq(info.pos, 1);
+		ck_assert_uint_eq(info.neg, 1);
+		ck_assert(fabs(info.sent_sum - 0.2) < 1e-6);
+		ck_assert_uint_eq(info.authors, 1);
+		window_lookup(w, win, TERM_HASHTAG, "#rust", 5, &info);
+		ck_assert_uint_eq(info.count, 2);
+		window_lookup(w, win, TERM_WORD, "#rust", 5, &info);
+		ck_assert(!info.found); /* kind is part of the key */
+	}
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_expires_old_buckets_exactly_at_boundaries)
+{
+	struct window *w = mkwin(0, 4096);
+	add1(w, T0 + 10500, "alpha", 1); /* second T0+10 */
+	/* The 5m window at end E holds seconds (E-300, E]. */
+	window_advance(w, T0 + 309999);
+	ck_assert_uint_eq(count_of(w, WINDOW_5M, "alpha"), 1);
+	window_advance(w, T0 + 310000);
+	ck_assert_uint_eq(count_of(w, WINDOW_5M, "alpha"), 0);
+	ck_assert_uint_eq(count_of(w, WINDOW_1H, "alpha"), 1);
+	/* 1h: minutes (E-60, E]; the post is in minute 0 of T0. */
+	window_advance(w, T0 + 3599999);
+	ck_assert_uint_eq(count_of(w, WINDOW_1H, "alpha"), 1);
+	window_advance(w, T0 + 3600000);
+	ck_assert_uint_eq(count_of(w, WINDOW_1H, "alpha"), 0);
+	ck_assert_uint_eq(count_of(w, WINDOW_24H, "alpha"), 1);
+	/* 24h: quarter hours (E-96, E]. */
+	window_advance(w, T0 + 86400000 - 1);
+	ck_assert_uint_eq(count_of(w, WINDOW_24H, "alpha"), 1);
+	check_invariants(w);
+	window_advance(w, T0 + 86400000);
+	ck_assert_uint_eq(count_of(w, WINDOW_24H, "alpha"), 0);
+	check_invariants(w);
+	/* after the baseline day the term is gone from memory too */
+	window_advance(w, T0 + 2 * 86400000LL + 1000);
+	struct window_stats st;
+	window_get_stats(w, &st);
+	ck_assert_uint_eq(st.terms, 0);
+	ck_assert_uint_eq(st.entries, 0);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_counts_out_of_order_inside_lateness_and_rejects_late)
+{
+	struct window *w = mkwin(60000, 4096);
+	ck_assert_int_eq(add1(w, T0 + 100000, "x", 1), WINDOW_ADDED);
+	ck_assert_int_eq(add1(w, T0 + 41000, "x", 2), WINDOW_ADDED);   /* 59 s behind */
+	ck_assert_int_eq(add1(w, T0 + 40000, "x", 3), WINDOW_ADDED);   /* exactly the lateness */
+	ck_assert_int_eq(add1(w, T0 + 100000, "y", 3), WINDOW_ADDED);
+	ck_assert_int_eq(add1(w, T0 + 200000, "z", 1), WINDOW_ADDED);  /* watermark to 140 s */
+	ck_assert_int_eq(add1(w, T0 + 139000, "x", 4), WINDOW_LATE);
+	ck_assert_int_eq(add1(w, T0 + 10000, "x", 5), WINDOW_LATE);
+	ck_assert_int_eq(add1(w, T0 + 141000, "x", 6), WINDOW_ADDED);
+	ck_assert_uint_eq(count_of(w, WINDOW_5M, "x"), 4);
+	struct window_stats st;
+	window_get_stats(w, &st);
+	ck_assert_uint_eq(st.late_posts, 2);
+	ck_assert_uint_eq(st.posts, 6);
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_clamps_posts_from_the_future)
+{
+	struct window *w = mkwin(60000, 4096);
+	window_advance(w, T0);
+	ck_assert_int_eq(add1(w, T0 + 3600000, "soon", 1), WINDOW_ADDED);
+	ck_assert_int_eq(window_end_ms(w), T0); /* the window did not jump an hour ahead */
+	ck_assert_uint_eq(count_of(w, WINDOW_5M, "soon"), 1);
+	ck_assert_int_eq(add1(w, T0 + 200000, "near", 1), WINDOW_ADDED); /* within 5 min: kept */
+	ck_assert_int_eq(window_end_ms(w), T0 + 200000);
+	struct window_stats st;
+	window_get_stats(w, &st);
+	ck_assert_uint_eq(st.future_posts, 1);
+	window_free(w);
+}
+END_TEST
+
+struct minute_capture {
+	int calls;
+	uint32_t alpha, beta;
+	int64_t minute;
+};
+
+static void on_minute(void *ctx, int64_t minute_ms, const struct window_minute_row *rows, size_t n)
+{
+	struct minute_capture *c = ctx;
+	c->calls++;
+	c->minute = minute_ms;
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(rows[i].minute_ms, minute_ms);
+		if (rows[i].term_len == 5 && memcmp(rows[i].term, "alpha", 5) == 0) {
+			c->alpha = rows[i].count;
+			ck_assert_uint_eq(rows[i].authors, 3);
+		}
+		if (rows[i].term_len == 4 && memcmp(rows[i].term, "beta", 4) == 0)
+			c->beta = rows[i].count;
+	}
+}
+
+START_TEST(test_window_emits_closed_minutes_for_history)
+{
+	struct window *w = mkwin(10000, 4096);
+	struct minute_capture cap = { 0 };
+	window_set_minute_sink(w, on_minute, &cap);
+	for (int i = 0; i < 5; i++)
+		add1(w, T0 + 1000 * i, "alpha", (uint32_t)(i % 3) + 1);
+	add1(w, T0 + 59000, "beta", 9);
+	window_advance(w, T0 + 69999);  /* watermark 59.999 s: minute still open */
+	ck_assert_int_eq(cap.calls, 0);
+	window_advance(w, T0 + 70000);
+	ck_assert_int_eq(cap.calls, 1);
+	ck_assert_int_eq(cap.minute, T0);
+	ck_assert_uint_eq(cap.alpha, 5);
+	ck_assert_uint_eq(cap.beta, 1);
+	window_free(w);
+}
+END_TEST
+
+/* Exact reference: every counted event, kept by the test. */
+struct ev {
+	int64_t t;
+	uint32_t term;
+};
+
+static int cmp_u32_desc(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+START_TEST(test_window_topk_matches_exact_reference_on_zipf_stream)
+{
+	enum { VOCAB = 3000, POSTS = 60000 };
+	rng_state = 42;
+	struct window *w = mkwin(30000, 128); /* small m forces pruning */
+	struct ev *evs = malloc(sizeof *evs * POSTS * 3);
+	size_t nev = 0;
+	char names[VOCAB][12];
+	double cdf[VOCAB], z = 0;
+	for (int i = 0; i < VOCAB; i++) {
+		snprintf(names[i], sizeof names[i], "w%d", i);
+		z += 1.0 / pow(i + 1, 1.1);
+		cdf[i] = z;
+	}
+	int64_t t = T0;
+	for (int i = 0; i < POSTS; i++) {
+		t += (int64_t)(rnd() % 40);                       /* ~50 posts/s */
+		int64_t et = t - (int64_t)(rnd() % 20000);         /* out of order, within lateness */
+		struct token tk[3];
+		uint32_t ids[3];
+		for (int k = 0; k < 3; k++) {
+			double u = rnd01() * z;
+			int lo = 0, hi = VOCAB - 1;
+			while (lo < hi) {
+				int mid = (lo + hi) / 2;
+				if (cdf[mid] < u)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			ids[k] = (uint32_t)lo;
+			tk[k] = (struct token){ names[lo], (uint16_t)strlen(names[lo]), TERM_WORD };
+		}
+		struct window_post p = { et, (uint32_t)rnd(), 0.0f, tk, 3 };
+		if (window_add_post(w, &p) == WINDOW_ADDED)
+			for (int k = 0; k < 3; k++) {
+				bool dup = false;
+				for (int j = 0; j < k; j++)
+					dup |= ids[j] == ids[k];
+				if (!dup)
+					evs[nev++] = (struct ev){ et, ids[k] };
+			}
+	}
+	check_invariants(w);
+	struct window_stats st;
+	window_get_stats(w, &st);
+	ck_assert_uint_gt(st.pruned, 0);
+
+	for (int win = WINDOW_5M; win <= WINDOW_1H; win++) {
+		int64_t span = win == WINDOW_5M ? 1000 : 60000, n = win == WINDOW_5M ? 300 : 60;
+		int64_t end_key = window_end_ms(w) / span;
+		uint32_t *truth = calloc(VOCAB, sizeof *truth);
+		for (size_t i = 0; i < nev; i++) {
+			int64_t k = evs[i].t / span;
+			if (k > end_key - n && k <= end_key)
+				truth[evs[i].term]++;
+		}
+		struct snapshot *s = snapshot_new();
+		struct snapshot_view *v = snapshot_alloc(s, sizeof *v);
+		ck_assert_int_eq(window_fill_view(w, win, s, v), 0);
+		const struct trend_ranking *r = &v->rank[SORT_COUNT][TERM_KIND_ALL];
+		ck_assert_uint_ge(r->n, 50);
+		/* every reported count is within its bound of the truth */
+		for (uint32_t i = 0; i < v->ntrends; i++) {
+			const struct trend *tr = &v->trends[i];
+			uint32_t id = (uint32_t)atoi(tr->term + 1);
+			ck_assert_msg(tr->count <= truth[id], "%s: reported %u > true %u", tr->term,
+				      tr->count, truth[id]);
+			ck_assert_msg(truth[id] - tr->count <= tr->error,
+				      "%s: reported %u, true %u, bound %u", tr->term, tr->count,
+				      truth[id], tr->error);
+		}
+		/* recall of the true top 50 in the reported top 50 */
+		uint32_t *sorted = malloc(VOCAB * sizeof *sorted);
+		memcpy(sorted, truth, VOCAB * sizeof *sorted);
+		qsort(sorted, VOCAB, sizeof *sorted, cmp_u32_desc);
+		uint32_t cut = sorted[49];
+		int needed = 0, found = 0;
+		for (uint32_t id = 0; id < VOCAB; id++) {
+			if (truth[id] <= sorted[50] && truth[id] <= cut)
+				continue; /* not unambiguously in the top 50 */
+			needed++;
+			for (uint32_t i = 0; i < 50 && i < r->n; i++)
+				if (atoi(v->trends[r->idx[i]].term + 1) == (int)id) {
+					found++;
+					break;
+				}
+		}
+		ck_assert_int_gt(needed, 40);
+		ck_assert_msg((double)found / needed >= 0.99, "recall %d/%d in %s", found, needed,
+			      window_name(win));
+		free(sorted);
+		free(truth);
+		snapshot_put(s);
+	}
+	free(evs);
+	window_free(w);
+}
+END_TEST
+
+static double score_of(struct window *w, const char *term)
+{
+	struct snapshot *s = snapshot_new();
+	struct snapshot_view *v = snapshot_alloc(s, sizeof *v);
+	ck_assert_int_eq(window_fill_view(w, WINDOW_5M, s, v), 0);
+	double score = -1;
+	const struct trend_ranking *r = &v->rank[SORT_SCORE][TERM_KIND_ALL];
+	for (uint32_t i = 0; i < r->n; i++)
+		if (strcmp(v->trends[r->idx[i]].term, term) == 0)
+			score = v->trends[r->idx[i]].score;
+	snapshot_put(s);
+	return score;
+}
+
+/* Background chatter so terms have a baseline; the wall clock moves along. */
+static void background(struct window *w, int64_t from, int64_t to)
+{
+	for (int64_t t = from; t < to; t += 2000) {
+		window_advance(w, t);
+		char name[16];
+		snprintf(name, sizeof name, "bg%d", (int)(rnd() % 50));
+		add1(w, t, name, (uint32_t)(rnd() % 500) + 1000);
+	}
+}
+
+START_TEST(test_window_burst_by_one_author_does_not_trend_but_by_many_does)
+{
+	rng_state = 7;
+	struct window *w = mkwin(5000, 4096);
+	background(w, T0, T0 + 3600000);
+	int64_t t = T0 + 3600000;
+	for (int i = 0; i < 300; i++)
+		add1(w, t + i * 200, "spam", 77); /* one account, 300 posts */
+	for (int i = 0; i < 300; i++)
+		add1(w, t + i * 200, "launch", (uint32_t)(i % 200) + 1); /* 200 accounts */
+	window_advance(w, t + 60000);
+	ck_assert_double_eq(score_of(w, "spam"), -1); /* not ranked by score at all */
+	double s = score_of(w, "launch");
+	ck_assert_msg(s > 100, "launch score %f", s);
+	/* steady background terms do not trend either */
+	ck_assert_double_eq(score_of(w, "bg1"), -1);
+	/* the score decays after the peak instead of vanishing */
+	window_advance(w, t + 60000 + 400000); /* burst left the 5m window */
+	double later = score_of(w, "launch");
+	ck_assert(later < s);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_nothing_trends_before_there_is_history)
+{
+	struct window *w = mkwin(1000, 4096);
+	for (int i = 0; i < 400; i++)
+		add1(w, T0 + i * 500, "early", (uint32_t)i + 1); /* 400 authors, 200 s */
+	window_advance(w, T0 + 200000);
+	ck_assert_double_eq(score_of(w, "early"), -1);
+	/* six minutes in, the five before the window are history: a new burst trends */
+	rng_state = 3;
+	background(w, T0 + 200000, T0 + 660000);
+	for (int i = 0; i < 100; i++)
+		add1(w, T0 + 660000 + i * 100, "late", (uint32_t)i + 1);
+	window_advance(w, T0 + 671000);
+	ck_assert_double_gt(score_of(w, "late"), 0);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_warmup_keeps_new_terms_from_trending)
+{
+	struct window_config c;
+	window_config_defaults(&c);
+	c.warmup_ms = 60000;
+	c.lateness_ms = 1000;
+	struct window *w = window_new(&c);
+	rng_state = 11;
+	background(w, T0, T0 + 900000);
+	int64_t t = T0 + 900000;
+	for (int i = 0; i < 50; i++)
+		add1(w, t + i * 100, "fresh", (uint32_t)i + 1);
+	window_advance(w, t + 10000);
+	ck_assert_double_eq(score_of(w, "fresh"), -1);
+	for (int i = 0; i < 50; i++)
+		add1(w, t + 61000 + i * 100, "fresh", (uint32_t)i + 100);
+	ck_assert_double_gt(score_of(w, "fresh"), 0);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_memory_stays_bounded_with_many_distinct_terms)
+{
+	struct window *w = mkwin(60000, 256);
+	char name[32];
+	uint64_t peak_terms = 0;
+	/* 400k distinct terms over 50 hours: all pass through the 24h window */
+	for (int i = 0; i < 400000; i++) {
+		int64_t t = T0 + (int64_t)i * 450;
+		snprintf(name, sizeof name, "t%d", i);
+		struct token tk = { name, (uint16_t)strlen(name), TERM_WORD };
+		struct window_post p = { t, (uint32_t)i, 0, &tk, 1 };
+		window_add_post(w, &p);
+		if (i % 10000 == 0) {
+			struct window_stats st;
+			window_get_stats(w, &st);
+			if (st.terms > peak_terms)
+				peak_terms = st.terms;
+		}
+	}
+	/* at 2.2 posts/s a minute holds 133 terms (< m), a quarter 2000 (pruned to 256):
+	 * live terms <= the 2 h of minutes kept (16,000) + 192 quarters x 256 */
+	ck_assert_uint_lt(peak_terms, 16100 + 192 * 256);
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_view_has_rankings_series_and_volume)
+{
+	struct window *w = mkwin(0, 4096);
+	for (int i = 0; i < 100; i++) {
+		add1(w, T0 + i * 1000, "often", (uint32_t)i);
+		if (i % 10 == 0)
+			add1(w, T0 + i * 1000, "rarely", (uint32_t)i);
+	}
+	window_advance(w, T0 + 100000);
+	struct snapshot *s = snapshot_new();
+	struct snapshot_view *v = snapshot_alloc(s, sizeof *v);
+	ck_assert_int_eq(window_fill_view(w, WINDOW_5M, s, v), 0);
+	ck_assert_uint_eq(v->posts, 110);
+	ck_assert_uint_eq(v->series_points, 30);
+	ck_assert_int_eq(v->series_step_ms, 10000);
+	const struct trend_ranking *r = &v->rank[SORT_COUNT][TERM_WORD];
+	ck_assert_uint_eq(r->n, 2);
+	const struct trend *top = &v->trends[r->idx[0]];
+	ck_assert_str_eq(top->term, "often");
+	ck_assert_uint_eq(top->count, 100);
+	uint32_t sum = 0, vsum = 0;
+	for (uint32_t i = 0; i < v->series_points; i++) {
+		sum += top->series[i];
+		vsum += v->volume_series[i];
+	}
+	ck_assert_uint_eq(sum, 100);
+	ck_assert_uint_eq(vsum, 110);
+	/* the newest point holds seconds 91..100 (100 is the current one): 9 posts */
+	ck_assert_uint_eq(top->series[29], 9);
+	ck_assert_uint_eq(v->rank[SORT_COUNT][TERM_HASHTAG].n, 0);
+	snapshot_put(s);
+	window_free(w);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("window");
+	TCase *tc = tcase_create("window");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_window_counts_once_per_post_in_every_window);
+	tcase_add_test(tc, test_window_expires_old_buckets_exactly_at_boundaries);
+	tcase_add_test(tc, test_window_counts_out_of_order_inside_lateness_and_rejects_late);
+	tcase_add_test(tc, test_window_clamps_posts_from_the_future);
+	tcase_add_test(tc, test_window_emits_closed_minutes_for_history);
+	tcase_add_test(tc, test_window_topk_matches_exact_reference_on_zipf_stream);
+	tcase_add_test(tc, test_window_burst_by_one_author_does_not_trend_but_by_many_does);
+	tcase_add_test(tc, test_window_nothing_trends_before_there_is_history);
+	tcase_add_test(tc, test_window_warmup_keeps_new_terms_from_trending);
+	tcase_add_test(tc, test_window_memory_stays_bounded_with_many_distinct_terms);
+	tcase_add_test(tc, test_window_view_has_rankings_series_and_volume);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void) { return tu_run(suite()); }
