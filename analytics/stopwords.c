@@ -1,0 +1,440 @@
+/*
+ * stopwords.c - per-language stopword lists in one hash table.
+ *
+ * Every list is read from data_dir/stopwords/<lang>.txt at start-up. All
+ * lists share one open-addressing table keyed by the normalized word; each
+ * slot carries a bit mask of the lists that contain the word, so a lookup is
+ * one probe sequence whatever the number of languages, and the set that
+ * applies to a post is a mask (stopwords_lang_mask). After load nothing
+ * changes, so any number of tokenizers on any threads may share the table.
+ */
+#include "analytics/tokenize.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <utf8proc.h>
+
+#include "core/hash.h"
+#include "core/log.h"
+
+#define LANG_NAME_BYTES 4   /* "en", "fil": two or three letters and a NUL */
+#define FILTER_BITS     (1u << 16)
+
+/*
+ * A word of up to 16 bytes is keyed exactly by its bytes as two zero-padded
+ * 64-bit integers, so a lookup compares integers and never calls memcmp;
+ * longer words are keyed by their hash and compared byte by byte. A bitmap
+ * indexed by key hash (64 Ki bits, one set per word: with a few thousand
+ * words under 8% of other lookups pass it) answers most lookups of words
+ * that are not stopwords without touching the table.
+ */
+struct sw_slot {
+	uint64_t a, b;   /* key; len == 0 marks an empty slot */
+	uint64_t langs;  /* bit i = list i contains the word */
+	uint32_t off;    /* word bytes at pool + off */
+	uint32_t len;
+};
+
+struct stopwords {
+	size_t nlangs;
+	char langs[STOPWORDS_MAX_LANGS][LANG_NAME_BYTES];
+	uint64_t all_mask;
+	int en;                /* index of the English list, or -1 */
+	struct sw_slot *slots; /* owned; power-of-two count */
+	size_t slot_mask;
+	size_t nwords;
+	size_t max_len;        /* longest word: longer lookups miss without probing */
+	char *pool;            /* owned */
+	size_t pool_len, pool_cap;
+	uint64_t filter[FILTER_BITS / 64];
+};
+
+/* masks[k] keeps the first k bytes of a word loaded by load64(). */
+static const uint64_t masks[9] = {
+	0, 0xff, 0xffff, 0xffffff, 0xffffffffull, 0xffffffffffull, 0xffffffffffffull,
+	0xffffffffffffffull, ~0ull
+};
+
+static inline uint64_t load64(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+/* Key of a word; s has at least 16 readable bytes when len <= 16. */
+static inline void word_key(const char *s, size_t len, uint64_t *a, uint64_t *b)
+{
+	if (len <= 16) {
+		size_t la = len < 8 ? len : 8;
+		*a = load64(s) & masks[la];
+		*b = load64(s + 8) & masks[len - la];
+	} else {
+		*a = hash_bytes(s, len);
+		*b = 0;
+	}
+}
+
+static inline uint64_t key_hash(uint64_t a, uint64_t b, size_t len)
+{
+	return hash_mix(a ^ 0xa0761d6478bd642full, b ^ len ^ 0xe7037ed1a0b428dbull);
+}
+
+/* The bitmap uses the high hash bits; the table indexes with the low ones. */
+static inline bool filter_has(const struct stopwords *sw, uint64_t h)
+{
+	size_t bit = (size_t)(h >> 48);
+	return (sw->filter[bit / 64] >> (bit % 64)) & 1;
+}
+
+static inline bool slot_is(const struct stopwords *sw, const struct sw_slot *e, uint64_t a,
+			   uint64_t b, const char *s, size_t len)
+{
+	return e->a == a && e->b == b && e->len == len &&
+	       (len <= 16 || memcmp(sw->pool + e->off, s, len) == 0);
+}
+
+static int table_grow(struct stopwords *sw)
+{
+	size_t ncap = sw->slots ? (sw->slot_mask + 1) * 2 : 1024;
+	struct sw_slot *ns = calloc(ncap, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	struct sw_slot *os = sw->slots;
+	size_t omask = sw->slot_mask;
+	sw->slots = ns;
+	sw->slot_mask = ncap - 1;
+	if (os) {
+		for (size_t i = 0; i <= omask; i++) {
+			if (!os[i].len)
+				continue;
+			size_t j = key_hash(os[i].a, os[i].b, os[i].len) & sw->slot_mask;
+			while (ns[j].len)
+				j = (j + 1) & sw->slot_mask;
+			ns[j] = os[i];
+		}
+		free(os);
+	}
+	return 0;
+}
+
+static int table_add(struct stopwords *sw, const char *s, size_t len, int lang)
+{
+	char pad[16] = { 0 };
+	if (len <= 16) {
+		memcpy(pad, s, len);
+		s = pad;
+	}
+	uint64_t a, b;
+	word_key(s, len, &a, &b);
+	uint64_t h = key_hash(a, b, len);
+	size_t i = h & sw->slot_mask;
+	for (; sw->slots[i].len; i = (i + 1) & sw->slot_mask) {
+		struct sw_slot *e = &sw->slots[i];
+		if (slot_is(sw, e, a, b, s, len)) {
+			e->langs |= 1ull << lang;
+			return 0;
+		}
+	}
+	if (sw->nwords >= STOPWORDS_MAX_WORDS)
+		return -E2BIG;
+	if (sw->pool_len + len > sw->pool_cap) {
+		size_t ncap = sw->pool_cap ? sw->pool_cap * 2 : 16384;
+		while (ncap < sw->pool_len + len)
+			ncap *= 2;
+		char *np = realloc(sw->pool, ncap);
+		if (!np)
+			return -ENOMEM;
+		sw->pool = np;
+		sw->pool_cap = ncap;
+	}
+	memcpy(sw->pool + sw->pool_len, s, len);
+	sw->slots[i] =
+		(struct sw_slot){ a, b, 1ull << lang, (uint32_t)sw->pool_len, (uint32_t)len };
+	sw->pool_len += len;
+	sw->nwords++;
+	size_t bit = (size_t)(h >> 48);
+	sw->filter[bit / 64] |= 1ull << (bit % 64);
+	if (len > sw->max_len)
+		sw->max_len = len;
+	/*
+	 * Grow past a load factor of 3/4: probe sequences stay short, and the
+	 * table of all shipped lists (about 4,300 words) stays at 8 Ki slots.
+	 */
+	if (sw->nwords * 4 > (sw->slot_mask + 1) * 3)
+		return table_grow(sw);
+	return 0;
+}
+
+/*
+ * Normalizes one list entry the way tokenize.c normalizes a word: NFKC, case
+ * folding, default ignorables removed, U+2019 as ASCII apostrophe and U+2010
+ * as ASCII hyphen. Returns the length written to out, or -1 when the entry is
+ * not valid UTF-8 or too long to ever match a term.
+ */
+static int normalize_entry(const char *s, size_t len, char *out, size_t outcap)
+{
+	bool ascii = true;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			ascii = false;
+	if (ascii) {
+		if (len > outcap)
+			return -1;
+		for (size_t i = 0; i < len; i++)
+			out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+		return (int)len;
+	}
+	utf8proc_uint8_t *m = NULL;
+	utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &m,
+					  UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |
+						  UTF8PROC_STABLE | UTF8PROC_IGNORE);
+	if (n < 0)
+		return -1;
+	size_t o = 0;
+	for (utf8proc_ssize_t i = 0; i < n;) {
+		if (i + 2 < n && m[i] == 0xE2 && m[i + 1] == 0x80 &&
+		    (m[i + 2] == 0x99 || m[i + 2] == 0x90)) {
+			if (o >= outcap)
+				goto toolong;
+			out[o++] = m[i + 2] == 0x99 ? '\'' : '-';
+			i += 3;
+			continue;
+		}
+		if (o >= outcap)
+			goto toolong;
+		out[o++] = (char)m[i++];
+	}
+	free(m);
+	return (int)o;
+toolong:
+	free(m);
+	return -1;
+}
+
+/* Reads one list file; malformed lines are counted in *bad. */
+static int load_file(struct stopwords *sw, const char *path, int lang, size_t *bad)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || st.st_size > STOPWORDS_MAX_FILE_BYTES) {
+		fclose(f);
+		return -EFBIG;
+	}
+	size_t size = (size_t)st.st_size;
+	char *buf = malloc(size + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	size_t got = fread(buf, 1, size, f);
+	fclose(f);
+	int rc = 0;
+	char word[LIMIT_TERM_BYTES];
+	for (size_t i = 0; i < got && rc == 0;) {
+		size_t e = i;
+		while (e < got && buf[e] != '\n')
+			e++;
+		size_t a = i, b = e;
+		i = e + 1;
+		while (a < b && (buf[a] == ' ' || buf[a] == '\t' || buf[a] == '\r'))
+			a++;
+		while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t' || buf[b - 1] == '\r'))
+			b--;
+		if (a == b || buf[a] == '#')
+			continue;
+		if (a == 0 && b - a >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+			a += 3; /* UTF-8 byte order mark */
+		int n = normalize_entry(buf + a, b - a, word, sizeof(word));
+		if (n <= 0) {
+			(*bad)++;
+			continue;
+		}
+		rc = table_add(sw, word, (size_t)n, lang);
+		if (rc == -E2BIG) {
+			(*bad)++;
+			rc = 0;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+static bool lang_file_name(const char *name, char lang[LANG_NAME_BYTES])
+{
+	size_t n = 0;
+	while (name[n] >= 'a' && name[n] <= 'z')
+		n++;
+	if (n < 2 || n > 3 || strcmp(name + n, ".txt") != 0)
+		return false;
+	memcpy(lang, name, n);
+	lang[n] = 0;
+	return true;
+}
+
+static int cmp_lang(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int stopwords_load(struct stopwords **out, const char *data_dir, char *err, size_t errlen)
+{
+	*out = NULL;
+	char dir[4096];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/stopwords", data_dir) >= sizeof(dir)) {
+		if (err && errlen)
+			snprintf(err, errlen, "data directory path too long: %s", data_dir);
+		return -ENAMETOOLONG;
+	}
+	struct stopwords *sw = calloc(1, sizeof(*sw));
+	if (!sw)
+		goto nomem;
+	sw->en = -1;
+	if (table_grow(sw) != 0)
+		goto nomem;
+
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (err && errlen)
+			snprintf(err, errlen, "cannot read stopword directory %s: %s", dir,
+				 strerror(errno));
+		stopwords_free(sw);
+		return -ENOENT;
+	}
+	/* Collect the names first and sort them, so list indexes do not depend on readdir order. */
+	char names[STOPWORDS_MAX_LANGS][LANG_NAME_BYTES];
+	size_t n = 0, skipped = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		char lang[LANG_NAME_BYTES];
+		if (!lang_file_name(de->d_name, lang))
+			continue;
+		if (n == STOPWORDS_MAX_LANGS) {
+			skipped++;
+			continue;
+		}
+		memcpy(names[n++], lang, LANG_NAME_BYTES);
+	}
+	closedir(d);
+	if (skipped)
+		log_warn("stopwords", "%s: %zu lists over the cap of %d skipped", dir, skipped,
+			 STOPWORDS_MAX_LANGS);
+	qsort(names, n, LANG_NAME_BYTES, cmp_lang);
+
+	for (size_t i = 0; i < n; i++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/%.3s.txt", dir, names[i]);
+		size_t bad = 0;
+		int idx = (int)sw->nlangs;
+		int rc = load_file(sw, path, idx, &bad);
+		if (rc == -ENOMEM)
+			goto nomem;
+		if (rc != 0) {
+			log_warn("stopwords", "%s skipped: %s", path, strerror(-rc));
+			continue;
+		}
+		if (bad)
+			log_warn("stopwords", "%s: %zu malformed or excess lines skipped", path,
+				 bad);
+		memcpy(sw->langs[idx], names[i], LANG_NAME_BYTES);
+		sw->all_mask |= 1ull << idx;
+		if (strcmp(names[i], "en") == 0)
+			sw->en = idx;
+		sw->nlangs++;
+	}
+	*out = sw;
+	return 0;
+nomem:
+	if (err && errlen)
+		snprintf(err, errlen, "out of memory loading stopwords from %s", dir);
+	stopwords_free(sw);
+	return -ENOMEM;
+}
+
+void stopwords_free(struct stopwords *sw)
+{
+	if (!sw)
+		return;
+	free(sw->slots);
+	free(sw->pool);
+	free(sw);
+}
+
+size_t stopwords_lang_count(const struct stopwords *sw)
+{
+	return sw ? sw->nlangs : 0;
+}
+
+const char *stopwords_lang_name(const struct stopwords *sw, size_t i)
+{
+	return sw && i < sw->nlangs ? sw->langs[i] : NULL;
+}
+
+uint64_t stopwords_lang_mask(const struct stopwords *sw, const char *lang)
+{
+	if (!sw)
+		return 0;
+	char primary[LANG_NAME_BYTES];
+	size_t n = 0;
+	if (lang) {
+		for (; lang[n] && lang[n] != '-' && lang[n] != '_'; n++) {
+			char c = lang[n];
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c + 32);
+			if (n >= LANG_NAME_BYTES - 1 || c < 'a' || c > 'z')
+				return sw->all_mask;
+			primary[n] = c;
+		}
+	}
+	if (n < 2)
+		return sw->all_mask;
+	primary[n] = 0;
+	for (size_t i = 0; i < sw->nlangs; i++) {
+		if (strcmp(sw->langs[i], primary) == 0) {
+			uint64_t m = 1ull << i;
+			if (sw->en >= 0)
+				m |= 1ull << sw->en;
+			return m;
+		}
+	}
+	return sw->all_mask;
+}
+
+int stopwords_contains_padded(const struct stopwords *sw, const char *s, size_t len,
+				uint64_t mask)
+{
+	if (!sw || len > sw->max_len || len == 0)
+		return 0;
+	uint64_t a, b;
+	word_key(s, len, &a, &b);
+	uint64_t h = key_hash(a, b, len);
+	if (!filter_has(sw, h))
+		return 0;
+	for (size_t i = h & sw->slot_mask; sw->slots[i].len; i = (i + 1) & sw->slot_mask) {
+		const struct sw_slot *e = &sw->slots[i];
+		if (slot_is(sw, e, a, b, s, len))
+			return (e->langs & mask) != 0;
+	}
+	return 0;
+}
+
+int stopwords_contains(const struct stopwords *sw, const char *s, size_t len, uint64_t mask)
+{
+	char pad[16] = { 0 };
+	if (len <= 16) {
+		memcpy(pad, s, len);
+		s = pad;
+	}
+	return stopwords_contains_padded(sw, s, len, mask);
+}

@@ -1,0 +1,995 @@
+/*
+ * test_tokenize.c - analytics/tokenize.c and analytics/stopwords.c.
+ *
+ * Most tests state the exact term list a text yields, written as
+ * "kind:term|kind:term|..." so a failure shows both lists side by side.
+ */
+#include <check.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <utf8proc.h>
+
+#include "analytics/tokenize.h"
+#include "core/term.h"
+#include "tests/unit/testutil.h"
+
+/* NFKC_Casefold as utf8proc defines it: what every term is normalized to. */
+#define FOLD (UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_STABLE | \
+	      UTF8PROC_IGNORE)
+
+static struct stopwords *sw;
+static struct tokenizer *tk;
+
+static void setup(void)
+{
+	char err[256] = "";
+	int rc = stopwords_load(&sw, TRENDD_TEST_DATA_DIR, err, sizeof(err));
+	ck_assert_msg(rc == 0, "stopwords_load: %s", err);
+	tk = tokenizer_new(sw);
+	ck_assert_ptr_nonnull(tk);
+}
+
+static void teardown(void)
+{
+	tokenizer_free(tk);
+	stopwords_free(sw);
+	tk = NULL;
+	sw = NULL;
+}
+
+/* Renders terms as "kind:term|...". Returns a static buffer. */
+static const char *render(const struct token *tok, size_t n)
+{
+	static char buf[1 << 16];
+	size_t o = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(buf + o, sizeof(buf) - o, "%s%s:%.*s", i ? "|" : "",
+				 term_kind_name(tok[i].kind), (int)tok[i].len, tok[i].s);
+		ck_assert(w > 0 && (size_t)w < sizeof(buf) - o);
+		o += (size_t)w;
+	}
+	return buf;
+}
+
+static const char *terms_n(struct tokenizer *t, const char *text, size_t len, const char *lang)
+{
+	const struct token *tok;
+	size_t n = tokenizer_run(t, text, len, lang, &tok);
+	return render(tok, n);
+}
+
+static const char *terms(const char *text, const char *lang)
+{
+	return terms_n(tk, text, strlen(text), lang);
+}
+
+#define EXPECT(text, lang, want) ck_assert_str_eq(terms(text, lang), want)
+
+static bool valid_utf8(const char *s, size_t n)
+{
+	utf8proc_int32_t cp;
+	for (size_t i = 0; i < n;) {
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+						      (utf8proc_ssize_t)(n - i), &cp);
+		if (k <= 0)
+			return false;
+		i += (size_t)k;
+	}
+	return true;
+}
+
+/* Properties every term list must have whatever the input. */
+static void check_invariants(const struct token *tok, size_t n)
+{
+	ck_assert_uint_le(n, LIMIT_TOKENS_PER_POST);
+	for (size_t i = 0; i < n; i++) {
+		const struct token *k = &tok[i];
+		ck_assert_uint_gt(k->len, 0);
+		ck_assert_uint_le(k->len, LIMIT_TERM_BYTES);
+		ck_assert_int_lt(k->kind, TERM_KIND_COUNT);
+		ck_assert_msg(valid_utf8(k->s, k->len), "term %zu is not UTF-8", i);
+		size_t spaces = 0;
+		for (size_t j = 0; j < k->len; j++) {
+			unsigned char c = (unsigned char)k->s[j];
+			ck_assert_msg(c >= 0x20 && c != 0x7F, "control byte in term %zu", i);
+			spaces += c == ' ';
+		}
+		ck_assert_uint_eq(spaces, k->kind == TERM_BIGRAM ? 1 : 0);
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- words, normalization ---- */
+
+START_TEST(test_tokenize_lowercases_words_and_joins_bigrams)
+{
+	EXPECT("Hello World", "en", "word:hello|word:world|bigram:hello world");
+	EXPECT("Rust Compiler Released", "en",
+	       "word:rust|word:compiler|bigram:rust compiler|word:released|"
+	       "bigram:compiler released");
+	EXPECT("", "en", "");
+	EXPECT("   \t  ", "en", "");
+}
+END_TEST
+
+START_TEST(test_tokenize_nfkc_folds_fullwidth_and_ligatures)
+{
+	EXPECT("ｆｕｌｌｗｉｄｔｈ", "en", "word:fullwidth");
+	EXPECT("ﬁne ﬂow", "en", "word:fine|word:flow|bigram:fine flow");
+	EXPECT("ＲＵＳＴ２０２６", "en", "word:rust2026");
+	/* Fullwidth sigils are sigils. */
+	EXPECT("＃Ｒｕｓｔ ＠ada", "en", "hashtag:#rust|mention:@ada");
+	/* User names are ASCII: fullwidth letters after '@' are a word. */
+	EXPECT("＠ａｄａ", "en", "word:ada");
+	EXPECT("x² H₂O", "en", "word:x2|word:h2o|bigram:x2 h2o");
+}
+END_TEST
+
+START_TEST(test_tokenize_case_folds_sharp_s_and_greek)
+{
+	EXPECT("STRASSE", "de", "word:strasse");
+	EXPECT("Straße", "de", "word:strasse");
+	EXPECT("ΟΔΥΣΣΕΥΣ Οδυσσεύς", "el", "word:οδυσσευσ|word:οδυσσεύσ|bigram:οδυσσευσ οδυσσεύσ");
+	EXPECT("ÉCOLE École école", "fr",
+	       "word:école|word:école|bigram:école école|word:école|bigram:école école");
+	EXPECT("İstanbul", "tr", "word:i̇stanbul");
+}
+END_TEST
+
+START_TEST(test_tokenize_composes_combining_marks)
+{
+	/* e + U+0301 is composed to é; marks never split a word. */
+	EXPECT("e\xCC\x81" "cole cafe\xCC\x81", "fr", "word:école|word:café|bigram:école café");
+	EXPECT("ñ́x", "es", "word:ñ́x");
+	/* Devanagari vowel signs and virama stay on their base. */
+	EXPECT("नमस्ते दुनिया", "hi", "word:नमस्ते|word:दुनिया|bigram:नमस्ते दुनिया");
+	/* Soft hyphen and zero-width joiners inside a word disappear. */
+	EXPECT("co\xC2\xADoperate", "en", "word:cooperate");
+	EXPECT("می\xE2\x80\x8Cخواهم", "fa", "word:میخواهم");
+}
+END_TEST
+
+START_TEST(test_tokenize_rtl_words_and_arabic_marks)
+{
+	EXPECT("مرحبا بالعالم", "ar", "word:مرحبا|word:بالعالم|bigram:مرحبا بالعالم");
+	EXPECT("שלום עולם", "he", "word:שלום|word:עולם|bigram:שלום עולם");
+	/* Harakat are marks: they stay attached. */
+	EXPECT("مَرْحَبًا", "ar", "word:مَرْحَبًا");
+	/* Presentation forms fold to the base letters. */
+	EXPECT("ﻣﺮﺣﺒﺎ", "ar", "word:مرحبا");
+	/* Arabic question mark and comma break adjacency. */
+	EXPECT("كتاب؟ قلم، ورقة", "ar", "word:كتاب|word:قلم|word:ورقة");
+}
+END_TEST
+
+START_TEST(test_tokenize_drops_numbers_and_one_letter_words)
+{
+	EXPECT("2026 3.14 1,000 1.000,50 42", "en", "");
+	EXPECT("a I x é ß", "", "word:ss");
+	EXPECT("4k mp3 covid19 1st", "en",
+	       "word:4k|word:mp3|bigram:4k mp3|word:covid19|bigram:mp3 covid19|word:1st|"
+	       "bigram:covid19 1st");
+	/* A number breaks adjacency. */
+	EXPECT("iphone 15 pro", "en", "word:iphone|word:pro");
+	/* Money is no term. */
+	EXPECT("raised $10B for $5.00 coffee", "en", "word:raised|word:coffee");
+}
+END_TEST
+
+START_TEST(test_tokenize_apostrophes_hyphens_and_elisions)
+{
+	EXPECT("rock'n'roll", "en", "word:rock'n'roll");
+	EXPECT("O’Brien", "en", "word:o'brien");
+	EXPECT("Trump's tweets", "en", "word:trump|word:tweets|bigram:trump tweets");
+	EXPECT("Trump’s", "en", "word:trump");
+	/* Whole-word stopwords are checked before the possessive is cut. */
+	EXPECT("it's don't don’t", "en", "");
+	EXPECT("l'état de l'Europe", "fr", "word:état|word:europe");
+	EXPECT("dell'anno qu'il", "it", "word:anno");
+	EXPECT("'quoted' words", "en", "word:quoted|word:words|bigram:quoted words");
+	EXPECT("covid-19 e-mail state-of-the-art", "en",
+	       "word:covid-19|word:e-mail|bigram:covid-19 e-mail|word:state-of-the-art|"
+	       "bigram:e-mail state-of-the-art");
+	EXPECT("well‐known", "en", "word:well-known");
+	EXPECT("--dash-- - x-", "en", "word:dash");
+	EXPECT("col·lecció", "ca", "word:col·lecció");
+}
+END_TEST
+
+START_TEST(test_tokenize_drops_words_longer_than_term_limit)
+{
+	char text[600];
+	memset(text, 'a', LIMIT_TERM_BYTES);
+	text[LIMIT_TERM_BYTES] = 0;
+	const struct token *tok;
+	size_t n = tokenizer_run(tk, text, LIMIT_TERM_BYTES, "en", &tok);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(tok[0].len, LIMIT_TERM_BYTES);
+	memset(text, 'b', LIMIT_TERM_BYTES + 1);
+	n = tokenizer_run(tk, text, LIMIT_TERM_BYTES + 1, "en", &tok);
+	ck_assert_uint_eq(n, 0);
+	/* Non-ASCII too: 65 two-byte letters are 130 bytes. */
+	size_t o = 0;
+	for (int i = 0; i < 65; i++) {
+		memcpy(text + o, "é", 2);
+		o += 2;
+	}
+	ck_assert_uint_eq(tokenizer_run(tk, text, o, "en", &tok), 0);
+	ck_assert_uint_eq(tokenizer_run(tk, text, o - 2, "en", &tok), 1);
+	/* Two 64-byte words make a 129-byte bigram, which is not emitted. */
+	memset(text, 'c', 64);
+	text[64] = ' ';
+	memset(text + 65, 'd', 64);
+	n = tokenizer_run(tk, text, 129, "en", &tok);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(tok[1].kind, TERM_WORD);
+	/* A long word breaks adjacency. */
+	memset(text, 'e', 300);
+	memcpy(text, "alpha ", 6);
+	memcpy(text + 294, " beta", 5);
+	ck_assert_str_eq(terms_n(tk, text, 299, "en"), "word:alpha|word:beta");
+}
+END_TEST
+
+START_TEST(test_tokenize_fast_fold_table_matches_utf8proc)
+{
+	/*
+	 * Words made of Latin, Greek and Cyrillic letters take a table path;
+	 * it must give exactly what utf8proc gives for the same word.
+	 */
+	struct tokenizer *plain = tokenizer_new(NULL);
+	ck_assert_ptr_nonnull(plain);
+	int checked = 0;
+	utf8proc_int32_t prev = 'x';
+	for (utf8proc_int32_t cp = 0x80; cp < 0x530; cp++) {
+		const utf8proc_property_t *pr = utf8proc_get_property(cp);
+		if (pr->category < UTF8PROC_CATEGORY_LU || pr->category > UTF8PROC_CATEGORY_LO)
+			continue;
+		/* "qz" + previous letter + this letter + "k": folds must not interact. */
+		char text[16];
+		size_t n = 0;
+		text[n++] = 'q';
+		text[n++] = 'z';
+		n += (size_t)utf8proc_encode_char(prev, (utf8proc_uint8_t *)text + n);
+		n += (size_t)utf8proc_encode_char(cp, (utf8proc_uint8_t *)text + n);
+		text[n++] = 'k';
+		prev = cp;
+		utf8proc_uint8_t *want = NULL;
+		utf8proc_ssize_t wl = utf8proc_map((const utf8proc_uint8_t *)text,
+						   (utf8proc_ssize_t)n, &want, FOLD);
+		ck_assert_int_gt(wl, 0);
+		/* A fold that is not one word (U+037A becomes " \u0345") is dropped. */
+		bool one_word = true;
+		for (utf8proc_ssize_t i = 0; i < wl; i++)
+			one_word = one_word && (want[i] >= 0x80 || isalnum(want[i]) ||
+						want[i] == '\'' || want[i] == '-');
+		const struct token *tok;
+		size_t k = tokenizer_run(plain, text, n, "", &tok);
+		if (!one_word) {
+			ck_assert_msg(k == 0, "U+%04X: %zu terms", (unsigned)cp, k);
+			free(want);
+			continue;
+		}
+		ck_assert_msg(k == 1, "U+%04X: %zu terms", (unsigned)cp, k);
+		ck_assert_msg(tok[0].len == wl && memcmp(tok[0].s, want, (size_t)wl) == 0,
+			      "U+%04X: got %.*s want %s", (unsigned)cp, (int)tok[0].len, tok[0].s,
+			      want);
+		free(want);
+		checked++;
+	}
+	ck_assert_int_gt(checked, 700);
+	tokenizer_free(plain);
+}
+END_TEST
+
+/* ---- hashtags, mentions, cashtags ---- */
+
+START_TEST(test_tokenize_hashtags)
+{
+	EXPECT("#Rust #rust_lang #東京オリンピック #Straße #1st #covid19", "en",
+	       "hashtag:#rust|hashtag:#rust_lang|hashtag:#東京オリンピック|hashtag:#strasse|"
+	       "hashtag:#1st|hashtag:#covid19");
+	/* Joiners inside, not at the end. */
+	EXPECT("#ab\xE2\x80\x8C" "cd #xy\xE2\x80\x8C", "", "hashtag:#abcd|hashtag:#xy");
+	/* Ends at punctuation and hyphen. */
+	EXPECT("#covid-19, #rust.", "en", "hashtag:#covid|hashtag:#rust");
+	EXPECT("(#tag)", "en", "hashtag:#tag");
+}
+END_TEST
+
+START_TEST(test_tokenize_rejects_non_hashtags)
+{
+	/* Digits only, after a word character, empty. */
+	EXPECT("#1 #2026 C# foo#bar # x ##", "en", "word:foo|word:bar|bigram:foo bar");
+	EXPECT("#_", "en", "hashtag:#_");
+	EXPECT("#👍", "en", "emoji:👍");
+}
+END_TEST
+
+START_TEST(test_tokenize_mentions)
+{
+	EXPECT("@Ada @ada@Example.ORG @alice.bsky.social. @under_score", "en",
+	       "mention:@ada|mention:@ada@example.org|mention:@alice.bsky.social|"
+	       "mention:@under_score");
+	EXPECT("cc @bob: hi", "en", "word:cc|mention:@bob|word:hi");
+	/* Trailing dot and hyphen are not part of the host. */
+	EXPECT("@x@host.example.", "en", "mention:@x@host.example");
+}
+END_TEST
+
+START_TEST(test_tokenize_rejects_non_mentions)
+{
+	EXPECT("do not @ me", "en", "");
+	EXPECT("@josé", "es", "word:josé");
+	/* An e-mail address is no term and breaks adjacency. */
+	EXPECT("mail john.doe+news@example.com tomorrow", "en", "word:mail|word:tomorrow");
+	EXPECT("write alice bob@example.org soon", "en",
+	       "word:write|word:alice|bigram:write alice|word:soon");
+	EXPECT("user@localhost", "en", "word:user|word:localhost|bigram:user localhost");
+}
+END_TEST
+
+START_TEST(test_tokenize_cashtags)
+{
+	EXPECT("$TSLA $tsla $BRK.B $BTC $ABCDEF", "en",
+	       "cashtag:$tsla|cashtag:$tsla|cashtag:$brk.b|cashtag:$btc|cashtag:$abcdef");
+	EXPECT("buy $TSLA.", "en", "word:buy|cashtag:$tsla");
+	EXPECT("$5 $5.00 $ABCDEFG US$5 $TSLA1 $", "en", "word:abcdefg|word:tsla1");
+}
+END_TEST
+
+START_TEST(test_tokenize_terms_keep_their_sigil)
+{
+	EXPECT("#rust rust @rust $rust", "en",
+	       "hashtag:#rust|word:rust|mention:@rust|cashtag:$rust");
+}
+END_TEST
+
+/* ---- URLs and domains ---- */
+
+START_TEST(test_tokenize_url_hosts_become_domains)
+{
+	EXPECT("https://www.Example.com:8080/a/b?q=rust+news#frag", "en", "domain:example.com");
+	EXPECT("HTTP://user:pw@Host.Example.ORG/x", "en", "domain:host.example.org");
+	EXPECT("see http://[::1]:8080/x and https://bücher.de/", "en",
+	       "domain:[::1]|domain:bücher.de");
+	EXPECT("https://www.com/", "en", "domain:www.com");
+	EXPECT("https://localhost:3000/@user", "en", "domain:localhost");
+	/* The rest of a URL is not words, and a URL breaks adjacency. */
+	EXPECT("great https://example.com/rust/is/great?q=hello post", "en",
+	       "word:great|domain:example.com|word:post");
+	EXPECT("https:// plain", "en", "word:plain");
+	EXPECT("https://example.jp東京", "ja", "domain:example.jp|word:東京");
+	EXPECT("read https://example.com, (https://example.org) https://x.io.", "en",
+	       "word:read|domain:example.com|domain:example.org|domain:x.io");
+}
+END_TEST
+
+START_TEST(test_tokenize_bare_hosts_become_domains)
+{
+	EXPECT("visit example.com, github.io and www.Example.org.", "en",
+	       "word:visit|domain:example.com|domain:github.io|domain:example.org");
+	EXPECT("example.com/path?x=1 www.tumblr.com/tempo-tales/...", "en",
+	       "domain:example.com|domain:tumblr.com");
+	EXPECT("news.bbc.co.uk EXAMPLE.COM", "en", "domain:news.bbc.co.uk|domain:example.com");
+	EXPECT("odd.host:8080 weird.zz/path", "en", "domain:odd.host|domain:weird.zz");
+}
+END_TEST
+
+START_TEST(test_tokenize_dotted_words_are_not_domains)
+{
+	/* A missing space before a word that is also a TLD. */
+	EXPECT("so nice.it was", "en", "word:nice");
+	EXPECT("youtu.be/abc bit.ly", "en", "domain:youtu.be|domain:bit.ly");
+	EXPECT("e.g. file.txt 3.14 Mr.Smith node.js Hello.It U.S. v1.2 README.md", "en",
+	       "word:file|word:txt|word:mr|word:smith|word:node|bigram:smith node|word:js|"
+	       "word:hello|bigram:js hello|word:v1|word:readme|word:md");
+}
+END_TEST
+
+/* ---- emoji ---- */
+
+START_TEST(test_tokenize_emoji_clusters)
+{
+	EXPECT("👍🏽", "", "emoji:👍🏽");
+	EXPECT("👨‍👩‍👧", "", "emoji:👨‍👩‍👧");
+	EXPECT("🇩🇪🇫🇷", "", "emoji:🇩🇪|emoji:🇫🇷");
+	EXPECT("1️⃣ #️⃣ *⃣", "", "emoji:1⃣|emoji:#⃣|emoji:*⃣");
+	EXPECT("🏴󠁧󠁢󠁳󠁣󠁴󠁿", "", "emoji:🏴󠁧󠁢󠁳󠁣󠁴󠁿");
+	EXPECT("👍👍😂", "", "emoji:👍|emoji:👍|emoji:😂");
+}
+END_TEST
+
+START_TEST(test_tokenize_emoji_variation_selectors_dropped)
+{
+	EXPECT("❤️ ❤ ❤︎", "", "emoji:❤|emoji:❤|emoji:❤");
+	/* Text-default symbols count only with U+FE0F. */
+	EXPECT("© ™ ©️ ↔", "", "emoji:©");
+}
+END_TEST
+
+START_TEST(test_tokenize_emoji_breaks_bigrams)
+{
+	EXPECT("good 👍 job", "en", "word:good|emoji:👍|word:job");
+	EXPECT("good👍job", "en", "word:good|emoji:👍|word:job");
+}
+END_TEST
+
+/* ---- stopwords and bigrams ---- */
+
+START_TEST(test_tokenize_stopwords_several_languages)
+{
+	EXPECT("The cat is on the mat", "en", "word:cat|word:mat");
+	EXPECT("Der Hund und die Katze", "de", "word:hund|word:katze");
+	EXPECT("Le chat et la souris", "fr", "word:chat|word:souris");
+	EXPECT("El perro y el gato", "es", "word:perro|word:gato");
+	EXPECT("O cachorro e o gato", "pt-BR", "word:cachorro|word:gato");
+	EXPECT("Мы пошли в парк", "ru", "word:пошли|word:парк");
+	EXPECT("Красная площадь и Кремль", "ru",
+	       "word:красная|word:площадь|bigram:красная площадь|word:кремль");
+}
+END_TEST
+
+START_TEST(test_tokenize_stopword_list_follows_language)
+{
+	/* "die" is a German stopword and an English word. */
+	EXPECT("die hard", "en", "word:die|word:hard|bigram:die hard");
+	EXPECT("die hard", "en-US", "word:die|word:hard|bigram:die hard");
+	EXPECT("die hard", "de", "word:hard");
+	/* Unknown or missing language: every list applies. */
+	EXPECT("die hard", "", "word:hard");
+	EXPECT("die hard", "xx", "word:hard");
+	EXPECT("die hard", NULL, "word:hard");
+	/* English applies on top of the post's language. */
+	EXPECT("the Hund", "de", "word:hund");
+	ck_assert_uint_eq(stopwords_lang_mask(sw, "pt-BR"), stopwords_lang_mask(sw, "PT"));
+	ck_assert(stopwords_lang_mask(sw, "pt-BR") != stopwords_lang_mask(sw, ""));
+}
+END_TEST
+
+START_TEST(test_tokenize_bigram_breaks)
+{
+	const char *breaks[] = { ".", "!", "?", ";", ":", ",", ". ", ", ", " - . ", "\n", "\r\n",
+				 "。", "…", "\xC2\x85",
+				 " the ", " 42 ", " x ", " #tag ", " @who ", " $TSLA ",
+				 " https://e.com/x ", " 😂 ", " example.com " };
+	for (size_t i = 0; i < sizeof(breaks) / sizeof(*breaks); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "alpha%sbeta", breaks[i]);
+		const struct token *tok;
+		size_t n = tokenizer_run(tk, text, strlen(text), "en", &tok);
+		for (size_t k = 0; k < n; k++)
+			ck_assert_msg(tok[k].kind != TERM_BIGRAM, "bigram across '%s'", breaks[i]);
+		ck_assert_uint_ge(n, 2);
+	}
+	EXPECT("big data. big data, big data", "en",
+	       "word:big|word:data|bigram:big data|word:big|word:data|bigram:big data|word:big|"
+	       "word:data|bigram:big data");
+	/* Quotes, brackets, dashes, slashes and symbols do not break adjacency. */
+	EXPECT("(big) \"data\" - tools / ideas & more", "en",
+	       "word:big|word:data|bigram:big data|word:tools|bigram:data tools|word:ideas|"
+	       "bigram:tools ideas");
+}
+END_TEST
+
+START_TEST(test_tokenize_invalid_utf8_is_replaced)
+{
+	const char text[] = "caf\xC3 latte \xFF\xFE ok \xED\xA0\x80 fine\xE2\x82";
+	const struct token *tok;
+	size_t n = tokenizer_run(tk, text, sizeof(text) - 1, "en", &tok);
+	check_invariants(tok, n);
+	ck_assert_str_eq(render(tok, n),
+			 "word:caf|word:latte|bigram:caf latte|word:fine");
+	/* Overlong encodings and lone continuation bytes never reach a term. */
+	const char bad[] = "\xC0\xAF\x80\x80 \xF4\x90\x80\x80 \xF0\x80\x80\x80 word";
+	n = tokenizer_run(tk, bad, sizeof(bad) - 1, "en", &tok);
+	ck_assert_str_eq(render(tok, n), "word:word");
+}
+END_TEST
+
+START_TEST(test_tokenize_nul_is_a_separator)
+{
+	const char text[] = "hello\0world\0\0#tag";
+	ck_assert_str_eq(terms_n(tk, text, sizeof(text) - 1, "en"),
+			 "word:hello|word:world|bigram:hello world|hashtag:#tag");
+}
+END_TEST
+
+/* ---- scripts without spaces ---- */
+
+START_TEST(test_tokenize_cjk_bigrams)
+{
+	EXPECT("東京都", "ja", "word:東京|word:京都");
+	EXPECT("猫", "ja", "word:猫");
+	EXPECT("iPhoneを買った", "ja", "word:iphone|word:を買|word:買っ|word:った");
+	/* Halfwidth katakana with a voiced mark folds to one character. */
+	EXPECT("ｶﾞｲﾄﾞ", "ja", "word:ガイ|word:イド");
+	/* Sentence punctuation ends a run. */
+	EXPECT("東京。大阪", "ja", "word:東京|word:大阪");
+	/* Chinese stopwords apply to the bigrams. */
+	EXPECT("我们一个朋友", "zh", "word:们一|word:个朋|word:朋友");
+}
+END_TEST
+
+START_TEST(test_tokenize_thai_bigrams_keep_marks)
+{
+	/* Thai marks stay on their consonant: สวั is ส + วั. */
+	EXPECT("สวัสดี", "th", "word:สวั|word:วัส|word:สดี");
+}
+END_TEST
+
+START_TEST(test_tokenize_cjk_fast_path_matches_utf8proc)
+{
+	/*
+	 * Runs of kana and unified ideographs skip utf8proc: each such character
+	 * must be its own NFKC_Casefold and a grapheme unit of its own.
+	 */
+	static const utf8proc_int32_t ranges[][2] = { { 0x3041, 0x3096 }, { 0x309D, 0x309E },
+						      { 0x30A1, 0x30FA }, { 0x30FC, 0x30FE },
+						      { 0x3400, 0x4DBF }, { 0x4E00, 0x9FFF } };
+	struct tokenizer *plain = tokenizer_new(NULL);
+	ck_assert_ptr_nonnull(plain);
+	for (size_t r = 0; r < sizeof(ranges) / sizeof(*ranges); r++) {
+		for (utf8proc_int32_t cp = ranges[r][0]; cp <= ranges[r][1]; cp++) {
+			utf8proc_uint8_t in[4];
+			utf8proc_ssize_t n = utf8proc_encode_char(cp, in);
+			ck_assert_int_eq(n, 3);
+			utf8proc_uint8_t *m = NULL;
+			utf8proc_ssize_t k = utf8proc_map(in, n, &m, FOLD);
+			ck_assert_msg(k == 3 && memcmp(m, in, 3) == 0, "U+%04X changes",
+				      (unsigned)cp);
+			free(m);
+			const utf8proc_property_t *pr = utf8proc_get_property(cp);
+			ck_assert_msg(pr->boundclass != UTF8PROC_BOUNDCLASS_EXTEND &&
+					      pr->boundclass != UTF8PROC_BOUNDCLASS_SPACINGMARK &&
+					      pr->category < UTF8PROC_CATEGORY_MN,
+				      "U+%04X attaches", (unsigned)cp);
+			/* And the tokenizer emits the lone character as it is. */
+			const struct token *tok;
+			ck_assert_uint_eq(tokenizer_run(plain, (const char *)in, 3, "", &tok), 1);
+			ck_assert(tok[0].len == 3 && memcmp(tok[0].s, in, 3) == 0);
+		}
+	}
+	tokenizer_free(plain);
+}
+END_TEST
+
+START_TEST(test_tokenize_long_cjk_run_spans_chunks)
+{
+	/* 300 characters: normalized in chunks, no bigram lost at the seams. */
+	char text[300 * 3 + 1];
+	const char *chars[] = { "日", "本", "語" };
+	for (int i = 0; i < 300; i++)
+		memcpy(text + i * 3, chars[i % 3], 3);
+	const struct token *tok;
+	size_t n = tokenizer_run(tk, text, 900, "ja", &tok);
+	ck_assert_uint_eq(n, 299);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(tok[i].len, 6);
+		ck_assert(memcmp(tok[i].s, text + i * 3, 6) == 0);
+	}
+}
+END_TEST
+
+/* ---- bounds ---- */
+
+START_TEST(test_tokenize_one_megabyte_text_is_bounded)
+{
+	size_t len = 1024 * 1024;
+	char *text = malloc(len);
+	ck_assert_ptr_nonnull(text);
+	for (size_t i = 0; i < len; i++)
+		text[i] = "lorem ipsum dolor sit amet "[i % 27];
+	/* A word only after the scan cap is never seen. */
+	memcpy(text + TOKENIZE_SCAN_BYTES + 100, " zzzfar ", 8);
+	double t0 = now_s();
+	const struct token *tok;
+	size_t n = tokenizer_run(tk, text, len, "en", &tok);
+	double dt = now_s() - t0;
+	check_invariants(tok, n);
+	ck_assert_uint_eq(n, LIMIT_TOKENS_PER_POST);
+	for (size_t i = 0; i < n; i++)
+		ck_assert(tok[i].len < 6 || memcmp(tok[i].s, "zzzfar", 6) != 0);
+	ck_assert_msg(dt < 2.0, "took %.3f s", dt);
+
+	/* One giant word, and a megabyte of one byte each kind. */
+	memset(text, 'a', len);
+	ck_assert_uint_eq(tokenizer_run(tk, text, len, "en", &tok), 0);
+	const char fill[] = { '#', '@', '$', '.', '\xF0', '\x80', '-', '\'', '0' };
+	for (size_t f = 0; f < sizeof(fill); f++) {
+		memset(text, fill[f], len);
+		t0 = now_s();
+		n = tokenizer_run(tk, text, len, "en", &tok);
+		check_invariants(tok, n);
+		ck_assert_msg(now_s() - t0 < 2.0, "fill %02x slow", (unsigned char)fill[f]);
+	}
+	/* Dotted labels: a failed host parse is not repeated for every label. */
+	for (size_t i = 0; i < len; i++)
+		text[i] = i % 2 ? '.' : 'a' + (char)(i % 26);
+	t0 = now_s();
+	n = tokenizer_run(tk, text, len, "en", &tok);
+	check_invariants(tok, n);
+	ck_assert_msg(now_s() - t0 < 2.0, "dotted run slow");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_tokenize_ten_thousand_hashtags_capped)
+{
+	size_t cap = 10000 * 12, o = 0;
+	char *text = malloc(cap);
+	ck_assert_ptr_nonnull(text);
+	for (int i = 0; i < 10000; i++)
+		o += (size_t)snprintf(text + o, cap - o, "#tag%d ", i);
+	double t0 = now_s();
+	const struct token *tok;
+	size_t n = tokenizer_run(tk, text, o, "en", &tok);
+	ck_assert_msg(now_s() - t0 < 1.0, "slow");
+	check_invariants(tok, n);
+	ck_assert_uint_eq(n, LIMIT_TOKENS_PER_POST);
+	for (size_t i = 0; i < n; i++) {
+		char want[16];
+		int w = snprintf(want, sizeof(want), "#tag%zu", i);
+		ck_assert_int_eq(tok[i].kind, TERM_HASHTAG);
+		ck_assert(tok[i].len == (size_t)w && memcmp(tok[i].s, want, (size_t)w) == 0);
+	}
+	free(text);
+}
+END_TEST
+
+START_TEST(test_tokenize_word_cap_counts_bigrams)
+{
+	/* 400 distinct words: words and bigrams together stop at the cap. */
+	char text[400 * 8];
+	size_t o = 0;
+	for (int i = 0; i < 400; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "w%03dq ", i);
+	const struct token *tok;
+	size_t n = tokenizer_run(tk, text, o, "en", &tok);
+	check_invariants(tok, n);
+	ck_assert_uint_eq(n, LIMIT_TOKENS_PER_POST);
+	ck_assert_int_eq(tok[n - 1].kind, TERM_WORD);
+	/* The next call starts clean. */
+	EXPECT("fresh start", "en", "word:fresh|word:start|bigram:fresh start");
+}
+END_TEST
+
+START_TEST(test_tokenize_pathological_marks_are_bounded)
+{
+	/* One base letter with 20,000 combining marks, then a normal word. */
+	size_t len = 1 + 20000 * 2 + 6;
+	char *text = malloc(len);
+	ck_assert_ptr_nonnull(text);
+	text[0] = 'a';
+	for (size_t i = 0; i < 20000; i++)
+		memcpy(text + 1 + i * 2, "\xCC\x81", 2);
+	memcpy(text + len - 6, " hello", 6);
+	ck_assert_str_eq(terms_n(tk, text, len, "en"), "word:hello");
+	/* The same marks on a Han character. */
+	text[0] = ' ';
+	memcpy(text, "\xE6\x97\xA5", 3); /* 日 replaces 'a' and the first mark */
+	ck_assert_str_eq(terms_n(tk, text, len, "ja"), "word:hello");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_tokenize_random_bytes_hold_invariants)
+{
+	/* Random mixes of the pieces the recognizers care about, valid or not. */
+	static const char *const parts[] = {
+		"a", "Z", "7", " ", ".", ",", "'", "-", "#", "@", "$", "_", ":", "/", "\n",
+		"http://", "https://", "www.", ".com", "\xC3\xA9", "\xCC\x81", "\xE2\x80\x99",
+		"\xE2\x80\x8D", "\xEF\xB8\x8F", "\xE2\x83\xA3", "\xF0\x9F\x91\x8D",
+		"\xF0\x9F\x8F\xBD", "\xF0\x9F\x87\xA9", "\xE6\x97\xA5", "\xE3\x81\x82",
+		"\xE0\xB8\xAA", "\xE0\xB8\xB1", "\xD8\xB9", "\xFF", "\x80", "\xE2\x82",
+		"\xF0\x9F", "\xEF\xBC\x83", "\xC2\xB7", "\0", "\xEF\xAC\x81",
+	};
+	const size_t np = sizeof(parts) / sizeof(*parts);
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	char text[1024];
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = 0;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		size_t pieces = x % 120;
+		for (size_t i = 0; i < pieces; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			const char *pc = parts[x % np];
+			size_t pl = pc[0] ? strlen(pc) : 1; /* "\0" is one NUL byte */
+			if (len + pl > sizeof(text))
+				break;
+			memcpy(text + len, pc, pl);
+			len += pl;
+		}
+		const struct token *tok;
+		size_t n = tokenizer_run(tk, text, len, iter % 3 ? "en" : "", &tok);
+		check_invariants(tok, n);
+	}
+}
+END_TEST
+
+/* ---- real posts ---- */
+
+struct post {
+	char lang[32];
+	char text[8192];
+	size_t len;
+};
+
+static size_t load_posts(struct post **out)
+{
+	size_t flen;
+	char *buf = tu_read_fixture("tokenize/posts.tsv", &flen);
+	size_t cap = 256, n = 0;
+	struct post *ps = calloc(cap, sizeof(*ps));
+	ck_assert_ptr_nonnull(ps);
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char *t1 = strchr(line, '\t');
+		ck_assert_ptr_nonnull(t1);
+		char *t2 = strchr(t1 + 1, '\t');
+		ck_assert_ptr_nonnull(t2);
+		ck_assert_uint_lt(n, cap);
+		struct post *p = &ps[n++];
+		snprintf(p->lang, sizeof(p->lang), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+		for (char *s = t2 + 1; *s; s++) {
+			ck_assert_uint_lt(p->len, sizeof(p->text));
+			if (*s == '\\' && s[1]) {
+				s++;
+				char c = *s;
+				if (c == 'n' || c == 't' || c == 'r')
+					c = c == 'n' ? '\n' : c == 't' ? '\t' : '\r';
+				p->text[p->len++] = c;
+			} else {
+				p->text[p->len++] = *s;
+			}
+		}
+	}
+	free(buf);
+	*out = ps;
+	return n;
+}
+
+START_TEST(test_tokenize_real_posts_hold_invariants)
+{
+	struct post *ps;
+	size_t n = load_posts(&ps);
+	ck_assert_uint_eq(n, 197);
+	size_t total = 0, kinds[TERM_KIND_COUNT] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		const struct token *tok;
+		size_t k = tokenizer_run(tk, ps[i].text, ps[i].len, ps[i].lang, &tok);
+		check_invariants(tok, k);
+		for (size_t j = 0; j < k; j++)
+			kinds[tok[j].kind]++;
+		total += k;
+	}
+	ck_assert_uint_gt(total, 2000);
+	for (int kind = 0; kind < TERM_KIND_COUNT; kind++)
+		if (kind != TERM_CASHTAG)
+			ck_assert_msg(kinds[kind] > 0, "no %s term in the corpus",
+				      term_kind_name(kind));
+	free(ps);
+}
+END_TEST
+
+static const char *post_terms(const char *needle)
+{
+	struct post *ps;
+	size_t n = load_posts(&ps);
+	static char out[1 << 14];
+	out[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!memmem(ps[i].text, ps[i].len, needle, strlen(needle)))
+			continue;
+		snprintf(out, sizeof(out), "%s", terms_n(tk, ps[i].text, ps[i].len, ps[i].lang));
+		free(ps);
+		return out;
+	}
+	free(ps);
+	ck_abort_msg("no post contains %s", needle);
+	return NULL;
+}
+
+START_TEST(test_tokenize_real_posts_exact_terms)
+{
+	ck_assert_str_eq(post_terms("beep beep I'm a jeep"),
+			 "mention:@mastodonpy_test|word:beep|word:beep|bigram:beep beep|word:jeep");
+	ck_assert_str_eq(post_terms("Has anyone properly debunked"),
+			 "word:properly|word:debunked|"
+			 "bigram:properly debunked|word:tic|bigram:debunked tic|word:tac|"
+			 "bigram:tic tac|word:video|bigram:tac video|domain:ufofeed.com|"
+			 "word:properly|word:debunked|"
+			 "bigram:properly debunked|word:tic|bigram:debunked tic|word:tac|"
+			 "bigram:tic tac|word:video|bigram:tac video|word:laimisss1");
+	ck_assert_str_eq(post_terms("#HowToTellAiToShutUp"),
+			 "hashtag:#howtotellaitoshutup|word:days|word:googling|word:band|word:weirdly|word:ended|"
+			 "bigram:weirdly ended|word:read|word:radio|bigram:read radio|word:tfsc|"
+			 "bigram:radio tfsc|word:started|bigram:tfsc started|"
+			 "hashtag:#indierebellion|emoji:😂|word:power|word:hey|word:lets|word:keep|"
+			 "bigram:lets keep|word:rebellion|emoji:👇");
+	ck_assert_str_eq(post_terms("BREAKING NEWS"),
+			 "word:breaking|word:news|bigram:breaking news|emoji:🚨|emoji:🚨|emoji:🇺🇸|"
+			 "word:empty|word:oil|bigram:empty oil|word:tankers|bigram:oil tankers|"
+			 "word:heading|word:united|word:states|"
+			 "bigram:united states|word:president|word:trump|bigram:president trump|"
+			 "word:urges|bigram:trump urges|word:countries|bigram:urges countries|"
+			 "word:hit|bigram:countries hit|word:strait|word:hormuz|word:disruption|"
+			 "bigram:hormuz disruption|word:buy|word:american|bigram:buy american|"
+			 "word:energy|bigram:american energy");
+	/* Japanese (lang "ja"): character bigrams, minus those in the ja list. */
+	ck_assert_str_eq(post_terms("待って天幕の"),
+			 "word:待っ|word:って|word:て天|word:天幕|word:幕の|word:のジ|word:ジャ|"
+			 "word:ャー|word:ード|word:ドゥ|word:ゥー|word:ーガ|word:ガル|word:ル観|"
+			 "word:観よ|word:うと|word:と思|word:思っ|word:って|word:てた|word:たの|"
+			 "word:のに|word:に今|word:今日|word:日だ|word:った|word:たの|word:の知|"
+			 "word:知ら|word:らな|word:なか|word:かっ|word:った|word:ネト|word:トフ|"
+			 "word:フリ|word:リで|word:も観|word:観ら|word:るっ|word:っぽ|word:ぽい|"
+			 "word:いよ|word:よか|word:かっ|word:った|emoji:💦");
+}
+END_TEST
+
+/* ---- stopword files ---- */
+
+static void write_file(const char *path, const char *body)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	fputs(body, f);
+	fclose(f);
+}
+
+START_TEST(test_stopwords_load_normalizes_and_skips_bad_lines)
+{
+	char dir[] = "/tmp/trendd-sw-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char sub[64], path[96];
+	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/xx.txt", sub);
+	write_file(path, "\xEF\xBB\xBF" "# comment\nFOO\n  Straße  \r\n\nbad\xFF\n"
+			 "ｆｕｌｌ\nDon’t\n");
+	snprintf(path, sizeof(path), "%s/en.txt", sub);
+	write_file(path, "the\n");
+	snprintf(path, sizeof(path), "%s/README.md", sub);
+	write_file(path, "not a list\n");
+	snprintf(path, sizeof(path), "%s/Toolong.txt", sub);
+	write_file(path, "ignored\n");
+
+	struct stopwords *s2;
+	char err[256];
+	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(stopwords_lang_count(s2), 2);
+	ck_assert_str_eq(stopwords_lang_name(s2, 0), "en");
+	ck_assert_str_eq(stopwords_lang_name(s2, 1), "xx");
+	ck_assert_ptr_null(stopwords_lang_name(s2, 2));
+	uint64_t xx = stopwords_lang_mask(s2, "xx-YY");
+	ck_assert(stopwords_contains(s2, "foo", 3, xx));
+	ck_assert(stopwords_contains(s2, "strasse", 7, xx));
+	ck_assert(stopwords_contains(s2, "full", 4, xx));
+	ck_assert(stopwords_contains(s2, "don't", 5, xx));
+	ck_assert(stopwords_contains(s2, "the", 3, xx)); /* English rides along */
+	ck_assert(!stopwords_contains(s2, "bad", 3, xx));
+	ck_assert(!stopwords_contains(s2, "ignored", 7, stopwords_lang_mask(s2, "")));
+	ck_assert(!stopwords_contains(s2, "foo", 3, stopwords_lang_mask(s2, "en")));
+
+	struct tokenizer *t2 = tokenizer_new(s2);
+	ck_assert_str_eq(terms_n(t2, "Foo the STRASSE bar", 19, "xx"), "word:bar");
+	ck_assert_str_eq(terms_n(t2, "Foo the STRASSE bar", 19, "en"),
+			 "word:foo|word:strasse|word:bar|bigram:strasse bar");
+	tokenizer_free(t2);
+	stopwords_free(s2);
+
+	const char *files[] = { "xx.txt", "en.txt", "README.md", "Toolong.txt" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	ck_assert_int_eq(rmdir(sub), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+START_TEST(test_stopwords_load_missing_dir_fails)
+{
+	struct stopwords *s2 = (struct stopwords *)1;
+	char err[256] = "";
+	ck_assert_int_eq(stopwords_load(&s2, "/nonexistent/trendd", err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_null(s2);
+	ck_assert_msg(strstr(err, "/nonexistent/trendd/stopwords") != NULL, "err: %s", err);
+}
+END_TEST
+
+START_TEST(test_stopwords_shipped_lists_cover_required_languages)
+{
+	const char *need[] = { "en", "de", "fr", "es", "pt" };
+	for (size_t i = 0; i < 5; i++) {
+		bool found = false;
+		for (size_t j = 0; j < stopwords_lang_count(sw); j++)
+			found = found || strcmp(stopwords_lang_name(sw, j), need[i]) == 0;
+		ck_assert_msg(found, "no %s list", need[i]);
+	}
+	ck_assert(stopwords_contains(sw, "und", 3, stopwords_lang_mask(sw, "de")));
+	ck_assert(stopwords_contains(sw, "não", strlen("não"), stopwords_lang_mask(sw, "pt")));
+	ck_assert(!stopwords_contains(sw, "und", 3, stopwords_lang_mask(sw, "fr")));
+	/* A long word is looked up by bytes, not just its first 16. */
+	ck_assert(!stopwords_contains(sw, "aproximadamenteX", 16, stopwords_lang_mask(sw, "")));
+}
+END_TEST
+
+START_TEST(test_tokenize_without_stopwords)
+{
+	struct tokenizer *t2 = tokenizer_new(NULL);
+	ck_assert_ptr_nonnull(t2);
+	ck_assert_str_eq(terms_n(t2, "the cat", 7, "en"), "word:the|word:cat|bigram:the cat");
+	tokenizer_free(t2);
+}
+END_TEST
+
+static Suite *tokenize_suite(void)
+{
+	Suite *s = suite_create("tokenize");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_tokenize_lowercases_words_and_joins_bigrams);
+	tcase_add_test(tc, test_tokenize_nfkc_folds_fullwidth_and_ligatures);
+	tcase_add_test(tc, test_tokenize_case_folds_sharp_s_and_greek);
+	tcase_add_test(tc, test_tokenize_composes_combining_marks);
+	tcase_add_test(tc, test_tokenize_rtl_words_and_arabic_marks);
+	tcase_add_test(tc, test_tokenize_drops_numbers_and_one_letter_words);
+	tcase_add_test(tc, test_tokenize_apostrophes_hyphens_and_elisions);
+	tcase_add_test(tc, test_tokenize_drops_words_longer_than_term_limit);
+	tcase_add_test(tc, test_tokenize_fast_fold_table_matches_utf8proc);
+	tcase_add_test(tc, test_tokenize_hashtags);
+	tcase_add_test(tc, test_tokenize_rejects_non_hashtags);
+	tcase_add_test(tc, test_tokenize_mentions);
+	tcase_add_test(tc, test_tokenize_rejects_non_mentions);
+	tcase_add_test(tc, test_tokenize_cashtags);
+	tcase_add_test(tc, test_tokenize_terms_keep_their_sigil);
+	tcase_add_test(tc, test_tokenize_url_hosts_become_domains);
+	tcase_add_test(tc, test_tokenize_bare_hosts_become_domains);
+	tcase_add_test(tc, test_tokenize_dotted_words_are_not_domains);
+	tcase_add_test(tc, test_tokenize_emoji_clusters);
+	tcase_add_test(tc, test_tokenize_emoji_variation_selectors_dropped);
+	tcase_add_test(tc, test_tokenize_emoji_breaks_bigrams);
+	tcase_add_test(tc, test_tokenize_stopwords_several_languages);
+	tcase_add_test(tc, test_tokenize_stopword_list_follows_language);
+	tcase_add_test(tc, test_tokenize_bigram_breaks);
+	tcase_add_test(tc, test_tokenize_invalid_utf8_is_replaced);
+	tcase_add_test(tc, test_tokenize_nul_is_a_separator);
+	tcase_add_test(tc, test_tokenize_cjk_bigrams);
+	tcase_add_test(tc, test_tokenize_thai_bigrams_keep_marks);
+	tcase_add_test(tc, test_tokenize_cjk_fast_path_matches_utf8proc);
+	tcase_add_test(tc, test_tokenize_long_cjk_run_spans_chunks);
+	tcase_add_test(tc, test_tokenize_one_megabyte_text_is_bounded);
+	tcase_add_test(tc, test_tokenize_ten_thousand_hashtags_capped);
+	tcase_add_test(tc, test_tokenize_word_cap_counts_bigrams);
+	tcase_add_test(tc, test_tokenize_pathological_marks_are_bounded);
+	tcase_add_test(tc, test_tokenize_random_bytes_hold_invariants);
+	tcase_add_test(tc, test_tokenize_real_posts_hold_invariants);
+	tcase_add_test(tc, test_tokenize_real_posts_exact_terms);
+	tcase_add_test(tc, test_stopwords_load_normalizes_and_skips_bad_lines);
+	tcase_add_test(tc, test_stopwords_load_missing_dir_fails);
+	tcase_add_test(tc, test_stopwords_shipped_lists_cover_required_languages);
+	tcase_add_test(tc, test_tokenize_without_stopwords);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(tokenize_suite());
+}
