@@ -8,14 +8,22 @@
  * read-only: any number of threads may score with it at the same time, each
  * with its own struct vader_scratch.
  *
- * Scoring allocates nothing after the scratch has grown to the largest text
- * seen; texts longer than LIMIT_SENTIMENT_TOKENS tokens are scored on their
- * first LIMIT_SENTIMENT_TOKENS tokens.
+ * Scoring allocates nothing: vader_scratch_new() allocates the scratch once,
+ * with room for the largest text one call scores. A text is scored on its first
+ * VADER_TEXT_BYTES_MAX bytes after emoji translation and on at most
+ * LIMIT_SENTIMENT_TOKENS tokens; the '!' and '?' emphasis counts cover the
+ * same prefix. A post text (at most LIMIT_POST_TEXT_BYTES) reaches the byte cap
+ * before the token cap only if its tokens average more than 64 bytes.
  */
 #ifndef TRENDD_SENTIMENT_H
 #define TRENDD_SENTIMENT_H
 
 #include <stddef.h>
+
+#include "core/limits.h"
+
+/* Bytes of (emoji-translated) text one call scores at most; bounds the scratch. */
+#define VADER_TEXT_BYTES_MAX      LIMIT_POST_TEXT_BYTES
 
 struct vader;          /* lexicon and rule tables, immutable after load */
 struct vader_scratch;  /* per-thread working memory */
@@ -35,8 +43,14 @@ void vader_free(struct vader *v);
 struct vader_scratch *vader_scratch_new(void);
 void vader_scratch_free(struct vader_scratch *s);
 
-/* Scores text[0..len) (UTF-8; invalid bytes are tolerated). Never fails. */
+/*
+ * Scores text[0..len) (UTF-8). Invalid UTF-8 bytes and NUL bytes are scored as
+ * ordinary characters that have no case and no sentiment. Never fails.
+ */
 void vader_score(const struct vader *v, struct vader_scratch *s, const char *text, size_t len,
 		 struct sentiment *out);
+
+/* Conventional label: 1 positive (compound >= 0.05), -1 negative (<= -0.05), else 0. */
+int vader_label(double compound);
 
 #endif

@@ -1,0 +1,655 @@
+/*
+ * Unit tests for analytics/sentiment.c: VADER scores against the reference
+ * outputs (vader_cases.tsv), against trendd's own probe sentences scored by an
+ * independent model of the rules (trendd_cases.tsv), hand-computed examples, the
+ * token and byte caps, hostile input and data-file errors.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analytics/sentiment.h"
+#include "tests/unit/testutil.h"
+
+struct vcase {
+	double want[4];   /* compound, pos, neu, neg */
+	char *text;       /* owned */
+	size_t len;
+	size_t lineno;
+};
+
+static struct vader *load_vader(void)
+{
+	struct vader *v = NULL;
+	char err[512] = "";
+	int rc = vader_load(&v, TRENDD_TEST_DATA_DIR, err, sizeof err);
+	ck_assert_msg(rc == 0, "vader_load: %s", err);
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes the \\ \t \n \r \xHH escapes of trendd_cases.tsv. */
+static size_t unescape(const char *s, size_t len, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '\\' || i + 1 == len) {
+			out[o++] = s[i];
+			continue;
+		}
+		char c = s[++i];
+		if (c == 't')
+			out[o++] = '\t';
+		else if (c == 'n')
+			out[o++] = '\n';
+		else if (c == 'r')
+			out[o++] = '\r';
+		else if (c == 'x' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+			 hexval(s[i + 2]) >= 0) {
+			out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else
+			out[o++] = c;
+	}
+	return o;
+}
+
+/* Parses compound<TAB>pos<TAB>neu<TAB>neg<TAB>text lines; skips '#' comments. */
+static struct vcase *read_cases(const char *rel, int escaped, size_t *count)
+{
+	size_t len, n = 0, cap = 0, lineno = 0;
+	char *buf = tu_read_fixture(rel, &len);
+	struct vcase *cases = NULL;
+	char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *line = p, *q;
+		size_t llen = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		p += llen + 1;
+		lineno++;
+		if (llen == 0 || line[0] == '#')
+			continue;
+		line[llen] = 0;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 128;
+			cases = realloc(cases, cap * sizeof *cases);
+			ck_assert_ptr_nonnull(cases);
+		}
+		struct vcase *c = &cases[n++];
+		q = line;
+		for (int k = 0; k < 4; k++) {
+			char *e;
+			c->want[k] = strtod(q, &e);
+			ck_assert_msg(e != q && *e == '\t', "%s:%zu: bad number", rel, lineno);
+			q = e + 1;
+		}
+		size_t tlen = llen - (size_t)(q - line);
+		c->text = malloc(tlen + 1);
+		ck_assert_ptr_nonnull(c->text);
+		if (escaped) {
+			c->len = unescape(q, tlen, c->text);
+		} else {
+			memcpy(c->text, q, tlen);
+			c->len = tlen;
+		}
+		c->text[c->len] = 0;
+		c->lineno = lineno;
+	}
+	free(buf);
+	*count = n;
+	return cases;
+}
+
+static void free_cases(struct vcase *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(cases[i].text);
+	free(cases);
+}
+
+/* The reference prints compound to 4 decimals and the proportions to 3. */
+static void format_rounded(const double x[4], char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%.4f %.3f %.3f %.3f", x[0], x[1], x[2], x[3]);
+}
+
+static void score(const struct vader *v, struct vader_scratch *s, const char *text, size_t len,
+		  double out[4])
+{
+	struct sentiment r;
+	vader_score(v, s, text, len, &r);
+	out[0] = r.compound;
+	out[1] = r.pos;
+	out[2] = r.neu;
+	out[3] = r.neg;
+}
+
+static double score_compound(const struct vader *v, struct vader_scratch *s, const char *text)
+{
+	double r[4];
+	score(v, s, text, strlen(text), r);
+	return r[0];
+}
+
+static void assert_in_range(const double r[4])
+{
+	ck_assert(isfinite(r[0]) && r[0] >= -1.0 && r[0] <= 1.0);
+	for (int k = 1; k < 4; k++)
+		ck_assert(isfinite(r[k]) && r[k] >= 0.0 && r[k] <= 1.0);
+}
+
+START_TEST(test_sentiment_matches_every_reference_case)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	size_t n, bad = 0;
+	struct vcase *cases = read_cases("vader/vader_cases.tsv", 0, &n);
+
+	ck_assert_uint_eq(n, 93);
+	for (size_t i = 0; i < n; i++) {
+		double got[4];
+		char g[128], w[128];
+		score(v, s, cases[i].text, cases[i].len, got);
+		format_rounded(got, g, sizeof g);
+		format_rounded(cases[i].want, w, sizeof w);
+		if (strcmp(g, w)) {
+			fprintf(stderr, "line %zu [%s]: got %s, want %s\n", cases[i].lineno,
+				cases[i].text, g, w);
+			bad++;
+		}
+	}
+	ck_assert_uint_eq(bad, 0);
+	free_cases(cases, n);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_matches_independent_model_on_own_cases)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	size_t n, bad = 0;
+	struct vcase *cases = read_cases("vader/trendd_cases.tsv", 1, &n);
+
+	ck_assert_uint_ge(n, 300);
+	for (size_t i = 0; i < n; i++) {
+		double got[4];
+		char g[128], w[128];
+		int close = 1;
+		score(v, s, cases[i].text, cases[i].len, got);
+		format_rounded(got, g, sizeof g);
+		format_rounded(cases[i].want, w, sizeof w);
+		/* Same operations in the same order: only last-digit differences allowed. */
+		for (int k = 0; k < 4; k++)
+			close &= fabs(got[k] - cases[i].want[k]) <= 1e-12;
+		if (strcmp(g, w) || !close) {
+			fprintf(stderr, "line %zu: got %.17g %.17g %.17g %.17g, want %s\n",
+				cases[i].lineno, got[0], got[1], got[2], got[3], w);
+			bad++;
+		}
+	}
+	ck_assert_uint_eq(bad, 0);
+	free_cases(cases, n);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_hand_computed_examples)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	double r[4], val;
+	char buf[32];
+	const char *t;
+
+	/* "VERY" is upper, the rest is not: good 1.9 + booster 0.293 + caps 0.733 */
+	t = "The service was VERY good.";
+	score(v, s, t, strlen(t), r);
+	val = 1.9 + (0.293 + 0.733);
+	ck_assert_double_eq_tol(r[0], val / sqrt(val * val + 15), 1e-12);
+	ck_assert_double_eq_tol(r[1], (val + 1) / (val + 1 + 4), 1e-12);
+	ck_assert_double_eq_tol(r[2], 4 / (val + 1 + 4), 1e-12);
+	ck_assert_double_eq(r[3], 0);
+
+	/* a negative word flips the booster, and caps on the booster push further down */
+	t = "The food was VERY bad";
+	score(v, s, t, strlen(t), r);
+	val = -2.5 + (-0.293 - 0.733);
+	ck_assert_double_eq_tol(r[0], val / sqrt(val * val + 15), 1e-12);
+	ck_assert_double_eq_tol(r[3], (1 - val) / (1 - val + 4), 1e-12);
+
+	/* not (d=1) negates, two '!' add 0.584 away from zero */
+	t = "not good!!";
+	score(v, s, t, strlen(t), r);
+	val = 1.9 * -0.74 - 2 * 0.292;
+	ck_assert_double_eq_tol(r[0], val / sqrt(val * val + 15), 1e-12);
+	ck_assert_double_eq_tol(r[3], (1.9 * 0.74 + 1 + 0.584) / (1.9 * 0.74 + 1 + 0.584 + 1),
+				1e-12);
+
+	/* the "but" quirk: nice 1.8 -> 0.9 equals okay 0.9, which is halved again */
+	t = "nice but okay";
+	score(v, s, t, strlen(t), r);
+	val = 0.45 + 0.9;
+	ck_assert_double_eq_tol(r[0], val / sqrt(val * val + 15), 1e-12);
+	snprintf(buf, sizeof buf, "%.4f", r[0]);
+	ck_assert_str_eq(buf, "0.3291");
+
+	/* emoji description glued to the following word: "great beaming ... eyesday" */
+	ck_assert_double_eq(score_compound(v, s, "great\xF0\x9F\x98\x81" "day"),
+			    score_compound(v, s, "great beaming face with smiling eyesday"));
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_empty_and_whitespace_only_score_zero)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	const char *texts[] = { "", " ", "\t\r\n", "\xC2\xA0\xE3\x80\x80\xE2\x80\x83",
+				"\x1C\x1D\x1E\x1F\x0B\x0C" };
+	double r[4];
+
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		score(v, s, texts[i], strlen(texts[i]), r);
+		for (int k = 0; k < 4; k++)
+			ck_assert_double_eq(r[k], 0.0);
+	}
+	score(v, s, NULL, 0, r);
+	ck_assert_double_eq(r[0], 0.0);
+	ck_assert_double_eq(r[2], 0.0);
+	/* one token that is no word: neutral, not empty */
+	score(v, s, "plinth", 6, r);
+	ck_assert_double_eq(r[2], 1.0);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_respects_length_not_nul)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	const char t[] = "bad\0good";
+	double r[4];
+
+	score(v, s, t, 3, r);
+	ck_assert_double_lt(r[0], -0.5);          /* "bad" alone */
+	score(v, s, t, sizeof t - 1, r);
+	ck_assert_double_eq(r[0], 0.0);           /* one token "bad\0good": not a word */
+	ck_assert_double_eq(r[2], 1.0);
+	score(v, s, "bad \0 good", 10, r);        /* NUL alone is a neutral token */
+	ck_assert_double_eq_tol(r[2], 1.0 / (1 + 3.5 + 2.9), 1e-12);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+static char *repeat(const char *unit, size_t times, const char *tail)
+{
+	size_t u = strlen(unit), t = strlen(tail);
+	char *b = malloc(u * times + t + 1);
+	ck_assert_ptr_nonnull(b);
+	for (size_t i = 0; i < times; i++)
+		memcpy(b + i * u, unit, u);
+	memcpy(b + u * times, tail, t + 1);
+	return b;
+}
+
+START_TEST(test_sentiment_scores_only_the_first_token_limit_tokens)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	char *inside = repeat("x ", LIMIT_SENTIMENT_TOKENS - 1, "good !!!");
+	char *beyond = repeat("x ", LIMIT_SENTIMENT_TOKENS, "good !!!");
+	double r[4];
+
+	score(v, s, inside, strlen(inside), r);
+	ck_assert_double_gt(r[0], 0.05);
+	score(v, s, beyond, strlen(beyond), r);
+	ck_assert_double_eq(r[0], 0.0);
+	ck_assert_double_eq(r[2], 1.0);
+	/* the '!' after the last scored token do not count either */
+	free(beyond);
+	beyond = repeat("x ", LIMIT_SENTIMENT_TOKENS - 1, "good !!!!");
+	score(v, s, beyond, strlen(beyond), r);
+	ck_assert_double_eq(r[0], score_compound(v, s, inside));
+	free(inside);
+	free(beyond);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_scores_only_the_first_text_bytes_max_bytes)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	size_t big = VADER_TEXT_BYTES_MAX + 100;
+	char *t = malloc(big + 16);
+	double r[4], good = score_compound(v, s, "good");
+
+	ck_assert_ptr_nonnull(t);
+	memcpy(t, "good ", 5);
+	memset(t + 5, 'x', big - 5);
+	memcpy(t + big, " !!!!", 6);
+	score(v, s, t, big + 5, r);
+	ck_assert_double_eq(r[0], good);   /* the '!' lie past the cap */
+	memcpy(t + big, " bad", 5);
+	score(v, s, t, big + 4, r);
+	ck_assert_double_eq(r[0], good);
+	/* emoji descriptions grow the text; the cap applies to the translated text */
+	for (size_t i = 0; i + 4 <= big; i += 4)
+		memcpy(t + i, "\xF0\x9F\x98\x80", 4);
+	score(v, s, t, big, r);
+	assert_in_range(r);
+	ck_assert_double_gt(r[0], 0.9);
+	free(t);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+static double elapsed_s(const struct timespec *a)
+{
+	struct timespec b;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+START_TEST(test_sentiment_hostile_megabyte_inputs_stay_bounded)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	const size_t mb = 1024 * 1024;
+	char *t = malloc(mb);
+	uint64_t x = 88172645463325252ull;
+	double r[4];
+	struct timespec t0;
+
+	ck_assert_ptr_nonnull(t);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* random bytes: NULs, invalid UTF-8, stray continuation bytes, whitespace */
+	for (size_t i = 0; i < mb; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		t[i] = (char)(x >> 32);
+	}
+	score(v, s, t, mb, r);
+	assert_in_range(r);
+	/* one megabyte-long token with a word inside the punctuation */
+	memset(t, '!', mb);
+	memcpy(t + 100, "GOOD", 4);
+	score(v, s, t, mb, r);
+	assert_in_range(r);
+	/* only separators: no tokens at all */
+	memset(t, ' ', mb);
+	score(v, s, t, mb, r);
+	ck_assert_double_eq(r[0], 0.0);
+	/* a "but" and a thousand valued words: the quirk's scan stays within the token cap */
+	for (size_t i = 0; i + 16 <= mb; i += 16)
+		memcpy(t + i, i == 0 ? "but good bad :) " : "good !bad ?nice ", 16);
+	score(v, s, t, mb, r);
+	assert_in_range(r);
+	/* lone lead bytes and truncated sequences everywhere */
+	for (size_t i = 0; i < mb; i++)
+		t[i] = "\xF0\x9F\x98\xE2\x82\xC3 \x80"[i % 8];
+	score(v, s, t, mb, r);
+	assert_in_range(r);
+	ck_assert_double_lt(elapsed_s(&t0), 5.0);
+	free(t);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_scratch_reuse_and_separate_scratches_agree)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *a = vader_scratch_new(), *b = vader_scratch_new();
+	const char *t = "I \xE2\x9D\xA4 this, but NOT the ending!!";
+	char *noise = repeat("\xF0\x9F\x98\xA1 awful ", 800, "");
+	double r1[4], r2[4], r3[4];
+
+	score(v, a, t, strlen(t), r1);
+	score(v, a, noise, strlen(noise), r2);
+	score(v, a, t, strlen(t), r2);
+	score(v, b, t, strlen(t), r3);
+	ck_assert_mem_eq(r1, r2, sizeof r1);
+	ck_assert_mem_eq(r1, r3, sizeof r1);
+	free(noise);
+	vader_scratch_free(a);
+	vader_scratch_free(b);
+	vader_free(v);
+}
+END_TEST
+
+struct thread_arg {
+	const struct vader *v;
+	struct vcase *cases;
+	size_t n;
+	size_t mismatches;
+};
+
+static void *score_all(void *p)
+{
+	struct thread_arg *a = p;
+	struct vader_scratch *s = vader_scratch_new();
+	for (int round = 0; round < 20; round++) {
+		for (size_t i = 0; i < a->n; i++) {
+			double r[4];
+			char g[128], w[128];
+			score(a->v, s, a->cases[i].text, a->cases[i].len, r);
+			format_rounded(r, g, sizeof g);
+			format_rounded(a->cases[i].want, w, sizeof w);
+			a->mismatches += strcmp(g, w) != 0;
+		}
+	}
+	vader_scratch_free(s);
+	return NULL;
+}
+
+START_TEST(test_sentiment_threads_share_one_lexicon)
+{
+	struct vader *v = load_vader();
+	size_t n;
+	struct vcase *cases = read_cases("vader/trendd_cases.tsv", 1, &n);
+	struct thread_arg args[3];
+	pthread_t th[3];
+
+	for (int k = 0; k < 3; k++) {
+		args[k] = (struct thread_arg){ v, cases, n, 0 };
+		ck_assert_int_eq(pthread_create(&th[k], NULL, score_all, &args[k]), 0);
+	}
+	for (int k = 0; k < 3; k++) {
+		pthread_join(th[k], NULL);
+		ck_assert_uint_eq(args[k].mismatches, 0);
+	}
+	free_cases(cases, n);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_label_thresholds)
+{
+	ck_assert_int_eq(vader_label(0.05), 1);
+	ck_assert_int_eq(vader_label(0.0499), 0);
+	ck_assert_int_eq(vader_label(0.0), 0);
+	ck_assert_int_eq(vader_label(-0.0499), 0);
+	ck_assert_int_eq(vader_label(-0.05), -1);
+	ck_assert_int_eq(vader_label(-1.0), -1);
+}
+END_TEST
+
+/* Builds DIR/vader/ with the real files, one of them replaced by (or extended with) content. */
+static void make_data_dir_with(char *dir, const char *file, const char *content, int append)
+{
+	char path[512], src[512];
+	const char *files[] = { "vader_lexicon.txt", "emoji_utf8_lexicon.txt", "vader_rules.txt" };
+
+	strcpy(dir, "/tmp/trendd-vader-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/vader", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	for (int k = 0; k < 3; k++) {
+		size_t len;
+		char *buf;
+		snprintf(src, sizeof src, "%s/vader/%s", TRENDD_TEST_DATA_DIR, files[k]);
+		buf = tu_read_file(src, &len);
+		ck_assert_ptr_nonnull(buf);
+		snprintf(path, sizeof path, "%s/vader/%s", dir, files[k]);
+		FILE *f = fopen(path, "wb");
+		ck_assert_ptr_nonnull(f);
+		if (strcmp(files[k], file) != 0 || append)
+			ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+		if (strcmp(files[k], file) == 0)
+			fputs(content, f);
+		fclose(f);
+		free(buf);
+	}
+}
+
+static void make_data_dir(char *dir, const char *file, const char *content)
+{
+	make_data_dir_with(dir, file, content, 0);
+}
+
+static void remove_data_dir(const char *dir)
+{
+	char path[512];
+	const char *files[] = { "vader_lexicon.txt", "emoji_utf8_lexicon.txt", "vader_rules.txt" };
+	for (int k = 0; k < 3; k++) {
+		snprintf(path, sizeof path, "%s/vader/%s", dir, files[k]);
+		unlink(path);
+	}
+	snprintf(path, sizeof path, "%s/vader", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
+static void expect_load_error(const char *file, const char *content, const char *needle)
+{
+	char dir[64], err[512] = "";
+	struct vader *v = (struct vader *)1;
+	int rc;
+
+	make_data_dir(dir, file, content);
+	rc = vader_load(&v, dir, err, sizeof err);
+	remove_data_dir(dir);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_ptr_null(v);
+	ck_assert_msg(strstr(err, needle) != NULL, "error '%s' lacks '%s'", err, needle);
+}
+
+START_TEST(test_sentiment_load_reports_missing_and_malformed_files)
+{
+	struct vader *v = (struct vader *)1;
+	char err[512] = "";
+	int rc = vader_load(&v, "/nonexistent/trendd", err, sizeof err);
+
+	ck_assert_int_eq(rc, -ENOENT);
+	ck_assert_ptr_null(v);
+	ck_assert_msg(strstr(err, "/nonexistent/trendd/vader/vader_lexicon.txt"), "%s", err);
+
+	expect_load_error("vader_lexicon.txt", "good\t1.9\t0.9\t[]\nbad-line\n",
+			  "vader_lexicon.txt:2");
+	expect_load_error("vader_lexicon.txt", "good\t1,9\t0.9\t[]\n", "vader_lexicon.txt:1");
+	expect_load_error("emoji_utf8_lexicon.txt", "\xF0\x9F\x98\x80 no tab\n", ":1");
+	expect_load_error("vader_rules.txt", "const\tC_INCR\t0.733\nweird\tx\t1\n", ":2: unknown");
+	expect_load_error("vader_rules.txt", "booster\tvery\tlots\n", ":1: bad number");
+	expect_load_error("vader_rules.txt", "const\tC_INCR\t0.733\n", "is missing");
+}
+END_TEST
+
+START_TEST(test_sentiment_load_later_duplicate_and_crlf_lines)
+{
+	char dir[64], err[512] = "";
+	struct vader *v = NULL;
+	struct vader_scratch *s = vader_scratch_new();
+	double r[4];
+
+	/* a CRLF lexicon with a duplicate key: the later line wins */
+	make_data_dir(dir, "vader_lexicon.txt", "zap\t-1.0\t0\t[]\r\nzap\t2.0\t0\t[]\r\n");
+	ck_assert_msg(vader_load(&v, dir, err, sizeof err) == 0, "%s", err);
+	remove_data_dir(dir);
+	score(v, s, "zap", 3, r);
+	ck_assert_double_eq_tol(r[0], 2.0 / sqrt(4.0 + 15), 1e-12);
+	score(v, s, "good", 4, r);                /* not in this lexicon */
+	ck_assert_double_eq(r[0], 0.0);
+	vader_free(v);
+	vader_scratch_free(s);
+}
+END_TEST
+
+START_TEST(test_sentiment_load_skips_keys_that_can_never_match)
+{
+	char dir[64], err[512] = "";
+	struct vader *v = NULL;
+	struct vader_scratch *s = vader_scratch_new();
+	const char *t = "They were not at all fed up, but the bomb was a dud";
+	double want[4], got[4];
+	struct vader *ref = load_vader();
+
+	score(ref, s, t, strlen(t), want);
+	vader_free(ref);
+	/* phrases of any length with spaces, 4-word specials, a one-word special:
+	 * all loadable, none can change a score */
+	make_data_dir_with(dir, "vader_rules.txt",
+			   "negate\tnot at all and never ever in a million years\n"
+			   "special\twas a dud today\t3.0\n"
+			   "special\tdud\t3.0\n"
+			   "idiom\tfed up\t-2.0\n", 1);
+	ck_assert_msg(vader_load(&v, dir, err, sizeof err) == 0, "%s", err);
+	remove_data_dir(dir);
+	score(v, s, t, strlen(t), got);
+	ck_assert_mem_eq(got, want, sizeof got);
+	vader_free(v);
+	vader_scratch_free(s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("sentiment");
+	TCase *tc = tcase_create("sentiment");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_sentiment_matches_every_reference_case);
+	tcase_add_test(tc, test_sentiment_matches_independent_model_on_own_cases);
+	tcase_add_test(tc, test_sentiment_hand_computed_examples);
+	tcase_add_test(tc, test_sentiment_empty_and_whitespace_only_score_zero);
+	tcase_add_test(tc, test_sentiment_respects_length_not_nul);
+	tcase_add_test(tc, test_sentiment_scores_only_the_first_token_limit_tokens);
+	tcase_add_test(tc, test_sentiment_scores_only_the_first_text_bytes_max_bytes);
+	tcase_add_test(tc, test_sentiment_hostile_megabyte_inputs_stay_bounded);
+	tcase_add_test(tc, test_sentiment_scratch_reuse_and_separate_scratches_agree);
+	tcase_add_test(tc, test_sentiment_threads_share_one_lexicon);
+	tcase_add_test(tc, test_sentiment_label_thresholds);
+	tcase_add_test(tc, test_sentiment_load_reports_missing_and_malformed_files);
+	tcase_add_test(tc, test_sentiment_load_later_duplicate_and_crlf_lines);
+	tcase_add_test(tc, test_sentiment_load_skips_keys_that_can_never_match);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void) { return tu_run(suite()); }
