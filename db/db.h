@@ -4,33 +4,102 @@
  * snapshots, source cursors and status) into batched transactions.
  *
  * Before db_writer_start() the calling thread may use the load/upsert
- * functions; after it, only the writer thread touches the write connection.
- * The writer publishes its health (last error, queue depth, rows written) as
- * a JSON object on bus->db_status.
+ * functions; after it, only the writer thread touches the write connection
+ * (db_source_upsert() then fails with -EBUSY). The writer publishes its health
+ * (last error, queue depth, rows written) as a JSON object on bus->db_status.
+ *
+ * Failure model: a write that fails because of the environment (disk full,
+ * read-only file, another process holding the lock, I/O error) never stops
+ * the writer. The failed batch stays in memory, bounded by the retry caps
+ * below, and is retried with backoff until it commits; the status blob says
+ * what is wrong meanwhile. A row that SQLite rejects on its own (a constraint)
+ * is skipped and counted, so one bad row cannot block the rest. The schema and
+ * the batching are described in docs/STORAGE.md.
  */
 #ifndef TRENDD_DB_H
 #define TRENDD_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/bus.h"
 #include "core/source.h"
 
+/* The schema version this code writes (PRAGMA user_version after migrating). */
+#define DB_SCHEMA_VERSION 1
+
+/* Defaults for struct db_options; the caps bound memory while writes fail. */
+#define DB_BUSY_TIMEOUT_MS        5000
+#define DB_BATCH_MS               200      /* a batch gathers messages this long */
+#define DB_BATCH_MAX              256      /* messages per transaction */
+#define DB_RETRY_MIN_MS           250      /* first wait after a failed batch */
+#define DB_RETRY_MAX_MS           5000     /* the wait doubles up to this */
+#define DB_SHUTDOWN_GRACE_MS      3000     /* db_close retries a failing batch this long */
+#define DB_RETRY_MAX_MSGS         4096     /* messages kept for retry */
+#define DB_RETRY_MAX_ROWS         (512 * 1024) /* term-minute rows kept for retry */
+#define DB_RETRY_MAX_SNAPSHOTS    16       /* snapshots kept for retry */
+#define DB_TERM_CACHE_MAX         (256 * 1024) /* (kind, term) -> id entries */
+
 struct db;
 
-/* Opens (creating if needed) and migrates the database. WAL mode. */
-int db_open(struct db **out, const char *path, char *err, size_t errlen);
+/* Zero fields take the defaults above. */
+struct db_options {
+	const char *vfs;            /* borrowed; SQLite VFS name, NULL = the default */
+	int busy_timeout_ms;
+	int batch_ms;
+	size_t batch_max;
+	int retry_min_ms;
+	int retry_max_ms;
+	int shutdown_grace_ms;
+	size_t retry_max_msgs;
+	size_t retry_max_rows;
+	size_t retry_max_snapshots;
+	size_t term_cache_max;
+};
 
-/* All sources, ordered by id; free with db_sources_free(). */
+/*
+ * Opens (creating if needed) and migrates the database: WAL mode,
+ * synchronous=NORMAL, foreign keys on. Refuses a file that is not an SQLite
+ * database, is corrupt, or has a schema newer than DB_SCHEMA_VERSION; err
+ * then holds a one-line reason naming the file. Returns 0 or a negative errno.
+ */
+int db_open(struct db **out, const char *path, char *err, size_t errlen);
+int db_open_with(struct db **out, const char *path, const struct db_options *opt, char *err,
+		 size_t errlen);
+
+/*
+ * All sources, ordered by id (at most LIMIT_SOURCES); free with db_sources_free().
+ * -EBUSY once the writer runs, -EIO for database errors (logged).
+ */
 int db_sources_load(struct db *db, struct source_config **out, size_t *n);
 void db_sources_free(struct source_config *v, size_t n);
-/* Inserts or updates the source with c->name; sets c->id. Keeps the stored cursor
- * unless c->cursor is non-empty. */
+/*
+ * Inserts or updates the source with c->name; sets c->id. Keeps the stored
+ * cursor unless c->cursor is non-empty. -EINVAL for an empty name or kind or
+ * params that are not a JSON object, -ENOSPC when LIMIT_SOURCES are stored,
+ * -EBUSY once the writer runs, -EIO for database errors (logged).
+ */
 int db_source_upsert(struct db *db, struct source_config *c);
+
+/*
+ * Forgets the stored cursor of source id, so its next poll starts from the
+ * newest items (the demo feed does this: its server is new on every run).
+ * -ENOENT when no such source, -EBUSY once the writer runs, -EIO on errors.
+ */
+int db_source_reset_cursor(struct db *db, int64_t id);
 
 /* Starts the writer thread consuming bus->db. */
 int db_writer_start(struct db *db, struct bus *bus);
-/* Drains the queue, stops the writer (if started) and closes the database. */
+/*
+ * Stops the writer after it has written every message already in bus->db
+ * (a batch that keeps failing is retried for shutdown_grace_ms, then dropped
+ * with an error in the log). With close_queue it first closes bus->db, so
+ * late producers get -EPIPE instead of leaving messages nobody reads; main
+ * closes the queue itself once the producers have stopped, so it passes false.
+ * Does nothing when the writer is not running.
+ */
+void db_writer_stop(struct db *db, bool close_queue);
+/* db_writer_stop(db, false) if the writer runs, then closes the database. */
 void db_close(struct db *db);
 
 #endif

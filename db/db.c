@@ -1,0 +1,654 @@
+/*
+ * db.c - opening the database, the schema migrations, prepared statements
+ * and the sources table. The writer thread lives in writer.c.
+ */
+#include "db/db.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/clock.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "db/db_private.h"
+
+/*
+ * Forward migrations, in order: entry i takes the schema from version i to
+ * i + 1. A released migration is never edited; a change to the schema is a
+ * new entry at the end (and DB_SCHEMA_VERSION goes up by one). docs/STORAGE.md
+ * describes every table.
+ */
+static const char *const migrations[] = {
+	/* 1: the initial schema. */
+	"CREATE TABLE sources ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  kind          TEXT NOT NULL CHECK (kind <> ''),"
+	"  name          TEXT NOT NULL UNIQUE CHECK (name <> ''),"
+	"  url           TEXT NOT NULL DEFAULT '',"
+	"  enabled       INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
+	"  interval_s    INTEGER NOT NULL DEFAULT 60,"
+	"  params        TEXT NOT NULL DEFAULT '{}',"
+	"  cursor        TEXT NOT NULL DEFAULT '',"
+	"  created_ms    INTEGER NOT NULL,"
+	"  updated_ms    INTEGER NOT NULL,"
+	"  last_ok_ms    INTEGER NOT NULL DEFAULT 0,"
+	"  last_error    TEXT NOT NULL DEFAULT '',"
+	"  last_error_ms INTEGER NOT NULL DEFAULT 0,"
+	"  posts_seen    INTEGER NOT NULL DEFAULT 0,"
+	"  items_skipped INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE terms ("
+	"  id   INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('word', 'hashtag', 'mention', 'cashtag',"
+	"                                     'domain', 'emoji', 'bigram')),"
+	"  term TEXT NOT NULL CHECK (term <> ''),"
+	"  UNIQUE (kind, term)"
+	");"
+	"CREATE TABLE term_minute ("
+	"  term_id   INTEGER NOT NULL REFERENCES terms (id),"
+	"  minute_ms INTEGER NOT NULL,"
+	"  count     INTEGER NOT NULL,"
+	"  authors   INTEGER NOT NULL,"
+	"  sent_sum  REAL NOT NULL,"
+	"  pos       INTEGER NOT NULL,"
+	"  neg       INTEGER NOT NULL,"
+	"  PRIMARY KEY (term_id, minute_ms)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX term_minute_by_minute ON term_minute (minute_ms);"
+	/* Rows of tens of kB: a rowid table, so the key index stays small. */
+	"CREATE TABLE snapshots ("
+	"  minute_ms    INTEGER NOT NULL,"
+	"  win          TEXT NOT NULL,"
+	"  generated_ms INTEGER NOT NULL,"
+	"  json         TEXT NOT NULL,"
+	"  PRIMARY KEY (minute_ms, win)"
+	");",
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+static const char *const stmt_sql[ST_COUNT_] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_TERM_FIND] = "SELECT id FROM terms WHERE kind = ?1 AND term = ?2",
+	[ST_TERM_INSERT] = "INSERT INTO terms (kind, term) VALUES (?1, ?2)",
+	/*
+	 * Rows for one (term, minute) arrive more than once (late posts, a
+	 * minute split across messages): counts add up. authors is a distinct
+	 * count, so two reports may share authors; max() is a lower bound of the
+	 * true union and never counts one author twice (docs/STORAGE.md).
+	 */
+	[ST_TERM_MINUTE_ADD] =
+		"INSERT INTO term_minute (term_id, minute_ms, count, authors, sent_sum, pos, neg)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" ON CONFLICT (term_id, minute_ms) DO UPDATE SET"
+		"  count = count + excluded.count,"
+		"  authors = max(authors, excluded.authors),"
+		"  sent_sum = sent_sum + excluded.sent_sum,"
+		"  pos = pos + excluded.pos,"
+		"  neg = neg + excluded.neg",
+	/* The newest snapshot of a minute wins. */
+	[ST_SNAPSHOT_PUT] =
+		"INSERT INTO snapshots (minute_ms, win, generated_ms, json) VALUES (?1, ?2, ?3, ?4)"
+		" ON CONFLICT (minute_ms, win) DO UPDATE SET"
+		"  generated_ms = excluded.generated_ms, json = excluded.json"
+		" WHERE excluded.generated_ms >= snapshots.generated_ms",
+	/* Like db_source_upsert(), a state without a cursor keeps the stored one. */
+	[ST_SOURCE_STATE] =
+		"UPDATE sources SET cursor = CASE WHEN ?2 IS NULL OR ?2 = '' THEN cursor ELSE ?2 END,"
+		" last_ok_ms = ?3,"
+		" last_error = ?4, last_error_ms = ?5, posts_seen = ?6, items_skipped = ?7"
+		" WHERE id = ?1",
+	[ST_SOURCE_FIND] = "SELECT id FROM sources WHERE name = ?1",
+	[ST_SOURCE_COUNT] = "SELECT count(*) FROM sources",
+	[ST_SOURCE_UPSERT] =
+		"INSERT INTO sources (kind, name, url, enabled, interval_s, params, cursor,"
+		"                     created_ms, updated_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"
+		" ON CONFLICT (name) DO UPDATE SET"
+		"  kind = excluded.kind, url = excluded.url, enabled = excluded.enabled,"
+		"  interval_s = excluded.interval_s, params = excluded.params,"
+		"  cursor = CASE WHEN excluded.cursor <> '' THEN excluded.cursor"
+		"           ELSE sources.cursor END,"
+		"  updated_ms = excluded.updated_ms"
+		" RETURNING id",
+	[ST_SOURCE_RESET_CURSOR] = "UPDATE sources SET cursor = '', updated_ms = ?2 WHERE id = ?1",
+	[ST_SOURCES_LOAD] = "SELECT id, kind, name, url, enabled, interval_s, params, cursor"
+			    " FROM sources ORDER BY id",
+};
+
+void db_describe_error(const struct db *db, int rc, const char *what, char *err, size_t errlen)
+{
+	const char *msg = db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
+	int sys = db->conn ? sqlite3_system_errno(db->conn) : 0;
+
+	if (!err || errlen == 0)
+		return;
+	switch (rc & 0xff) {
+	case SQLITE_NOTADB:
+		snprintf(err, errlen, "%s: not an SQLite database (%s)", db->path, msg);
+		break;
+	case SQLITE_CORRUPT:
+		snprintf(err, errlen, "%s: database file is corrupt (%s)", db->path, msg);
+		break;
+	case SQLITE_CANTOPEN:
+		snprintf(err, errlen, "%s: cannot open (%s%s%s)", db->path, msg, sys ? ": " : "",
+			 sys ? strerror(sys) : "");
+		break;
+	case SQLITE_READONLY:
+		snprintf(err, errlen, "%s: read-only, cannot %s (%s)", db->path, what, msg);
+		break;
+	case SQLITE_FULL:
+		snprintf(err, errlen, "%s: disk full, cannot %s (%s)", db->path, what, msg);
+		break;
+	case SQLITE_IOERR:
+		snprintf(err, errlen, "%s: I/O error, cannot %s (%s%s%s)", db->path, what, msg,
+			 sys ? ": " : "", sys ? strerror(sys) : "");
+		break;
+	default:
+		snprintf(err, errlen, "%s: cannot %s (%s)", db->path, what, msg);
+		break;
+	}
+}
+
+int db_stmt_run(sqlite3_stmt *st)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Runs sql (no bound values) and returns the first column of its first row as an integer. */
+static int exec_int(sqlite3 *conn, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(conn, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_ERROR;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int exec_text(sqlite3 *conn, const char *sql, char *out, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(conn, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(out, cap, "%s", t ? (const char *)t : "");
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_ERROR;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void stmts_finalize(struct db *db)
+{
+	for (int i = 0; i < ST_COUNT_; i++) {
+		sqlite3_finalize(db->st[i]);
+		db->st[i] = NULL;
+	}
+}
+
+static int stmts_prepare(struct db *db, char *err, size_t errlen)
+{
+	for (int i = 0; i < ST_COUNT_; i++) {
+		int rc = sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					    &db->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			db_describe_error(db, rc, "prepare statements", err, errlen);
+			stmts_finalize(db);
+			return rc;
+		}
+	}
+	return SQLITE_OK;
+}
+
+static void conn_close(struct db *db)
+{
+	stmts_finalize(db);
+	if (db->conn)
+		sqlite3_close_v2(db->conn);
+	db->conn = NULL;
+}
+
+/*
+ * Opens db->path and sets the connection up. Reads user_version before
+ * changing anything, so a file that is not a database or has a newer schema
+ * is refused untouched. *version gets the schema version found.
+ */
+static int conn_open(struct db *db, bool create, int64_t *version, char *err, size_t errlen)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	char mode[16];
+	int rc;
+
+	rc = sqlite3_open_v2(db->path, &db->conn, flags, db->vfs);
+	if (rc != SQLITE_OK) {
+		db_describe_error(db, rc, "open", err, errlen);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db->conn, 1);
+	sqlite3_busy_timeout(db->conn, db->opt.busy_timeout_ms);
+	/* The first read of the file: fails with SQLITE_NOTADB for a foreign file. */
+	if ((rc = exec_int(db->conn, "PRAGMA user_version", version)) != SQLITE_OK) {
+		db_describe_error(db, rc, "read the schema version", err, errlen);
+		goto fail;
+	}
+	if (*version < 0) {
+		snprintf(err, errlen, "%s: unknown schema version %lld; not a trendd database?",
+			 db->path, (long long)*version);
+		rc = SQLITE_ERROR;
+		goto fail;
+	}
+	if (*version > DB_SCHEMA_VERSION) {
+		snprintf(err, errlen,
+			 "%s: schema version %lld is newer than this trendd knows (%d); "
+			 "use a newer trendd or another database file",
+			 db->path, (long long)*version, DB_SCHEMA_VERSION);
+		rc = SQLITE_ERROR;
+		goto fail;
+	}
+	/* Readers on their own connections never block the writer in WAL mode. */
+	if ((rc = exec_text(db->conn, "PRAGMA journal_mode = WAL", mode, sizeof mode)) !=
+	    SQLITE_OK) {
+		db_describe_error(db, rc, "switch to WAL mode", err, errlen);
+		goto fail;
+	}
+	if (strcmp(mode, "wal") != 0) {
+		snprintf(err, errlen, "%s: cannot switch to WAL mode (journal mode stays '%s')",
+			 db->path, mode);
+		rc = SQLITE_ERROR;
+		goto fail;
+	}
+	/*
+	 * NORMAL in WAL mode: a commit is durable once the next checkpoint or
+	 * sync runs; a power cut may lose the last transactions but never
+	 * corrupts the file. Foreign keys keep term_minute pointing at terms.
+	 */
+	rc = sqlite3_exec(db->conn,
+			  "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+			  " PRAGMA trusted_schema = OFF;",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		db_describe_error(db, rc, "configure the connection", err, errlen);
+		goto fail;
+	}
+	return SQLITE_OK;
+fail:
+	conn_close(db);
+	return rc;
+}
+
+/* Applies every migration after `from` in one transaction. */
+static int migrate(struct db *db, int64_t from, char *err, size_t errlen)
+{
+	char sql[64];
+	int64_t v = from;
+	int rc;
+
+	if ((rc = sqlite3_exec(db->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		db_describe_error(db, rc, "start the schema migration", err, errlen);
+		return rc;
+	}
+	/* Another process may have migrated between our first read and the lock. */
+	if ((rc = exec_int(db->conn, "PRAGMA user_version", &v)) != SQLITE_OK) {
+		db_describe_error(db, rc, "read the schema version", err, errlen);
+		goto fail;
+	}
+	if (v > DB_SCHEMA_VERSION) {
+		snprintf(err, errlen,
+			 "%s: schema version %lld is newer than this trendd knows (%d)", db->path,
+			 (long long)v, DB_SCHEMA_VERSION);
+		rc = SQLITE_ERROR;
+		goto fail;
+	}
+	for (; v < DB_SCHEMA_VERSION; v++) {
+		if ((rc = sqlite3_exec(db->conn, migrations[v], NULL, NULL, NULL)) != SQLITE_OK) {
+			char what[64];
+			snprintf(what, sizeof what, "apply schema migration %lld",
+				 (long long)v + 1);
+			db_describe_error(db, rc, what, err, errlen);
+			goto fail;
+		}
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %lld", (long long)v + 1);
+		if ((rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+			db_describe_error(db, rc, "set the schema version", err, errlen);
+			goto fail;
+		}
+	}
+	if ((rc = sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+		db_describe_error(db, rc, "commit the schema migration", err, errlen);
+		goto fail;
+	}
+	if (from < DB_SCHEMA_VERSION)
+		log_info("db", "%s: schema migrated from version %lld to %d", db->path,
+			 (long long)from, DB_SCHEMA_VERSION);
+	return SQLITE_OK;
+fail:
+	if (!sqlite3_get_autocommit(db->conn))
+		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int db_conn_reopen(struct db *db, char *err, size_t errlen)
+{
+	int64_t v = 0;
+	int rc;
+
+	conn_close(db);
+	if ((rc = conn_open(db, false, &v, err, errlen)) != SQLITE_OK)
+		return rc;
+	if (v != DB_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version changed to %lld while trendd ran",
+			 db->path, (long long)v);
+		conn_close(db);
+		return SQLITE_ERROR;
+	}
+	if ((rc = stmts_prepare(db, err, errlen)) != SQLITE_OK)
+		conn_close(db);
+	return rc;
+}
+
+static void options_default(struct db_options *o, const struct db_options *in)
+{
+	static const struct db_options zero;
+	*o = in ? *in : zero;
+	o->vfs = NULL;
+	if (o->busy_timeout_ms <= 0)
+		o->busy_timeout_ms = DB_BUSY_TIMEOUT_MS;
+	if (o->batch_ms <= 0)
+		o->batch_ms = DB_BATCH_MS;
+	if (o->batch_max == 0)
+		o->batch_max = DB_BATCH_MAX;
+	if (o->retry_min_ms <= 0)
+		o->retry_min_ms = DB_RETRY_MIN_MS;
+	if (o->retry_max_ms <= 0)
+		o->retry_max_ms = DB_RETRY_MAX_MS;
+	if (o->retry_max_ms < o->retry_min_ms)
+		o->retry_max_ms = o->retry_min_ms;
+	if (o->shutdown_grace_ms <= 0)
+		o->shutdown_grace_ms = DB_SHUTDOWN_GRACE_MS;
+	if (o->retry_max_msgs == 0)
+		o->retry_max_msgs = DB_RETRY_MAX_MSGS;
+	if (o->retry_max_msgs < o->batch_max)
+		o->retry_max_msgs = o->batch_max;   /* a whole batch must fit the backlog */
+	if (o->retry_max_rows == 0)
+		o->retry_max_rows = DB_RETRY_MAX_ROWS;
+	if (o->retry_max_snapshots == 0)
+		o->retry_max_snapshots = DB_RETRY_MAX_SNAPSHOTS;
+	if (o->term_cache_max == 0)
+		o->term_cache_max = DB_TERM_CACHE_MAX;
+}
+
+int db_open_with(struct db **out, const char *path, const struct db_options *opt, char *err,
+		 size_t errlen)
+{
+	struct db *db;
+	int64_t v = 0;
+	int rc;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = 0;
+	if (!path || !*path) {
+		snprintf(err, errlen, "no database file given");
+		return -EINVAL;
+	}
+	if (!(db = calloc(1, sizeof *db)))
+		goto nomem;
+	options_default(&db->opt, opt);
+	if (!(db->path = strdup(path)))
+		goto nomem;
+	if (opt && opt->vfs && !(db->vfs = strdup(opt->vfs)))
+		goto nomem;
+	if ((rc = conn_open(db, true, &v, err, errlen)) != SQLITE_OK)
+		goto fail;
+	if (v < DB_SCHEMA_VERSION && (rc = migrate(db, v, err, errlen)) != SQLITE_OK)
+		goto fail;
+	if ((rc = stmts_prepare(db, err, errlen)) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_db_readonly(db->conn, "main") == 1)
+		log_warn("db", "%s: the file is read-only; writes fail until it is writable", path);
+	*out = db;
+	return 0;
+nomem:
+	snprintf(err, errlen, "%s: out of memory", path);
+	rc = SQLITE_NOMEM;
+fail:
+	if (db) {
+		conn_close(db);
+		free(db->path);
+		free(db->vfs);
+		free(db);
+	}
+	return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+}
+
+int db_open(struct db **out, const char *path, char *err, size_t errlen)
+{
+	return db_open_with(out, path, NULL, err, errlen);
+}
+
+/* Sources ---------------------------------------------------------------- */
+
+static char *column_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return strdup(t ? (const char *)t : "");
+}
+
+void db_sources_free(struct source_config *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		source_config_clear(&v[i]);
+	free(v);
+}
+
+int db_sources_load(struct db *db, struct source_config **out, size_t *n)
+{
+	struct source_config *v = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st = db->st[ST_SOURCES_LOAD];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (db->writer || !db->conn)
+		return -EBUSY;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == LIMIT_SOURCES) {
+			log_warn("db", "%s: more than %d sources stored; loading the first %d",
+				 db->path, LIMIT_SOURCES, LIMIT_SOURCES);
+			break;
+		}
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct source_config *nv = realloc(v, ncap * sizeof *v);
+			if (!nv)
+				goto nomem;
+			v = nv;
+			cap = ncap;
+		}
+		struct source_config *c = &v[len];
+		memset(c, 0, sizeof *c);
+		len++;
+		const unsigned char *kind = sqlite3_column_text(st, 1);
+		c->id = sqlite3_column_int64(st, 0);
+		snprintf(c->kind, sizeof c->kind, "%s", kind ? (const char *)kind : "");
+		c->enabled = sqlite3_column_int(st, 4) != 0;
+		c->interval_s = sqlite3_column_int(st, 5);
+		c->name = column_dup(st, 2);
+		c->url = column_dup(st, 3);
+		c->params_json = column_dup(st, 6);
+		c->cursor = column_dup(st, 7);
+		if (!c->name || !c->url || !c->params_json || !c->cursor)
+			goto nomem;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		char err[512];
+		db_describe_error(db, rc, "load sources", err, sizeof err);
+		log_error("db", "%s", err);
+		sqlite3_reset(st);
+		db_sources_free(v, len);
+		return -EIO;
+	}
+	sqlite3_reset(st);
+	*out = v;
+	*n = len;
+	return 0;
+nomem:
+	sqlite3_reset(st);
+	db_sources_free(v, len);
+	return -ENOMEM;
+}
+
+/* params must be a JSON object: the web layer embeds it in replies as it is. */
+static bool params_valid(const char *params)
+{
+	json_error_t je;
+	json_t *j = json_loads(params, JSON_REJECT_DUPLICATES, &je);
+	bool ok = json_is_object(j);
+	json_decref(j);
+	return ok;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	return sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+int db_source_upsert(struct db *db, struct source_config *c)
+{
+	sqlite3_stmt *st;
+	const char *params;
+	int64_t count = 0, id = 0;
+	bool exists;
+	char err[512];
+	int rc, ret = -EIO;
+
+	if (db->writer || !db->conn)
+		return -EBUSY;
+	if (!c->name || !c->name[0] || !c->kind[0] || strnlen(c->kind, sizeof c->kind) ==
+	    sizeof c->kind)
+		return -EINVAL;
+	params = c->params_json && c->params_json[0] ? c->params_json : "{}";
+	if (!params_valid(params))
+		return -EINVAL;
+
+	if ((rc = db_stmt_run(db->st[ST_BEGIN])) != SQLITE_OK)
+		goto fail;
+	st = db->st[ST_SOURCE_FIND];
+	bind_text(st, 1, c->name);
+	rc = sqlite3_step(st);
+	exists = rc == SQLITE_ROW;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	if (!exists) {
+		st = db->st[ST_SOURCE_COUNT];
+		rc = sqlite3_step(st);
+		count = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			goto fail;
+		if (count >= LIMIT_SOURCES) {
+			ret = -ENOSPC;
+			rc = SQLITE_OK;
+			goto fail;
+		}
+	}
+	st = db->st[ST_SOURCE_UPSERT];
+	bind_text(st, 1, c->kind);
+	bind_text(st, 2, c->name);
+	bind_text(st, 3, c->url);
+	sqlite3_bind_int(st, 4, c->enabled ? 1 : 0);
+	sqlite3_bind_int(st, 5, c->interval_s);
+	bind_text(st, 6, params);
+	bind_text(st, 7, c->cursor);
+	sqlite3_bind_int64(st, 8, clock_now_ms());
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		if ((rc & 0xff) == SQLITE_CONSTRAINT)
+			ret = -EINVAL;
+		goto fail;
+	}
+	if ((rc = db_stmt_run(db->st[ST_COMMIT])) != SQLITE_OK)
+		goto fail;
+	c->id = id;
+	return 0;
+fail:
+	if (rc != SQLITE_OK) {
+		db_describe_error(db, rc, "store source", err, sizeof err);
+		log_warn("db", "source \"%.64s\": %s", c->name, err);
+	}
+	if (!sqlite3_get_autocommit(db->conn))
+		db_stmt_run(db->st[ST_ROLLBACK]);
+	return ret;
+}
+
+int db_source_reset_cursor(struct db *db, int64_t id)
+{
+	sqlite3_stmt *st = db->st[ST_SOURCE_RESET_CURSOR];
+	char err[512];
+	int rc;
+
+	if (db->writer || !db->conn)
+		return -EBUSY;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, clock_now_ms());
+	if ((rc = db_stmt_run(st)) != SQLITE_OK) {
+		db_describe_error(db, rc, "reset a source cursor", err, sizeof err);
+		log_warn("db", "source %lld: %s", (long long)id, err);
+		return -EIO;
+	}
+	return sqlite3_changes(db->conn) == 1 ? 0 : -ENOENT;
+}
+
+/* Closing ---------------------------------------------------------------- */
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	db_writer_stop(db, false);
+	if (db->conn) {
+		/* Cheap when nothing changed; keeps the query planner's statistics fresh. */
+		stmts_finalize(db);
+		sqlite3_exec(db->conn, "PRAGMA optimize", NULL, NULL, NULL);
+	}
+	conn_close(db);
+	free(db->path);
+	free(db->vfs);
+	free(db);
+}

@@ -1,0 +1,66 @@
+/*
+ * db_private.h - what db.c (connection, schema, sources) and writer.c (the
+ * writer thread) share. Not for use outside db/.
+ *
+ * struct db owns the write connection and its prepared statements. The thread
+ * that opened it uses them until db_writer_start(); from then on only the
+ * writer thread does, until db_writer_stop() has joined it. Statements are
+ * prepared once per connection and reset after each use; reconnecting
+ * (db_conn_reopen) prepares them again.
+ */
+#ifndef TRENDD_DB_PRIVATE_H
+#define TRENDD_DB_PRIVATE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "db/db.h"
+
+enum db_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_TERM_FIND,
+	ST_TERM_INSERT,
+	ST_TERM_MINUTE_ADD,
+	ST_SNAPSHOT_PUT,
+	ST_SOURCE_STATE,
+	ST_SOURCE_FIND,
+	ST_SOURCE_COUNT,
+	ST_SOURCE_UPSERT,
+	ST_SOURCE_RESET_CURSOR,
+	ST_SOURCES_LOAD,
+	ST_COUNT_
+};
+
+struct db_writer;
+
+struct db {
+	sqlite3 *conn;                 /* owned; NULL after a failed reconnect */
+	char *path;                    /* owned */
+	char *vfs;                     /* owned; NULL = SQLite's default */
+	struct db_options opt;         /* defaults filled in */
+	sqlite3_stmt *st[ST_COUNT_];   /* owned; prepared for conn */
+	struct db_writer *writer;      /* owned; NULL unless the writer runs */
+};
+
+/*
+ * Closes the connection and opens the same file again (never creating it),
+ * checks that its schema is the current one and prepares the statements.
+ * The writer does this after errors that a fresh file handle can cure: a file
+ * that was read-only when opened, moved, or behind an I/O error. Returns an
+ * SQLite result code; err holds the reason when it is not SQLITE_OK.
+ */
+int db_conn_reopen(struct db *db, char *err, size_t errlen);
+
+/*
+ * Writes a one-line reason for SQLite result code rc, naming the file and
+ * what was being done ("disk full, cannot commit a batch (...)").
+ */
+void db_describe_error(const struct db *db, int rc, const char *what, char *err, size_t errlen);
+
+/* Runs a prepared statement that returns no rows to SQLITE_DONE and resets it. */
+int db_stmt_run(sqlite3_stmt *st);
+
+#endif

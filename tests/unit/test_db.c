@@ -1,0 +1,1374 @@
+/*
+ * Unit tests for db/: opening and migrating, the sources table, the writer
+ * thread (batches, snapshots, source state) and its behaviour when the file
+ * is read-only, the disk is full or another connection holds the lock.
+ *
+ * Failures are injected with a small SQLite VFS that wraps the default one:
+ * tests run as root in CI, where chmod does not stop writes, and a VFS gives
+ * the same errors SQLite reports for a read-only file or a full disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/bus.h"
+#include "core/clock.h"
+#include "core/dbmsg.h"
+#include "core/limits.h"
+#include "core/snapshot.h"
+#include "core/term.h"
+#include "db/db.h"
+#include "db/term_cache.h"
+#include "tests/unit/testutil.h"
+
+/* Fault-injecting VFS --------------------------------------------------- */
+
+enum fault { FAULT_NONE, FAULT_READONLY, FAULT_FULL };
+
+/*
+ * FAULT_READONLY: the main database file opens read-only (what SQLite does
+ * with a file it may not write) and writes through handles already open fail
+ * with an I/O error (what a file system remounted read-only does).
+ * FAULT_FULL: every write fails with SQLITE_FULL (ENOSPC).
+ */
+static atomic_int fault_mode;
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs fault_vfs;
+
+struct fault_file {
+	sqlite3_file base;
+	sqlite3_file *real;   /* follows the struct, szOsFile of the real VFS */
+};
+
+#define REAL(f) (((struct fault_file *)(f))->real)
+#define RM(f)   (REAL(f)->pMethods)
+
+static int ff_close(sqlite3_file *f) { return RM(f)->xClose(REAL(f)); }
+static int ff_read(sqlite3_file *f, void *b, int n, sqlite3_int64 off)
+{
+	return RM(f)->xRead(REAL(f), b, n, off);
+}
+static int ff_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 off)
+{
+	switch (atomic_load(&fault_mode)) {
+	case FAULT_FULL:
+		return SQLITE_FULL;
+	case FAULT_READONLY:
+		return SQLITE_IOERR_WRITE;
+	default:
+		return RM(f)->xWrite(REAL(f), b, n, off);
+	}
+}
+static int ff_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	if (atomic_load(&fault_mode) != FAULT_NONE)
+		return SQLITE_IOERR_TRUNCATE;
+	return RM(f)->xTruncate(REAL(f), size);
+}
+static int ff_sync(sqlite3_file *f, int flags) { return RM(f)->xSync(REAL(f), flags); }
+static int ff_size(sqlite3_file *f, sqlite3_int64 *size) { return RM(f)->xFileSize(REAL(f), size); }
+static int ff_lock(sqlite3_file *f, int l) { return RM(f)->xLock(REAL(f), l); }
+static int ff_unlock(sqlite3_file *f, int l) { return RM(f)->xUnlock(REAL(f), l); }
+static int ff_reserved(sqlite3_file *f, int *out)
+{
+	return RM(f)->xCheckReservedLock(REAL(f), out);
+}
+static int ff_control(sqlite3_file *f, int op, void *arg)
+{
+	return RM(f)->xFileControl(REAL(f), op, arg);
+}
+static int ff_sector(sqlite3_file *f) { return RM(f)->xSectorSize(REAL(f)); }
+static int ff_device(sqlite3_file *f) { return RM(f)->xDeviceCharacteristics(REAL(f)); }
+static int ff_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **pp)
+{
+	return RM(f)->xShmMap(REAL(f), pg, pgsz, extend, pp);
+}
+static int ff_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return RM(f)->xShmLock(REAL(f), off, n, flags);
+}
+static void ff_shm_barrier(sqlite3_file *f) { RM(f)->xShmBarrier(REAL(f)); }
+static int ff_shm_unmap(sqlite3_file *f, int del) { return RM(f)->xShmUnmap(REAL(f), del); }
+static int ff_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **pp)
+{
+	return RM(f)->xFetch(REAL(f), off, amt, pp);
+}
+static int ff_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+	return RM(f)->xUnfetch(REAL(f), off, p);
+}
+
+static const sqlite3_io_methods ff_methods = {
+	3, ff_close, ff_read, ff_write, ff_truncate, ff_sync, ff_size, ff_lock, ff_unlock,
+	ff_reserved, ff_control, ff_sector, ff_device, ff_shm_map, ff_shm_lock, ff_shm_barrier,
+	ff_shm_unmap, ff_fetch, ff_unfetch,
+};
+
+static int fv_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
+{
+	struct fault_file *ff = (struct fault_file *)f;
+	int rc;
+
+	ff->real = (sqlite3_file *)(ff + 1);
+	if (atomic_load(&fault_mode) == FAULT_READONLY && (flags & SQLITE_OPEN_MAIN_DB)) {
+		flags &= ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+		flags |= SQLITE_OPEN_READONLY;
+	}
+	rc = real_vfs->xOpen(real_vfs, name, ff->real, flags, out);
+	f->pMethods = rc == SQLITE_OK && ff->real->pMethods ? &ff_methods : NULL;
+	return rc;
+}
+
+static const char *fault_vfs_name(void)
+{
+	if (!real_vfs) {
+		real_vfs = sqlite3_vfs_find(NULL);
+		fault_vfs = *real_vfs;
+		fault_vfs.zName = "trendd_test_fault";
+		fault_vfs.szOsFile = (int)sizeof(struct fault_file) + real_vfs->szOsFile;
+		fault_vfs.xOpen = fv_open;
+		fault_vfs.pNext = NULL;
+		ck_assert_int_eq(sqlite3_vfs_register(&fault_vfs, 0), SQLITE_OK);
+	}
+	return fault_vfs.zName;
+}
+
+/* Files and direct SQLite access ------------------------------------------- */
+
+static char tmpdir[256];
+static char dbpath[300];
+
+static void tmp_setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/trendd-test-db-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(dbpath, sizeof dbpath, "%s/trendd.db", tmpdir);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+static void tmp_teardown(void)
+{
+	if (tmpdir[0])
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static sqlite3 *sq_open(const char *path)
+{
+	sqlite3 *c = NULL;
+	ck_assert_int_eq(sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(c, 5000);
+	return c;
+}
+
+static int64_t sq_int(sqlite3 *c, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	ck_assert_msg(sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+		      sqlite3_errmsg(c));
+	ck_assert_msg(sqlite3_step(st) == SQLITE_ROW, "no row: %s", sql);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* First column of the first row as text; caller frees. NULL when there is no row. */
+static char *sq_text(sqlite3 *c, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	char *r = NULL;
+	ck_assert_msg(sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+		      sqlite3_errmsg(c));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		r = strdup(t ? (const char *)t : "");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static void sq_exec(sqlite3 *c, const char *sql)
+{
+	char *e = NULL;
+	int rc = sqlite3_exec(c, sql, NULL, NULL, &e);
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, e ? e : "?");
+}
+
+static void assert_integrity(const char *path)
+{
+	sqlite3 *c = sq_open(path);
+	char *r = sq_text(c, "PRAGMA integrity_check");
+	ck_assert_str_eq(r, "ok");
+	free(r);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	sqlite3_close(c);
+}
+
+static struct db *open_ok(const struct db_options *o)
+{
+	struct db *db = NULL;
+	char err[512] = "";
+	int rc = db_open_with(&db, dbpath, o, err, sizeof err);
+	ck_assert_msg(rc == 0, "db_open: %d %s", rc, err);
+	ck_assert_ptr_nonnull(db);
+	return db;
+}
+
+static char *file_bytes(const char *path, size_t *len)
+{
+	char *b = tu_read_file(path, len);
+	ck_assert_ptr_nonnull(b);
+	return b;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* Messages and the bus -------------------------------------------------------- */
+
+static const int64_t T0 = 1795608000000LL; /* 2026-11-25T12:00:00Z, a minute start */
+
+struct row_spec {
+	const char *term;
+	int kind;
+	int64_t minute_ms;
+	uint32_t count, authors, pos, neg;
+	double sent;
+};
+
+static struct dbmsg *minutes_msg(const struct row_spec *spec, size_t n)
+{
+	struct dbmsg *m = dbmsg_new(DBMSG_TERM_MINUTES);
+	size_t total = 1, off = 0;
+	ck_assert_ptr_nonnull(m);
+	for (size_t i = 0; i < n; i++)
+		total += strlen(spec[i].term);
+	m->u.minutes.pool = malloc(total);
+	m->u.minutes.rows = calloc(n ? n : 1, sizeof *m->u.minutes.rows);
+	ck_assert(m->u.minutes.pool && m->u.minutes.rows);
+	m->u.minutes.n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct term_minute_row *r = &m->u.minutes.rows[i];
+		size_t len = strlen(spec[i].term);
+		memcpy(m->u.minutes.pool + off, spec[i].term, len);
+		r->term = m->u.minutes.pool + off;
+		r->term_len = (uint32_t)len;
+		off += len;
+		r->kind = (uint8_t)spec[i].kind;
+		r->minute_ms = spec[i].minute_ms;
+		r->count = spec[i].count;
+		r->authors = spec[i].authors;
+		r->pos = spec[i].pos;
+		r->neg = spec[i].neg;
+		r->sent_sum = spec[i].sent;
+	}
+	return m;
+}
+
+static struct dbmsg *one_row_msg(const char *term, int kind, int64_t minute, uint32_t count)
+{
+	struct row_spec r = { term, kind, minute, count, 1, 0, 0, 0.0 };
+	return minutes_msg(&r, 1);
+}
+
+static struct dbmsg *source_state_msg(int64_t id, const char *cursor, int64_t ok_ms,
+				      const char *error, int64_t error_ms, uint64_t seen,
+				      uint64_t skipped)
+{
+	struct dbmsg *m = dbmsg_new(DBMSG_SOURCE_STATE);
+	ck_assert_ptr_nonnull(m);
+	m->u.source.source_id = id;
+	m->u.source.cursor = cursor ? strdup(cursor) : NULL;
+	m->u.source.last_ok_ms = ok_ms;
+	m->u.source.last_error = strdup(error);
+	m->u.source.last_error_ms = error_ms;
+	m->u.source.posts_seen = seen;
+	m->u.source.items_skipped = skipped;
+	return m;
+}
+
+static void push(struct bus *b, struct dbmsg *m)
+{
+	ck_assert_int_eq(queue_push(&b->db, m, -1), 0);
+}
+
+static atomic_int wakes;
+static void count_wake(void *ctx) { atomic_fetch_add(&wakes, 1); }
+
+static void bus_setup(struct bus *b)
+{
+	ck_assert_int_eq(bus_init(b), 0);
+	b->wake_web = count_wake;
+	atomic_store(&wakes, 0);
+}
+
+/* The newest status blob, parsed; NULL when none was published yet. */
+static json_t *status_get(struct bus *b)
+{
+	struct blob *bl = (struct blob *)publish_get(&b->db_status);
+	json_error_t je;
+	if (!bl)
+		return NULL;
+	json_t *j = json_loadb(bl->data, bl->len, 0, &je);
+	ck_assert_msg(j != NULL, "status is not JSON: %s (%s)", bl->data, je.text);
+	ref_put(&bl->ref);
+	return j;
+}
+
+static int64_t jint(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	ck_assert_msg(json_is_integer(v), "status.%s is not an integer", key);
+	return json_integer_value(v);
+}
+
+typedef bool (*status_pred)(json_t *st, int64_t arg);
+
+/* Waits up to 10 s for a status that satisfies pred; returns it (caller decrefs). */
+static json_t *status_wait(struct bus *b, status_pred pred, int64_t arg, const char *what)
+{
+	int64_t end = clock_mono_ms() + 10000;
+	json_t *st = NULL;
+	while (clock_mono_ms() < end) {
+		st = status_get(b);
+		if (st && pred(st, arg))
+			return st;
+		json_decref(st);
+		st = NULL;
+		struct timespec ts = { 0, 5 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	st = status_get(b);
+	char *s = st ? json_dumps(st, 0) : NULL;
+	ck_abort_msg("timed out waiting for %s; last status %s", what, s ? s : "(none)");
+	return NULL;
+}
+
+static bool st_failing(json_t *st, int64_t arg)
+{
+	return json_is_false(json_object_get(st, "ok")) && jint(st, "failed_batches") >= arg;
+}
+
+static bool st_ok_rows(json_t *st, int64_t rows)
+{
+	return json_is_true(json_object_get(st, "ok")) && jint(st, "rows_written") >= rows;
+}
+
+static bool st_dropped(json_t *st, int64_t n)
+{
+	return jint(st, "msgs_dropped") >= n && jint(st, "queue_depth") == 0;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	ck_assert_msg(json_is_string(v), "%s is not a string", key);
+	return json_string_value(v);
+}
+
+/* Opening and migrations ------------------------------------------------------- */
+
+START_TEST(test_open_creates_current_schema_in_wal_mode)
+{
+	struct db *db = open_ok(NULL);
+	db_close(db);
+
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	char *mode = sq_text(c, "PRAGMA journal_mode");
+	ck_assert_str_eq(mode, "wal");
+	free(mode);
+	const char *tables[] = { "sources", "terms", "term_minute", "snapshots" };
+	for (size_t i = 0; i < 4; i++) {
+		char sql[128];
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '%s'",
+			 tables[i]);
+		ck_assert_msg(sq_int(c, sql) == 1, "table %s missing", tables[i]);
+	}
+	/* term_minute is keyed by (term, minute) without a rowid. */
+	char *sql = sq_text(c, "SELECT sql FROM sqlite_schema WHERE name = 'term_minute'");
+	ck_assert_ptr_nonnull(strstr(sql, "WITHOUT ROWID"));
+	free(sql);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_open_migrates_an_empty_file)
+{
+	write_file(dbpath, "", 0);
+	struct db *db = open_ok(NULL);
+	db_close(db);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), 0);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_reopen_keeps_data_and_schema)
+{
+	struct db *db = open_ok(NULL);
+	struct source_config c = { .kind = "rss", .name = "feed", .url = "https://e.org/rss",
+				   .enabled = true, .interval_s = 300, .cursor = "abc" };
+	ck_assert_int_eq(db_source_upsert(db, &c), 0);
+	db_close(db);
+
+	db = open_ok(NULL);
+	struct source_config *v;
+	size_t n;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(v[0].id, c.id);
+	ck_assert_str_eq(v[0].name, "feed");
+	ck_assert_str_eq(v[0].cursor, "abc");
+	ck_assert_int_eq(v[0].interval_s, 300);
+	db_sources_free(v, n);
+	db_close(db);
+
+	sqlite3 *s = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(s, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	ck_assert_int_eq(sq_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 4);
+	sqlite3_close(s);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_open_refuses_newer_schema_and_leaves_it_untouched)
+{
+	db_close(open_ok(NULL));
+	sqlite3 *c = sq_open(dbpath);
+	sq_exec(c, "PRAGMA user_version = 999");
+	sqlite3_close(c);
+	size_t len0, len1;
+	char *before = file_bytes(dbpath, &len0);
+
+	struct db *db = (struct db *)1;
+	char err[512] = "";
+	ck_assert_int_lt(db_open(&db, dbpath, err, sizeof err), 0);
+	ck_assert_ptr_null(db);
+	ck_assert_msg(strstr(err, "999") && strstr(err, "newer"), "err: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, dbpath));
+
+	char *after = file_bytes(dbpath, &len1);
+	ck_assert_uint_eq(len0, len1);
+	ck_assert_mem_eq(before, after, len0);
+	free(before);
+	free(after);
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), 999);
+	sqlite3_close(c);
+}
+END_TEST
+
+START_TEST(test_open_rolls_back_a_failed_migration)
+{
+	/* A foreign database that already has a table named like ours. */
+	sqlite3 *c = NULL;
+	ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+	sq_exec(c, "CREATE TABLE terms (x); INSERT INTO terms VALUES ('keep me')");
+	sqlite3_close(c);
+
+	struct db *db = NULL;
+	char err[512] = "";
+	ck_assert_int_lt(db_open(&db, dbpath, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "migration 1") != NULL, "err: %s", err);
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), 0);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sqlite_schema WHERE name = 'sources'"), 0);
+	char *x = sq_text(c, "SELECT x FROM terms");
+	ck_assert_str_eq(x, "keep me");
+	free(x);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_open_explains_a_read_only_file_that_needs_migrating)
+{
+	const char *vfs = fault_vfs_name();
+	write_file(dbpath, "", 0);
+	atomic_store(&fault_mode, FAULT_READONLY);
+	struct db *db = NULL;
+	char err[512] = "";
+	ck_assert_int_lt(db_open_with(&db, dbpath, &(struct db_options){ .vfs = vfs }, err,
+				      sizeof err), 0);
+	atomic_store(&fault_mode, FAULT_NONE);
+	ck_assert_ptr_null(db);
+	ck_assert_msg(strstr(err, "read-only") != NULL, "err: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, dbpath));
+	/* Writable again, it opens and migrates. */
+	db = open_ok(&(struct db_options){ .vfs = vfs });
+	db_close(db);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	sqlite3_close(c);
+}
+END_TEST
+
+START_TEST(test_open_rejects_a_text_file_without_touching_it)
+{
+	const char text[] = "this is not a database, it is a grocery list\nmilk\neggs\n";
+	write_file(dbpath, text, sizeof text - 1);
+	struct db *db = NULL;
+	char err[512] = "";
+	ck_assert_int_lt(db_open(&db, dbpath, err, sizeof err), 0);
+	ck_assert_ptr_null(db);
+	ck_assert_msg(strstr(err, "not an SQLite database") != NULL, "err: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, dbpath));
+
+	size_t len;
+	char *after = file_bytes(dbpath, &len);
+	ck_assert_uint_eq(len, sizeof text - 1);
+	ck_assert_mem_eq(after, text, len);
+	free(after);
+	char wal[400];
+	snprintf(wal, sizeof wal, "%s-wal", dbpath);
+	ck_assert(!exists(wal));
+}
+END_TEST
+
+START_TEST(test_open_reports_corrupt_and_unopenable_files)
+{
+	struct db *db = NULL;
+	char err[512] = "";
+
+	/* A valid header followed by garbage. */
+	unsigned char junk[8192];
+	memcpy(junk, "SQLite format 3", 16);
+	for (size_t i = 16; i < sizeof junk; i++)
+		junk[i] = (unsigned char)(i * 131 + 7);
+	write_file(dbpath, junk, sizeof junk);
+	ck_assert_int_lt(db_open(&db, dbpath, err, sizeof err), 0);
+	ck_assert_ptr_null(db);
+	ck_assert_msg(strstr(err, "not an SQLite database") || strstr(err, "corrupt"), "err: %s",
+		      err);
+
+	/* A trendd database whose schema page was overwritten. */
+	unlink(dbpath);
+	db_close(open_ok(NULL));
+	size_t len;
+	char *b = file_bytes(dbpath, &len);
+	ck_assert_uint_ge(len, 4096);
+	memset(b + 100, 0x5a, 4096 - 100);
+	write_file(dbpath, b, len);
+	free(b);
+	err[0] = 0;
+	ck_assert_int_lt(db_open(&db, dbpath, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "corrupt") != NULL, "err: %s", err);
+
+	/* A directory. */
+	err[0] = 0;
+	ck_assert_int_lt(db_open(&db, tmpdir, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "cannot open") != NULL, "err: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, tmpdir));
+
+	/* No file name at all. */
+	ck_assert_int_eq(db_open(&db, "", err, sizeof err), -EINVAL);
+}
+END_TEST
+
+/* Sources --------------------------------------------------------------------- */
+
+START_TEST(test_sources_round_trip_sql_significant_strings)
+{
+	struct db *db = open_ok(NULL);
+	char *big = malloc(10 * 1024 + 1);
+	/* 10 kB of multi-byte text ending in a quote. */
+	for (size_t i = 0; i < 10 * 1024; i += 4)
+		memcpy(big + i, "\xF0\x9F\xA6\x80", 4);
+	memcpy(big + 10 * 1024 - 4, "x'\"\\", 4);
+	big[10 * 1024] = 0;
+	struct {
+		const char *name, *url, *params, *cursor;
+		bool enabled;
+		int interval;
+	} in[] = {
+		{ "O'Reilly \"quoted\" feed", "https://e.org/feed?a=1&b='2'",
+		  "{\"tag\":\"rust's\",\"n\":3}", "109'; --", true, 60 },
+		{ "'; DROP TABLE sources; --", "", "{}", "", false, 15 },
+		{ "100% %s %n \\ back\\slash \t tab", "https://e.org/%20", "{\"a\":[1,2,{}]}",
+		  "%s", true, 3600 },
+		{ "emoji \xF0\x9F\x8E\x89 \xC3\xBC" "n\xC3\xAF" "c\xC3\xB6" "d\xC3\xA9 "
+		  "\xE6\x97\xA5\xE6\x9C\xAC",
+		  "https://\xE6\x97\xA5.example/", "{\"k\":\"\xF0\x9F\x8E\x89\"}",
+		  "\xF0\x9F\x8E\x89",
+		  true, 1 },
+		{ big, big, "{}", big, true, 86400 },
+	};
+	size_t nin = sizeof in / sizeof in[0];
+	int64_t ids[8];
+	for (size_t i = 0; i < nin; i++) {
+		struct source_config c = { .name = (char *)in[i].name, .url = (char *)in[i].url,
+					   .params_json = (char *)in[i].params,
+					   .cursor = (char *)in[i].cursor,
+					   .enabled = in[i].enabled, .interval_s = in[i].interval };
+		snprintf(c.kind, sizeof c.kind, "%s", i % 2 ? "mastodon" : "rss");
+		ck_assert_int_eq(db_source_upsert(db, &c), 0);
+		ck_assert_int_gt(c.id, 0);
+		ids[i] = c.id;
+		for (size_t j = 0; j < i; j++)
+			ck_assert_int_ne(ids[j], c.id);
+	}
+	/* Upserting by name updates in place and keeps the id. */
+	struct source_config again = { .kind = "jsonfeed", .name = big, .url = "https://e.org/",
+				       .enabled = false, .interval_s = 5 };
+	ck_assert_int_eq(db_source_upsert(db, &again), 0);
+	ck_assert_int_eq(again.id, ids[4]);
+	db_close(db);
+
+	db = open_ok(NULL);
+	struct source_config *v;
+	size_t n;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), 0);
+	ck_assert_uint_eq(n, nin);
+	for (size_t i = 0; i < nin; i++) {
+		ck_assert_int_eq(v[i].id, ids[i]);
+		ck_assert_str_eq(v[i].name, in[i].name);
+		if (i == 4) {
+			ck_assert_str_eq(v[i].kind, "jsonfeed");
+			ck_assert_str_eq(v[i].url, "https://e.org/");
+			ck_assert_str_eq(v[i].params_json, "{}");
+			ck_assert_str_eq(v[i].cursor, big); /* kept: the update had none */
+			ck_assert(!v[i].enabled);
+			ck_assert_int_eq(v[i].interval_s, 5);
+			continue;
+		}
+		ck_assert_str_eq(v[i].kind, i % 2 ? "mastodon" : "rss");
+		ck_assert_str_eq(v[i].url, in[i].url);
+		ck_assert_str_eq(v[i].params_json, in[i].params);
+		ck_assert_str_eq(v[i].cursor, in[i].cursor);
+		ck_assert_int_eq(v[i].enabled, in[i].enabled);
+		ck_assert_int_eq(v[i].interval_s, in[i].interval);
+	}
+	db_sources_free(v, n);
+	db_close(db);
+	free(big);
+
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), (int64_t)nin);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+static char *load_cursor(struct db *db, int64_t id)
+{
+	struct source_config *v;
+	size_t n;
+	char *r = NULL;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == id)
+			r = strdup(v[i].cursor);
+	db_sources_free(v, n);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+START_TEST(test_source_upsert_keeps_cursor_unless_one_is_given)
+{
+	struct db *db = open_ok(NULL);
+	struct source_config c = { .kind = "mastodon", .name = "m", .url = "https://m.example",
+				   .enabled = true, .interval_s = 30, .cursor = "111" };
+	ck_assert_int_eq(db_source_upsert(db, &c), 0);
+	char *cur = load_cursor(db, c.id);
+	ck_assert_str_eq(cur, "111");
+	free(cur);
+
+	c.cursor = "";
+	c.interval_s = 45;
+	ck_assert_int_eq(db_source_upsert(db, &c), 0);
+	cur = load_cursor(db, c.id);
+	ck_assert_str_eq(cur, "111");
+	free(cur);
+
+	c.cursor = NULL;
+	ck_assert_int_eq(db_source_upsert(db, &c), 0);
+	cur = load_cursor(db, c.id);
+	ck_assert_str_eq(cur, "111");
+	free(cur);
+
+	c.cursor = "222";
+	ck_assert_int_eq(db_source_upsert(db, &c), 0);
+	cur = load_cursor(db, c.id);
+	ck_assert_str_eq(cur, "222");
+	free(cur);
+
+	/* An explicit reset is the only way back to "start from newest". */
+	ck_assert_int_eq(db_source_reset_cursor(db, c.id), 0);
+	cur = load_cursor(db, c.id);
+	ck_assert_str_eq(cur, "");
+	free(cur);
+	ck_assert_int_eq(db_source_reset_cursor(db, c.id + 1000), -ENOENT);
+	db_close(db);
+
+	sqlite3 *s = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(s, "SELECT interval_s FROM sources WHERE name = 'm'"), 45);
+	ck_assert_int_ge(sq_int(s, "SELECT updated_ms FROM sources WHERE name = 'm'"),
+			 sq_int(s, "SELECT created_ms FROM sources WHERE name = 'm'"));
+	sqlite3_close(s);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_source_upsert_rejects_invalid_sources)
+{
+	struct db *db = open_ok(NULL);
+	struct source_config c = { .kind = "rss", .name = "", .url = "u" };
+	ck_assert_int_eq(db_source_upsert(db, &c), -EINVAL);
+	c.name = NULL;
+	ck_assert_int_eq(db_source_upsert(db, &c), -EINVAL);
+	c.name = "n";
+	c.kind[0] = 0;
+	ck_assert_int_eq(db_source_upsert(db, &c), -EINVAL);
+	strcpy(c.kind, "rss");
+	c.params_json = "{not json";
+	ck_assert_int_eq(db_source_upsert(db, &c), -EINVAL);
+	c.params_json = "[1,2]";
+	ck_assert_int_eq(db_source_upsert(db, &c), -EINVAL);
+	ck_assert_int_eq(c.id, 0);
+
+	struct source_config *v;
+	size_t n;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	db_sources_free(v, n);
+
+	/* The database still works after the rejected statements. */
+	c.params_json = NULL;
+	ck_assert_int_eq(db_source_upsert(db, &c), 0);
+	ck_assert_int_gt(c.id, 0);
+	db_close(db);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_source_upsert_stops_at_the_source_limit)
+{
+	struct db *db = open_ok(NULL);
+	char name[32];
+	for (int i = 0; i < LIMIT_SOURCES; i++) {
+		snprintf(name, sizeof name, "s%d", i);
+		struct source_config c = { .kind = "rss", .name = name, .url = "u" };
+		ck_assert_int_eq(db_source_upsert(db, &c), 0);
+	}
+	struct source_config extra = { .kind = "rss", .name = "one too many", .url = "u" };
+	ck_assert_int_eq(db_source_upsert(db, &extra), -ENOSPC);
+	/* Updating an existing one is still fine. */
+	struct source_config upd = { .kind = "atom", .name = "s7", .url = "v" };
+	ck_assert_int_eq(db_source_upsert(db, &upd), 0);
+	struct source_config *v;
+	size_t n;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), 0);
+	ck_assert_uint_eq(n, LIMIT_SOURCES);
+	ck_assert_str_eq(v[7].kind, "atom");
+	db_sources_free(v, n);
+	db_close(db);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+/* The writer ---------------------------------------------------------------------- */
+
+START_TEST(test_writer_adds_term_minutes_and_updates_source_state)
+{
+	struct db *db = open_ok(&(struct db_options){ .batch_ms = 20 });
+	struct source_config src = { .kind = "rss", .name = "feed", .url = "u", .cursor = "c0" };
+	ck_assert_int_eq(db_source_upsert(db, &src), 0);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	ck_assert_int_eq(db_writer_start(db, &bus), -EALREADY);
+	ck_assert_int_eq(db_source_upsert(db, &src), -EBUSY);
+
+	const struct row_spec first[] = {
+		{ "#rust", TERM_HASHTAG, T0, 3, 2, 1, 0, 0.5 },
+		{ "rust", TERM_WORD, T0, 1, 1, 0, 0, 0.0 },
+		{ "it's", TERM_WORD, T0 + 61000, 2, 2, 0, 1, -0.4 }, /* not a minute start */
+		{ "'; DROP TABLE terms; --", TERM_WORD, T0, 1, 1, 0, 0, 0.0 },
+		{ "\xF0\x9F\x8E\x89", TERM_EMOJI, T0, 5, 4, 5, 0, 3.0 },
+	};
+	const struct row_spec second[] = {
+		{ "#rust", TERM_HASHTAG, T0, 4, 3, 2, 1, -0.25 }, /* same (term, minute): adds */
+		{ "#rust", TERM_HASHTAG, T0 + 60000, 1, 1, 0, 0, 0.1 },
+	};
+	push(&bus, minutes_msg(first, 5));
+	push(&bus, source_state_msg(src.id, "c1", T0 + 5, "", 0, 10, 1));
+	/* Wait for the first batch, so the second message also meets the term cache. */
+	json_decref(status_wait(&bus, st_ok_rows, 6, "the first batch"));
+	push(&bus, minutes_msg(second, 2));
+	/* ingest sends "" when it has no cursor: the stored one stays. */
+	push(&bus, source_state_msg(src.id, "", T0 + 9, "HTTP 503", T0 + 9, 12, 2));
+	db_close(db);
+
+	json_t *st = status_get(&bus);
+	ck_assert(json_is_true(json_object_get(st, "ok")));
+	ck_assert(json_is_null(json_object_get(st, "error")));
+	ck_assert_int_eq(jint(st, "rows_written"), 9);
+	ck_assert_int_eq(jint(st, "rows_skipped"), 0);
+	ck_assert_int_ge(jint(st, "batches"), 2);
+	ck_assert_int_eq(jint(st, "queue_depth"), 0);
+	ck_assert(json_is_string(json_object_get(st, "last_commit_at")));
+	json_decref(st);
+	ck_assert_int_ge(atomic_load(&wakes), 2);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM terms"), 5);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 6);
+#define RUST_T0 "SELECT %s FROM term_minute JOIN terms ON terms.id = term_id" \
+		" WHERE kind = 'hashtag' AND term = '#rust' AND minute_ms = 1795608000000"
+	char sql[512];
+	const char *cols[] = { "count", "authors", "pos", "neg" };
+	const int64_t want[] = { 7, 3, 3, 1 };
+	for (int i = 0; i < 4; i++) {
+		snprintf(sql, sizeof sql, RUST_T0, cols[i]);
+		ck_assert_msg(sq_int(c, sql) == want[i], "%s", cols[i]);
+	}
+	snprintf(sql, sizeof sql, RUST_T0, "sent_sum * 1000");
+	ck_assert_int_eq(sq_int(c, sql), 250);
+	ck_assert_int_eq(sq_int(c, "SELECT count FROM term_minute JOIN terms ON terms.id = term_id"
+				  " WHERE kind = 'word' AND term = 'rust'"), 1);
+	ck_assert_int_eq(sq_int(c, "SELECT minute_ms FROM term_minute JOIN terms"
+				  " ON terms.id = term_id WHERE term = 'it''s'"), T0 + 60000);
+	ck_assert_int_eq(sq_int(c, "SELECT count FROM term_minute JOIN terms ON terms.id = term_id"
+				  " WHERE term = '''; DROP TABLE terms; --'"), 1);
+	ck_assert_int_eq(sq_int(c, "SELECT count FROM term_minute JOIN terms ON terms.id = term_id"
+				  " WHERE kind = 'emoji' AND term = '\xF0\x9F\x8E\x89'"), 5);
+
+	char *cur = sq_text(c, "SELECT cursor FROM sources WHERE name = 'feed'");
+	ck_assert_str_eq(cur, "c1"); /* the second state carried no cursor */
+	free(cur);
+	char *le = sq_text(c, "SELECT last_error FROM sources WHERE name = 'feed'");
+	ck_assert_str_eq(le, "HTTP 503");
+	free(le);
+	ck_assert_int_eq(sq_int(c, "SELECT last_ok_ms FROM sources"), T0 + 9);
+	ck_assert_int_eq(sq_int(c, "SELECT last_error_ms FROM sources"), T0 + 9);
+	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources"), 12);
+	ck_assert_int_eq(sq_int(c, "SELECT items_skipped FROM sources"), 2);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_writer_skips_invalid_rows_and_keeps_the_rest)
+{
+	struct db *db = open_ok(&(struct db_options){ .batch_ms = 10 });
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	char longterm[LIMIT_TERM_BYTES + 2];
+	memset(longterm, 'a', sizeof longterm - 1);
+	longterm[sizeof longterm - 1] = 0;
+	const struct row_spec rows[] = {
+		{ "good", TERM_WORD, T0, 1, 1, 0, 0, 0 },
+		{ "kind", 99, T0, 1, 1, 0, 0, 0 },
+		{ "", TERM_WORD, T0, 1, 1, 0, 0, 0 },
+		{ longterm, TERM_WORD, T0, 1, 1, 0, 0, 0 },
+		{ "bad\xFF", TERM_WORD, T0, 1, 1, 0, 0, 0 },
+		{ "also good", TERM_BIGRAM, T0, 2, 2, 0, 0, 0 },
+	};
+	push(&bus, minutes_msg(rows, 6));
+	push(&bus, source_state_msg(424242, "x", 1, "", 0, 1, 0)); /* no such source */
+	db_close(db);
+
+	json_t *st = status_get(&bus);
+	ck_assert(json_is_true(json_object_get(st, "ok")));
+	ck_assert_int_eq(jint(st, "rows_written"), 2);
+	ck_assert_int_eq(jint(st, "rows_skipped"), 5);
+	json_decref(st);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 2);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 3);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM terms"
+				  " WHERE term IN ('good', 'also good')"), 2);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+/* A snapshot with global 5m and 1h views and a per-language view. */
+static struct snapshot *make_snapshot(int64_t generated_ms, uint64_t seq)
+{
+	struct snapshot *s = snapshot_new();
+	ck_assert_ptr_nonnull(s);
+	s->seq = seq;
+	s->generated_ms = generated_ms;
+	s->event_time_ms = generated_ms - 1000;
+	s->watermark_ms = generated_ms - 61000;
+	s->stats.posts_total = 1234;
+	s->nviews = 3;
+	s->views = snapshot_alloc(s, s->nviews * sizeof *s->views);
+	const char *terms[] = { "#alpha", "beta", "\"gamma\" \xF0\x9F\x8E\x89" };
+	const uint8_t kinds[] = { TERM_HASHTAG, TERM_WORD, TERM_WORD };
+	for (size_t vi = 0; vi < s->nviews; vi++) {
+		struct snapshot_view *v = &s->views[vi];
+		v->window = vi == 1 ? WINDOW_1H : WINDOW_5M;
+		if (vi == 2)
+			strcpy(v->lang, "de");
+		v->posts = 100 * (vi + 1);
+		v->ntrends = 3;
+		v->trends = snapshot_alloc(s, 3 * sizeof *v->trends);
+		for (uint32_t i = 0; i < 3; i++) {
+			struct trend *t = &v->trends[i];
+			t->term = snapshot_strdup(s, terms[i], strlen(terms[i]));
+			t->term_len = (uint32_t)strlen(terms[i]);
+			t->kind = kinds[i];
+			t->count = 30 - 10 * i;          /* by count: 0, 1, 2 */
+			t->authors = 5 + i;
+			t->score = 1.5 * i;              /* by score: 2, 1, 0 */
+			t->series = snapshot_alloc(s, SNAPSHOT_SERIES_POINTS * sizeof *t->series);
+			t->series[SNAPSHOT_SERIES_POINTS - 1] = t->count;
+		}
+		for (int k = 0; k <= TERM_KIND_ALL; k++) {
+			for (int so = 0; so < SORT_COUNT_; so++) {
+				struct trend_ranking *r = &v->rank[so][k];
+				r->idx = snapshot_alloc(s, 3 * sizeof *r->idx);
+				for (uint32_t i = 0; i < 3; i++) {
+					uint32_t idx = so == SORT_SCORE ? 2 - i : i;
+					if (k == TERM_KIND_ALL || kinds[idx] == k)
+						r->idx[r->n++] = idx;
+				}
+			}
+		}
+	}
+	return s;
+}
+
+START_TEST(test_writer_stores_snapshot_views_by_score_and_count)
+{
+	struct db *db = open_ok(&(struct db_options){ .batch_ms = 10 });
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	struct dbmsg *m = dbmsg_new(DBMSG_SNAPSHOT);
+	m->u.snapshot = make_snapshot(T0 + 60000 + 1500, 41);
+	push(&bus, m);
+	/* Two snapshots in one minute: the newer replaces the older. */
+	json_decref(status_wait(&bus, st_ok_rows, 2, "the first snapshot"));
+	m = dbmsg_new(DBMSG_SNAPSHOT);
+	m->u.snapshot = make_snapshot(T0 + 60000 + 2500, 42);
+	push(&bus, m);
+	m = dbmsg_new(DBMSG_SNAPSHOT);
+	m->u.snapshot = make_snapshot(T0 + 120000, 43);
+	push(&bus, m);
+	db_close(db);
+	json_t *st = status_get(&bus);
+	ck_assert_int_eq(jint(st, "rows_written"), 6);
+	json_decref(st);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM snapshots"), 4);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM snapshots"
+				  " WHERE minute_ms = 1795608060000"), 2);
+	ck_assert_int_eq(sq_int(c, "SELECT generated_ms FROM snapshots"
+				  " WHERE minute_ms = 1795608060000 AND win = '5m'"), T0 + 62500);
+	char *text = sq_text(c, "SELECT json FROM snapshots WHERE minute_ms = 1795608060000"
+				" AND win = '5m'");
+	sqlite3_close(c);
+
+	json_error_t je;
+	json_t *j = json_loads(text, 0, &je);
+	ck_assert_msg(j != NULL, "stored snapshot is not JSON: %s", je.text);
+	free(text);
+	json_t *score = json_object_get(j, "score"), *count = json_object_get(j, "count");
+	ck_assert_str_eq(jstr(score, "window"), "5m");
+	ck_assert_str_eq(jstr(score, "kind"), "all");
+	ck_assert_str_eq(jstr(score, "sort"), "score");
+	ck_assert_str_eq(jstr(count, "sort"), "count");
+	ck_assert_int_eq(jint(score, "seq"), 42);
+	ck_assert_int_eq(jint(json_object_get(score, "overall"), "posts"), 100); /* not "de" */
+	json_t *ts = json_object_get(score, "trends"), *tc = json_object_get(count, "trends");
+	ck_assert_uint_eq(json_array_size(ts), 3);
+	ck_assert_uint_eq(json_array_size(tc), 3);
+	ck_assert_str_eq(jstr(json_array_get(ts, 0), "term"), "\"gamma\" \xF0\x9F\x8E\x89");
+	ck_assert_str_eq(jstr(json_array_get(tc, 0), "term"), "#alpha");
+	ck_assert_str_eq(jstr(json_array_get(tc, 0), "kind"), "hashtag");
+	ck_assert_int_eq(jint(json_array_get(tc, 0), "count"), 30);
+	json_decref(j);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+static void push_many(struct bus *b, int nmsg, int rows_per_msg)
+{
+	for (int i = 0; i < nmsg; i++) {
+		struct row_spec rows[16];
+		char terms[16][32];
+		for (int r = 0; r < rows_per_msg; r++) {
+			snprintf(terms[r], sizeof terms[r], "w%d", (i * rows_per_msg + r) % 50);
+			rows[r] = (struct row_spec){ terms[r], TERM_WORD, T0 + (int64_t)i * 60000,
+						     1, 1, 0, 0, 0 };
+		}
+		push(b, minutes_msg(rows, (size_t)rows_per_msg));
+	}
+}
+
+START_TEST(test_writer_drains_the_queue_on_close)
+{
+	for (int closed = 0; closed < 2; closed++) {
+		unlink(dbpath);
+		struct db *db = open_ok(NULL);
+		struct bus bus;
+		bus_setup(&bus);
+		ck_assert_int_eq(db_writer_start(db, &bus), 0);
+		push_many(&bus, 600, 10);
+		if (closed) {
+			/* What main does: close the queue once producers stopped. */
+			queue_close(&bus.db);
+			struct dbmsg *late = one_row_msg("late", 0, T0, 1);
+			ck_assert_int_eq(queue_push(&bus.db, late, 0), -EPIPE);
+			dbmsg_free(late);
+		}
+		db_close(db);
+		ck_assert_uint_eq(queue_depth(&bus.db), 0);
+		json_t *st = status_get(&bus);
+		ck_assert_int_eq(jint(st, "rows_written"), 6000);
+		json_decref(st);
+		bus_destroy(&bus);
+
+		sqlite3 *c = sq_open(dbpath);
+		ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 6000);
+		ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 6000);
+		ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM terms"), 50);
+		sqlite3_close(c);
+		assert_integrity(dbpath);
+	}
+	/* db_writer_stop(close_queue) closes the queue for late producers. */
+	struct db *db = open_ok(NULL);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	db_writer_stop(db, true);
+	struct dbmsg *late = one_row_msg("late", 0, T0, 1);
+	ck_assert_int_eq(queue_push(&bus.db, late, 0), -EPIPE);
+	dbmsg_free(late);
+	db_close(db);
+	bus_destroy(&bus);
+}
+END_TEST
+
+START_TEST(test_writer_survives_a_read_only_file_and_recovers)
+{
+	const char *vfs = fault_vfs_name();
+	db_close(open_ok(NULL));
+
+	/* The file is read-only when trendd starts. */
+	atomic_store(&fault_mode, FAULT_READONLY);
+	struct db_options o = { .vfs = vfs, .batch_ms = 10, .retry_min_ms = 20,
+				.retry_max_ms = 50 };
+	struct db *db = open_ok(&o);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	push(&bus, one_row_msg("first", TERM_WORD, T0, 2));
+	json_t *st = status_wait(&bus, st_failing, 2, "a read-only error");
+	ck_assert_msg(strstr(jstr(st, "error"), "read-only") != NULL, "error: %s",
+		      jstr(st, "error"));
+	ck_assert(json_is_string(json_object_get(st, "error_since")));
+	ck_assert_int_eq(jint(st, "rows_written"), 0);
+	ck_assert_int_eq(jint(st, "pending"), 1);
+	json_decref(st);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 0);
+	sqlite3_close(c);
+
+	/* Writable again: the kept batch is written. */
+	atomic_store(&fault_mode, FAULT_NONE);
+	st = status_wait(&bus, st_ok_rows, 1, "recovery");
+	ck_assert(json_is_null(json_object_get(st, "error")));
+	ck_assert(json_is_null(json_object_get(st, "error_since")));
+	ck_assert_int_eq(jint(st, "pending"), 0);
+	int64_t failed = jint(st, "failed_batches");
+	json_decref(st);
+
+	/* The file turns read-only while trendd runs (a read-only remount). */
+	atomic_store(&fault_mode, FAULT_READONLY);
+	push(&bus, one_row_msg("second", TERM_WORD, T0, 3));
+	json_decref(status_wait(&bus, st_failing, failed + 2, "errors while read-only"));
+	atomic_store(&fault_mode, FAULT_NONE);
+	push(&bus, one_row_msg("third", TERM_WORD, T0, 4));
+	json_decref(status_wait(&bus, st_ok_rows, 3, "second recovery"));
+	db_close(db);
+	st = status_get(&bus);
+	ck_assert_int_eq(jint(st, "msgs_dropped"), 0);
+	json_decref(st);
+	bus_destroy(&bus);
+
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 3);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 9);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_writer_survives_a_full_disk_and_recovers)
+{
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 10, .retry_min_ms = 20,
+				.retry_max_ms = 50 };
+	struct db *db = open_ok(&o);
+	struct source_config src = { .kind = "rss", .name = "feed", .url = "u" };
+	ck_assert_int_eq(db_source_upsert(db, &src), 0);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	push(&bus, one_row_msg("before", TERM_WORD, T0, 1));
+	json_decref(status_wait(&bus, st_ok_rows, 1, "the first batch"));
+
+	atomic_store(&fault_mode, FAULT_FULL);
+	push(&bus, one_row_msg("during", TERM_WORD, T0, 2));
+	push(&bus, source_state_msg(src.id, "cur", T0, "", 0, 5, 0));
+	json_t *st = status_wait(&bus, st_failing, 3, "disk-full errors");
+	ck_assert_msg(strstr(jstr(st, "error"), "disk full") != NULL, "error: %s",
+		      jstr(st, "error"));
+	ck_assert_int_eq(jint(st, "rows_written"), 1);
+	json_decref(st);
+
+	atomic_store(&fault_mode, FAULT_NONE);
+	json_decref(status_wait(&bus, st_ok_rows, 3, "recovery"));
+	db_close(db);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 3);
+	char *cur = sq_text(c, "SELECT cursor FROM sources");
+	ck_assert_str_eq(cur, "cur");
+	free(cur);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_writer_retries_while_another_connection_holds_the_lock)
+{
+	struct db *db = open_ok(&(struct db_options){ .busy_timeout_ms = 20, .batch_ms = 10,
+						      .retry_min_ms = 20, .retry_max_ms = 40 });
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	sqlite3 *other = sq_open(dbpath);
+	sq_exec(other, "BEGIN IMMEDIATE");
+	push(&bus, one_row_msg("x", TERM_WORD, T0, 1));
+	push(&bus, one_row_msg("x", TERM_WORD, T0, 1));
+	json_t *st = status_wait(&bus, st_failing, 2, "busy errors");
+	ck_assert_msg(strstr(jstr(st, "error"), "locked") != NULL, "error: %s", jstr(st, "error"));
+	json_decref(st);
+	sq_exec(other, "COMMIT");
+	sqlite3_close(other);
+	json_decref(status_wait(&bus, st_ok_rows, 2, "the lock to go"));
+	db_close(db);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count FROM term_minute"), 2); /* once, not twice */
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_writer_bounds_its_backlog_while_writes_fail)
+{
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .batch_max = 4,
+				.retry_min_ms = 10, .retry_max_ms = 20, .retry_max_msgs = 8 };
+	struct db *db = open_ok(&o);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	atomic_store(&fault_mode, FAULT_FULL);
+	char term[16];
+	for (int i = 0; i < 20; i++) {
+		snprintf(term, sizeof term, "t%02d", i);
+		push(&bus, one_row_msg(term, TERM_WORD, T0, 1));
+	}
+	json_t *st = status_wait(&bus, st_dropped, 12, "the backlog cap");
+	ck_assert_int_eq(jint(st, "msgs_dropped"), 12);
+	ck_assert_int_eq(jint(st, "rows_dropped"), 12);
+	ck_assert_int_le(jint(st, "pending"), 8);
+	json_decref(st);
+	atomic_store(&fault_mode, FAULT_NONE);
+	json_decref(status_wait(&bus, st_ok_rows, 8, "recovery"));
+	db_close(db);
+	st = status_get(&bus);
+	ck_assert_int_eq(jint(st, "rows_written"), 8);
+	json_decref(st);
+	bus_destroy(&bus);
+
+	/* The newest eight survived. */
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 8);
+	char *first = sq_text(c, "SELECT min(term) FROM terms");
+	ck_assert_str_eq(first, "t12");
+	free(first);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_writer_merges_source_states_while_writes_fail)
+{
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .batch_max = 1,
+				.retry_min_ms = 10, .retry_max_ms = 20, .retry_max_msgs = 4 };
+	struct db *db = open_ok(&o);
+	struct source_config src = { .kind = "rss", .name = "feed", .url = "u", .cursor = "old" };
+	ck_assert_int_eq(db_source_upsert(db, &src), 0);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	atomic_store(&fault_mode, FAULT_FULL);
+	push(&bus, source_state_msg(src.id, "a", T0, "", 0, 1, 0));
+	json_decref(status_wait(&bus, st_failing, 1, "a failure"));
+	push(&bus, source_state_msg(src.id, "b", T0 + 1, "", 0, 2, 0));
+	push(&bus, source_state_msg(src.id, "", T0 + 2, "timeout", T0 + 2, 3, 0));
+	push(&bus, one_row_msg("t1", TERM_WORD, T0, 1));
+	push(&bus, one_row_msg("t2", TERM_WORD, T0, 1));
+	push(&bus, one_row_msg("t3", TERM_WORD, T0, 1));
+	/* Six messages, a backlog of four: the superseded states make the room. */
+	json_t *st = status_wait(&bus, st_dropped, 0, "the queue to empty");
+	json_decref(st);
+	atomic_store(&fault_mode, FAULT_NONE);
+	json_decref(status_wait(&bus, st_ok_rows, 4, "recovery"));
+	db_close(db);
+	st = status_get(&bus);
+	ck_assert_int_eq(jint(st, "msgs_dropped"), 0);
+	ck_assert_int_eq(jint(st, "rows_written"), 4);
+	json_decref(st);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	char *cur = sq_text(c, "SELECT cursor FROM sources");
+	ck_assert_str_eq(cur, "b");
+	free(cur);
+	char *le = sq_text(c, "SELECT last_error FROM sources");
+	ck_assert_str_eq(le, "timeout");
+	free(le);
+	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources"), 3);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 3);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_writer_gives_up_at_shutdown_after_the_grace_period)
+{
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .retry_min_ms = 10,
+				.retry_max_ms = 20, .shutdown_grace_ms = 200 };
+	struct db *db = open_ok(&o);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	atomic_store(&fault_mode, FAULT_FULL);
+	push(&bus, one_row_msg("lost", TERM_WORD, T0, 1));
+	json_decref(status_wait(&bus, st_failing, 1, "a failure"));
+	int64_t t0 = clock_mono_ms();
+	db_close(db);
+	int64_t took = clock_mono_ms() - t0;
+	ck_assert_int_lt(took, 2000);
+	json_t *st = status_get(&bus);
+	ck_assert_int_eq(jint(st, "msgs_dropped"), 1);
+	json_decref(st);
+	bus_destroy(&bus);
+	atomic_store(&fault_mode, FAULT_NONE);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+/* The term cache ----------------------------------------------------------------- */
+
+START_TEST(test_term_cache_separates_kinds_and_empties_when_full)
+{
+	struct term_cache c;
+	ck_assert_int_eq(term_cache_init(&c, 4), 0);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(term_cache_put(&c, (uint8_t)k, "rust", 4, 100 + k), 0);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(term_cache_get(&c, (uint8_t)k, "rust", 4), 100 + k);
+	ck_assert_int_eq(term_cache_get(&c, 4, "rust", 4), 0);
+	ck_assert_int_eq(term_cache_get(&c, 0, "rus", 3), 0);
+	ck_assert_int_eq(term_cache_put(&c, 0, "x", 1, 0), -EINVAL);
+	ck_assert_int_eq(term_cache_put(&c, 5, "five", 4, 5), 0);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_uint_eq(c.clears, 1);
+	ck_assert_int_eq(term_cache_get(&c, 5, "five", 4), 5);
+	ck_assert_int_eq(term_cache_get(&c, 0, "rust", 4), 0);
+	term_cache_destroy(&c);
+
+	ck_assert_int_eq(term_cache_init(&c, 20000), 0);
+	char buf[32];
+	for (int i = 0; i < 20000; i++) {
+		int n = snprintf(buf, sizeof buf, "term-%d", i);
+		ck_assert_int_eq(term_cache_put(&c, (uint8_t)(i % 7), buf, (uint32_t)n, i + 1), 0);
+	}
+	ck_assert_uint_eq(c.clears, 0);
+	for (int i = 0; i < 20000; i++) {
+		int n = snprintf(buf, sizeof buf, "term-%d", i);
+		ck_assert_int_eq(term_cache_get(&c, (uint8_t)(i % 7), buf, (uint32_t)n), i + 1);
+		ck_assert_int_eq(term_cache_get(&c, (uint8_t)((i + 1) % 7), buf, (uint32_t)n), 0);
+	}
+	term_cache_destroy(&c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("db");
+	TCase *tc = tcase_create("db");
+	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_open_creates_current_schema_in_wal_mode);
+	tcase_add_test(tc, test_open_migrates_an_empty_file);
+	tcase_add_test(tc, test_reopen_keeps_data_and_schema);
+	tcase_add_test(tc, test_open_refuses_newer_schema_and_leaves_it_untouched);
+	tcase_add_test(tc, test_open_rolls_back_a_failed_migration);
+	tcase_add_test(tc, test_open_explains_a_read_only_file_that_needs_migrating);
+	tcase_add_test(tc, test_open_rejects_a_text_file_without_touching_it);
+	tcase_add_test(tc, test_open_reports_corrupt_and_unopenable_files);
+	tcase_add_test(tc, test_sources_round_trip_sql_significant_strings);
+	tcase_add_test(tc, test_source_upsert_keeps_cursor_unless_one_is_given);
+	tcase_add_test(tc, test_source_upsert_rejects_invalid_sources);
+	tcase_add_test(tc, test_source_upsert_stops_at_the_source_limit);
+	tcase_add_test(tc, test_writer_adds_term_minutes_and_updates_source_state);
+	tcase_add_test(tc, test_writer_skips_invalid_rows_and_keeps_the_rest);
+	tcase_add_test(tc, test_writer_stores_snapshot_views_by_score_and_count);
+	tcase_add_test(tc, test_writer_drains_the_queue_on_close);
+	tcase_add_test(tc, test_writer_survives_a_read_only_file_and_recovers);
+	tcase_add_test(tc, test_writer_survives_a_full_disk_and_recovers);
+	tcase_add_test(tc, test_writer_retries_while_another_connection_holds_the_lock);
+	tcase_add_test(tc, test_writer_bounds_its_backlog_while_writes_fail);
+	tcase_add_test(tc, test_writer_merges_source_states_while_writes_fail);
+	tcase_add_test(tc, test_writer_gives_up_at_shutdown_after_the_grace_period);
+	tcase_add_test(tc, test_term_cache_separates_kinds_and_empties_when_full);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void) { return tu_run(suite()); }
