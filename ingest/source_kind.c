@@ -1,0 +1,18 @@
+#include "ingest/source_kind.h"
+
+#include <string.h>
+
+#include "ingest/source_mastodon.h"
+
+/* Every kind the ingest thread polls. Adding one is one line here. */
+static const struct source_kind *const g_kinds[] = {
+	&source_kind_mastodon,
+};
+
+const struct source_kind *source_kind_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof g_kinds / sizeof g_kinds[0]; i++)
+		if (!strcmp(g_kinds[i]->name, name))
+			return g_kinds[i];
+	return NULL;
+}
