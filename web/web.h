@@ -6,11 +6,18 @@
  * /healthz, /metrics and the WebSocket endpoint /ws (subprotocol trendd.v1).
  * The service loop never blocks: it reads published snapshots and blobs from
  * the bus and is woken through lws_cancel_service() when they change.
+ * docs/API.md describes every endpoint and the WebSocket protocol.
+ *
+ * Life cycle: web_create() on the main thread (binds the port, indexes the
+ * static files, sets bus->wake_web), web_run() on the web thread, web_stop()
+ * from anywhere, then web_free() once web_run() has returned and every thread
+ * that may call bus_wake_web() has stopped (web_free clears bus->wake_web).
  */
 #ifndef TRENDD_WEB_H
 #define TRENDD_WEB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/bus.h"
 
@@ -20,11 +27,22 @@ struct web_config {
 	const char *listen;       /* "ADDR:PORT", e.g. "127.0.0.1:8080" */
 	const char *static_dir;   /* dashboard files */
 	const char *chartjs_dir;  /* Chart.js (libjs-chart.js), served under /vendor/chart.js/ */
+	int64_t ws_slow_ms;       /* drop a WebSocket client whose unsent data waits longer;
+				     0 = WEB_WS_SLOW_MS */
 };
 
-/* Creates the lws context and binds the port; sets bus->wake_web. */
+#define WEB_WS_SLOW_MS 15000
+
+/*
+ * Creates the lws context and binds the port; sets bus->wake_web. Returns 0,
+ * or a negative errno with a readable message in err (e.g. "cannot listen on
+ * 127.0.0.1:8080: address in use"). A missing static or Chart.js directory is
+ * only logged: the API still works without the dashboard.
+ */
 int web_create(struct web **out, const struct web_config *cfg, struct bus *bus, char *err,
 	       size_t errlen);
+/* The port actually bound (useful with port 0). */
+int web_port(const struct web *w);
 /* Runs the service loop until web_stop(). */
 int web_run(struct web *w);
 /* Asks the loop to return; safe from any thread. */

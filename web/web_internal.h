@@ -1,0 +1,112 @@
+/*
+ * web_internal.h - the server state shared by the web layer's files:
+ * server.c (context, listening, service loop, housekeeping timer), http.c
+ * (router, REST, static files) and ws.c (WebSocket fan-out).
+ *
+ * Owned by the lws service thread once web_run() starts: everything below
+ * `stop` is touched only from lws callbacks, so it needs no locks. Other
+ * threads reach the server only through web_stop() and bus->wake_web, both
+ * of which just flag and call lws_cancel_service().
+ *
+ * Fan-out invariants: `snap` is the newest snapshot the WebSocket clients are
+ * served from (one reference held); `cache` holds rendered trends messages
+ * for `snap` only, keyed by view, and is emptied whenever `snap` changes; a
+ * session owes a trends message while its sent_gen differs from snap_gen, so
+ * a slow client skips straight to the newest snapshot instead of queueing.
+ */
+#ifndef TRENDD_WEB_INTERNAL_H
+#define TRENDD_WEB_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/snapshot.h"
+#include "web/render.h"
+#include "web/static.h"
+#include "web/web.h"
+
+#define WEB_IO_CHUNK          (16 * 1024) /* HTTP body bytes written per writeable callback */
+#define WEB_RENDER_CACHE      64          /* distinct views cached per snapshot */
+#define WEB_TIMER_MS          250         /* housekeeping period: slow clients, missed wakes */
+#define WEB_WS_PONGS_OWED_MAX 8           /* pings beyond this, unanswered, are dropped */
+#define WEB_WS_ERROR_BYTES    192         /* longest error message sent to a client */
+#define WEB_ADDR_BYTES        64
+#define WEB_HEADER_BYTES      4096        /* all request headers of one request (lws ah) */
+#define WEB_QUERY_ARG_BYTES   256         /* one query argument, name=value, NUL included */
+
+struct ws_session;
+
+struct ws_cached {
+	struct web_view view;
+	unsigned char *buf;       /* owned: LWS_PRE bytes of headroom, then the message */
+	size_t len;               /* message bytes after the headroom */
+};
+
+struct web {
+	struct bus *bus;                  /* borrowed */
+	struct lws_context *ctx;          /* owned */
+	struct lws_vhost *vhost;
+	struct lws_protocols protocols[3];
+	struct static_files files;
+	char listen[WEB_ADDR_BYTES + 8];  /* as given, for messages */
+	int port;                         /* bound port */
+	int64_t ws_slow_ms;
+	int64_t started_mono_ms;
+	atomic_bool stop;
+
+	/* service thread only */
+	lws_sorted_usec_list_t timer;
+	struct snapshot *snap;            /* owned ref: what WebSocket clients get */
+	uint64_t snap_gen;                /* trends slot version when snap was taken */
+	struct ws_cached cache[WEB_RENDER_CACHE];
+	size_t ncache, cache_next;
+	struct blob *sources;             /* owned ref */
+	uint64_t sources_gen;             /* slot version when taken, 0 = none yet */
+	unsigned char *sources_msg;       /* owned: LWS_PRE + {"type":"sources",…} */
+	size_t sources_msg_len;
+	struct blob *db_status;           /* owned ref */
+	uint64_t db_gen;
+	int db_ok;                        /* render_db_ok() of db_status, -1 when none */
+	struct ws_session *sessions;      /* every established WebSocket client */
+	struct web_stats stats;
+	unsigned char io[LWS_PRE + WEB_IO_CHUNK]; /* scratch for one write */
+};
+
+static inline struct web *web_from_wsi(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* http.c */
+int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		      size_t len);
+size_t web_http_session_size(void);
+
+/* ws.c */
+int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len);
+size_t web_ws_session_size(void);
+/* Takes the newest snapshot and sources from the bus; wakes clients that owe a message. */
+void web_ws_refresh(struct web *w);
+/* Closes clients whose unsent data has waited longer than ws_slow_ms. */
+void web_ws_cull(struct web *w, int64_t now_mono_ms);
+/* Drops every reference and cached message; after the context is destroyed. */
+void web_ws_release(struct web *w);
+
+/* server.c */
+/* Refreshes db_status/db_ok from the bus when it changed. */
+void web_db_refresh(struct web *w);
+void web_stats_fill(struct web *w, struct web_stats *out);
+
+/*
+ * Parses "ADDR:PORT" ("127.0.0.1:8080", "[::1]:8080", "localhost:8080",
+ * "0.0.0.0:0"): a numeric address (or localhost) and a port 0..65535, 0 for
+ * any free port. Returns 0 or -EINVAL with a readable message in err.
+ */
+int web_listen_parse(const char *s, char *addr, size_t addrlen, int *port, bool *ipv6,
+		     char *err, size_t errlen);
+
+#endif
