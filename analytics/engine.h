@@ -17,7 +17,7 @@ struct engine;
 struct engine_config {
 	const char *data_dir;     /* lexicon and stopwords */
 	int64_t tick_ms;          /* snapshot period, default 1000 */
-	int64_t lateness_ms;      /* allowed lateness, default 60000 */
+	int64_t lateness_ms;      /* allowed lateness; negative: the default, 60000 */
 	size_t top_m;             /* terms kept per closed bucket, default 4096 */
 };
 

@@ -1,0 +1,159 @@
+// Test harness shared by the integration and browser tests: runs the real
+// trendd binary on a free port with a temporary database, talks HTTP and
+// WebSocket to it, and serves fixtures from a local HTTP server.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const TOP = process.env.TRENDD_TOP || path.resolve(import.meta.dirname, '../..');
+export const BIN = process.env.TRENDD_BIN || path.join(TOP, 'build-test/trendd');
+export const FIXTURES = path.join(TOP, 'tests/fixtures');
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function tmpDir(prefix = 'trendd-test-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/* Polls fn until it returns a truthy value or the time runs out. */
+export async function waitFor(fn, { timeout = 30000, interval = 250, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)?.slice(0, 500)}`);
+    }
+    await sleep(interval);
+  }
+}
+
+export async function httpGet(base, p, headers = {}) {
+  const res = await fetch(base + p, { headers });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/*
+ * Starts trendd with args (plus --listen and --db unless given) and waits
+ * until /healthz answers. Returns { base, port, db, proc, stop(), log() }.
+ */
+export async function startTrendd(args = [], { port, db, env = {} } = {}) {
+  port = port || (await freePort());
+  const dir = tmpDir();
+  db = db || path.join(dir, 'trendd.db');
+  const full = [...args, '--listen', `127.0.0.1:${port}`, '--db', db];
+  const proc = spawn(BIN, full, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout.on('data', (d) => { output += d; });
+  proc.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const base = `http://127.0.0.1:${port}`;
+  const t = {
+    base, port, db, dir, proc, exited,
+    log: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const r = await Promise.race([exited, sleep(20000).then(() => null)]);
+      if (!r) {
+        proc.kill('SIGKILL');
+        throw new Error('trendd did not stop within 20 s:\n' + output.slice(-4000));
+      }
+      return r;
+    },
+  };
+  try {
+    await waitFor(async () => {
+      if (proc.exitCode !== null) throw new Error(`trendd exited with ${proc.exitCode}:\n${output}`);
+      const r = await httpGet(base, '/healthz');
+      return r.status === 200;
+    }, { timeout: 20000, what: 'trendd /healthz' });
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(e.message + '\n--- trendd output ---\n' + output.slice(-4000));
+  }
+  return t;
+}
+
+/*
+ * A local HTTP server for fixtures. routes: { '/path': handler } where a
+ * handler is (req, res, url) => void, or a string naming a captured *.http
+ * response under tests/fixtures to replay. Unknown paths get 404.
+ */
+export async function fixtureServer(routes) {
+  const hits = {};
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    hits[url.pathname] = (hits[url.pathname] || 0) + 1;
+    const h = routes[url.pathname];
+    if (!h) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"Record not found"}');
+      return;
+    }
+    if (typeof h === 'string') {
+      replayCapture(res, h);
+      return;
+    }
+    h(req, res, url);
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    hits,
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
+
+/* Parses a captured HTTP response (status line, headers, blank line, body). */
+export function readCapture(rel) {
+  const buf = fs.readFileSync(path.join(FIXTURES, rel));
+  const sep = buf.indexOf('\r\n\r\n');
+  const head = buf.subarray(0, sep).toString('latin1').split('\r\n');
+  const body = buf.subarray(sep + 4);
+  const status = parseInt(head[0].split(' ')[1], 10);
+  const headers = [];
+  for (const line of head.slice(1)) {
+    const i = line.indexOf(':');
+    headers.push([line.slice(0, i).trim(), line.slice(i + 1).trim()]);
+  }
+  return { status, headers, body };
+}
+
+export function replayCapture(res, rel, { status, extraHeaders = {} } = {}) {
+  const c = readCapture(rel);
+  const skip = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+  const headers = {};
+  for (const [k, v] of c.headers) if (!skip.has(k.toLowerCase())) headers[k] = v;
+  Object.assign(headers, extraHeaders, { 'content-length': String(c.body.length) });
+  res.writeHead(status || c.status, headers);
+  res.end(c.body);
+}
