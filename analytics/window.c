@@ -908,6 +908,42 @@ static uint64_t term_authors(struct window *w, int win, uint32_t id)
 }
 
 /*
+ * The history ranges of window win: minutes [*m_lo, *m_hi] (level 1) and
+ * quarter hours [*q_lo, *q_hi] (level 2) before the window start.
+ */
+static void history_ranges(const struct window *w, int win, int64_t *m_lo, int64_t *m_hi,
+			   int64_t *q_lo, int64_t *q_hi)
+{
+	int64_t start_ms = w->end_ms - window_span_ms(win);
+	*m_hi = floor_div(start_ms, 60000) - 1;
+	*m_lo = *m_hi - 59;
+	*q_hi = floor_div(*m_lo * 60000, 900000) - 1;
+	*q_lo = floor_div(start_ms - 86400000, 900000);
+}
+
+static int64_t history_needed_ms(int win)
+{
+	int64_t span = window_span_ms(win);
+	return span < 3600000 ? span : 3600000;
+}
+
+/* How much history before window win there is at all (any term). */
+static int64_t window_history_ms(struct window *w, int win)
+{
+	int64_t m_lo, m_hi, q_lo, q_hi, covered = 0;
+	history_ranges(w, win, &m_lo, &m_hi, &q_lo, &q_hi);
+	for (int64_t k = m_lo; k <= m_hi; k++) {
+		const struct bucket *b = level_bucket(&w->lv[1], k);
+		covered += b && b->state != B_OPEN ? 60000 : 0;
+	}
+	for (int64_t k = q_lo; k <= q_hi; k++) {
+		const struct bucket *b = level_bucket(&w->lv[2], k);
+		covered += b && b->state != B_OPEN ? 900000 : 0;
+	}
+	return covered;
+}
+
+/*
  * Expected distinct authors of a term in window win, from its own history
  * before the window: the authors it had per minute over the hour before the
  * window start (level-1 buckets, kept two hours), then per quarter hour over
@@ -918,14 +954,13 @@ static uint64_t term_authors(struct window *w, int win, uint32_t id)
  */
 static double term_expected(struct window *w, int win, uint32_t id, bool *known)
 {
-	int64_t span = window_span_ms(win), start_ms = w->end_ms - span;
+	int64_t span = window_span_ms(win), m_lo, m_hi, q_lo, q_hi;
 	uint64_t sum = 0;
 	int64_t covered_ms = 0;
 
-	const struct level *L1 = &w->lv[1];
-	int64_t m_hi = floor_div(start_ms, 60000) - 1, m_lo = m_hi - 59;
+	history_ranges(w, win, &m_lo, &m_hi, &q_lo, &q_hi);
 	for (int64_t k = m_lo; k <= m_hi; k++) {
-		const struct bucket *b = level_bucket((struct level *)L1, k);
+		const struct bucket *b = level_bucket(&w->lv[1], k);
 		if (!b || b->state == B_OPEN)
 			continue;
 		covered_ms += 60000;
@@ -933,10 +968,8 @@ static double term_expected(struct window *w, int win, uint32_t id, bool *known)
 		if (e)
 			sum += e->authors;
 	}
-	const struct level *L2 = &w->lv[2];
-	int64_t q_hi = floor_div(m_lo * 60000, 900000) - 1, q_lo = floor_div(start_ms - 86400000, 900000);
 	for (int64_t k = q_lo; k <= q_hi; k++) {
-		const struct bucket *b = level_bucket((struct level *)L2, k);
+		const struct bucket *b = level_bucket(&w->lv[2], k);
 		if (!b || b->state == B_OPEN)
 			continue;
 		covered_ms += 900000;
@@ -944,7 +977,7 @@ static double term_expected(struct window *w, int win, uint32_t id, bool *known)
 		if (e)
 			sum += e->authors;
 	}
-	*known = covered_ms >= (span < 3600000 ? span : 3600000);
+	*known = covered_ms >= history_needed_ms(win);
 	if (covered_ms == 0)
 		return 0;
 	return (double)sum * (double)span / (double)covered_ms;
@@ -1126,6 +1159,8 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 	v->neg = w->vol[win].neg;
 	v->neu = v->posts - v->pos - v->neg;
 	v->sentiment = v->posts ? w->vol[win].sent / (double)v->posts : 0;
+	v->history_ms = window_history_ms(w, win);
+	v->history_needed_ms = history_needed_ms(win);
 	v->volume_series = snapshot_alloc(s, v->series_points * sizeof(uint32_t));
 	if (!v->volume_series)
 		goto out;

@@ -58,6 +58,9 @@ struct snapshot_view {
 	uint64_t pos, neu, neg;
 	uint32_t *volume_series; /* posts per series point, oldest first */
 	uint32_t series_points;  /* <= SNAPSHOT_SERIES_POINTS */
+	/* History before the window that trend scores compare with; while it is
+	 * shorter than history_needed_ms nothing trends (warming up). */
+	int64_t history_ms, history_needed_ms;
 	int64_t series_step_ms;  /* span of one series point */
 };
 

@@ -76,7 +76,13 @@ int snapshot_json_members(struct strbuf *sb, const struct snapshot *s,
 	clock_format_rfc3339_ms(s->watermark_ms, ts, sizeof ts);
 	sb_puts(sb, ",\"watermark\":\"");
 	sb_puts(sb, ts);
-	sb_puts(sb, "\",\"stats\":");
+	sb_puts(sb, "\",\"warming_up\":");
+	sb_puts(sb, v && v->history_ms < v->history_needed_ms ? "true" : "false");
+	sb_puts(sb, ",\"history_s\":");
+	sb_put_i64(sb, v ? v->history_ms / 1000 : 0);
+	sb_puts(sb, ",\"history_needed_s\":");
+	sb_put_i64(sb, v ? v->history_needed_ms / 1000 : 0);
+	sb_puts(sb, ",\"stats\":");
 	stats_json(sb, &s->stats);
 	sb_puts(sb, ",\"overall\":{\"posts\":");
 	sb_put_u64(sb, v ? v->posts : 0);

@@ -30,7 +30,7 @@
     conn: $('conn'), connText: $('conn-text'),
     banner: $('banner'), bannerText: $('banner-text'), retryNow: $('retry-now'),
     controls: $('controls'), kind: $('kind'), limit: $('limit'),
-    alert: $('alert'),
+    alert: $('alert'), warmup: $('warmup'),
     body: $('trends-body'), empty: $('trends-empty'), meta: $('meta'),
     pps: $('stat-pps'), total: $('stat-total'), inWindow: $('stat-window'),
     sentiment: $('stat-sentiment'), volume: $('volume-chart'),
@@ -52,7 +52,15 @@
     rows: new Map(),        // key -> { tr, cells, count }
     haveData: false,
     chart: null,
+    // While trendd has too little history to score trends, the "Trending"
+    // view shows the most used terms instead, and says so.
+    fallback: false,
   };
+
+  /* The sort actually subscribed: "count" while Trending falls back. */
+  function effectiveSort() {
+    return state.view.sort === 'score' && state.fallback ? 'count' : state.view.sort;
+  }
 
   /* ---- the view (window, kind, sort, limit), kept in the URL hash ---- */
 
@@ -173,8 +181,31 @@
   function subscribe() {
     send({
       type: 'subscribe', window: state.view.window, kind: state.view.kind,
-      sort: state.view.sort, limit: state.view.limit,
+      sort: effectiveSort(), limit: state.view.limit,
     });
+  }
+
+  /* Switches between scored trends and the most-used fallback as history allows. */
+  function checkWarmup(msg) {
+    const warming = msg.warming_up === true;
+    if (state.view.sort === 'score') {
+      const want = warming;
+      if (want !== state.fallback) {
+        state.fallback = want;
+        subscribe();
+      }
+    } else {
+      state.fallback = false;
+    }
+    if (state.view.sort === 'score' && warming) {
+      const have = Math.floor((Number(msg.history_s) || 0) / 60);
+      const need = Math.ceil((Number(msg.history_needed_s) || 0) / 60);
+      el.warmup.textContent = `Warming up: trend scores compare with the ${need} min before ` +
+        `the window, and trendd has ${have} min so far. Showing the most used terms until then.`;
+      el.warmup.hidden = false;
+    } else {
+      el.warmup.hidden = true;
+    }
   }
 
   /* A connection that silently died (no FIN) is noticed by the missing pong. */
@@ -204,8 +235,10 @@
     switch (msg && msg.type) {
       case 'trends':
         if (msg.window !== state.view.window || msg.kind !== state.view.kind ||
-            msg.sort !== state.view.sort) return; // an answer to an older subscription
+            msg.sort !== effectiveSort()) return; // an answer to an older subscription
         el.alert.hidden = true;
+        checkWarmup(msg);
+        if (msg.sort !== effectiveSort()) return; // just switched; the next message counts
         renderTrends(msg);
         break;
       case 'sources':

@@ -38,6 +38,10 @@ describe('trendd --demo', () => {
     const kinds = new Set(doc.trends.map((x) => x.kind));
     assert.ok(kinds.size >= 3, [...kinds].join(','));
     assert.ok(doc.stats.posts_total > 0);
+    // a fresh trendd has no history to score against yet, and says so
+    assert.equal(doc.warming_up, true);
+    assert.equal(doc.history_needed_s, 300);
+    assert.ok(doc.history_s < 300);
   });
 
   it('filters by kind and honours limit', async () => {

@@ -364,6 +364,12 @@ START_TEST(test_window_nothing_trends_before_there_is_history)
 		add1(w, T0 + i * 500, "early", (uint32_t)i + 1); /* 400 authors, 200 s */
 	window_advance(w, T0 + 200000);
 	ck_assert_double_eq(score_of(w, "early"), -1);
+	struct snapshot *s = snapshot_new();
+	struct snapshot_view *v = snapshot_alloc(s, sizeof *v);
+	ck_assert_int_eq(window_fill_view(w, WINDOW_5M, s, v), 0);
+	ck_assert_int_eq(v->history_needed_ms, 300000);
+	ck_assert_int_eq(v->history_ms, 0); /* the window reaches back before the first post */
+	snapshot_put(s);
 	/* six minutes in, the five before the window are history: a new burst trends */
 	rng_state = 3;
 	background(w, T0 + 200000, T0 + 660000);
@@ -371,6 +377,11 @@ START_TEST(test_window_nothing_trends_before_there_is_history)
 		add1(w, T0 + 660000 + i * 100, "late", (uint32_t)i + 1);
 	window_advance(w, T0 + 671000);
 	ck_assert_double_gt(score_of(w, "late"), 0);
+	s = snapshot_new();
+	v = snapshot_alloc(s, sizeof *v);
+	ck_assert_int_eq(window_fill_view(w, WINDOW_5M, s, v), 0);
+	ck_assert_int_eq(v->history_ms, 360000); /* minutes 0..5 before the window */
+	snapshot_put(s);
 	window_free(w);
 }
 END_TEST
