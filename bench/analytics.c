@@ -1,0 +1,440 @@
+/*
+ * bench/analytics - throughput of the analytics path on one core.
+ *
+ * Prints one JSON object per line, one per stage:
+ *   corpus    - the post mix measured (count, mean bytes, non-ASCII share)
+ *   tokenize  - tokenizer alone
+ *   sentiment - VADER alone
+ *   window    - raw term updates into the windows (pre-tokenized terms)
+ *   full      - tokenize + sentiment + window update per post ("posts_per_s")
+ *   memory    - 10 million distinct terms streamed through the 24h window
+ *
+ * The corpus is real post texts (tests/fixtures/tokenize/posts.tsv: Mastodon,
+ * Bluesky and Reddit captures) repeated, mixed with generated Zipf text with
+ * hashtags, mentions, links, emoji and non-ASCII words, to ~150 bytes a post
+ * and ~20% non-ASCII posts. Event time advances at the measured rate, so the
+ * windows close buckets and prune as they would live.
+ *
+ * usage: bench/analytics [--data-dir DIR] [--fixtures DIR] [--posts N]
+ *                        [--stages a,b,...] [--memory-terms N]
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "analytics/sentiment.h"
+#include "analytics/tokenize.h"
+#include "analytics/window.h"
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/term.h"
+
+struct corpus {
+	char **text;
+	size_t *len;
+	char **lang;
+	uint32_t *author;
+	size_t n;
+	size_t bytes, nonascii;
+};
+
+static uint64_t rng = 0x853c49e6748fea9bull;
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long peak_rss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/* Unescapes the text column of posts.tsv (\\, \t, \r, \n). */
+static size_t unescape(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (*r == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = 0;
+	return (size_t)(w - s);
+}
+
+/* Function words first: in English they are the most frequent, as here by Zipf rank. */
+static const char *const words_en[] = {
+	"the", "to", "and", "a", "of", "i", "is", "in", "it", "that", "for", "this", "on", "you",
+	"with", "but", "not", "so", "just", "be", "are", "was", "have", "my", "at", "all", "new",
+	"good", "great", "bad", "terrible", "love", "hate", "happy", "sad", "release", "very",
+	"update", "server", "network", "coffee", "morning", "weather", "storm", "train", "delay",
+	"music", "concert", "game", "match", "team", "goal", "win", "lose", "election", "vote",
+	"policy", "market", "stock", "price", "launch", "product", "phone", "battery", "camera",
+	"photo", "cat", "dog", "garden", "city", "bike", "traffic", "bridge", "river", "park",
+	"book", "movie", "series", "episode", "season", "finale", "rust", "linux", "kernel",
+	"compiler", "database", "outage", "breach", "password", "security", "patch", "bug", "fix",
+	"amazing", "awful", "nice", "wonderful", "horrible", "excited", "worried", "angry", "calm",
+	"really", "never", "no", "today", "tonight", "week", "year",
+};
+static const char *const words_intl[] = {
+	"straße", "über", "schön", "müde", "café", "élève", "été", "garçon", "niño", "año",
+	"canção", "ação", "coração", "größe", "fähre", "déjà", "señor", "mañana", "つくる", "東京",
+	"日本語", "猫", "ありがとう", "привет", "мир", "καλημέρα", "שלום", "مرحبا",
+};
+static const char *const tags[] = { "#rust", "#fediverse", "#caturday", "#news", "#linux",
+				    "#photography", "#music", "#climate", "#football", "#AI" };
+static const char *const emoji[] = { "😀", "😂", "🔥", "👍🏽", "❤️", "🎉", "😭", "🇩🇪",
+				     "👨‍👩‍👧", "🚀" };
+static const char *const domains[] = { "https://example.com/a/b", "https://www.news.example/x",
+				       "https://github.com/trendd", "https://blog.example.org/p?id=3" };
+
+static size_t zipf(size_t n)
+{
+	/* inverse-transform sample of a Zipf(s=1) over n ranks, approximated */
+	double u = (double)(rnd() >> 11) / 9007199254740992.0;
+	size_t r = (size_t)floor(exp(u * log((double)n + 1))) - 1;
+	return r < n ? r : n - 1;
+}
+
+static void gen_post(char *buf, size_t cap, size_t *len, bool intl)
+{
+	size_t o = 0, target = 100 + rnd() % 100;
+	const size_t nen = sizeof words_en / sizeof *words_en;
+	while (o < target && o + 64 < cap) {
+		const char *w;
+		uint64_t r = rnd() % 100;
+		if (r < 6)
+			w = tags[zipf(sizeof tags / sizeof *tags)];
+		else if (r < 7 && rnd() % 3 == 0)
+			w = emoji[zipf(sizeof emoji / sizeof *emoji)];
+		else if (r < 9)
+			w = domains[rnd() % (sizeof domains / sizeof *domains)];
+		else if (r < 11)
+			w = "@someone@mastodon.example";
+		else if (intl && r < 35)
+			w = words_intl[zipf(sizeof words_intl / sizeof *words_intl)];
+		else
+			w = words_en[zipf(nen)];
+		size_t l = strlen(w);
+		if (o)
+			buf[o++] = rnd() % 12 == 0 ? '.' : ' ';
+		if (o && buf[o - 1] == '.')
+			buf[o++] = ' ';
+		memcpy(buf + o, w, l);
+		o += l;
+	}
+	buf[o++] = rnd() % 4 == 0 ? '!' : '.';
+	buf[o] = 0;
+	*len = o;
+}
+
+static struct corpus load_corpus(const char *fixtures, size_t n)
+{
+	struct corpus c = { 0 };
+	char path[4096];
+	c.text = calloc(n, sizeof *c.text);
+	c.len = calloc(n, sizeof *c.len);
+	c.lang = calloc(n, sizeof *c.lang);
+	c.author = calloc(n, sizeof *c.author);
+
+	/* real texts */
+	char **real = NULL, **real_lang = NULL;
+	size_t nreal = 0, cap = 0;
+	snprintf(path, sizeof path, "%s/tokenize/posts.tsv", fixtures);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		char *line = NULL;
+		size_t lcap = 0;
+		ssize_t l;
+		while ((l = getline(&line, &lcap, f)) > 0) {
+			if (line[l - 1] == '\n')
+				line[--l] = 0;
+			char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+			if (!t2)
+				continue;
+			*t2 = 0;
+			if (nreal == cap) {
+				cap = cap ? cap * 2 : 256;
+				real = realloc(real, cap * sizeof *real);
+				real_lang = realloc(real_lang, cap * sizeof *real_lang);
+			}
+			real[nreal] = strdup(t2 + 1);
+			unescape(real[nreal]);
+			real_lang[nreal++] = strdup(t1 + 1);
+		}
+		free(line);
+		fclose(f);
+	} else {
+		fprintf(stderr, "bench: no %s; generated posts only\n", path);
+	}
+
+	char buf[1024];
+	for (size_t i = 0; i < n; i++) {
+		if (nreal && i % 3 == 0) {
+			size_t k = rnd() % nreal;
+			c.text[i] = strdup(real[k]);
+			c.len[i] = strlen(real[k]);
+			c.lang[i] = real_lang[k];
+		} else {
+			bool intl = rnd() % 100 < 10;
+			gen_post(buf, sizeof buf, &c.len[i], intl);
+			c.text[i] = strdup(buf);
+			c.lang[i] = intl ? "" : "en";
+		}
+		c.author[i] = (uint32_t)(zipf(50000) * 2654435761u);
+		c.bytes += c.len[i];
+		for (size_t k = 0; k < c.len[i]; k++)
+			if ((unsigned char)c.text[i][k] >= 0x80) {
+				c.nonascii++;
+				break;
+			}
+	}
+	c.n = n;
+	for (size_t k = 0; k < nreal; k++)
+		free(real[k]);
+	free(real);
+	return c;
+}
+
+static bool want(const char *stages, const char *s)
+{
+	if (!stages)
+		return true;
+	size_t l = strlen(s);
+	for (const char *p = stages; (p = strstr(p, s)); p += l)
+		if ((p == stages || p[-1] == ',') && (p[l] == 0 || p[l] == ','))
+			return true;
+	return false;
+}
+
+#define T0 1795608000000LL
+
+int main(int argc, char **argv)
+{
+	const char *data_dir = TRENDD_BENCH_DATA_DIR, *fixtures = TRENDD_BENCH_FIXTURES_DIR;
+	const char *stages = NULL;
+	size_t nposts = 200000, memory_terms = 10000000;
+	int rounds = 5;
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' }, { "fixtures", required_argument, NULL, 'f' },
+		{ "posts", required_argument, NULL, 'n' },    { "stages", required_argument, NULL, 's' },
+		{ "memory-terms", required_argument, NULL, 'm' }, { "rounds", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': data_dir = optarg; break;
+		case 'f': fixtures = optarg; break;
+		case 'n': nposts = strtoull(optarg, NULL, 10); break;
+		case 's': stages = optarg; break;
+		case 'm': memory_terms = strtoull(optarg, NULL, 10); break;
+		case 'r': rounds = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: %s [--data-dir D] [--fixtures D] [--posts N] "
+					"[--stages tokenize,sentiment,window,full,memory] "
+					"[--memory-terms N] [--rounds N]\n", argv[0]);
+			return 2;
+		}
+	}
+
+	char err[512];
+	struct vader *vader;
+	struct stopwords *sw;
+	if (vader_load(&vader, data_dir, err, sizeof err) < 0 ||
+	    stopwords_load(&sw, data_dir, err, sizeof err) < 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		return 1;
+	}
+	struct vader_scratch *vs = vader_scratch_new();
+	struct tokenizer *tok = tokenizer_new(sw);
+	struct corpus c = load_corpus(fixtures, nposts);
+	printf("{\"stage\":\"corpus\",\"posts\":%zu,\"mean_bytes\":%.1f,\"nonascii_share\":%.3f}\n",
+	       c.n, (double)c.bytes / c.n, (double)c.nonascii / c.n);
+	fflush(stdout);
+
+	/* pre-tokenized terms for the window stage */
+	size_t nterms_total = 0;
+	const struct token **post_tokens = calloc(c.n, sizeof *post_tokens);
+	size_t *post_ntok = calloc(c.n, sizeof *post_ntok);
+	char **post_pool = calloc(c.n, sizeof *post_pool);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct token *t;
+		size_t n = tokenizer_run(tok, c.text[i], c.len[i], c.lang[i], &t);
+		size_t bytes = 0;
+		for (size_t k = 0; k < n; k++)
+			bytes += t[k].len;
+		char *pool = malloc(bytes + 1);
+		struct token *copy = malloc((n ? n : 1) * sizeof *copy);
+		size_t o = 0;
+		for (size_t k = 0; k < n; k++) {
+			memcpy(pool + o, t[k].s, t[k].len);
+			copy[k] = (struct token){ pool + o, t[k].len, t[k].kind };
+			o += t[k].len;
+		}
+		post_tokens[i] = copy;
+		post_ntok[i] = n;
+		post_pool[i] = pool;
+		nterms_total += n;
+	}
+
+	if (want(stages, "tokenize")) {
+		double best = 1e9;
+		size_t sink = 0;
+		for (int r = 0; r < rounds; r++) {
+			double t0 = now_s();
+			for (size_t i = 0; i < c.n; i++) {
+				const struct token *t;
+				sink += tokenizer_run(tok, c.text[i], c.len[i], c.lang[i], &t);
+			}
+			double dt = now_s() - t0;
+			if (dt < best)
+				best = dt;
+		}
+		printf("{\"stage\":\"tokenize\",\"posts_per_s\":%.0f,\"mb_per_s\":%.1f,"
+		       "\"ns_per_post\":%.1f,\"terms_per_post\":%.2f}\n",
+		       c.n / best, c.bytes / best / 1e6, best * 1e9 / c.n, (double)sink / rounds / c.n);
+		fflush(stdout);
+	}
+
+	if (want(stages, "sentiment")) {
+		double best = 1e9, sink = 0;
+		for (int r = 0; r < rounds; r++) {
+			double t0 = now_s();
+			for (size_t i = 0; i < c.n; i++) {
+				struct sentiment s;
+				vader_score(vader, vs, c.text[i], c.len[i], &s);
+				sink += s.compound;
+			}
+			double dt = now_s() - t0;
+			if (dt < best)
+				best = dt;
+		}
+		printf("{\"stage\":\"sentiment\",\"posts_per_s\":%.0f,\"mb_per_s\":%.1f,"
+		       "\"ns_per_post\":%.1f,\"checksum\":%.3f}\n",
+		       c.n / best, c.bytes / best / 1e6, best * 1e9 / c.n, sink / rounds);
+		fflush(stdout);
+	}
+
+	if (want(stages, "window")) {
+		/* Raw updates: every term of every post, event time at 1M posts/s. */
+		struct window_config wc;
+		window_config_defaults(&wc);
+		double best = 1e9;
+		for (int r = 0; r < rounds; r++) {
+			struct window *w = window_new(&wc);
+			double t0 = now_s();
+			for (int rep = 0; rep < 5; rep++)
+				for (size_t i = 0; i < c.n; i++) {
+					size_t k = rep * c.n + i;
+					struct window_post p = { T0 + (int64_t)(k / 1000), c.author[i], 0.1f,
+								 post_tokens[i], post_ntok[i] };
+					window_add_post(w, &p);
+				}
+			double dt = now_s() - t0;
+			if (dt < best)
+				best = dt;
+			window_free(w);
+		}
+		double updates = 5.0 * nterms_total;
+		printf("{\"stage\":\"window\",\"updates_per_s\":%.0f,\"posts_per_s\":%.0f,"
+		       "\"ns_per_update\":%.1f}\n",
+		       updates / best, 5.0 * c.n / best, best * 1e9 / updates);
+		fflush(stdout);
+	}
+
+	if (want(stages, "full")) {
+		struct window_config wc;
+		window_config_defaults(&wc);
+		double best = 1e9;
+		for (int r = 0; r < rounds; r++) {
+			struct window *w = window_new(&wc);
+			double t0 = now_s();
+			for (size_t i = 0; i < c.n; i++) {
+				const struct token *t;
+				size_t n = tokenizer_run(tok, c.text[i], c.len[i], c.lang[i], &t);
+				struct sentiment s;
+				vader_score(vader, vs, c.text[i], c.len[i], &s);
+				struct window_post p = { T0 + (int64_t)(i / 1000), c.author[i],
+							 (float)s.compound, t, n };
+				window_add_post(w, &p);
+			}
+			double dt = now_s() - t0;
+			if (dt < best)
+				best = dt;
+			window_free(w);
+		}
+		printf("{\"stage\":\"full\",\"posts_per_s\":%.0f,\"ns_per_post\":%.1f,"
+		       "\"mb_per_s\":%.1f}\n",
+		       c.n / best, best * 1e9 / c.n, c.bytes / best / 1e6);
+		fflush(stdout);
+	}
+
+	if (want(stages, "memory")) {
+		/*
+		 * memory_terms distinct terms, 20 per post, through 48 h of event
+		 * time (so everything passes the 24h window and its baseline), plus
+		 * a repeating head of common terms. Peak RSS is sampled as it runs.
+		 */
+		struct window_config wc;
+		window_config_defaults(&wc);
+		struct window *w = window_new(&wc);
+		size_t per_post = 20, posts = memory_terms / per_post;
+		int64_t step_ms = (int64_t)(48.0 * 3600000.0 / (double)posts);
+		if (step_ms < 1)
+			step_ms = 1;
+		char names[20][24];
+		struct token tk[20];
+		long rss_before = peak_rss_kb();
+		uint64_t max_terms = 0;
+		double t0 = now_s();
+		for (size_t i = 0; i < posts; i++) {
+			for (size_t k = 0; k < per_post; k++) {
+				size_t id = i * per_post + k;
+				int l = k < 4 ? snprintf(names[k], sizeof names[k], "head%zu", zipf(500))
+					      : snprintf(names[k], sizeof names[k], "t%zx", id);
+				tk[k] = (struct token){ names[k], (uint16_t)l, TERM_WORD };
+			}
+			int64_t t = T0 + (int64_t)i * step_ms;
+			struct window_post p = { t, (uint32_t)hash_u64(i % 100000), 0, tk, per_post };
+			window_add_post(w, &p);
+			if (i % 100000 == 0) {
+				window_advance(w, t);
+				struct window_stats st;
+				window_get_stats(w, &st);
+				if (st.terms > max_terms)
+					max_terms = st.terms;
+			}
+		}
+		double dt = now_s() - t0;
+		struct window_stats st;
+		window_get_stats(w, &st);
+		printf("{\"stage\":\"memory\",\"distinct_terms\":%zu,\"event_hours\":48,"
+		       "\"peak_live_terms\":%llu,\"final_live_terms\":%llu,\"window_bytes\":%zu,"
+		       "\"peak_rss_mb\":%.1f,\"rss_before_mb\":%.1f,\"seconds\":%.1f}\n",
+		       posts * per_post, (unsigned long long)max_terms,
+		       (unsigned long long)st.terms, st.bytes, peak_rss_kb() / 1024.0,
+		       rss_before / 1024.0, dt);
+		window_free(w);
+	}
+	return 0;
+}
