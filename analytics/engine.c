@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/post.h"
 #include "core/snapshot.h"
+#include "core/term.h"
 
 #define BATCH 512
 #define RATE_SECONDS 10
@@ -33,8 +34,20 @@ struct row_batch {
 	size_t pool_len, pool_cap;
 };
 
+/* The windows of one language or one source. */
+struct dimwin {
+	char lang[16];                /* language key, or "" */
+	int64_t source_id;            /* source id, or 0 */
+	struct window *w;             /* owned */
+	int64_t last_post_ms;         /* wall time of the newest post, for idle eviction */
+};
+
 struct engine {
 	struct engine_config cfg;
+	struct window_config wcfg;
+	struct dimwin dims[ENGINE_MAX_LANG_VIEWS + ENGINE_MAX_SOURCE_VIEWS];
+	size_t ndims, nlang_dims, nsource_dims;
+	bool dims_full_warned;
 	struct bus *bus;
 	pthread_t thread;
 	bool running;
@@ -156,6 +169,60 @@ static const char *join_title(struct engine *e, const struct post *p, size_t *le
 	return e->textbuf;
 }
 
+/* The windows for (lang, source_id), created on first use; NULL when at the cap. */
+static struct window *dim_window(struct engine *e, const char *lang, int64_t source_id)
+{
+	for (size_t i = 0; i < e->ndims; i++)
+		if (e->dims[i].source_id == source_id && strcmp(e->dims[i].lang, lang) == 0) {
+			e->dims[i].last_post_ms = clock_now_ms();
+			return e->dims[i].w;
+		}
+	bool is_lang = lang[0] != 0;
+	if ((is_lang && e->nlang_dims >= ENGINE_MAX_LANG_VIEWS) ||
+	    (!is_lang && e->nsource_dims >= ENGINE_MAX_SOURCE_VIEWS)) {
+		if (!e->dims_full_warned)
+			log_warn("analytics", "more than %d languages or %d sources: the rest are "
+					      "counted in the global windows only",
+				 ENGINE_MAX_LANG_VIEWS, ENGINE_MAX_SOURCE_VIEWS);
+		e->dims_full_warned = true;
+		return NULL;
+	}
+	struct window *w = window_new(&e->wcfg);
+	if (!w)
+		return NULL;
+	/* start where the global windows are, so the new one is not behind */
+	window_advance(w, window_end_ms(e->win));
+	struct dimwin *d = &e->dims[e->ndims++];
+	memset(d, 0, sizeof *d);
+	snprintf(d->lang, sizeof d->lang, "%s", lang);
+	d->source_id = source_id;
+	d->w = w;
+	d->last_post_ms = clock_now_ms();
+	if (is_lang)
+		e->nlang_dims++;
+	else
+		e->nsource_dims++;
+	return w;
+}
+
+/* Drops dimensions that saw no post for a day: their windows are empty by now. */
+static void dims_expire(struct engine *e, int64_t now_ms)
+{
+	for (size_t i = 0; i < e->ndims;) {
+		struct dimwin *d = &e->dims[i];
+		if (now_ms - d->last_post_ms < ENGINE_VIEW_IDLE_MS) {
+			i++;
+			continue;
+		}
+		window_free(d->w);
+		if (d->lang[0])
+			e->nlang_dims--;
+		else
+			e->nsource_dims--;
+		e->dims[i] = e->dims[--e->ndims];
+	}
+}
+
 static uint32_t author_hash(const struct post *p)
 {
 	if (p->author[0])
@@ -190,7 +257,16 @@ static void process(struct engine *e, const struct post *p)
 	}
 	e->rate[sec % RATE_SECONDS]++;
 
-	if (window_add_post(e->win, &wp) == WINDOW_LATE) {
+	if (window_add_post(e->win, &wp) == WINDOW_ADDED) {
+		char key[16];
+		struct window *w;
+		term_lang_key(p->lang, key, sizeof key);
+		if (!e->cfg.no_lang_views && key[0] && (w = dim_window(e, key, 0)))
+			window_add_post(w, &wp);
+		if (!e->cfg.no_source_views && p->source_id > 0 &&
+		    (w = dim_window(e, "", p->source_id)))
+			window_add_post(w, &wp);
+	} else {
 		/* Behind the watermark: history still gets it, one row per term. */
 		int64_t minute = p->created_at_ms - ((p->created_at_ms % 60000) + 60000) % 60000;
 		uint32_t pos = sent.compound >= 0.05, neg = sent.compound <= -0.05;
@@ -216,13 +292,21 @@ static void publish(struct engine *e)
 	s->generated_ms = clock_now_ms();
 	s->event_time_ms = window_end_ms(e->win);
 	s->watermark_ms = window_watermark_ms(e->win);
-	s->nviews = WINDOW_COUNT;
-	s->views = snapshot_alloc(s, WINDOW_COUNT * sizeof *s->views);
+	s->nviews = WINDOW_COUNT * (1 + e->ndims);
+	s->views = snapshot_alloc(s, s->nviews * sizeof *s->views);
 	if (!s->views)
 		goto fail;
 	for (int w = 0; w < WINDOW_COUNT; w++)
 		if (window_fill_view(e->win, w, s, &s->views[w]) < 0)
 			goto fail;
+	for (size_t d = 0; d < e->ndims; d++)
+		for (int w = 0; w < WINDOW_COUNT; w++) {
+			struct snapshot_view *v = &s->views[WINDOW_COUNT * (1 + d) + w];
+			if (window_fill_view(e->dims[d].w, w, s, v) < 0)
+				goto fail;
+			snprintf(v->lang, sizeof v->lang, "%s", e->dims[d].lang);
+			v->source_id = e->dims[d].source_id;
+		}
 
 	struct window_stats ws;
 	window_get_stats(e->win, &ws);
@@ -276,7 +360,11 @@ static void *engine_main(void *arg)
 		}
 		now = clock_mono_ms();
 		if (now >= next_tick) {
-			window_advance(e->win, clock_now_ms());
+			int64_t wall = clock_now_ms();
+			window_advance(e->win, wall);
+			for (size_t d = 0; d < e->ndims; d++)
+				window_advance(e->dims[d].w, wall);
+			dims_expire(e, wall);
 			publish(e);
 			flush_rows(e);
 			next_tick += e->cfg.tick_ms;
@@ -294,6 +382,8 @@ static void *engine_main(void *arg)
 
 static void engine_free(struct engine *e)
 {
+	for (size_t d = 0; d < e->ndims; d++)
+		window_free(e->dims[d].w);
 	window_free(e->win);
 	tokenizer_free(e->tok);
 	stopwords_free(e->stopwords);
@@ -326,13 +416,13 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 	rc = -ENOMEM;
 	e->vscratch = vader_scratch_new();
 	e->tok = tokenizer_new(e->stopwords);
-	struct window_config wc;
-	window_config_defaults(&wc);
+	struct window_config *wc = &e->wcfg;
+	window_config_defaults(wc);
 	if (cfg->lateness_ms >= 0)
-		wc.lateness_ms = cfg->lateness_ms;
+		wc->lateness_ms = cfg->lateness_ms;
 	if (cfg->top_m > 0)
-		wc.top_m = (uint32_t)cfg->top_m;
-	e->win = window_new(&wc);
+		wc->top_m = (uint32_t)cfg->top_m;
+	e->win = window_new(wc);
 	if (!e->vscratch || !e->tok || !e->win) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;

@@ -38,6 +38,7 @@ struct options {
 	double demo_rate;
 	int64_t lateness_ms;
 	long top_m;
+	bool no_lang_views, no_source_views;
 	json_t *config;      /* owned: parsed --config file, or NULL */
 };
 
@@ -164,6 +165,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->db_path = cfg_str(o->config, "db");
 		if (!o->listen)
 			o->listen = cfg_str(o->config, "listen");
+		json_t *views = json_object_get(o->config, "views");
+		if (json_is_object(views)) {
+			o->no_lang_views = json_is_false(json_object_get(views, "lang"));
+			o->no_source_views = json_is_false(json_object_get(views, "source"));
+		}
 		json_t *late = json_object_get(o->config, "lateness_s");
 		if (json_is_number(late) && o->lateness_ms < 0)
 			o->lateness_ms = (int64_t)(json_number_value(late) * 1000);
@@ -301,7 +307,9 @@ static int serve(struct options *o)
 	}
 	struct engine_config ec = { .data_dir = o->data_dir, .tick_ms = 1000,
 				    .lateness_ms = o->lateness_ms >= 0 ? o->lateness_ms : 60000,
-				    .top_m = o->top_m > 0 ? (size_t)o->top_m : 4096 };
+				    .top_m = o->top_m > 0 ? (size_t)o->top_m : 4096,
+				    .no_lang_views = o->no_lang_views,
+				    .no_source_views = o->no_source_views };
 	if (engine_start(&engine, &ec, &bus, err, sizeof err) < 0) {
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;

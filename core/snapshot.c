@@ -65,11 +65,13 @@ char *snapshot_strdup(struct snapshot *s, const char *str, size_t len)
 const struct snapshot_view *snapshot_find_view(const struct snapshot *s, int window,
 					       const char *lang, int64_t source_id)
 {
-	if (!lang)
-		lang = "";
+	char key[16];
+	term_lang_key(lang, key, sizeof key);
+	if (lang && lang[0] && !key[0])
+		return NULL; /* not a language code: no view */
 	for (size_t i = 0; i < s->nviews; i++) {
 		const struct snapshot_view *v = &s->views[i];
-		if (v->window == window && v->source_id == source_id && strcmp(v->lang, lang) == 0)
+		if (v->window == window && v->source_id == source_id && strcmp(v->lang, key) == 0)
 			return v;
 	}
 	return NULL;

@@ -47,7 +47,7 @@ struct trend_ranking {
 
 struct snapshot_view {
 	int window;              /* enum window_id */
-	char lang[16];           /* "" = all languages */
+	char lang[16];           /* language key (term_lang_key), "" = all languages */
 	int64_t source_id;       /* 0 = all sources */
 	uint32_t ntrends;
 	struct trend *trends;
@@ -93,7 +93,10 @@ struct snapshot *snapshot_new(void);
 void *snapshot_alloc(struct snapshot *s, size_t size);
 char *snapshot_strdup(struct snapshot *s, const char *str, size_t len);
 
-/* Finds the view for (window, lang, source); lang "" and source 0 mean all. */
+/*
+ * Finds the view for (window, lang, source); lang "" and source 0 mean all.
+ * lang matches by its primary subtag, case-insensitively ("pt-BR" finds "pt").
+ */
 const struct snapshot_view *snapshot_find_view(const struct snapshot *s, int window,
 					       const char *lang, int64_t source_id);
 

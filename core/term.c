@@ -40,3 +40,23 @@ int window_parse(const char *s, size_t len)
 }
 
 int64_t window_span_ms(int w) { return w >= 0 && w < WINDOW_COUNT ? window_spans[w] : 0; }
+
+void term_lang_key(const char *lang, char *out, size_t cap)
+{
+	size_t n = 0;
+	if (cap == 0)
+		return;
+	out[0] = 0;
+	if (!lang)
+		return;
+	while (lang[n] && lang[n] != '-' && lang[n] != '_') {
+		char c = lang[n];
+		if (n >= 8 || n + 1 >= cap || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+			out[0] = 0;
+			return;
+		}
+		out[n] = (char)(c | 0x20);
+		n++;
+	}
+	out[n < 2 ? 0 : n] = 0;
+}

@@ -26,6 +26,13 @@ enum term_kind {
 const char *term_kind_name(int kind);           /* "word", ..., "all" */
 int term_kind_parse(const char *s, size_t len); /* kind, TERM_KIND_ALL, or -1 */
 
+/*
+ * The key trendd groups languages by: the primary subtag of a BCP-47 code,
+ * lowercased ("pt-BR" -> "pt", "EN" -> "en"). Writes "" when lang is not a
+ * language code (2-8 ASCII letters before any '-' or '_'). out holds 9+ bytes.
+ */
+void term_lang_key(const char *lang, char *out, size_t cap);
+
 enum window_id { WINDOW_5M, WINDOW_1H, WINDOW_24H, WINDOW_COUNT };
 
 const char *window_name(int w);                 /* "5m", "1h", "24h" */

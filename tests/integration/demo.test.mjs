@@ -55,6 +55,28 @@ describe('trendd --demo', () => {
     }
   });
 
+  it('keeps separate views per language and per source', async () => {
+    const de = await waitFor(async () => {
+      const r = await httpGet(t.base, '/api/trends?lang=de&sort=count&limit=20');
+      return r.status === 200 && r.json.trends.length >= 5 ? r.json : null;
+    }, { what: 'German trends' });
+    const all = (await httpGet(t.base, '/api/trends?sort=count&limit=200')).json;
+    // the German view counts fewer posts than the global one, and its own words
+    assert.ok(de.overall.posts > 0 && de.overall.posts < all.overall.posts);
+    const deWords = de.trends.filter((x) => x.kind === 'word').map((x) => x.term);
+    assert.ok(deWords.some((w) => /^(heute|schon|zug|nicht|wieder|endlich|über|wetter)$/.test(w)),
+      deWords.join(','));
+    // a region subtag finds the language's view
+    const deAt = (await httpGet(t.base, '/api/trends?lang=de-AT&sort=count&limit=20')).json;
+    assert.equal(deAt.overall.posts > 0, true);
+    const srcs = (await httpGet(t.base, '/api/sources')).json;
+    const demo = srcs.find((x) => x.name === 'demo');
+    const bySource = (await httpGet(t.base, `/api/trends?source=${demo.id}&sort=count`)).json;
+    assert.ok(bySource.trends.length > 0);
+    const none = (await httpGet(t.base, '/api/trends?source=999999&sort=count')).json;
+    assert.deepEqual(none.trends, []);
+  });
+
   it('rejects bad parameters and unknown URLs with JSON errors', async () => {
     for (const q of ['window=7m', 'kind=verbs', 'limit=0', 'limit=abc', 'sort=random']) {
       const r = await httpGet(t.base, '/api/trends?' + q);
