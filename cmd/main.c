@@ -9,6 +9,7 @@
  * last snapshot, the db writer drains its queue and commits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -16,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "analytics/engine.h"
 #include "cmd/tools.h"
@@ -48,7 +52,8 @@ static void usage(FILE *f)
 		"usage: trendd [serve] [options]          run the daemon\n"
 		"       trendd parse [--format F] [--content-type CT] [--base-url URL] FILE\n"
 		"       trendd tokenize [--lang xx] < lines\n"
-		"       trendd sentiment < lines\n"
+		"       trendd sentiment [--data-dir DIR] < lines\n"
+		"       trendd token [--db FILE] [--rotate]   print or replace the admin token\n"
 		"\n"
 		"daemon options:\n"
 		"  --demo                 also run a built-in demo Mastodon feed and poll it\n"
@@ -227,19 +232,188 @@ static int config_sources(struct db *db, json_t *config)
 	return 0;
 }
 
+/* ---- the admin token ---------------------------------------------------- */
+
+#define TOKEN_HEX 48 /* 24 random bytes */
+
+static void token_path(const char *db_path, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s.token", db_path);
+}
+
+static int token_generate(char out[TOKEN_HEX + 1])
+{
+	unsigned char raw[TOKEN_HEX / 2];
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		return -EIO;
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+/* Reads the token file; 0, -ENOENT when missing, -EINVAL when unusable. */
+static int token_read(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno;
+	size_t n = fread(out, 1, cap - 1, f);
+	fclose(f);
+	out[n] = 0;
+	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		out[--n] = 0;
+	return n >= 16 ? 0 : -EINVAL;
+}
+
+/* Writes a new token with mode 0600 through a temporary file and rename. */
+static int token_write(const char *path, const char *token)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(token);
+	bool ok = write(fd, token, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
+		  fsync(fd) == 0;
+	close(fd);
+	if (!ok || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+/*
+ * The admin token: TRENDD_TOKEN if set, else <db>.token, created (mode 0600)
+ * and printed once on first start.
+ */
+static int token_load(const char *db_path, char *out, size_t cap, bool *created)
+{
+	char path[4096];
+	const char *env = getenv("TRENDD_TOKEN");
+	int rc;
+
+	*created = false;
+	if (env && *env) {
+		snprintf(out, cap, "%s", env);
+		return 0;
+	}
+	token_path(db_path, path, sizeof path);
+	rc = token_read(path, out, cap);
+	if (rc == -ENOENT) {
+		if ((rc = token_generate(out)) < 0 || (rc = token_write(path, out)) < 0) {
+			fprintf(stderr, "trendd: cannot create the admin token %s: %s\n", path,
+				strerror(-rc));
+			return rc;
+		}
+		*created = true;
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "trendd: cannot use the admin token in %s: %s\n", path,
+			rc == -EINVAL ? "too short (16 characters or more)" : strerror(-rc));
+		return rc;
+	}
+	struct stat st;
+	if (stat(path, &st) == 0 && (st.st_mode & 077))
+		log_warn("main", "%s is readable by others (mode %03o); chmod 600 it", path,
+			 (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
+/* trendd token [--db FILE] [--rotate]: prints the admin token, or a new one. */
+static int tool_token(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "rotate", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *db = "trendd.db";
+	bool rotate = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'r': rotate = true; break;
+		case 'h':
+			printf("usage: trendd token [--db FILE] [--rotate]\n"
+			       "Prints the admin token of the database FILE (creating it), or with\n"
+			       "--rotate replaces it. A running trendd picks up a new token on\n"
+			       "SIGHUP or restart.\n");
+			return 0;
+		default:
+			fprintf(stderr, "usage: trendd token [--db FILE] [--rotate]\n");
+			return 2;
+		}
+	}
+	char path[4096], tok[256];
+	token_path(db, path, sizeof path);
+	if (rotate) {
+		int rc = token_generate(tok);
+		if (rc == 0)
+			rc = token_write(path, tok);
+		if (rc < 0) {
+			fprintf(stderr, "trendd: cannot write %s: %s\n", path, strerror(-rc));
+			return 1;
+		}
+		printf("%s\n", tok);
+		return 0;
+	}
+	bool created;
+	unsetenv("TRENDD_TOKEN"); /* this command reports the file */
+	if (token_load(db, tok, sizeof tok, &created) < 0)
+		return 1;
+	printf("%s\n", tok);
+	return 0;
+}
+
+/* ---- what the web layer may ask of ingest ------------------------------- */
+
+static int ops_check(void *ctx, const struct source_config *c, char *err, size_t cap)
+{
+	(void)ctx;
+	return ingest_source_check(c, err, cap);
+}
+
+static void ops_changed(void *ctx, const struct source_config *c)
+{
+	ingest_source_set(ctx, c);
+}
+
+static void ops_removed(void *ctx, int64_t id) { ingest_source_remove(ctx, id); }
+
+static int ops_poll_now(void *ctx, int64_t id) { return ingest_poll_now(ctx, id); }
+
 struct signal_ctx {
 	sigset_t set;
 	struct web *web;
+	const char *db_path;
 };
 
 static void *signal_main(void *arg)
 {
 	struct signal_ctx *s = arg;
-	int sig = 0;
-	sigwait(&s->set, &sig);
-	log_info("main", "%s received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	web_stop(s->web);
-	return NULL;
+	for (;;) {
+		int sig = 0;
+		sigwait(&s->set, &sig);
+		if (sig == SIGHUP) {
+			char tok[256];
+			bool created;
+			if (token_load(s->db_path, tok, sizeof tok, &created) == 0) {
+				web_set_token(s->web, tok);
+				log_info("main", "SIGHUP: admin token reloaded");
+			}
+			continue;
+		}
+		log_info("main", "%s received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		web_stop(s->web);
+		return NULL;
+	}
 }
 
 static int serve(struct options *o)
@@ -262,7 +436,9 @@ static int serve(struct options *o)
 	sigemptyset(&sig.set);
 	sigaddset(&sig.set, SIGINT);
 	sigaddset(&sig.set, SIGTERM);
+	sigaddset(&sig.set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
+	sig.db_path = o->db_path;
 
 	if (bus_init(&bus) < 0) {
 		fprintf(stderr, "trendd: out of memory\n");
@@ -299,8 +475,18 @@ static int serve(struct options *o)
 		goto out;
 	}
 
+	char token[256];
+	bool token_created;
+	if (token_load(o->db_path, token, sizeof token, &token_created) < 0)
+		goto out;
+	if (token_created) {
+		char path[4096];
+		token_path(o->db_path, path, sizeof path);
+		fprintf(stderr, "trendd: admin token for the API (stored in %s, mode 0600):\n  %s\n",
+			path, token);
+	}
 	struct web_config wc = { .listen = o->listen, .static_dir = o->static_dir,
-				 .chartjs_dir = o->chartjs_dir };
+				 .chartjs_dir = o->chartjs_dir, .token = token };
 	if (web_create(&web, &wc, &bus, err, sizeof err) < 0) {
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;
@@ -323,6 +509,10 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: cannot start ingest\n");
 		goto out;
 	}
+	/* Set before any request can arrive: the web loop has not run yet. */
+	bus.source_ops = (struct bus_source_ops){ .check = ops_check, .changed = ops_changed,
+						  .removed = ops_removed,
+						  .poll_now = ops_poll_now, .ctx = ingest };
 	sig.web = web;
 	pthread_create(&sig_thread, NULL, signal_main, &sig);
 	log_info("main", "trendd %s listening on http://%s (database %s, %zu sources)",
@@ -354,6 +544,8 @@ int main(int argc, char **argv)
 			return tool_tokenize(argc - 1, argv + 1);
 		if (!strcmp(cmd, "sentiment"))
 			return tool_sentiment(argc - 1, argv + 1);
+		if (!strcmp(cmd, "token"))
+			return tool_token(argc - 1, argv + 1);
 		if (strcmp(cmd, "serve") != 0) {
 			fprintf(stderr, "trendd: unknown command '%s'\n", cmd);
 			usage(stderr);

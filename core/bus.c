@@ -1,5 +1,7 @@
 #include "core/bus.h"
 
+#include <string.h>
+
 #include "core/dbmsg.h"
 #include "core/limits.h"
 #include "core/post.h"
@@ -10,6 +12,7 @@ int bus_init(struct bus *b)
 
 	b->wake_web = NULL;
 	b->wake_web_ctx = NULL;
+	memset(&b->source_ops, 0, sizeof b->source_ops);
 	atomic_init(&b->stopping, false);
 	if ((rc = queue_init(&b->posts, LIMIT_POST_QUEUE)) < 0)
 		return rc;

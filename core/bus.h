@@ -18,6 +18,22 @@
 
 #include "core/publish.h"
 #include "core/queue.h"
+#include "core/source.h"
+
+/*
+ * What the web layer may ask of the ingest thread, set by main (the web
+ * layer does not include ingest/). Every function is safe from any thread.
+ */
+struct bus_source_ops {
+	/* Checks a source's settings for its kind; -EINVAL and a readable err. */
+	int (*check)(void *ctx, const struct source_config *c, char *err, size_t cap);
+	/* The stored settings changed (or the source is new): apply them. */
+	void (*changed)(void *ctx, const struct source_config *c);
+	void (*removed)(void *ctx, int64_t id);
+	/* Polls now; -ENOENT when ingest has no such source. */
+	int (*poll_now)(void *ctx, int64_t id);
+	void *ctx;
+};
 
 struct bus {
 	struct queue posts;            /* struct post * (moved) -> analytics */
@@ -27,6 +43,7 @@ struct bus {
 	struct publish_slot db_status; /* struct blob: JSON object, by db writer */
 	void (*wake_web)(void *ctx);   /* set by the web layer before threads start */
 	void *wake_web_ctx;
+	struct bus_source_ops source_ops;  /* set by main before threads start */
 	atomic_bool stopping;
 };
 

@@ -28,6 +28,11 @@ void dbmsg_free(struct dbmsg *m)
 		free(m->u.source.cursor);
 		free(m->u.source.last_error);
 		break;
+	case DBMSG_SOURCE_SAVE:
+		source_config_clear(&m->u.save.cfg);
+		break;
+	case DBMSG_SOURCE_DELETE:
+		break;
 	}
 	free(m);
 }

@@ -9,15 +9,21 @@
 #ifndef TRENDD_DBMSG_H
 #define TRENDD_DBMSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/source.h"
+
 struct snapshot;
+struct dbmsg;
 
 enum dbmsg_kind {
 	DBMSG_TERM_MINUTES,   /* per-minute term counts for history */
 	DBMSG_SNAPSHOT,       /* a trends snapshot to keep (once a minute) */
 	DBMSG_SOURCE_STATE,   /* a source's cursor and status after a poll */
+	DBMSG_SOURCE_SAVE,    /* create or update a source's settings (API); answered */
+	DBMSG_SOURCE_DELETE,  /* delete a source (API); answered */
 };
 
 /*
@@ -45,8 +51,26 @@ struct source_state {
 	uint64_t items_skipped;
 };
 
+/*
+ * A request that wants an answer sets done: once its transaction committed
+ * (rc 0) or failed (rc < 0 and a readable error), the db thread calls
+ * done(m, done_ctx) instead of freeing the message, and done owns it from
+ * then on. Answered requests are never retried: the requester decides.
+ */
+typedef void (*dbmsg_done_fn)(struct dbmsg *m, void *ctx);
+
+struct source_save {
+	struct source_config cfg;   /* owned; cfg.id = 0 creates (and is set on success) */
+	bool reset_cursor;          /* forget the stored cursor (URL or kind changed) */
+};
+
 struct dbmsg {
 	enum dbmsg_kind kind;
+	dbmsg_done_fn done;   /* NULL: fire and forget */
+	void *done_ctx;
+	uint64_t req_id;      /* the requester's tag, untouched by the db */
+	int rc;               /* answer: 0 or a negative errno */
+	char error[256];      /* answer: readable reason when rc < 0 */
 	union {
 		struct {
 			size_t n;
@@ -55,6 +79,8 @@ struct dbmsg {
 		} minutes;
 		struct snapshot *snapshot;            /* owned reference */
 		struct source_state source;
+		struct source_save save;
+		int64_t delete_id;
 	} u;
 };
 

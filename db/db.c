@@ -122,6 +122,17 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_SOURCE_RESET_CURSOR] = "UPDATE sources SET cursor = '', updated_ms = ?2 WHERE id = ?1",
 	[ST_SOURCES_LOAD] = "SELECT id, kind, name, url, enabled, interval_s, params, cursor"
 			    " FROM sources ORDER BY id",
+	[ST_SOURCE_INSERT] =
+		"INSERT INTO sources (kind, name, url, enabled, interval_s, params, cursor,"
+		"                     created_ms, updated_ms)"
+		" SELECT ?1, ?2, ?3, ?4, ?5, ?6, '', ?7, ?7"
+		" WHERE (SELECT count(*) FROM sources) < ?8"
+		" RETURNING id",
+	[ST_SOURCE_UPDATE] =
+		"UPDATE sources SET kind = ?2, name = ?3, url = ?4, enabled = ?5, interval_s = ?6,"
+		" params = ?7, cursor = CASE WHEN ?8 THEN '' ELSE cursor END, updated_ms = ?9"
+		" WHERE id = ?1",
+	[ST_SOURCE_DELETE] = "DELETE FROM sources WHERE id = ?1",
 };
 
 void db_describe_error(const struct db *db, int rc, const char *what, char *err, size_t errlen)
@@ -527,7 +538,7 @@ nomem:
 }
 
 /* params must be a JSON object: the web layer embeds it in replies as it is. */
-static bool params_valid(const char *params)
+bool db_params_valid(const char *params)
 {
 	json_error_t je;
 	json_t *j = json_loads(params, JSON_REJECT_DUPLICATES, &je);
@@ -556,7 +567,7 @@ int db_source_upsert(struct db *db, struct source_config *c)
 	    sizeof c->kind)
 		return -EINVAL;
 	params = c->params_json && c->params_json[0] ? c->params_json : "{}";
-	if (!params_valid(params))
+	if (!db_params_valid(params))
 		return -EINVAL;
 
 	if ((rc = db_stmt_run(db->st[ST_BEGIN])) != SQLITE_OK)

@@ -31,6 +31,9 @@ enum db_stmt {
 	ST_SOURCE_UPSERT,
 	ST_SOURCE_RESET_CURSOR,
 	ST_SOURCES_LOAD,
+	ST_SOURCE_INSERT,
+	ST_SOURCE_UPDATE,
+	ST_SOURCE_DELETE,
 	ST_COUNT_
 };
 
@@ -62,5 +65,8 @@ void db_describe_error(const struct db *db, int rc, const char *what, char *err,
 
 /* Runs a prepared statement that returns no rows to SQLITE_DONE and resets it. */
 int db_stmt_run(sqlite3_stmt *st);
+
+/* True when params is the text of a JSON object. */
+bool db_params_valid(const char *params);
 
 #endif

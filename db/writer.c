@@ -276,7 +276,99 @@ static int apply_source_state(struct db_writer *w, const struct dbmsg *m)
 	return SQLITE_OK;
 }
 
-static int apply(struct db_writer *w, const struct dbmsg *m)
+/*
+ * A source saved through the API. Errors that are the request's fault (name
+ * taken, too many sources, no such id, bad settings) answer the request and
+ * leave the batch alone; only storage errors fail the batch.
+ */
+static int apply_source_save(struct db_writer *w, struct dbmsg *m)
+{
+	struct source_config *c = &m->u.save.cfg;
+	const char *params = c->params_json && c->params_json[0] ? c->params_json : "{}";
+	sqlite3_stmt *st;
+	int rc;
+
+	m->rc = 0;
+	if (!c->name || !c->name[0] || !c->kind[0] || !db_params_valid(params)) {
+		m->rc = -EINVAL;
+		snprintf(m->error, sizeof m->error, "a source needs a kind, a name and params "
+						    "that are a JSON object");
+		return SQLITE_OK;
+	}
+	if (c->id == 0) {
+		st = w->db->st[ST_SOURCE_INSERT];
+		sqlite3_bind_text(st, 1, c->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, c->url ? c->url : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, c->enabled ? 1 : 0);
+		sqlite3_bind_int(st, 5, c->interval_s);
+		sqlite3_bind_text(st, 6, params, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, clock_now_ms());
+		sqlite3_bind_int64(st, 8, LIMIT_SOURCES);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			c->id = sqlite3_column_int64(st, 0);
+			rc = sqlite3_step(st);
+		} else if (rc == SQLITE_DONE) {
+			m->rc = -ENOSPC;
+			snprintf(m->error, sizeof m->error, "trendd keeps at most %d sources",
+				 LIMIT_SOURCES);
+		}
+	} else {
+		st = w->db->st[ST_SOURCE_UPDATE];
+		sqlite3_bind_int64(st, 1, c->id);
+		sqlite3_bind_text(st, 2, c->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, c->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, c->url ? c->url : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, c->enabled ? 1 : 0);
+		sqlite3_bind_int(st, 6, c->interval_s);
+		sqlite3_bind_text(st, 7, params, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 8, m->u.save.reset_cursor ? 1 : 0);
+		sqlite3_bind_int64(st, 9, clock_now_ms());
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE && sqlite3_changes(w->db->conn) == 0) {
+			m->rc = -ENOENT;
+			snprintf(m->error, sizeof m->error, "no source with id %lld",
+				 (long long)c->id);
+		}
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE) {
+		if (m->rc == 0)
+			w->b_rows++;
+		return SQLITE_OK;
+	}
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		m->rc = -EEXIST;
+		snprintf(m->error, sizeof m->error, "a source named \"%.64s\" already exists",
+			 c->name);
+		return SQLITE_OK;
+	}
+	return rc;
+}
+
+static int apply_source_delete(struct db_writer *w, struct dbmsg *m)
+{
+	sqlite3_stmt *st = w->db->st[ST_SOURCE_DELETE];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, m->u.delete_id);
+	rc = db_stmt_run(st);
+	if (rc != SQLITE_OK)
+		return rc;
+	m->rc = 0;
+	if (sqlite3_changes(w->db->conn) == 0) {
+		m->rc = -ENOENT;
+		snprintf(m->error, sizeof m->error, "no source with id %lld",
+			 (long long)m->u.delete_id);
+	} else {
+		w->b_rows++;
+	}
+	return SQLITE_OK;
+}
+
+static int apply(struct db_writer *w, struct dbmsg *m)
 {
 	switch (m->kind) {
 	case DBMSG_TERM_MINUTES:
@@ -285,6 +377,10 @@ static int apply(struct db_writer *w, const struct dbmsg *m)
 		return apply_snapshot(w, m);
 	case DBMSG_SOURCE_STATE:
 		return apply_source_state(w, m);
+	case DBMSG_SOURCE_SAVE:
+		return apply_source_save(w, m);
+	case DBMSG_SOURCE_DELETE:
+		return apply_source_delete(w, m);
 	}
 	skip_row(w, "message of an unknown kind");
 	return SQLITE_OK;
@@ -317,16 +413,19 @@ static int pending_append(struct db_writer *w, struct dbmsg *m)
 	return 0;
 }
 
-/* Frees pending[i] and leaves a hole for pending_compact(). */
+/* Frees pending[i] (or hands it to its requester) and leaves a hole for pending_compact(). */
 static void pending_remove(struct db_writer *w, size_t i)
 {
 	struct dbmsg *m = w->pending[i];
 	w->pending_rows -= msg_rows(m);
 	if (m->kind == DBMSG_SNAPSHOT)
 		w->pending_snapshots--;
-	dbmsg_free(m);
 	w->pending[i] = NULL;
 	w->nlive--;
+	if (m->done)
+		m->done(m, m->done_ctx);
+	else
+		dbmsg_free(m);
 }
 
 static void pending_compact(struct db_writer *w)
@@ -336,6 +435,24 @@ static void pending_compact(struct db_writer *w)
 		if (w->pending[i])
 			w->pending[j++] = w->pending[i];
 	w->npending = j;
+}
+
+/*
+ * Answers the requests in a failed batch with the error: a person is waiting
+ * for them, and retrying behind their back after they gave up would surprise
+ * more than the error does.
+ */
+static void pending_fail_requests(struct db_writer *w, const char *err)
+{
+	for (size_t i = 0; i < w->npending; i++) {
+		struct dbmsg *m = w->pending[i];
+		if (!m || !m->done)
+			continue;
+		m->rc = -EIO;
+		snprintf(m->error, sizeof m->error, "database write failed: %s", err);
+		pending_remove(w, i);
+	}
+	pending_compact(w);
 }
 
 static void pending_drop(struct db_writer *w, size_t i)
@@ -501,6 +618,7 @@ static void batch_failed(struct db_writer *w, int rc, const char *err)
 	w->retry_at_ms = clock_mono_ms() + w->retry_wait_ms;
 	w->reconnect = w->reconnect || rc_wants_reconnect(rc);
 	snprintf(w->err, sizeof w->err, "%s", err);
+	pending_fail_requests(w, err);
 	if (strcmp(w->err, w->logged_err) != 0) {
 		log_error("db", "%s; keeping %zu messages and retrying", w->err, w->npending);
 		snprintf(w->logged_err, sizeof w->logged_err, "%s", w->err);

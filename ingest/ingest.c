@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -247,6 +248,30 @@ static int src_new(struct ingest *ig, const struct source_config *cfg, struct sr
 			 s->last_error);
 	}
 	*out = s;
+	return 0;
+}
+
+int ingest_source_check(const struct source_config *cfg, char *err, size_t cap)
+{
+	const struct source_kind *k;
+	void *state = NULL;
+	int rc;
+
+	if (strcmp(cfg->kind, "push") == 0)
+		return 0; /* posts arrive through POST /api/ingest */
+	if (!(k = source_kind_find(cfg->kind))) {
+		snprintf(err, cap, "unsupported source kind '%.32s'", cfg->kind);
+		return -EINVAL;
+	}
+	if (!cfg->url || (strncasecmp(cfg->url, "http://", 7) != 0 &&
+			  strncasecmp(cfg->url, "https://", 8) != 0) ||
+	    strlen(cfg->url) < 10) {
+		snprintf(err, cap, "url must be an http:// or https:// URL");
+		return -EINVAL;
+	}
+	if ((rc = k->setup(cfg, &state, err, cap)) < 0)
+		return rc == -ENOMEM ? rc : -EINVAL;
+	k->release(state);
 	return 0;
 }
 

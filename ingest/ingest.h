@@ -71,6 +71,12 @@ void ingest_stop(struct ingest *ig);
 int ingest_source_set(struct ingest *ig, const struct source_config *cfg);
 /* Removes the source with this id. Returns 0, -ENOMEM or -EAGAIN. */
 int ingest_source_remove(struct ingest *ig, int64_t id);
+/*
+ * Checks a source's settings as ingest would: a kind trendd knows ("push"
+ * included), an http(s) URL for polled kinds, and the kind's own parameter
+ * checks. Safe from any thread. Returns 0, or -EINVAL with a readable err.
+ */
+int ingest_source_check(const struct source_config *cfg, char *err, size_t cap);
 /* Polls the source now, backoff or not. Returns 0, -ENOMEM or -EAGAIN. */
 int ingest_poll_now(struct ingest *ig, int64_t id);
 

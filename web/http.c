@@ -11,16 +11,29 @@
  * to LIMIT_REQUEST_BODY_BYTES and the handler runs when it is complete.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/dbmsg.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "web/web_internal.h"
 
 #define JSON_TYPE  "application/json; charset=utf-8"
 #define TEXT_TYPE  "text/plain; version=0.0.4; charset=utf-8"
+
+/* What a handler decides; headers are written from it. */
+struct http_resp {
+	int status;
+	const char *type;          /* Content-Type */
+	const char *cache;         /* Cache-Control */
+	const char *allow;         /* Allow (405) */
+	int retry_after;           /* seconds, 0 = none */
+	bool close;                /* close the connection after the response */
+};
 
 /* Per-connection state of protocols[0]: one transaction at a time. */
 struct web_http {
@@ -31,16 +44,10 @@ struct web_http {
 	size_t sent;
 	bool writing;              /* body left for the writeable callback */
 	bool close;                /* close the connection when the body is out */
-};
-
-/* What a handler decides; headers are written from it. */
-struct http_resp {
-	int status;
-	const char *type;          /* Content-Type */
-	const char *cache;         /* Cache-Control */
-	const char *allow;         /* Allow (405) */
-	int retry_after;           /* seconds, 0 = none */
-	bool close;                /* close the connection after the response */
+	bool deferred;             /* the answer comes later, from web_http_drain */
+	bool ready;                /* the deferred answer is in body/resp: write it */
+	uint64_t req_id;           /* while deferred */
+	struct http_resp resp;     /* the deferred answer's status and headers */
 };
 
 typedef void (*route_fn)(struct web *w, struct lws *wsi, struct web_http *h,
@@ -61,13 +68,17 @@ static void api_trends(struct web *w, struct lws *wsi, struct web_http *h, struc
 static void api_sources(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void api_health(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void api_metrics(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+static void api_source(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void ws_plain(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void not_found(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+
+#define M_SOURCE (M_READ | M(LWSHUMETH_POST) | M(LWSHUMETH_PATCH) | M(LWSHUMETH_DELETE))
 
 /* First match wins; paths not listed fall through to the static files. */
 static const struct route routes[] = {
 	{ "/api/trends", false, M_READ, api_trends, false },
-	{ "/api/sources", false, M_READ, api_sources, false },
+	{ "/api/sources", false, M_READ | M(LWSHUMETH_POST), api_sources, true },
+	{ "/api/sources/", true, M_SOURCE, api_source, true },
 	{ "/healthz", false, M_READ, api_health, false },
 	{ "/metrics", false, M_READ, api_metrics, false },
 	{ "/ws", false, M_READ, ws_plain, false },
@@ -87,6 +98,9 @@ static void http_release(struct web_http *h)
 	h->sent = 0;
 	h->writing = false;
 	h->close = false;
+	h->deferred = false;
+	h->ready = false;
+	h->req_id = 0;
 }
 
 static const char *body_data(const struct web_http *h, size_t *len)
@@ -279,12 +293,362 @@ static void api_trends(struct web *w, struct lws *wsi, struct web_http *h, struc
 	snapshot_put(s);
 }
 
+/* ---- sources: list, create, read, edit, delete, poll now ---- */
+
+static int method_of(struct lws *wsi)
+{
+	char *uri;
+	int len;
+	return lws_http_get_uri_and_method(wsi, &uri, &len);
+}
+
+/* Constant time: how long a wrong token takes tells nothing about the right one. */
+static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned char diff = (unsigned char)(alen != blen);
+	for (size_t i = 0; i < alen; i++)
+		diff |= (unsigned char)(a[i] ^ (i < blen ? b[i] : 0));
+	return diff == 0;
+}
+
+/*
+ * Mutations need the admin token (Authorization: Bearer ...) and, when a
+ * browser says where the request comes from, the same origin as the page.
+ * Answers 401/403 itself and returns false when the request may not go on.
+ */
+static bool may_mutate(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	char auth[WEB_TOKEN_BYTES + 16], origin[256], host[256];
+	int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+	int on = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+
+	if (on > 0) {
+		/* Origin is scheme://host[:port]; it must name this server's Host */
+		int hn = lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST);
+		const char *o = strstr(origin, "://");
+		if (hn <= 0 || !o || strcmp(o + 3, host) != 0) {
+			error_response(h, r, 403, "cross-origin request refused");
+			return false;
+		}
+	}
+	pthread_mutex_lock(&w->mu);
+	bool ok = w->token[0] && n > 7 && strncasecmp(auth, "Bearer ", 7) == 0 &&
+		  token_equal(auth + 7, (size_t)n - 7, w->token, strlen(w->token));
+	pthread_mutex_unlock(&w->mu);
+	if (!ok) {
+		error_response(h, r, 401, n > 0 ? "wrong admin token"
+						: "this endpoint needs Authorization: Bearer <admin "
+						  "token> (see trendd token)");
+		return false;
+	}
+	return true;
+}
+
+/* The published source with this id (a new JSON reference), or NULL. */
+static json_t *source_lookup(struct web *w, int64_t id)
+{
+	struct blob *b = (struct blob *)publish_get(&w->bus->sources);
+	json_t *arr, *it, *found = NULL;
+	size_t i;
+
+	if (!b)
+		return NULL;
+	arr = json_loadb(b->data, b->len, 0, NULL);
+	ref_put(&b->ref);
+	json_array_foreach(arr, i, it) {
+		if (json_integer_value(json_object_get(it, "id")) == id) {
+			found = json_incref(it);
+			break;
+		}
+	}
+	json_decref(arr);
+	return found;
+}
+
+static bool source_lookup_exists(struct web *w, int64_t id)
+{
+	json_t *s = source_lookup(w, id);
+	json_decref(s);
+	return s != NULL;
+}
+
+static void json_body(struct web_http *h, json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text) {
+		sb_puts(&h->body, text);
+		free(text);
+	}
+}
+
+/*
+ * Fills c from a JSON request body. For an edit, c already holds the stored
+ * settings and only the fields present change. Returns 0 or -EINVAL with err.
+ */
+static int source_from_json(const char *body, size_t len, struct source_config *c, bool edit,
+			    bool *url_or_kind_changed, char *err, size_t cap)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr), *v;
+	const char *key;
+	int rc = -EINVAL;
+
+	*url_or_kind_changed = false;
+	if (!o || !json_is_object(o)) {
+		snprintf(err, cap, o ? "the body must be a JSON object"
+				     : "the body is not JSON: %s", jerr.text);
+		goto out;
+	}
+	json_object_foreach(o, key, v) {
+		if (!strcmp(key, "kind")) {
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) >= sizeof c->kind) {
+				snprintf(err, cap, "kind must be a source kind such as \"mastodon\"");
+				goto out;
+			}
+			if (strcmp(c->kind, json_string_value(v)) != 0)
+				*url_or_kind_changed = true;
+			snprintf(c->kind, sizeof c->kind, "%s", json_string_value(v));
+		} else if (!strcmp(key, "name")) {
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) > 200) {
+				snprintf(err, cap, "name must be a string of 1 to 200 bytes");
+				goto out;
+			}
+			free(c->name);
+			c->name = strdup(json_string_value(v));
+		} else if (!strcmp(key, "url")) {
+			if (!json_is_string(v) || json_string_length(v) > LIMIT_POST_URL_BYTES) {
+				snprintf(err, cap, "url must be a string");
+				goto out;
+			}
+			if (!c->url || strcmp(c->url, json_string_value(v)) != 0)
+				*url_or_kind_changed = true;
+			free(c->url);
+			c->url = strdup(json_string_value(v));
+		} else if (!strcmp(key, "enabled")) {
+			if (!json_is_boolean(v)) {
+				snprintf(err, cap, "enabled must be true or false");
+				goto out;
+			}
+			c->enabled = json_is_true(v);
+		} else if (!strcmp(key, "interval_s")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 86400) {
+				snprintf(err, cap, "interval_s must be an integer from 1 to 86400");
+				goto out;
+			}
+			c->interval_s = (int)json_integer_value(v);
+		} else if (!strcmp(key, "params")) {
+			if (!json_is_object(v)) {
+				snprintf(err, cap, "params must be a JSON object");
+				goto out;
+			}
+			free(c->params_json);
+			c->params_json = json_dumps(v, JSON_COMPACT);
+		} else if (!strcmp(key, "id") || !strcmp(key, "status")) {
+			/* read-only fields a client may send back unchanged */
+		} else {
+			snprintf(err, cap, "unknown field \"%.64s\"", key);
+			goto out;
+		}
+	}
+	if (!c->name || !c->url || !c->params_json) {
+		snprintf(err, cap, edit ? "out of memory" : "kind, name and url are required");
+		if (!edit && c->name && c->params_json && !c->url && !strcmp(c->kind, "push"))
+			goto ok; /* push sources have no URL */
+		goto out;
+	}
+	if (!c->kind[0]) {
+		snprintf(err, cap, "kind is required");
+		goto out;
+	}
+ok:
+	if (!c->url && !(c->url = strdup("")))
+		goto out;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+static void source_config_from_json(json_t *s, struct source_config *c)
+{
+	json_t *params = json_object_get(s, "params");
+	memset(c, 0, sizeof *c);
+	c->id = json_integer_value(json_object_get(s, "id"));
+	snprintf(c->kind, sizeof c->kind, "%s", json_string_value(json_object_get(s, "kind")) ?: "");
+	c->name = strdup(json_string_value(json_object_get(s, "name")) ?: "");
+	c->url = strdup(json_string_value(json_object_get(s, "url")) ?: "");
+	c->enabled = json_is_true(json_object_get(s, "enabled"));
+	c->interval_s = (int)json_integer_value(json_object_get(s, "interval_s"));
+	c->params_json = params ? json_dumps(params, JSON_COMPACT) : strdup("{}");
+	c->cursor = strdup("");
+}
+
+/* Sends a save or delete to the db thread; the answer arrives in web_http_drain. */
+static void defer_to_db(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r,
+			struct dbmsg *m)
+{
+	if (w->ndeferred == WEB_DEFERRED_MAX) {
+		dbmsg_free(m);
+		error_response(h, r, 503, "too many requests in flight; try again");
+		r->retry_after = 1;
+		return;
+	}
+	m->req_id = w->next_req_id++;
+	m->done = web_mail_post;
+	m->done_ctx = w;
+	if (queue_push(&w->bus->db, m, 0) < 0) {
+		dbmsg_free(m);
+		error_response(h, r, 503, "the database is busy; try again");
+		r->retry_after = 1;
+		return;
+	}
+	w->deferred[w->ndeferred++] = (struct web_deferred){ m->req_id, wsi };
+	h->deferred = true;
+	h->req_id = m->req_id;
+}
+
+static void source_save(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r,
+			struct source_config *c, bool reset_cursor)
+{
+	char err[256];
+	struct dbmsg *m;
+
+	if (w->bus->source_ops.check &&
+	    w->bus->source_ops.check(w->bus->source_ops.ctx, c, err, sizeof err) < 0) {
+		error_response(h, r, 400, err);
+		source_config_clear(c);
+		return;
+	}
+	if (!(m = dbmsg_new(DBMSG_SOURCE_SAVE))) {
+		source_config_clear(c);
+		error_response(h, r, 500, "out of memory");
+		return;
+	}
+	m->u.save.cfg = *c; /* moved */
+	m->u.save.reset_cursor = reset_cursor;
+	defer_to_db(w, wsi, h, r, m);
+}
+
 static void api_sources(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
 {
-	json_response(r, 200);
-	h->blob = (struct blob *)publish_get(&w->bus->sources);
-	if (!h->blob)
-		sb_puts(&h->body, "[]");
+	char err[256];
+	bool changed;
+
+	if (method_of(wsi) != LWSHUMETH_POST) {
+		json_response(r, 200);
+		h->blob = (struct blob *)publish_get(&w->bus->sources);
+		if (!h->blob)
+			sb_puts(&h->body, "[]");
+		return;
+	}
+	if (!may_mutate(w, wsi, h, r))
+		return;
+	struct source_config c = { .enabled = true, .interval_s = 60 };
+	c.params_json = strdup("{}");
+	c.cursor = strdup("");
+	if (source_from_json(h->req.buf ? h->req.buf : "", h->req.len, &c, false, &changed, err,
+			     sizeof err) < 0) {
+		source_config_clear(&c);
+		error_response(h, r, 400, err);
+		return;
+	}
+	source_save(w, wsi, h, r, &c, false);
+}
+
+/* /api/sources/{id} and /api/sources/{id}/poll */
+static void api_source(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	char *uri;
+	int ulen, meth = lws_http_get_uri_and_method(wsi, &uri, &ulen);
+	const char *p = uri + strlen("/api/sources/"), *end = uri + ulen;
+	int64_t id = 0;
+	bool poll = false;
+	char err[256];
+
+	if (p == end || *p == '0') {
+		not_found(w, wsi, h, r);
+		return;
+	}
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (id > (INT64_MAX - 9) / 10) {
+			not_found(w, wsi, h, r);
+			return;
+		}
+		id = id * 10 + (*p - '0');
+	}
+	if (p < end) {
+		if ((size_t)(end - p) == 5 && memcmp(p, "/poll", 5) == 0)
+			poll = true;
+		else {
+			not_found(w, wsi, h, r);
+			return;
+		}
+	}
+	if (poll != (meth == LWSHUMETH_POST)) {
+		error_response(h, r, 405, "method not allowed");
+		r->allow = poll ? "POST" : "GET, HEAD, PATCH, DELETE";
+		return;
+	}
+	if (meth == LWSHUMETH_GET || meth == LWSHUMETH_HEAD) {
+		json_t *s = source_lookup(w, id);
+		if (!s) {
+			error_response(h, r, 404, "no such source");
+			return;
+		}
+		json_response(r, 200);
+		json_body(h, s);
+		json_decref(s);
+		return;
+	}
+	if (!may_mutate(w, wsi, h, r))
+		return;
+	if (poll) {
+		int rc = w->bus->source_ops.poll_now
+				 ? w->bus->source_ops.poll_now(w->bus->source_ops.ctx, id)
+				 : -ENOSYS;
+		if (rc == -ENOENT || !source_lookup_exists(w, id)) {
+			error_response(h, r, 404, "no such source");
+			return;
+		}
+		if (rc < 0) {
+			error_response(h, r, 503, "cannot poll now; try again");
+			r->retry_after = 1;
+			return;
+		}
+		json_response(r, 202);
+		sb_printf(&h->body, "{\"id\":%lld,\"polling\":true}", (long long)id);
+		return;
+	}
+	if (meth == LWSHUMETH_DELETE) {
+		struct dbmsg *m = dbmsg_new(DBMSG_SOURCE_DELETE);
+		if (!m) {
+			error_response(h, r, 500, "out of memory");
+			return;
+		}
+		m->u.delete_id = id;
+		defer_to_db(w, wsi, h, r, m);
+		return;
+	}
+	/* PATCH: the stored settings, changed by the fields given */
+	json_t *cur = source_lookup(w, id);
+	if (!cur) {
+		error_response(h, r, 404, "no such source");
+		return;
+	}
+	struct source_config c;
+	bool changed;
+	source_config_from_json(cur, &c);
+	json_decref(cur);
+	if (source_from_json(h->req.buf ? h->req.buf : "{}", h->req.buf ? h->req.len : 2, &c,
+			     true, &changed, err, sizeof err) < 0) {
+		source_config_clear(&c);
+		error_response(h, r, 400, err);
+		return;
+	}
+	source_save(w, wsi, h, r, &c, changed);
 }
 
 static void api_health(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
@@ -374,6 +738,151 @@ static int serve_file(struct web *w, struct lws *wsi, const struct static_file *
 	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
 		return -1;
 	return 0;
+}
+
+/* ---- answers from the db thread ---- */
+
+void web_mail_post(struct dbmsg *m, void *ctx)
+{
+	struct web *w = ctx;
+	bool ok = true;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->nmail == w->cap_mail) {
+		size_t cap = w->cap_mail ? w->cap_mail * 2 : 16;
+		struct dbmsg **nm = realloc(w->mail, cap * sizeof *nm);
+		if (nm) {
+			w->mail = nm;
+			w->cap_mail = cap;
+		} else {
+			ok = false;
+		}
+	}
+	if (ok)
+		w->mail[w->nmail++] = m;
+	pthread_mutex_unlock(&w->mu);
+	if (!ok) {
+		/* no memory to hand it over: the change stands, the client times out */
+		dbmsg_free(m);
+		return;
+	}
+	lws_cancel_service(w->ctx);
+}
+
+static void deferred_forget(struct web *w, struct lws *wsi)
+{
+	for (size_t i = 0; i < w->ndeferred; i++)
+		if (w->deferred[i].wsi == wsi) {
+			w->deferred[i] = w->deferred[--w->ndeferred];
+			return;
+		}
+}
+
+static struct lws *deferred_take(struct web *w, uint64_t id)
+{
+	for (size_t i = 0; i < w->ndeferred; i++)
+		if (w->deferred[i].id == id) {
+			struct lws *wsi = w->deferred[i].wsi;
+			w->deferred[i] = w->deferred[--w->ndeferred];
+			return wsi;
+		}
+	return NULL;
+}
+
+static int status_for(int rc)
+{
+	switch (rc) {
+	case -ENOENT: return 404;
+	case -EEXIST: return 409;
+	case -EINVAL: return 400;
+	case -ENOSPC: return 409;
+	default: return 503;
+	}
+}
+
+/* A stored source as the API shows it; the live status comes from ingest later. */
+static void render_saved_source(struct strbuf *sb, const struct source_config *c,
+				json_t *status)
+{
+	json_t *o = json_object(), *params = json_loads(c->params_json, 0, NULL);
+	json_object_set_new(o, "id", json_integer(c->id));
+	json_object_set_new(o, "kind", json_string(c->kind));
+	json_object_set_new(o, "name", json_string(c->name));
+	json_object_set_new(o, "url", json_string(c->url ? c->url : ""));
+	json_object_set_new(o, "enabled", json_boolean(c->enabled));
+	json_object_set_new(o, "interval_s", json_integer(c->interval_s));
+	json_object_set_new(o, "params", params ? params : json_object());
+	if (!status) {
+		status = json_pack("{s:s,s:n,s:n,s:n,s:i,s:i,s:i,s:i,s:n,s:s}", "state",
+				   c->enabled ? "idle" : "disabled", "last_ok", "last_error",
+				   "last_error_at", "consecutive_errors", 0, "posts_seen", 0,
+				   "items_skipped", 0, "polls", 0, "next_poll", "cursor", "");
+	} else {
+		json_incref(status);
+	}
+	json_object_set_new(o, "status", status ? status : json_object());
+	char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text)
+		sb_puts(sb, text);
+	free(text);
+	json_decref(o);
+}
+
+/*
+ * Takes the requests the db thread answered: applies what they changed to
+ * ingest (whether or not the client is still there) and writes each answer
+ * to its connection.
+ */
+void web_http_drain(struct web *w)
+{
+	struct dbmsg **mail;
+	size_t n;
+
+	pthread_mutex_lock(&w->mu);
+	mail = w->mail;
+	n = w->nmail;
+	w->mail = NULL;
+	w->nmail = w->cap_mail = 0;
+	pthread_mutex_unlock(&w->mu);
+
+	const struct bus_source_ops *ops = &w->bus->source_ops;
+	for (size_t i = 0; i < n; i++) {
+		struct dbmsg *m = mail[i];
+		struct lws *wsi = deferred_take(w, m->req_id);
+		struct web_http *h = wsi ? lws_wsi_user(wsi) : NULL;
+		json_t *prev = NULL;
+
+		if (m->rc == 0 && m->kind == DBMSG_SOURCE_SAVE) {
+			prev = source_lookup(w, m->u.save.cfg.id);
+			/* a new URL or kind is a new feed: start it afresh, cursor and status */
+			if (m->u.save.reset_cursor && prev && ops->removed)
+				ops->removed(ops->ctx, m->u.save.cfg.id);
+			if (ops->changed)
+				ops->changed(ops->ctx, &m->u.save.cfg);
+		} else if (m->rc == 0 && m->kind == DBMSG_SOURCE_DELETE && ops->removed) {
+			ops->removed(ops->ctx, m->u.delete_id);
+		}
+		if (h && h->deferred && h->req_id == m->req_id) {
+			sb_reset(&h->body);
+			if (m->rc < 0) {
+				error_response(h, &h->resp, status_for(m->rc), m->error);
+			} else if (m->kind == DBMSG_SOURCE_SAVE) {
+				bool created = !prev;
+				json_response(&h->resp, created ? 201 : 200);
+				render_saved_source(&h->body, &m->u.save.cfg,
+						    prev ? json_object_get(prev, "status") : NULL);
+			} else {
+				json_response(&h->resp, 200);
+				sb_printf(&h->body, "{\"id\":%lld,\"deleted\":true}",
+					  (long long)m->u.delete_id);
+			}
+			h->ready = true;
+			lws_callback_on_writable(wsi);
+		}
+		json_decref(prev);
+		dbmsg_free(m);
+	}
+	free(mail);
 }
 
 /* ---- the router ---- */
@@ -482,6 +991,8 @@ static int http_request(struct web *w, struct lws *wsi, struct web_http *h)
 	}
 	json_response(&r, 200);
 	rt->fn(w, wsi, h, &r);
+	if (h->deferred)
+		return 0;
 	return http_respond(w, wsi, h, &r, head);
 }
 
@@ -519,6 +1030,8 @@ static int http_body_complete(struct web *w, struct lws *wsi, struct web_http *h
 	h->route = NULL;
 	json_response(&r, 200);
 	rt->fn(w, wsi, h, &r);
+	if (h->deferred)
+		return 0;
 	return http_respond(w, wsi, h, &r, false);
 }
 
@@ -541,11 +1054,20 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		return h ? http_body_complete(web_from_wsi(wsi), wsi, h) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (h && h->ready) {
+			struct http_resp r = h->resp;
+			h->ready = false;
+			h->deferred = false;
+			return http_respond(web_from_wsi(wsi), wsi, h, &r, false);
+		}
 		return h ? http_write_more(web_from_wsi(wsi), wsi, h) : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (h)
+		if (h) {
+			if (h->deferred)
+				deferred_forget(web_from_wsi(wsi), wsi);
 			http_release(h);
+		}
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		return 0; /* handled once, by the WebSocket protocol */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/dbmsg.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "web/web_internal.h"
@@ -200,6 +201,9 @@ int web_create(struct web **out, const struct web_config *cfg, struct bus *bus, 
 	w->ws_slow_ms = cfg->ws_slow_ms > 0 ? cfg->ws_slow_ms : WEB_WS_SLOW_MS;
 	w->db_ok = -1;
 	atomic_init(&w->stop, false);
+	pthread_mutex_init(&w->mu, NULL);
+	snprintf(w->token, sizeof w->token, "%s", cfg->token ? cfg->token : "");
+	w->next_req_id = 1;
 	snprintf(w->listen, sizeof w->listen, "%s", cfg->listen);
 	static_files_init(&w->files);
 	index_static(w, cfg);
@@ -264,8 +268,16 @@ fail:
 	if (w->ctx)
 		lws_context_destroy(w->ctx);
 	static_files_free(&w->files);
+	pthread_mutex_destroy(&w->mu);
 	free(w);
 	return rc;
+}
+
+void web_set_token(struct web *w, const char *token)
+{
+	pthread_mutex_lock(&w->mu);
+	snprintf(w->token, sizeof w->token, "%s", token ? token : "");
+	pthread_mutex_unlock(&w->mu);
 }
 
 int web_port(const struct web *w) { return w->port; }
@@ -300,6 +312,11 @@ void web_free(struct web *w)
 	web_ws_release(w);
 	ref_put(w->db_status ? &w->db_status->ref : NULL);
 	static_files_free(&w->files);
+	/* answers that arrived after the loop stopped */
+	for (size_t i = 0; i < w->nmail; i++)
+		dbmsg_free(w->mail[i]);
+	free(w->mail);
+	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
 

@@ -29,6 +29,8 @@ struct web_config {
 	const char *chartjs_dir;  /* Chart.js (libjs-chart.js), served under /vendor/chart.js/ */
 	int64_t ws_slow_ms;       /* drop a WebSocket client whose unsent data waits longer;
 				     0 = WEB_WS_SLOW_MS */
+	const char *token;        /* admin bearer token for mutating endpoints; NULL or ""
+				     refuses every mutation */
 };
 
 #define WEB_WS_SLOW_MS 15000
@@ -47,6 +49,8 @@ int web_port(const struct web *w);
 int web_run(struct web *w);
 /* Asks the loop to return; safe from any thread. */
 void web_stop(struct web *w);
+/* Replaces the admin token (token rotation); safe from any thread. */
+void web_set_token(struct web *w, const char *token);
 void web_free(struct web *w);
 
 #endif

@@ -18,6 +18,7 @@
 #define TRENDD_WEB_INTERNAL_H
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,8 +37,17 @@
 #define WEB_ADDR_BYTES        64
 #define WEB_HEADER_BYTES      4096        /* all request headers of one request (lws ah) */
 #define WEB_QUERY_ARG_BYTES   256         /* one query argument, name=value, NUL included */
+#define WEB_TOKEN_BYTES       128         /* longest admin token */
+#define WEB_DEFERRED_MAX      256         /* requests waiting for the db at once */
 
 struct ws_session;
+struct dbmsg;
+
+/* A request whose answer comes from another thread (the db writer). */
+struct web_deferred {
+	uint64_t id;              /* dbmsg.req_id */
+	struct lws *wsi;          /* the connection waiting; gone when it closed */
+};
 
 struct ws_cached {
 	struct web_view view;
@@ -57,6 +67,12 @@ struct web {
 	int64_t started_mono_ms;
 	atomic_bool stop;
 
+	/* any thread */
+	pthread_mutex_t mu;               /* guards token and mail */
+	char token[WEB_TOKEN_BYTES];
+	struct dbmsg **mail;              /* owned: answered requests from the db thread */
+	size_t nmail, cap_mail;
+
 	/* service thread only */
 	lws_sorted_usec_list_t timer;
 	struct snapshot *snap;            /* owned ref: what WebSocket clients get */
@@ -72,6 +88,9 @@ struct web {
 	int db_ok;                        /* render_db_ok() of db_status, -1 when none */
 	struct ws_session *sessions;      /* every established WebSocket client */
 	struct web_stats stats;
+	struct web_deferred deferred[WEB_DEFERRED_MAX];
+	size_t ndeferred;
+	uint64_t next_req_id;
 	unsigned char io[LWS_PRE + WEB_IO_CHUNK]; /* scratch for one write */
 };
 
@@ -81,6 +100,10 @@ static inline struct web *web_from_wsi(struct lws *wsi)
 }
 
 /* http.c */
+/* Answers the requests the db thread has finished; on the service thread. */
+void web_http_drain(struct web *w);
+/* The db thread's completion for requests: queues m for the service thread. */
+void web_mail_post(struct dbmsg *m, void *ctx);
 int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len);
 size_t web_http_session_size(void);

@@ -411,6 +411,7 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return session_writeable(w, wsi, s);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		web_ws_refresh(w);
+		web_http_drain(w);
 		return 0;
 	default:
 		return 0;

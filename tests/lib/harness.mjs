@@ -62,7 +62,7 @@ export async function httpGet(base, p, headers = {}) {
  */
 export async function startTrendd(args = [], { port, db, env = {} } = {}) {
   port = port || (await freePort());
-  const dir = tmpDir();
+  const dir = db ? path.dirname(db) : tmpDir();
   db = db || path.join(dir, 'trendd.db');
   const full = [...args, '--listen', `127.0.0.1:${port}`, '--db', db];
   const proc = spawn(BIN, full, {
