@@ -91,10 +91,11 @@ static char *read_all(const char *path, size_t cap, size_t *len, bool *truncated
 
 /*
  * A captured response starts with "HTTP/": the body follows the first blank
- * line. Copies its Content-Type into ct (when ct is empty) on the way.
+ * line. Copies its Content-Type into ct and its Content-Location (the base
+ * for relative links) into loc, when they are empty, on the way.
  */
 static void split_capture(const char *buf, size_t len, const char **body, size_t *body_len,
-			  char *ct, size_t ct_cap)
+			  char *ct, size_t ct_cap, char *loc, size_t loc_cap)
 {
 	const char *p = buf, *end = buf + len;
 
@@ -121,6 +122,15 @@ static void split_capture(const char *buf, size_t len, const char **body, size_t
 				vl--;
 			}
 			snprintf(ct, ct_cap, "%.*s", (int)vl, v);
+		}
+		if (!loc[0] && ll > 17 && !strncasecmp(p, "content-location:", 17)) {
+			const char *v = p + 17;
+			size_t vl = ll - 17;
+			while (vl > 0 && (*v == ' ' || *v == '\t')) {
+				v++;
+				vl--;
+			}
+			snprintf(loc, loc_cap, "%.*s", (int)vl, v);
 		}
 		if (!nl)
 			break;
@@ -190,7 +200,7 @@ static bool is_planned(const char *name)
 int tool_parse(int argc, char **argv)
 {
 	const char *format = "auto", *path = NULL, *base_url = NULL;
-	char ct[256] = "", names[128], sizebuf[32];
+	char ct[256] = "", loc[2048] = "", names[128], sizebuf[32];
 	struct strbuf out = STRBUF_INIT;
 	struct html_text *html = NULL;
 	const struct feed_format *fmt = NULL;
@@ -253,7 +263,9 @@ int tool_parse(int argc, char **argv)
 		fprintf(stderr, "trendd parse: cannot read %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	split_capture(buf, len, &body, &body_len, ct, sizeof ct);
+	split_capture(buf, len, &body, &body_len, ct, sizeof ct, loc, sizeof loc);
+	if (!base_url && loc[0])
+		base_url = loc;
 
 	feed_doc_init(&doc);
 	if (truncated || body_len > LIMIT_FEED_BODY_BYTES) {

@@ -1,10 +1,19 @@
 #include "ingest/feed.h"
 
+#include "ingest/feed_hn.h"
+#include "ingest/feed_jsonfeed.h"
 #include "ingest/feed_mastodon.h"
+#include "ingest/feed_reddit.h"
+#include "ingest/feed_xml.h"
 
 /* Every document format trendd reads. Adding one is one line here. */
 static const struct feed_format *const g_formats[] = {
 	&feed_format_mastodon,
+	&feed_format_jsonfeed,
+	&feed_format_reddit,
+	&feed_format_hn,
+	&feed_format_rss,
+	&feed_format_atom,
 };
 
 #define NFORMATS (sizeof g_formats / sizeof g_formats[0])

@@ -6,7 +6,9 @@
  * a count of the items it had to skip, the document-level verdict (well
  * formed or not, with a readable error) and the source's new cursor. A
  * malformed item never spoils the rest of the document; a malformed document
- * gives no posts and an error.
+ * gives no posts and an error - unless the format can recover from errors
+ * (XML feeds): then wellformed is false, error says why and posts holds
+ * what could be read (feed_doc_recovered()).
  *
  * A feed_doc is owned by whoever called the parser, on that thread. The
  * helpers here are inline so that a parser and its unit test need nothing
@@ -45,7 +47,7 @@ struct feed_doc {
 	size_t nposts, cap;
 	size_t items;               /* items the document held, skipped ones included */
 	size_t skipped;             /* malformed items left out */
-	bool wellformed;            /* false: error says why; posts is empty */
+	bool wellformed;            /* false: error says why; posts is empty unless recovered */
 	char error[256];            /* "" when wellformed */
 	char *title;                /* owned; the document's title or "" (NULL before parsing) */
 	char *cursor;               /* owned; the newest position seen, NULL when none */
@@ -100,6 +102,26 @@ static inline void feed_doc_fail(struct feed_doc *d, const char *fmt, ...)
 	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	/* The message quotes input and may have been cut mid-character. */
+	utf8_sanitize(d->error, sizeof d->error, tmp, strlen(tmp));
+}
+
+/*
+ * Marks the document ill-formed but keeps the posts read from it (a format
+ * that recovers from errors). The first reason given is the one kept.
+ */
+static inline void feed_doc_recovered(struct feed_doc *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static inline void feed_doc_recovered(struct feed_doc *d, const char *fmt, ...)
+{
+	char tmp[sizeof d->error];
+	va_list ap;
+
+	if (!d->wellformed)
+		return;
+	d->wellformed = false;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
 	utf8_sanitize(d->error, sizeof d->error, tmp, strlen(tmp));
 }
 

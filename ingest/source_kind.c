@@ -2,11 +2,20 @@
 
 #include <string.h>
 
+#include "ingest/source_feed.h"
+#include "ingest/source_hn.h"
+#include "ingest/source_jsonfeed.h"
 #include "ingest/source_mastodon.h"
+#include "ingest/source_reddit.h"
 
 /* Every kind the ingest thread polls. Adding one is one line here. */
 static const struct source_kind *const g_kinds[] = {
 	&source_kind_mastodon,
+	&source_kind_jsonfeed,
+	&source_kind_reddit,
+	&source_kind_hn,
+	&source_kind_rss,
+	&source_kind_atom,
 };
 
 const struct source_kind *source_kind_find(const char *name)

@@ -833,7 +833,7 @@ START_TEST(test_ingest_reports_bad_bodies_and_bad_sources)
 	h_start_server(&h, handler_bad_bodies, NULL);
 	struct source_config sc[6] = {
 		src_cfg(1, "mastodon", h.url, "{\"timeline\":\"tag\",\"tag\":\"gone\"}", NULL),
-		src_cfg(2, "rss", h.url, NULL, NULL),
+		src_cfg(2, "gopher", h.url, NULL, NULL),
 		src_cfg(3, "mastodon", h.url, NULL, NULL),
 		src_cfg(4, "mastodon", h.url, "{\"timeline\":\"home\"}", NULL),
 		src_cfg(5, "mastodon", h.url, NULL, NULL),
@@ -860,7 +860,7 @@ START_TEST(test_ingest_reports_bad_bodies_and_bad_sources)
 
 	s = source_json(&h.bus, 2);
 	ck_assert_str_eq(status_str(s, "state"), "error");
-	ck_assert_str_eq(status_str(s, "last_error"), "unsupported source kind 'rss'");
+	ck_assert_str_eq(status_str(s, "last_error"), "unsupported source kind 'gopher'");
 	ck_assert_int_eq(status_int(s, "polls"), 0);
 	ck_assert(json_is_null(json_object_get(json_object_get(s, "status"), "next_poll")));
 	json_decref(s);
