@@ -1,9 +1,12 @@
 #include "core/bus.h"
 
+#include <errno.h>
+
 #include <string.h>
 
 #include "core/dbmsg.h"
 #include "core/limits.h"
+#include "core/live.h"
 #include "core/post.h"
 
 int bus_init(struct bus *b)
@@ -18,6 +21,11 @@ int bus_init(struct bus *b)
 		return rc;
 	if ((rc = queue_init(&b->db, LIMIT_DB_QUEUE)) < 0) {
 		queue_destroy(&b->posts);
+		return rc;
+	}
+	if ((rc = queue_init(&b->live, 256)) < 0) {
+		queue_destroy(&b->posts);
+		queue_destroy(&b->db);
 		return rc;
 	}
 	publish_init(&b->trends);
@@ -37,8 +45,15 @@ void bus_destroy(struct bus *b)
 	while ((n = queue_pop_batch(&b->db, items, 256, 0)) > 0)
 		for (size_t i = 0; i < n; i++)
 			dbmsg_free(items[i]);
+	while ((n = queue_pop_batch(&b->live, items, 256, 0)) > 0)
+		for (size_t i = 0; i < n; i++) {
+			struct live_req *r = items[i];
+			r->rc = -EPIPE; /* analytics is gone: no live part */
+			live_answer(r);
+		}
 	queue_destroy(&b->posts);
 	queue_destroy(&b->db);
+	queue_destroy(&b->live);
 	publish_destroy(&b->trends);
 	publish_destroy(&b->sources);
 	publish_destroy(&b->db_status);

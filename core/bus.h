@@ -38,6 +38,7 @@ struct bus_source_ops {
 struct bus {
 	struct queue posts;            /* struct post * (moved) -> analytics */
 	struct queue db;               /* struct dbmsg * (moved) -> db writer */
+	struct queue live;             /* struct live_req * (borrowed) -> analytics (core/live.h) */
 	struct publish_slot trends;    /* struct snapshot, by analytics */
 	struct publish_slot sources;   /* struct blob: JSON array, by ingest */
 	struct publish_slot db_status; /* struct blob: JSON object, by db writer */
