@@ -1,20 +1,34 @@
 /*
  * sentiment.c - VADER scoring: rule tables built once at load, allocation-free scoring.
  *
- * One text is scored in four passes:
- *   1. the text is copied into the scratch, with emoji replaced by their
- *      descriptions when it is not pure ASCII;
- *   2. tokenization: whitespace split and punctuation strip, then one lookup per
- *      token that yields everything the rules ask about it (lexicon valence,
- *      booster scalar, negation, its role as a word the rules name, its id as a
- *      word of a multi-word phrase) packed in one 64-bit word;
- *   3. the valence of each lexicon token with the modifier rules;
- *   4. the "but" rule, punctuation emphasis, normalization and proportions.
- * Speed comes from doing little per byte and taking few branches that depend on
- * the text: whitespace, '!' and '?' are found 64 bytes at a time as bit masks; a
- * token of up to 16 ASCII bytes is lowercased and classified in one SIMD register
- * that is also its lookup key; the word table answers a word of up to 8 bytes
- * from one cache line. Without SSE2 the same steps run byte by byte.
+ * One text is scored in these steps:
+ *   1. an ASCII text, and a non-ASCII one without emoji keys or non-ASCII
+ *      spaces (accented, Cyrillic, CJK words), is read in place; only a text
+ *      with one of those is copied with emoji replaced by their descriptions;
+ *   2. split: per 64-byte block, SIMD compares give bit masks (whitespace,
+ *      punctuation, capitals, small letters, '!', '?' and the "rare" bytes:
+ *      non-ASCII, NUL, apostrophe) and a lowercased copy of the block. Token
+ *      starts and ends, and for every token at once whether it is ALL-CAPS or
+ *      has a rare byte, follow from bit operations on the masks; per token, the
+ *      punctuation strip is two bit scans and the key is hashed;
+ *   3. probe: each key is looked up in a hash table whose tags answer most
+ *      lookups (most tokens are in no list) from one 16-byte group. A token with
+ *      a rare byte (2 to 3 in a hundred) goes byte by byte instead, which
+ *      handles Unicode case and "n't". Each token ends up as one 64-bit word
+ *      that answers everything the rules ask about it;
+ *   4. the valence of each lexicon token with the modifier rules, which look at
+ *      the three tokens before it and the two after it; a text without any
+ *      lexicon word is neutral at once;
+ *   5. the "but" rule, punctuation emphasis, normalization and proportions.
+ * Loops avoid branches that depend on the text where the outcome is hard to
+ * predict (a mispredicted branch costs about as much as the work for a token);
+ * the comments say where that shapes the code.
+ *
+ * Instruction sets: x86-64 uses SSE2, and vader_load() picks an AVX2 build of
+ * the split and probe loops when the CPU has AVX2 and BMI (the environment
+ * variable TRENDD_VADER_ISA=sse2 keeps the SSE2 one, so that tests cover both).
+ * Built with VADER_NO_SIMD defined (or for another architecture), portable code
+ * computes the same masks byte by byte; the unit tests build that variant too.
  *
  * Rule order and arithmetic follow the reference scorer operation by operation,
  * quirks included, because scores must match it to the printed precision. The
@@ -40,6 +54,11 @@
 #if defined(__SSE2__) && defined(__x86_64__) && !defined(VADER_NO_SIMD)
 #define VADER_SSE2 1
 #include <emmintrin.h>
+#if defined(__GNUC__) && !defined(VADER_NO_AVX2)
+#define VADER_AVX2 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 #endif
 
 #include "core/hash.h"
@@ -51,11 +70,15 @@
 #define VADER_DESC_BYTES_MAX   1024  /* longest emoji description */
 #define VADER_PHRASE_WORDS     3     /* the rules look at phrases of 2 or 3 words */
 
-/* The text buffer has room for 64-byte block reads past the end of the text. */
-#define VADER_TEXT_PAD         64
+/*
+ * The lowercased copy of the scored text is followed by this many bytes: a block
+ * scan writes whole 64-byte blocks, and a key is read as 16 bytes from its first
+ * byte, so up to 15 bytes past the token.
+ */
+#define VADER_LC_PAD           64
 _Static_assert(LIMIT_SENTIMENT_TOKENS <= UINT16_MAX, "token indexes are stored in uint16_t");
 
-/* Byte classes of ASCII characters (and summary bits of a token). */
+/* Byte classes of ASCII characters, for the byte-by-byte path. */
 enum {
 	C_SPACE = 1,    /* whitespace: splits tokens */
 	C_UPPER = 2,    /* uppercase letter */
@@ -78,61 +101,88 @@ static const char *const role_words[ROLE_COUNT] = {
 	[ROLE_KIND] = "kind", [ROLE_OF] = "of", [ROLE_BUT] = "but",
 };
 
-/* Flags of a table entry and of a scored token. */
+/*
+ * Packed word info: one 64-bit word per table entry and per scored token.
+ *   bits 0-4    TI_LEX, TI_BOOST, TI_NEG, TI_BUT, TI_UPPER (flags below)
+ *   bits 8-11   role (enum vader_role)
+ *   bits 12-19  phrase word: 1-based id when the word occurs in a phrase, else 0
+ *   bits 20-35  valence index into values[] (TI_LEX)
+ *   bits 36-43  booster scalar index into values[boost_base..] (TI_BOOST)
+ *   bits 48-52  key length (table entries only)
+ * A token that is in no list is 0 apart from TI_UPPER and TI_NEG ("n't").
+ */
 enum {
-	VF_LEX   = 1,   /* lexicon word */
-	VF_BOOST = 2,   /* single-word booster or dampener */
-	VF_NEG   = 4,   /* negation word; a token also gets it when it contains "n't" */
-	VF_UPPER = 8,   /* token only: ALL-CAPS */
+	TI_LEX   = 1,   /* lexicon word */
+	TI_BOOST = 2,   /* single-word booster or dampener */
+	TI_NEG   = 4,   /* negation word; a token also gets it when it contains "n't" */
+	TI_BUT   = 8,   /* the word "but" (so that one OR over a text tells if it has one) */
+	TI_UPPER = 16,  /* token only: ALL-CAPS */
 };
+#define TI_UPPER_SHIFT 4
+
+static inline unsigned info_role(uint64_t x) { return (unsigned)(x >> 8) & 15; }
+static inline unsigned info_phrase_word(uint64_t x) { return (unsigned)(x >> 12) & 255; }
+static inline unsigned info_lex(uint64_t x) { return (unsigned)(x >> 20) & 0xFFFF; }
+static inline unsigned info_boost(uint64_t x) { return (unsigned)(x >> 36) & 0xFF; }
+static inline unsigned info_len(uint64_t x) { return (unsigned)(x >> 48) & 31; }
 
 /* One key of the word table while loading: everything the rules know about one word. */
 struct vader_entry {
 	uint64_t key[3];         /* key bytes, zero-padded to 24 */
-	double lex;              /* valence, when VF_LEX */
-	double boost;            /* scalar, when VF_BOOST */
+	double lex;              /* valence, when TI_LEX */
+	double boost;            /* scalar, when TI_BOOST */
 	uint8_t key_len;
-	uint8_t flags;           /* VF_LEX | VF_BOOST | VF_NEG */
+	uint8_t flags;           /* TI_LEX | TI_BOOST | TI_NEG */
 	uint8_t role;            /* enum vader_role */
 	uint8_t phrase_word;     /* 1-based id when the word occurs in a phrase, else 0 */
 };
 
 /*
- * The word table used for scoring: the entries compiled into buckets of one
- * cache line. A slot keeps the first 8 key bytes and the word's packed info
- * (info_* below), so a word of up to 8 bytes is found, or known to be absent,
- * with one cache line read and no branch on the outcome. Bytes 8..23 of longer
- * keys live in tails[]. A key goes to the first bucket with a free slot from its
- * home bucket on; when that is not its home, the home bucket is marked
- * INFO_SPILLED (in the info of its last slot, which is then in use) and a miss
- * there is not final.
+ * A word table used for scoring, laid out like a "Swiss" hash table: the hash of a
+ * key picks its group of 16 slots and a 7-bit tag. The 16 tags of a group are 16
+ * consecutive bytes compared at once, and only a slot whose tag matches has its
+ * entry (key and info) read. Most tokens are in no list, so most lookups read one
+ * 16-byte tag group and nothing else: the tags of the shipped lexicon take 16 KiB,
+ * which stays in the first-level cache next to the rest of the analytics thread's
+ * work. Every key is in the group its hash picks: at load, the hash seed is
+ * chosen (or the table grown) so that no group gets more than 16 keys, which
+ * makes a lookup one group, never a probe sequence.
+ *
+ * There are two tables. "short" holds the keys of 1..16 bytes without a NUL byte:
+ * zero-padded to two words such a key is told from every other one by those two
+ * words alone, so the common lookup compares two words and no length. "odd" holds
+ * the other keys (17..24 bytes, or with a NUL byte) and compares the length and
+ * three words.
  */
-#define WORD_SLOTS 4
+#define GROUP_SLOTS 16
+#define TAG_FREE    0x80
 
-struct word_bucket {
-	uint64_t key0[WORD_SLOTS];
-	uint64_t info[WORD_SLOTS];   /* 0 = empty slot */
+struct word_entry {
+	uint64_t key[3];         /* key bytes, zero-padded to 24 */
+	uint64_t info;           /* packed word info, key length included */
 };
 
-/* Packed word info: bits 0-4 key length (never 0 in a used slot), 5-7 VF_LEX |
- * VF_BOOST | VF_NEG, 8-11 role, 12-19 phrase word, 20-35 valence index and 36-43
- * booster scalar index into values[], 44-59 tails[] index, 63 INFO_SPILLED. */
-#define INFO_SPILLED (1ull << 63)
-
-static inline unsigned info_len(uint64_t x) { return (unsigned)x & 31; }
-static inline unsigned info_flags(uint64_t x) { return (unsigned)(x >> 5) & 7; }
-static inline unsigned info_role(uint64_t x) { return (unsigned)(x >> 8) & 15; }
-static inline unsigned info_phrase_word(uint64_t x) { return (unsigned)(x >> 12) & 255; }
-static inline unsigned info_lex(uint64_t x) { return (unsigned)(x >> 20) & 0xFFFF; }
-static inline unsigned info_boost(uint64_t x) { return (unsigned)(x >> 36) & 0xFF; }
-static inline unsigned info_tail(uint64_t x) { return (unsigned)(x >> 44) & 0xFFFF; }
+struct word_table {
+	uint8_t *tags;                /* owned; GROUP_SLOTS per group, TAG_FREE = free slot */
+	struct word_entry *entries;   /* owned; one per slot, then one all-zero entry */
+	uint64_t seed;
+	size_t n_slots;
+	unsigned shift;               /* group of hash h: h >> shift */
+};
 
 /* A multi-word special phrase or booster, as a sequence of phrase-word ids. */
 struct vader_phrase {
 	uint8_t word[VADER_PHRASE_WORDS];
 	uint32_t n;
+	uint32_t key;            /* phrase_key() of the words */
 	double value;
 };
+
+/* The words (ids, 0 for none) and count of a phrase packed in one integer. */
+static inline uint32_t phrase_key(unsigned a, unsigned b, unsigned c, unsigned n)
+{
+	return a | b << 8 | c << 16 | n << 24;
+}
 
 struct vader_emoji {
 	uint32_t cp;
@@ -146,11 +196,16 @@ struct vader_consts {
 	double ep_incr, ep_max, qm_incr, qm_max, qm_cap;
 };
 
+struct vader_scratch;
+struct tok_stats;
+
+/* Splits and classifies the tokens of p[0..len); one variant per instruction set. */
+typedef void (*vader_tokenize_fn)(const struct vader *v, struct vader_scratch *s,
+				  const unsigned char *p, size_t len, struct tok_stats *st);
+
 struct vader {
-	struct word_bucket *words;        /* owned; power-of-two count */
-	size_t word_mask;
-	unsigned word_shift;              /* bucket of hash h: h >> word_shift */
-	uint64_t (*tails)[2];             /* owned; bytes 8..23 of keys longer than 8 */
+	struct word_table short_words;    /* keys of 1..16 bytes without NUL */
+	struct word_table odd_words;      /* all other keys */
 	double *values;                   /* owned; valences and scalars, values[0] = 0 */
 	size_t boost_base;                /* booster scalar i is values[boost_base + i] */
 	struct vader_entry *entries;      /* owned; load time only */
@@ -160,6 +215,8 @@ struct vader {
 	char *pool;                       /* owned; emoji descriptions */
 	size_t pool_len, pool_cap;
 	uint8_t n_phrase_words;
+	uint64_t *phrase_pairs;           /* owned; bit a * (n_phrase_words + 1) + b: the
+					   * words a b are adjacent in some phrase */
 	struct vader_phrase *special;     /* owned; a match replaces the valence */
 	size_t n_special, cap_special;
 	struct vader_phrase *boost_phrase;/* owned; multi-word boosters ("kind of") */
@@ -167,22 +224,41 @@ struct vader {
 	struct vader_emoji *emoji;        /* owned; sorted by cp, unique */
 	size_t n_emoji, cap_emoji;
 	uint64_t *emoji_bits;             /* owned; bit cp set when cp is an emoji key */
+	uint32_t *emoji_rank;             /* owned; keys below code point 64 * k */
 	uint32_t emoji_cp_max;
 	struct vader_consts c;
+	vader_tokenize_fn tokenize;       /* the variant this CPU runs */
 	uint8_t cls[256];                 /* C_* class of each byte < 0x80 */
+	uint8_t xlat_lead[256];           /* 1: the byte may start an emoji key or a space */
+	uint8_t key_high[256];            /* 1: a byte >= 0x80 that some table key has */
 	uint8_t lower[256];               /* ASCII lowercase */
 };
 
-struct vader_tok {
-	uint64_t info;                    /* the word's info, 0 when it is in no list */
-	unsigned flags;                   /* VF_*: the word's, plus ALL-CAPS and "n't" */
-};
-
 struct vader_scratch {
-	unsigned char *text;              /* owned; VADER_TEXT_BYTES_MAX + VADER_TEXT_PAD */
-	struct vader_tok tok[LIMIT_SENTIMENT_TOKENS];
+	unsigned char *text;              /* owned; VADER_TEXT_BYTES_MAX: emoji translated */
+	unsigned char *lc;                /* owned; VADER_TEXT_BYTES_MAX + VADER_LC_PAD, zeroed
+					   * once: ASCII-lowercased copy of the scored text */
+	uint64_t tok_mem[3 + LIMIT_SENTIMENT_TOKENS + 2];
+	uint64_t *tok;                    /* tok_mem + 3: packed info of each token, with
+					   * 3 zero entries before and 2 after the text's */
+	uint32_t key[LIMIT_SENTIMENT_TOKENS];   /* where each key lies: offset << 8 | length,
+						 * length 0 for the byte path */
+	uint32_t raw_len[LIMIT_SENTIMENT_TOKENS]; /* token length, for the byte path */
+	uint64_t hash[LIMIT_SENTIMENT_TOKENS];  /* word_hash() of each short key */
 	uint16_t lex[LIMIT_SENTIMENT_TOKENS];   /* indexes of the lexicon tokens */
 	double val[LIMIT_SENTIMENT_TOKENS];     /* valence of lex[k]; all other tokens are 0 */
+};
+
+/* What the tokenizer reports besides the tokens in the scratch. */
+struct tok_stats {
+	size_t n;         /* tokens */
+	size_t n_lex;     /* lexicon tokens, listed in s->lex */
+	size_t n_upper;   /* ALL-CAPS tokens */
+	uint64_t any;     /* OR of the infos of all tokens */
+	size_t n_bang;    /* '!' in the text */
+	size_t n_ques;    /* '?' in the text */
+	size_t end;       /* end of the last token when the token cap stopped the split */
+	int capped;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -194,6 +270,15 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+/* Portable popcount: the builtin is a library call unless the target has POPCNT. */
+static inline size_t popcount64(uint64_t x)
+{
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+	return (size_t)((x * 0x0101010101010101ull) >> 56);
 }
 
 /* ---- UTF-8 and Unicode classes ---- */
@@ -208,7 +293,7 @@ static inline int utf8_cont(unsigned char c)
  * so every invalid byte counts as one uncased character, the way a decoder that
  * escapes each bad byte sees it.
  */
-static size_t utf8_decode(const unsigned char *p, size_t len, int32_t *cp)
+static inline size_t utf8_decode(const unsigned char *p, size_t len, int32_t *cp)
 {
 	unsigned c = p[0];
 	uint32_t x;
@@ -291,30 +376,26 @@ static const struct cp_range other_upper[] = {
 	{ 0x1F170, 0x1F189 },
 };
 
+/*
+ * True when cp is in one of the sorted ranges r[0..n) (n >= 1). The search halves
+ * a fixed number of times for a given n, choosing with a select, so it takes no
+ * branch that depends on cp: CJK and other uncased scripts come here for every
+ * character.
+ */
 static int cp_in(const struct cp_range *r, size_t n, int32_t cp)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (cp < r[mid].lo)
-			hi = mid;
-		else if (cp > r[mid].hi)
-			lo = mid + 1;
-		else
-			return 1;
+	while (n > 1) {
+		size_t half = n / 2;
+		r = r[half].lo <= cp ? r + half : r;
+		n -= half;
 	}
-	return 0;
+	return (r->lo <= cp) & (cp <= r->hi);
 }
 
-/* C_SPACE, C_UPPER, C_LOWER or 0 for a non-ASCII code point (-1: invalid byte). */
-static unsigned cp_class(int32_t cp)
+/* C_UPPER, C_LOWER or 0 for the non-ASCII code point cp with properties pr. */
+static unsigned cp_case(int32_t cp, const utf8proc_property_t *pr)
 {
-	if (cp < 0)
-		return 0;
-	if (cp_is_space(cp))
-		return C_SPACE;
-	switch (utf8proc_get_property(cp)->category) {
+	switch (pr->category) {
 	case UTF8PROC_CATEGORY_LU:
 		return C_UPPER;
 	case UTF8PROC_CATEGORY_LL:
@@ -330,13 +411,9 @@ static unsigned cp_class(int32_t cp)
 	return 0;
 }
 
-/* ---- the word table ---- */
+/* ---- the word tables ---- */
 
-/*
- * Hash of a key given as three zero-padded words (the lookup key of a token). It
- * is multiplicative, so only the high bits are well mixed: the word table takes
- * its bucket from h >> word_shift, the load-time index mixes h once more.
- */
+/* Load-time index hash of a key given as three zero-padded words and its length. */
 static inline uint64_t key_hash(const uint64_t w[3], size_t len)
 {
 	return (w[0] + len) * 0x9e3779b97f4a7c15ull ^ w[1] * 0xc2b2ae3d27d4eb4full ^
@@ -372,76 +449,6 @@ static void index_insert(uint32_t *index, size_t mask, uint64_t h, uint32_t entr
 	while (index[i])
 		i = (i + 1) & mask;
 	index[i] = entry;
-}
-
-/* The info of key w/len, or 0: every slot of every bucket that may hold it. */
-static uint64_t word_find_slow(const struct vader *v, const uint64_t w[3], size_t len, uint64_t h)
-{
-	size_t bi = (size_t)(h >> v->word_shift);
-
-	for (;;) {
-		const struct word_bucket *b = &v->words[bi];
-		for (unsigned k = 0; k < WORD_SLOTS; k++) {
-			uint64_t x = b->info[k];
-			if (b->key0[k] != w[0] || info_len(x) != len)
-				continue;
-			if (len <= 8 || (v->tails[info_tail(x)][0] == w[1] &&
-					 v->tails[info_tail(x)][1] == w[2]))
-				return x & ~INFO_SPILLED;
-		}
-		if (!b->info[WORD_SLOTS - 1])
-			return 0;       /* a bucket with a free slot ends every probe */
-		bi = (bi + 1) & v->word_mask;
-	}
-}
-
-/*
- * The info of key w/len (1..VADER_KEY_BYTES_MAX bytes), or 0 when the word is in
- * no list. A key of up to 8 bytes is unique by its first word and length, so one
- * bucket settles it (unless the bucket spilled) with no branch on the outcome;
- * longer keys, and spilled buckets, take word_find_slow().
- */
-static inline __attribute__((always_inline)) uint64_t
-word_find(const struct vader *v, const uint64_t w[3], size_t len)
-{
-	uint64_t h = key_hash(w, len);
-	const struct word_bucket *b = &v->words[h >> v->word_shift];
-	unsigned m;
-
-	_Static_assert(WORD_SLOTS == 4, "word_find compares four slots");
-	if (__builtin_expect(len > 8, 0))
-		return word_find_slow(v, w, len, h);
-#ifdef VADER_SSE2
-	{
-		const __m128i key = _mm_set1_epi64x((long long)w[0]);
-		const __m128i klen = _mm_set1_epi64x((long long)len);
-		const __m128i lmask = _mm_set1_epi64x(31);
-		const __m128i *k0 = (const __m128i *)(const void *)b->key0;
-		const __m128i *in = (const __m128i *)(const void *)b->info;
-		__m128i l01 = _mm_and_si128(_mm_load_si128(in), lmask);
-		__m128i l23 = _mm_and_si128(_mm_load_si128(in + 1), lmask);
-		__m128i e01 = _mm_and_si128(_mm_cmpeq_epi32(_mm_load_si128(k0), key),
-					    _mm_cmpeq_epi32(l01, klen));
-		__m128i e23 = _mm_and_si128(_mm_cmpeq_epi32(_mm_load_si128(k0 + 1), key),
-					    _mm_cmpeq_epi32(l23, klen));
-		/* two bits per slot (its two 32-bit halves): slot k matched when bits
-		 * 2k and 2k+1 are both set */
-		unsigned d = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(e01)) |
-			     (unsigned)_mm_movemask_ps(_mm_castsi128_ps(e23)) << 4;
-		m = d & d >> 1 & 0x55;
-		m = (unsigned)__builtin_ctz(m | 0x100) >> 1;    /* slot, 4 when none */
-	}
-#else
-	/* bitwise, not logical, operators: the outcome must not become a branch */
-	m = (unsigned)((b->key0[0] == w[0]) & (info_len(b->info[0]) == len)) |
-	    (unsigned)((b->key0[1] == w[0]) & (info_len(b->info[1]) == len)) << 1 |
-	    (unsigned)((b->key0[2] == w[0]) & (info_len(b->info[2]) == len)) << 2 |
-	    (unsigned)((b->key0[3] == w[0]) & (info_len(b->info[3]) == len)) << 3;
-	m = (unsigned)__builtin_ctz(m | 16);
-#endif
-	if (__builtin_expect((m == WORD_SLOTS) & (unsigned)(b->info[WORD_SLOTS - 1] >> 63), 0))
-		return word_find_slow(v, w, len, h);
-	return b->info[m & 3] & -(uint64_t)(m < WORD_SLOTS) & ~INFO_SPILLED;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -535,18 +542,229 @@ static size_t value_index(const double *values, size_t n, double x)
 }
 
 /* Builds the scoring table (words, tails, values) from the load-time entries. */
+/*
+ * Scoring hash of a key read as two words: one 64x64->128-bit multiply, folded,
+ * so that every output bit depends on every key bit (the group comes from the
+ * top bits, the tag from the low byte).
+ */
+static inline uint64_t word_hash(uint64_t seed, uint64_t w0, uint64_t w1)
+{
+	return hash_mix(w0 ^ seed, w1 ^ 0xe7037ed1a0b428dbull);
+}
+
+/* The hash of a key of the odd table: all three words and the length. */
+static inline uint64_t odd_hash(uint64_t seed, const uint64_t w[3], size_t len)
+{
+	return word_hash(seed, w[0] ^ w[2] * 0x9e3779b97f4a7c15ull, w[1] ^ len);
+}
+
+/* The tag of hash h: its low 7 bits (TAG_FREE, with the top bit, marks a free slot). */
+static inline unsigned word_tag(uint64_t h)
+{
+	return (unsigned)h & 0x7F;
+}
+
+/* 1 when key w/len is a key of the short table (1..16 bytes, no NUL byte). */
+static int key_is_short(const uint64_t w[3], size_t len)
+{
+	unsigned char b[VADER_KEY_BYTES_MAX];
+
+	memcpy(b, w, sizeof b);
+	return len <= 16 && !memchr(b, 0, len);
+}
+
+static inline uint64_t table_hash(const struct word_table *t, const uint64_t w[3], size_t len,
+				  int odd)
+{
+	return odd ? odd_hash(t->seed, w, len) : word_hash(t->seed, w[0], w[1]);
+}
+
+static void table_free(struct word_table *t)
+{
+	free(t->tags);
+	free(t->entries);
+	t->tags = NULL;
+	t->entries = NULL;
+}
+
+/*
+ * Builds t from the load-time entries of the short (odd == 0) or odd table, with
+ * their packed infos. Tries seeds until every key fits in the group its hash
+ * picks, growing the table when many seeds fail; at most half the slots are used,
+ * so a group of 16 rarely gets more than 16 keys and a few seeds suffice.
+ */
+static int table_build(struct word_table *t, const struct vader *v, const uint64_t *infos,
+		       int odd)
+{
+	size_t n = 0, groups = 4;       /* 4: the tag array is whole 64-byte lines */
+
+	for (size_t k = 0; k < v->n_entries; k++)
+		n += key_is_short(v->entries[k].key, v->entries[k].key_len) == !odd;
+	while (groups * GROUP_SLOTS < 2 * n)
+		groups *= 2;
+	for (;;) {
+		t->n_slots = groups * GROUP_SLOTS;
+		t->shift = 64 - (unsigned)__builtin_ctzll(groups);
+		t->tags = aligned_alloc(64, t->n_slots);
+		/* the zero entry after the slots is what a lookup of the last group
+		 * reads when no tag matched (two, so that the size is a multiple of 64) */
+		t->entries = aligned_alloc(64, (t->n_slots + 2) * sizeof *t->entries);
+		if (!t->tags || !t->entries)
+			return -ENOMEM;
+		for (uint64_t attempt = 1; attempt <= 64; attempt++) {
+			size_t k;
+			t->seed = hash_u64(attempt) | 1;
+			memset(t->tags, TAG_FREE, t->n_slots);
+			memset(t->entries, 0, (t->n_slots + 2) * sizeof *t->entries);
+			for (k = 0; k < v->n_entries; k++) {
+				const struct vader_entry *e = &v->entries[k];
+				uint64_t h;
+				size_t g;
+				unsigned slot;
+				if (key_is_short(e->key, e->key_len) != !odd)
+					continue;
+				h = table_hash(t, e->key, e->key_len, odd);
+				g = (size_t)(h >> t->shift) * GROUP_SLOTS;
+				for (slot = 0; slot < GROUP_SLOTS && t->tags[g + slot] != TAG_FREE;
+				     slot++)
+					;
+				if (slot == GROUP_SLOTS)
+					break;          /* this seed overfills a group */
+				t->tags[g + slot] = (uint8_t)word_tag(h);
+				memcpy(t->entries[g + slot].key, e->key, sizeof e->key);
+				t->entries[g + slot].info = infos[k];
+			}
+			if (k == v->n_entries)
+				return 0;
+		}
+		table_free(t);
+		groups *= 2;
+	}
+}
+
+/* Bit k of the result: tag k of the group at tags equals tag. */
+static inline __attribute__((always_inline)) unsigned group_match(const uint8_t *tags,
+								  unsigned tag)
+{
+#ifdef VADER_SSE2
+	__m128i g = _mm_load_si128((const __m128i *)(const void *)tags);
+
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(g, _mm_set1_epi8((char)tag)));
+#else
+	unsigned c = 0;
+
+	for (unsigned k = 0; k < GROUP_SLOTS; k++)
+		c |= (unsigned)(tags[k] == tag) << k;
+	return c;
+#endif
+}
+
+/* The info of key w/len in t (hash h), or 0: every candidate of its group. */
+static uint64_t table_find(const struct word_table *t, uint64_t h, const uint64_t w[3], size_t len)
+{
+	size_t g = (size_t)(h >> t->shift) * GROUP_SLOTS;
+
+	for (unsigned cand = group_match(t->tags + g, word_tag(h)); cand; cand &= cand - 1) {
+		const struct word_entry *e = &t->entries[g + (unsigned)__builtin_ctz(cand)];
+		if (e->key[0] == w[0] && e->key[1] == w[1] && e->key[2] == w[2] &&
+		    info_len(e->info) == len)
+			return e->info;
+	}
+	return 0;
+}
+
+/* The info of any key w/len (1..VADER_KEY_BYTES_MAX bytes), or 0 when it is in no list. */
+static uint64_t word_find(const struct vader *v, const uint64_t w[3], size_t len)
+{
+	if (key_is_short(w, len))
+		return table_find(&v->short_words, table_hash(&v->short_words, w, len, 0), w, len);
+	return table_find(&v->odd_words, table_hash(&v->odd_words, w, len, 1), w, len);
+}
+
+#ifdef VADER_SSE2
+/* Byte masks of a key of k bytes (0..16): key_mask + 16 - k is k bytes of 0xFF, then zeros. */
+static const unsigned char key_mask[32] __attribute__((aligned(16))) = {
+	0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+};
+
+/* The k-byte key at p (1 <= k <= 16, p[0..16) readable), zero-padded to 16 bytes. */
+static inline __m128i key_load(const unsigned char *p, size_t k)
+{
+	return _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)p),
+			     _mm_loadu_si128((const __m128i *)(const void *)(key_mask + 16 - k)));
+}
+
+static inline uint64_t key_hash16(const struct word_table *t, const unsigned char *p, size_t k)
+{
+	__m128i key = key_load(p, k);
+
+	return word_hash(t->seed, (uint64_t)_mm_cvtsi128_si64(key),
+			 (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(key, key)));
+}
+#else
+static inline uint64_t key_hash16(const struct word_table *t, const unsigned char *p, size_t k)
+{
+	unsigned char b[16] = { 0 };
+
+	memcpy(b, p, k);
+	return word_hash(t->seed, hash_read64(b), hash_read64(b + 8));
+}
+#endif
+
+/*
+ * The info of the k-byte key at p with hash h (1 <= k <= 16, no NUL byte, and
+ * p[0..16) readable), or 0. This is the lookup of nearly every token: the group's
+ * tags are compared at once and the entry of the first matching tag is compared;
+ * only when that fails while a second tag matched (about one lookup in thirty) do
+ * the other candidates follow. With no matching tag, c is 16 and the entry read
+ * is slot 0 of the next group (or the zero entry after the last group): its key
+ * hashes to another group, so it never matches, and no branch or select on the
+ * outcome is needed (a third of the tokens hit, so a branch would often be
+ * mispredicted).
+ */
+static inline __attribute__((always_inline)) uint64_t
+short_probe(const struct word_table *t, uint64_t h, const unsigned char *p, size_t k)
+{
+	size_t g = (size_t)(h >> t->shift) * GROUP_SLOTS;
+	unsigned cand = group_match(t->tags + g, word_tag(h));
+	unsigned c = (unsigned)__builtin_ctz(cand | 1u << GROUP_SLOTS);
+	const struct word_entry *e = &t->entries[g + c];
+	uint64_t match;
+#ifdef VADER_SSE2
+	__m128i key = key_load(p, k);
+
+	match = _mm_movemask_epi8(_mm_cmpeq_epi8(
+			key, _mm_load_si128((const __m128i *)(const void *)e->key))) == 0xFFFF;
+#else
+	unsigned char b[16] = { 0 };
+
+	memcpy(b, p, k);
+	match = (uint64_t)((unsigned)(e->key[0] == hash_read64(b)) &
+			   (unsigned)(e->key[1] == hash_read64(b + 8)));
+#endif
+	if (__builtin_expect(!match & (cand > 1u << c), 0)) {
+		uint64_t w[3] = { 0, 0, 0 };
+		memcpy(w, p, k);
+		return table_find(t, h, w, k);
+	}
+	return e->info & (0 - match);
+}
+
+/* Builds the scoring tables (values, short and odd words) from the load-time entries. */
 static int words_compile(struct vader *v, char *err, size_t errlen)
 {
-	size_t nb = 64, n_values = 1, n_tails = 0, n_lex = 0, n_boost;
+	size_t n_values = 1, n_lex = 0, n_boost;
+	uint64_t *infos;
+	int rc;
 
 	/* values: 0 first, then every distinct valence, then every distinct scalar */
 	v->values = malloc((2 * v->n_entries + 1) * sizeof *v->values);
-	v->tails = malloc((v->n_entries + 1) * sizeof *v->tails);
-	if (!v->values || !v->tails)
+	if (!v->values)
 		goto oom;
 	v->values[0] = 0;
 	for (size_t k = 0; k < v->n_entries; k++)
-		if (v->entries[k].flags & VF_LEX)
+		if (v->entries[k].flags & TI_LEX)
 			v->values[n_values++] = v->entries[k].lex;
 	qsort(v->values + 1, n_values - 1, sizeof *v->values, double_cmp);
 	for (size_t k = 1; k < n_values; k++)
@@ -554,7 +772,7 @@ static int words_compile(struct vader *v, char *err, size_t errlen)
 			v->values[++n_lex] = v->values[k];
 	n_values = ++n_lex;
 	for (size_t k = 0; k < v->n_entries; k++)
-		if (v->entries[k].flags & VF_BOOST)
+		if (v->entries[k].flags & TI_BOOST)
 			v->values[n_values++] = v->entries[k].boost;
 	qsort(v->values + n_lex, n_values - n_lex, sizeof *v->values, double_cmp);
 	n_boost = n_lex;
@@ -565,52 +783,38 @@ static int words_compile(struct vader *v, char *err, size_t errlen)
 		set_err(err, errlen, "too many distinct valences or booster values");
 		return -E2BIG;
 	}
-
-	/* two keys per bucket on average: a spilled bucket is rare */
-	while (nb * 2 < v->n_entries)
-		nb *= 2;
-	v->words = aligned_alloc(64, nb * sizeof *v->words);
-	if (!v->words)
-		goto oom;
-	memset(v->words, 0, nb * sizeof *v->words);
-	v->word_mask = nb - 1;
-	v->word_shift = 64 - (unsigned)__builtin_ctzll(nb);
-	for (size_t k = 0; k < v->n_entries; k++) {
-		const struct vader_entry *e = &v->entries[k];
-		uint64_t h = key_hash(e->key, e->key_len), x;
-		size_t home = (size_t)(h >> v->word_shift), bi = home;
-		unsigned slot;
-
-		x = (uint64_t)e->key_len | (uint64_t)e->flags << 5 | (uint64_t)e->role << 8 |
-		    (uint64_t)e->phrase_word << 12;
-		if (e->flags & VF_LEX)
-			x |= (uint64_t)value_index(v->values, n_lex, e->lex) << 20;
-		if (e->flags & VF_BOOST)
-			x |= (uint64_t)(value_index(v->values + n_lex - 1, n_boost - n_lex + 1,
-						    e->boost) - 1) << 36;
-		if (e->key_len > 8) {
-			if (n_tails > 0xFFFF) {
-				set_err(err, errlen, "too many words longer than 8 bytes");
-				return -E2BIG;
-			}
-			v->tails[n_tails][0] = e->key[1];
-			v->tails[n_tails][1] = e->key[2];
-			x |= (uint64_t)n_tails++ << 44;
-		}
-		for (;;) {
-			for (slot = 0; slot < WORD_SLOTS && v->words[bi].info[slot]; slot++)
-				;
-			if (slot < WORD_SLOTS)
-				break;
-			bi = (bi + 1) & v->word_mask;
-		}
-		v->words[bi].key0[slot] = e->key[0];
-		v->words[bi].info[slot] = x;
-		if (bi != home)
-			v->words[home].info[WORD_SLOTS - 1] |= INFO_SPILLED;
-	}
 	v->values[n_boost] = 0;                 /* room reserved: 2 * n_entries + 1 */
 	v->boost_base = n_lex;
+
+	infos = malloc((v->n_entries + 1) * sizeof *infos);
+	if (!infos)
+		goto oom;
+	for (size_t k = 0; k < v->n_entries; k++) {
+		const struct vader_entry *e = &v->entries[k];
+		unsigned char kb[VADER_KEY_BYTES_MAX];
+		uint64_t x;
+
+		memcpy(kb, e->key, sizeof kb);
+		for (size_t i = 0; i < e->key_len; i++)
+			v->key_high[kb[i]] |= kb[i] >= 0x80;
+
+		x = (uint64_t)e->flags | (uint64_t)e->role << 8 | (uint64_t)e->phrase_word << 12 |
+		    (uint64_t)e->key_len << 48;
+		if (e->role == ROLE_BUT)
+			x |= TI_BUT;
+		if (e->flags & TI_LEX)
+			x |= (uint64_t)value_index(v->values, n_lex, e->lex) << 20;
+		if (e->flags & TI_BOOST)
+			x |= (uint64_t)(value_index(v->values + n_lex - 1, n_boost - n_lex + 1,
+						    e->boost) - 1) << 36;
+		infos[k] = x;
+	}
+	rc = table_build(&v->short_words, v, infos, 0);
+	if (!rc)
+		rc = table_build(&v->odd_words, v, infos, 1);
+	free(infos);
+	if (rc)
+		goto oom;
 	return 0;
 oom:
 	set_err(err, errlen, "out of memory");
@@ -771,7 +975,7 @@ static int load_lexicon(struct vader *v, const char *path, const char *buf, size
 		e = table_get(v, key, klen);
 		if (!e)
 			goto oom;
-		e->flags |= VF_LEX;
+		e->flags |= TI_LEX;
 		e->lex = x;
 	}
 	return 0;
@@ -840,10 +1044,20 @@ static int load_emoji(struct vader *v, const char *path, const char *buf, size_t
 	v->n_emoji = out;
 	v->emoji_cp_max = out ? v->emoji[out - 1].cp : 0;
 	v->emoji_bits = calloc(v->emoji_cp_max / 64 + 1, sizeof *v->emoji_bits);
-	if (!v->emoji_bits)
+	v->emoji_rank = calloc(v->emoji_cp_max / 64 + 1, sizeof *v->emoji_rank);
+	if (!v->emoji_bits || !v->emoji_rank)
 		goto oom;
-	for (size_t k = 0; k < out; k++)
+	for (size_t k = 0; k < out; k++) {
+		utf8proc_uint8_t enc[4];
 		v->emoji_bits[v->emoji[k].cp / 64] |= 1ull << (v->emoji[k].cp % 64);
+		utf8proc_encode_char((utf8proc_int32_t)v->emoji[k].cp, enc);
+		v->xlat_lead[enc[0]] = 1;
+	}
+	for (size_t w = 1; w <= v->emoji_cp_max / 64; w++)
+		v->emoji_rank[w] = v->emoji_rank[w - 1] +
+				   (uint32_t)popcount64(v->emoji_bits[w - 1]);
+	/* the non-ASCII whitespace of cp_is_space() */
+	v->xlat_lead[0xC2] = v->xlat_lead[0xE1] = v->xlat_lead[0xE2] = v->xlat_lead[0xE3] = 1;
 	return 0;
 oom:
 	set_err(err, errlen, "%s: out of memory", path);
@@ -879,9 +1093,9 @@ static int phrase_add(struct vader *v, struct vader_phrase **list, size_t *count
 		ph.word[ph.n++] = w->phrase_word;
 		s = e + 1;
 	}
+	ph.key = phrase_key(ph.word[0], ph.word[1], ph.n == 3 ? ph.word[2] : 0, ph.n);
 	for (size_t k = 0; k < *count; k++) {
-		if ((*list)[k].n == ph.n &&
-		    !memcmp((*list)[k].word, ph.word, ph.n * sizeof ph.word[0])) {
+		if ((*list)[k].key == ph.key) {
 			(*list)[k].value = value;
 			return 0;
 		}
@@ -969,7 +1183,7 @@ static int load_rules(struct vader *v, const char *path, const char *buf, size_t
 				continue;
 			if (!(e = table_get(v, key, klen)))
 				goto oom;
-			e->flags |= VF_NEG;
+			e->flags |= TI_NEG;
 			continue;
 		}
 		if (field_is(type, tlen, "idiom"))
@@ -1001,7 +1215,7 @@ static int load_rules(struct vader *v, const char *path, const char *buf, size_t
 			}
 			if (!(e = table_get(v, key, klen)))
 				goto oom;
-			e->flags |= VF_BOOST;
+			e->flags |= TI_BOOST;
 			e->boost = x;
 		} else if (field_is(type, tlen, "special")) {
 			/* Candidates are always 2 or 3 joined words: a one-word key
@@ -1037,6 +1251,31 @@ oom:
 	return -ENOMEM;
 }
 
+static void phrase_pairs_mark(struct vader *v, const struct vader_phrase *ph, size_t n)
+{
+	const size_t w = (size_t)v->n_phrase_words + 1;
+
+	for (size_t k = 0; k < n; k++) {
+		for (uint32_t j = 0; j + 1 < ph[k].n; j++) {
+			size_t bit = ph[k].word[j] * w + ph[k].word[j + 1];
+			v->phrase_pairs[bit / 64] |= 1ull << (bit % 64);
+		}
+	}
+}
+
+/* The bitmap of adjacent word pairs of all special and booster phrases. */
+static int phrase_pairs_build(struct vader *v)
+{
+	const size_t w = (size_t)v->n_phrase_words + 1;
+
+	v->phrase_pairs = calloc(w * w / 64 + 1, sizeof *v->phrase_pairs);
+	if (!v->phrase_pairs)
+		return -ENOMEM;
+	phrase_pairs_mark(v, v->special, v->n_special);
+	phrase_pairs_mark(v, v->boost_phrase, v->n_boost_phrase);
+	return 0;
+}
+
 static void vader_init_classes(struct vader *v)
 {
 	const char *punct = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
@@ -1060,6 +1299,821 @@ static void vader_init_classes(struct vader *v)
 	for (int c = 0x1C; c <= 0x20; c++)
 		v->cls[c] = C_SPACE;
 }
+
+/* ---- scoring: text preparation ---- */
+
+/* True when no byte of p[0..len) is >= 0x80. */
+static int text_is_ascii(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+	uint64_t acc = 0;
+
+	for (; len - i >= 32; i += 32)
+		acc |= hash_read64(p + i) | hash_read64(p + i + 8) | hash_read64(p + i + 16) |
+		       hash_read64(p + i + 24);
+	for (; len - i >= 8; i += 8)
+		acc |= hash_read64(p + i);
+	if (len >= 8)
+		acc |= hash_read64(p + len - 8);        /* the last bytes, some read twice */
+	else
+		for (; i < len; i++)
+			acc |= p[i];
+	return !(acc & 0x8080808080808080ull);
+}
+
+/* Counts the '!' and '?' of p[0..len) (only when the token cap cut the text). */
+static void text_count_marks(const unsigned char *p, size_t len, size_t *bang, size_t *ques)
+{
+	size_t nb = 0, nq = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		nb += p[i] == '!';
+		nq += p[i] == '?';
+	}
+	*bang = nb;
+	*ques = nq;
+}
+
+static inline int emoji_is_key(const struct vader *v, int32_t cp)
+{
+	return cp >= 0 && (uint32_t)cp <= v->emoji_cp_max &&
+	       (v->emoji_bits[(uint32_t)cp / 64] >> ((uint32_t)cp % 64) & 1);
+}
+
+/* The emoji key cp, or NULL: its index is the number of keys below it (no search). */
+static const struct vader_emoji *emoji_find(const struct vader *v, int32_t cp)
+{
+	uint32_t w = (uint32_t)cp / 64, b = (uint32_t)cp % 64;
+
+	if (!emoji_is_key(v, cp))
+		return NULL;
+	return &v->emoji[v->emoji_rank[w] + popcount64(v->emoji_bits[w] & ((1ull << b) - 1))];
+}
+
+/*
+ * True when the non-ASCII text p[0..len) has a code point that the translation
+ * changes: an emoji key or non-ASCII whitespace. Most non-ASCII posts have
+ * neither (accented or CJK words) and are then scored in place.
+ */
+static int text_needs_translation(const struct vader *v, const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+#ifdef VADER_SSE2
+	/* 16 bytes at a time: only bytes >= 0xC2 can start an emoji or a space */
+	for (; len - i >= 16; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_and_si128(_mm_cmplt_epi8(x, _mm_setzero_si128()),
+				      _mm_cmpgt_epi8(x, _mm_set1_epi8((char)0xC1))));
+		for (; m; m &= m - 1) {
+			size_t k = i + (unsigned)__builtin_ctz(m);
+			int32_t cp;
+			if (!v->xlat_lead[p[k]])
+				continue;
+			utf8_decode(p + k, len - k, &cp);
+			if (emoji_is_key(v, cp) || cp_is_space(cp))
+				return 1;
+		}
+	}
+#endif
+	for (; i < len; i++) {
+		int32_t cp;
+		if (!v->xlat_lead[p[i]])
+			continue;
+		utf8_decode(p + i, len - i, &cp);
+		if (emoji_is_key(v, cp) || cp_is_space(cp))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Copies non-ASCII text into out, replacing each emoji code point by its
+ * description, preceded by one space unless the previous character was U+0020
+ * and followed by nothing (so "great😁day" becomes "great beaming face with
+ * smiling eyesday", as in the reference). Unicode whitespace becomes one ASCII
+ * space: it only separates tokens, so the splitter need not know it. Writes at
+ * most VADER_TEXT_BYTES_MAX bytes and stops at a code point boundary.
+ */
+static size_t vader_translate(const struct vader *v, const unsigned char *in, size_t len,
+			      unsigned char *out)
+{
+	const size_t cap = VADER_TEXT_BYTES_MAX;
+	size_t i = 0, o = 0;
+	int prev_space = 1;
+
+	while (i < len) {
+		if (in[i] < 0x80) {
+			size_t j = i + 1, k;
+			while (len - j >= 8 && !(hash_read64(in + j) & 0x8080808080808080ull))
+				j += 8;
+			while (j < len && in[j] < 0x80)
+				j++;
+			k = j - i < cap - o ? j - i : cap - o;
+			memcpy(out + o, in + i, k);
+			o += k;
+			if (k < j - i)
+				break;
+			prev_space = in[j - 1] == ' ';
+			i = j;
+			continue;
+		}
+		int32_t cp;
+		size_t w = utf8_decode(in + i, len - i, &cp);
+		const struct vader_emoji *e = emoji_find(v, cp);
+		if (e) {
+			if (e->desc_len + !prev_space > cap - o)
+				break;
+			if (!prev_space)
+				out[o++] = ' ';
+			memcpy(out + o, v->pool + e->desc_off, e->desc_len);
+			o += e->desc_len;
+		} else if (cp_is_space(cp)) {
+			if (o == cap)
+				break;
+			out[o++] = ' ';
+		} else {
+			if (w > cap - o)
+				break;
+			memcpy(out + o, in + i, w);
+			o += w;
+		}
+		prev_space = 0;
+		i += w;
+	}
+	return o;
+}
+
+/* ---- scoring: tokens ---- */
+
+/* True when the token contains "n't" in any case. */
+static int has_nt(const unsigned char *t, size_t len)
+{
+	for (size_t i = 1; i + 1 < len; i++)
+		if (t[i] == '\'' && (t[i - 1] | 0x20) == 'n' && (t[i + 1] | 0x20) == 't')
+			return 1;
+	return 0;
+}
+
+/*
+ * False when key[0..klen) has a byte >= 0x80 that no table key has: most
+ * non-ASCII words (accented, Cyrillic, CJK ...) are then known to be in no list
+ * without a lookup.
+ */
+static int key_may_exist(const struct vader *v, const unsigned char *key, size_t klen)
+{
+	for (size_t i = 0; i < klen; i++)
+		if (key[i] >= 0x80 && !v->key_high[key[i]])
+			return 0;
+	return 1;
+}
+
+/*
+ * The packed info of any token t[0..len), byte by byte: punctuation strip by code
+ * points, Unicode case and lowercase, NUL bytes, "n't", any length. The block
+ * path sends it the tokens it does not handle itself (a byte >= 0x80, NUL or an
+ * apostrophe, or longer than 64 bytes).
+ */
+static __attribute__((noinline)) uint64_t token_classify_slow(const struct vader *v,
+							       const unsigned char *t, size_t len)
+{
+	unsigned char key[VADER_KEY_BYTES_MAX + 4];
+	size_t klen = 0, i = 0;
+	unsigned fl = 0;
+	uint64_t info = 0;
+
+	/* Strip ASCII punctuation from both ends, unless 2 code points or fewer would
+	 * remain: then the token stays whole (":)" and "ok." are kept as they are). */
+	if ((v->cls[t[0]] | v->cls[t[len - 1]]) & C_PUNCT) {
+		size_t a = 0, b = len;
+		while (a < b && (v->cls[t[a]] & C_PUNCT))
+			a++;
+		while (b > a && (v->cls[t[b - 1]] & C_PUNCT))
+			b--;
+		if (utf8_longer_than(t + a, b - a, 2)) {
+			t += a;
+			len = b - a;
+		}
+	}
+	/* One pass: case bits (stripped characters are uncased, so what is left
+	 * decides) and the lowercase key, the way str.lower() maps it. A key longer
+	 * than any table key is not built further, but the case still counts. */
+	while (i < len) {
+		unsigned char enc[8] = { 0 };
+		size_t w = 1, k = 1;
+		int32_t cp;
+
+		if (t[i] < 0x80) {
+			fl |= v->cls[t[i]];
+			enc[0] = v->lower[t[i]];
+		} else if ((w = utf8_decode(t + i, len - i, &cp)) == 1) {
+			enc[0] = t[i];          /* an invalid byte: uncased, kept as it is */
+		} else {
+			const utf8proc_property_t *pr = utf8proc_get_property(cp);
+			/* once a small letter is seen the token cannot be ALL-CAPS */
+			if (!(fl & C_LOWER))
+				fl |= cp_case(cp, pr);
+			if (cp == 0x130) {
+				/* full case mapping: capital I with dot -> i + combining dot */
+				memcpy(enc, "i\xCC\x87", 3);
+				k = 3;
+			} else if (pr->lowercase_seqindex == UINT16_MAX) {
+				/* no lowercase mapping: the bytes as they are (w is 2..4) */
+				for (k = 0; k < w; k++)
+					enc[k] = t[i + k];
+			} else {
+				k = (size_t)utf8proc_encode_char(utf8proc_tolower(cp), enc);
+			}
+		}
+		/* a fixed 4-byte copy (k <= 4; key has 4 bytes of room past the cap) */
+		if (klen + k <= VADER_KEY_BYTES_MAX)
+			memcpy(key + klen, enc, 4);
+		klen += k;
+		i += w;
+	}
+	if (klen <= VADER_KEY_BYTES_MAX && key_may_exist(v, key, klen)) {
+		uint64_t kw[3];
+		key_words(key, klen, kw);
+		info = word_find(v, kw, klen);
+	}
+	if ((fl & (C_UPPER | C_LOWER)) == C_UPPER)
+		info |= TI_UPPER;
+	if ((fl & C_APOS) && has_nt(t, len))
+		info |= TI_NEG;
+	return info;
+}
+
+/*
+ * Bit masks of one 64-byte block, bit k for byte k. "rare" bytes send their token
+ * to token_classify_slow(): a byte >= 0x80 (Unicode case and lowercase, code point
+ * counts), NUL (keys of the short table are told apart without their length,
+ * which needs tokens without NUL) and the apostrophe ("n't").
+ */
+struct block_masks {
+	uint64_t ws;       /* ASCII whitespace, as Python's str.split() sees it */
+	uint64_t punct;    /* ASCII punctuation: stripped from token ends */
+	uint64_t upper;    /* A-Z */
+	uint64_t lower;    /* a-z */
+	uint64_t rare;     /* >= 0x80, NUL and '\'' */
+	uint64_t bang;     /* '!' */
+	uint64_t ques;     /* '?' */
+};
+
+typedef void (*block_scan_fn)(const unsigned char *p, unsigned char *lc, struct block_masks *m);
+
+#ifndef VADER_SSE2
+/*
+ * Scans p[0..64): writes the masks and lc[0..64), the bytes with A-Z lowercased
+ * (the lookup key of an ASCII token is read from lc).
+ */
+static inline __attribute__((always_inline)) void
+block_scan_portable(const unsigned char *p, unsigned char *lc, struct block_masks *m)
+{
+	memset(m, 0, sizeof *m);
+	for (unsigned k = 0; k < 64; k++) {
+		unsigned c = p[k];
+		int up = c >= 'A' && c <= 'Z', lo = c >= 'a' && c <= 'z';
+		int alnum = up || lo || (c >= '0' && c <= '9');
+		int ws = (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
+		m->ws |= (uint64_t)ws << k;
+		m->punct |= (uint64_t)(c >= 0x21 && c <= 0x7E && !alnum) << k;
+		m->upper |= (uint64_t)up << k;
+		m->lower |= (uint64_t)lo << k;
+		m->rare |= (uint64_t)(c >= 0x80 || c == 0 || c == '\'') << k;
+		m->bang |= (uint64_t)(c == '!') << k;
+		m->ques |= (uint64_t)(c == '?') << k;
+		lc[k] = (unsigned char)(up ? c + 32 : c);
+	}
+}
+#endif
+
+#ifdef VADER_SSE2
+/* Byte lanes of x within [lo, hi], as 0xFF. */
+static inline __m128i sse_in_range(__m128i x, unsigned char lo, unsigned char hi)
+{
+	return _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - lo))),
+			      _mm_set1_epi8((char)(-128 + (hi - lo + 1))));
+}
+
+static inline __attribute__((always_inline)) void
+block_scan_sse2(const unsigned char *p, unsigned char *lc, struct block_masks *m)
+{
+	memset(m, 0, sizeof *m);
+	for (unsigned k = 0; k < 4; k++) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+		__m128i up = sse_in_range(x, 'A', 'Z'), lo = sse_in_range(x, 'a', 'z');
+		__m128i alnum = _mm_or_si128(_mm_or_si128(up, lo), sse_in_range(x, '0', '9'));
+		__m128i punct = _mm_andnot_si128(alnum, sse_in_range(x, 0x21, 0x7E));
+		/* whitespace: 0x09-0x0D and 0x1C-0x20 */
+		__m128i ws = _mm_or_si128(sse_in_range(x, 0x09, 0x0D), sse_in_range(x, 0x1C, 0x20));
+		__m128i rare = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(1)),   /* >= 0x80, 0 */
+					    _mm_cmpeq_epi8(x, _mm_set1_epi8('\'')));
+		unsigned sh = 16 * k;
+
+		_mm_storeu_si128((__m128i *)(void *)(lc + 16 * k),
+				 _mm_add_epi8(x, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+		m->ws |= (uint64_t)(uint16_t)_mm_movemask_epi8(ws) << sh;
+		m->punct |= (uint64_t)(uint16_t)_mm_movemask_epi8(punct) << sh;
+		m->upper |= (uint64_t)(uint16_t)_mm_movemask_epi8(up) << sh;
+		m->lower |= (uint64_t)(uint16_t)_mm_movemask_epi8(lo) << sh;
+		m->rare |= (uint64_t)(uint16_t)_mm_movemask_epi8(rare) << sh;
+		m->bang |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+				   _mm_cmpeq_epi8(x, _mm_set1_epi8('!'))) << sh;
+		m->ques |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+				   _mm_cmpeq_epi8(x, _mm_set1_epi8('?'))) << sh;
+	}
+}
+#endif
+
+#ifdef VADER_AVX2
+#define VADER_AVX2_TARGET __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt")))
+
+static inline VADER_AVX2_TARGET __m256i avx_in_range(__m256i x, unsigned char lo,
+						       unsigned char hi)
+{
+	return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(-128 + (hi - lo + 1))),
+				 _mm256_add_epi8(x, _mm256_set1_epi8((char)(0x80 - lo))));
+}
+
+static inline __attribute__((always_inline)) VADER_AVX2_TARGET void
+block_scan_avx2(const unsigned char *p, unsigned char *lc, struct block_masks *m)
+{
+	uint32_t b[2][7];
+
+	for (unsigned k = 0; k < 2; k++) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * k));
+		__m256i up = avx_in_range(x, 'A', 'Z'), lo = avx_in_range(x, 'a', 'z');
+		__m256i alnum = _mm256_or_si256(_mm256_or_si256(up, lo), avx_in_range(x, '0', '9'));
+		__m256i punct = _mm256_andnot_si256(alnum, avx_in_range(x, 0x21, 0x7E));
+		__m256i ws = _mm256_or_si256(avx_in_range(x, 0x09, 0x0D),
+					     avx_in_range(x, 0x1C, 0x20));
+		__m256i rare = _mm256_or_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(1), x),
+					       _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\'')));
+
+		__m256i bang = _mm256_cmpeq_epi8(x, _mm256_set1_epi8('!'));
+		__m256i ques = _mm256_cmpeq_epi8(x, _mm256_set1_epi8('?'));
+
+		_mm256_storeu_si256((__m256i *)(void *)(lc + 32 * k),
+				    _mm256_add_epi8(x, _mm256_and_si256(up,
+									_mm256_set1_epi8(0x20))));
+		b[k][0] = (uint32_t)_mm256_movemask_epi8(ws);
+		b[k][1] = (uint32_t)_mm256_movemask_epi8(punct);
+		b[k][2] = (uint32_t)_mm256_movemask_epi8(up);
+		b[k][3] = (uint32_t)_mm256_movemask_epi8(lo);
+		b[k][4] = (uint32_t)_mm256_movemask_epi8(rare);
+		b[k][5] = (uint32_t)_mm256_movemask_epi8(bang);
+		b[k][6] = (uint32_t)_mm256_movemask_epi8(ques);
+	}
+	m->ws = b[0][0] | (uint64_t)b[1][0] << 32;
+	m->punct = b[0][1] | (uint64_t)b[1][1] << 32;
+	m->upper = b[0][2] | (uint64_t)b[1][2] << 32;
+	m->lower = b[0][3] | (uint64_t)b[1][3] << 32;
+	m->rare = b[0][4] | (uint64_t)b[1][4] << 32;
+	m->bang = b[0][5] | (uint64_t)b[1][5] << 32;
+	m->ques = b[0][6] | (uint64_t)b[1][6] << 32;
+}
+#endif
+
+/* Looks up an ASCII key of 17..64 bytes (no NUL) read from the lowercased text. */
+static __attribute__((noinline)) uint64_t token_long_key(const struct vader *v,
+							  const unsigned char *lc, size_t klen)
+{
+	uint64_t w[3];
+
+	if (klen > VADER_KEY_BYTES_MAX)
+		return 0;
+	key_words(lc, klen, w);
+	return word_find(v, w, klen);
+}
+
+/*
+ * a + b + *carry, with the carry out in *carry. Used as a bit-parallel "does this
+ * token contain a byte of class X" for every token at once: with T the token
+ * bytes (runs of ones) and X a subset of T, T + X carries out of each run that
+ * holds an X byte into the byte after the run, which is the token's end bit.
+ */
+static inline uint64_t add_carry(uint64_t a, uint64_t b, uint64_t *carry)
+{
+	uint64_t r, r2;
+	unsigned o1 = __builtin_add_overflow(a, b, &r);
+	unsigned o2 = __builtin_add_overflow(r, *carry, &r2);
+
+	*carry = o1 | o2;
+	return r2;
+}
+
+/*
+ * Where the key of an ASCII token without NUL lies, as offset << 8 | length. np
+ * has its non-punctuation bytes (bit 0 = the token's first byte; bits from len
+ * on belong to other tokens or none).
+ *
+ * The strip needs no loop: the first non-punctuation byte at or after the start
+ * is the lowest bit of np, the last one before the end the highest bit below len.
+ * When none is in the token, the two cross (first > last) and the token stays
+ * whole, as when 2 bytes or fewer would remain (ASCII: bytes are code points).
+ * The choice is arithmetic, not a branch: ":)", "ok." and "a" are common enough
+ * to make a branch here unpredictable.
+ */
+static inline __attribute__((always_inline)) uint32_t key_span(uint64_t np, size_t len)
+{
+	int64_t first = __builtin_ctzll(np | 1ull << 63);
+	uint64_t below = np & ((2ull << (len - 1)) - 1);       /* len in 1..64 */
+	int64_t last = 63 - __builtin_clzll(below | 1);
+	int64_t klen = last - first + 1;
+	int64_t whole = 0 - (int64_t)(klen <= 2);
+
+	first &= ~whole;
+	klen = (klen & ~whole) | ((int64_t)len & whole);
+	return (uint32_t)first << 8 | (uint32_t)klen;
+}
+
+/*
+ * Splits p[0..len) on whitespace into at most LIMIT_SENTIMENT_TOKENS tokens and
+ * stores the info of each in s->tok; st gets the counts of the text.
+ *
+ * Split: per 64-byte block, the scan gives the masks; token starts and ends, and
+ * for every token whether it is ALL-CAPS and whether it has a rare byte, come
+ * from bit operations on the whole block (see add_carry()), so the loop over the
+ * tokens of a block only records where each key lies (key_span()) and hashes it.
+ * A token that began in the previous block takes its masks from both blocks; one
+ * longer than 64 bytes, or with a rare byte, is marked for the byte path. p is
+ * read only within [0, len): the last partial block is scanned as the 64 bytes
+ * that end the text (masks shifted down), or from a zero-padded copy when the
+ * whole text is shorter than that.
+ *
+ * Probe: a second loop looks each key up. A probe is a chain of dependent loads
+ * (tags, then entry); with the hashes computed beforehand, its iterations are
+ * short and independent of each other, so the processor overlaps the probes of
+ * many tokens instead of waiting for one chain after the other.
+ */
+static inline __attribute__((always_inline)) void
+tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned char *p,
+		size_t len, struct tok_stats *st, block_scan_fn scan)
+{
+	const struct word_table *words = &v->short_words;
+	uint64_t *tok = s->tok, *hash = s->hash;
+	uint32_t *key = s->key;
+	const unsigned char *lc = s->lc;
+	uint64_t np_prev = 0, any = 0;
+	uint64_t c_ws = 1;      /* the byte before the text counts as whitespace */
+	uint64_t c_up = 0, c_lo = 0, c_rare = 0;
+	size_t n = 0, start = 0, base, n_bang = 0, n_ques = 0, n_lex = 0, n_upper = 0;
+	int open = 0;           /* a token started and has not ended yet */
+
+	for (base = 0; base < len; base += 64) {
+		struct block_masks m;
+		size_t rem = len - base;
+		uint64_t before, starts, ends, tokb, np, caps_end, rare_end;
+
+		if (rem >= 64) {
+			scan(p + base, s->lc + base, &m);
+		} else if (len >= 64) {
+			unsigned sh = (unsigned)(64 - rem);
+			scan(p + len - 64, s->lc + len - 64, &m);
+			m.ws >>= sh;
+			m.punct >>= sh;
+			m.upper >>= sh;
+			m.lower >>= sh;
+			m.rare >>= sh;
+			m.bang >>= sh;
+			m.ques >>= sh;
+		} else {
+			unsigned char buf[64] = { 0 };
+			memcpy(buf, p, len);
+			scan(buf, s->lc, &m);
+		}
+		if (rem < 64)
+			m.ws |= ~0ull << rem;     /* past the end: whitespace */
+		tokb = ~m.ws;
+		before = (m.ws << 1) | c_ws;
+		starts = tokb & before;
+		ends = m.ws & ~before;
+		c_ws = m.ws >> 63;
+		np = tokb & ~m.punct;
+		caps_end = add_carry(tokb, m.upper, &c_up) & ~add_carry(tokb, m.lower, &c_lo) &
+			   ends;
+		rare_end = add_carry(tokb, m.rare & tokb, &c_rare) & ends;
+		if (m.bang | m.ques) {
+			n_bang += popcount64(m.bang);
+			n_ques += popcount64(m.ques);
+		}
+
+		if (open) {
+			size_t e, tl;
+			if (!ends) {
+				np_prev = np;   /* the token goes on through this block */
+				continue;
+			}
+			e = (size_t)__builtin_ctzll(ends);
+			ends &= ends - 1;
+			open = 0;
+			tl = base + e - start;
+			if (tl > 64 || (rare_end >> e & 1)) {
+				key[n] = (uint32_t)start << 8;
+				s->raw_len[n] = (uint32_t)tl;
+				tok[n] = 0;
+			} else {
+				/* o in [0, 63]: the token starts in the previous block; the
+				 * two-step left shift is 0 for o == 0 (no shift by 64) */
+				size_t o = start - (base - 64);
+				uint64_t w = (np_prev >> o) | ((np << 1) << (63 - o));
+				uint32_t span = key_span(w, tl) + ((uint32_t)start << 8);
+				size_t kl = span & 0xFF;
+				key[n] = span;
+				if (kl <= 16)
+					hash[n] = key_hash16(words, lc + (span >> 8), kl);
+				tok[n] = (caps_end >> e & 1) << TI_UPPER_SHIFT;
+			}
+			if (++n == LIMIT_SENTIMENT_TOKENS) {
+				st->capped = 1;
+				st->end = base + e;
+				goto lookup;
+			}
+		}
+		while (starts) {
+			size_t so = (size_t)__builtin_ctzll(starts), e;
+			starts &= starts - 1;
+			if (!ends) {
+				open = 1;       /* it ends in a later block */
+				start = base + so;
+				break;
+			}
+			e = (size_t)__builtin_ctzll(ends);
+			ends &= ends - 1;
+			if (__builtin_expect(rare_end >> e & 1, 0)) {
+				key[n] = (uint32_t)(base + so) << 8;
+				s->raw_len[n] = (uint32_t)(e - so);
+				tok[n] = 0;
+			} else {
+				uint32_t span = key_span(np >> so, e - so) +
+						((uint32_t)(base + so) << 8);
+				size_t kl = span & 0xFF;
+				key[n] = span;
+				if (__builtin_expect(kl <= 16, 1))
+					hash[n] = key_hash16(words, lc + (span >> 8), kl);
+				tok[n] = (caps_end >> e & 1) << TI_UPPER_SHIFT;
+			}
+			if (++n == LIMIT_SENTIMENT_TOKENS) {
+				st->capped = 1;
+				st->end = base + e;
+				goto lookup;
+			}
+		}
+		np_prev = np;
+	}
+	/* only when len is a multiple of 64 and the text ends inside a token */
+	if (open) {
+		key[n] = (uint32_t)start << 8;
+		s->raw_len[n] = (uint32_t)(len - start);
+		tok[n++] = 0;
+	}
+lookup:
+	for (size_t k = 0; k < n; k++) {
+		uint32_t x = key[k];
+		size_t kl = x & 0xFF, at = x >> 8;
+		uint64_t info;
+
+		if (__builtin_expect(kl - 1 < 16, 1))
+			info = short_probe(words, hash[k], lc + at, kl);
+		else if (kl == 0)
+			info = token_classify_slow(v, p + at, s->raw_len[k]);
+		else
+			info = token_long_key(v, lc + at, kl);
+		info |= tok[k];
+		tok[k] = info;
+		s->lex[n_lex] = (uint16_t)k;
+		n_lex += info & TI_LEX;
+		n_upper += (info >> TI_UPPER_SHIFT) & 1;
+		any |= info;
+	}
+	st->n = n;
+	st->n_lex = n_lex;
+	st->n_upper = n_upper;
+	st->any = any;
+	st->n_bang = n_bang;
+	st->n_ques = n_ques;
+}
+
+static void tokenize_default(const struct vader *v, struct vader_scratch *s,
+			     const unsigned char *p, size_t len, struct tok_stats *st)
+{
+#ifdef VADER_SSE2
+	tokenize_blocks(v, s, p, len, st, block_scan_sse2);
+#else
+	tokenize_blocks(v, s, p, len, st, block_scan_portable);
+#endif
+}
+
+#ifdef VADER_AVX2
+/* The same loops built for AVX2 (and BMI for their bit operations). */
+static VADER_AVX2_TARGET void tokenize_avx2(const struct vader *v, struct vader_scratch *s,
+					    const unsigned char *p, size_t len,
+					    struct tok_stats *st)
+{
+	tokenize_blocks(v, s, p, len, st, block_scan_avx2);
+}
+#endif
+
+/* ---- scoring: the rules ---- */
+
+/*
+ * The rules read the tokens around a lexicon word through t[i - 3] .. t[i + 2]:
+ * the scratch keeps three zero entries before the first token and two after the
+ * last, and 0 is the info of a word in no list, so "no such token" needs no test
+ * except where the reference counts positions (a modifier d tokens back needs
+ * i >= d).
+ */
+
+static inline unsigned role_of(uint64_t t)
+{
+	return info_role(t);
+}
+
+/* 1 when token t is the word of role r. The rules combine these with bitwise
+ * operators, not && and ||: see token_valence(). */
+static inline unsigned is_role(uint64_t t, unsigned r)
+{
+	return role_of(t) == r;
+}
+
+static inline unsigned role_is(uint64_t t, unsigned a, unsigned b)
+{
+	return is_role(t, a) | is_role(t, b);
+}
+
+/* The value of the phrase with key key in a list, in *x; 0 when it is not there. */
+static int phrase_find(const struct vader_phrase *ph, size_t n, uint32_t key, double *x)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (ph[k].key == key) {
+			*x = ph[k].value;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* 1 when the phrase words a b (ids, 0 for none) are adjacent in some phrase. */
+static inline unsigned phrase_pair(const struct vader *v, unsigned a, unsigned b)
+{
+	size_t bit = a * ((size_t)v->n_phrase_words + 1) + b;
+
+	return (unsigned)(v->phrase_pairs[bit / 64] >> (bit % 64)) & 1;
+}
+
+/* Special phrases around token i (i >= 3) and multi-word boosters before it. */
+static double special_check(const struct vader *v, const uint64_t *t, size_t i, double val)
+{
+	const unsigned w3 = info_phrase_word(t[i - 3]), w2 = info_phrase_word(t[i - 2]),
+		       w1 = info_phrase_word(t[i - 1]), w0 = info_phrase_word(t[i]),
+		       f1 = info_phrase_word(t[i + 1]), f2 = info_phrase_word(t[i + 2]);
+	/* candidates in the reference's order: "w[i-1] w[i]", "w[i-2] w[i-1] w[i]",
+	 * "w[i-2] w[i-1]", "w[i-3] w[i-2] w[i-1]", "w[i-3] w[i-2]" */
+	const uint32_t before[] = {
+		phrase_key(w1, w0, 0, 2), phrase_key(w2, w1, w0, 3), phrase_key(w2, w1, 0, 2),
+		phrase_key(w3, w2, w1, 3), phrase_key(w3, w2, 0, 2),
+	};
+	double x;
+
+	/* Every candidate has two words that are adjacent in some phrase; near most
+	 * lexicon words there are none ("of the" is no such pair). A candidate with
+	 * a missing word (id 0) matches no phrase. */
+	if (!(phrase_pair(v, w3, w2) | phrase_pair(v, w2, w1) | phrase_pair(v, w1, w0) |
+	      phrase_pair(v, w0, f1)))
+		return val;
+	for (size_t k = 0; k < sizeof before / sizeof before[0]; k++) {
+		if (phrase_find(v->special, v->n_special, before[k], &x)) {
+			val = x;
+			break;
+		}
+	}
+	/* the words after i are 0 past the end of the text */
+	if (phrase_find(v->special, v->n_special, phrase_key(w0, f1, 0, 2), &x))
+		val = x;
+	if (phrase_find(v->special, v->n_special, phrase_key(w0, f1, f2, 3), &x))
+		val = x;
+	if (phrase_find(v->boost_phrase, v->n_boost_phrase, phrase_key(w3, w2, w1, 3), &x))
+		val = val + x;
+	if (phrase_find(v->boost_phrase, v->n_boost_phrase, phrase_key(w3, w2, 0, 2), &x))
+		val = val + x;
+	if (phrase_find(v->boost_phrase, v->n_boost_phrase, phrase_key(w2, w1, 0, 2), &x))
+		val = val + x;
+	return val;
+}
+
+/* The booster or dampener tj, d tokens before the word, applied to val. */
+static inline double boost_apply(const struct vader *v, uint64_t tj, size_t d, double val,
+				 int cap_diff)
+{
+	double s;
+
+	if (!(tj & TI_BOOST))
+		return val;
+	s = v->values[v->boost_base + info_boost(tj)];
+	if (val < 0)
+		s = -s;
+	if ((tj & TI_UPPER) && cap_diff) {
+		if (val > 0)
+			s += v->c.c_incr;
+		else
+			s -= v->c.c_incr;
+	}
+	if (d > 1)
+		s = s * v->c.decay[d];
+	return val + s;
+}
+
+/*
+ * The valence of lexicon token i before the "but" rule: the reference's steps in
+ * its order, the modifiers at distance 1, 2, 3 unrolled. Each step's condition is
+ * computed without short-circuit branches: the words it tests ("so", "this",
+ * "the", ...) are common, so such branches would often be mispredicted.
+ */
+static double token_valence(const struct vader *v, const uint64_t *t, size_t i, int cap_diff)
+{
+	const uint64_t ti = t[i], t1 = t[i - 1], t2 = t[i - 2], t3 = t[i - 3], n1 = t[i + 1];
+	const double lex = v->values[info_lex(ti)], ns = v->c.n_scalar, nst = v->c.never_so_this;
+	double val = lex;
+
+	if (ti & TI_BOOST)
+		return 0;
+	if (role_of(ti) == ROLE_KIND && role_of(n1) == ROLE_OF)
+		return 0;
+
+	/* "no" as a determiner carries no valence of its own ... */
+	if (is_role(ti, ROLE_NO) & (unsigned)(n1 & TI_LEX))
+		val = 0.0;
+	/* ... and negates the word after it (recomputed from the lexicon value). */
+	if (is_role(t1, ROLE_NO) | is_role(t2, ROLE_NO) |
+	    (is_role(t3, ROLE_NO) & role_is(t1, ROLE_OR, ROLE_NOR)))
+		val = lex * ns;
+	/* ALL-CAPS in mixed-case text; the else branch also takes val == 0 ("NO good"). */
+	if ((ti & TI_UPPER) && cap_diff) {
+		if (val > 0)
+			val += v->c.c_incr;
+		else
+			val -= v->c.c_incr;
+	}
+	/* modifiers; a lexicon word is never one */
+	if (i >= 1 && !(t1 & TI_LEX)) {
+		val = boost_apply(v, t1, 1, val, cap_diff);
+		if (t1 & TI_NEG)
+			val = val * ns;
+	}
+	if (i >= 2 && !(t2 & TI_LEX)) {
+		val = boost_apply(v, t2, 2, val, cap_diff);
+		if (is_role(t2, ROLE_NEVER) & role_is(t1, ROLE_SO, ROLE_THIS))
+			val = val * nst;
+		else if (is_role(t2, ROLE_WITHOUT) & is_role(t1, ROLE_DOUBT))
+			;
+		else if (t2 & TI_NEG)
+			val = val * ns;
+	}
+	if (i >= 3 && !(t3 & TI_LEX)) {
+		val = boost_apply(v, t3, 3, val, cap_diff);
+		/* Reference precedence quirk: "so"/"this" right before the word gets
+		 * the "never so" factor without any "never". */
+		if ((is_role(t3, ROLE_NEVER) & role_is(t2, ROLE_SO, ROLE_THIS)) |
+		    role_is(t1, ROLE_SO, ROLE_THIS))
+			val = val * nst;
+		else if (is_role(t3, ROLE_WITHOUT) &
+			 (is_role(t2, ROLE_DOUBT) | is_role(t1, ROLE_DOUBT)))
+			;
+		else if (t3 & TI_NEG)
+			val = val * ns;
+		val = special_check(v, t, i, val);
+	}
+	/* "least": t[-1] is 0, so i == 1 needs no case of its own */
+	if (is_role(t1, ROLE_LEAST) & (role_is(t2, ROLE_AT, ROLE_VERY) ^ 1))
+		val = val * ns;
+	return val;
+}
+
+/*
+ * The "but" rule as the reference runs it: for each position k it looks up the
+ * FIRST index holding a value equal to the current val[k] and scales that entry,
+ * so equal values can be scaled twice or not at all ("nice but okay"). Zeros
+ * stay zero whichever entry is picked, so only the lexicon tokens (val, at token
+ * indexes idx, in text order) take part; every other token is 0.
+ */
+static void but_rule(const struct vader *v, double *val, const uint16_t *idx, size_t m,
+		     size_t bi)
+{
+	for (size_t a = 0; a < m; a++) {
+		double x = val[a];
+		size_t b = 0;
+		if (x == 0)
+			continue;
+		while (val[b] != x)
+			b++;
+		if (idx[b] < bi)
+			val[b] = x * v->c.but_before;
+		else if (idx[b] > bi)
+			val[b] = x * v->c.but_after;
+	}
+}
+
 
 int vader_load(struct vader **out, const char *data_dir, char *err, size_t errlen)
 {
@@ -1120,6 +2174,25 @@ int vader_load(struct vader **out, const char *data_dir, char *err, size_t errle
 	rc = words_compile(v, err, errlen);
 	if (rc)
 		goto fail;
+	rc = phrase_pairs_build(v);
+	if (rc) {
+		set_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	v->tokenize = tokenize_default;
+#ifdef VADER_AVX2
+	{
+		const char *isa = getenv("TRENDD_VADER_ISA");
+		unsigned a, b, c, d;
+		/* LZCNT: CPUID 0x80000001, ECX bit 5 (__builtin_cpu_supports does not
+		 * know it everywhere) */
+		int lzcnt = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5));
+		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+		    __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt") && lzcnt &&
+		    !(isa && !strcmp(isa, "sse2")))
+			v->tokenize = tokenize_avx2;
+	}
+#endif
 	free(v->entries);
 	free(v->index);
 	v->entries = NULL;
@@ -1135,16 +2208,18 @@ void vader_free(struct vader *v)
 {
 	if (!v)
 		return;
-	free(v->words);
-	free(v->tails);
+	table_free(&v->short_words);
+	table_free(&v->odd_words);
 	free(v->values);
 	free(v->index);
 	free(v->entries);
 	free(v->pool);
 	free(v->special);
 	free(v->boost_phrase);
+	free(v->phrase_pairs);
 	free(v->emoji);
 	free(v->emoji_bits);
+	free(v->emoji_rank);
 	free(v);
 }
 
@@ -1154,9 +2229,13 @@ struct vader_scratch *vader_scratch_new(void)
 
 	if (!s)
 		return NULL;
-	s->text = malloc(VADER_TEXT_BYTES_MAX + VADER_TEXT_PAD);
-	if (!s->text) {
-		free(s);
+	s->tok = s->tok_mem + 3;
+	s->text = malloc(VADER_TEXT_BYTES_MAX);
+	/* zeroed once, so that the bytes a key read takes past a token are never
+	 * uninitialized (they are masked off) */
+	s->lc = calloc(1, VADER_TEXT_BYTES_MAX + VADER_LC_PAD);
+	if (!s->text || !s->lc) {
+		vader_scratch_free(s);
 		return NULL;
 	}
 	return s;
@@ -1167,6 +2246,7 @@ void vader_scratch_free(struct vader_scratch *s)
 	if (!s)
 		return;
 	free(s->text);
+	free(s->lc);
 	free(s);
 }
 
@@ -1179,608 +2259,15 @@ int vader_label(double compound)
 	return 0;
 }
 
+
 /* ---- scoring ---- */
-
-static int text_is_ascii(const unsigned char *p, size_t len)
-{
-	size_t i = 0;
-	uint64_t acc = 0;
-
-	for (; i + 8 <= len; i += 8)
-		acc |= hash_read64(p + i);
-	for (; i < len; i++)
-		acc |= p[i];
-	return !(acc & 0x8080808080808080ull);
-}
-
-static const struct vader_emoji *emoji_find(const struct vader *v, int32_t cp)
-{
-	size_t lo = 0, hi = v->n_emoji;
-
-	if (cp < 0 || (uint32_t)cp > v->emoji_cp_max ||
-	    !(v->emoji_bits[(uint32_t)cp / 64] >> ((uint32_t)cp % 64) & 1))
-		return NULL;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v->emoji[mid].cp < (uint32_t)cp)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return &v->emoji[lo];
-}
-
-/*
- * Copies non-ASCII text into out, replacing each emoji code point by its
- * description, preceded by one space unless the previous character was U+0020
- * and followed by nothing (so "great😁day" becomes "great beaming face with
- * smiling eyesday", as in the reference). Unicode whitespace becomes one ASCII
- * space: it only separates tokens, so the splitter need not know it. Writes at
- * most VADER_TEXT_BYTES_MAX bytes and stops at a code point boundary.
- */
-static size_t vader_translate(const struct vader *v, const unsigned char *in, size_t len,
-			      unsigned char *out)
-{
-	const size_t cap = VADER_TEXT_BYTES_MAX;
-	size_t i = 0, o = 0;
-	int prev_space = 1;
-
-	while (i < len) {
-		if (in[i] < 0x80) {
-			size_t j = i + 1, k;
-			while (j < len && in[j] < 0x80)
-				j++;
-			k = j - i < cap - o ? j - i : cap - o;
-			memcpy(out + o, in + i, k);
-			o += k;
-			if (k < j - i)
-				break;
-			prev_space = in[j - 1] == ' ';
-			i = j;
-			continue;
-		}
-		int32_t cp;
-		size_t w = utf8_decode(in + i, len - i, &cp);
-		const struct vader_emoji *e = emoji_find(v, cp);
-		if (e) {
-			if (e->desc_len + !prev_space > cap - o)
-				break;
-			if (!prev_space)
-				out[o++] = ' ';
-			memcpy(out + o, v->pool + e->desc_off, e->desc_len);
-			o += e->desc_len;
-		} else if (cp_is_space(cp)) {
-			if (o == cap)
-				break;
-			out[o++] = ' ';
-		} else {
-			if (w > cap - o)
-				break;
-			memcpy(out + o, in + i, w);
-			o += w;
-		}
-		prev_space = 0;
-		i += w;
-	}
-	return o;
-}
-
-/* Bit masks of one 64-byte block: ASCII whitespace, '!' and '?'. */
-struct block_masks {
-	uint64_t space, bang, ques;
-};
-
-static inline void block_scan(const struct vader *v, const unsigned char *p, struct block_masks *m)
-{
-#ifdef VADER_SSE2
-	const __m128i c20 = _mm_set1_epi8(0x20), c08 = _mm_set1_epi8(0x08);
-	const __m128i c0e = _mm_set1_epi8(0x0E), c1b = _mm_set1_epi8(0x1B);
-	const __m128i bang = _mm_set1_epi8('!'), ques = _mm_set1_epi8('?');
-
-	(void)v;
-	m->space = m->bang = m->ques = 0;
-	for (int k = 0; k < 4; k++) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-		/* whitespace = bytes <= 0x20 except 0x00-0x08 and 0x0E-0x1B */
-		__m128i le20 = _mm_cmpeq_epi8(_mm_min_epu8(x, c20), x);
-		__m128i le08 = _mm_cmpeq_epi8(_mm_min_epu8(x, c08), x);
-		__m128i ctl = _mm_and_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, c0e), x),
-					    _mm_cmpeq_epi8(_mm_min_epu8(x, c1b), x));
-		__m128i ws = _mm_andnot_si128(_mm_or_si128(le08, ctl), le20);
-		m->space |= (uint64_t)(uint16_t)_mm_movemask_epi8(ws) << (16 * k);
-		m->bang |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, bang))
-			   << (16 * k);
-		m->ques |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, ques))
-			   << (16 * k);
-	}
-#else
-	m->space = m->bang = m->ques = 0;
-	for (int k = 0; k < 64; k++) {
-		m->space |= (uint64_t)(v->cls[p[k]] & C_SPACE) << k;
-		m->bang |= (uint64_t)(p[k] == '!') << k;
-		m->ques |= (uint64_t)(p[k] == '?') << k;
-	}
-#endif
-}
-
-/* Portable popcount: the builtin is a library call unless the target has POPCNT. */
-static inline size_t popcount64(uint64_t x)
-{
-	x -= (x >> 1) & 0x5555555555555555ull;
-	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-	return (size_t)((x * 0x0101010101010101ull) >> 56);
-}
-
-/* Lowercases a non-ASCII token the way str.lower() does; (size_t)-1 if over max bytes. */
-static size_t lower_utf8(const struct vader *v, const unsigned char *t, size_t len,
-			 unsigned char *out, size_t max)
-{
-	size_t i = 0, o = 0;
-
-	while (i < len) {
-		int32_t cp;
-		size_t w = utf8_decode(t + i, len - i, &cp);
-		utf8proc_uint8_t enc[8];
-		size_t k;
-
-		if (cp < 0x80) {
-			enc[0] = cp < 0 ? t[i] : v->lower[cp];
-			k = 1;
-		} else if (cp == 0x130) {
-			/* full case mapping: capital I with dot -> i + combining dot above */
-			memcpy(enc, "i\xCC\x87", 3);
-			k = 3;
-		} else {
-			k = (size_t)utf8proc_encode_char(utf8proc_tolower(cp), enc);
-		}
-		if (o + k > max)
-			return (size_t)-1;
-		memcpy(out + o, enc, k);
-		o += k;
-		i += w;
-	}
-	return o;
-}
-
-/* C_UPPER / C_LOWER bits of a non-ASCII token, by Unicode case. */
-static unsigned case_utf8(const struct vader *v, const unsigned char *t, size_t len)
-{
-	size_t i = 0;
-	unsigned fl = 0;
-
-	while (i < len) {
-		int32_t cp;
-		i += utf8_decode(t + i, len - i, &cp);
-		fl |= cp >= 0 && cp < 0x80 ? v->cls[cp] : cp_class(cp);
-	}
-	return fl & (C_UPPER | C_LOWER);
-}
-
-/* True when the token contains "n't" in any case. */
-static int has_nt(const unsigned char *t, size_t len)
-{
-	for (size_t i = 1; i + 1 < len; i++)
-		if (t[i] == '\'' && (t[i - 1] | 0x20) == 'n' && (t[i + 1] | 0x20) == 't')
-			return 1;
-	return 0;
-}
-
-/*
- * Returns the C_UPPER, C_LOWER, C_APOS and C_HIGH bits of t[0..len) and, when the
- * token is ASCII and at most VADER_KEY_BYTES_MAX bytes, its lowercase form as
- * zero-padded key words.
- */
-static unsigned token_scan(const struct vader *v, const unsigned char *t, size_t len,
-			   uint64_t w[3])
-{
-	unsigned char b[VADER_KEY_BYTES_MAX] = { 0 };
-	unsigned fl = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		fl |= v->cls[t[i]];
-		if (i < VADER_KEY_BYTES_MAX)
-			b[i] = v->lower[t[i]];
-	}
-	memcpy(w, b, sizeof b);
-	return fl & (C_UPPER | C_LOWER | C_APOS | C_HIGH);
-}
-
-/* Stores what the rules need to know about one token. */
-static inline void token_set(struct vader_tok *tok, uint64_t info, unsigned fl, int nt)
-{
-	tok->info = info;
-	/* Stripped characters are uncased, so the case bits of what is left decide. */
-	tok->flags = info_flags(info) | ((fl & (C_UPPER | C_LOWER)) == C_UPPER ? VF_UPPER : 0) |
-		     (nt ? VF_NEG : 0);
-}
-
-/* token_classify() for any token: punctuation strip, non-ASCII, long, "n't". */
-static __attribute__((noinline)) void token_classify_slow(const struct vader *v,
-							   const unsigned char *t, size_t len,
-							   struct vader_tok *tok)
-{
-	uint64_t w[3], info = 0;
-	unsigned fl;
-
-	/* Strip ASCII punctuation from both ends, unless 2 code points or fewer would
-	 * remain: then the token stays whole (":)" and "ok." are kept as they are). */
-	if ((v->cls[t[0]] | v->cls[t[len - 1]]) & C_PUNCT) {
-		size_t a = 0, b = len;
-		while (a < b && (v->cls[t[a]] & C_PUNCT))
-			a++;
-		while (b > a && (v->cls[t[b - 1]] & C_PUNCT))
-			b--;
-		if (utf8_longer_than(t + a, b - a, 2)) {
-			t += a;
-			len = b - a;
-		}
-	}
-	fl = token_scan(v, t, len, w);
-	if (fl & C_HIGH) {
-		/* non-ASCII: Unicode case for ALL-CAPS, full lowercase mapping for the key */
-		unsigned char key[VADER_KEY_BYTES_MAX];
-		size_t klen = (size_t)-1;
-		fl = (fl & C_APOS) | case_utf8(v, t, len);
-		if (len <= 4 * VADER_KEY_BYTES_MAX)
-			klen = lower_utf8(v, t, len, key, sizeof key);
-		if (klen != (size_t)-1) {
-			key_words(key, klen, w);
-			info = word_find(v, w, klen);
-		}
-	} else if (len <= VADER_KEY_BYTES_MAX) {
-		info = word_find(v, w, len);
-	}
-	token_set(tok, info, fl, (fl & C_APOS) && has_nt(t, len));
-}
-
-#ifdef VADER_SSE2
-/* Byte lanes of x within [lo, hi], as 0xFF. */
-static inline __m128i sse_in_range(__m128i x, unsigned char lo, unsigned char hi)
-{
-	return _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - lo))),
-			      _mm_set1_epi8((char)(-128 + (hi - lo + 1))));
-}
-
-static inline unsigned sse_bits(__m128i x)
-{
-	return (unsigned)_mm_movemask_epi8(x);
-}
-
-/*
- * Classifies the already stripped ASCII token t[0..len), len <= 16: case, "n't"
- * and the lowercase key come from one SIMD register. Returns 0 (and does
- * nothing) when the token has a non-ASCII byte.
- */
-static inline __attribute__((always_inline)) int
-token_classify_ascii16(const struct vader *v, const unsigned char *t, size_t len,
-		       struct vader_tok *tok)
-{
-	static const unsigned char len_mask[32] = {
-		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-	};
-	__m128i x, up, lower;
-	unsigned fl;
-	uint64_t w[3];
-
-	x = _mm_loadu_si128((const __m128i *)(const void *)t);
-	x = _mm_and_si128(x, _mm_loadu_si128((const __m128i *)(const void *)(len_mask + 16 - len)));
-	if (sse_bits(x))
-		return 0;
-	up = sse_in_range(x, 'A', 'Z');
-	lower = _mm_add_epi8(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
-	fl = (sse_bits(up) ? C_UPPER : 0) | (sse_bits(sse_in_range(x, 'a', 'z')) ? C_LOWER : 0);
-	/* lanes through registers: a 16-byte store read back as two 8-byte loads can
-	 * miss store forwarding */
-	w[0] = (uint64_t)_mm_cvtsi128_si64(lower);
-	w[1] = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(lower, lower));
-	w[2] = 0;
-	token_set(tok, word_find(v, w, len), fl,
-		  sse_bits(_mm_cmpeq_epi8(x, _mm_set1_epi8('\''))) && has_nt(t, len));
-	return 1;
-}
-#endif
-
-/*
- * Fills tok for the token t[0..len). Tokens of at most 16 bytes are stripped here
- * and classified inline when ASCII; the rest go out of line.
- */
-static inline void token_classify(const struct vader *v, const unsigned char *t, size_t len,
-				  struct vader_tok *tok)
-{
-#ifdef VADER_SSE2
-	if (len <= 16) {
-		const unsigned char *st = t;
-		size_t sl = len;
-		/* Strip ASCII punctuation from both ends, unless 2 characters or fewer
-		 * would remain (":)" and "ok." stay whole). Stripped bytes are ASCII, so
-		 * if the rest is not, token_classify_slow() starts over anyway. */
-		if ((v->cls[t[0]] | v->cls[t[len - 1]]) & C_PUNCT) {
-			size_t a = 0, b = len;
-			while (a < b && (v->cls[t[a]] & C_PUNCT))
-				a++;
-			while (b > a && (v->cls[t[b - 1]] & C_PUNCT))
-				b--;
-			if (b - a > 2) {
-				st = t + a;
-				sl = b - a;
-			}
-		}
-		if (token_classify_ascii16(v, st, sl, tok))
-			return;
-	}
-#endif
-	token_classify_slow(v, t, len, tok);
-}
-
-struct text_stats {
-	size_t n_upper;   /* ALL-CAPS tokens */
-	size_t n_bang;    /* '!' in the scored text */
-	size_t n_ques;    /* '?' in the scored text */
-	size_t n_lex;     /* lexicon tokens, listed in s->lex */
-	size_t but;       /* index of the first "but", or SIZE_MAX */
-};
-
-/* Classifies token n, text t[0..len), and notes what the later passes need. */
-static inline void token_add(const struct vader *v, struct vader_scratch *s,
-			     struct text_stats *st, const unsigned char *t, size_t len, size_t n)
-{
-	const struct vader_tok *tok = &s->tok[n];
-
-	token_classify(v, t, len, &s->tok[n]);
-	st->n_upper += (tok->flags & VF_UPPER) != 0;
-	/* the list of lexicon tokens, grown without a branch per token */
-	s->lex[st->n_lex] = (uint16_t)n;
-	st->n_lex += (tok->flags & VF_LEX) != 0;
-	st->but = info_role(tok->info) == ROLE_BUT && st->but == SIZE_MAX ? n : st->but;
-}
-
-/*
- * Splits s->text[0..len) on whitespace into at most LIMIT_SENTIMENT_TOKENS tokens,
- * classifying each as it is found, and counts '!' and '?' up to the end of the
- * last one. Token starts and ends come from the whitespace bit mask of each
- * 64-byte block, so no branch depends on single bytes.
- */
-static size_t vader_tokenize(const struct vader *v, struct vader_scratch *s, size_t len,
-			     struct text_stats *st)
-{
-	const unsigned char *p = s->text;
-	struct block_masks m = { 0, 0, 0 };
-	size_t n = 0, start = 0, base;
-	uint64_t carry = 1;     /* the byte before the text counts as whitespace */
-	int open = 0;           /* a token started and has not ended yet */
-
-	for (base = 0; base < len; base += 64) {
-		uint64_t before, starts, ends;
-
-		block_scan(v, p + base, &m);
-		if (len - base < 64)
-			m.space |= ~0ull << (len - base);
-		before = (m.space << 1) | carry;
-		starts = ~m.space & before;
-		ends = m.space & ~before;
-		carry = m.space >> 63;
-		st->n_bang += popcount64(m.bang);
-		st->n_ques += popcount64(m.ques);
-		for (;;) {
-			size_t end;
-			if (!open) {
-				if (!starts)
-					break;
-				start = base + (size_t)__builtin_ctzll(starts);
-				starts &= starts - 1;
-				open = 1;
-			}
-			if (!ends)
-				break;  /* the token goes on into the next block */
-			end = base + (size_t)__builtin_ctzll(ends);
-			ends &= ends - 1;
-			open = 0;
-			token_add(v, s, st, p + start, end - start, n);
-			if (++n == LIMIT_SENTIMENT_TOKENS) {
-				/* '!' and '?' after the last scored token do not count */
-				uint64_t past = ~0ull << (end - base);
-				st->n_bang -= popcount64(m.bang & past);
-				st->n_ques -= popcount64(m.ques & past);
-				return n;
-			}
-		}
-	}
-	if (open)
-		token_add(v, s, st, p + start, len - start, n++);
-	return n;
-}
-
-/* Matches t[first..first+count) against a phrase list; *value on a match. */
-static int phrase_match(const struct vader_phrase *ph, size_t nph, const struct vader_tok *t,
-			size_t first, uint32_t count, double *value)
-{
-	for (uint32_t k = 0; k < count; k++)
-		if (!info_phrase_word(t[first + k].info))
-			return 0;
-	for (size_t p = 0; p < nph; p++) {
-		uint32_t k;
-		if (ph[p].n != count)
-			continue;
-		for (k = 0; k < count && ph[p].word[k] == info_phrase_word(t[first + k].info); k++)
-			;
-		if (k == count) {
-			*value = ph[p].value;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Special phrases around token i (i >= 3) and multi-word boosters before it. */
-static double special_check(const struct vader *v, const struct vader_tok *t, size_t n, size_t i,
-			    double val)
-{
-	/* (tokens back from i, words), in the reference's order: "w[i-1] w[i]",
-	 * "w[i-2] w[i-1] w[i]", "w[i-2] w[i-1]", "w[i-3] w[i-2] w[i-1]", "w[i-3] w[i-2]" */
-	static const struct { uint8_t back, words; } before[] = {
-		{ 1, 2 }, { 2, 3 }, { 2, 2 }, { 3, 3 }, { 3, 2 },
-	};
-	static const struct { uint8_t back, words; } boosters[] = { { 3, 3 }, { 3, 2 }, { 2, 2 } };
-	double x;
-	unsigned pair = 0;
-
-	/* Every candidate has two adjacent phrase words in t[i-3..i+2]; most texts
-	 * have none near a lexicon word. */
-	for (size_t k = i - 3; k < i + 2 && k + 1 < n; k++)
-		pair |= info_phrase_word(t[k].info) && info_phrase_word(t[k + 1].info);
-	if (!pair)
-		return val;
-	for (size_t k = 0; k < sizeof before / sizeof before[0]; k++) {
-		if (phrase_match(v->special, v->n_special, t, i - before[k].back, before[k].words,
-				 &x)) {
-			val = x;
-			break;
-		}
-	}
-	if (i + 1 < n && phrase_match(v->special, v->n_special, t, i, 2, &x))
-		val = x;
-	if (i + 2 < n && phrase_match(v->special, v->n_special, t, i, 3, &x))
-		val = x;
-	for (size_t k = 0; k < sizeof boosters / sizeof boosters[0]; k++)
-		if (phrase_match(v->boost_phrase, v->n_boost_phrase, t, i - boosters[k].back,
-				 boosters[k].words, &x))
-			val = val + x;
-	return val;
-}
-
-static inline unsigned role_of(const struct vader_tok *t)
-{
-	return info_role(t->info);
-}
-
-static int role_is(const struct vader_tok *t, unsigned a, unsigned b)
-{
-	return role_of(t) == a || role_of(t) == b;
-}
-
-/* Negation (and "never so", "without doubt") for the modifier d tokens before i. */
-static double negation_check(const struct vader *v, const struct vader_tok *t, size_t i, size_t d,
-			     double val)
-{
-	if (d == 1) {
-		if (t[i - 1].flags & VF_NEG)
-			val = val * v->c.n_scalar;
-	} else if (d == 2) {
-		if (role_of(&t[i - 2]) == ROLE_NEVER && role_is(&t[i - 1], ROLE_SO, ROLE_THIS))
-			val = val * v->c.never_so_this;
-		else if (role_of(&t[i - 2]) == ROLE_WITHOUT && role_of(&t[i - 1]) == ROLE_DOUBT)
-			;
-		else if (t[i - 2].flags & VF_NEG)
-			val = val * v->c.n_scalar;
-	} else {
-		/* Reference precedence quirk: "so"/"this" right before the word gets
-		 * the "never so" factor without any "never". */
-		if ((role_of(&t[i - 3]) == ROLE_NEVER && role_is(&t[i - 2], ROLE_SO, ROLE_THIS)) ||
-		    role_is(&t[i - 1], ROLE_SO, ROLE_THIS))
-			val = val * v->c.never_so_this;
-		else if (role_of(&t[i - 3]) == ROLE_WITHOUT &&
-			 (role_of(&t[i - 2]) == ROLE_DOUBT || role_of(&t[i - 1]) == ROLE_DOUBT))
-			;
-		else if (t[i - 3].flags & VF_NEG)
-			val = val * v->c.n_scalar;
-	}
-	return val;
-}
-
-/* The valence of token i before the "but" rule. */
-static double token_valence(const struct vader *v, const struct vader_tok *t, size_t n, size_t i,
-			    int cap_diff)
-{
-	const struct vader_tok *ti = &t[i];
-	const double c_incr = v->c.c_incr, lex = v->values[info_lex(ti->info)];
-	double val;
-
-	if (ti->flags & VF_BOOST)
-		return 0;
-	if (role_of(ti) == ROLE_KIND && i + 1 < n && role_of(&t[i + 1]) == ROLE_OF)
-		return 0;
-	if (!(ti->flags & VF_LEX))
-		return 0;
-	val = lex;
-
-	/* "no" as a determiner carries no valence of its own ... */
-	if (role_of(ti) == ROLE_NO && i + 1 < n && (t[i + 1].flags & VF_LEX))
-		val = 0.0;
-	/* ... and negates the word after it (recomputed from the lexicon value). */
-	if ((i >= 1 && role_of(&t[i - 1]) == ROLE_NO) ||
-	    (i >= 2 && role_of(&t[i - 2]) == ROLE_NO) ||
-	    (i >= 3 && role_of(&t[i - 3]) == ROLE_NO && role_is(&t[i - 1], ROLE_OR, ROLE_NOR)))
-		val = lex * v->c.n_scalar;
-	/* ALL-CAPS in mixed-case text; the else branch also takes val == 0 ("NO good"). */
-	if ((ti->flags & VF_UPPER) && cap_diff) {
-		if (val > 0)
-			val += c_incr;
-		else
-			val -= c_incr;
-	}
-	for (size_t d = 1; d <= 3 && d <= i; d++) {
-		const struct vader_tok *tj = &t[i - d];
-		if (tj->flags & VF_LEX)
-			continue;       /* a lexicon word is never a modifier */
-		if (tj->flags & VF_BOOST) {
-			double s = v->values[v->boost_base + info_boost(tj->info)];
-			if (val < 0)
-				s = -s;
-			if ((tj->flags & VF_UPPER) && cap_diff) {
-				if (val > 0)
-					s += c_incr;
-				else
-					s -= c_incr;
-			}
-			if (d > 1)
-				s = s * v->c.decay[d];
-			val = val + s;
-		}
-		val = negation_check(v, t, i, d, val);
-		if (d == 3)
-			val = special_check(v, t, n, i, val);
-	}
-	if (i >= 2 && role_of(&t[i - 1]) == ROLE_LEAST) {
-		if (!role_is(&t[i - 2], ROLE_AT, ROLE_VERY))
-			val = val * v->c.n_scalar;
-	} else if (i == 1 && role_of(&t[0]) == ROLE_LEAST) {
-		val = val * v->c.n_scalar;
-	}
-	return val;
-}
-
-/*
- * The "but" rule as the reference runs it: for each position k it looks up the
- * FIRST index holding a value equal to the current val[k] and scales that entry,
- * so equal values can be scaled twice or not at all ("nice but okay"). Zeros
- * stay zero whichever entry is picked, so only the lexicon tokens (val, at token
- * indexes idx, in text order) take part; every other token is 0.
- */
-static void but_rule(const struct vader *v, double *val, const uint16_t *idx, size_t m,
-		     size_t bi)
-{
-	for (size_t a = 0; a < m; a++) {
-		double x = val[a];
-		size_t b = 0;
-		if (x == 0)
-			continue;
-		while (val[b] != x)
-			b++;
-		if (idx[b] < bi)
-			val[b] = x * v->c.but_before;
-		else if (idx[b] > bi)
-			val[b] = x * v->c.but_after;
-	}
-}
 
 void vader_score(const struct vader *v, struct vader_scratch *s, const char *text, size_t len,
 		 struct sentiment *out)
 {
 	const unsigned char *p = (const unsigned char *)text;
-	struct text_stats st = { 0, 0, 0, 0, SIZE_MAX };
-	size_t n, bi, m = 0;
+	struct tok_stats st = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	size_t n, m, bi = SIZE_MAX, n_bang, n_ques, zeros = 0;
 	double sum = 0, amp, ep, qm = 0, pos_sum = 0, neg_sum = 0, neu = 0, total;
 	int cap_diff;
 
@@ -1789,55 +2276,64 @@ void vader_score(const struct vader *v, struct vader_scratch *s, const char *tex
 		len = 0;
 	if (len > VADER_TEXT_BYTES_MAX)
 		len = VADER_TEXT_BYTES_MAX;
-	if (text_is_ascii(p, len)) {
-		if (len)
-			memcpy(s->text, p, len);
-	} else {
+	/* Only a text with an emoji key or a non-ASCII space changes when emoji are
+	 * translated; any other text is scored in place. */
+	if (!text_is_ascii(p, len) && text_needs_translation(v, p, len)) {
 		len = vader_translate(v, p, len, s->text);
+		p = s->text;
 	}
-	/* block and token reads past the end see zeros */
-	memset(s->text + len, 0, VADER_TEXT_PAD);
-	n = vader_tokenize(v, s, len, &st);
+	v->tokenize(v, s, p, len, &st);
+	n = st.n;
+	s->tok[n] = s->tok[n + 1] = 0;
 	if (n == 0)
 		return;
+	n_bang = st.n_bang;
+	n_ques = st.n_ques;
 	m = st.n_lex;
-	bi = st.but;
+	if (m == 0) {
+		/* every valence is 0: sum 0, so no emphasis; all tokens neutral */
+		out->neu = 1.0;
+		return;
+	}
+	/* '!' and '?' after the last scored token do not count */
+	if (st.capped)
+		text_count_marks(p, st.end, &n_bang, &n_ques);
+	if (st.any & TI_BUT)
+		for (bi = 0; !(s->tok[bi] & TI_BUT); bi++)
+			;
 	cap_diff = st.n_upper > 0 && st.n_upper < n;
 	for (size_t k = 0; k < m; k++)
-		s->val[k] = token_valence(v, s->tok, n, s->lex[k], cap_diff);
+		s->val[k] = token_valence(v, s->tok, s->lex[k], cap_diff);
 	if (bi != SIZE_MAX)
 		but_rule(v, s->val, s->lex, m, bi);
 
-	/* Sums in text order; the zeros of the other tokens would add nothing. */
-	neu = (double)(n - m);
+	/* Sums in text order; the zeros of the other tokens would add nothing. The
+	 * signs of the valences are data, so each sum takes its term or 0 without a
+	 * branch; adding a zero changes neither sum (pos_sum starts at +0 and only
+	 * grows, neg_sum starts at +0 and only falls, so neither is ever -0), so the
+	 * results are the reference's. */
 	for (size_t k = 0; k < m; k++) {
 		double x = s->val[k];
 		sum += x;
-		if (x > 0)
-			pos_sum += x + 1;
-		if (x < 0)
-			neg_sum += x - 1;
-		if (x == 0)
-			neu += 1;
+		/* (x + 1) * 0.0 is +0 or -0, and pos_sum + -0 == pos_sum as well */
+		pos_sum += (x + 1) * (double)(x > 0);
+		neg_sum += (x - 1) * (double)(x < 0);
+		zeros += x == 0;
 	}
-	ep = (double)(st.n_bang < v->c.ep_max ? st.n_bang : v->c.ep_max) * v->c.ep_incr;
-	if (st.n_ques > 1)
-		qm = st.n_ques <= v->c.qm_max ? (double)st.n_ques * v->c.qm_incr : v->c.qm_cap;
+	neu = (double)(n - m + zeros);
+	ep = (double)(n_bang < v->c.ep_max ? n_bang : v->c.ep_max) * v->c.ep_incr;
+	if (n_ques > 1)
+		qm = n_ques <= v->c.qm_max ? (double)n_ques * v->c.qm_incr : v->c.qm_cap;
 	amp = ep + qm;
-	if (sum > 0)
-		sum += amp;
-	else if (sum < 0)
-		sum -= amp;
+	sum = sum > 0 ? sum + amp : sum < 0 ? sum - amp : sum;
 	out->compound = sum / sqrt(sum * sum + v->c.alpha);
 	if (out->compound < -1.0)
 		out->compound = -1.0;
 	else if (out->compound > 1.0)
 		out->compound = 1.0;
 
-	if (pos_sum > fabs(neg_sum))
-		pos_sum += amp;
-	else if (pos_sum < fabs(neg_sum))
-		neg_sum -= amp;
+	pos_sum = pos_sum > fabs(neg_sum) ? pos_sum + amp : pos_sum;
+	neg_sum = pos_sum < fabs(neg_sum) ? neg_sum - amp : neg_sum;
 	total = pos_sum + fabs(neg_sum) + neu;
 	out->pos = fabs(pos_sum / total);
 	out->neg = fabs(neg_sum / total);

@@ -2,7 +2,9 @@
  * Unit tests for analytics/sentiment.c: VADER scores against the reference
  * outputs (vader_cases.tsv), against trendd's own probe sentences scored by an
  * independent model of the rules (trendd_cases.tsv), hand-computed examples, the
- * token and byte caps, hostile input and data-file errors.
+ * token and byte caps, hostile input and data-file errors; and the fast paths:
+ * the SIMD builds (AVX2 and SSE2) against the portable one, tokens across 64-byte
+ * blocks, texts read in place, long and odd keys, a large lexicon.
  */
 #include <errno.h>
 #include <math.h>
@@ -16,6 +18,40 @@
 
 #include "analytics/sentiment.h"
 #include "tests/unit/testutil.h"
+
+/*
+ * A second build of the scorer inside this file, without SIMD (VADER_NO_SIMD),
+ * renamed so that it lives next to the SIMD build linked in: the tests below
+ * compare the portable code with the AVX2 and SSE2 code on the same texts.
+ */
+#define VADER_NO_SIMD 1
+#define vader portable_vader
+#define vader_scratch portable_vader_scratch
+#define vader_load portable_vader_load
+#define vader_free portable_vader_free
+#define vader_scratch_new portable_vader_scratch_new
+#define vader_scratch_free portable_vader_scratch_free
+#define vader_score portable_vader_score
+#define vader_label portable_vader_label
+struct vader;
+struct vader_scratch;
+int vader_load(struct vader **out, const char *data_dir, char *err, size_t errlen);
+void vader_free(struct vader *v);
+struct vader_scratch *vader_scratch_new(void);
+void vader_scratch_free(struct vader_scratch *s);
+void vader_score(const struct vader *v, struct vader_scratch *s, const char *text, size_t len,
+		 struct sentiment *out);
+int vader_label(double compound);
+#include "analytics/sentiment.c"
+#undef vader
+#undef vader_scratch
+#undef vader_load
+#undef vader_free
+#undef vader_scratch_new
+#undef vader_scratch_free
+#undef vader_score
+#undef vader_label
+#undef VADER_NO_SIMD
 
 struct vcase {
 	double want[4];   /* compound, pos, neu, neg */
@@ -629,6 +665,367 @@ START_TEST(test_sentiment_load_skips_keys_that_can_never_match)
 }
 END_TEST
 
+/* ---- the fast paths ---- */
+
+static uint64_t gen_state = 0x2545f4914f6cdd1dull;
+
+static uint64_t gen_next(void)
+{
+	gen_state ^= gen_state << 13;
+	gen_state ^= gen_state >> 7;
+	gen_state ^= gen_state << 17;
+	return gen_state;
+}
+
+static size_t gen_below(size_t n)
+{
+	return (size_t)(gen_next() % n);
+}
+
+/*
+ * Random texts from pieces every rule and path cares about: lexicon words in
+ * all cases, rule words, phrases, punctuation, emoticons, "n't", non-ASCII
+ * words and capitals, a Kelvin sign (lowercases to ASCII), emoji, Unicode and
+ * ASCII whitespace, invalid bytes, NUL, long words, and glued tokens.
+ */
+static size_t gen_text(char *buf, size_t cap)
+{
+	static const char *const pieces[] = {
+		"good", "GOOD", "Good", "bad", "BAD", "great", "love", "hate", "nice", "okay",
+		"not", "isn't", "DON'T", "never", "NEVER", "so", "this", "very", "VERY", "really",
+		"kind", "of", "sort", "the", "bomb", "shit", "bad", "ass", "but", "BUT", "no",
+		"NO", "or", "nor", "least", "at", "without", "doubt", "just", "enough", ":)",
+		":-(", "<3", "ok.", "lol!", "x-d", "\"great\"", "(nice)", "good,", "!!good??", "I",
+		"A", "a", "\xc3\x89T\xc3\x89", "\xc3\xa9t\xc3\xa9", "stra\xc3\x9f" "e",
+		"\xe6\x9d\xb1",
+		"o\xe2\x84\xaa", "\xc4\xb0yi", "\xe2\x93\x90", "\xe2\x85\xab", ":\xc3\x9e",
+		"\xf0\x9f\x98\x81", "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd", "\xe2\x9d\xa4\xef\xb8\x8f",
+		"\xff", "\x80", "\xe2\x82", "!!!", "???", "?", "!", "...", "'", "uncomfortable",
+		"advantageousness", "adventuresomeness", "disadvantageousness",
+		"https://example.com/good-news",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"bus", "stop", "yeah", "right", "kiss", "death", "to", "die", "for", "~good~",
+		"{bad}", "|ok|", "`nice`", "^^", "@love", "#happy", "$", "%", "&", "*love*", "+",
+		"/sad/", "\\great\\", "[great]", "_sad_", "=", ";-)", "\x7f", "\x01", "0", "9x",
+		"LAZY", "lazy", "Zzz",
+	};
+	static const char *const seps[] = {
+		" ", " ", " ", " ", " ", "  ", "\t", "\n", "\x1c", "\xc2\xa0", "\xe3\x80\x80",
+		"\xe2\x80\x83", "", "",
+	};
+	size_t o = 0, n = gen_below(10) == 0 ? gen_below(300) : gen_below(40);
+
+	for (size_t i = 0; i < n && o + 96 < cap; i++) {
+		const char *p = pieces[gen_below(sizeof pieces / sizeof pieces[0])];
+		const char *sep = seps[gen_below(sizeof seps / sizeof seps[0])];
+		memcpy(buf + o, p, strlen(p));
+		o += strlen(p);
+		if (gen_below(40) == 0)
+			buf[o++] = '\0';
+		memcpy(buf + o, sep, strlen(sep));
+		o += strlen(sep);
+	}
+	if (o && gen_below(5) == 0)
+		o -= gen_below(o + 1);          /* cut anywhere, even inside a character */
+	return o;
+}
+
+/* Scores text[0..len) from an exact-size heap copy, so reading past it is an error. */
+static void score_exact(const struct vader *v, struct vader_scratch *s, const char *text,
+			size_t len, struct sentiment *out)
+{
+	char *t = malloc(len ? len : 1);
+
+	ck_assert_ptr_nonnull(t);
+	memcpy(t, text, len);
+	vader_score(v, s, t, len, out);
+	free(t);
+}
+
+static void show_text(const char *t, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c >= 0x20 && c < 0x7F && c != '\\')
+			fputc(c, stderr);
+		else
+			fprintf(stderr, "\\x%02x", c);
+	}
+	fputc('\n', stderr);
+}
+
+START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
+{
+	struct vader *fast = load_vader(), *sse2;
+	struct portable_vader *port = NULL;
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	char err[512] = "", *buf = malloc(65536);
+	const char *files[] = { "vader/vader_cases.tsv", "vader/trendd_cases.tsv" };
+	size_t bad = 0, texts = 0;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(setenv("TRENDD_VADER_ISA", "sse2", 1), 0);
+	sse2 = load_vader();
+	unsetenv("TRENDD_VADER_ISA");
+	ck_assert_msg(portable_vader_load(&port, TRENDD_TEST_DATA_DIR, err, sizeof err) == 0,
+		      "%s", err);
+	for (int f = 0; f < 2; f++) {
+		size_t n;
+		struct vcase *cases = read_cases(files[f], f, &n);
+		for (size_t i = 0; i < n; i++) {
+			struct sentiment a, b, c;
+			score_exact(fast, s, cases[i].text, cases[i].len, &a);
+			score_exact(sse2, s, cases[i].text, cases[i].len, &b);
+			portable_vader_score(port, ps, cases[i].text, cases[i].len, &c);
+			if (memcmp(&a, &b, sizeof a) || memcmp(&a, &c, sizeof a)) {
+				if (bad++ < 5)
+					show_text(cases[i].text, cases[i].len);
+			}
+			texts++;
+		}
+		free_cases(cases, n);
+	}
+	for (int i = 0; i < 20000; i++) {
+		size_t len = gen_text(buf, 65536);
+		struct sentiment a, b, c;
+		score_exact(fast, s, buf, len, &a);
+		score_exact(sse2, s, buf, len, &b);
+		portable_vader_score(port, ps, buf, len, &c);
+		if (memcmp(&a, &b, sizeof a) || memcmp(&a, &c, sizeof a)) {
+			if (bad++ < 5)
+				show_text(buf, len);
+		}
+		texts++;
+	}
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_gt(texts, 20300);
+	free(buf);
+	portable_vader_scratch_free(ps);
+	portable_vader_free(port);
+	vader_scratch_free(s);
+	vader_free(sse2);
+	vader_free(fast);
+}
+END_TEST
+
+/* Scores n copies of the byte c, then sep, then sentence, from an exact-size buffer. */
+static void score_shifted(const struct vader *v, struct vader_scratch *s, char c, size_t n,
+			  const char *sep, const char *sentence, struct sentiment *out)
+{
+	size_t pl = strlen(sep), sl = strlen(sentence);
+	char *t = malloc(n + pl + sl);
+
+	ck_assert_ptr_nonnull(t);
+	memset(t, c, n);
+	memcpy(t + n, sep, pl);
+	memcpy(t + n + pl, sentence, sl);
+	vader_score(v, s, t, n + pl + sl, out);
+	free(t);
+}
+
+START_TEST(test_sentiment_same_score_at_every_offset_across_blocks)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	/* every rule, a phrase, stripped and kept punctuation, "n't", a non-ASCII
+	 * capital word and emphasis, so that each kind of token crosses the 64-byte
+	 * block boundaries at some shift */
+	const char *sentence = "The bomb was NOT very good, but \xc3\x89T\xc3\x89 isn't bad :) ok. "
+			       "kind of GREAT!! at least it's no worse, never so dull?? lol";
+	struct sentiment want, want_word, got;
+
+	score_shifted(v, s, ' ', 0, "", sentence, &want);
+	ck_assert_double_ne(want.compound, 0.0);
+	score_shifted(v, s, 'x', 1, " ", sentence, &want_word);
+	ck_assert(memcmp(&want, &want_word, sizeof want) != 0);
+	for (size_t shift = 1; shift < 200; shift++) {
+		/* whitespace in front changes no token */
+		score_shifted(v, s, ' ', shift, "", sentence, &got);
+		ck_assert_msg(!memcmp(&got, &want, sizeof got), "%zu spaces", shift);
+		/* a non-word token of any length in front scores like "x " */
+		score_shifted(v, s, 'x', shift, " ", sentence, &got);
+		ck_assert_msg(!memcmp(&got, &want_word, sizeof got), "token of %zu bytes", shift);
+	}
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_reads_each_length_in_place_like_a_padded_copy)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	char text[400], padded[400 + 64];
+	size_t o = 0;
+
+	while (o < sizeof text) {
+		static const char unit[] = "Great day, GOOD food!! not bad \xc3\xa9t\xc3\xa9 :) ";
+		size_t k = sizeof unit - 1 < sizeof text - o ? sizeof unit - 1 : sizeof text - o;
+		memcpy(text + o, unit, k);
+		o += k;
+	}
+	for (size_t len = 0; len <= sizeof text; len++) {
+		struct sentiment a, b;
+		memset(padded, 0, sizeof padded);
+		memcpy(padded, text, len);
+		score_exact(v, s, text, len, &a);       /* ASan: no byte past len is read */
+		vader_score(v, s, padded, len, &b);
+		ck_assert_msg(!memcmp(&a, &b, sizeof a), "length %zu", len);
+	}
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+static double single_word(double val)
+{
+	return val / sqrt(val * val + 15);
+}
+
+START_TEST(test_sentiment_keys_inside_long_tokens_and_long_keys)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	char t[256];
+	double r[4];
+	/* "!!!...good": stripped to "good"; the '!' count as emphasis (at most 4) */
+	const double good_bang = single_word(1.9 + 4 * 0.292);
+
+	for (size_t bangs = 55; bangs < 200; bangs += bangs < 70 ? 1 : 40) {
+		memset(t, '!', bangs);
+		memcpy(t + bangs, "good", 4);
+		score(v, s, t, bangs + 4, r);
+		ck_assert_msg(fabs(r[0] - good_bang) < 1e-12, "%zu '!'", bangs);
+	}
+	/* keys of 16, 17 and 19 bytes (the longest in the lexicon), in any case */
+	ck_assert_double_eq_tol(score_compound(v, s, "advantageousness"), single_word(1.6), 1e-12);
+	ck_assert_double_eq_tol(score_compound(v, s, "Adventuresomeness,"), single_word(1.3),
+				1e-12);
+	ck_assert_double_eq_tol(score_compound(v, s, "DISADVANTAGEOUSNESS"), single_word(-1.6),
+				1e-12);
+	ck_assert_double_eq(score_compound(v, s, "disadvantageousnesses"), 0.0);
+	/* U+212A KELVIN SIGN lowercases to ASCII 'k': "oK" is "ok" (1.2) */
+	ck_assert_double_eq(score_compound(v, s, "o\xe2\x84\xaa"), score_compound(v, s, "ok"));
+	ck_assert_double_eq_tol(score_compound(v, s, "ok"), single_word(1.2), 1e-12);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_text_without_lexicon_words_is_exactly_neutral)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	const char *texts[] = { "very not but the of", "plinth!!! ???", "NOT NEVER nor", "x",
+				"\xe6\x9d\xb1\xe4\xba\xac \xc3\xa9l\xc3\xa8ve" };
+	double r[4];
+
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		score(v, s, texts[i], strlen(texts[i]), r);
+		ck_assert_double_eq(r[0], 0.0);
+		ck_assert_double_eq(r[1], 0.0);
+		ck_assert_double_eq(r[2], 1.0);
+		ck_assert_double_eq(r[3], 0.0);
+	}
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+/* Builds DIR/vader/ with the real emoji and rules files and content[0..len) as the lexicon. */
+static void make_data_dir_lexicon(char *dir, const char *content, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	make_data_dir(dir, "vader_lexicon.txt", "");
+	snprintf(path, sizeof path, "%s/vader/vader_lexicon.txt", dir);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(content, 1, len, f), len);
+	fclose(f);
+}
+
+START_TEST(test_sentiment_keys_with_nul_and_up_to_24_bytes_from_data)
+{
+	static const char lexicon[] =
+		"zq\0x\t2.5\t0\t[]\n"
+		"zq\t1.0\t0\t[]\n"
+		"zqabcdefghijklmn\t-1.5\t0\t[]\n"
+		"zqabcdefghijklmno\t0.5\t0\t[]\n"
+		"zqabcdefghijklmnopqrstuv\t3.0\t0\t[]\n";
+	char dir[64], err[512] = "";
+	struct vader *v = NULL;
+	struct vader_scratch *s = vader_scratch_new();
+	double r[4];
+
+	make_data_dir_lexicon(dir, lexicon, sizeof lexicon - 1);
+	ck_assert_msg(vader_load(&v, dir, err, sizeof err) == 0, "%s", err);
+	remove_data_dir(dir);
+	score(v, s, "zq\0x", 4, r);
+	ck_assert_double_eq_tol(r[0], single_word(2.5), 1e-12);
+	score(v, s, "zq", 2, r);
+	ck_assert_double_eq_tol(r[0], single_word(1.0), 1e-12);
+	score(v, s, "zq\0", 3, r);      /* not "zq", not "zq\0x" */
+	ck_assert_double_eq(r[0], 0.0);
+	ck_assert_double_eq_tol(score_compound(v, s, "zqabcdefghijklmn"), single_word(-1.5), 1e-12);
+	ck_assert_double_eq_tol(score_compound(v, s, "ZQABCDEFGHIJKLMNO"), single_word(0.5), 1e-12);
+	ck_assert_double_eq_tol(score_compound(v, s, "(zqabcdefghijklmnopqrstuv)"),
+				single_word(3.0), 1e-12);
+	ck_assert_double_eq(score_compound(v, s, "zqabcdefghijklmnopqrstuvw"), 0.0);
+	vader_free(v);
+	vader_scratch_free(s);
+}
+END_TEST
+
+START_TEST(test_sentiment_large_lexicon_finds_every_key)
+{
+	enum { N_KEYS = 60000 };
+	char dir[64], err[512] = "", (*keys)[32] = malloc(N_KEYS * sizeof *keys);
+	double *vals = malloc(N_KEYS * sizeof *vals);
+	size_t cap = (size_t)N_KEYS * 48, len = 0, bad = 0;
+	char *lex = malloc(cap);
+	struct vader *v = NULL;
+	struct vader_scratch *s = vader_scratch_new();
+
+	ck_assert(keys && vals && lex);
+	/* "zq" + 4 letters from the index (unique) + random letters, 6..24 bytes,
+	 * values -3.9..3.9 without 0 */
+	for (size_t i = 0; i < N_KEYS; i++) {
+		size_t kl = 6 + gen_below(19), k = 0, x = i;
+		char num[16];
+		keys[i][k++] = 'z';
+		keys[i][k++] = 'q';
+		for (int d = 0; d < 4; d++, x /= 26)
+			keys[i][k++] = (char)('a' + x % 26);
+		while (k < kl)
+			keys[i][k++] = (char)('a' + gen_below(26));
+		keys[i][k] = 0;
+		snprintf(num, sizeof num, "%.1f",
+			 (double)((int)(i % 78) - 39 + (i % 78 >= 39)) / 10);
+		vals[i] = strtod(num, NULL);
+		len += (size_t)snprintf(lex + len, cap - len, "%s\t%s\t0\t[]\n", keys[i], num);
+	}
+	make_data_dir_lexicon(dir, lex, len);
+	ck_assert_msg(vader_load(&v, dir, err, sizeof err) == 0, "%s", err);
+	remove_data_dir(dir);
+	for (size_t i = 0; i < N_KEYS; i++) {
+		double r[4];
+		score(v, s, keys[i], strlen(keys[i]), r);
+		bad += r[0] != single_word(vals[i]);
+	}
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_double_eq(score_compound(v, s, "zqzzzzzz"), 0.0);
+	ck_assert_double_eq(score_compound(v, s, "good"), 0.0);
+	vader_free(v);
+	vader_scratch_free(s);
+	free(lex);
+	free(vals);
+	free(keys);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sentiment");
@@ -648,6 +1045,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_sentiment_load_reports_missing_and_malformed_files);
 	tcase_add_test(tc, test_sentiment_load_later_duplicate_and_crlf_lines);
 	tcase_add_test(tc, test_sentiment_load_skips_keys_that_can_never_match);
+	tcase_add_test(tc, test_sentiment_simd_and_portable_builds_agree_bit_for_bit);
+	tcase_add_test(tc, test_sentiment_same_score_at_every_offset_across_blocks);
+	tcase_add_test(tc, test_sentiment_reads_each_length_in_place_like_a_padded_copy);
+	tcase_add_test(tc, test_sentiment_keys_inside_long_tokens_and_long_keys);
+	tcase_add_test(tc, test_sentiment_text_without_lexicon_words_is_exactly_neutral);
+	tcase_add_test(tc, test_sentiment_keys_with_nul_and_up_to_24_bytes_from_data);
+	tcase_add_test(tc, test_sentiment_large_lexicon_finds_every_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
