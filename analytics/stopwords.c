@@ -1,12 +1,16 @@
 /*
- * stopwords.c - per-language stopword lists in one hash table.
+ * stopwords.c - per-language stopword lists in one hash table, and one
+ * compact set per language for the tokenizer's word loop.
  *
  * Every list is read from data_dir/stopwords/<lang>.txt at start-up. All
  * lists share one open-addressing table keyed by the normalized word; each
  * slot carries a bit mask of the lists that contain the word, so a lookup is
  * one probe sequence whatever the number of languages, and the set that
- * applies to a post is a mask (stopwords_lang_mask). After load nothing
- * changes, so any number of tokenizers on any threads may share the table.
+ * applies to a post is a mask (stopwords_lang_mask). For each mask that
+ * function can return (a list and English, or all lists) the load also
+ * builds a struct stopword_set (tokenize.h): only the keys of those lists'
+ * words, probed inline without a branch. After load nothing changes, so
+ * any number of tokenizers on any threads may share all of it.
  */
 #include "analytics/tokenize.h"
 
@@ -25,11 +29,14 @@
 
 #define LANG_NAME_BYTES 4   /* "en", "fil": two or three letters and a NUL */
 #define FILTER_BITS     (1u << 16)
+#define SET_MAX_SLOTS   (1u << 24)  /* what stopword_slot1/2() can address */
 
 /*
  * A word of up to 16 bytes is keyed exactly by its bytes as two zero-padded
- * 64-bit integers, so a lookup compares integers and never calls memcmp;
- * longer words are keyed by their hash and compared byte by byte. A bitmap
+ * 64-bit integers and its length (stopword_key() in tokenize.h), so a lookup
+ * compares integers and never calls memcmp; longer words are keyed by their
+ * hash, with b all ones (no short key has that: 0xFF is in no UTF-8 text),
+ * and compared byte by byte. A bitmap
  * indexed by key hash (64 Ki bits, one set per word: with a few thousand
  * words under 8% of other lookups pass it) answers most lookups of words
  * that are not stopwords without touching the table.
@@ -53,34 +60,18 @@ struct stopwords {
 	char *pool;            /* owned */
 	size_t pool_len, pool_cap;
 	uint64_t filter[FILTER_BITS / 64];
+	/* sets[i] holds list i and English; sets[nlangs] every list. */
+	struct stopword_set *sets; /* owned; nlangs + 1 of them */
 };
-
-/* masks[k] keeps the first k bytes of a word loaded by load64(). */
-static const uint64_t masks[9] = {
-	0, 0xff, 0xffff, 0xffffff, 0xffffffffull, 0xffffffffffull, 0xffffffffffffull,
-	0xffffffffffffffull, ~0ull
-};
-
-static inline uint64_t load64(const char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
 
 /* Key of a word; s has at least 16 readable bytes when len <= 16. */
 static inline void word_key(const char *s, size_t len, uint64_t *a, uint64_t *b)
 {
 	if (len <= 16) {
-		size_t la = len < 8 ? len : 8;
-		*a = load64(s) & masks[la];
-		*b = load64(s + 8) & masks[len - la];
+		stopword_key(s, len, a, b);
 	} else {
 		*a = hash_bytes(s, len);
-		*b = 0;
+		*b = ~0ull;
 	}
 }
 
@@ -257,6 +248,9 @@ static int load_file(struct stopwords *sw, const char *path, int lang, size_t *b
 		if (a == 0 && b - a >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
 			a += 3; /* UTF-8 byte order mark */
 		int n = normalize_entry(buf + a, b - a, word, sizeof(word));
+		for (int k = 0; k < n; k++)
+			if ((unsigned char)word[k] < 0x20)
+				n = -1; /* no term has one, and set keys rely on that */
 		if (n <= 0) {
 			(*bad)++;
 			continue;
@@ -269,6 +263,92 @@ static int load_file(struct stopwords *sw, const char *path, int lang, size_t *b
 	}
 	free(buf);
 	return rc;
+}
+
+/* Cuckoo insertion; false when the key (or one it moved) found no place. */
+static bool set_put(struct stopword_set *st, uint64_t a, uint64_t b)
+{
+	uint64_t x = stopword_mix(st->seed, a, b);
+	uint64_t (*slots)[2] = st->slots;
+	size_t i = stopword_slot1(x, st->slot_mask), j = stopword_slot2(x, st->slot_mask);
+	if (!slots[i][1] || !slots[j][1]) {
+		size_t d = slots[i][1] ? j : i;
+		slots[d][0] = a;
+		slots[d][1] = b;
+		return true;
+	}
+	for (int kick = 0; kick < 500; kick++) {
+		uint64_t oa = slots[i][0], ob = slots[i][1];
+		slots[i][0] = a;
+		slots[i][1] = b;
+		a = oa;
+		b = ob;
+		x = stopword_mix(st->seed, a, b);
+		size_t i1 = stopword_slot1(x, st->slot_mask), i2 = stopword_slot2(x, st->slot_mask);
+		i = i == i1 ? i2 : i1; /* the other slot of the key just moved out */
+		if (!slots[i][1]) {
+			slots[i][0] = a;
+			slots[i][1] = b;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Builds the set of the lists in mask from the main table. No key is (x, 0):
+ * b has a length byte or, at 16 bytes, word bytes; so b == 0 marks an empty
+ * slot. At least three slots per word keep insertion short; a seed that
+ * fails anyway is replaced, and after a few, the table doubles.
+ */
+static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mask)
+{
+	*st = (struct stopword_set){ .sw = sw, .mask = mask };
+	size_t n = 0;
+	for (size_t i = 0; i <= sw->slot_mask; i++) {
+		const struct sw_slot *e = &sw->slots[i];
+		n += e->len && e->len <= 16 && (e->langs & mask);
+	}
+	size_t cap = 64;
+	while (cap < 3 * n)
+		cap *= 2;
+	for (unsigned attempt = 1; cap <= SET_MAX_SLOTS; attempt++) {
+		if (attempt % 8 == 0)
+			cap *= 2;
+		st->slots = calloc(cap, sizeof(*st->slots));
+		if (!st->slots)
+			return -ENOMEM;
+		st->slot_mask = cap - 1;
+		st->seed = hash_u64(attempt);
+		bool ok = true;
+		for (size_t i = 0; ok && i <= sw->slot_mask; i++) {
+			const struct sw_slot *e = &sw->slots[i];
+			if (e->len && e->len <= 16 && (e->langs & mask))
+				ok = set_put(st, e->a, e->b);
+		}
+		if (ok)
+			return 0;
+		free(st->slots);
+		st->slots = NULL;
+	}
+	/* Never seen; correct anyway: without a set, lookups take the main table. */
+	log_warn("stopwords", "no compact set for lists %#llx", (unsigned long long)mask);
+	return 0;
+}
+
+static int sets_build(struct stopwords *sw)
+{
+	sw->sets = calloc(sw->nlangs + 1, sizeof(*sw->sets));
+	if (!sw->sets)
+		return -ENOMEM;
+	uint64_t en = sw->en >= 0 ? 1ull << sw->en : 0;
+	for (size_t i = 0; i <= sw->nlangs; i++) {
+		uint64_t mask = i < sw->nlangs ? (1ull << i) | en : sw->all_mask;
+		int rc = set_build(sw, &sw->sets[i], mask);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 static bool lang_file_name(const char *name, char lang[LANG_NAME_BYTES])
@@ -353,6 +433,8 @@ int stopwords_load(struct stopwords **out, const char *data_dir, char *err, size
 			sw->en = idx;
 		sw->nlangs++;
 	}
+	if (sets_build(sw) != 0)
+		goto nomem;
 	*out = sw;
 	return 0;
 nomem:
@@ -366,6 +448,10 @@ void stopwords_free(struct stopwords *sw)
 {
 	if (!sw)
 		return;
+	if (sw->sets)
+		for (size_t i = 0; i <= sw->nlangs; i++)
+			free(sw->sets[i].slots);
+	free(sw->sets);
 	free(sw->slots);
 	free(sw->pool);
 	free(sw);
@@ -409,6 +495,16 @@ uint64_t stopwords_lang_mask(const struct stopwords *sw, const char *lang)
 		}
 	}
 	return sw->all_mask;
+}
+
+const struct stopword_set *stopwords_set(const struct stopwords *sw, uint64_t mask)
+{
+	if (!sw)
+		return NULL;
+	for (size_t i = 0; i <= sw->nlangs; i++)
+		if (sw->sets[i].slots && sw->sets[i].mask == mask)
+			return &sw->sets[i];
+	return NULL;
 }
 
 int stopwords_contains_padded(const struct stopwords *sw, const char *s, size_t len,

@@ -65,6 +65,32 @@
  * only look-backs (e-mail local parts, at most 64 bytes) and re-reads (a
  * failed bare-host parse, remembered so it is not repeated) are bounded, so
  * time is linear in the scanned bytes.
+ *
+ * Speed. Most posts are mostly ASCII words between single spaces, and the
+ * code is laid out for that; the general recognizers above stay the
+ * definition, and every shortcut must give exactly their result (the unit
+ * test compares them on generated and real text).
+ * - prescan() makes one SSE2 pass over the text (a portable loop with
+ *   TOKENIZE_PORTABLE or elsewhere): it copies it to t->low with ASCII
+ *   letters lowercased and sets bitmaps of ASCII letters, ASCII letters or
+ *   digits, and bytes >= 0x80. The length of a word is then one count of
+ *   trailing zeros. When the text has bytes >= 0x80, prescan_latin() also
+ *   folds there the Latin, Greek and Cyrillic letters whose fold keeps
+ *   their length, and marks them as word bytes.
+ * - Such words are not copied: their terms point into t->low, and so do
+ *   the bigram of two of them one space apart ("w1 w2" is there already)
+ *   and ASCII hashtags, mentions and hosts. Other terms go to t->scratch.
+ * - do_words() takes runs of such words (and " #tag" hashtags) in one
+ *   loop with no call and no branch on whether a word is a stopword: it
+ *   probes the language's stopword set inline (struct stopword_set in
+ *   tokenize.h: two slots, two compares) and advances the term count by the
+ *   outcome. About every second English word is a stopword, so a branch
+ *   there would be mispredicted half of the time.
+ * - URLs, mentions, hashtags and hosts have ASCII fast paths (table-driven
+ *   scans, bitmaps) in front of their general code.
+ * - Other non-ASCII words are decoded; only code points above U+052F,
+ *   marks and CJK runs with other than plain kana and ideographs call
+ *   utf8proc.
  */
 #include "analytics/tokenize.h"
 
@@ -79,17 +105,53 @@
 
 #define LATIN_END      0x530 /* the fold table covers U+0080..U+052F */
 #define U32_CAP        2048  /* code points of one utf8proc call */
-/* Every term fits, each word with the space emit_word() puts after it. */
+/*
+ * Terms that do not point into the text copy: each owns at most
+ * LIMIT_TERM_BYTES + 1 bytes here (a word and the space emit_word() puts
+ * after it, or a copied bigram), so LIMIT_TOKENS_PER_POST of them fit.
+ */
 #define SCRATCH_BYTES  (LIMIT_TOKENS_PER_POST * (LIMIT_TERM_BYTES + 1) + SCRATCH_SLACK)
 /* Bytes past any term that may be read (stopword keys) or scribbled on (word scan). */
 #define SCRATCH_SLACK  16
+/*
+ * The text copy t->low has one zero byte before the text (do_words() looks
+ * at the byte before a word without checking for the start) and LOW_PAD
+ * zero bytes after it: stopword keys read 16 bytes from a word's start and
+ * look-aheads a few bytes past a word's end, without bounds checks.
+ */
+#define LOW_LEAD       1
+#define LOW_PAD        64
+#define BITMAP_WORDS   (TOKENIZE_SCAN_BYTES / 64 + 2) /* + the tail block and a zero word */
 #define CJK_CHUNK      64    /* characters of a CJK run normalized in one call */
 #define CJK_CHUNK_RAW  384   /* ... or this many raw bytes, whichever comes first */
 #define EMAIL_LOCAL_MAX 64   /* RFC 5321 local-part limit */
 #define HOST_MAX       253
+#define LANG_MEMO      4     /* languages whose stopword mask is remembered */
 #define FOLD_OPTS (UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_STABLE | \
 		   UTF8PROC_IGNORE)
 #define FOLD_NONE      0xFF  /* latin table: no fast fold, use utf8proc */
+/* src[] holds a term's text offset; this bit says its bytes are its own, in scratch. */
+#define SRC_OWNS       0x80000000u
+#define SRC_OFF        0x7FFFFFFFu
+
+/*
+ * Compile-time switches, for the unit test (which builds this file a second
+ * time with both and compares the terms): TOKENIZE_PORTABLE leaves SSE2
+ * out, TOKENIZE_REFERENCE every shortcut (the word loop, the ASCII fast
+ * paths of the recognizers, views for hashtags and mentions, the compact
+ * stopword sets), leaving the general recognizers alone.
+ */
+#if defined(__SSE2__) && !defined(TOKENIZE_PORTABLE)
+#include <emmintrin.h>
+#define PRESCAN_SSE2 1
+#else
+#define PRESCAN_SSE2 0
+#endif
+#ifdef TOKENIZE_REFERENCE
+#define FAST 0
+#else
+#define FAST 1
+#endif
 
 typedef unsigned char uchar;
 
@@ -131,11 +193,34 @@ struct run {
 	bool label;       /* only [A-Za-z0-9-]: may start a bare host */
 };
 
+/* Byte classes of the URL and host scanners (t->bytef). */
+enum {
+	BF_HOST = 1,      /* ASCII letter, digit, '-', '.', '_': a plain host byte */
+	BF_URL_END = 2,   /* ends a URL's authority: '/', '?', '#', white space, '<', '>', '"' */
+	BF_URL_REST = 4,  /* ASCII that continues a URL's path */
+};
+
+/* t->term[]: what the byte after an ASCII word means to do_words(). */
+enum {
+	T_END = 1,        /* ends the word outright (no ' - . , @, letter or digit) */
+	T_DOT = 2,        /* '.' or ',': ends it unless a letter or digit follows */
+	T_SEP = 4,        /* with a space after, the main loop would merely step over it */
+	T_BREAK = 8,      /* ... and it ends adjacency (sentence punctuation, line breaks) */
+};
+
+struct lang_memo {
+	char lang[LIMIT_POST_LANG_BYTES + 1];
+	uint64_t mask;
+	const struct stopword_set *set;
+};
+
 struct tokenizer {
 	const struct stopwords *sw;   /* borrowed */
 	uint64_t mask;                /* stopword lists for the current text */
-	char lang[LIMIT_POST_LANG_BYTES + 1];
-	bool lang_cached;
+	const struct stopword_set *set; /* borrowed: the same lists, for do_words() */
+	bool words;                   /* do_words() may run: FAST, and a set or no stopwords */
+	struct lang_memo memo[LANG_MEMO];
+	size_t nmemo, memo_next;
 
 	/* Per-call state. */
 	const uchar *base;            /* start of the text */
@@ -143,14 +228,21 @@ struct tokenizer {
 	const char *prev;             /* last word, while a bigram may follow it */
 	size_t prev_len;
 	size_t ntok, pos;             /* terms emitted, scratch bytes used */
+	char *low;                    /* = lowbuf + LOW_LEAD */
 
 	uint8_t ascii[128];
 	uint8_t lower[256];           /* ASCII letter/digit -> lowercase, else 0 */
-	uint8_t ends[256];            /* ASCII that ends a plain word outright */
-	struct latin_fold latin[LATIN_END - 0x80];
+	uint8_t term[256];            /* T_*, by byte */
+	uint8_t bytef[256];           /* BF_*, by byte */
 	struct token tok[LIMIT_TOKENS_PER_POST];
-	uint32_t src[LIMIT_TOKENS_PER_POST];  /* text offset each term came from */
+	uint32_t src[LIMIT_TOKENS_PER_POST];  /* text offset each term came from | SRC_OWNS */
+	uint64_t alnum[BITMAP_WORDS];  /* bit i: text byte i is an ASCII letter or digit */
+	uint64_t letter[BITMAP_WORDS]; /* bit i: ... an ASCII letter */
+	uint64_t lead[BITMAP_WORDS];   /* bit i: ... a lead byte 0xC2..0xD4 */
+	uint64_t word[BITMAP_WORDS];   /* bit i: ... in a letter do_words() takes (see prescan()) */
+	struct latin_fold latin[LATIN_END - 0x80];
 	utf8proc_int32_t u32[U32_CAP];
+	char lowbuf[LOW_LEAD + TOKENIZE_SCAN_BYTES + LOW_PAD]; /* the text, ASCII lowercased */
 	char scratch[SCRATCH_BYTES];
 };
 
@@ -309,6 +401,202 @@ static inline char ascii_lower(uchar c)
 	return (char)((uchar)(c - 'A') < 26 ? c + 32 : c);
 }
 
+/* ---- the text copy and its bitmaps ---- */
+
+/* Trailing zero bits of x; x != 0. */
+static inline unsigned ctz64(uint64_t x)
+{
+	assert(x != 0);
+#if defined(__GNUC__)
+	return (unsigned)__builtin_ctzll(x);
+#else
+	unsigned n = 0;
+	while (!(x & 1)) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+#endif
+}
+
+#if PRESCAN_SSE2
+/*
+ * 16 bytes: stores them lowercased at out and returns the bits of their
+ * ASCII letters (bits 0-15), letters or digits (bits 16-31) and lead bytes
+ * 0xC2..0xD4 (bits 32-47: U+0080..U+053F, where prescan_latin() looks).
+ */
+static inline uint64_t prescan16(const uchar *in, char *out)
+{
+	/*
+	 * x - 'A' < 26 unsigned is, after adding 0x80 - 'A', x < -128 + 26
+	 * signed: one compare per class, and bytes >= 0x80 never pass.
+	 */
+	const __m128i upper_bias = _mm_set1_epi8((char)(0x80 - 'A'));
+	const __m128i lower_bias = _mm_set1_epi8((char)(0x80 - 'a'));
+	const __m128i digit_bias = _mm_set1_epi8((char)(0x80 - '0'));
+	const __m128i below26 = _mm_set1_epi8(-128 + 26), below10 = _mm_set1_epi8(-128 + 10);
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)in);
+	__m128i up = _mm_cmplt_epi8(_mm_add_epi8(x, upper_bias), below26);
+	__m128i lo = _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+	__m128i let = _mm_cmplt_epi8(_mm_add_epi8(lo, lower_bias), below26);
+	__m128i dig = _mm_cmplt_epi8(_mm_add_epi8(x, digit_bias), below10);
+	/* 0xC2..0xD4 are -62..-44 signed. */
+	__m128i lead = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(-63)),
+				     _mm_cmplt_epi8(x, _mm_set1_epi8(-43)));
+	_mm_storeu_si128((__m128i *)(void *)out, lo);
+	return (uint64_t)(uint32_t)_mm_movemask_epi8(let) |
+	       (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(let, dig)) << 16 |
+	       (uint64_t)(uint32_t)_mm_movemask_epi8(lead) << 32;
+}
+#endif
+
+/* Byte by byte: a text under 16 bytes, or everything with TOKENIZE_PORTABLE. */
+static void prescan_bytes(const uchar *in, char *out, size_t n, uint64_t *alnum,
+			  uint64_t *letter, uint64_t *lead)
+{
+	uint64_t an = 0, le = 0, ld = 0;
+	for (size_t k = 0; k < n; k++) {
+		uchar c = in[k];
+		out[k] = ascii_lower(c);
+		le |= (uint64_t)ascii_alpha(c) << k;
+		an |= (uint64_t)ascii_alnum(c) << k;
+		ld |= (uint64_t)(c >= 0xC2 && c <= 0xD4) << k;
+	}
+	*alnum = an;
+	*letter = le;
+	*lead = ld;
+}
+
+/*
+ * Two-byte letters (U+0080..U+052F) whose fold is a two-byte letter too
+ * (É -> é, Ж -> ж, ά; not ß -> ss): folded in place in t->low and marked
+ * in t->word, so that words of them and ASCII letters and digits are views
+ * of t->low like ASCII words. The latin table folds a word character by
+ * character when it has no mark (see tokenizer_new()), and a mark is not
+ * marked here: it ends such a word and leaves it to the general path.
+ */
+static void prescan_latin(struct tokenizer *t, const uchar *text, size_t len, size_t nb)
+{
+	for (size_t b = 0; b <= nb; b++) {
+		for (uint64_t h = t->lead[b]; h; h &= h - 1) {
+			size_t p = 64 * b + ctz64(h);
+			uchar c = text[p];
+			if (p + 1 >= len || (text[p + 1] & 0xC0) != 0x80)
+				continue;
+			int32_t cp = ((c & 0x1F) << 6) | (text[p + 1] & 0x3F);
+			if (cp >= LATIN_END)
+				continue;
+			const struct latin_fold *f = &t->latin[cp - 0x80];
+			/* Two bytes >= 0x80 still: t->low is ASCII exactly where the text is. */
+			if (f->cls != CC_LETTER || f->len != 2 || (uchar)f->s[0] < 0xC2)
+				continue;
+			t->low[p] = f->s[0];
+			t->low[p + 1] = f->s[1];
+			t->word[p / 64] |= 1ull << (p % 64);
+			t->word[(p + 1) / 64] |= 1ull << ((p + 1) % 64);
+		}
+	}
+}
+
+/*
+ * Fills t->low (the text with ASCII letters lowercased, then LOW_PAD zero
+ * bytes) and the bitmaps t->alnum, t->letter, t->lead and t->word for
+ * text[0..len), plus a zero word after them, so bits_at() may read one word
+ * past the text's last one; then prescan_latin() when the text has lead
+ * bytes of U+0080..U+053F. The text is not padded, so no load may go past
+ * its end: the last partial 16 bytes are loaded as the 16 bytes that end
+ * the text, and the bits of the bytes already done are shifted out.
+ * (Copying the tail to a padded buffer instead costs more: loads of 16
+ * bytes that a byte-wise copy has just stored wait for the stores to reach
+ * the cache.)
+ */
+static void prescan(struct tokenizer *t, const uchar *text, size_t len)
+{
+	char *low = t->low;
+	size_t nb = len / 64, q = 64 * nb;
+	uint64_t any_lead = 0;
+#if PRESCAN_SSE2
+	for (size_t b = 0; b < nb; b++) {
+		uint64_t an = 0, le = 0, ld = 0;
+		for (size_t k = 0; k < 64; k += 16) {
+			uint64_t m = prescan16(text + 64 * b + k, low + 64 * b + k);
+			le |= (m & 0xFFFF) << k;
+			an |= (m >> 16 & 0xFFFF) << k;
+			ld |= (m >> 32) << k;
+		}
+		t->alnum[b] = t->word[b] = an;
+		t->letter[b] = le;
+		t->lead[b] = ld;
+		any_lead |= ld;
+	}
+	uint64_t an = 0, le = 0, ld = 0;
+	size_t r = len - q, k = 0;
+	for (; k + 16 <= r; k += 16) {
+		uint64_t m = prescan16(text + q + k, low + q + k);
+		le |= (m & 0xFFFF) << k;
+		an |= (m >> 16 & 0xFFFF) << k;
+		ld |= (m >> 32) << k;
+	}
+	if (k < r && len >= 16) {
+		size_t rem = r - k; /* 1..15: the 16 bytes end at len, 16 - rem done */
+		uint64_t m = prescan16(text + len - 16, low + len - 16);
+		le |= ((m & 0xFFFF) >> (16 - rem)) << k;
+		an |= ((m >> 16 & 0xFFFF) >> (16 - rem)) << k;
+		ld |= ((m >> 32) >> (16 - rem)) << k;
+		k = r;
+	}
+	if (k < r) {
+		assert(len < 16 && k == 0); /* a text shorter than one load */
+		prescan_bytes(text, low, len, &an, &le, &ld);
+	}
+	t->alnum[nb] = t->word[nb] = an;
+	t->letter[nb] = le;
+	t->lead[nb] = ld;
+	any_lead |= ld;
+#else
+	for (size_t b = 0; b <= nb; b++) {
+		prescan_bytes(text + 64 * b, low + 64 * b, b < nb ? 64 : len - q, &t->alnum[b],
+			      &t->letter[b], &t->lead[b]);
+		t->word[b] = t->alnum[b];
+		any_lead |= t->lead[b];
+	}
+#endif
+	memset(low + len, 0, LOW_PAD);
+	t->alnum[nb + 1] = t->letter[nb + 1] = t->lead[nb + 1] = t->word[nb + 1] = 0;
+	if (any_lead && t->words)
+		prescan_latin(t, text, len, nb);
+}
+
+/* Bits i..i+63 of a text bitmap (bit 0 = byte i); i <= the text length. */
+static inline uint64_t bits_at(const uint64_t *m, size_t i)
+{
+	size_t w = i / 64, s = i % 64;
+	/* (x << 1) << (63 - s) is x << (64 - s) without the undefined shift by 64 when s == 0. */
+	return (m[w] >> s) | ((m[w + 1] << 1) << (63 - s));
+}
+
+static inline bool low_alnum(char c)
+{
+	/* t->low is lowercased: one range for letters, one for digits. */
+	return (uchar)(c - 'a') < 26 || (uchar)(c - '0') < 10;
+}
+
+/*
+ * Whether do_words() may go on with a word at byte j: an ASCII letter that
+ * does not start "http" (try_url() decides those), a digit followed by
+ * ASCII (a keycap has U+20E3 or U+FE0F after its digit), or a letter that
+ * prescan_latin() marked.
+ */
+static inline bool fast_start(const struct tokenizer *t, size_t j)
+{
+	uchar c = (uchar)t->low[j];
+	if ((uchar)(c - 'a') < 26)
+		return memcmp(t->low + j, "http", 4) != 0;
+	if (c >= 0x80)
+		return (t->word[j / 64] >> (j % 64)) & 1;
+	return (uchar)(c - '0') < 10 && (uchar)t->low[j + 1] < 0x80;
+}
+
 /* ---- normalization ---- */
 
 /*
@@ -369,7 +657,12 @@ static int fold_text(struct tokenizer *t, const uchar *raw, size_t n, char *out,
 			const struct latin_fold *f = &t->latin[cp - 0x80];
 			if (o + f->len > cap)
 				return -1;
-			memcpy(out + o, f->s, f->len);
+			/*
+			 * A fixed-size copy (no call); out has slack past cap
+			 * (SCRATCH_SLACK, at least 6 bytes) for the bytes of f->s
+			 * beyond f->len, which the next character overwrites.
+			 */
+			memcpy(out + o, f->s, sizeof(f->s));
 			o += f->len;
 		} else if (cp == 0x2019 || cp == 0x2010 || cp == 0x2011) {
 			if (o >= cap)
@@ -417,27 +710,70 @@ static inline bool full(const struct tokenizer *t)
 	return t->ntok >= LIMIT_TOKENS_PER_POST;
 }
 
+static inline void push(struct tokenizer *t, const char *s, size_t len, int kind, uint32_t src)
+{
+	struct token *k = &t->tok[t->ntok];
+	k->s = s;
+	k->len = (uint16_t)len;
+	k->kind = (uint8_t)kind;
+	t->src[t->ntok] = src;
+	t->ntok++;
+}
+
 /* Emits the len bytes already written at scratch + pos. */
 static inline void emit_here(struct tokenizer *t, int kind, size_t len, const uchar *src)
 {
-	struct token *k = &t->tok[t->ntok];
-	k->s = t->scratch + t->pos;
-	k->len = (uint16_t)len;
-	k->kind = (uint8_t)kind;
-	t->src[t->ntok] = (uint32_t)(src - t->base);
-	t->ntok++;
+	push(t, t->scratch + t->pos, len, kind, (uint32_t)(src - t->base) | SRC_OWNS);
 	t->pos += len;
+}
+
+/* Emits the len bytes at t->low + (s - base): the text itself, lowercased. */
+static inline void emit_view(struct tokenizer *t, int kind, const uchar *s, size_t len,
+			     const uchar *src)
+{
+	push(t, t->low + (s - t->base), len, kind, (uint32_t)(src - t->base));
 }
 
 static inline bool is_stopword(const struct tokenizer *t, const char *s, size_t len)
 {
-	/* Terms are built in the scratch buffer, which has slack after every term. */
-	return t->sw && stopwords_contains_padded(t->sw, s, len, t->mask);
+	/* Terms lie in t->low or scratch, which both have slack after every term. */
+	if (!t->sw)
+		return false;
+	if (FAST && len - 1 < 16 && t->set) {
+		uint64_t a, b;
+		stopword_key(s, len, &a, &b);
+		return stopword_set_probe(t->set, a, b);
+	}
+	return stopwords_contains_padded(t->sw, s, len, t->mask);
 }
 
-/* Number of characters in s, not counting combining marks. */
-static size_t base_chars(const struct tokenizer *t, const char *s, size_t len)
+/* Copies "a b" into scratch for a bigram whose words are not one space apart. */
+static const char *bigram_copy(struct tokenizer *t, const char *a, size_t an, const char *b,
+			       size_t bn)
 {
+	char *o = t->scratch + t->pos;
+	memcpy(o, a, an);
+	o[an] = ' ';
+	memcpy(o + an + 1, b, bn);
+	t->pos += an + 1 + bn;
+	return o;
+}
+
+/* Whether s is one character and combining marks (a one-letter word). */
+static bool one_base_char(const struct tokenizer *t, const char *s, size_t len)
+{
+	/*
+	 * Two ASCII letters or digits, or characters below U+0300 (lead bytes
+	 * up to 0xCB; no combining mark there), already make two: most words
+	 * need no decoding.
+	 */
+	size_t plain = 0;
+	for (size_t i = 0; i < len && plain < 2; i++) {
+		uchar c = (uchar)s[i];
+		plain += ascii_alnum(c) || (c >= 0xC2 && c <= 0xCB);
+	}
+	if (FAST && plain >= 2)
+		return false;
 	const uchar *p = (const uchar *)s, *end = p + len;
 	size_t n = 0;
 	while (p < end) {
@@ -447,7 +783,7 @@ static size_t base_chars(const struct tokenizer *t, const char *s, size_t len)
 			n++;
 		p += k;
 	}
-	return n;
+	return n == 1;
 }
 
 /* French and Italian elided articles and pronouns, cut off the front of a word. */
@@ -471,51 +807,51 @@ static bool is_elision(const char *s, size_t n)
 }
 
 /*
- * Emits the word at scratch + pos (n bytes) and the bigram it closes, if any.
- * Each emitted word is followed by a space in the scratch buffer, so the next
- * word, when adjacent, lands right after it and the bigram is a view of
- * "prev word" with nothing copied.
+ * Emits the word w (n bytes) and the bigram it closes, if any. w is either
+ * in t->low (owned false) or at scratch + pos (owned true); an owned word is
+ * followed by a space, so the next owned word, when adjacent, lands right
+ * after it and their bigram is a view of "prev word" with nothing copied.
  */
-static void emit_word(struct tokenizer *t, size_t n, const uchar *src)
+static void emit_word(struct tokenizer *t, char *w, size_t n, const uchar *src, bool owned)
 {
-	/*
-	 * Branches, not arithmetic on the outcomes: a mispredicted stopword
-	 * test costs less than making every word wait for the table lookup.
-	 */
-	char *o = t->scratch + t->pos;
-	if (is_stopword(t, o, n)) {
+	if (is_stopword(t, w, n)) {
 		t->prev = NULL;
 		return;
 	}
-	emit_here(t, TERM_WORD, n, src);
-	t->scratch[t->pos++] = ' ';
-	if (t->prev && !full(t) && t->prev_len + 1 + n <= LIMIT_TERM_BYTES) {
-		assert(t->prev + t->prev_len + 1 == o);
-		struct token *k = &t->tok[t->ntok];
-		k->s = t->prev;
-		k->len = (uint16_t)(t->prev_len + 1 + n);
-		k->kind = TERM_BIGRAM;
-		t->src[t->ntok] = (uint32_t)(src - t->base);
-		t->ntok++;
+	uint32_t off = (uint32_t)(src - t->base);
+	push(t, w, n, TERM_WORD, off | (owned ? SRC_OWNS : 0));
+	if (owned) {
+		assert(w == t->scratch + t->pos);
+		w[n] = ' ';
+		t->pos += n + 1;
 	}
-	t->prev = o;
+	if (t->prev && !full(t) && t->prev_len + 1 + n <= LIMIT_TERM_BYTES) {
+		size_t bl = t->prev_len + 1 + n;
+		if (t->prev + t->prev_len + 1 == w && t->prev[t->prev_len] == ' ')
+			push(t, t->prev, bl, TERM_BIGRAM, off);
+		else
+			push(t, bigram_copy(t, t->prev, t->prev_len, w, n), bl, TERM_BIGRAM,
+			     off | SRC_OWNS);
+	}
+	t->prev = w;
 	t->prev_len = n;
 }
 
 static void word_from_run(struct tokenizer *t, const struct run *r)
 {
 	size_t raw = (size_t)(r->e - r->s);
-	char *o = t->scratch + t->pos;
+	char *o;
 	int n;
 	if (!r->letter || raw > TOKENIZE_RAW_WORD_BYTES)
 		goto drop;
 	if (!r->nonascii) {
+		/* Already lowercased in the text copy. */
 		if (raw > LIMIT_TERM_BYTES)
 			goto drop;
-		for (size_t i = 0; i < raw; i++)
-			o[i] = ascii_lower(r->s[i]);
+		o = t->low + (r->s - t->base);
 		n = (int)raw;
 	} else {
+		o = t->scratch + t->pos;
 		n = fold_text(t, r->s, raw, o, LIMIT_TERM_BYTES, ALLOW_WORD);
 		if (n < 0)
 			goto drop;
@@ -524,7 +860,10 @@ static void word_from_run(struct tokenizer *t, const struct run *r)
 		char *a = memchr(o, '\'', (size_t)n);
 		if (a && a > o && a + 1 < o + n && is_elision(o, (size_t)(a - o))) {
 			size_t cut = (size_t)(a - o) + 1;
-			memmove(o, a + 1, (size_t)n - cut);
+			if (r->nonascii)
+				memmove(o, a + 1, (size_t)n - cut); /* an owned word starts at pos */
+			else
+				o = a + 1;
 			n -= (int)cut;
 		}
 		if (n >= 3 && o[n - 2] == '\'' && o[n - 1] == 's') {
@@ -538,9 +877,9 @@ static void word_from_run(struct tokenizer *t, const struct run *r)
 		if (!letter)
 			goto drop;
 	}
-	if (n == 1 || (r->nonascii && n <= 16 && base_chars(t, o, (size_t)n) == 1))
+	if (n == 1 || (r->nonascii && n <= 16 && one_base_char(t, o, (size_t)n)))
 		goto drop;
-	emit_word(t, (size_t)n, r->s);
+	emit_word(t, o, (size_t)n, r->s, r->nonascii);
 	return;
 drop:
 	t->prev = NULL;
@@ -630,7 +969,7 @@ struct host {
  * when a label character follows. False when the host is longer than
  * HOST_MAX; h->end is where parsing stopped either way.
  */
-static bool parse_labels(const uchar *p, const uchar *end, struct host *h)
+static bool parse_labels_bytes(const uchar *p, const uchar *end, struct host *h)
 {
 	const uchar *s = p;
 	*h = (struct host){ .end = p };
@@ -654,6 +993,41 @@ static bool parse_labels(const uchar *p, const uchar *end, struct host *h)
 		h->end = p;
 		if (p + 1 < end && *p == '.' && (ascii_alnum(p[1])))
 			p++;
+		else
+			break;
+	}
+	return h->nlabels > 0;
+}
+
+/*
+ * parse_labels_bytes() for p in the current text. Labels of ASCII letters
+ * and digits come off the bitmaps a label at a time; a hyphen, a label of
+ * 63 bytes or more, or a host longer than HOST_MAX go byte by byte.
+ */
+static bool parse_labels(const struct tokenizer *t, const uchar *p, const uchar *end,
+			 struct host *h)
+{
+	const char *low = t->low;
+	size_t s = (size_t)(p - t->base), off = s;
+	if (!FAST)
+		return parse_labels_bytes(p, end, h);
+	*h = (struct host){ .end = p };
+	for (;;) {
+		uint64_t w = bits_at(t->alnum, off);
+		size_t run = ctz64(~w | (1ull << 63));
+		if (run == 63 || low[off + run] == '-' || off + run - s > HOST_MAX)
+			return parse_labels_bytes(p, end, h);
+		if (run == 0)
+			break;
+		uint64_t in = (1ull << run) - 1;
+		h->nlabels++;
+		h->tld = t->base + off;
+		h->tld_len = run;
+		h->tld_alpha = (bits_at(t->letter, off) & in) == in;
+		h->end = t->base + off + run;
+		off += run;
+		if (low[off] == '.' && low_alnum(low[off + 1]))
+			off++;
 		else
 			break;
 	}
@@ -703,30 +1077,35 @@ static bool bare_tld_ok(const uchar *s, size_t n)
 /* Skips the rest of a URL: everything up to white space or a delimiter. */
 static const uchar *skip_url_rest(const struct tokenizer *t, const uchar *p, const uchar *end)
 {
-	while (p < end) {
-		uchar c = *p;
-		if (c < 0x80) {
-			if (c <= 0x20 || c == 0x7F || c == '<' || c == '>' || c == '"')
-				break;
+	for (;;) {
+		while (p < end && (t->bytef[*p] & BF_URL_REST))
 			p++;
-			continue;
-		}
+		if (p == end || *p < 0x80)
+			return p;
 		int n;
 		uint8_t k = class_at(t, p, end, &n);
 		if (k == CC_SPACE || k == CC_BREAK || k == CC_OTHER || k == CC_EMOJI)
-			break;
+			return p;
 		p += n;
 	}
-	return p;
 }
 
 /* Writes host (lowercased, "www." stripped when a dot remains) as a domain term. */
 static void emit_domain(struct tokenizer *t, const uchar *s, size_t n, const uchar *src)
 {
-	if (n > 4 && memchr(s + 4, '.', n - 4) && (s[0] | 0x20) == 'w' && (s[1] | 0x20) == 'w' &&
-	    (s[2] | 0x20) == 'w' && s[3] == '.') {
+	if (n > 4 && (s[0] | 0x20) == 'w' && (s[1] | 0x20) == 'w' && (s[2] | 0x20) == 'w' &&
+	    s[3] == '.' && memchr(s + 4, '.', n - 4)) {
 		s += 4;
 		n -= 4;
+	}
+	/* A plain ASCII host is already lowercased in the text copy. */
+	size_t i = 0;
+	while (i < n && (t->bytef[s[i]] & BF_HOST))
+		i++;
+	if (FAST && i == n) {
+		if (n > 0 && n <= LIMIT_TERM_BYTES)
+			emit_view(t, TERM_DOMAIN, s, n, src);
+		return;
 	}
 	int len = fold_text(t, s, n, t->scratch + t->pos, LIMIT_TERM_BYTES, ALLOW_HOST);
 	if (len > 0)
@@ -748,8 +1127,27 @@ static const uchar *try_url(struct tokenizer *t, const uchar *p, const uchar *en
 	if (end - q < 3 || memcmp(q, "://", 3) != 0)
 		return NULL;
 	q += 3;
-	/* Authority: up to '/', '?', '#' or the end of the URL. */
+	/*
+	 * Usually the host is plain (ASCII letters, digits, '-', '.', '_') up to
+	 * '/', '?', '#', white space or the end of the text: then it needs none
+	 * of the checks below, only the trailing dots of "https://host." off.
+	 */
 	const uchar *a = q;
+	while (a < end && (t->bytef[*a] & BF_HOST))
+		a++;
+	if (FAST && (a == end || (t->bytef[*a] & BF_URL_END))) {
+		const uchar *he = a;
+		while (he > q && he[-1] == '.')
+			he--;
+		if (he > q && (size_t)(he - q) <= HOST_MAX)
+			emit_domain(t, q, (size_t)(he - q), p);
+		t->prev = NULL;
+		if (a < end && (*a == '/' || *a == '?' || *a == '#'))
+			return skip_url_rest(t, a, end);
+		return a;
+	}
+	/* Authority: up to '/', '?', '#' or the end of the URL. */
+	a = q;
 	while (a < end && *a != '/' && *a != '?' && *a != '#') {
 		if (*a < 0x80) {
 			if (*a <= 0x20 || *a == 0x7F || *a == '<' || *a == '>' || *a == '"')
@@ -816,7 +1214,7 @@ static const uchar *try_url(struct tokenizer *t, const uchar *p, const uchar *en
 static const uchar *try_bare_host(struct tokenizer *t, const uchar *s, const uchar *end)
 {
 	struct host h;
-	bool ok = parse_labels(s, end, &h);
+	bool ok = parse_labels(t, s, end, &h);
 	const uchar *q = h.end;
 	if (!ok || h.nlabels < 2 || !h.tld_alpha || h.tld_len < 2)
 		goto fail;
@@ -856,7 +1254,7 @@ fail:
 static const uchar *try_email(struct tokenizer *t, const uchar *at, const uchar *end)
 {
 	struct host h;
-	if (!parse_labels(at + 1, end, &h) || h.nlabels < 2 || !h.tld_alpha || h.tld_len < 2)
+	if (!parse_labels(t, at + 1, end, &h) || h.nlabels < 2 || !h.tld_alpha || h.tld_len < 2)
 		return NULL;
 	const uchar *ls = at;
 	while (ls > t->base && at - ls < EMAIL_LOCAL_MAX) {
@@ -868,115 +1266,24 @@ static const uchar *try_email(struct tokenizer *t, const uchar *at, const uchar 
 	while (ls < at && !ascii_alnum(*ls))
 		ls++;
 	uint32_t off = (uint32_t)(ls - t->base);
-	while (t->ntok > 0 && t->src[t->ntok - 1] >= off) {
+	while (t->ntok > 0 && (t->src[t->ntok - 1] & SRC_OFF) >= off) {
 		t->ntok--;
-		/* A bigram starts at its first word, which may lie before the address. */
-		if (t->tok[t->ntok].kind != TERM_BIGRAM)
+		/*
+		 * Scratch bytes go back only when the term owned them: a bigram
+		 * view starts at its first word, which may lie before the address.
+		 */
+		if (t->src[t->ntok] & SRC_OWNS)
 			t->pos = (size_t)(t->tok[t->ntok].s - t->scratch);
 	}
 	t->prev = NULL;
 	return h.end;
 }
 
-/*
- * SWAR word scan for little-endian machines with a count-trailing-zeros
- * builtin: classifies eight ASCII bytes at once, so the length of a short
- * word costs one predictable branch instead of one per byte.
- */
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define SWAR_SCAN 1
-#define SWAR_HI   0x8080808080808080ull
-#define SWAR_ONES 0x0101010101010101ull
+/* ---- the word loop ---- */
 
-/* 0x80 in each byte of y (all < 0x80) that is >= c. */
-#define SWAR_GE(y, c) (((y) + SWAR_ONES * (0x80 - (c))) & SWAR_HI)
-
-/* 0x80 in each byte of x that is an ASCII letter or digit; *upper and *letters likewise. */
-static inline uint64_t swar_alnum(uint64_t x, uint64_t *upper, uint64_t *letters)
-{
-	uint64_t ascii = ~x & SWAR_HI, y = x & ~SWAR_HI;
-	uint64_t folded = y | (SWAR_ONES * 0x20); /* 'A'..'Z' onto 'a'..'z' */
-	uint64_t digit = SWAR_GE(y, '0') & ~SWAR_GE(y, '9' + 1);
-	uint64_t alpha = SWAR_GE(folded, 'a') & ~SWAR_GE(folded, 'z' + 1) & ascii;
-	*upper = alpha & ~((y & (SWAR_ONES * 0x20)) << 2); /* letters without bit 0x20 */
-	*letters = alpha;
-	return (digit & ascii) | alpha;
-}
-#else
-#define SWAR_SCAN 0
-#endif
-
+/* The general word recognizer at the word character p. */
 static const uchar *do_word(struct tokenizer *t, const uchar *p, const uchar *end)
 {
-	/*
-	 * Fast path for the common case: an ASCII letter/digit run that ends at
-	 * a character needing no further look (space, most punctuation, or '.'
-	 * and ',' not followed by a letter or digit). It lowercases while it
-	 * scans, and goes straight on to the next word when one space separates
-	 * them. Anything else is scanned again by the general path.
-	 */
-	const uchar *s;
-next:
-	s = p;
-	size_t room = (size_t)(end - p);
-	const uchar *lim = p + (room < LIMIT_TERM_BYTES ? room : LIMIT_TERM_BYTES);
-	char *o = t->scratch + t->pos;
-	uchar acc = 0, l;
-#if SWAR_SCAN
-	/* Eight bytes at a time while they can be loaded and stored whole. */
-	while (lim - p >= 8) {
-		uint64_t x, upper, letters;
-		memcpy(&x, p, 8);
-		uint64_t word = swar_alnum(x, &upper, &letters);
-		uint64_t stop = ~word & SWAR_HI;
-		x |= upper >> 2; /* 'A'..'Z' + 0x20 */
-		memcpy(o, &x, 8);
-		if (stop) {
-			uint64_t below = (stop & (0 - stop)) - 1; /* bytes before the first stop */
-			size_t k = (size_t)__builtin_ctzll(stop) / 8;
-			acc |= (letters & below) ? 0x40 : 0;
-			p += k;
-			o += k;
-			goto scanned;
-		}
-		acc |= letters ? 0x40 : 0;
-		p += 8;
-		o += 8;
-	}
-#endif
-	while (p < lim && (l = t->lower[*p]) != 0) {
-		*o++ = (char)l;
-		acc |= l;
-		p++;
-	}
-#if SWAR_SCAN
-scanned:
-#endif
-	if (p == end || t->ends[*p] ||
-	    ((*p == '.' || *p == ',') && (p + 1 == end || !ascii_alnum(p[1])))) {
-		size_t n = (size_t)(p - s);
-		/* Letters have bit 0x40, digits do not: no letter means a number. */
-		if (!(acc & 0x40) || n == 1)
-			t->prev = NULL;
-		else
-			emit_word(t, n, s);
-		/* One decision, not a chain of branches on unpredictable bytes. */
-		if (end - p >= 2 &&
-		    ((*p == ' ') & ascii_alpha(p[1]) & ((p[1] | 0x20) != 'h') & !full(t))) {
-			p++;
-			goto next;
-		}
-		/* The same after ". " and ", ", which end adjacency. */
-		if (end - p >= 3 && (*p == '.' || *p == ',') && p[1] == ' ' && ascii_alpha(p[2]) &&
-		    (p[2] | 0x20) != 'h' && !full(t)) {
-			t->prev = NULL;
-			p += 2;
-			goto next;
-		}
-		return p;
-	}
-	p = s;
-
 	struct run r;
 	const uchar *q = scan_word(t, p, end, &r);
 	if (q + 1 < end && r.label && ascii_alnum(q[1])) {
@@ -990,6 +1297,178 @@ scanned:
 	}
 	word_from_run(t, &r);
 	return q;
+}
+
+/* A set without words, for a tokenizer without stopwords: no key is (0, 0). */
+static uint64_t no_slot[1][2];
+static const struct stopword_set no_stopwords = { .slots = no_slot };
+
+/* Copies the bigrams do_words() noted: each follows its second word, which follows the first. */
+static void bigrams_copy(struct tokenizer *t, const uint16_t *copy, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct token *bg = &t->tok[copy[i]], *w2 = bg - 1;
+		bg->s = bigram_copy(t, bg->s, (size_t)(bg->len - 1 - w2->len), w2->s, w2->len);
+		t->src[copy[i]] |= SRC_OWNS;
+	}
+}
+
+/*
+ * Words from p, which the caller has checked like fast_start(): runs of
+ * t->word bits (ASCII letters and digits, and the letters prescan_latin()
+ * folded). A word is taken here when it is 1..16 bytes long (a stopword
+ * key) and ends at a byte that needs no further look: T_END (space, most
+ * punctuation, the end of the text), or T_DOT not followed by a letter or
+ * digit. Anything else is left to do_word(). After a word the
+ * loop goes on when a space, or a T_SEP byte and a space, lead to a
+ * fast_start() word, or to simple hashtags (see below) and then such a
+ * word; otherwise it returns the end of the last word or hashtag to the
+ * main loop, which carries on as it would have after do_word().
+ *
+ * Terms are views of t->low, and nothing branches on whether a word is a
+ * stopword: the word and its bigram candidate are stored in the next free
+ * entries of t->tok while the count moves by the outcome, so the probe of
+ * one word overlaps the scan of the next. Those entries exist: the loop
+ * runs while two terms fit. Words one space apart make a bigram that is
+ * already in t->low; the others (rare) are noted and copied to scratch
+ * after the loop, which thus calls nothing.
+ */
+static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *end)
+{
+	/*
+	 * Few variables: x86-64 has 15 registers for what the loop keeps, and
+	 * each one the compiler spills costs a store and a load per word. The
+	 * tables are reached from t (constant offsets), adjacency is one
+	 * variable, and only the bitmap word of the current block is kept.
+	 */
+	const struct stopword_set *set = t->set ? t->set : &no_stopwords;
+	const uint64_t (*slots)[2] = (const uint64_t (*)[2])set->slots;
+	uint64_t offset_mask = set->slot_mask << 4, seed = set->seed;
+	uint16_t copy[LIMIT_TOKENS_PER_POST / 2 + 1]; /* bigrams to copy; one per two terms */
+	size_t i = (size_t)(p - t->base), e = i, blk = i / 64, k = t->ntok, nc = 0;
+	uint64_t an = t->word[blk];
+	/* The word before and its length; adj: A_PAIR a bigram may follow it, A_GAP not one space. */
+	enum { A_PAIR = 1, A_GAP = 2 };
+	const char *prev = t->prev;
+	size_t plen = t->prev_len;
+	unsigned adj = (prev != NULL) * A_PAIR;
+	if (!((uintptr_t)prev + plen + 1 == (uintptr_t)(t->low + i) && t->low[i - 1] == ' '))
+		adj |= A_GAP;
+	/*
+	 * Words here have at most 16 bytes, so a bigram of two of them always
+	 * fits a term; only a long word before the first (from do_word()) may
+	 * make one too long, and do_word() then takes the first word.
+	 */
+	if ((adj & A_PAIR) && plen + 1 + 16 > LIMIT_TERM_BYTES)
+		return do_word(t, p, end);
+	for (;;) {
+		/* Two terms may follow: the word and its bigram. Near the cap, do_word() checks. */
+		if (k + 2 > LIMIT_TOKENS_PER_POST)
+			goto general;
+		if (i / 64 != blk) {
+			blk = i / 64;
+			an = t->word[blk];
+		}
+		/*
+		 * Zeros shift in from the top, so a word that reaches the end of
+		 * the block may go on into the next one: bits_at() looks across.
+		 * (Bit 63 stands in for the zeros when o is 0; n is then 63 at
+		 * most, and a word that long is not taken here anyway.)
+		 */
+		size_t o = i % 64, n = ctz64(~(an >> o) | (1ull << 63));
+		if (n + o >= 64) {
+			uint64_t x = bits_at(t->word, i);
+			if (x == ~0ull)
+				goto general; /* 64 bytes or more */
+			n = ctz64(~x);
+		}
+		if (n > 16)
+			goto general;
+		e = i + n;
+		const char *w = t->lowbuf + LOW_LEAD + i;
+		unsigned c = (uchar)w[n], tc = t->term[c];
+		if (!(tc & T_END) && !((tc & T_DOT) && !low_alnum(w[n + 1])))
+			goto general;
+		uint64_t ka, kb;
+		stopword_key(w, n, &ka, &kb);
+		unsigned stop = (unsigned)stopword_probe(slots, offset_mask, seed, ka, kb);
+		/*
+		 * A number (no letter) or a single letter is dropped. The key
+		 * holds the word's lowercase letters and digits and two-byte
+		 * letters, and only letters and lead bytes have bit 0x40 (the
+		 * length byte is under 0x10, continuation bytes are 10xxxxxx).
+		 */
+		unsigned drop = (((ka | kb) & 0x4040404040404040ull) == 0) |
+				(n == 1u + ((uchar)w[0] >= 0xC0));
+		unsigned out = !(stop | drop);
+		t->tok[k].s = w;
+		t->tok[k].len = (uint16_t)n;
+		t->tok[k].kind = TERM_WORD;
+		t->src[k] = (uint32_t)i;
+		k += out;
+		unsigned pair = out & adj;
+		t->tok[k].s = prev;
+		t->tok[k].len = (uint16_t)(plen + 1 + n);
+		t->tok[k].kind = TERM_BIGRAM;
+		t->src[k] = (uint32_t)i;
+		if (pair & (adj >> 1))
+			copy[nc++] = (uint16_t)k; /* rare, so a branch */
+		k += pair;
+		prev = w;
+		plen = n;
+		if (c == ' ') {
+			adj = out;
+			i = e + 1;
+		} else if ((tc & T_SEP) && w[n + 1] == ' ') {
+			adj = (out & !(tc & T_BREAK)) | A_GAP;
+			i = e + 2;
+		} else {
+			adj = out;
+			break;
+		}
+		/*
+		 * " #tag": a body of ASCII letters and digits with a letter,
+		 * ending at ASCII that is not '_' (the body would go on) nor a
+		 * sigil (the main loop would read that as after a word, where
+		 * try_hashtag() leaves it as after a hashtag). Other hashtags and
+		 * keycaps ('#' and a byte >= 0x80) are the main loop's.
+		 */
+		const char *low = t->lowbuf + LOW_LEAD;
+		while (low[i] == '#') {
+			size_t h = i + 1, hn = ctz64(~bits_at(t->alnum, h) | (1ull << 63));
+			uchar hc = (uchar)low[h + hn];
+			if (hn == 0 || hn == 63 || hc >= 0x80 || hc == '_' || hc == '#' ||
+			    hc == '@' || hc == '$' || !(bits_at(t->letter, h) & ((1ull << hn) - 1)) ||
+			    k >= LIMIT_TOKENS_PER_POST)
+				goto done;
+			t->tok[k].s = low + i;
+			t->tok[k].len = (uint16_t)(hn + 1);
+			t->tok[k].kind = TERM_HASHTAG;
+			t->src[k] = (uint32_t)i;
+			k++;
+			adj = 0;
+			e = h + hn;
+			if (hc != ' ')
+				goto done;
+			i = e + 1;
+		}
+		if (!fast_start(t, i))
+			break;
+	}
+done:
+	t->ntok = k;
+	t->prev = (adj & A_PAIR) ? prev : NULL;
+	t->prev_len = plen;
+	bigrams_copy(t, copy, nc);
+	return t->base + e;
+general:
+	t->ntok = k;
+	t->prev = (adj & A_PAIR) ? prev : NULL;
+	t->prev_len = plen;
+	bigrams_copy(t, copy, nc);
+	if (full(t))
+		return t->base + i;
+	return do_word(t, t->base + i, end);
 }
 
 /* Length of a keycap sequence ([0-9#*] U+FE0F? U+20E3) at p, or 0. */
@@ -1020,6 +1499,20 @@ static const uchar *try_hashtag(struct tokenizer *t, const uchar *p, size_t sigi
 {
 	const uchar *b = p + sigil, *q = b;
 	bool nondigit = false, ascii = true;
+	/*
+	 * Usually the body is ASCII letters and digits up to a byte that is
+	 * neither '_' nor >= 0x80: the bitmaps give it at once. Otherwise the
+	 * loop below reads it character by character.
+	 */
+	size_t off = (size_t)(b - t->base);
+	uint64_t w = bits_at(t->alnum, off);
+	size_t run = ctz64(~w | (1ull << 63)); /* at most 63 */
+	uchar stop = (uchar)t->low[off + run];
+	if (FAST && stop != '_' && stop < 0x80 && run < 63) {
+		q = b + run;
+		nondigit = (bits_at(t->letter, off) & ((1ull << run) - 1)) != 0;
+		goto scanned;
+	}
 	while (q < end) {
 		uchar c = *q;
 		if (c < 0x80) {
@@ -1043,12 +1536,16 @@ static const uchar *try_hashtag(struct tokenizer *t, const uchar *p, size_t sigi
 		ascii = false;
 		q += n;
 	}
+scanned:
 	if (q == b || !nondigit)
 		return NULL;
 	size_t raw = (size_t)(q - b);
 	char *o = t->scratch + t->pos;
 	int n = -1;
-	if (ascii && raw < LIMIT_TERM_BYTES) {
+	if (FAST && ascii && raw < LIMIT_TERM_BYTES && sigil == 1) {
+		/* "#" and the lowercased body are in the text copy already. */
+		emit_view(t, TERM_HASHTAG, p, raw + 1, p);
+	} else if (ascii && raw < LIMIT_TERM_BYTES) {
 		for (size_t i = 0; i < raw; i++)
 			o[1 + i] = ascii_lower(b[i]);
 		n = (int)raw;
@@ -1068,27 +1565,37 @@ static const uchar *try_mention(struct tokenizer *t, const uchar *p, size_t sigi
 				const uchar *end)
 {
 	const uchar *u = p + sigil, *q = u;
-	while (q < end) {
-		if (ascii_alnum(*q) || *q == '_')
-			q++;
-		else if ((*q == '.' || *q == '-') && q > u && q + 1 < end &&
-			 (ascii_alnum(q[1]) || q[1] == '_'))
-			q++;
-		else
-			break;
+	/* The user name usually ends at a byte that is not '_', '.' or '-'. */
+	size_t off = (size_t)(u - t->base);
+	size_t run = ctz64(~bits_at(t->alnum, off) | (1ull << 63));
+	uchar stop = (uchar)t->low[off + run];
+	if (FAST && run < 63 && stop != '_' && stop != '.' && stop != '-') {
+		q = u + run;
+	} else {
+		while (q < end) {
+			if (ascii_alnum(*q) || *q == '_')
+				q++;
+			else if ((*q == '.' || *q == '-') && q > u && q + 1 < end &&
+				 (ascii_alnum(q[1]) || q[1] == '_'))
+				q++;
+			else
+				break;
+		}
 	}
 	if (q == u)
 		return NULL;
 	if (q + 1 < end && *q == '@' && ascii_alnum(q[1])) {
 		struct host h;
-		if (parse_labels(q + 1, end, &h) && h.end[-1] != '-')
+		if (parse_labels(t, q + 1, end, &h) && h.end[-1] != '-')
 			q = h.end;
 	}
 	/* "@josé": a name that goes on in letters this syntax does not allow. */
 	if (q < end && *q >= 0x80 && word_char_at(t, q, end))
 		return NULL;
 	size_t n = (size_t)(q - u) + 1;
-	if (n <= LIMIT_TERM_BYTES) {
+	if (FAST && n <= LIMIT_TERM_BYTES && sigil == 1) {
+		emit_view(t, TERM_MENTION, p, n, p); /* "@" and the name, lowercased, are in t->low */
+	} else if (n <= LIMIT_TERM_BYTES) {
 		char *o = t->scratch + t->pos;
 		o[0] = '@';
 		for (size_t i = 1; i < n; i++)
@@ -1303,6 +1810,7 @@ struct tokenizer *tokenizer_new(const struct stopwords *sw)
 	if (!t)
 		return NULL;
 	t->sw = sw;
+	t->low = t->lowbuf + LOW_LEAD;
 	for (int c = 0; c < 128; c++) {
 		uint8_t k = CC_OTHER;
 		if (ascii_alpha((uchar)c))
@@ -1328,8 +1836,21 @@ struct tokenizer *tokenizer_new(const struct stopwords *sw)
 		t->ascii[c] = k;
 		if (k == CC_LETTER || k == CC_DIGIT)
 			t->lower[c] = (uint8_t)ascii_lower((uchar)c);
-		else
-			t->ends[c] = c != '\'' && c != '-' && c != '.' && c != ',' && c != '@';
+		/*
+		 * Between two words do_words() steps over what the main loop
+		 * would only step over: separators, and sigils and '*' that a
+		 * space follows (no hashtag, mention, cashtag or keycap then).
+		 */
+		bool ends = k != CC_LETTER && k != CC_DIGIT && c != '\'' && c != '-' && c != '.' &&
+			    c != ',' && c != '@';
+		bool dot = c == '.' || c == ',';
+		t->term[c] = (uint8_t)(ends * T_END | dot * T_DOT | (ends || dot) * T_SEP |
+				       ((ends || dot) && k == CC_BREAK) * T_BREAK);
+		bool delim = c <= 0x20 || c == 0x7F || c == '<' || c == '>' || c == '"';
+		t->bytef[c] = (uint8_t)((ascii_alnum((uchar)c) || c == '-' || c == '.' || c == '_') *
+					BF_HOST |
+				(delim || c == '/' || c == '?' || c == '#') * BF_URL_END |
+				!delim * BF_URL_REST);
 	}
 	/*
 	 * Fast folds for U+0080..U+052F: a code point's own NFKC_Casefold, kept
@@ -1374,26 +1895,52 @@ void tokenizer_free(struct tokenizer *t)
 	free(t);
 }
 
+/* Sets t->mask and t->set for lang; posts come in a few languages, so they are remembered. */
 static void set_lang(struct tokenizer *t, const char *lang)
 {
 	if (!lang)
 		lang = "";
-	size_t n = strnlen(lang, sizeof(t->lang));
-	if (n < sizeof(t->lang)) {
-		if (t->lang_cached && strcmp(t->lang, lang) == 0)
+	/*
+	 * Compared inline, byte by byte: language tags are a few bytes, and
+	 * the loop stops at the remembered tag's NUL at the latest, so it
+	 * never reads past the end of lang.
+	 */
+	for (size_t i = 0; i < t->nmemo; i++) {
+		const char *m = t->memo[i].lang;
+		size_t k = 0;
+		while (m[k] == lang[k] && lang[k])
+			k++;
+		if (m[k] == lang[k]) {
+			t->mask = t->memo[i].mask;
+			t->set = t->memo[i].set;
 			return;
-		memcpy(t->lang, lang, n + 1);
-		t->lang_cached = true;
-	} else {
-		t->lang_cached = false;
+		}
 	}
 	t->mask = stopwords_lang_mask(t->sw, lang);
+	t->set = stopwords_set(t->sw, t->mask);
+	size_t n = strnlen(lang, sizeof(t->memo[0].lang));
+	if (n == sizeof(t->memo[0].lang))
+		return; /* too long to remember */
+	struct lang_memo *m = &t->memo[t->memo_next];
+	t->memo_next = (t->memo_next + 1) % LANG_MEMO;
+	if (t->nmemo < LANG_MEMO)
+		t->nmemo++;
+	memcpy(m->lang, lang, n + 1);
+	m->mask = t->mask;
+	m->set = t->set;
+}
+
+/* Sets the stopword lists for lang, and whether do_words() can look words up in them. */
+static void set_lists(struct tokenizer *t, const char *lang)
+{
+	set_lang(t, lang);
+	t->words = FAST && (t->set || !t->sw);
 }
 
 size_t tokenizer_run(struct tokenizer *t, const char *text, size_t len, const char *lang,
 		     const struct token **out)
 {
-	set_lang(t, lang);
+	set_lists(t, lang);
 	t->ntok = 0;
 	t->pos = 0;
 	t->prev = NULL;
@@ -1409,6 +1956,7 @@ size_t tokenizer_run(struct tokenizer *t, const char *text, size_t len, const ch
 	const uchar *p = (const uchar *)text, *end = p + len;
 	t->base = p;
 	t->host_stop = p;
+	prescan(t, p, len);
 	bool after_word = false; /* the previous character continues words */
 	while (p < end && !full(t)) {
 		uchar c = *p;
@@ -1421,13 +1969,10 @@ size_t tokenizer_run(struct tokenizer *t, const char *text, size_t len, const ch
 				after_word = false;
 				continue;
 			}
-			if (t->lower[c] && (c | 0x20) != 'h') {
-				size_t kc = ascii_digit(c) ? keycap_len(p, end) : 0;
-				if (!kc) {
-					p = do_word(t, p, end);
-					after_word = true;
-					continue;
-				}
+			if (t->words && t->lower[c] && fast_start(t, (size_t)(p - t->base))) {
+				p = do_words(t, p, end);
+				after_word = true;
+				continue;
 			}
 			switch (k) {
 			case CC_LETTER:
@@ -1436,13 +1981,20 @@ size_t tokenizer_run(struct tokenizer *t, const char *text, size_t len, const ch
 					after_word = false;
 					break;
 				}
-				p = do_word(t, p, end);
+				p = t->words ? do_words(t, p, end) : do_word(t, p, end);
 				after_word = true;
 				break;
-			case CC_DIGIT: /* here only at a keycap: "1\uFE0F\u20E3" */
-				p = do_keycap(t, p, keycap_len(p, end));
-				after_word = false;
+			case CC_DIGIT: { /* maybe a keycap: "1\uFE0F\u20E3" */
+				size_t kc = keycap_len(p, end);
+				if (kc) {
+					p = do_keycap(t, p, kc);
+					after_word = false;
+				} else {
+					p = t->words ? do_words(t, p, end) : do_word(t, p, end);
+					after_word = true;
+				}
 				break;
+			}
 			case CC_BREAK:
 				t->prev = NULL;
 				p++;
@@ -1481,6 +2033,12 @@ size_t tokenizer_run(struct tokenizer *t, const char *text, size_t len, const ch
 				break;
 			}
 			}
+			continue;
+		}
+		size_t off = (size_t)(p - t->base);
+		if (t->words && ((t->word[off / 64] >> (off % 64)) & 1)) {
+			p = do_words(t, p, end); /* a letter prescan_latin() marked */
+			after_word = true;
 			continue;
 		}
 		int32_t cp;

@@ -4,13 +4,15 @@
  * folding (utf8proc), with an ASCII fast path that never calls utf8proc.
  *
  * A tokenizer is owned by one thread (the analytics thread, or a CLI tool);
- * the stopword tables it points to are immutable and may be shared.
- * tokenizer_run() returns terms that point into the tokenizer's scratch
- * buffer and stay valid until the next call. At most LIMIT_TOKENS_PER_POST
- * terms come out of one text, and each term is at most LIMIT_TERM_BYTES bytes,
- * so time and memory per post are bounded whatever the input. Only the first
- * TOKENIZE_SCAN_BYTES bytes of a text are looked at. All memory (about 95 KB)
- * is allocated by tokenizer_new(); tokenizer_run() allocates nothing.
+ * the stopword tables it points to are immutable and may be shared (the
+ * shipped lists take about 1.1 MB: one table, and a set per language).
+ * tokenizer_run() returns terms that point into the tokenizer's buffers (a
+ * lowercased copy of the text, and scratch space) and stay valid until the
+ * next call. At most LIMIT_TOKENS_PER_POST terms come out of one text, and
+ * each term is at most LIMIT_TERM_BYTES bytes, so time and memory per post
+ * are bounded whatever the input. Only the first TOKENIZE_SCAN_BYTES bytes
+ * of a text are looked at. All memory (about 190 KB) is allocated by
+ * tokenizer_new(); tokenizer_run() allocates nothing.
  *
  * The rules, in short (docs at the top of tokenize.c):
  * - word: letters, marks and digits, with internal apostrophes and hyphens
@@ -32,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/limits.h"
 
@@ -45,7 +48,8 @@
 #define STOPWORDS_MAX_FILE_BYTES  (1024 * 1024)
 #define STOPWORDS_MAX_WORDS       (256 * 1024) /* all lists together */
 
-struct stopwords;   /* per-language stopword sets, immutable after load */
+struct stopwords;     /* per-language stopword lists, immutable after load */
+struct stopword_set;  /* the lists that apply to one language, for fast lookups */
 struct tokenizer;
 
 struct token {
@@ -75,11 +79,125 @@ const char *stopwords_lang_name(const struct stopwords *sw, size_t i);
  * is loaded, otherwise (lang empty or without a list) every list.
  */
 uint64_t stopwords_lang_mask(const struct stopwords *sw, const char *lang);
-/* Whether the normalized word s[0..len) is in one of the lists in mask. */
+/*
+ * Whether the normalized word s[0..len) is in one of the lists in mask. No
+ * list holds a word with a byte below 0x20.
+ */
 int stopwords_contains(const struct stopwords *sw, const char *s, size_t len, uint64_t mask);
 /* The same, faster, for callers that guarantee 16 readable bytes at s. */
 int stopwords_contains_padded(const struct stopwords *sw, const char *s, size_t len,
 			      uint64_t mask);
+
+/*
+ * The lists of a mask stopwords_lang_mask() returned, as one set made for
+ * fast lookups; NULL for other masks or a NULL sw. It lives as long as sw.
+ */
+const struct stopword_set *stopwords_set(const struct stopwords *sw, uint64_t mask);
+
+/*
+ * Inline probes of a stopword set. They are in this header so that the
+ * tokenizer's word loop can inline them; stopwords.c builds the sets with
+ * the same functions, and nothing else should touch the fields.
+ *
+ * A word of 1..16 bytes is keyed by its bytes, zero padded, as two 64-bit
+ * halves, with its length in the top byte when the word leaves that byte
+ * free (under 16 bytes). Keys hold no byte below 0x20 (no term has one, and
+ * the loader skips such entries), so the length byte is never a word byte
+ * and equal keys mean equal words. A set keeps the keys of its words of up
+ * to 16 bytes in a two-choice cuckoo table: a word is in the set iff its key
+ * is in one of the two slots its hash picks, so a probe compares two keys
+ * and has no branch on the outcome (in English text about every second word
+ * is a stopword: no branch predictor guesses that). Longer words are rare in
+ * stopword lists; callers look them up with stopwords_contains().
+ */
+struct stopword_set {
+	const struct stopwords *sw;  /* borrowed: the lists it was built from */
+	uint64_t mask;               /* which of them */
+	uint64_t seed;               /* of the hash that placed every key */
+	uint64_t slot_mask;          /* slots - 1 */
+	uint64_t (*slots)[2];        /* owned by sw: keys, (0, 0) when empty */
+};
+
+/* Key of a word of 1..16 bytes (see above); 16 bytes must be readable at s. */
+static inline void stopword_key(const char *s, size_t len, uint64_t *a, uint64_t *b)
+{
+	/* Per length: the bytes kept of each half, and the length byte. */
+	static const uint64_t keep[17][3] = {
+		{ 0, 0, 0 },
+		{ 0xff, 0, 1ull << 56 },
+		{ 0xffff, 0, 2ull << 56 },
+		{ 0xffffff, 0, 3ull << 56 },
+		{ 0xffffffffull, 0, 4ull << 56 },
+		{ 0xffffffffffull, 0, 5ull << 56 },
+		{ 0xffffffffffffull, 0, 6ull << 56 },
+		{ 0xffffffffffffffull, 0, 7ull << 56 },
+		{ ~0ull, 0, 8ull << 56 },
+		{ ~0ull, 0xff, 9ull << 56 },
+		{ ~0ull, 0xffff, 10ull << 56 },
+		{ ~0ull, 0xffffff, 11ull << 56 },
+		{ ~0ull, 0xffffffffull, 12ull << 56 },
+		{ ~0ull, 0xffffffffffull, 13ull << 56 },
+		{ ~0ull, 0xffffffffffffull, 14ull << 56 },
+		{ ~0ull, 0xffffffffffffffull, 15ull << 56 },
+		{ ~0ull, ~0ull, 0 },
+	};
+	uint64_t x, y;
+	memcpy(&x, s, 8);
+	memcpy(&y, s + 8, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+	y = __builtin_bswap64(y);
+#endif
+	*a = x & keep[len][0];
+	*b = (y & keep[len][1]) | keep[len][2];
+}
+
+/*
+ * The two slots of a key. A product's bit j depends only on bits 0..j of
+ * what was multiplied, so the key is first folded into 64 bits whose high
+ * half is also xored into the low half; the top bits of two products of
+ * that then depend on every key bit. Bits 40-63 pick a slot, so a set has
+ * at most 2^24 slots. A set whose keys do not fit takes another seed.
+ */
+static inline uint64_t stopword_mix(uint64_t seed, uint64_t a, uint64_t b)
+{
+	uint64_t x = a ^ seed ^ (b << 23 | b >> 41);
+	return x ^ (x >> 32);
+}
+
+static inline size_t stopword_slot1(uint64_t x, uint64_t slot_mask)
+{
+	return (size_t)((x * 0x9E3779B97F4A7C15ull >> 40) & slot_mask);
+}
+
+static inline size_t stopword_slot2(uint64_t x, uint64_t slot_mask)
+{
+	return (size_t)((x * 0xD6E8FEB86659FD93ull >> 40) & slot_mask);
+}
+
+/*
+ * Whether the key (a, b) is in the table of a set: its slots, seed, and
+ * slot_mask << 4 (slot i starts 16 * i bytes in, and (v >> 36) & (slot_mask
+ * << 4) is 16 * ((v >> 40) & slot_mask)).
+ */
+static inline int stopword_probe(const uint64_t (*slots)[2], uint64_t offset_mask, uint64_t seed,
+				 uint64_t a, uint64_t b)
+{
+	uint64_t x = stopword_mix(seed, a, b);
+	uint64_t h1 = x * 0x9E3779B97F4A7C15ull, h2 = x * 0xD6E8FEB86659FD93ull;
+	const uint64_t *p = (const uint64_t *)(const void *)((const char *)slots +
+							     ((h1 >> 36) & offset_mask));
+	const uint64_t *q = (const uint64_t *)(const void *)((const char *)slots +
+							     ((h2 >> 36) & offset_mask));
+	return ((p[0] == a) & (p[1] == b)) | ((q[0] == a) & (q[1] == b));
+}
+
+/* Whether the key (a, b) of a word of 1..16 bytes is in set. */
+static inline int stopword_set_probe(const struct stopword_set *set, uint64_t a, uint64_t b)
+{
+	return stopword_probe((const uint64_t (*)[2])set->slots, set->slot_mask << 4, set->seed,
+			      a, b);
+}
 
 /*
  * sw is borrowed and must outlive the tokenizer; NULL means no stopwords.

@@ -3,6 +3,12 @@
  *
  * Most tests state the exact term list a text yields, written as
  * "kind:term|kind:term|..." so a failure shows both lists side by side.
+ *
+ * This file also compiles tokenize.c a second time, as the reference
+ * tokenizer ref_tokenizer_*(): with TOKENIZE_REFERENCE (none of its
+ * shortcuts: word loop, ASCII fast paths, compact stopword sets) and
+ * TOKENIZE_PORTABLE (no SSE2). The shortcut tests compare the two builds
+ * term by term on generated and real text.
  */
 #include <check.h>
 #include <ctype.h>
@@ -19,6 +25,22 @@
 #include "analytics/tokenize.h"
 #include "core/term.h"
 #include "tests/unit/testutil.h"
+
+/* ---- the reference build of tokenize.c ---- */
+
+#define TOKENIZE_REFERENCE 1
+#define TOKENIZE_PORTABLE 1
+#define tokenizer_new ref_tokenizer_new
+#define tokenizer_free ref_tokenizer_free
+#define tokenizer_run ref_tokenizer_run
+struct tokenizer *ref_tokenizer_new(const struct stopwords *sw);
+void ref_tokenizer_free(struct tokenizer *t);
+size_t ref_tokenizer_run(struct tokenizer *t, const char *text, size_t len, const char *lang,
+			 const struct token **out);
+#include "analytics/tokenize.c"
+#undef tokenizer_new
+#undef tokenizer_free
+#undef tokenizer_run
 
 /* NFKC_Casefold as utf8proc defines it: what every term is normalized to. */
 #define FOLD (UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_STABLE | \
@@ -929,12 +951,337 @@ START_TEST(test_stopwords_shipped_lists_cover_required_languages)
 }
 END_TEST
 
+/* ---- shortcuts against the reference build ---- */
+
+/* Renders terms as kind:term lines into buf; returns the length written. */
+static size_t render_into(char *buf, size_t cap, const struct token *tok, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(buf + o, cap - o, "%d:%.*s\n", tok[i].kind, (int)tok[i].len,
+				 tok[i].s);
+		ck_assert(w > 0 && (size_t)w < cap - o);
+		o += (size_t)w;
+	}
+	return o;
+}
+
+/* Tokenizes text with both builds and fails, showing the text, when they differ. */
+static void same_as_reference(struct tokenizer *fast, struct tokenizer *ref, const char *text,
+			      size_t len, const char *lang)
+{
+	static char a[1 << 17], b[1 << 17];
+	const struct token *ta, *tb;
+	size_t na = tokenizer_run(fast, text, len, lang, &ta);
+	size_t nb = ref_tokenizer_run(ref, text, len, lang, &tb);
+	check_invariants(ta, na);
+	size_t la = render_into(a, sizeof(a), ta, na), lb = render_into(b, sizeof(b), tb, nb);
+	if (la == lb && memcmp(a, b, la) == 0)
+		return;
+	size_t d = 0;
+	while (d < la && d < lb && a[d] == b[d])
+		d++;
+	ck_abort_msg("terms differ (lang %s) for text [%.*s]: fast [%.*s] reference [%.*s]",
+		     lang ? lang : "NULL", (int)(len < 300 ? len : 300), text,
+		     (int)(la - d < 80 ? la - d : 80), a + d, (int)(lb - d < 80 ? lb - d : 80),
+		     b + d);
+}
+
+static uint64_t xs(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+START_TEST(test_tokenize_shortcuts_match_reference_on_generated_text)
+{
+	/* Pieces the shortcuts treat specially, valid UTF-8 or not. */
+	static const char *const parts[] = {
+		"a", "Z", "7", " ", ".", ",", "'", "-", "#", "@", "$", "_", ":", "/", "\n", "h",
+		"http://", "https://", "www.", ".com", "\xC3\xA9", "\xCC\x81", "\xE2\x80\x99",
+		"\xE2\x80\x8D", "\xEF\xB8\x8F", "\xE2\x83\xA3", "\xF0\x9F\x91\x8D",
+		"\xF0\x9F\x87\xA9", "\xE6\x97\xA5", "\xE3\x81\x82", "\xD8\xB9", "\xFF", "\x80",
+		"\xE2\x82", "\xEF\xBC\x83", "\xC2\xB7", "\0", "the", "The", "and", "rust", "hello",
+		"example", "github", ".io", "e.g.", "l'", "qu'", "'s", "don't", "covid-19",
+		"3.14", "1,000", "!", "?", ";", "\t", "  ", "*", "(", ")", "stra\xC3\x9F" "e",
+		"caf\xC3\xA9", "\xD0\xBF\xD1\x80\xD0\xB8", "@x.org", "$TSLA", "$5", "#AI", "x",
+		"abcdefghijklmnop", "abcdefghijklmnopq",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "0", "\r",
+		"\x7F", "\x01", "\"", "<", ">", "%", "+", "~", "\xC2\xA0", "\xEF\xBD\x86",
+		"\xE2\x80\x90", "und", "die", "le",
+	};
+	/* Words, hashtags, links and mentions between the separators of real text. */
+	static const char *const words[] = {
+		"the", "to", "and", "a", "of", "i", "is", "in", "it", "that", "for", "you",
+		"with", "not", "be", "have", "my", "all", "new", "good", "great", "love", "happy",
+		"Release", "server", "Coffee", "MORNING", "weather", "music", "rust", "linux",
+		"kernel", "database", "password", "security", "amazing", "really", "never",
+		"today", "year", "straße", "über", "café", "été", "niño", "ação", "déjà",
+		"つくる", "東京", "日本語", "привет", "καλημέρα", "שלום", "مرحبا", "#rust",
+		"#Fediverse", "#AI", "#tag_x", "#123", "😀", "👍🏽", "❤️", "🇩🇪", "1\xEF\xB8\x8F\xE2\x83\xA3",
+		"https://example.com/a/b", "https://www.news.example/x", "http://github.com",
+		"HTTPS://Example.COM.", "https://user@host.org:8080/p", "@someone@mastodon.example",
+		"@ada", "@ada_b", "$TSLA", "$5.00", "example.com", "www.example.org/x", "e.g.",
+		"file.txt", "node.js", "a.b@example.com", "don't", "l'état", "trump's",
+		"covid-19", "3.14", "2026", "hello_world", "Hello.It", "x", "hat", "h", "http",
+		"https", "hh", "9am", "4k", "a1", "UND", "die", "abcdefghijklmnop",
+		"abcdefghijklmnopq", "ＲＵＳＴ", "ﬁne",
+	};
+	static const char *const seps[] = {
+		" ", " ", " ", " ", " ", " ", ". ", ", ", "! ", "? ", "  ", "\n", " - ",
+		" & ", "; ", ": ", ".", ",", "\t", " (", ") ", " \"", "\" ", "...", " / ",
+		"'", "-", "_", "", " #", "# ",
+	};
+	static const char *const langs[] = { "en", "", "de", "fr", "ja", "pt-BR", "xx", NULL };
+	const size_t np = sizeof(parts) / sizeof(*parts), nw = sizeof(words) / sizeof(*words),
+		     ns = sizeof(seps) / sizeof(*seps), nl = sizeof(langs) / sizeof(*langs);
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	struct tokenizer *bare = tokenizer_new(NULL), *bare_ref = ref_tokenizer_new(NULL);
+	ck_assert(ref && bare && bare_ref);
+	static char text[8192];
+	uint64_t x = 0x2545F4914F6CDD1Dull;
+	for (int iter = 0; iter < 6000; iter++) {
+		size_t len = 0, pieces = xs(&x) % 80;
+		bool mixed = iter % 2;
+		for (size_t i = 0; i < pieces; i++) {
+			const char *pc = mixed ? parts[xs(&x) % np] : words[xs(&x) % nw];
+			if (!mixed && len) {
+				const char *sp = seps[xs(&x) % ns];
+				memcpy(text + len, sp, strlen(sp));
+				len += strlen(sp);
+			}
+			size_t pl = pc[0] ? strlen(pc) : 1; /* "\0" is one NUL byte */
+			memcpy(text + len, pc, pl);
+			len += pl;
+		}
+		/* Every few texts a prefix, so texts end in the middle of anything. */
+		size_t use = (iter % 5 == 0 && len) ? xs(&x) % len : len;
+		const char *lang = langs[xs(&x) % nl];
+		if (iter % 11 == 0)
+			same_as_reference(bare, bare_ref, text, use, lang);
+		else
+			same_as_reference(tk, ref, text, use, lang);
+	}
+	/* Long texts: blocks, the term cap, the scan cap. */
+	char *big = malloc(TOKENIZE_SCAN_BYTES + 4096);
+	ck_assert_ptr_nonnull(big);
+	for (int iter = 0; iter < 6; iter++) {
+		size_t len = 0;
+		while (len < TOKENIZE_SCAN_BYTES + 2048) {
+			const char *w = words[xs(&x) % nw], *sp = seps[xs(&x) % (iter < 3 ? 1 : ns)];
+			memcpy(big + len, w, strlen(w));
+			len += strlen(w);
+			memcpy(big + len, sp, strlen(sp));
+			len += strlen(sp);
+		}
+		same_as_reference(tk, ref, big, len, langs[iter % 3]);
+		same_as_reference(tk, ref, big, (size_t)(xs(&x) % 3000), "en");
+	}
+	free(big);
+	ref_tokenizer_free(ref);
+	ref_tokenizer_free(bare_ref);
+	tokenizer_free(bare);
+}
+END_TEST
+
+START_TEST(test_tokenize_shortcuts_match_reference_on_real_posts)
+{
+	struct post *ps;
+	size_t n = load_posts(&ps);
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	ck_assert_ptr_nonnull(ref);
+	for (size_t i = 0; i < n; i++) {
+		/* As given, in other languages, and cut at every length. */
+		same_as_reference(tk, ref, ps[i].text, ps[i].len, ps[i].lang);
+		same_as_reference(tk, ref, ps[i].text, ps[i].len, "");
+		same_as_reference(tk, ref, ps[i].text, ps[i].len, "en");
+		for (size_t cut = 0; cut < ps[i].len; cut += 1 + cut / 16)
+			same_as_reference(tk, ref, ps[i].text, cut, ps[i].lang);
+	}
+	ref_tokenizer_free(ref);
+	free(ps);
+}
+END_TEST
+
+START_TEST(test_tokenize_hashtags_between_words)
+{
+	/* A hashtag ends adjacency on both sides. */
+	EXPECT("good #rust code", "en", "word:good|hashtag:#rust|word:code");
+	EXPECT("good #Rust. code", "en", "word:good|hashtag:#rust|word:code");
+	EXPECT("#a1 #b2 #c3 word", "en", "hashtag:#a1|hashtag:#b2|hashtag:#c3|word:word");
+	/* After a hashtag, '#' and '@' start terms; after a word they do not. */
+	EXPECT("good #rust#go code", "en", "word:good|hashtag:#rust|hashtag:#go|word:code");
+	EXPECT("word #tag@x next", "en", "word:word|hashtag:#tag|mention:@x|word:next");
+	EXPECT("good#tag code", "en", "word:good|word:tag|bigram:good tag|word:code|bigram:tag code");
+	/* Bodies that go on past ASCII letters and digits, and ones that are numbers. */
+	EXPECT("good #tag_x code", "en", "word:good|hashtag:#tag_x|word:code");
+	EXPECT("good #tag's code", "en", "word:good|hashtag:#tag|word:code");
+	EXPECT("good #café code", "en", "word:good|hashtag:#café|word:code");
+	EXPECT("good #123 code", "en", "word:good|word:code");
+	EXPECT("good #\xE2\x83\xA3 code", "en", "word:good|emoji:#\xE2\x83\xA3|word:code");
+}
+END_TEST
+
+START_TEST(test_tokenize_bigrams_across_other_separators)
+{
+	/* Not one space between the words: the bigram is built, not a view of the text. */
+	EXPECT("alpha) beta", "en", "word:alpha|word:beta|bigram:alpha beta");
+	EXPECT("alpha - beta", "en", "word:alpha|word:beta|bigram:alpha beta");
+	EXPECT("alpha  beta\tgamma", "en",
+	       "word:alpha|word:beta|bigram:alpha beta|word:gamma|bigram:beta gamma");
+	EXPECT("café latte", "fr", "word:café|word:latte|bigram:café latte");
+	EXPECT("latte café", "fr", "word:latte|word:café|bigram:latte café");
+	/* Sentence punctuation between them ends adjacency. */
+	EXPECT("alpha, beta; gamma! delta", "en", "word:alpha|word:beta|word:gamma|word:delta");
+	/* The bigram after a word of 111 bytes and one of 16 is 128 bytes, one more is too long. */
+	char text[300];
+	memset(text, 'q', 111);
+	memcpy(text + 111, " abcdefghijklmnop", 17);
+	const struct token *tok;
+	size_t n = tokenizer_run(tk, text, 128, "en", &tok);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(tok[2].kind, TERM_BIGRAM);
+	ck_assert_uint_eq(tok[2].len, 128);
+	memset(text, 'q', 112);
+	memcpy(text + 112, " abcdefghijklmnop", 17);
+	ck_assert_uint_eq(tokenizer_run(tk, text, 129, "en", &tok), 2);
+}
+END_TEST
+
+START_TEST(test_tokenize_words_at_block_and_text_edges)
+{
+	/*
+	 * The bitmaps have a word per 64 bytes and the text copy is loaded 16
+	 * bytes at a time: words ending on, before and after those edges.
+	 */
+	char text[200];
+	for (size_t at = 40; at < 80; at++) {
+		for (size_t wl = 1; wl < 20; wl++) {
+			memset(text, ' ', sizeof(text));
+			memcpy(text, "start", 5);
+			for (size_t i = 0; i < wl; i++)
+				text[at + i] = (char)('a' + i % 26);
+			memcpy(text + at + wl + 1, "end", 3);
+			size_t len = at + wl + 4;
+			/* Spaces keep adjacency; the one-letter word "a" ends it. */
+			char want[160];
+			if (wl == 1)
+				snprintf(want, sizeof(want), "word:start|word:end");
+			else
+				snprintf(want, sizeof(want),
+					 "word:start|word:%.*s|bigram:start %.*s|word:end|bigram:%.*s end",
+					 (int)wl, text + at, (int)wl, text + at, (int)wl, text + at);
+			ck_assert_str_eq(terms_n(tk, text, len, "en"), want);
+			/* Cut right after the word. */
+			terms_n(tk, text, at + wl, "en");
+		}
+	}
+	/* Texts of every length up to a few loads, all one word, and all words. */
+	for (size_t len = 1; len < 70; len++) {
+		memset(text, 'k', len);
+		const struct token *tok;
+		size_t n = tokenizer_run(tk, text, len, "en", &tok);
+		ck_assert_uint_eq(n, len >= 2 && len <= LIMIT_TERM_BYTES ? 1 : 0);
+		if (n)
+			ck_assert_uint_eq(tok[0].len, len);
+	}
+}
+END_TEST
+
 START_TEST(test_tokenize_without_stopwords)
 {
 	struct tokenizer *t2 = tokenizer_new(NULL);
 	ck_assert_ptr_nonnull(t2);
 	ck_assert_str_eq(terms_n(t2, "the cat", 7, "en"), "word:the|word:cat|bigram:the cat");
 	tokenizer_free(t2);
+}
+END_TEST
+
+START_TEST(test_stopwords_sets_agree_with_lists)
+{
+	/* Every shipped word, in every set, and words next to them that are not in any list. */
+	static const char *const lists[] = { "en", "de", "fr", "es", "pt", "ja", "ru", "zh" };
+	char path[4096];
+	for (size_t l = 0; l < sizeof(lists) / sizeof(*lists); l++) {
+		snprintf(path, sizeof(path), "%s/stopwords/%s.txt", TRENDD_TEST_DATA_DIR, lists[l]);
+		size_t flen;
+		char *buf = tu_read_file(path, &flen);
+		ck_assert_ptr_nonnull(buf);
+		const char *langs[] = { lists[l], "", "en" };
+		for (size_t g = 0; g < 3; g++) {
+			uint64_t mask = stopwords_lang_mask(sw, langs[g]);
+			const struct stopword_set *set = stopwords_set(sw, mask);
+			ck_assert_ptr_nonnull(set);
+			size_t checked = 0;
+			for (char *line = buf; line < buf + flen;) {
+				char *nl = memchr(line, '\n', (size_t)(buf + flen - line));
+				size_t n = nl ? (size_t)(nl - line) : (size_t)(buf + flen - line);
+				char w[32] = { 0 };
+				if (n && n <= 16 && line[0] != '#') {
+					memcpy(w, line, n);
+					for (int v = 0; v < 2; v++) {
+						uint64_t a, b;
+						stopword_key(w, n, &a, &b);
+						ck_assert_int_eq(!!stopword_set_probe(set, a, b),
+								 stopwords_contains(sw, w, n, mask));
+						w[n - 1] ^= 0x20; /* a neighbour: case changed */
+						checked++;
+					}
+				}
+				line += n + 1;
+			}
+			ck_assert_uint_gt(checked, 50);
+			/*
+			 * The keys spread over the slots: a set builds at its first
+			 * size, under six slots per word (a weak hash needs bigger
+			 * tables, seed after seed).
+			 */
+			size_t keys = 0;
+			for (size_t i = 0; i <= set->slot_mask; i++)
+				keys += set->slots[i][1] != 0;
+			ck_assert_uint_le(set->slot_mask + 1, keys < 11 ? 64 : 6 * keys);
+		}
+		free(buf);
+	}
+	ck_assert_ptr_null(stopwords_set(sw, 0x12345));
+	ck_assert_ptr_null(stopwords_set(NULL, 1));
+}
+END_TEST
+
+START_TEST(test_stopwords_keys_of_every_length)
+{
+	/* Keys hold up to 16 bytes and the length: words around those edges. */
+	char dir[] = "/tmp/trendd-sw-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char sub[64], path[96];
+	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/xx.txt", sub);
+	write_file(path, "abcdefg\nabcdefgh\nabcdefghi\nabcdefghijklmno\nabcdefghijklmnop\n"
+			 "abcdefghijklmnopq\nab\tc\nab\x01\n");
+	struct stopwords *s2;
+	char err[256];
+	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	struct tokenizer *t2 = tokenizer_new(s2);
+	struct tokenizer *r2 = ref_tokenizer_new(s2);
+	const char *text = "abcdefg abcdefgh abcdefghi abcdefghijklmno abcdefghijklmnop "
+			   "abcdefghijklmnopq abcdefgx abcdefghij abcdefghijklmnopqr ab c";
+	ck_assert_str_eq(terms_n(t2, text, strlen(text), "xx"),
+			 "word:abcdefgx|word:abcdefghij|bigram:abcdefgx abcdefghij|"
+			 "word:abcdefghijklmnopqr|bigram:abcdefghij abcdefghijklmnopqr|"
+			 "word:ab|bigram:abcdefghijklmnopqr ab");
+	same_as_reference(t2, r2, text, strlen(text), "xx");
+	/* Entries with control bytes are skipped as malformed: no term has one. */
+	ck_assert(!stopwords_contains(s2, "ab\tc", 4, stopwords_lang_mask(s2, "xx")));
+	ck_assert(!stopwords_contains(s2, "ab\x01", 3, stopwords_lang_mask(s2, "xx")));
+	ref_tokenizer_free(r2);
+	tokenizer_free(t2);
+	stopwords_free(s2);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(sub), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -985,6 +1332,13 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_stopwords_load_missing_dir_fails);
 	tcase_add_test(tc, test_stopwords_shipped_lists_cover_required_languages);
 	tcase_add_test(tc, test_tokenize_without_stopwords);
+	tcase_add_test(tc, test_tokenize_shortcuts_match_reference_on_generated_text);
+	tcase_add_test(tc, test_tokenize_shortcuts_match_reference_on_real_posts);
+	tcase_add_test(tc, test_tokenize_hashtags_between_words);
+	tcase_add_test(tc, test_tokenize_bigrams_across_other_separators);
+	tcase_add_test(tc, test_tokenize_words_at_block_and_text_edges);
+	tcase_add_test(tc, test_stopwords_sets_agree_with_lists);
+	tcase_add_test(tc, test_stopwords_keys_of_every_length);
 	suite_add_tcase(s, tc);
 	return s;
 }
