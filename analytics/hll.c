@@ -2,180 +2,208 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 /*
- * Sparse form: `cap` slots of uint32 (0 = empty; a hash of 0 is stored as 1,
- * which merges two of 2^32 hashes - harmless). Dense form: cap == 0 and
- * HLL_REGISTERS bytes of registers.
+ * Forms of a struct hll_set, told apart by cap:
+ *  - inline (cap 0): u.inl[0..n) are the distinct hashes, no heap memory;
+ *  - sparse (cap 2^k): u.heap.mem is cap uint32 slots, 0 = empty, linear
+ *    probing from hll_mix32(hash), n entries, n <= cap / 2;
+ *  - dense (cap HLL_SET_DENSE): u.heap.mem is HLL_REGISTERS one-byte registers.
+ * In the heap forms u.heap.last is 0 or a hash the set holds.
  */
-struct hll {
-	uint32_t cap;     /* sparse slots, power of two; 0 when dense */
-	uint32_t n;       /* sparse entries */
-	union {
-		uint32_t slot[1];
-		uint8_t reg[1];
-	} u;
-};
+#define RANK_BITS    (32 - HLL_P)
+#define SPARSE_FIRST 16 /* slots of a set that outgrows its inline room */
 
-#define RANK_BITS (32 - HLL_P)
-
-static inline uint32_t reg_index(uint32_t h) { return h >> RANK_BITS; }
-
-static inline uint8_t reg_rank(uint32_t h)
+static inline void dense_insert(uint8_t *reg, uint32_t v)
 {
-	uint32_t rest = h << HLL_P; /* the low RANK_BITS bits, left-aligned */
-	if (rest == 0)
-		return RANK_BITS + 1;
-	return (uint8_t)(__builtin_clz(rest) + 1);
+	uint32_t x = hll_reg_hash(v), i = hll_reg_index(x);
+	uint8_t r = hll_reg_rank(x);
+	if (reg[i] < r)
+		reg[i] = r;
 }
 
-static struct hll *alloc_sparse(uint32_t cap)
+/* Inserts into sparse slots with room; returns true when newly added. */
+static inline bool slots_insert(uint32_t *slot, uint32_t cap, uint32_t v)
 {
-	struct hll *h = calloc(1, offsetof(struct hll, u) + cap * sizeof(uint32_t));
-	if (h)
-		h->cap = cap;
-	return h;
-}
-
-static struct hll *alloc_dense(void)
-{
-	return calloc(1, offsetof(struct hll, u) + HLL_REGISTERS);
-}
-
-static inline uint32_t mix32(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x7feb352dU;
-	x ^= x >> 15;
-	return x;
-}
-
-/* Inserts into a sparse set with room; returns true when newly added. */
-static bool sparse_insert(struct hll *h, uint32_t v)
-{
-	uint32_t mask = h->cap - 1, i = mix32(v) & mask;
-	while (h->u.slot[i]) {
-		if (h->u.slot[i] == v)
+	uint32_t mask = cap - 1, i = hll_mix32(v) & mask;
+	while (slot[i]) {
+		if (slot[i] == v)
 			return false;
 		i = (i + 1) & mask;
 	}
-	h->u.slot[i] = v;
-	h->n++;
+	slot[i] = v;
 	return true;
 }
 
-static void dense_insert(struct hll *h, uint32_t v)
+/* The hashes of an inline or sparse set: vals[0..len), zeros to be skipped. */
+static const uint32_t *set_values(const struct hll_set *s, uint32_t *len)
 {
-	uint32_t i = reg_index(v);
-	uint8_t r = reg_rank(v);
-	if (h->u.reg[i] < r)
-		h->u.reg[i] = r;
+	if (s->cap == 0) {
+		*len = s->n;
+		return s->u.inl;
+	}
+	*len = s->cap;
+	return s->u.heap.mem;
 }
 
-static struct hll *to_dense(struct hll *s)
+/* Turns an inline or sparse set dense. */
+static int set_to_dense(struct hll_set *s)
 {
-	struct hll *d = alloc_dense();
-	if (!d)
-		return NULL;
-	for (uint32_t i = 0; i < s->cap; i++)
-		if (s->u.slot[i])
-			dense_insert(d, s->u.slot[i]);
-	free(s);
-	return d;
+	uint8_t *reg = calloc(1, HLL_REGISTERS);
+	if (!reg)
+		return -ENOMEM;
+	uint32_t len, last = s->cap ? s->u.heap.last : 0;
+	const uint32_t *v = set_values(s, &len);
+	for (uint32_t i = 0; i < len; i++)
+		if (v[i])
+			dense_insert(reg, v[i]);
+	if (s->cap)
+		free(s->u.heap.mem);
+	s->cap = HLL_SET_DENSE;
+	s->n = 0;
+	s->u.heap.mem = reg;
+	s->u.heap.last = last;
+	return 0;
 }
 
-static struct hll *grow(struct hll *s)
+/* Moves the inline hashes to a sparse set (the union overlays them). */
+static int set_spill(struct hll_set *s)
+{
+	uint32_t tmp[HLL_INLINE], n = s->n;
+	uint32_t *slot = calloc(SPARSE_FIRST, sizeof *slot);
+	if (!slot)
+		return -ENOMEM;
+	memcpy(tmp, s->u.inl, sizeof tmp);
+	for (uint32_t i = 0; i < n; i++)
+		slots_insert(slot, SPARSE_FIRST, tmp[i]);
+	s->cap = SPARSE_FIRST;
+	s->u.heap.mem = slot;
+	s->u.heap.last = 0;
+	return 0;
+}
+
+/* Doubles a sparse set, or turns it dense past HLL_SPARSE_MAX hashes. */
+static int sparse_grow(struct hll_set *s)
 {
 	if (s->cap >= HLL_SPARSE_MAX * 2)
-		return to_dense(s);
-	struct hll *g = alloc_sparse(s->cap * 2);
-	if (!g)
-		return NULL;
+		return set_to_dense(s);
+	uint32_t cap = s->cap * 2, *old = s->u.heap.mem;
+	uint32_t *slot = calloc(cap, sizeof *slot);
+	if (!slot)
+		return -ENOMEM;
 	for (uint32_t i = 0; i < s->cap; i++)
-		if (s->u.slot[i])
-			sparse_insert(g, s->u.slot[i]);
-	free(s);
-	return g;
+		if (old[i])
+			slots_insert(slot, cap, old[i]);
+	free(old);
+	s->cap = cap;
+	s->u.heap.mem = slot;
+	return 0;
 }
 
-int hll_add(struct hll **hp, uint32_t v)
+int hll_set_add(struct hll_set *s, uint32_t v)
 {
-	struct hll *h = *hp;
 	if (v == 0)
 		v = 1;
-	if (!h) {
-		h = alloc_sparse(4);
-		if (!h)
-			return -ENOMEM;
-		*hp = h;
-	}
-	if (h->cap == 0) {
-		dense_insert(h, v);
-		return 0;
-	}
-	/* keep the load factor at or below 1/2 */
-	if ((h->n + 1) * 2 > h->cap) {
-		struct hll *g = grow(h);
-		if (!g)
-			return -ENOMEM;
-		*hp = h = g;
-		if (h->cap == 0) {
-			dense_insert(h, v);
+	if (s->cap == 0) {
+		for (uint32_t i = 0; i < s->n; i++)
+			if (s->u.inl[i] == v)
+				return 0;
+		if (s->n < HLL_INLINE) {
+			s->u.inl[s->n++] = v;
 			return 0;
 		}
+		int rc = set_spill(s);
+		if (rc < 0)
+			return rc;
 	}
-	sparse_insert(h, v);
+	if (s->u.heap.last == v)
+		return 0;
+	if (s->cap == HLL_SET_DENSE) {
+		dense_insert(s->u.heap.mem, v);
+		s->u.heap.last = v;
+		return 0;
+	}
+	/* Probe before growing: a hash already present needs no room. */
+	uint32_t *slot = s->u.heap.mem, mask = s->cap - 1, i = hll_mix32(v) & mask;
+	while (slot[i]) {
+		if (slot[i] == v) {
+			s->u.heap.last = v;
+			return 0;
+		}
+		i = (i + 1) & mask;
+	}
+	if ((s->n + 1) * 2 > s->cap) {
+		int rc = sparse_grow(s);
+		if (rc < 0)
+			return rc;
+		if (s->cap == HLL_SET_DENSE) {
+			dense_insert(s->u.heap.mem, v);
+			s->u.heap.last = v;
+			return 0;
+		}
+		slots_insert(s->u.heap.mem, s->cap, v);
+	} else {
+		slot[i] = v;
+	}
+	s->n++;
+	s->u.heap.last = v;
 	return 0;
 }
 
-int hll_merge(struct hll **dst, const struct hll *src)
+static void dense_fold(uint8_t *reg, const struct hll_set *src)
 {
-	if (!src)
-		return 0;
-	if (src->cap == 0) {
-		struct hll *d = *dst;
-		if (!d || d->cap != 0) {
-			struct hll *nd = alloc_dense();
-			if (!nd)
-				return -ENOMEM;
-			if (d) {
-				for (uint32_t i = 0; i < d->cap; i++)
-					if (d->u.slot[i])
-						dense_insert(nd, d->u.slot[i]);
-				free(d);
-			}
-			*dst = d = nd;
-		}
+	if (src->cap == HLL_SET_DENSE) {
+		const uint8_t *r = src->u.heap.mem;
 		for (uint32_t i = 0; i < HLL_REGISTERS; i++)
-			if (d->u.reg[i] < src->u.reg[i])
-				d->u.reg[i] = src->u.reg[i];
+			if (reg[i] < r[i])
+				reg[i] = r[i];
+		return;
+	}
+	uint32_t len;
+	const uint32_t *v = set_values(src, &len);
+	for (uint32_t i = 0; i < len; i++)
+		if (v[i])
+			dense_insert(reg, v[i]);
+}
+
+int hll_set_merge(struct hll_set *dst, const struct hll_set *src)
+{
+	if (hll_set_empty(src))
+		return 0;
+	if (src->cap == HLL_SET_DENSE && dst->cap != HLL_SET_DENSE) {
+		int rc = set_to_dense(dst);
+		if (rc < 0)
+			return rc;
+	}
+	if (dst->cap == HLL_SET_DENSE) {
+		dense_fold(dst->u.heap.mem, src);
 		return 0;
 	}
-	for (uint32_t i = 0; i < src->cap; i++)
-		if (src->u.slot[i] && hll_add(dst, src->u.slot[i]) < 0)
+	uint32_t len;
+	const uint32_t *v = set_values(src, &len);
+	for (uint32_t i = 0; i < len; i++)
+		if (v[i] && hll_set_add(dst, v[i]) < 0)
 			return -ENOMEM;
 	return 0;
 }
 
-static double alpha_mm(void)
-{
-	double m = HLL_REGISTERS;
-	return 0.7213 / (1.0 + 1.079 / m) * m * m;
-}
-
+/*
+ * The registers are histogrammed by rank first: the harmonic sum then needs
+ * one power of two per rank instead of one per register.
+ */
 static uint64_t dense_estimate(const uint8_t *reg)
 {
-	double sum = 0;
-	uint32_t zeros = 0;
-	for (uint32_t i = 0; i < HLL_REGISTERS; i++) {
-		sum += ldexp(1.0, -reg[i]);
-		zeros += reg[i] == 0;
-	}
-	double m = HLL_REGISTERS, e = alpha_mm() / sum;
+	uint32_t hist[RANK_BITS + 2] = { 0 };
+	for (uint32_t i = 0; i < HLL_REGISTERS; i++)
+		hist[reg[i]]++;
+	double sum = 0, m = HLL_REGISTERS;
+	for (int r = 0; r <= RANK_BITS + 1; r++)
+		sum += ldexp((double)hist[r], -r);
+	double e = 0.7213 / (1.0 + 1.079 / m) * m * m / sum;
 	/* Linear counting is the better estimator while many registers are empty. */
+	uint32_t zeros = hist[0];
 	if (zeros > 0) {
 		double lc = m * log(m / zeros);
 		if (lc <= 2.5 * m)
@@ -184,32 +212,192 @@ static uint64_t dense_estimate(const uint8_t *reg)
 	return (uint64_t)(e + 0.5);
 }
 
-uint64_t hll_count(const struct hll *h)
+uint64_t hll_set_count(const struct hll_set *s)
 {
-	if (!h)
-		return 0;
-	if (h->cap)
-		return h->n;
-	return dense_estimate(h->u.reg);
+	if (s->cap == HLL_SET_DENSE)
+		return dense_estimate(s->u.heap.mem);
+	return s->n;
 }
 
-size_t hll_bytes(const struct hll *h)
+size_t hll_set_bytes(const struct hll_set *s)
 {
-	if (!h)
+	if (s->cap == 0 || s->cap == HLL_SET_COLUMN)
 		return 0;
-	return offsetof(struct hll, u) + (h->cap ? h->cap * sizeof(uint32_t) : HLL_REGISTERS);
+	return s->cap == HLL_SET_DENSE ? HLL_REGISTERS : s->cap * sizeof(uint32_t);
 }
 
-void hll_free(struct hll *h) { free(h); }
+void hll_set_clear(struct hll_set *s)
+{
+	if (s->cap && s->cap != HLL_SET_COLUMN)
+		free(s->u.heap.mem);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- groups ----------------------------------------------------------- */
+
+static inline void column_insert(struct hll_group *g, uint32_t col, uint32_t v)
+{
+	uint32_t x = hll_reg_hash(v);
+	uint8_t *r = g->reg + (size_t)hll_reg_index(x) * g->stride + col;
+	uint8_t rank = hll_reg_rank(x);
+	if (*r < rank)
+		*r = rank;
+}
+
+/* A new zeroed column, widening every row when the table is full. */
+static int group_take_column(struct hll_group *g, uint32_t *col)
+{
+	if (g->ncols == g->stride) {
+		uint32_t stride = g->stride ? g->stride * 2 : 16;
+		uint8_t *reg = calloc(HLL_REGISTERS, stride);
+		if (!reg)
+			return -ENOMEM;
+		for (uint32_t r = 0; g->reg && r < HLL_REGISTERS; r++)
+			memcpy(reg + (size_t)r * stride, g->reg + (size_t)r * g->stride, g->stride);
+		free(g->reg);
+		g->reg = reg;
+		g->stride = stride;
+	}
+	*col = g->ncols++;
+	return 0;
+}
+
+static bool sparse_has(const struct hll_set *s, uint32_t v)
+{
+	const uint32_t *slot = s->u.heap.mem;
+	uint32_t mask = s->cap - 1, i = hll_mix32(v) & mask;
+	while (slot[i]) {
+		if (slot[i] == v)
+			return true;
+		i = (i + 1) & mask;
+	}
+	return false;
+}
+
+int hll_group_add_slow(struct hll_group *g, struct hll_set *s, uint32_t v)
+{
+	if (v == 0)
+		v = 1;
+	if (s->cap == HLL_SET_COLUMN) {
+		if (s->u.heap.last != v) {
+			column_insert(g, s->n, v);
+			s->u.heap.last = v;
+		}
+		return 0;
+	}
+	/* Only a full sparse set meeting a new hash would go dense: it takes a column. */
+	if (s->cap != HLL_SPARSE_MAX * 2 || (s->n + 1) * 2 <= s->cap || s->u.heap.last == v ||
+	    sparse_has(s, v))
+		return hll_set_add(s, v);
+	uint32_t col;
+	int rc = group_take_column(g, &col);
+	if (rc < 0)
+		return rc;
+	const uint32_t *slot = s->u.heap.mem;
+	for (uint32_t i = 0; i < s->cap; i++)
+		if (slot[i])
+			column_insert(g, col, slot[i]);
+	column_insert(g, col, v);
+	free(s->u.heap.mem);
+	s->cap = HLL_SET_COLUMN;
+	s->n = col;
+	s->u.heap.mem = NULL;
+	s->u.heap.last = v;
+	return 0;
+}
+
+uint64_t hll_group_count(const struct hll_group *g, const struct hll_set *s)
+{
+	if (s->cap != HLL_SET_COLUMN)
+		return hll_set_count(s);
+	uint8_t reg[HLL_REGISTERS];
+	for (uint32_t r = 0; r < HLL_REGISTERS; r++)
+		reg[r] = g->reg[(size_t)r * g->stride + s->n];
+	return dense_estimate(reg);
+}
+
+int hll_group_detach(struct hll_group *g, struct hll_set *sets, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct hll_set *s = &sets[i];
+		if (s->cap != HLL_SET_COLUMN)
+			continue;
+		uint8_t *reg = malloc(HLL_REGISTERS);
+		uint32_t col = s->n, last = s->u.heap.last;
+		memset(s, 0, sizeof *s);
+		if (!reg) {
+			rc = -ENOMEM;
+			continue;
+		}
+		for (uint32_t r = 0; r < HLL_REGISTERS; r++)
+			reg[r] = g->reg[(size_t)r * g->stride + col];
+		s->cap = HLL_SET_DENSE;
+		s->u.heap.mem = reg;
+		s->u.heap.last = last;
+	}
+	hll_group_free(g);
+	return rc;
+}
+
+size_t hll_group_bytes(const struct hll_group *g) { return (size_t)HLL_REGISTERS * g->stride; }
+
+void hll_group_free(struct hll_group *g)
+{
+	free(g->reg);
+	memset(g, 0, sizeof *g);
+}
+
+/* ---- the pointer form ------------------------------------------------- */
+
+struct hll {
+	struct hll_set s;
+};
+
+int hll_add(struct hll **hp, uint32_t v)
+{
+	if (!*hp) {
+		*hp = calloc(1, sizeof **hp);
+		if (!*hp)
+			return -ENOMEM;
+	}
+	return hll_set_add(&(*hp)->s, v);
+}
+
+int hll_merge(struct hll **dst, const struct hll *src)
+{
+	if (!src)
+		return 0;
+	if (!*dst) {
+		*dst = calloc(1, sizeof **dst);
+		if (!*dst)
+			return -ENOMEM;
+	}
+	return hll_set_merge(&(*dst)->s, &src->s);
+}
+
+uint64_t hll_count(const struct hll *h) { return h ? hll_set_count(&h->s) : 0; }
+
+size_t hll_bytes(const struct hll *h) { return h ? sizeof *h + hll_set_bytes(&h->s) : 0; }
+
+void hll_free(struct hll *h)
+{
+	if (!h)
+		return;
+	hll_set_clear(&h->s);
+	free(h);
+}
+
+/* ---- unions ----------------------------------------------------------- */
 
 /*
- * The union accumulator stays exact (a sparse set it grows as needed, up to
- * HLL_SPARSE_MAX * 2 slots) until the union gets large or meets a dense
+ * The union accumulator stays exact (a set it grows as needed, up to
+ * HLL_SPARSE_MAX hashes) until the union gets large or meets a dense
  * sketch; then it switches to registers.
  */
 struct hll_union {
-	struct hll *acc;   /* owned; NULL = empty */
-	uint8_t *reg;      /* owned; dense registers, valid when dense */
+	struct hll_set acc;  /* inline or sparse while !dense */
+	uint8_t *reg;        /* owned; dense registers, valid when dense */
 	bool dense;
 };
 
@@ -230,7 +418,7 @@ void hll_union_free(struct hll_union *u)
 {
 	if (!u)
 		return;
-	hll_free(u->acc);
+	hll_set_clear(&u->acc);
 	free(u->reg);
 	free(u);
 }
@@ -240,78 +428,71 @@ void hll_union_reset(struct hll_union *u)
 	if (u->dense)
 		memset(u->reg, 0, HLL_REGISTERS);
 	u->dense = false;
-	if (u->acc) {
-		if (u->acc->cap > 64) {
-			hll_free(u->acc);
-			u->acc = NULL;
-		} else {
-			memset(u->acc->u.slot, 0, u->acc->cap * sizeof(uint32_t));
-			u->acc->n = 0;
-		}
+	if (u->acc.cap > 64) {
+		hll_set_clear(&u->acc);
+	} else if (u->acc.cap) {
+		/* keep a small slot array; last must not name a hash that is gone */
+		memset(u->acc.u.heap.mem, 0, u->acc.cap * sizeof(uint32_t));
+		u->acc.n = 0;
+		u->acc.u.heap.last = 0;
+	} else {
+		u->acc.n = 0;
 	}
 }
 
 static void union_go_dense(struct hll_union *u)
 {
-	if (u->acc) {
-		for (uint32_t i = 0; i < u->acc->cap; i++) {
-			uint32_t v = u->acc->u.slot[i];
-			if (v) {
-				uint32_t k = reg_index(v);
-				uint8_t r = reg_rank(v);
-				if (u->reg[k] < r)
-					u->reg[k] = r;
-			}
-		}
-		hll_free(u->acc);
-		u->acc = NULL;
-	}
+	dense_fold(u->reg, &u->acc);
+	hll_set_clear(&u->acc);
 	u->dense = true;
+}
+
+void hll_union_add_set(struct hll_union *u, const struct hll_set *s)
+{
+	if (hll_set_empty(s))
+		return;
+	if (!u->dense && (s->cap == HLL_SET_DENSE || u->acc.n + s->n > HLL_SPARSE_MAX))
+		union_go_dense(u);
+	if (u->dense) {
+		dense_fold(u->reg, s);
+		return;
+	}
+	/* At most HLL_SPARSE_MAX hashes together: acc stays sparse unless out of memory. */
+	if (hll_set_merge(&u->acc, s) < 0 || u->acc.cap == HLL_SET_DENSE) {
+		if (u->acc.cap == HLL_SET_DENSE) {
+			memcpy(u->reg, u->acc.u.heap.mem, HLL_REGISTERS);
+			hll_set_clear(&u->acc);
+			u->dense = true;
+		} else {
+			union_go_dense(u);
+		}
+		dense_fold(u->reg, s);
+	}
+}
+
+void hll_union_add_member(struct hll_union *u, const struct hll_group *g, const struct hll_set *s)
+{
+	if (s->cap != HLL_SET_COLUMN) {
+		hll_union_add_set(u, s);
+		return;
+	}
+	if (!u->dense)
+		union_go_dense(u);
+	const uint8_t *col = g->reg + s->n;
+	for (uint32_t r = 0; r < HLL_REGISTERS; r++)
+		if (u->reg[r] < col[(size_t)r * g->stride])
+			u->reg[r] = col[(size_t)r * g->stride];
 }
 
 void hll_union_add(struct hll_union *u, const struct hll *h)
 {
-	if (!h)
-		return;
-	if (!u->dense && (h->cap == 0 || (u->acc && u->acc->n + h->n > HLL_SPARSE_MAX)))
-		union_go_dense(u);
-	if (u->dense) {
-		if (h->cap == 0) {
-			for (uint32_t i = 0; i < HLL_REGISTERS; i++)
-				if (u->reg[i] < h->u.reg[i])
-					u->reg[i] = h->u.reg[i];
-		} else {
-			for (uint32_t i = 0; i < h->cap; i++) {
-				uint32_t v = h->u.slot[i];
-				if (v) {
-					uint32_t k = reg_index(v);
-					uint8_t r = reg_rank(v);
-					if (u->reg[k] < r)
-						u->reg[k] = r;
-				}
-			}
-		}
-		return;
-	}
-	if (hll_merge(&u->acc, h) < 0 || (u->acc && u->acc->cap == 0)) {
-		/* out of memory or the merge itself went dense: fall back to registers */
-		struct hll *a = u->acc;
-		u->acc = NULL;
-		if (a && a->cap == 0) {
-			memcpy(u->reg, a->u.reg, HLL_REGISTERS);
-			hll_free(a);
-			u->dense = true;
-		} else {
-			u->acc = a;
-			union_go_dense(u);
-			hll_union_add(u, h);
-		}
-	}
+	if (h)
+		hll_union_add_set(u, &h->s);
 }
 
 uint64_t hll_union_count(struct hll_union *u)
 {
 	if (u->dense)
 		return dense_estimate(u->reg);
-	return u->acc ? u->acc->n : 0;
+	return u->acc.n;
 }

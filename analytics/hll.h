@@ -3,24 +3,254 @@
  * HyperLogLog (precision 14, 16384 one-byte registers, standard error 0.81%)
  * once large.
  *
- * A sketch starts sparse: an open-addressing set of 32-bit author hashes,
- * exact, growing 4 -> 8 -> ... -> HLL_SPARSE_MAX entries; past that it turns
- * dense (16 KiB of registers). Most term/minute sketches see a handful of
- * authors and stay a few bytes. Sketches merge (union) exactly in sparse form
- * and by register-wise max in dense form, so minute sketches roll up into
- * quarter-hour sketches and windows are unions of bucket sketches.
+ * A set starts inline: up to HLL_INLINE 32-bit author hashes kept inside the
+ * 32-byte struct hll_set itself, so the many term/minute sets that see one or
+ * a few authors cost no allocation and no extra memory access. Past that it
+ * turns sparse: a heap open-addressing set, exact, growing 16 -> 32 -> ... ->
+ * 2 * HLL_SPARSE_MAX slots (load factor at most 1/2); past HLL_SPARSE_MAX
+ * distinct hashes it turns dense (16 KiB of registers). Sets merge (union)
+ * exactly while the result stays sparse and by register-wise max in dense
+ * form, so minute sets roll up into quarter-hour sets and windows are unions
+ * of bucket sets.
+ *
+ * Two ways to hold one: struct hll_set is a value the owner embeds (zeroed
+ * memory is an empty set; hll_set_clear frees what it holds); struct hll is
+ * the same thing behind a pointer that hll_add creates on first use.
  *
  * Owned by the analytics thread; no locking.
  */
 #ifndef TRENDD_HLL_H
 #define TRENDD_HLL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define HLL_P          14
 #define HLL_REGISTERS  (1u << HLL_P)
 #define HLL_SPARSE_MAX 1024   /* distinct hashes kept exactly before going dense */
+#define HLL_INLINE     6      /* distinct hashes kept inside struct hll_set */
+#define HLL_SET_DENSE  UINT32_MAX /* hll_set.cap of a dense set */
+
+/*
+ * A hash of 0 is stored as 1 everywhere (0 marks an empty sparse slot); that
+ * merges two of 2^32 hashes, which is harmless.
+ */
+struct hll_set {
+	uint32_t n;            /* distinct hashes held (inline, sparse); 0 when dense */
+	uint32_t cap;          /* 0: inline; HLL_SET_DENSE: registers; else sparse slots (2^k) */
+	union {
+		uint32_t inl[HLL_INLINE];
+		struct {
+			void *mem;     /* owned: cap uint32_t slots or HLL_REGISTERS bytes */
+			uint32_t last; /* the hash added last: a repeat touches no heap memory */
+		} heap;
+	} u;
+};
+
+/* Adds a 32-bit hash. 0 ok, -ENOMEM (the set is unchanged). */
+int hll_set_add(struct hll_set *s, uint32_t hash);
+/* dst |= src. 0 ok, -ENOMEM (dst holds part of src). */
+int hll_set_merge(struct hll_set *dst, const struct hll_set *src);
+uint64_t hll_set_count(const struct hll_set *s); /* exact unless dense */
+size_t hll_set_bytes(const struct hll_set *s);   /* heap memory held */
+void hll_set_clear(struct hll_set *s);           /* frees it; the set is empty again */
+/* hll_set_* except hll_set_clear must not see a set in a group column (below). */
+
+static inline bool hll_set_empty(const struct hll_set *s) { return s->cap == 0 && s->n == 0; }
+
+static inline uint32_t hll_mix32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	return x;
+}
+
+/*
+ * Registers are picked and ranked from a remix of the hash (lowbias32), so a
+ * caller with weak hashes - a multiplicative hash of an id, say - still gets
+ * uniform registers: an estimate is only as good as the bits it reads. The
+ * remix is a bijection; exact sets store the hash itself.
+ */
+static inline uint32_t hll_reg_hash(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x7feb352dU;
+	h ^= h >> 15;
+	h *= 0x846ca68bU;
+	h ^= h >> 16;
+	return h;
+}
+
+/* Register index and rank (1 + leading zeros of the rest) of a remixed hash. */
+static inline uint32_t hll_reg_index(uint32_t x) { return x >> (32 - HLL_P); }
+
+static inline uint8_t hll_reg_rank(uint32_t x)
+{
+	uint32_t rest = x << HLL_P;
+	return rest ? (uint8_t)(__builtin_clz(rest) + 1) : 32 - HLL_P + 1;
+}
+
+/*
+ * Starts loading the heap line hll_set_add(s, hash) will touch first (the
+ * home slot of a sparse set, the register of a dense one), so a caller adding
+ * to many sets can overlap their cache misses. Reads only *s.
+ */
+static inline void hll_set_prefetch(const struct hll_set *s, uint32_t hash)
+{
+	if (s->cap == 0)
+		return;
+	if (hash == 0)
+		hash = 1;
+	if (s->cap == HLL_SET_DENSE)
+		__builtin_prefetch((const uint8_t *)s->u.heap.mem +
+					   hll_reg_index(hll_reg_hash(hash)), 1);
+	else
+		__builtin_prefetch((const uint32_t *)s->u.heap.mem +
+					   (hll_mix32(hash) & (s->cap - 1)), 1);
+}
+
+/*
+ * A group: sets that mostly receive the same hashes together - the author
+ * sets of one open minute, one per term, where a post adds its author to the
+ * set of each of its terms. When a member goes dense it takes a column in
+ * the group's register-major table (register r of column c at
+ * reg[r * stride + c]) instead of 16 KiB of its own: the dense members a
+ * post updates then share one row, picked by the author's hash, so a post
+ * touches one or two cache lines instead of one per term, and the rows of
+ * frequent authors stay in cache. A member in a column has cap HLL_SET_COLUMN
+ * and n = its column; only the hll_group_* functions may read it, until
+ * hll_group_detach() turns every member into an ordinary dense set.
+ */
+#define HLL_SET_COLUMN (UINT32_MAX - 1)
+
+struct hll_group {
+	uint8_t *reg;          /* owned; HLL_REGISTERS rows of stride bytes */
+	uint32_t ncols;        /* columns in use */
+	uint32_t stride;       /* columns allocated */
+};
+
+/*
+ * One hash prepared for adding to many sets - a post's author, added to the
+ * set of each of its terms: the stored value, its sparse probe start and its
+ * register and rank are computed once, not per set.
+ */
+struct hll_key {
+	uint32_t v;            /* the hash as stored (0 becomes 1) */
+	uint32_t mix;          /* hll_mix32(v): sparse probe start before masking */
+	uint32_t row;          /* register index */
+	uint8_t rank;
+};
+
+static inline void hll_key_init(struct hll_key *k, uint32_t hash)
+{
+	k->v = hash ? hash : 1;
+	k->mix = hll_mix32(k->v);
+	uint32_t x = hll_reg_hash(k->v);
+	k->row = hll_reg_index(x);
+	k->rank = hll_reg_rank(x);
+}
+
+int hll_group_add_slow(struct hll_group *g, struct hll_set *s, uint32_t hash);
+
+/*
+ * hll_set_add() for a member of g. 0 ok, -ENOMEM (the set is unchanged).
+ * Called for every counted token, so the cases that need no allocation -
+ * inline room, a repeat of the last hash, a column, a sparse hit or a sparse
+ * insert with room - are inline here; growing goes to hll_group_add_slow().
+ */
+static inline int hll_group_add(struct hll_group *g, struct hll_set *s, const struct hll_key *k)
+{
+	uint32_t v = k->v;
+	if (s->cap == 0) {
+		for (uint32_t i = 0; i < s->n; i++)
+			if (s->u.inl[i] == v)
+				return 0;
+		if (s->n < HLL_INLINE) {
+			s->u.inl[s->n++] = v;
+			return 0;
+		}
+	} else if (s->u.heap.last == v) {
+		return 0;
+	} else if (s->cap == HLL_SET_COLUMN) {
+		uint8_t *r = g->reg + (size_t)k->row * g->stride + s->n;
+		if (*r < k->rank)
+			*r = k->rank;
+		s->u.heap.last = v;
+		return 0;
+	} else if (s->cap != HLL_SET_DENSE) {
+		uint32_t *slot = s->u.heap.mem, mask = s->cap - 1, i = k->mix & mask;
+		while (slot[i]) {
+			if (slot[i] == v) {
+				s->u.heap.last = v;
+				return 0;
+			}
+			i = (i + 1) & mask;
+		}
+		if ((s->n + 1) * 2 <= s->cap) {
+			slot[i] = v;
+			s->n++;
+			s->u.heap.last = v;
+			return 0;
+		}
+	}
+	return hll_group_add_slow(g, s, v);
+}
+
+/*
+ * Where in memory a member's next add starts, for a caller that wants to
+ * prefetch it before it can read the set itself: a base address and a
+ * shape, kept as plain numbers because the caller keeps them as a hint that
+ * may outlive the memory (prefetching a stale address is harmless; nothing
+ * is ever read through it). hll_group_where_addr() turns it into the address
+ * for one key.
+ */
+#define HLL_WHERE_NONE   0u            /* inline: nothing outside the set */
+#define HLL_WHERE_COLUMN (1u << 31)    /* shape = stride | this */
+#define HLL_WHERE_DENSE  (1u << 30)    /* shape = this */
+
+static inline void hll_group_where(const struct hll_group *g, const struct hll_set *s,
+				   uintptr_t *base, uint32_t *shape)
+{
+	if (s->cap == 0) {
+		*base = 0;
+		*shape = HLL_WHERE_NONE;
+	} else if (s->cap == HLL_SET_COLUMN) {
+		*base = (uintptr_t)(g->reg + s->n);
+		*shape = HLL_WHERE_COLUMN | g->stride;
+	} else if (s->cap == HLL_SET_DENSE) {
+		*base = (uintptr_t)s->u.heap.mem;
+		*shape = HLL_WHERE_DENSE;
+	} else {
+		*base = (uintptr_t)s->u.heap.mem;
+		*shape = s->cap - 1;
+	}
+}
+
+static inline void hll_group_where_prefetch(uintptr_t base, uint32_t shape, const struct hll_key *k)
+{
+	uintptr_t a;
+	if (shape == HLL_WHERE_NONE)
+		return;
+	if (shape & HLL_WHERE_COLUMN)
+		a = base + (uintptr_t)k->row * (shape & ~HLL_WHERE_COLUMN);
+	else if (shape & HLL_WHERE_DENSE)
+		a = base + k->row;
+	else
+		a = base + 4 * (uintptr_t)(k->mix & shape);
+	__builtin_prefetch((const void *)a, 1);
+}
+
+uint64_t hll_group_count(const struct hll_group *g, const struct hll_set *s);
+/*
+ * Turns the members sets[0..n) that hold columns into dense sets of their own
+ * and frees the table; g is empty afterwards. 0 ok, -ENOMEM: a member that
+ * could not get memory is left empty (its authors are lost, not wrong).
+ */
+int hll_group_detach(struct hll_group *g, struct hll_set *sets, size_t n);
+size_t hll_group_bytes(const struct hll_group *g);
+void hll_group_free(struct hll_group *g); /* members in columns must be cleared too */
 
 struct hll;
 
@@ -41,6 +271,8 @@ struct hll_union *hll_union_new(void);
 void hll_union_free(struct hll_union *u);
 void hll_union_reset(struct hll_union *u);
 void hll_union_add(struct hll_union *u, const struct hll *h);
+void hll_union_add_set(struct hll_union *u, const struct hll_set *s);
+void hll_union_add_member(struct hll_union *u, const struct hll_group *g, const struct hll_set *s);
 uint64_t hll_union_count(struct hll_union *u);
 
 #endif

@@ -28,8 +28,15 @@ enum bucket_state { B_EMPTY, B_OPEN, B_CLOSED, B_BASELINE };
 
 #define EMPTY_KEY INT64_MIN
 
+/*
+ * Posts are counted by sentiment label - n[LABEL_NEU], n[LABEL_POS],
+ * n[LABEL_NEG] - so counting one post is one increment plus the sentiment
+ * sum; the count is the sum of the three.
+ */
+enum { LABEL_NEU, LABEL_POS, LABEL_NEG };
+
 struct wsum {
-	uint32_t count, pos, neg;
+	uint32_t n[3];
 	float sent;
 };
 
@@ -38,37 +45,87 @@ struct vsum {
 	double sent;
 };
 
+/* Bytes of a term string kept inside struct wterm, NUL included. */
+#define TERM_INLINE 32
+
+/*
+ * A term is two cache lines, aligned, so resolving a token touches at most
+ * two lines of it and never a separate allocation for common terms. Line 0
+ * holds what every token reads first: length, kind, the per-post dedupe mark,
+ * the entry hints and the string (short ones inline); line 1 the key words a
+ * token is compared with (see term_words) and the running totals every
+ * counted token adds to. What only the read side needs (first seen, score
+ * peaks) lives in the parallel array window.cold.
+ */
 struct wterm {
-	char *str;                     /* owned, NUL-terminated */
-	uint64_t hash;
+	/* line 0 */
+	_Alignas(64) union {
+		uint32_t last_post;    /* live: dedupe within one post */
+		uint32_t next_free;    /* !live: free-list link */
+	} u;
+	uint32_t refs;                 /* bucket entries naming this term */
+	/*
+	 * Hints: the term's entry index in the level-0 and level-1 bucket it was
+	 * last counted in. Only hints: a user checks b->e[cidx].term == id, which
+	 * alone proves the entry is the term's (one entry per term per bucket).
+	 */
+	uint32_t cidx[2];
+	/*
+	 * Where the author set of the term's level-1 entry keeps its memory
+	 * (hll_group_where), so a token can prefetch the line its author goes
+	 * to as soon as it has read the term. A hint, refreshed at every add:
+	 * after a new minute or a grown set it points at stale memory, which a
+	 * prefetch only wastes.
+	 */
+	uintptr_t aset_base;
 	uint16_t len;
 	uint8_t kind;
 	uint8_t live;
-	uint32_t refs;                 /* bucket entries naming this term */
-	uint32_t last_post;            /* dedupe within one post */
-	uint32_t next_free;            /* free-list link when !live */
-	int64_t first_seen_ms;
+	uint32_t aset_shape;
+	union {
+		char in[TERM_INLINE];  /* len < TERM_INLINE: the string, NUL-terminated */
+		char *out;             /* owned, NUL-terminated; longer strings */
+	} str;
+	/* line 1 */
+	uint64_t key[2];               /* term_words() of the string */
 	struct wsum sum[WINDOW_COUNT]; /* running totals per window */
+};
+
+_Static_assert(sizeof(struct wterm) == 128, "struct wterm is two cache lines");
+
+struct wcold {
+	int64_t first_seen_ms;
 	float peak[WINDOW_COUNT];      /* trend score peak, for decay */
 	int64_t peak_ms[WINDOW_COUNT];
-	int64_t ckey[2];               /* entry cache: key of the open L0/L1 bucket ... */
-	uint32_t cidx[2];              /* ... and the entry's index in it */
+};
+
+/*
+ * Term index slot: the high 32 bits of the term's hash next to its id, so a
+ * probe compares tags and reads a term only when they match; the home slot is
+ * tag & mask, so the index rehashes without reading terms either.
+ */
+struct tslot {
+	uint32_t tag;
+	uint32_t id1;                  /* term id + 1, 0 = empty */
 };
 
 struct entry {
 	uint32_t term;
-	uint32_t count, pos, neg;
+	uint32_t n[3];                 /* posts by label, as in struct wsum */
 	float sent;
-	uint32_t authors;              /* estimate, set when a level-2 bucket closes */
-	struct hll *hll;               /* owned; level 1 and 2 only */
+	uint32_t authors;              /* estimate, set when a level-1/2 bucket closes */
 };
 
 struct bucket {
 	int64_t key;                   /* time / span; EMPTY_KEY when unused */
 	uint8_t state;
+	uint8_t level;
 	bool in_sum;                   /* entries are part of the window totals */
+	bool sketches;                 /* sk[] is kept: levels 1 and 2 until baseline */
 	uint32_t n, cap;
 	struct entry *e;               /* owned */
+	struct hll_set *sk;            /* owned; authors of e[i], parallel to e; NULL at level 0 */
+	struct hll_group grp;          /* level 1 while open: the dense sets of sk (see hll.h) */
 	uint32_t *idx;                 /* owned; entry index + 1, 0 = empty */
 	uint32_t idx_cap;
 	uint32_t error;                /* largest count dropped by pruning */
@@ -86,9 +143,10 @@ struct window {
 	struct window_config cfg;
 	struct level lv[NLEVELS];
 
-	struct wterm *terms;           /* owned; indexed by term id */
+	struct wterm *terms;           /* owned, 64-byte aligned; indexed by term id */
+	struct wcold *cold;            /* owned; parallel to terms */
 	uint32_t nterms, terms_cap, free_head, live_terms;
-	uint32_t *tindex;              /* owned; term id + 1, 0 = empty */
+	struct tslot *tindex;          /* owned */
 	uint32_t tindex_cap;
 
 	int64_t end_ms;                /* window end: newest event or wall time */
@@ -139,25 +197,107 @@ static uint32_t pow2_at_least(uint64_t n)
 
 /* ---- terms ---------------------------------------------------------- */
 
-static uint64_t term_hash(uint8_t kind, const char *s, size_t len)
+static inline uint64_t load64(const char *p)
 {
-	return hash_bytes_seed(s, len, 0x9e3779b97f4a7c15ull * (kind + 1));
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/*
+ * The key words of a text: for at most 16 bytes, two words that with the
+ * length determine the text - its first and last 8 bytes (overlapping), or
+ * first and last 4, or its first, middle and last byte - read without going
+ * past the text; longer texts take their hash instead (term_key). A term
+ * keeps its words next to its totals, so comparing a token with it is two
+ * word compares, whatever the length.
+ */
+struct tkey {
+	uint64_t a, b;
+};
+
+static inline struct tkey term_words(const char *s, size_t len)
+{
+	if (len >= 8 && len <= 16)
+		return (struct tkey){ load64(s), load64(s + len - 8) };
+	if (len >= 4 && len < 8)
+		return (struct tkey){ load32(s), load32(s + len - 4) };
+	if (len > 0 && len < 4)
+		return (struct tkey){ ((uint64_t)(unsigned char)s[0] << 16) |
+					      ((uint64_t)(unsigned char)s[len >> 1] << 8) |
+					      (unsigned char)s[len - 1],
+				      0 };
+	return (struct tkey){ 0, 0 };
+}
+
+/*
+ * Hash of (kind, text) and its key words. Short texts mix their two words
+ * with two 128-bit multiplies, the way hash_bytes() ends; longer ones use
+ * hash_bytes_seed() and take the hash as their first key word. Tags use the
+ * high half, so all 64 bits must be good.
+ */
+static inline __attribute__((always_inline)) uint64_t term_key(uint8_t kind, const char *s,
+								size_t len, struct tkey *k)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ull * (kind + 1u);
+	*k = term_words(s, len);
+	if (len > 16) {
+		k->a = hash_bytes_seed(s, len, seed);
+		k->b = 0;
+		return k->a;
+	}
+	__uint128_t r = (__uint128_t)(k->a ^ 0xe7037ed1a0b428dbull) * (k->b ^ seed ^ len);
+	return hash_mix((uint64_t)r ^ 0xa0761d6478bd642full,
+			(uint64_t)(r >> 64) ^ 0x8ebc6af09c88c6e3ull);
+}
+
+static inline uint64_t term_hash(uint8_t kind, const char *s, size_t len)
+{
+	struct tkey k;
+	return term_key(kind, s, len, &k);
+}
+
+static inline uint32_t term_tag(uint64_t h) { return (uint32_t)(h >> 32); }
+
+static inline const char *term_str(const struct wterm *t)
+{
+	return t->len < TERM_INLINE ? t->str.in : t->str.out;
+}
+
+/*
+ * Whether term t is (kind, s[0..len)) with key words k. Equal words settle it
+ * for texts of up to 16 bytes; a longer text's words are only its hash.
+ */
+static inline bool term_is(const struct wterm *t, uint8_t kind, const char *s, size_t len,
+			   struct tkey k)
+{
+	bool same = (t->len == len) & (t->kind == kind) & (t->key[0] == k.a) & (t->key[1] == k.b);
+	if (!same)
+		return false;
+	return len <= 16 || memcmp(term_str(t), s, len) == 0;
 }
 
 static int tindex_grow(struct window *w)
 {
 	uint32_t cap = w->tindex_cap ? w->tindex_cap * 2 : 1024;
-	uint32_t *idx = calloc(cap, sizeof *idx);
+	struct tslot *idx = calloc(cap, sizeof *idx);
 	if (!idx)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < w->tindex_cap; i++) {
-		uint32_t id1 = w->tindex[i];
-		if (!id1)
+		struct tslot sl = w->tindex[i];
+		if (!sl.id1)
 			continue;
-		uint32_t j = (uint32_t)w->terms[id1 - 1].hash & (cap - 1);
-		while (idx[j])
+		uint32_t j = sl.tag & (cap - 1);
+		while (idx[j].id1)
 			j = (j + 1) & (cap - 1);
-		idx[j] = id1;
+		idx[j] = sl;
 	}
 	free(w->tindex);
 	w->tindex = idx;
@@ -165,67 +305,104 @@ static int tindex_grow(struct window *w)
 	return 0;
 }
 
+/* The id of term (kind, s[0..len)) with hash h and key words k, or NO_TERM and its free slot. */
 static uint32_t term_find(const struct window *w, uint8_t kind, const char *s, size_t len,
-			  uint64_t h, uint32_t *slot_out)
+			  uint64_t h, struct tkey k, uint32_t *slot_out)
 {
-	uint32_t mask = w->tindex_cap - 1, j = (uint32_t)h & mask;
+	uint32_t mask = w->tindex_cap - 1, tag = term_tag(h), j = tag & mask;
 	for (;;) {
-		uint32_t id1 = w->tindex[j];
-		if (!id1) {
+		struct tslot sl = w->tindex[j];
+		if (!sl.id1) {
 			if (slot_out)
 				*slot_out = j;
 			return NO_TERM;
 		}
-		const struct wterm *t = &w->terms[id1 - 1];
-		if (t->hash == h && t->len == len && t->kind == kind && memcmp(t->str, s, len) == 0)
-			return id1 - 1;
+		if (sl.tag == tag && term_is(&w->terms[sl.id1 - 1], kind, s, len, k))
+			return sl.id1 - 1;
 		j = (j + 1) & mask;
 	}
 }
 
-static uint32_t term_intern(struct window *w, uint8_t kind, const char *s, size_t len)
+/* The first term whose tag matches h, or NO_TERM: a guess to prefetch and confirm. */
+static inline uint32_t term_guess(const struct window *w, uint64_t h)
 {
-	uint64_t h = term_hash(kind, s, len);
+	uint32_t mask = w->tindex_cap - 1, tag = term_tag(h), j = tag & mask;
+	for (;;) {
+		struct tslot sl = w->tindex[j];
+		if (!sl.id1)
+			return NO_TERM;
+		if (sl.tag == tag)
+			return sl.id1 - 1;
+		j = (j + 1) & mask;
+	}
+}
+
+/* Grows the term array; terms move, so callers hold ids, not pointers. */
+static int terms_grow(struct window *w)
+{
+	uint32_t cap = w->terms_cap ? w->terms_cap * 2 : 1024;
+	struct wterm *nt = aligned_alloc(64, (size_t)cap * sizeof *nt);
+	struct wcold *np = realloc(w->cold, (size_t)cap * sizeof *np);
+	if (np)
+		w->cold = np;
+	if (!nt || !np) {
+		free(nt);
+		return -ENOMEM;
+	}
+	if (w->nterms)
+		memcpy(nt, w->terms, (size_t)w->nterms * sizeof *nt);
+	free(w->terms);
+	w->terms = nt;
+	w->terms_cap = cap;
+	return 0;
+}
+
+/* The term's id, interned if new; NO_TERM when out of memory. */
+static uint32_t term_intern(struct window *w, uint8_t kind, const char *s, size_t len, uint64_t h,
+			    struct tkey k)
+{
 	uint32_t slot;
-	uint32_t id = term_find(w, kind, s, len, h, &slot);
+	uint32_t id = term_find(w, kind, s, len, h, k, &slot);
 	if (id != NO_TERM)
 		return id;
 	if ((w->live_terms + 1) * 4 > w->tindex_cap * 3) {
 		if (tindex_grow(w) < 0)
 			return NO_TERM;
-		term_find(w, kind, s, len, h, &slot);
+		term_find(w, kind, s, len, h, k, &slot);
+	}
+	if (w->free_head == NO_TERM && w->nterms == w->terms_cap && terms_grow(w) < 0)
+		return NO_TERM;
+	char *out = NULL;
+	if (len >= TERM_INLINE) {
+		out = malloc(len + 1);
+		if (!out)
+			return NO_TERM;
+		memcpy(out, s, len);
+		out[len] = 0;
 	}
 	if (w->free_head != NO_TERM) {
 		id = w->free_head;
-		w->free_head = w->terms[id].next_free;
+		w->free_head = w->terms[id].u.next_free;
 	} else {
-		if (w->nterms == w->terms_cap) {
-			uint32_t cap = w->terms_cap ? w->terms_cap * 2 : 1024;
-			struct wterm *nt = realloc(w->terms, cap * sizeof *nt);
-			if (!nt)
-				return NO_TERM;
-			w->terms = nt;
-			w->terms_cap = cap;
-		}
 		id = w->nterms++;
 	}
 	struct wterm *t = &w->terms[id];
 	memset(t, 0, sizeof *t);
-	t->str = malloc(len + 1);
-	if (!t->str) {
-		t->next_free = w->free_head;
-		w->free_head = id;
-		return NO_TERM;
+	memset(&w->cold[id], 0, sizeof w->cold[id]);
+	if (out) {
+		t->str.out = out;
+	} else {
+		memcpy(t->str.in, s, len);
+		t->str.in[len] = 0;
 	}
-	memcpy(t->str, s, len);
-	t->str[len] = 0;
-	t->hash = h;
+	t->key[0] = k.a;
+	t->key[1] = k.b;
 	t->len = (uint16_t)len;
 	t->kind = kind;
 	t->live = 1;
-	t->first_seen_ms = w->end_ms;
-	t->ckey[0] = t->ckey[1] = EMPTY_KEY;
-	w->tindex[slot] = id + 1;
+	w->cold[id].first_seen_ms = w->end_ms;
+	/* no key hint: a first check then fails on the entry's term id */
+	w->tindex[slot] = (struct tslot){ term_tag(h), id + 1 };
 	w->live_terms++;
 	return id;
 }
@@ -234,23 +411,24 @@ static uint32_t term_intern(struct window *w, uint8_t kind, const char *s, size_
 static void term_release(struct window *w, uint32_t id)
 {
 	struct wterm *t = &w->terms[id];
-	uint32_t mask = w->tindex_cap - 1, j = (uint32_t)t->hash & mask;
+	uint32_t mask = w->tindex_cap - 1;
+	uint32_t j = term_tag(term_hash(t->kind, term_str(t), t->len)) & mask;
 
 	assert(t->live && t->refs == 0);
-	while (w->tindex[j] != id + 1)
+	while (w->tindex[j].id1 != id + 1)
 		j = (j + 1) & mask;
 	for (;;) {
 		uint32_t k = (j + 1) & mask;
-		w->tindex[j] = 0;
+		w->tindex[j] = (struct tslot){ 0, 0 };
 		for (;;) {
-			uint32_t id1 = w->tindex[k];
-			if (!id1)
+			struct tslot sl = w->tindex[k];
+			if (!sl.id1)
 				goto done;
-			uint32_t home = (uint32_t)w->terms[id1 - 1].hash & mask;
+			uint32_t home = sl.tag & mask;
 			/* move it back if its home is not in the (j, k] cyclic range */
 			bool between = j <= k ? (home > j && home <= k) : (home > j || home <= k);
 			if (!between) {
-				w->tindex[j] = id1;
+				w->tindex[j] = sl;
 				j = k;
 				break;
 			}
@@ -258,10 +436,10 @@ static void term_release(struct window *w, uint32_t id)
 		}
 	}
 done:
-	free(t->str);
-	t->str = NULL;
+	if (t->len >= TERM_INLINE)
+		free(t->str.out);
 	t->live = 0;
-	t->next_free = w->free_head;
+	t->u.next_free = w->free_head;
 	w->free_head = id;
 	w->live_terms--;
 }
@@ -274,19 +452,36 @@ static inline void term_unref(struct window *w, uint32_t id)
 
 /* ---- buckets -------------------------------------------------------- */
 
-static struct entry *bucket_find(const struct bucket *b, uint32_t term)
+static inline uint32_t entry_home(uint32_t term, uint32_t mask)
+{
+	return (uint32_t)hash_u64(term) & mask;
+}
+
+static uint32_t bucket_find_ix(const struct bucket *b, uint32_t term)
 {
 	if (!b->idx_cap)
-		return NULL;
-	uint32_t mask = b->idx_cap - 1, j = (uint32_t)hash_u64(term) & mask;
+		return NO_TERM;
+	uint32_t mask = b->idx_cap - 1, j = entry_home(term, mask);
 	for (;;) {
 		uint32_t i1 = b->idx[j];
 		if (!i1)
-			return NULL;
+			return NO_TERM;
 		if (b->e[i1 - 1].term == term)
-			return &b->e[i1 - 1];
+			return i1 - 1;
 		j = (j + 1) & mask;
 	}
+}
+
+static const struct entry *bucket_find(const struct bucket *b, uint32_t term)
+{
+	uint32_t ix = bucket_find_ix(b, term);
+	return ix == NO_TERM ? NULL : &b->e[ix];
+}
+
+/* The author set of entry e of b, or NULL when b keeps none. */
+static inline const struct hll_set *entry_authors(const struct bucket *b, const struct entry *e)
+{
+	return b->sk ? &b->sk[e - b->e] : NULL;
 }
 
 static void bucket_reindex(struct bucket *b)
@@ -294,7 +489,7 @@ static void bucket_reindex(struct bucket *b)
 	uint32_t mask = b->idx_cap - 1;
 	memset(b->idx, 0, b->idx_cap * sizeof *b->idx);
 	for (uint32_t i = 0; i < b->n; i++) {
-		uint32_t j = (uint32_t)hash_u64(b->e[i].term) & mask;
+		uint32_t j = entry_home(b->e[i].term, mask);
 		while (b->idx[j])
 			j = (j + 1) & mask;
 		b->idx[j] = i + 1;
@@ -305,6 +500,12 @@ static int bucket_grow(struct bucket *b)
 {
 	if (b->n == b->cap) {
 		uint32_t cap = b->cap ? b->cap * 2 : 16;
+		if (b->sketches) {
+			struct hll_set *nk = realloc(b->sk, cap * sizeof *nk);
+			if (!nk)
+				return -ENOMEM;
+			b->sk = nk;
+		}
 		struct entry *ne = realloc(b->e, cap * sizeof *ne);
 		if (!ne)
 			return -ENOMEM;
@@ -323,48 +524,36 @@ static int bucket_grow(struct bucket *b)
 	return 0;
 }
 
-/* Returns the entry for term, creating it (and a term reference). */
-static struct entry *bucket_get(struct window *w, struct bucket *b, uint32_t term,
-				uint32_t *idx_out)
+/* Index of the entry for term, creating it (and a term reference); NO_TERM when out of memory. */
+static uint32_t bucket_get(struct window *w, struct bucket *b, uint32_t term)
 {
-	uint32_t mask, j;
-	if (b->idx_cap) {
-		mask = b->idx_cap - 1;
-		j = (uint32_t)hash_u64(term) & mask;
-		for (;;) {
-			uint32_t i1 = b->idx[j];
-			if (!i1)
-				break;
-			if (b->e[i1 - 1].term == term) {
-				*idx_out = i1 - 1;
-				return &b->e[i1 - 1];
-			}
-			j = (j + 1) & mask;
-		}
-	}
+	uint32_t ix = bucket_find_ix(b, term);
+	if (ix != NO_TERM)
+		return ix;
 	if (bucket_grow(b) < 0)
-		return NULL;
-	mask = b->idx_cap - 1;
-	j = (uint32_t)hash_u64(term) & mask;
+		return NO_TERM;
+	uint32_t mask = b->idx_cap - 1, j = entry_home(term, mask);
 	while (b->idx[j])
 		j = (j + 1) & mask;
-	struct entry *e = &b->e[b->n];
-	memset(e, 0, sizeof *e);
-	e->term = term;
-	b->idx[j] = b->n + 1;
-	*idx_out = b->n++;
+	ix = b->n++;
+	b->e[ix] = (struct entry){ .term = term };
+	if (b->sketches)
+		memset(&b->sk[ix], 0, sizeof b->sk[ix]);
+	b->idx[j] = ix + 1;
 	w->terms[term].refs++;
 	w->entries++;
-	return e;
+	return ix;
 }
 
 /* Drops every entry and returns the slot to empty, keeping its memory. */
 static void bucket_clear(struct window *w, struct bucket *b)
 {
 	for (uint32_t i = 0; i < b->n; i++) {
-		hll_free(b->e[i].hll);
+		if (b->sk)
+			hll_set_clear(&b->sk[i]);
 		term_unref(w, b->e[i].term);
 	}
+	hll_group_free(&b->grp);
 	w->entries -= b->n;
 	b->n = 0;
 	b->key = EMPTY_KEY;
@@ -375,23 +564,31 @@ static void bucket_clear(struct window *w, struct bucket *b)
 	memset(&b->vol, 0, sizeof b->vol);
 	if (b->idx_cap)
 		memset(b->idx, 0, b->idx_cap * sizeof *b->idx);
-	/* a long-idle slot should not pin the memory of a peak */
-	if (b->cap > 4096) {
+	/*
+	 * A long-idle slot should not pin the memory of a peak; and a slot that
+	 * gave up its sketches (baseline) starts over, so e and sk have one cap.
+	 */
+	if (b->cap > 4096 || (b->level > 0 && !b->sketches)) {
 		free(b->e);
+		free(b->sk);
 		free(b->idx);
 		b->e = NULL;
+		b->sk = NULL;
 		b->idx = NULL;
 		b->cap = b->idx_cap = 0;
 	}
+	b->sketches = b->level > 0;
 }
+
+static inline uint32_t wsum_total(const struct wsum *s) { return s->n[0] + s->n[1] + s->n[2]; }
+static inline uint32_t entry_total(const struct entry *e) { return e->n[0] + e->n[1] + e->n[2]; }
 
 static void sum_sub(struct wsum *s, const struct entry *e)
 {
-	s->count -= e->count;
-	s->pos -= e->pos;
-	s->neg -= e->neg;
+	for (int i = 0; i < 3; i++)
+		s->n[i] -= e->n[i];
 	s->sent -= e->sent;
-	if (s->count == 0)
+	if (wsum_total(s) == 0)
 		s->sent = 0; /* no float residue on an empty total */
 }
 
@@ -440,7 +637,7 @@ static void bucket_prune(struct window *w, int level, struct bucket *b)
 	if (!counts)
 		return; /* keep everything: exact, just bigger */
 	for (uint32_t i = 0; i < b->n; i++)
-		counts[i] = b->e[i].count;
+		counts[i] = entry_total(&b->e[i]);
 	qsort(counts, b->n, sizeof *counts, cmp_count_desc);
 	uint32_t threshold = counts[m - 1];
 	/* Entries above the threshold all stay; ties at it fill the rest of m. */
@@ -452,17 +649,21 @@ static void bucket_prune(struct window *w, int level, struct bucket *b)
 
 	for (uint32_t i = 0; i < b->n; i++) {
 		struct entry *e = &b->e[i];
-		bool keep = e->count > threshold || (e->count == threshold && ties_left > 0);
+		uint32_t c = entry_total(e);
+		bool keep = c > threshold || (c == threshold && ties_left > 0);
 		if (keep) {
-			if (e->count == threshold)
+			if (c == threshold)
 				ties_left--;
+			if (b->sk)
+				b->sk[kept] = b->sk[i]; /* moves the set's memory */
 			b->e[kept++] = *e;
 			continue;
 		}
-		if (e->count > dropped_max)
-			dropped_max = e->count;
+		if (c > dropped_max)
+			dropped_max = c;
 		subtract_entry(w, level, b, e, true, level == 1);
-		hll_free(e->hll);
+		if (b->sk)
+			hll_set_clear(&b->sk[i]);
 		w->pruned++;
 		w->entries--;
 		term_unref(w, e->term);
@@ -502,22 +703,23 @@ static struct bucket *level_open(struct window *w, int level, int64_t key)
 static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 {
 	struct bucket *dst = level_open(w, 2, dst_key);
-	uint32_t ix;
 	for (uint32_t i = 0; i < src->n; i++) {
 		const struct entry *s = &src->e[i];
-		if (s->count == 0 && !s->hll)
+		const struct hll_set *sa = entry_authors(src, s);
+		if (entry_total(s) == 0 && (!sa || hll_set_empty(sa)))
 			continue;
-		struct entry *d = bucket_get(w, dst, s->term, &ix);
-		if (!d) {
+		uint32_t ix = bucket_get(w, dst, s->term);
+		if (ix == NO_TERM) {
 			/* out of memory: the count leaves the 24h total with the entry */
 			sum_sub(&w->terms[s->term].sum[WINDOW_24H], s);
 			continue;
 		}
-		d->count += s->count;
-		d->pos += s->pos;
-		d->neg += s->neg;
+		struct entry *d = &dst->e[ix];
+		for (int k = 0; k < 3; k++)
+			d->n[k] += s->n[k];
 		d->sent += s->sent;
-		hll_merge(&d->hll, s->hll);
+		if (sa && dst->sk)
+			hll_set_merge(&dst->sk[ix], sa);
 	}
 	vsum_add(&dst->vol, &src->vol, 1);
 	dst->error_in += src->error;
@@ -537,17 +739,57 @@ static void emit_minute(struct window *w, const struct bucket *b)
 	size_t n = 0;
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct entry *e = &b->e[i];
-		if (e->count == 0)
+		if (entry_total(e) == 0)
 			continue;
 		const struct wterm *t = &w->terms[e->term];
 		w->rows[n++] = (struct window_minute_row){
-			.term = t->str, .term_len = t->len, .kind = t->kind,
-			.minute_ms = b->key * 60000, .count = e->count,
-			.authors = (uint32_t)hll_count(e->hll), .pos = e->pos, .neg = e->neg,
+			.term = term_str(t), .term_len = t->len, .kind = t->kind,
+			.minute_ms = b->key * 60000, .count = entry_total(e),
+			.authors = (uint32_t)e->authors, .pos = e->n[LABEL_POS],
+			.neg = e->n[LABEL_NEG],
 			.sent_sum = e->sent,
 		};
 	}
 	w->minute_fn(w->minute_ctx, b->key * 60000, w->rows, n);
+}
+
+/*
+ * Gives back the room a closed bucket no longer needs: a quarter hour grows to
+ * every term of its minutes before pruning keeps top_m, and would otherwise
+ * hold that capacity for two days. A failed realloc just keeps the old block.
+ */
+static void bucket_shrink(struct bucket *b)
+{
+	uint32_t cap = pow2_at_least(b->n > 16 ? b->n : 16);
+	if (cap < b->cap) {
+		struct entry *ne = realloc(b->e, cap * sizeof *ne);
+		if (ne)
+			b->e = ne;
+		if (b->sk) {
+			struct hll_set *nk = realloc(b->sk, cap * sizeof *nk);
+			if (nk)
+				b->sk = nk;
+		}
+		if (ne)
+			b->cap = cap; /* sk has at least cap either way */
+	}
+	uint64_t want = 2 * ((uint64_t)b->n + 1);
+	uint32_t icap = pow2_at_least(want > 32 ? want : 32);
+	if (icap < b->idx_cap) {
+		uint32_t *ni = realloc(b->idx, icap * sizeof *ni);
+		if (ni) {
+			b->idx = ni;
+			b->idx_cap = icap;
+			bucket_reindex(b);
+		}
+	}
+}
+
+/* Fixes each entry's author estimate from its set (closed buckets no longer change). */
+static void bucket_count_authors(struct bucket *b)
+{
+	for (uint32_t i = 0; i < b->n; i++)
+		b->e[i].authors = b->sk ? (uint32_t)hll_set_count(&b->sk[i]) : 0;
 }
 
 static void bucket_close(struct window *w, int level, struct bucket *b)
@@ -559,17 +801,18 @@ static void bucket_close(struct window *w, int level, struct bucket *b)
 		 * at level 0 - impossible now that both levels count at arrival -
 		 * so every entry here has a count. */
 		bucket_prune(w, 1, b);
+		/* closed: its sets no longer share a register table */
+		hll_group_detach(&b->grp, b->sk, b->n);
+		bucket_count_authors(b);
 		emit_minute(w, b);
 		roll_up(w, b, floor_div(b->key * 60000, 900000));
-		for (uint32_t i = 0; i < b->n; i++)
-			b->e[i].authors = (uint32_t)hll_count(b->e[i].hll);
 	} else if (level == 2) {
 		bucket_prune(w, 2, b);
-		for (uint32_t i = 0; i < b->n; i++)
-			b->e[i].authors = (uint32_t)hll_count(b->e[i].hll);
+		bucket_count_authors(b);
 	} else {
 		bucket_prune(w, 0, b);
 	}
+	bucket_shrink(b);
 }
 
 /* Takes the bucket out of its window totals. */
@@ -638,10 +881,11 @@ static void level_expire(struct window *w, int level)
 		if (b->key >= first_kept) {
 			if (b->state == B_CLOSED) {
 				/* baseline: counts and author estimates stay, sketches go */
-				for (uint32_t k = 0; k < b->n; k++) {
-					hll_free(b->e[k].hll);
-					b->e[k].hll = NULL;
-				}
+				for (uint32_t k = 0; b->sk && k < b->n; k++)
+					hll_set_clear(&b->sk[k]);
+				free(b->sk);
+				b->sk = NULL;
+				b->sketches = false;
 				b->state = B_BASELINE;
 			}
 			continue;
@@ -696,8 +940,11 @@ struct window *window_new(const struct window_config *cfg)
 		L->b = calloc(L->nslots, sizeof *L->b);
 		if (!L->b)
 			goto fail;
-		for (uint32_t i = 0; i < L->nslots; i++)
+		for (uint32_t i = 0; i < L->nslots; i++) {
 			L->b[i].key = EMPTY_KEY;
+			L->b[i].level = (uint8_t)l;
+			L->b[i].sketches = l > 0;
+		}
 	}
 	w->uni = hll_union_new();
 	if (!w->uni || tindex_grow(w) < 0)
@@ -715,17 +962,21 @@ void window_free(struct window *w)
 	for (int l = 0; l < NLEVELS; l++) {
 		struct level *L = &w->lv[l];
 		for (uint32_t i = 0; L->b && i < L->nslots; i++) {
-			for (uint32_t k = 0; k < L->b[i].n; k++)
-				hll_free(L->b[i].e[k].hll);
-			free(L->b[i].e);
-			free(L->b[i].idx);
+			struct bucket *b = &L->b[i];
+			for (uint32_t k = 0; b->sk && k < b->n; k++)
+				hll_set_clear(&b->sk[k]);
+			hll_group_free(&b->grp);
+			free(b->e);
+			free(b->sk);
+			free(b->idx);
 		}
 		free(L->b);
 	}
 	for (uint32_t i = 0; i < w->nterms; i++)
-		if (w->terms[i].live)
-			free(w->terms[i].str);
+		if (w->terms[i].live && w->terms[i].len >= TERM_INLINE)
+			free(w->terms[i].str.out);
 	free(w->terms);
+	free(w->cold);
 	free(w->tindex);
 	free(w->rows);
 	free(w->cand);
@@ -748,28 +999,136 @@ void window_advance(struct window *w, int64_t now_ms)
 	slide_to(w, now_ms > w->end_ms || !w->started ? now_ms : w->end_ms);
 }
 
-static inline void wsum_add(struct wsum *s, uint8_t label, float compound)
+/*
+ * Counting a post's tokens. Done one token at a time, each token is a chain
+ * of dependent cache misses - term index slot, term, its entries, the author
+ * set's memory - and the core waits on each in turn. So the tokens of a post
+ * go through in batches, in passes, each pass prefetching for every token
+ * what a later pass will read, so the misses of different tokens overlap:
+ *
+ *   1. hash; probe the term index by tag (the index is small and mostly in
+ *      cache); prefetch both lines of the likely term
+ *   2. confirm the term or intern it; dedupe within the post; by the term's
+ *      hints, prefetch its level-0 and level-1 entries, its author set and
+ *      the line of the set's memory this post's author goes to
+ *   3. confirm the entries (or create them); count into them and into the
+ *      term's totals
+ *   4. add the author to the author sets; refresh the terms' set hints
+ *
+ * The author is the same for every token of a post, so what the sets need of
+ * it (probe start, register, rank) is computed once (struct hll_key).
+ * Passes keep term ids and entry indexes, never pointers: interning a term or
+ * adding an entry may move arrays (a prefetch of a stale address only wastes
+ * the load). Dedupe happens in token order in pass 2, so it holds across
+ * batches of one post too.
+ */
+#define ADD_BATCH 32
+
+struct add_post {
+	struct bucket *b0, *b1;        /* the post's open level-0 and level-1 buckets */
+	uint32_t seq;                  /* post number, for dedupe */
+	uint32_t label;                /* LABEL_NEU, LABEL_POS or LABEL_NEG */
+	float compound;
+	struct hll_key author;         /* prepared once for all the post's author sets */
+};
+
+/* The term's entry index in open bucket b of level l per its hint, unconfirmed; or NO_TERM. */
+static inline uint32_t entry_hint(const struct wterm *t, int l, const struct bucket *b)
 {
-	s->count++;
-	s->pos += label == 1;
-	s->neg += label == 2;
-	s->sent += compound;
+	return t->cidx[l] < b->n ? t->cidx[l] : NO_TERM;
 }
 
-/* Entry of term in the open bucket `key` of level l, through the term's cache. */
-static inline struct entry *entry_for(struct window *w, int l, struct bucket *b, uint32_t id)
+/* Confirms a hinted entry index or looks the entry up (creating it); sets the hint. */
+static inline uint32_t entry_confirm(struct window *w, int l, struct bucket *b, uint32_t id,
+				     uint32_t ix)
 {
-	struct wterm *t = &w->terms[id];
-	if (t->ckey[l] == b->key && t->cidx[l] < b->n && b->e[t->cidx[l]].term == id)
-		return &b->e[t->cidx[l]];
-	uint32_t ix;
-	struct entry *e = bucket_get(w, b, id, &ix);
-	if (e) {
-		t = &w->terms[id];
-		t->ckey[l] = b->key;
-		t->cidx[l] = ix;
+	if (ix != NO_TERM && b->e[ix].term == id)
+		return ix;
+	ix = bucket_get(w, b, id);
+	if (ix != NO_TERM)
+		w->terms[id].cidx[l] = ix;
+	return ix;
+}
+
+static inline void entry_count(struct entry *e, const struct add_post *a)
+{
+	e->n[a->label]++;
+	e->sent += a->compound;
+}
+
+static inline void wsum_count(struct wsum *s, const struct add_post *a)
+{
+	s->n[a->label]++;
+	s->sent += a->compound;
+}
+
+static void add_batch(struct window *w, const struct add_post *a, const struct token *tk,
+		      size_t n)
+{
+	struct bucket *b0 = a->b0, *b1 = a->b1;
+	bool in5 = b0->in_sum;
+	uint64_t h[ADD_BATCH];
+	struct tkey key[ADD_BATCH];
+	uint32_t id[ADD_BATCH], x0[ADD_BATCH], x1[ADD_BATCH], m = 0;
+
+	assert(n <= ADD_BATCH);
+	for (size_t k = 0; k < n; k++) {
+		h[k] = term_key(tk[k].kind, tk[k].s, tk[k].len, &key[k]);
+		id[k] = term_guess(w, h[k]);
+		if (id[k] != NO_TERM) {
+			__builtin_prefetch(&w->terms[id[k]], 1);
+			__builtin_prefetch(&w->terms[id[k]].sum, 1);
+		}
 	}
-	return e;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t i = id[k];
+		/* a term interned for an earlier token of this post is not among the guesses */
+		if (i == NO_TERM || !term_is(&w->terms[i], tk[k].kind, tk[k].s, tk[k].len, key[k]))
+			i = term_intern(w, tk[k].kind, tk[k].s, tk[k].len, h[k], key[k]);
+		if (i == NO_TERM)
+			continue;
+		struct wterm *t = &w->terms[i];
+		if (t->u.last_post == a->seq)
+			continue; /* once per post */
+		t->u.last_post = a->seq;
+		x0[m] = entry_hint(t, 0, b0);
+		x1[m] = entry_hint(t, 1, b1);
+		if (x0[m] != NO_TERM)
+			__builtin_prefetch(&b0->e[x0[m]], 1);
+		if (x1[m] != NO_TERM) {
+			__builtin_prefetch(&b1->e[x1[m]], 1);
+			__builtin_prefetch(&b1->sk[x1[m]], 1);
+		}
+		hll_group_where_prefetch(t->aset_base, t->aset_shape, &a->author);
+		id[m++] = i;
+	}
+	for (uint32_t k = 0; k < m; k++) {
+		uint32_t i = id[k];
+		x0[k] = entry_confirm(w, 0, b0, i, x0[k]);
+		x1[k] = entry_confirm(w, 1, b1, i, x1[k]);
+		struct wterm *t = &w->terms[i];
+		if (x0[k] != NO_TERM) {
+			entry_count(&b0->e[x0[k]], a);
+			if (in5)
+				wsum_count(&t->sum[WINDOW_5M], a);
+		}
+		if (x1[k] != NO_TERM) {
+			entry_count(&b1->e[x1[k]], a);
+			wsum_count(&t->sum[WINDOW_1H], a);
+			wsum_count(&t->sum[WINDOW_24H], a);
+		} else if (x0[k] == NO_TERM && t->refs == 0) {
+			/* out of memory for a new term's entries: nothing names it */
+			term_release(w, i);
+		}
+	}
+	for (uint32_t k = 0; k < m; k++) {
+		if (x1[k] == NO_TERM)
+			continue;
+		struct hll_set *set = &b1->sk[x1[k]];
+		hll_group_add(&b1->grp, set, &a->author);
+		struct wterm *t = &w->terms[id[k]];
+		hll_group_where(&b1->grp, set, &t->aset_base, &t->aset_shape);
+	}
 }
 
 enum window_add_result window_add_post(struct window *w, const struct window_post *p)
@@ -790,54 +1149,31 @@ enum window_add_result window_add_post(struct window *w, const struct window_pos
 			return WINDOW_LATE;
 		}
 	}
-	struct bucket *b0 = level_open(w, 0, floor_div(t, 1000));
-	struct bucket *b1 = level_open(w, 1, floor_div(t, 60000));
-	uint8_t label = p->compound >= 0.05f ? 1 : p->compound <= -0.05f ? 2 : 0;
-	struct vsum pv = { 1, label == 1, label == 2, p->compound };
+	struct add_post a = {
+		.b0 = level_open(w, 0, floor_div(t, 1000)),
+		.b1 = level_open(w, 1, floor_div(t, 60000)),
+		.label = p->compound >= 0.05f    ? LABEL_POS
+			 : p->compound <= -0.05f ? LABEL_NEG
+						 : LABEL_NEU,
+		.compound = p->compound,
+	};
+	struct vsum pv = { 1, a.label == LABEL_POS, a.label == LABEL_NEG, p->compound };
 
-	vsum_add(&b0->vol, &pv, 1);
-	vsum_add(&b1->vol, &pv, 1);
-	if (b0->in_sum)
+	assert(a.b1->sketches);
+	vsum_add(&a.b0->vol, &pv, 1);
+	vsum_add(&a.b1->vol, &pv, 1);
+	if (a.b0->in_sum)
 		vsum_add(&w->vol[WINDOW_5M], &pv, 1);
 	vsum_add(&w->vol[WINDOW_1H], &pv, 1);
 	vsum_add(&w->vol[WINDOW_24H], &pv, 1);
 	w->posts++;
 	if (++w->post_seq == 0)
 		w->post_seq = 1;
-
-	for (size_t i = 0; i < p->ntokens; i++) {
-		const struct token *tk = &p->tokens[i];
-		uint32_t id = term_intern(w, tk->kind, tk->s, tk->len);
-		if (id == NO_TERM)
-			continue;
-		struct wterm *term = &w->terms[id];
-		if (term->last_post == w->post_seq)
-			continue; /* once per post */
-		term->last_post = w->post_seq;
-		/* Hold a reference while the buckets take theirs: a new term has none. */
-		term->refs++;
-		struct entry *e0 = entry_for(w, 0, b0, id);
-		struct entry *e1 = entry_for(w, 1, b1, id);
-		term = &w->terms[id];
-		if (e0) {
-			e0->count++;
-			e0->pos += label == 1;
-			e0->neg += label == 2;
-			e0->sent += p->compound;
-			if (b0->in_sum)
-				wsum_add(&term->sum[WINDOW_5M], label, p->compound);
-		}
-		if (e1) {
-			e1->count++;
-			e1->pos += label == 1;
-			e1->neg += label == 2;
-			e1->sent += p->compound;
-			hll_add(&e1->hll, p->author_hash);
-			wsum_add(&term->sum[WINDOW_1H], label, p->compound);
-			wsum_add(&term->sum[WINDOW_24H], label, p->compound);
-		}
-		term_unref(w, id);
-	}
+	a.seq = w->post_seq;
+	hll_key_init(&a.author, p->author_hash);
+	for (size_t at = 0; at < p->ntokens; at += ADD_BATCH)
+		add_batch(w, &a, p->tokens + at,
+			  p->ntokens - at < ADD_BATCH ? p->ntokens - at : ADD_BATCH);
 	return WINDOW_ADDED;
 }
 
@@ -850,20 +1186,23 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 	st->terms = w->live_terms;
 	st->entries = w->entries;
 	st->pruned = w->pruned;
-	size_t bytes = sizeof *w + w->terms_cap * sizeof *w->terms +
+	size_t bytes = sizeof *w + w->terms_cap * (sizeof *w->terms + sizeof *w->cold) +
 		       w->tindex_cap * sizeof *w->tindex;
 	for (int l = 0; l < NLEVELS; l++) {
 		const struct level *L = &w->lv[l];
 		for (uint32_t i = 0; i < L->nslots; i++) {
 			const struct bucket *b = &L->b[i];
-			bytes += sizeof *b + b->cap * sizeof *b->e + b->idx_cap * sizeof *b->idx;
-			for (uint32_t k = 0; k < b->n; k++)
-				bytes += hll_bytes(b->e[k].hll);
+			bytes += sizeof *b + b->cap * sizeof *b->e + b->idx_cap * sizeof *b->idx +
+				 hll_group_bytes(&b->grp);
+			if (b->sk)
+				bytes += b->cap * sizeof *b->sk;
+			for (uint32_t k = 0; b->sk && k < b->n; k++)
+				bytes += hll_set_bytes(&b->sk[k]);
 		}
 	}
 	for (uint32_t i = 0; i < w->nterms; i++)
-		if (w->terms[i].live)
-			bytes += w->terms[i].len + 1;
+		if (w->terms[i].live && w->terms[i].len >= TERM_INLINE)
+			bytes += w->terms[i].len + 1u;
 	st->bytes = bytes;
 }
 
@@ -882,8 +1221,8 @@ static uint64_t term_authors(struct window *w, int win, uint32_t id)
 		for (int64_t k = end1 - n + 1; k <= end1; k++) {
 			const struct bucket *b = level_bucket((struct level *)L1, k);
 			const struct entry *e = b ? bucket_find(b, id) : NULL;
-			if (e)
-				hll_union_add(u, e->hll);
+			if (e && b->sk)
+				hll_union_add_member(u, &b->grp, entry_authors(b, e));
 		}
 	} else {
 		const struct level *L2 = &w->lv[2];
@@ -891,8 +1230,8 @@ static uint64_t term_authors(struct window *w, int win, uint32_t id)
 		for (int64_t k = end2 - L2->nwin + 1; k <= end2; k++) {
 			const struct bucket *b = level_bucket((struct level *)L2, k);
 			const struct entry *e = b && b->state != B_BASELINE ? bucket_find(b, id) : NULL;
-			if (e)
-				hll_union_add(u, e->hll);
+			if (e && b->sk)
+				hll_union_add_member(u, &b->grp, entry_authors(b, e));
 		}
 		/* minutes not yet rolled up */
 		for (uint32_t i = 0; i < L1->nslots; i++) {
@@ -900,8 +1239,8 @@ static uint64_t term_authors(struct window *w, int win, uint32_t id)
 			if (b->state != B_OPEN)
 				continue;
 			const struct entry *e = bucket_find(b, id);
-			if (e)
-				hll_union_add(u, e->hll);
+			if (e && b->sk)
+				hll_union_add_member(u, &b->grp, entry_authors(b, e));
 		}
 	}
 	return hll_union_count(u);
@@ -993,8 +1332,8 @@ static double trend_raw_score(double obs, double exp, uint32_t min_authors)
 
 static double term_score(struct window *w, int win, uint32_t id, uint64_t authors)
 {
-	struct wterm *t = &w->terms[id];
-	if (w->end_ms - t->first_seen_ms < w->cfg.warmup_ms)
+	struct wcold *pk = &w->cold[id];
+	if (w->end_ms - pk->first_seen_ms < w->cfg.warmup_ms)
 		return 0;
 	bool known;
 	double exp_authors = term_expected(w, win, id, &known);
@@ -1004,11 +1343,11 @@ static double term_score(struct window *w, int win, uint32_t id, uint64_t author
 	double hl_ms = w->cfg.half_life_s * 1000.0 *
 		       ((double)window_span_ms(win) / (double)window_span_ms(WINDOW_5M));
 	double decayed = 0;
-	if (t->peak[win] > 0 && hl_ms > 0)
-		decayed = t->peak[win] * exp2(-(double)(w->end_ms - t->peak_ms[win]) / hl_ms);
+	if (pk->peak[win] > 0 && hl_ms > 0)
+		decayed = pk->peak[win] * exp2(-(double)(w->end_ms - pk->peak_ms[win]) / hl_ms);
 	if (raw >= decayed) {
-		t->peak[win] = (float)raw;
-		t->peak_ms[win] = w->end_ms;
+		pk->peak[win] = (float)raw;
+		pk->peak_ms[win] = w->end_ms;
 		return raw;
 	}
 	return decayed < 0.01 ? 0 : decayed;
@@ -1022,7 +1361,7 @@ struct heap {
 
 static inline uint32_t hcount(const struct window *w, int win, uint32_t id)
 {
-	return w->terms[id].sum[win].count;
+	return wsum_total(&w->terms[id].sum[win]);
 }
 
 static void heap_push(struct heap *h, const struct window *w, int win, uint32_t id)
@@ -1100,7 +1439,7 @@ static void term_series(struct window *w, int win, uint32_t id, uint32_t *series
 		if (b) {
 			const struct entry *e = bucket_find(b, id);
 			if (e)
-				c = e->count;
+				c = entry_total(e);
 			else if (b->state != B_OPEN)
 				err += b->error;
 			err += b->error_in;
@@ -1113,7 +1452,7 @@ static void term_series(struct window *w, int win, uint32_t id, uint32_t *series
 				if (b1 && b1->state == B_OPEN) {
 					const struct entry *e1 = bucket_find(b1, id);
 					if (e1)
-						c += e1->count;
+						c += entry_total(e1);
 				}
 			}
 		}
@@ -1175,7 +1514,7 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 	}
 	for (uint32_t id = 0; id < w->nterms; id++) {
 		const struct wterm *t = &w->terms[id];
-		if (t->live && t->sum[win].count > 0 && t->kind < TERM_KIND_COUNT)
+		if (t->live && wsum_total(&t->sum[win]) > 0 && t->kind < TERM_KIND_COUNT)
 			heap_push(&heaps[t->kind], w, win, id);
 	}
 	for (int k = 0; k < TERM_KIND_COUNT; k++)
@@ -1269,19 +1608,19 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 		const struct wterm *t = &w->terms[c->id];
 		struct trend *tr = &v->trends[c->view_idx];
 		const struct wsum *sm = &t->sum[win];
-		tr->term = snapshot_strdup(s, t->str, t->len);
+		tr->term = snapshot_strdup(s, term_str(t), t->len);
 		tr->series = snapshot_alloc(s, v->series_points * sizeof(uint32_t));
 		if (!tr->term || !tr->series)
 			goto out;
 		tr->term_len = t->len;
 		tr->kind = t->kind;
-		tr->count = sm->count;
+		tr->count = wsum_total(sm);
 		tr->authors = (uint32_t)c->authors;
 		tr->score = c->score;
-		tr->sentiment = sm->count ? sm->sent / (double)sm->count : 0;
-		tr->pos = sm->pos;
-		tr->neg = sm->neg;
-		tr->neu = sm->count - sm->pos - sm->neg;
+		tr->sentiment = tr->count ? sm->sent / (double)tr->count : 0;
+		tr->pos = sm->n[LABEL_POS];
+		tr->neg = sm->n[LABEL_NEG];
+		tr->neu = sm->n[LABEL_NEU];
 		term_series(w, win, c->id, tr->series, &tr->error);
 	}
 	for (int sort = 0; sort < SORT_COUNT_; sort++)
@@ -1305,16 +1644,17 @@ void window_lookup(struct window *w, int win, int kind, const char *term, size_t
 		   struct window_term_info *out)
 {
 	memset(out, 0, sizeof *out);
-	uint32_t id = term_find(w, (uint8_t)kind, term, len, term_hash((uint8_t)kind, term, len),
-				NULL);
+	struct tkey k;
+	uint64_t h = term_key((uint8_t)kind, term, len, &k);
+	uint32_t id = term_find(w, (uint8_t)kind, term, len, h, k, NULL);
 	if (id == NO_TERM)
 		return;
 	const struct wsum *sm = &w->terms[id].sum[win];
 	uint32_t series[SNAPSHOT_SERIES_POINTS] = { 0 };
 	out->found = true;
-	out->count = sm->count;
-	out->pos = sm->pos;
-	out->neg = sm->neg;
+	out->count = wsum_total(sm);
+	out->pos = sm->n[LABEL_POS];
+	out->neg = sm->n[LABEL_NEG];
 	out->sent_sum = sm->sent;
 	out->authors = (uint32_t)term_authors(w, win, id);
 	term_series(w, win, id, series, &out->error);
@@ -1337,18 +1677,40 @@ int window_check(struct window *w, char *err, size_t errlen)
 		const struct level *L = &w->lv[l];
 		for (uint32_t i = 0; i < L->nslots; i++) {
 			const struct bucket *b = &L->b[i];
+			/* author sets: levels 1 and 2 until baseline; columns only while open */
+			bool misplaced = (b->cap > 0 && (b->sk != NULL) != b->sketches) ||
+					 (l == 0 && b->sketches) ||
+					 (b->grp.ncols && (l != 1 || b->state != B_OPEN));
+			if (misplaced) {
+				snprintf(err, errlen, "level %d bucket %lld: author sets misplaced",
+					 l, (long long)b->key);
+				goto out;
+			}
 			for (uint32_t k = 0; k < b->n; k++) {
 				const struct entry *e = &b->e[k];
 				if (e->term >= w->nterms || !w->terms[e->term].live) {
 					snprintf(err, errlen, "entry names a dead term");
 					goto out;
 				}
+				/* a column names a column; an exact set holds at most one
+				 * author per post */
+				const struct hll_set *a = entry_authors(b, e);
+				bool col = a && a->cap == HLL_SET_COLUMN;
+				bool exact = a && !col && a->cap != HLL_SET_DENSE;
+				if ((col && a->n >= b->grp.ncols) ||
+				    (exact && a->n > entry_total(e))) {
+					snprintf(err, errlen, "term '%s': %u authors, %u posts",
+						 term_str(&w->terms[e->term]), a->n,
+						 entry_total(e));
+					goto out;
+				}
 				refs[e->term]++;
 				if (b->in_sum)
-					tot[(size_t)e->term * WINDOW_COUNT + l] += e->count;
+					tot[(size_t)e->term * WINDOW_COUNT + l] += entry_total(e);
 				/* open minutes count in 24h until they roll up */
 				if (l == 1 && b->state == B_OPEN && b->key <= end1)
-					tot[(size_t)e->term * WINDOW_COUNT + WINDOW_24H] += e->count;
+					tot[(size_t)e->term * WINDOW_COUNT + WINDOW_24H] +=
+						entry_total(e);
 			}
 		}
 	}
@@ -1357,14 +1719,21 @@ int window_check(struct window *w, char *err, size_t errlen)
 		if (!t->live)
 			continue;
 		if (t->refs != refs[id]) {
-			snprintf(err, errlen, "term '%s': refs %u, entries %u", t->str, t->refs,
-				 refs[id]);
+			snprintf(err, errlen, "term '%s': refs %u, entries %u", term_str(t),
+				 t->refs, refs[id]);
+			goto out;
+		}
+		struct tkey k;
+		uint64_t h = term_key(t->kind, term_str(t), t->len, &k);
+		if (t->key[0] != k.a || t->key[1] != k.b ||
+		    term_find(w, t->kind, term_str(t), t->len, h, k, NULL) != id) {
+			snprintf(err, errlen, "term '%s' is not found in the index", term_str(t));
 			goto out;
 		}
 		for (int win = 0; win < WINDOW_COUNT; win++)
-			if (t->sum[win].count != tot[(size_t)id * WINDOW_COUNT + win]) {
+			if (wsum_total(&t->sum[win]) != tot[(size_t)id * WINDOW_COUNT + win]) {
 				snprintf(err, errlen, "term '%s' window %s: total %u, buckets %llu",
-					 t->str, window_name(win), t->sum[win].count,
+					 term_str(t), window_name(win), wsum_total(&t->sum[win]),
 					 (unsigned long long)tot[(size_t)id * WINDOW_COUNT + win]);
 				goto out;
 			}

@@ -1,6 +1,7 @@
 /* Tests for analytics/hll.c: exact small counts, HyperLogLog accuracy, unions. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analytics/hll.h"
 #include "core/hash.h"
@@ -100,6 +101,164 @@ START_TEST(test_hll_union_accumulator_matches_merge)
 }
 END_TEST
 
+START_TEST(test_hll_set_is_exact_inline_then_sparse_and_estimates_when_dense)
+{
+	struct hll_set s = { 0 }; /* zeroed memory is an empty set */
+	ck_assert(hll_set_empty(&s));
+	for (uint64_t i = 0; i < HLL_INLINE; i++)
+		for (int rep = 0; rep < 3; rep++)
+			ck_assert_int_eq(hll_set_add(&s, author(i, 11)), 0);
+	ck_assert_uint_eq(hll_set_count(&s), HLL_INLINE);
+	ck_assert_uint_eq(hll_set_bytes(&s), 0); /* still inline: no heap memory */
+	ck_assert_int_eq(hll_set_add(&s, author(HLL_INLINE, 11)), 0);
+	ck_assert_uint_eq(hll_set_count(&s), HLL_INLINE + 1);
+	ck_assert_uint_gt(hll_set_bytes(&s), 0);
+	for (uint64_t i = 0; i < HLL_SPARSE_MAX; i++) {
+		ck_assert_int_eq(hll_set_add(&s, author(i, 11)), 0);
+		ck_assert_uint_eq(hll_set_count(&s), i < HLL_INLINE + 1 ? HLL_INLINE + 1 : i + 1);
+	}
+	ck_assert_uint_lt(hll_set_bytes(&s), HLL_REGISTERS); /* exact and smaller than dense */
+	for (uint64_t i = 0; i < 10000; i++)
+		hll_set_add(&s, author(i, 11));
+	ck_assert_uint_eq(hll_set_bytes(&s), HLL_REGISTERS);
+	double err = fabs((double)hll_set_count(&s) - 10000.0) / 10000.0;
+	ck_assert_msg(err < 0.03, "error %.4f", err);
+	hll_set_clear(&s);
+	ck_assert(hll_set_empty(&s));
+	ck_assert_uint_eq(hll_set_count(&s), 0);
+}
+END_TEST
+
+START_TEST(test_hll_hash_zero_is_stored_as_one)
+{
+	struct hll_set s = { 0 };
+	hll_set_add(&s, 0);
+	hll_set_add(&s, 1);
+	ck_assert_uint_eq(hll_set_count(&s), 1);
+	hll_set_add(&s, 2);
+	ck_assert_uint_eq(hll_set_count(&s), 2);
+	hll_set_clear(&s);
+}
+END_TEST
+
+START_TEST(test_hll_set_merge_is_exact_across_forms)
+{
+	struct hll_set a = { 0 }, b = { 0 }, c = { 0 };
+	for (uint64_t i = 0; i < 4; i++)
+		hll_set_add(&a, author(i, 21)); /* inline */
+	for (uint64_t i = 2; i < 6; i++)
+		hll_set_add(&b, author(i, 21)); /* inline, overlapping */
+	ck_assert_int_eq(hll_set_merge(&a, &b), 0);
+	ck_assert_uint_eq(hll_set_count(&a), 6);
+	for (uint64_t i = 0; i < 300; i++)
+		hll_set_add(&c, author(i, 21)); /* sparse */
+	ck_assert_int_eq(hll_set_merge(&b, &c), 0); /* inline dst spills */
+	ck_assert_uint_eq(hll_set_count(&b), 300);
+	ck_assert_int_eq(hll_set_merge(&c, &a), 0); /* subset: nothing new */
+	ck_assert_uint_eq(hll_set_count(&c), 300);
+	hll_set_clear(&a);
+	hll_set_clear(&b);
+	hll_set_clear(&c);
+}
+END_TEST
+
+/*
+ * Members of a group that go dense share a register-major table; they must
+ * hold exactly the registers a dense set of their own would.
+ */
+START_TEST(test_hll_group_columns_hold_what_dense_sets_would)
+{
+	enum { MEMBERS = 40 };
+	struct hll_group g = { 0 };
+	struct hll_set mem[MEMBERS], solo[MEMBERS];
+	memset(mem, 0, sizeof mem);
+	memset(solo, 0, sizeof solo);
+	/* member m sees 100 * (m + 1) authors, so some stay sparse and 30 take columns,
+	 * which widens the table twice */
+	for (uint64_t i = 0; i < 100 * MEMBERS; i++)
+		for (int m = 0; m < MEMBERS; m++)
+			if (i < 100 * (uint64_t)(m + 1)) {
+				uint32_t h = author(i * 31 + (uint64_t)m, 5);
+				struct hll_key k;
+				hll_key_init(&k, h);
+				ck_assert_int_eq(hll_group_add(&g, &mem[m], &k), 0);
+				hll_group_add(&g, &mem[m], &k); /* a repeat changes nothing */
+				ck_assert_int_eq(hll_set_add(&solo[m], h), 0);
+			}
+	int columns = 0;
+	for (int m = 0; m < MEMBERS; m++) {
+		columns += mem[m].cap == HLL_SET_COLUMN;
+		ck_assert_uint_eq(hll_group_count(&g, &mem[m]), hll_set_count(&solo[m]));
+	}
+	ck_assert_int_eq(columns, MEMBERS - HLL_SPARSE_MAX / 100);
+	ck_assert_uint_ge(g.stride, 32);
+	ck_assert_uint_eq(hll_group_bytes(&g), (size_t)HLL_REGISTERS * g.stride);
+
+	/* a union reads columns like dense sets */
+	struct hll_union *u = hll_union_new(), *v = hll_union_new();
+	for (int m = 0; m < MEMBERS; m += 7) {
+		hll_union_add_member(u, &g, &mem[m]);
+		hll_union_add_set(v, &solo[m]);
+	}
+	ck_assert_uint_eq(hll_union_count(u), hll_union_count(v));
+
+	/* detached, every member is an ordinary set with the same count */
+	ck_assert_int_eq(hll_group_detach(&g, mem, MEMBERS), 0);
+	ck_assert_ptr_null(g.reg);
+	for (int m = 0; m < MEMBERS; m++) {
+		ck_assert_uint_ne(mem[m].cap, HLL_SET_COLUMN);
+		ck_assert_uint_eq(hll_set_count(&mem[m]), hll_set_count(&solo[m]));
+		hll_set_clear(&mem[m]);
+		hll_set_clear(&solo[m]);
+	}
+	hll_union_free(u);
+	hll_union_free(v);
+}
+END_TEST
+
+START_TEST(test_hll_group_column_estimate_at_10k_is_within_2_percent)
+{
+	struct hll_group g = { 0 };
+	struct hll_set s = { 0 };
+	for (uint64_t i = 0; i < 10000; i++) {
+		struct hll_key k;
+		hll_key_init(&k, author(i, 77));
+		hll_group_add(&g, &s, &k);
+	}
+	ck_assert_uint_eq(s.cap, HLL_SET_COLUMN);
+	double err = fabs((double)hll_group_count(&g, &s) - 10000.0) / 10000.0;
+	ck_assert_msg(err <= 0.02, "error %.4f", err);
+	hll_set_clear(&s);
+	hll_group_free(&g);
+}
+END_TEST
+
+START_TEST(test_hll_union_reset_forgets_the_last_hash)
+{
+	/*
+	 * The accumulator keeps a small slot array across resets, and a set
+	 * skips a hash equal to the one it added last. After a reset every hash
+	 * must count again, whichever was added last before it.
+	 */
+	struct hll_union *u = hll_union_new();
+	struct hll_set a = { 0 };
+	for (uint64_t i = 0; i < 10; i++)
+		hll_set_add(&a, author(i, 9));
+	for (uint64_t i = 0; i < 10; i++) {
+		struct hll_set one = { 0 };
+		hll_set_add(&one, author(i, 9));
+		hll_union_reset(u);
+		hll_union_add_set(u, &a);
+		ck_assert_uint_eq(hll_union_count(u), 10);
+		hll_union_reset(u);
+		hll_union_add_set(u, &one);
+		ck_assert_uint_eq(hll_union_count(u), 1);
+	}
+	hll_set_clear(&a);
+	hll_union_free(u);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hll");
@@ -110,6 +269,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hll_large_cardinalities_stay_close);
 	tcase_add_test(tc, test_hll_merge_is_a_union);
 	tcase_add_test(tc, test_hll_union_accumulator_matches_merge);
+	tcase_add_test(tc, test_hll_set_is_exact_inline_then_sparse_and_estimates_when_dense);
+	tcase_add_test(tc, test_hll_hash_zero_is_stored_as_one);
+	tcase_add_test(tc, test_hll_set_merge_is_exact_across_forms);
+	tcase_add_test(tc, test_hll_group_columns_hold_what_dense_sets_would);
+	tcase_add_test(tc, test_hll_group_column_estimate_at_10k_is_within_2_percent);
+	tcase_add_test(tc, test_hll_union_reset_forgets_the_last_hash);
 	suite_add_tcase(s, tc);
 	return s;
 }

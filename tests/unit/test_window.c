@@ -469,6 +469,219 @@ START_TEST(test_window_view_has_rankings_series_and_volume)
 }
 END_TEST
 
+static uint32_t authors_of(struct window *w, int win, const char *term)
+{
+	struct window_term_info info;
+	window_lookup(w, win, TERM_WORD, term, strlen(term), &info);
+	return info.authors;
+}
+
+START_TEST(test_window_counts_authors_exactly_while_few)
+{
+	/* 1, 6 and 7 authors straddle the inline room of an author set, 1024 is
+	 * the largest exact one; every author posts three times */
+	static const uint32_t sizes[] = { 1, 6, 7, 100, 1024 };
+	struct window *w = mkwin(60000, 4096);
+	char name[16];
+	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+		snprintf(name, sizeof name, "n%u", sizes[s]);
+		for (int rep = 0; rep < 3; rep++)
+			for (uint32_t a = 0; a < sizes[s]; a++)
+				add1(w, T0 + 1000 + rep * 1000 + a % 50, name, a * 2654435761u + 17);
+	}
+	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+		snprintf(name, sizeof name, "n%u", sizes[s]);
+		ck_assert_uint_eq(count_of(w, WINDOW_5M, name), 3 * sizes[s]);
+		for (int win = 0; win < WINDOW_COUNT; win++)
+			ck_assert_uint_eq(authors_of(w, win, name), sizes[s]);
+	}
+	/* the minute closes: the estimates kept for history are the exact counts */
+	window_advance(w, T0 + 130000);
+	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+		snprintf(name, sizeof name, "n%u", sizes[s]);
+		ck_assert_uint_eq(authors_of(w, WINDOW_1H, name), sizes[s]);
+	}
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_authors_of_a_popular_term_stay_within_2_percent)
+{
+	/* 12,000 authors in one minute, next to 300 terms with a few: the popular
+	 * term's set goes dense, and stays close while open and once closed */
+	struct window *w = mkwin(5000, 4096);
+	char name[16];
+	for (uint32_t a = 0; a < 12000; a++) {
+		struct token tk[2] = { { "viral", 5, TERM_WORD }, { name, 0, TERM_WORD } };
+		tk[1].len = (uint16_t)snprintf(name, sizeof name, "small%u", a % 300);
+		struct window_post p = { T0 + a * 4, a * 2654435761u + 5, 0.0f, tk, 2 };
+		ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+	}
+	double err = fabs(authors_of(w, WINDOW_1H, "viral") - 12000.0) / 12000.0;
+	ck_assert_msg(err <= 0.02, "open minute: error %.4f", err);
+	ck_assert_uint_eq(authors_of(w, WINDOW_1H, "small7"), 40);
+	window_advance(w, T0 + 70000); /* the minute closes */
+	err = fabs(authors_of(w, WINDOW_1H, "viral") - 12000.0) / 12000.0;
+	ck_assert_msg(err <= 0.02, "closed minute: error %.4f", err);
+	err = fabs(authors_of(w, WINDOW_24H, "viral") - 12000.0) / 12000.0;
+	ck_assert_msg(err <= 0.02, "24h: error %.4f", err);
+	ck_assert_uint_eq(authors_of(w, WINDOW_24H, "small7"), 40);
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_counts_every_term_once_in_long_posts)
+{
+	/*
+	 * 300 tokens: terms of every length class (1..3, 4..7, 8..16, 17..31 and
+	 * longer than the inline room), each of them twice - once early, once
+	 * more than a batch later - plus terms alike up to their last byte.
+	 */
+	enum { NT = 300 };
+	static const char *const fixed[] = {
+		"a", "ab", "abc", "abcd", "abcdefg", "abcdefgh", "abcdefghijklmnop",
+		"abcdefghijklmnopq", "abcdefghijklmnopqrstuvwxyz01234",
+		"abcdefghijklmnopqrstuvwxyz012345",
+		"a term that is much longer than the inline room of a term, really",
+		"abcdefgh1", "abcdefgh2", "abcdefghijklmno1", "abcdefghijklmno2",
+	};
+	const size_t nf = sizeof fixed / sizeof *fixed;
+	char names[NT][32];
+	struct token tk[NT];
+	size_t n = 0;
+	for (size_t i = 0; i < nf; i++)
+		tk[n++] = (struct token){ fixed[i], (uint16_t)strlen(fixed[i]), TERM_WORD };
+	while (n < NT - nf) {
+		snprintf(names[n], sizeof names[n], "filler%zu", n);
+		tk[n] = (struct token){ names[n], (uint16_t)strlen(names[n]), TERM_WORD };
+		n++;
+	}
+	for (size_t i = 0; i < nf; i++)
+		tk[n++] = (struct token){ fixed[i], (uint16_t)strlen(fixed[i]), TERM_WORD };
+	struct window *w = mkwin(60000, 4096);
+	struct window_post p = { T0 + 500, 1, 0.9f, tk, n };
+	ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+	p.event_ms += 1000;
+	p.author_hash = 2;
+	ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+	for (size_t i = 0; i < n; i++)
+		for (int win = 0; win < WINDOW_COUNT; win++) {
+			struct window_term_info info;
+			window_lookup(w, win, TERM_WORD, tk[i].s, tk[i].len, &info);
+			ck_assert_msg(info.found && info.count == 2 && info.pos == 2 &&
+					      info.authors == 2,
+				      "'%.*s' in %s: count %u", tk[i].len, tk[i].s,
+				      window_name(win), info.count);
+		}
+	struct window_term_info info;
+	window_lookup(w, WINDOW_5M, TERM_WORD, "abcdefgh3", 9, &info);
+	ck_assert(!info.found);
+	window_lookup(w, WINDOW_5M, TERM_HASHTAG, "abcdefgh1", 9, &info);
+	ck_assert(!info.found);
+	struct window_stats st;
+	window_get_stats(w, &st);
+	ck_assert_uint_eq(st.terms, NT - nf);
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_interns_many_new_terms_in_one_post)
+{
+	/* 512 new terms per post: the term index grows in the middle of a post */
+	enum { NT = 512, POSTS = 6 };
+	static char names[POSTS][NT][16];
+	struct token tk[NT];
+	struct window *w = mkwin(60000, 4096);
+	for (int p = 0; p < POSTS; p++) {
+		for (int i = 0; i < NT; i++) {
+			/* half the terms of a post are new, half were in the post before */
+			int id = p * NT / 2 + i;
+			snprintf(names[p][i], sizeof names[p][i], "t%d", id);
+			tk[i] = (struct token){ names[p][i], (uint16_t)strlen(names[p][i]),
+						TERM_WORD };
+		}
+		struct window_post wp = { T0 + p * 100, (uint32_t)p + 1, 0, tk, NT };
+		ck_assert_int_eq(window_add_post(w, &wp), WINDOW_ADDED);
+	}
+	check_invariants(w);
+	struct window_stats st;
+	window_get_stats(w, &st);
+	ck_assert_uint_eq(st.terms, (POSTS + 1) * NT / 2);
+	ck_assert_uint_eq(count_of(w, WINDOW_5M, "t0"), 1);
+	ck_assert_uint_eq(count_of(w, WINDOW_5M, "t300"), 2);
+	ck_assert_uint_eq(count_of(w, WINDOW_1H, "t1791"), 1);
+	ck_assert_uint_eq(authors_of(w, WINDOW_1H, "t300"), 2);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_sees_the_authors_of_the_latest_post)
+{
+	/* every read sees every post counted so far, authors included */
+	struct window *w = mkwin(60000, 4096);
+	for (uint32_t a = 1; a <= 20; a++) {
+		add1(w, T0 + a * 10, "now", a);
+		ck_assert_uint_eq(authors_of(w, WINDOW_5M, "now"), a);
+		ck_assert_uint_eq(count_of(w, WINDOW_1H, "now"), a);
+		check_invariants(w);
+	}
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_gives_memory_back_when_buckets_are_pruned)
+{
+	/* 20,000 terms in one minute; once the minute and its quarter close and
+	 * are pruned to 64 entries, the buckets must not keep the room of 20,000 */
+	struct window *w = mkwin(0, 64);
+	char name[16];
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof name, "g%d", i);
+		add1(w, T0 + (i % 59) * 1000, name, (uint32_t)i);
+	}
+	struct window_stats before, after;
+	window_get_stats(w, &before);
+	window_advance(w, T0 + 900000 + 1000); /* minute and quarter closed */
+	window_get_stats(w, &after);
+	ck_assert_uint_eq(after.entries, 0 + 64 + 64 + 0); /* level 0 expired; 1 and 2 pruned */
+	ck_assert_msg(after.bytes < before.bytes, "bytes %zu after pruning, %zu before",
+		      after.bytes, before.bytes);
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
+START_TEST(test_window_keeps_terms_apart_whose_index_tags_collide)
+{
+	/*
+	 * The term index compares 32-bit tags before it reads a term: among
+	 * 300,000 terms of one length some ten pairs share a tag, and each term
+	 * of such a pair must still count alone.
+	 */
+	enum { NT = 300000 };
+	struct window *w = mkwin(60000, 4096);
+	char name[16];
+	for (int rep = 0; rep < 2; rep++)
+		for (int i = 0; i < NT; i++) {
+			snprintf(name, sizeof name, "k%07d", i);
+			add1(w, T0 + 500, name, (uint32_t)rep + 1);
+		}
+	struct window_stats st;
+	window_get_stats(w, &st);
+	ck_assert_uint_eq(st.terms, NT);
+	for (int i = 0; i < NT; i++) {
+		snprintf(name, sizeof name, "k%07d", i);
+		struct window_term_info info;
+		window_lookup(w, WINDOW_5M, TERM_WORD, name, 8, &info);
+		ck_assert_msg(info.count == 2, "%s: count %u", name, info.count);
+	}
+	window_free(w);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("window");
@@ -485,6 +698,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_warmup_keeps_new_terms_from_trending);
 	tcase_add_test(tc, test_window_memory_stays_bounded_with_many_distinct_terms);
 	tcase_add_test(tc, test_window_view_has_rankings_series_and_volume);
+	tcase_add_test(tc, test_window_counts_authors_exactly_while_few);
+	tcase_add_test(tc, test_window_authors_of_a_popular_term_stay_within_2_percent);
+	tcase_add_test(tc, test_window_counts_every_term_once_in_long_posts);
+	tcase_add_test(tc, test_window_interns_many_new_terms_in_one_post);
+	tcase_add_test(tc, test_window_sees_the_authors_of_the_latest_post);
+	tcase_add_test(tc, test_window_gives_memory_back_when_buckets_are_pruned);
+	tcase_add_test(tc, test_window_keeps_terms_apart_whose_index_tags_collide);
 	suite_add_tcase(s, tc);
 	return s;
 }
