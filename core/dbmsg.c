@@ -33,6 +33,9 @@ void dbmsg_free(struct dbmsg *m)
 		break;
 	case DBMSG_SOURCE_DELETE:
 		break;
+	case DBMSG_VOLUME_MINUTES:
+		free(m->u.volume.rows);
+		break;
 	}
 	free(m);
 }

@@ -24,6 +24,7 @@ enum dbmsg_kind {
 	DBMSG_SOURCE_STATE,   /* a source's cursor and status after a poll */
 	DBMSG_SOURCE_SAVE,    /* create or update a source's settings (API); answered */
 	DBMSG_SOURCE_DELETE,  /* delete a source (API); answered */
+	DBMSG_VOLUME_MINUTES, /* per-minute post volume and sentiment for history */
 };
 
 /*
@@ -37,6 +38,17 @@ struct term_minute_row {
 	int64_t minute_ms;    /* start of the minute, UTC */
 	uint32_t count;
 	uint32_t authors;     /* distinct authors in the minute (estimate) */
+	uint32_t pos, neg;    /* posts labelled positive / negative */
+	double sent_sum;      /* sum of compound scores */
+};
+
+/*
+ * One row of volume_minute: every post counted in a minute, whatever its
+ * terms. Additive like term_minute_row: two rows for one minute add up.
+ */
+struct volume_minute_row {
+	int64_t minute_ms;    /* start of the minute, UTC */
+	uint32_t posts;
 	uint32_t pos, neg;    /* posts labelled positive / negative */
 	double sent_sum;      /* sum of compound scores */
 };
@@ -77,6 +89,10 @@ struct dbmsg {
 			struct term_minute_row *rows; /* owned */
 			char *pool;                   /* owned: term bytes */
 		} minutes;
+		struct {
+			size_t n;
+			struct volume_minute_row *rows; /* owned */
+		} volume;
 		struct snapshot *snapshot;            /* owned reference */
 		struct source_state source;
 		struct source_save save;

@@ -68,10 +68,110 @@ static const char *const migrations[] = {
 	"  json         TEXT NOT NULL,"
 	"  PRIMARY KEY (minute_ms, win)"
 	");",
+
+	/*
+	 * 2: history rollups, post volume, retention and the checkpoint row.
+	 * term_hour and term_day carry the term's kind as a small integer
+	 * (term_kinds) so "top terms of a kind in a period" reads one index
+	 * range in count order; the (period, count) index serves every kind.
+	 * Existing minute rows are rolled up here, so history keeps its hours
+	 * and days across the upgrade.
+	 */
+	"CREATE TABLE term_kinds ("
+	"  id   INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE"
+	");"
+	"INSERT INTO term_kinds (id, name) VALUES (0, 'word'), (1, 'hashtag'), (2, 'mention'),"
+	"  (3, 'cashtag'), (4, 'domain'), (5, 'emoji'), (6, 'bigram');"
+	"CREATE TABLE term_hour ("
+	"  term_id  INTEGER NOT NULL REFERENCES terms (id),"
+	"  hour_ms  INTEGER NOT NULL,"
+	"  kind     INTEGER NOT NULL,"
+	"  count    INTEGER NOT NULL,"
+	"  authors  INTEGER NOT NULL,"
+	"  sent_sum REAL NOT NULL,"
+	"  pos      INTEGER NOT NULL,"
+	"  neg      INTEGER NOT NULL,"
+	"  PRIMARY KEY (term_id, hour_ms)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX term_hour_top ON term_hour (hour_ms, count DESC);"
+	"CREATE INDEX term_hour_top_kind ON term_hour (hour_ms, kind, count DESC);"
+	"CREATE TABLE term_day ("
+	"  term_id  INTEGER NOT NULL REFERENCES terms (id),"
+	"  day_ms   INTEGER NOT NULL,"
+	"  kind     INTEGER NOT NULL,"
+	"  count    INTEGER NOT NULL,"
+	"  authors  INTEGER NOT NULL,"
+	"  sent_sum REAL NOT NULL,"
+	"  pos      INTEGER NOT NULL,"
+	"  neg      INTEGER NOT NULL,"
+	"  PRIMARY KEY (term_id, day_ms)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX term_day_top ON term_day (day_ms, count DESC);"
+	"CREATE INDEX term_day_top_kind ON term_day (day_ms, kind, count DESC);"
+	"CREATE TABLE volume_minute ("
+	"  minute_ms INTEGER PRIMARY KEY,"
+	"  posts     INTEGER NOT NULL,"
+	"  pos       INTEGER NOT NULL,"
+	"  neg       INTEGER NOT NULL,"
+	"  sent_sum  REAL NOT NULL"
+	");"
+	"CREATE TABLE volume_hour ("
+	"  hour_ms  INTEGER PRIMARY KEY,"
+	"  posts    INTEGER NOT NULL,"
+	"  pos      INTEGER NOT NULL,"
+	"  neg      INTEGER NOT NULL,"
+	"  sent_sum REAL NOT NULL"
+	");"
+	"CREATE TABLE volume_day ("
+	"  day_ms   INTEGER PRIMARY KEY,"
+	"  posts    INTEGER NOT NULL,"
+	"  pos      INTEGER NOT NULL,"
+	"  neg      INTEGER NOT NULL,"
+	"  sent_sum REAL NOT NULL"
+	");"
+	"CREATE TABLE checkpoint ("
+	"  id         INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  epoch      INTEGER NOT NULL DEFAULT 0,"
+	"  state      BLOB,"
+	"  created_ms INTEGER NOT NULL DEFAULT 0"
+	");"
+	"INSERT INTO checkpoint (id, epoch, created_ms) VALUES (1, 0, 0);"
+	"INSERT INTO term_hour (term_id, hour_ms, kind, count, authors, sent_sum, pos, neg)"
+	"  SELECT m.term_id, m.minute_ms - ((m.minute_ms % 3600000) + 3600000) % 3600000 AS h,"
+	"         k.id, sum(m.count), max(m.authors), sum(m.sent_sum), sum(m.pos), sum(m.neg)"
+	"  FROM term_minute m JOIN terms t ON t.id = m.term_id JOIN term_kinds k ON k.name = t.kind"
+	"  GROUP BY m.term_id, h;"
+	"INSERT INTO term_day (term_id, day_ms, kind, count, authors, sent_sum, pos, neg)"
+	"  SELECT term_id, hour_ms - ((hour_ms % 86400000) + 86400000) % 86400000 AS d,"
+	"         kind, sum(count), max(authors), sum(sent_sum), sum(pos), sum(neg)"
+	"  FROM term_hour GROUP BY term_id, d;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
 	       "one migration per schema version");
+
+#define ROLLUP_ADD(table, period)                                                          \
+	"INSERT INTO " table " (term_id, " period ", kind, count, authors, sent_sum, pos, neg)" \
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"                                              \
+	" ON CONFLICT (term_id, " period ") DO UPDATE SET"                                       \
+	"  count = count + excluded.count,"                                                     \
+	"  authors = max(authors, excluded.authors),"                                           \
+	"  sent_sum = sent_sum + excluded.sent_sum,"                                            \
+	"  pos = pos + excluded.pos,"                                                           \
+	"  neg = neg + excluded.neg"
+#define VOLUME_ADD(table, period)                                                          \
+	"INSERT INTO " table " (" period ", posts, pos, neg, sent_sum) VALUES (?1, ?2, ?3, ?4, ?5)" \
+	" ON CONFLICT (" period ") DO UPDATE SET"                                                \
+	"  posts = posts + excluded.posts, pos = pos + excluded.pos,"                           \
+	"  neg = neg + excluded.neg, sent_sum = sent_sum + excluded.sent_sum"
+#define EXPIRE_KEYED(table, period)                                                        \
+	"DELETE FROM " table " WHERE (term_id, " period ") IN"                                   \
+	" (SELECT term_id, " period " FROM " table " WHERE " period " < ?1"                    \
+	"  ORDER BY " period " LIMIT ?2)"
+#define EXPIRE_ROWID(table, period)                                                        \
+	"DELETE FROM " table " WHERE rowid IN"                                                  \
+	" (SELECT rowid FROM " table " WHERE " period " < ?1 ORDER BY " period " LIMIT ?2)"
 
 static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -133,6 +233,28 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" params = ?7, cursor = CASE WHEN ?8 THEN '' ELSE cursor END, updated_ms = ?9"
 		" WHERE id = ?1",
 	[ST_SOURCE_DELETE] = "DELETE FROM sources WHERE id = ?1",
+	/*
+	 * Rollups take the same rules as term_minute: counts add up, authors is
+	 * the largest per-minute distinct-author count of the period (distinct
+	 * counts cannot be added; see docs/STORAGE.md).
+	 */
+	[ST_TERM_HOUR_ADD] = ROLLUP_ADD("term_hour", "hour_ms"),
+	[ST_TERM_DAY_ADD] = ROLLUP_ADD("term_day", "day_ms"),
+	[ST_VOLUME_MINUTE_ADD] = VOLUME_ADD("volume_minute", "minute_ms"),
+	[ST_VOLUME_HOUR_ADD] = VOLUME_ADD("volume_hour", "hour_ms"),
+	[ST_VOLUME_DAY_ADD] = VOLUME_ADD("volume_day", "day_ms"),
+	/*
+	 * Retention deletes at most ?2 rows older than ?1, oldest first, through
+	 * the period index, so one step is one short transaction.
+	 */
+	[ST_EXPIRE_TERM_MINUTE] = EXPIRE_KEYED("term_minute", "minute_ms"),
+	[ST_EXPIRE_TERM_HOUR] = EXPIRE_KEYED("term_hour", "hour_ms"),
+	[ST_EXPIRE_TERM_DAY] = EXPIRE_KEYED("term_day", "day_ms"),
+	[ST_EXPIRE_VOLUME_MINUTE] = EXPIRE_ROWID("volume_minute", "minute_ms"),
+	[ST_EXPIRE_VOLUME_HOUR] = EXPIRE_ROWID("volume_hour", "hour_ms"),
+	[ST_EXPIRE_VOLUME_DAY] = EXPIRE_ROWID("volume_day", "day_ms"),
+	[ST_EXPIRE_SNAPSHOTS] = EXPIRE_ROWID("snapshots", "minute_ms"),
+	[ST_FREELIST_COUNT] = "PRAGMA freelist_count",
 };
 
 void db_describe_error(const struct db *db, int rc, const char *what, char *err, size_t errlen)
@@ -283,6 +405,26 @@ static int conn_open(struct db *db, bool create, int64_t *version, char *err, si
 		rc = SQLITE_ERROR;
 		goto fail;
 	}
+	/*
+	 * A new, empty file gets incremental auto-vacuum, so the pages retention
+	 * frees can go back to the file system (writer.c). SQLite only accepts
+	 * this before the first table exists and before the switch to WAL; a
+	 * version-1 file keeps its mode and reuses its freed pages instead.
+	 */
+	if (*version == 0) {
+		int64_t tables = 0;
+		if ((rc = exec_int(db->conn, "SELECT count(*) FROM sqlite_schema", &tables)) !=
+		    SQLITE_OK) {
+			db_describe_error(db, rc, "read the schema", err, errlen);
+			goto fail;
+		}
+		if (tables == 0 &&
+		    (rc = sqlite3_exec(db->conn, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL,
+				       NULL)) != SQLITE_OK) {
+			db_describe_error(db, rc, "enable auto-vacuum", err, errlen);
+			goto fail;
+		}
+	}
 	/* Readers on their own connections never block the writer in WAL mode. */
 	if ((rc = exec_text(db->conn, "PRAGMA journal_mode = WAL", mode, sizeof mode)) !=
 	    SQLITE_OK) {
@@ -298,7 +440,9 @@ static int conn_open(struct db *db, bool create, int64_t *version, char *err, si
 	/*
 	 * NORMAL in WAL mode: a commit is durable once the next checkpoint or
 	 * sync runs; a power cut may lose the last transactions but never
-	 * corrupts the file. Foreign keys keep term_minute pointing at terms.
+	 * corrupts the file. Foreign keys are enforced: a history row can never
+	 * name a term that is not stored, whatever a future change to the
+	 * writer does. It costs one primary-key lookup per row and rollup.
 	 */
 	rc = sqlite3_exec(db->conn,
 			  "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
@@ -308,6 +452,14 @@ static int conn_open(struct db *db, bool create, int64_t *version, char *err, si
 		db_describe_error(db, rc, "configure the connection", err, errlen);
 		goto fail;
 	}
+	/*
+	 * A minute's rows land on a different leaf page for every term (the key
+	 * is (term, minute)), and so do its hour and day rollups: the page cache
+	 * must hold those leaves, or every batch reads them back from the file.
+	 */
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", DB_CACHE_KB);
+	sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
 	return SQLITE_OK;
 fail:
 	conn_close(db);
@@ -413,7 +565,29 @@ static void options_default(struct db_options *o, const struct db_options *in)
 		o->retry_max_snapshots = DB_RETRY_MAX_SNAPSHOTS;
 	if (o->term_cache_max == 0)
 		o->term_cache_max = DB_TERM_CACHE_MAX;
+	if (o->rollup_max == 0)
+		o->rollup_max = DB_ROLLUP_MAX;
+	if (o->retain_minute_ms == 0)
+		o->retain_minute_ms = DB_RETAIN_MINUTE_MS;
+	if (o->retain_hour_ms == 0)
+		o->retain_hour_ms = DB_RETAIN_HOUR_MS;
+	if (o->retain_day_ms == 0)
+		o->retain_day_ms = DB_RETAIN_DAY_MS;
+	if (o->retain_snapshot_ms == 0)
+		o->retain_snapshot_ms = DB_RETAIN_SNAPSHOT_MS;
+	if (o->retention_period_ms <= 0)
+		o->retention_period_ms = DB_RETENTION_PERIOD_MS;
+	if (o->retention_chunk == 0)
+		o->retention_chunk = DB_RETENTION_CHUNK;
+	if (o->vacuum_keep_pages == 0)
+		o->vacuum_keep_pages = DB_VACUUM_KEEP_PAGES;
+	if (!o->clock_ms)
+		o->clock_ms = clock_now_ms;
 }
+
+const struct db_options *db_options_get(const struct db *db) { return &db->opt; }
+
+const char *db_path(const struct db *db) { return db->path; }
 
 int db_open_with(struct db **out, const char *path, const struct db_options *opt, char *err,
 		 size_t errlen)
@@ -436,6 +610,7 @@ int db_open_with(struct db **out, const char *path, const struct db_options *opt
 		goto nomem;
 	if (opt && opt->vfs && !(db->vfs = strdup(opt->vfs)))
 		goto nomem;
+	db->opt.vfs = db->vfs;
 	if ((rc = conn_open(db, true, &v, err, errlen)) != SQLITE_OK)
 		goto fail;
 	if (v < DB_SCHEMA_VERSION && (rc = migrate(db, v, err, errlen)) != SQLITE_OK)
@@ -654,9 +829,13 @@ void db_close(struct db *db)
 		return;
 	db_writer_stop(db, false);
 	if (db->conn) {
-		/* Cheap when nothing changed; keeps the query planner's statistics fresh. */
+		/*
+		 * Cheap when nothing changed; keeps the query planner's statistics
+		 * fresh. The analysis limit bounds its time on a large history.
+		 */
 		stmts_finalize(db);
-		sqlite3_exec(db->conn, "PRAGMA optimize", NULL, NULL, NULL);
+		sqlite3_exec(db->conn, "PRAGMA analysis_limit = 1000; PRAGMA optimize", NULL, NULL,
+			     NULL);
 	}
 	conn_close(db);
 	free(db->path);

@@ -1,7 +1,10 @@
 /*
  * db.h - trendd's SQLite database: schema and migrations, the sources table,
  * and the writer thread that turns db messages (term-minute counts, minute
- * snapshots, source cursors and status) into batched transactions.
+ * snapshots, post volume, source cursors and status) into batched
+ * transactions, keeps the hour and day rollups current and deletes rows
+ * older than the retention periods. History queries read the same file on
+ * their own connections (db/history.h).
  *
  * Before db_writer_start() the calling thread may use the load/upsert
  * functions; after it, only the writer thread touches the write connection
@@ -26,7 +29,7 @@
 #include "core/source.h"
 
 /* The schema version this code writes (PRAGMA user_version after migrating). */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /* Defaults for struct db_options; the caps bound memory while writes fail. */
 #define DB_BUSY_TIMEOUT_MS        5000
@@ -39,6 +42,21 @@
 #define DB_RETRY_MAX_ROWS         (512 * 1024) /* term-minute rows kept for retry */
 #define DB_RETRY_MAX_SNAPSHOTS    16       /* snapshots kept for retry */
 #define DB_TERM_CACHE_MAX         (256 * 1024) /* (kind, term) -> id entries */
+#define DB_ROLLUP_MAX             (64 * 1024)  /* (term, hour|day) sums held before an upsert */
+#define DB_CACHE_KB               (128 * 1024) /* page cache of the write connection */
+
+/* Retention: rows older than this (by their period's start) are deleted. */
+#define DB_HOUR_MS                (3600 * 1000LL)
+#define DB_DAY_MS                 (24 * DB_HOUR_MS)
+#define DB_RETAIN_MINUTE_MS       (48 * DB_HOUR_MS)
+#define DB_RETAIN_HOUR_MS         (90 * DB_DAY_MS)
+#define DB_RETAIN_DAY_MS          (-1)     /* forever */
+#define DB_RETAIN_SNAPSHOT_MS     (48 * DB_HOUR_MS)
+#define DB_RETENTION_PERIOD_MS    15000    /* a retention step this often ... */
+#define DB_RETENTION_CATCHUP_MS   250      /* ... or this soon while a backlog remains */
+#define DB_RETENTION_CHUNK        4000     /* rows deleted per step (one short transaction) */
+#define DB_VACUUM_STEP_PAGES      256      /* pages incremental_vacuum returns per step */
+#define DB_VACUUM_KEEP_PAGES      1024     /* free pages kept for reuse, not returned */
 
 struct db;
 
@@ -55,11 +73,28 @@ struct db_options {
 	size_t retry_max_rows;
 	size_t retry_max_snapshots;
 	size_t term_cache_max;
+	size_t rollup_max;
+	/*
+	 * How long rows are kept; 0 = the defaults above, negative = forever.
+	 * Snapshot retention applies to the snapshots table.
+	 */
+	int64_t retain_minute_ms;
+	int64_t retain_hour_ms;
+	int64_t retain_day_ms;
+	int64_t retain_snapshot_ms;
+	int retention_period_ms;
+	size_t retention_chunk;
+	size_t vacuum_keep_pages;   /* free pages kept for reuse (DB_VACUUM_KEEP_PAGES) */
+	/* Wall clock for retention cutoffs; NULL = clock_now_ms (tests fast-forward it). */
+	int64_t (*clock_ms)(void);
+	/* Benchmarks only: write term_minute rows without the hour and day rollups. */
+	bool no_rollups;
 };
 
 /*
  * Opens (creating if needed) and migrates the database: WAL mode,
- * synchronous=NORMAL, foreign keys on. Refuses a file that is not an SQLite
+ * synchronous=NORMAL, foreign keys on; a new file gets auto_vacuum=INCREMENTAL
+ * so retention can give freed pages back. Refuses a file that is not an SQLite
  * database, is corrupt, or has a schema newer than DB_SCHEMA_VERSION; err
  * then holds a one-line reason naming the file. Returns 0 or a negative errno.
  */
@@ -99,6 +134,11 @@ int db_writer_start(struct db *db, struct bus *bus);
  * Does nothing when the writer is not running.
  */
 void db_writer_stop(struct db *db, bool close_queue);
+/* The options in force, defaults filled in (for the history readers). */
+const struct db_options *db_options_get(const struct db *db);
+/* The database file name. */
+const char *db_path(const struct db *db);
+
 /* db_writer_stop(db, false) if the writer runs, then closes the database. */
 void db_close(struct db *db);
 

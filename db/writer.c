@@ -8,9 +8,16 @@
  * force the oldest out (they are counted as dropped). So a batch that fails is
  * retried whole, and nothing is counted twice: a failed transaction leaves no
  * trace in the file.
+ *
+ * The hour and day rollups of a batch are summed in memory (rollup.c) and
+ * upserted in the batch's own transaction, so they commit or roll back with
+ * the minute rows they come from. Between batches the thread deletes rows
+ * past their retention, a bounded chunk per short transaction, and hands
+ * freed pages back to the file system with incremental vacuum.
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +35,7 @@
 #include "core/strbuf.h"
 #include "core/term.h"
 #include "db/db_private.h"
+#include "db/rollup.h"
 #include "db/term_cache.h"
 
 /* Longest idle wait on the queue: how soon the writer notices db_writer_stop(). */
@@ -68,7 +76,21 @@ struct db_writer {
 	int64_t last_commit_ms;       /* wall time, 0 = never */
 
 	/* The batch being written; folded into the totals on commit. */
-	uint64_t b_rows, b_skipped;
+	uint64_t b_rows, b_skipped, b_rollup_rows;
+	int64_t b_now_ms;             /* wall clock at the batch start, for retention */
+
+	struct keyed_row *keyed;      /* owned: the rows of one message, by key */
+	size_t cap_keyed;
+
+	/* Rollups of the batch being written (empty between batches). */
+	struct rollup hour, day, vol_hour, vol_day;
+	uint64_t rollup_rows;
+
+	/* Retention and vacuum. */
+	bool incremental_vacuum;      /* the file has auto_vacuum = INCREMENTAL */
+	int64_t housekeeping_at_ms;   /* monotonic: next retention step */
+	uint64_t rows_expired, retention_steps, pages_vacuumed;
+	char logged_hk_err[512];      /* last housekeeping error logged */
 };
 
 /* SQLite rejected this row on its own: skip it, the rest of the batch goes on. */
@@ -164,11 +186,93 @@ static int term_id(struct db_writer *w, const struct term_minute_row *r, int64_t
 	return SQLITE_OK;
 }
 
-static int apply_term_minutes(struct db_writer *w, const struct dbmsg *m)
+/* Start of the oldest period a table keeps at the batch's time; INT64_MIN = all. */
+static int64_t keep_from(const struct db_writer *w, int64_t retain_ms)
 {
-	sqlite3_stmt *st = w->db->st[ST_TERM_MINUTE_ADD];
+	return retain_ms < 0 ? INT64_MIN : w->b_now_ms - retain_ms;
+}
+
+/* Adds into r, flushing it through st first when it is full. */
+static int rollup_put(struct db_writer *w, struct rollup *r, enum db_stmt st, bool volume,
+		      int64_t retain_ms, int64_t key, uint8_t kind, int64_t t_ms,
+		      const struct rollup_add *v)
+{
+	int rc = rollup_add(r, key, kind, t_ms, v);
+	if (rc == -ENOSPC) {
+		rc = rollup_flush(r, w->db->st[st], volume, keep_from(w, retain_ms),
+				  &w->b_rollup_rows);
+		if (rc != SQLITE_OK)
+			return rc;
+		rc = rollup_add(r, key, kind, t_ms, v);
+	}
+	return rc == 0 ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* Writes every rollup of the batch; the batch's transaction is open. */
+static int rollups_flush(struct db_writer *w)
+{
+	const struct db_options *o = &w->db->opt;
 	int rc;
 
+	if ((rc = rollup_flush(&w->hour, w->db->st[ST_TERM_HOUR_ADD], false,
+			       keep_from(w, o->retain_hour_ms), &w->b_rollup_rows)) != SQLITE_OK ||
+	    (rc = rollup_flush(&w->day, w->db->st[ST_TERM_DAY_ADD], false,
+			       keep_from(w, o->retain_day_ms), &w->b_rollup_rows)) != SQLITE_OK ||
+	    (rc = rollup_flush(&w->vol_hour, w->db->st[ST_VOLUME_HOUR_ADD], true,
+			       keep_from(w, o->retain_hour_ms), &w->b_rollup_rows)) != SQLITE_OK ||
+	    (rc = rollup_flush(&w->vol_day, w->db->st[ST_VOLUME_DAY_ADD], true,
+			       keep_from(w, o->retain_day_ms), &w->b_rollup_rows)) != SQLITE_OK)
+		return rc;
+	return SQLITE_OK;
+}
+
+static void rollups_clear(struct db_writer *w)
+{
+	rollup_clear(&w->hour);
+	rollup_clear(&w->day);
+	rollup_clear(&w->vol_hour);
+	rollup_clear(&w->vol_day);
+}
+
+/* A valid row of the message being written, with its term id. */
+struct keyed_row {
+	int64_t id;
+	int64_t minute;
+	uint32_t row;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed_row *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (x->minute > y->minute) - (x->minute < y->minute);
+}
+
+/*
+ * Resolves every term first, then writes the rows in (term, minute) order:
+ * the key order of term_minute, so consecutive upserts walk the B-tree
+ * left to right instead of jumping across it (about a third faster).
+ *
+ * Minute rows older than the minute retention (late posts of an old minute)
+ * are not stored at minute resolution: retention would delete them at once.
+ * They still count in the hour and day rows that are kept.
+ */
+static int apply_term_minutes(struct db_writer *w, const struct dbmsg *m)
+{
+	const struct db_options *o = &w->db->opt;
+	sqlite3_stmt *st = w->db->st[ST_TERM_MINUTE_ADD];
+	int64_t minute_from = keep_from(w, o->retain_minute_ms);
+	size_t n = 0;
+	int rc;
+
+	if (m->u.minutes.n > w->cap_keyed) {
+		struct keyed_row *k = realloc(w->keyed, m->u.minutes.n * sizeof *k);
+		if (!k)
+			return SQLITE_NOMEM;
+		w->keyed = k;
+		w->cap_keyed = m->u.minutes.n;
+	}
 	for (size_t i = 0; i < m->u.minutes.n; i++) {
 		const struct term_minute_row *r = &m->u.minutes.rows[i];
 		int64_t id;
@@ -186,21 +290,78 @@ static int apply_term_minutes(struct db_writer *w, const struct dbmsg *m)
 			skip_row(w, "term rejected by the terms table");
 			continue;
 		}
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, floor_minute(r->minute_ms));
-		sqlite3_bind_int64(st, 3, r->count);
-		sqlite3_bind_int64(st, 4, r->authors);
-		sqlite3_bind_double(st, 5, isfinite(r->sent_sum) ? r->sent_sum : 0.0);
-		sqlite3_bind_int64(st, 6, r->pos);
-		sqlite3_bind_int64(st, 7, r->neg);
-		rc = db_stmt_run(st);
-		if (rc == SQLITE_OK) {
-			w->b_rows++;
-		} else if (rc_is_row_error(rc)) {
-			skip_row(w, "term_minute row rejected");
-		} else {
-			return rc;
+		w->keyed[n++] = (struct keyed_row){ id, floor_minute(r->minute_ms), (uint32_t)i };
+	}
+	qsort(w->keyed, n, sizeof *w->keyed, keyed_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct term_minute_row *r = &m->u.minutes.rows[w->keyed[i].row];
+		int64_t id = w->keyed[i].id, minute = w->keyed[i].minute;
+		double sent = isfinite(r->sent_sum) ? r->sent_sum : 0.0;
+		if (minute >= minute_from) {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_int64(st, 2, minute);
+			sqlite3_bind_int64(st, 3, r->count);
+			sqlite3_bind_int64(st, 4, r->authors);
+			sqlite3_bind_double(st, 5, sent);
+			sqlite3_bind_int64(st, 6, r->pos);
+			sqlite3_bind_int64(st, 7, r->neg);
+			rc = db_stmt_run(st);
+			if (rc_is_row_error(rc)) {
+				skip_row(w, "term_minute row rejected");
+				continue;
+			}
+			if (rc != SQLITE_OK)
+				return rc;
 		}
+		w->b_rows++;
+		if (o->no_rollups)
+			continue;
+		struct rollup_add v = { .count = r->count, .pos = r->pos, .neg = r->neg,
+					.authors = r->authors, .sent_sum = sent };
+		if ((rc = rollup_put(w, &w->hour, ST_TERM_HOUR_ADD, false, o->retain_hour_ms, id,
+				     r->kind, minute, &v)) != SQLITE_OK ||
+		    (rc = rollup_put(w, &w->day, ST_TERM_DAY_ADD, false, o->retain_day_ms, id,
+				     r->kind, minute, &v)) != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static int apply_volume_minutes(struct db_writer *w, const struct dbmsg *m)
+{
+	const struct db_options *o = &w->db->opt;
+	sqlite3_stmt *st = w->db->st[ST_VOLUME_MINUTE_ADD];
+	int64_t minute_from = keep_from(w, o->retain_minute_ms);
+	int rc;
+
+	for (size_t i = 0; i < m->u.volume.n; i++) {
+		const struct volume_minute_row *r = &m->u.volume.rows[i];
+		int64_t minute = floor_minute(r->minute_ms);
+		double sent = isfinite(r->sent_sum) ? r->sent_sum : 0.0;
+		if (minute >= minute_from) {
+			sqlite3_bind_int64(st, 1, minute);
+			sqlite3_bind_int64(st, 2, r->posts);
+			sqlite3_bind_int64(st, 3, r->pos);
+			sqlite3_bind_int64(st, 4, r->neg);
+			sqlite3_bind_double(st, 5, sent);
+			rc = db_stmt_run(st);
+			if (rc_is_row_error(rc)) {
+				skip_row(w, "volume_minute row rejected");
+				continue;
+			}
+			if (rc != SQLITE_OK)
+				return rc;
+		}
+		w->b_rows++;
+		if (o->no_rollups)
+			continue;
+		struct rollup_add v = { .count = r->posts, .pos = r->pos, .neg = r->neg,
+					.sent_sum = sent };
+		if ((rc = rollup_put(w, &w->vol_hour, ST_VOLUME_HOUR_ADD, true, o->retain_hour_ms,
+				     0, 0, minute, &v)) != SQLITE_OK ||
+		    (rc = rollup_put(w, &w->vol_day, ST_VOLUME_DAY_ADD, true, o->retain_day_ms, 0,
+				     0, minute, &v)) != SQLITE_OK)
+			return rc;
 	}
 	return SQLITE_OK;
 }
@@ -381,6 +542,8 @@ static int apply(struct db_writer *w, struct dbmsg *m)
 		return apply_source_save(w, m);
 	case DBMSG_SOURCE_DELETE:
 		return apply_source_delete(w, m);
+	case DBMSG_VOLUME_MINUTES:
+		return apply_volume_minutes(w, m);
 	}
 	skip_row(w, "message of an unknown kind");
 	return SQLITE_OK;
@@ -392,7 +555,11 @@ static void status_publish(struct db_writer *w);
 
 static size_t msg_rows(const struct dbmsg *m)
 {
-	return m->kind == DBMSG_TERM_MINUTES ? m->u.minutes.n : 0;
+	if (m->kind == DBMSG_TERM_MINUTES)
+		return m->u.minutes.n;
+	if (m->kind == DBMSG_VOLUME_MINUTES)
+		return m->u.volume.n;
+	return 0;
 }
 
 static int pending_append(struct db_writer *w, struct dbmsg *m)
@@ -513,7 +680,8 @@ static void pending_trim(struct db_writer *w)
 		if (w->pending[i] && w->pending[i]->kind == DBMSG_SNAPSHOT)
 			pending_drop(w, i);
 	for (size_t i = 0; i < w->npending && pending_over_caps(w); i++)
-		if (w->pending[i] && w->pending[i]->kind == DBMSG_TERM_MINUTES)
+		if (w->pending[i] && (w->pending[i]->kind == DBMSG_TERM_MINUTES ||
+				      w->pending[i]->kind == DBMSG_VOLUME_MINUTES))
 			pending_drop(w, i);
 	/* Only source states left over the message cap: the oldest go. */
 	for (size_t i = 0; i < w->npending && pending_over_caps(w); i++)
@@ -582,6 +750,14 @@ static void status_publish(struct db_writer *w)
 	sb_put_double(&sb, w->last_batch_ms, 3);
 	sb_puts(&sb, ",\"last_commit_at\":");
 	put_time_or_null(&sb, w->last_commit_ms);
+	sb_puts(&sb, ",\"rollup_rows\":");
+	sb_put_u64(&sb, w->rollup_rows);
+	sb_puts(&sb, ",\"rows_expired\":");
+	sb_put_u64(&sb, w->rows_expired);
+	sb_puts(&sb, ",\"retention_steps\":");
+	sb_put_u64(&sb, w->retention_steps);
+	sb_puts(&sb, ",\"pages_vacuumed\":");
+	sb_put_u64(&sb, w->pages_vacuumed);
 	sb_putc(&sb, '}');
 	if (sb.failed) {
 		sb_free(&sb);
@@ -604,6 +780,7 @@ static void batch_failed(struct db_writer *w, int rc, const char *err)
 		(void)db_stmt_run(db->st[ST_ROLLBACK]);
 	/* Ids inserted by the rolled-back transaction are gone (and may be reused). */
 	term_cache_clear(&w->cache);
+	rollups_clear(w);
 	w->failed_batches++;
 	if (!w->failing) {
 		w->failing = true;
@@ -637,6 +814,7 @@ static void batch_committed(struct db_writer *w)
 	w->retry_wait_ms = 0;
 	w->rows_written += w->b_rows;
 	w->rows_skipped += w->b_skipped;
+	w->rollup_rows += w->b_rollup_rows;
 	w->batches++;
 	w->last_commit_ms = clock_now_ms();
 	pending_clear(w);
@@ -651,7 +829,9 @@ static void batch_write(struct db_writer *w)
 	char err[512];
 	int rc;
 
-	w->b_rows = w->b_skipped = 0;
+	w->b_rows = w->b_skipped = w->b_rollup_rows = 0;
+	w->b_now_ms = db->opt.clock_ms();
+	rollups_clear(w);
 	if (w->reconnect || !db->conn) {
 		if ((rc = db_conn_reopen(db, err, sizeof err)) != SQLITE_OK) {
 			batch_failed(w, rc, err);
@@ -665,6 +845,9 @@ static void batch_write(struct db_writer *w)
 	for (size_t i = 0; i < w->npending; i++)
 		if ((rc = apply(w, w->pending[i])) != SQLITE_OK)
 			goto fail;
+	what = "write the rollups of a batch";
+	if ((rc = rollups_flush(w)) != SQLITE_OK)
+		goto fail;
 	what = "commit a batch";
 	if ((rc = db_stmt_run(db->st[ST_COMMIT])) != SQLITE_OK)
 		goto fail;
@@ -675,6 +858,138 @@ fail:
 	batch_failed(w, rc, err);
 out:
 	w->last_batch_ms = (double)(clock_mono_us() - t0) / 1000.0;
+}
+
+/* Retention and vacuum -------------------------------------------------------- */
+
+/*
+ * One retention step: one transaction deleting at most retention_chunk rows
+ * past their retention, finest tables first (they expire soonest). A
+ * snapshot row weighs SNAPSHOT_WEIGHT rows: it is tens of kB. Returns true
+ * when the chunk was used up, so more may be waiting.
+ */
+#define SNAPSHOT_WEIGHT 32
+
+static void housekeeping_failed(struct db_writer *w, int rc, const char *what)
+{
+	char err[512];
+
+	if (w->db->conn && !sqlite3_get_autocommit(w->db->conn))
+		(void)db_stmt_run(w->db->st[ST_ROLLBACK]);
+	w->reconnect = w->reconnect || rc_wants_reconnect(rc);
+	db_describe_error(w->db, rc, what, err, sizeof err);
+	if (strcmp(err, w->logged_hk_err) != 0) {
+		log_warn("db", "%s; trying again later", err);
+		snprintf(w->logged_hk_err, sizeof w->logged_hk_err, "%s", err);
+	}
+}
+
+static bool retention_step(struct db_writer *w)
+{
+	static const struct {
+		enum db_stmt st;
+		size_t off;       /* offsetof the retention in struct db_options */
+		unsigned weight;
+	} tables[] = {
+		{ ST_EXPIRE_TERM_MINUTE, offsetof(struct db_options, retain_minute_ms), 1 },
+		{ ST_EXPIRE_VOLUME_MINUTE, offsetof(struct db_options, retain_minute_ms), 1 },
+		{ ST_EXPIRE_SNAPSHOTS, offsetof(struct db_options, retain_snapshot_ms),
+		  SNAPSHOT_WEIGHT },
+		{ ST_EXPIRE_TERM_HOUR, offsetof(struct db_options, retain_hour_ms), 1 },
+		{ ST_EXPIRE_VOLUME_HOUR, offsetof(struct db_options, retain_hour_ms), 1 },
+		{ ST_EXPIRE_TERM_DAY, offsetof(struct db_options, retain_day_ms), 1 },
+		{ ST_EXPIRE_VOLUME_DAY, offsetof(struct db_options, retain_day_ms), 1 },
+	};
+	struct db *db = w->db;
+	const struct db_options *o = &db->opt;
+	int64_t now = o->clock_ms();
+	size_t budget = o->retention_chunk;
+	uint64_t deleted = 0;
+	int rc;
+
+	if ((rc = db_stmt_run(db->st[ST_BEGIN])) != SQLITE_OK) {
+		housekeeping_failed(w, rc, "start a retention step");
+		return false;
+	}
+	for (size_t i = 0; i < sizeof tables / sizeof tables[0] && budget > 0; i++) {
+		int64_t retain = *(const int64_t *)((const char *)o + tables[i].off);
+		size_t limit = budget / tables[i].weight;
+		if (retain < 0)
+			continue;
+		if (limit == 0)
+			break;
+		sqlite3_stmt *st = db->st[tables[i].st];
+		sqlite3_bind_int64(st, 1, now - retain);
+		sqlite3_bind_int64(st, 2, (int64_t)limit);
+		if ((rc = db_stmt_run(st)) != SQLITE_OK) {
+			housekeeping_failed(w, rc, "delete rows past their retention");
+			return false;
+		}
+		size_t n = (size_t)sqlite3_changes(db->conn);
+		deleted += n;
+		budget -= n * tables[i].weight < budget ? n * tables[i].weight : budget;
+	}
+	if ((rc = db_stmt_run(db->st[ST_COMMIT])) != SQLITE_OK) {
+		housekeeping_failed(w, rc, "commit a retention step");
+		return false;
+	}
+	w->rows_expired += deleted;
+	w->retention_steps++;
+	w->logged_hk_err[0] = 0;
+	return budget == 0;
+}
+
+/*
+ * Gives up to DB_VACUUM_STEP_PAGES free pages back to the file system,
+ * keeping vacuum_keep_pages for the next inserts to reuse. Only for files
+ * created with auto_vacuum = INCREMENTAL. Returns true when more remain.
+ */
+static bool vacuum_step(struct db_writer *w)
+{
+	struct db *db = w->db;
+	sqlite3_stmt *st = db->st[ST_FREELIST_COUNT];
+	int64_t free_pages = 0;
+	char sql[64];
+	int rc;
+
+	if (!w->incremental_vacuum)
+		return false;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		free_pages = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		housekeeping_failed(w, rc, "read the free page count");
+		return false;
+	}
+	int64_t keep = (int64_t)db->opt.vacuum_keep_pages;
+	if (free_pages <= keep)
+		return false;
+	int64_t n = free_pages - keep;
+	if (n > DB_VACUUM_STEP_PAGES)
+		n = DB_VACUUM_STEP_PAGES;
+	snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)", (long long)n);
+	if ((rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+		housekeeping_failed(w, rc, "vacuum freed pages");
+		return false;
+	}
+	w->pages_vacuumed += (uint64_t)n;
+	return free_pages - n > keep;
+}
+
+/* Runs when due and the writer is healthy; a backlog brings the next step closer. */
+static void housekeeping(struct db_writer *w)
+{
+	const struct db_options *o = &w->db->opt;
+
+	if (w->failing || w->reconnect || !w->db->conn)
+		return;
+	bool more = retention_step(w);
+	more = vacuum_step(w) || more;
+	int catchup = o->retention_period_ms < DB_RETENTION_CATCHUP_MS ? o->retention_period_ms
+								       : DB_RETENTION_CATCHUP_MS;
+	w->housekeeping_at_ms = clock_mono_ms() + (more ? catchup : o->retention_period_ms);
+	status_publish(w);
 }
 
 /* The thread --------------------------------------------------------------- */
@@ -760,6 +1075,8 @@ static void *writer_main(void *arg)
 			batch_write(w);
 			status_publish(w);
 		}
+		if (!stopping && clock_mono_ms() >= w->housekeeping_at_ms)
+			housekeeping(w);
 		if (!stopping)
 			continue;
 		bool queue_empty = got == 0 && queue_depth(&w->bus->db) == 0;
@@ -789,6 +1106,11 @@ static void writer_free(struct db_writer *w)
 	free(w->popbuf);
 	sb_free(&w->sb);
 	term_cache_destroy(&w->cache);
+	rollup_destroy(&w->hour);
+	rollup_destroy(&w->day);
+	rollup_destroy(&w->vol_hour);
+	rollup_destroy(&w->vol_day);
+	free(w->keyed);
 	free(w);
 }
 
@@ -808,10 +1130,22 @@ int db_writer_start(struct db *db, struct bus *bus)
 	atomic_init(&w->stop, false);
 	sb_init(&w->sb);
 	if (term_cache_init(&w->cache, db->opt.term_cache_max) < 0 ||
+	    rollup_init(&w->hour, DB_HOUR_MS, db->opt.rollup_max) < 0 ||
+	    rollup_init(&w->day, DB_DAY_MS, db->opt.rollup_max) < 0 ||
+	    rollup_init(&w->vol_hour, DB_HOUR_MS, db->opt.rollup_max) < 0 ||
+	    rollup_init(&w->vol_day, DB_DAY_MS, db->opt.rollup_max) < 0 ||
 	    !(w->popbuf = calloc(db->opt.batch_max, sizeof *w->popbuf))) {
 		writer_free(w);
 		return -ENOMEM;
 	}
+	/* The mode is fixed when the file is created (db_open_with). */
+	sqlite3_stmt *av = NULL;
+	if (sqlite3_prepare_v2(db->conn, "PRAGMA auto_vacuum", -1, &av, NULL) == SQLITE_OK &&
+	    sqlite3_step(av) == SQLITE_ROW)
+		w->incremental_vacuum = sqlite3_column_int(av, 0) == 2;
+	sqlite3_finalize(av);
+	/* The first retention step runs soon after start: a restart may find a backlog. */
+	w->housekeeping_at_ms = clock_mono_ms() + DB_RETENTION_CATCHUP_MS;
 	db->writer = w;
 	if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
 		db->writer = NULL;

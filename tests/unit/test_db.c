@@ -216,11 +216,22 @@ static void assert_integrity(const char *path)
 	sqlite3_close(c);
 }
 
+/*
+ * The writer's wall clock in these tests: fixed near T0 (unless a test moves
+ * it), so retention treats the test data alike whatever day the tests run.
+ */
+static const int64_t T0 = 1795608000000LL; /* 2026-11-25T12:00:00Z, a minute start */
+static _Atomic int64_t fake_now_ms = 1795608000000LL + 3600 * 1000;
+static int64_t fake_clock(void) { return atomic_load(&fake_now_ms); }
+
 static struct db *open_ok(const struct db_options *o)
 {
 	struct db *db = NULL;
 	char err[512] = "";
-	int rc = db_open_with(&db, dbpath, o, err, sizeof err);
+	struct db_options opt = o ? *o : (struct db_options){ 0 };
+	if (!opt.clock_ms)
+		opt.clock_ms = fake_clock;
+	int rc = db_open_with(&db, dbpath, &opt, err, sizeof err);
 	ck_assert_msg(rc == 0, "db_open: %d %s", rc, err);
 	ck_assert_ptr_nonnull(db);
 	return db;
@@ -248,8 +259,6 @@ static bool exists(const char *path)
 }
 
 /* Messages and the bus -------------------------------------------------------- */
-
-static const int64_t T0 = 1795608000000LL; /* 2026-11-25T12:00:00Z, a minute start */
 
 struct row_spec {
 	const char *term;
@@ -453,7 +462,8 @@ START_TEST(test_reopen_keeps_data_and_schema)
 
 	sqlite3 *s = sq_open(dbpath);
 	ck_assert_int_eq(sq_int(s, "PRAGMA user_version"), DB_SCHEMA_VERSION);
-	ck_assert_int_eq(sq_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 4);
+	ck_assert_int_eq(sq_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+				  " AND name NOT LIKE 'sqlite%'"), 11);
 	sqlite3_close(s);
 	assert_integrity(dbpath);
 }
@@ -1338,6 +1348,468 @@ START_TEST(test_term_cache_separates_kinds_and_empties_when_full)
 }
 END_TEST
 
+
+/* Rollups, volume, retention (schema version 2) --------------------------------- */
+
+#define HOUR_MS (3600 * 1000LL)
+#define DAY_MS  (24 * HOUR_MS)
+
+/* The version-1 schema as released, to test the upgrade of an existing file. */
+static const char *const schema_v1 =
+	"CREATE TABLE sources (id INTEGER PRIMARY KEY, kind TEXT NOT NULL CHECK (kind <> ''),"
+	" name TEXT NOT NULL UNIQUE CHECK (name <> ''), url TEXT NOT NULL DEFAULT '',"
+	" enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
+	" interval_s INTEGER NOT NULL DEFAULT 60, params TEXT NOT NULL DEFAULT '{}',"
+	" cursor TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL, last_ok_ms INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT NOT NULL DEFAULT '', last_error_ms INTEGER NOT NULL DEFAULT 0,"
+	" posts_seen INTEGER NOT NULL DEFAULT 0, items_skipped INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE terms (id INTEGER PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('word',"
+	" 'hashtag', 'mention', 'cashtag', 'domain', 'emoji', 'bigram')),"
+	" term TEXT NOT NULL CHECK (term <> ''), UNIQUE (kind, term));"
+	"CREATE TABLE term_minute (term_id INTEGER NOT NULL REFERENCES terms (id),"
+	" minute_ms INTEGER NOT NULL, count INTEGER NOT NULL, authors INTEGER NOT NULL,"
+	" sent_sum REAL NOT NULL, pos INTEGER NOT NULL, neg INTEGER NOT NULL,"
+	" PRIMARY KEY (term_id, minute_ms)) WITHOUT ROWID;"
+	"CREATE INDEX term_minute_by_minute ON term_minute (minute_ms);"
+	"CREATE TABLE snapshots (minute_ms INTEGER NOT NULL, win TEXT NOT NULL,"
+	" generated_ms INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (minute_ms, win));"
+	"PRAGMA user_version = 1;";
+
+START_TEST(test_new_file_gets_incremental_auto_vacuum_and_a_checkpoint_row)
+{
+	db_close(open_ok(NULL));
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA auto_vacuum"), 2);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM checkpoint"), 1);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint WHERE id = 1"), 0);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_kinds"), TERM_KIND_COUNT);
+	for (int k = 0; k < TERM_KIND_COUNT; k++) {
+		char sql[96];
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM term_kinds WHERE id = %d AND name = '%s'",
+			 k, term_kind_name(k));
+		ck_assert_msg(sq_int(c, sql) == 1, "kind %d", k);
+	}
+	/* A second checkpoint row is refused: there is one. */
+	ck_assert_int_ne(sqlite3_exec(c, "INSERT INTO checkpoint (id) VALUES (2)", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_migration_2_rolls_up_the_minutes_of_a_version_1_file)
+{
+	sqlite3 *c = NULL;
+	ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+	sq_exec(c, "PRAGMA journal_mode = WAL");
+	sq_exec(c, schema_v1);
+	sq_exec(c, "INSERT INTO terms (id, kind, term) VALUES (1, 'hashtag', '#rust'), (2, 'word', 'it''s')");
+	char sql[512];
+	/* #rust: 3 minutes in hour 12, 1 in hour 13; it's: one minute the next day */
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO term_minute VALUES (1, %lld, 3, 2, 0.5, 1, 0), (1, %lld, 4, 3, -0.25, 2, 1),"
+		 " (1, %lld, 1, 1, 0.1, 0, 0), (1, %lld, 10, 9, 1.0, 5, 2), (2, %lld, 2, 2, -0.4, 0, 1)",
+		 (long long)T0, (long long)(T0 + 60000), (long long)(T0 + 59 * 60000),
+		 (long long)(T0 + HOUR_MS), (long long)(T0 + DAY_MS));
+	sq_exec(c, sql);
+	sqlite3_close(c);
+
+	struct db *db = open_ok(NULL);
+	db_close(db);
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	ck_assert_int_eq(sq_int(c, "PRAGMA auto_vacuum"), 0); /* fixed when the file was made */
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 5);
+	snprintf(sql, sizeof sql, "SELECT count || ',' || authors || ',' || pos || ',' || neg || ','"
+		 " || kind || ',' || round(sent_sum * 100) FROM term_hour WHERE term_id = 1 AND"
+		 " hour_ms = %lld", (long long)T0);
+	char *h = sq_text(c, sql);
+	ck_assert_str_eq(h, "8,3,3,1,1,35.0");
+	free(h);
+	snprintf(sql, sizeof sql, "SELECT count || ',' || authors FROM term_day WHERE term_id = 1"
+		 " AND day_ms = %lld", (long long)(T0 - 12 * HOUR_MS));
+	char *d = sq_text(c, sql);
+	ck_assert_str_eq(d, "18,9");
+	free(d);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_hour"), 3);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_day"), 2);
+	ck_assert_int_eq(sq_int(c, "SELECT kind FROM term_day WHERE term_id = 2"), TERM_WORD);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 0);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+/* Waits until the writer has committed `rows` rows and has nothing pending. */
+static void wait_written(struct bus *b, int64_t rows)
+{
+	json_decref(status_wait(b, st_ok_rows, rows, "rows written"));
+}
+
+START_TEST(test_writer_rolls_minutes_up_into_hours_and_days)
+{
+	/* rollup_max 3: the in-memory sums flush mid-batch, and must give the same rows */
+	for (int small = 0; small < 2; small++) {
+		unlink(dbpath);
+		struct db *db = open_ok(&(struct db_options){ .batch_ms = 5,
+							       .rollup_max = small ? 3 : 0 });
+		struct bus bus;
+		bus_setup(&bus);
+		ck_assert_int_eq(db_writer_start(db, &bus), 0);
+		int64_t day = T0 - 12 * HOUR_MS;
+		const struct row_spec a[] = {
+			{ "#rust", TERM_HASHTAG, T0, 3, 7, 1, 0, 0.5 },
+			{ "#rust", TERM_HASHTAG, T0 + 60000, 4, 2, 2, 1, -0.25 },
+			{ "#rust", TERM_HASHTAG, T0 + HOUR_MS + 5, 1, 1, 0, 0, 0.1 },
+			{ "rust", TERM_WORD, T0, 1, 1, 0, 0, 0.0 },
+			{ "w1", TERM_WORD, T0, 1, 1, 0, 0, 0.0 },
+			{ "w2", TERM_WORD, T0, 1, 1, 0, 0, 0.0 },
+			{ "w3", TERM_WORD, T0 + DAY_MS, 1, 1, 0, 0, 0.0 },
+		};
+		const struct row_spec b[] = {
+			/* same minute again (a late post): adds, authors takes the larger */
+			{ "#rust", TERM_HASHTAG, T0, 2, 5, 0, 2, -1.0 },
+			{ "#rust", TERM_HASHTAG, T0 + 2 * 60000, 6, 9, 3, 0, 1.5 },
+		};
+		push(&bus, minutes_msg(a, 7));
+		wait_written(&bus, 7);
+		push(&bus, minutes_msg(b, 2));
+		db_close(db);
+		json_t *st = status_get(&bus);
+		ck_assert_int_eq(jint(st, "rows_written"), 9);
+		ck_assert_int_gt(jint(st, "rollup_rows"), 0);
+		json_decref(st);
+		bus_destroy(&bus);
+
+		sqlite3 *c = sq_open(dbpath);
+		char sql[512];
+#define ROLL(table, period, t) \
+	snprintf(sql, sizeof sql, "SELECT count || ',' || authors || ',' || pos || ',' || neg" \
+		 " || ',' || round(sent_sum * 100) || ',' || r.kind FROM " table " r JOIN terms" \
+		 " ON terms.id = term_id WHERE term = '#rust' AND " period " = %lld", (long long)(t))
+		ROLL("term_hour", "hour_ms", T0);
+		char *v = sq_text(c, sql);
+		/* counts 3+4+2+6, authors max(7,2,5,9), pos 1+2+0+3, neg 0+1+2+0 */
+		ck_assert_str_eq(v, "15,9,6,3,75.0,1");
+		free(v);
+		ROLL("term_hour", "hour_ms", T0 + HOUR_MS);
+		v = sq_text(c, sql);
+		ck_assert_str_eq(v, "1,1,0,0,10.0,1");
+		free(v);
+		ROLL("term_day", "day_ms", day);
+		v = sq_text(c, sql);
+		ck_assert_str_eq(v, "16,9,6,3,85.0,1");
+		free(v);
+		/* The minute rows hold the same totals: every resolution agrees. */
+		snprintf(sql, sizeof sql, "SELECT sum(count) || ',' || max(authors) FROM term_minute"
+			 " JOIN terms ON terms.id = term_id WHERE term = '#rust'");
+		v = sq_text(c, sql);
+		ck_assert_str_eq(v, "16,9");
+		free(v);
+		ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_hour"), 6);
+		ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_day"), 5);
+		snprintf(sql, sizeof sql, "SELECT day_ms FROM term_day JOIN terms ON terms.id = term_id"
+			 " WHERE term = 'w3'");
+		ck_assert_int_eq(sq_int(c, sql), day + DAY_MS);
+		sqlite3_close(c);
+		assert_integrity(dbpath);
+	}
+}
+END_TEST
+
+static struct dbmsg *volume_msg(const struct volume_minute_row *rows, size_t n)
+{
+	struct dbmsg *m = dbmsg_new(DBMSG_VOLUME_MINUTES);
+	ck_assert_ptr_nonnull(m);
+	m->u.volume.rows = malloc(n * sizeof *rows);
+	ck_assert_ptr_nonnull(m->u.volume.rows);
+	memcpy(m->u.volume.rows, rows, n * sizeof *rows);
+	m->u.volume.n = n;
+	return m;
+}
+
+START_TEST(test_writer_stores_volume_minutes_with_hour_and_day_rollups)
+{
+	struct db *db = open_ok(&(struct db_options){ .batch_ms = 5 });
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	const struct volume_minute_row v[] = {
+		{ T0, 100, 40, 10, 12.5 },
+		{ T0 + 30000, 5, 1, 1, 0.5 },   /* same minute, not at its start: adds */
+		{ T0 + 60000, 50, 20, 5, -2.0 },
+		{ T0 + HOUR_MS, 10, 0, 10, -5.0 },
+	};
+	push(&bus, volume_msg(v, 4));
+	push(&bus, volume_msg(v, 1));       /* sent twice: counted twice (additive) */
+	db_close(db);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT posts || ',' || pos || ',' || neg || ',' || sent_sum"
+		 " FROM volume_minute WHERE minute_ms = %lld", (long long)T0);
+	char *r = sq_text(c, sql);
+	ck_assert_str_eq(r, "205,81,21,25.5");
+	free(r);
+	snprintf(sql, sizeof sql, "SELECT posts || ',' || pos || ',' || neg || ',' || sent_sum"
+		 " FROM volume_hour WHERE hour_ms = %lld", (long long)T0);
+	r = sq_text(c, sql);
+	ck_assert_str_eq(r, "255,101,26,23.5");
+	free(r);
+	ck_assert_int_eq(sq_int(c, "SELECT posts FROM volume_day"), 265);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM volume_minute"), 3);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM volume_hour"), 2);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_writer_keeps_late_minutes_past_retention_only_in_the_rollups)
+{
+	/* now is 3 days after T0: T0's minutes are past 48 h, its hour is not past 90 days */
+	atomic_store(&fake_now_ms, T0 + 3 * DAY_MS);
+	struct db *db = open_ok(&(struct db_options){ .batch_ms = 5 });
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	push(&bus, one_row_msg("old", TERM_WORD, T0, 4));
+	push(&bus, one_row_msg("new", TERM_WORD, T0 + 3 * DAY_MS - 60000, 2));
+	db_close(db);
+	bus_destroy(&bus);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 1);
+	ck_assert_int_eq(sq_int(c, "SELECT count FROM term_hour JOIN terms ON id = term_id"
+				  " WHERE term = 'old'"), 4);
+	ck_assert_int_eq(sq_int(c, "SELECT count FROM term_day JOIN terms ON id = term_id"
+				  " WHERE term = 'old'"), 4);
+	sqlite3_close(c);
+}
+END_TEST
+
+static bool st_expired(json_t *st, int64_t n)
+{
+	return jint(st, "rows_expired") >= n;
+}
+
+START_TEST(test_retention_deletes_expired_rows_in_small_chunks)
+{
+	struct db_options o = { .batch_ms = 5, .retention_period_ms = 5, .retention_chunk = 40,
+				.retain_minute_ms = 2 * HOUR_MS, .retain_hour_ms = 2 * DAY_MS,
+				.retain_day_ms = 5 * DAY_MS, .retain_snapshot_ms = HOUR_MS };
+	atomic_store(&fake_now_ms, T0);
+	struct db *db = open_ok(&o);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	/* 300 minutes of 2 terms, ending at T0: the first 180 are past 2 h already */
+	for (int m = 0; m < 300; m++) {
+		const struct row_spec rows[] = {
+			{ "a", TERM_WORD, T0 - (300 - m) * 60000LL, 1, 1, 0, 0, 0 },
+			{ "b", TERM_WORD, T0 - (300 - m) * 60000LL, 2, 1, 0, 0, 0 },
+		};
+		push(&bus, minutes_msg(rows, 2));
+	}
+	wait_written(&bus, 600);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 240);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_hour"), 900);
+	char sql[256];
+	sq_exec(c, "BEGIN");
+	for (int i = 0; i < 20; i++) {
+		snprintf(sql, sizeof sql, "INSERT INTO snapshots VALUES (%lld, '5m', %lld, '{}')",
+			 (long long)(T0 - i * 3 * 60000LL), (long long)(T0 - i * 3 * 60000LL));
+		sq_exec(c, sql);
+	}
+	sq_exec(c, "COMMIT");
+
+	/* An hour later: the oldest 60 minutes of rows and snapshots older than 1 h go. */
+	atomic_store(&fake_now_ms, T0 + HOUR_MS);
+	json_decref(status_wait(&bus, st_expired, 120 + 1, "an hour of minutes expired"));
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 120);
+	snprintf(sql, sizeof sql, "SELECT min(minute_ms) FROM term_minute");
+	ck_assert_int_eq(sq_int(c, sql), T0 - HOUR_MS);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM snapshots"), 19);
+
+	/* Three days later: every minute, snapshot and hour older than 2 days goes, days stay. */
+	json_t *st = status_get(&bus);
+	int64_t before = jint(st, "rows_expired"), steps0 = jint(st, "retention_steps");
+	json_decref(st);
+	int64_t hours = sq_int(c, "SELECT count(*) FROM term_hour");
+	int64_t expect = 120 + 19 + hours;
+	atomic_store(&fake_now_ms, T0 + 3 * DAY_MS);
+	st = status_wait(&bus, st_expired, before + expect, "everything expired");
+	int64_t steps = jint(st, "retention_steps") - steps0;
+	json_decref(st);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 0);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM snapshots"), 0);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_hour"), 0);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_day"), 2);
+	/* 120 minutes + 19 snapshots (weighing 32 rows each) + hours, 40 per step */
+	ck_assert_int_ge(steps, (120 + 19 * 32 + hours) / 40);
+
+	/* After 5 days the day rows go too */
+	atomic_store(&fake_now_ms, T0 + 6 * DAY_MS);
+	json_decref(status_wait(&bus, st_expired, before + expect + 2, "days expired"));
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_day"), 0);
+	sqlite3_close(c);
+	db_close(db);
+	bus_destroy(&bus);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_retention_forever_keeps_rows_and_defaults_keep_days)
+{
+	struct db_options o = { .batch_ms = 5, .retention_period_ms = 5, .retain_minute_ms = -1 };
+	atomic_store(&fake_now_ms, T0);
+	struct db *db = open_ok(&o);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	push(&bus, one_row_msg("a", TERM_WORD, T0 - 60000, 1));
+	wait_written(&bus, 1);
+	atomic_store(&fake_now_ms, T0 + 400 * DAY_MS);
+	/* hours (90 days) expire; minutes (forever) and days (default forever) stay */
+	json_decref(status_wait(&bus, st_expired, 1, "the hour expired"));
+	struct timespec ts = { 0, 50 * 1000000 };
+	nanosleep(&ts, NULL);
+	db_close(db);
+	json_t *st = status_get(&bus);
+	ck_assert_int_eq(jint(st, "rows_expired"), 1);
+	json_decref(st);
+	bus_destroy(&bus);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 1);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_hour"), 0);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_day"), 1);
+	sqlite3_close(c);
+	atomic_store(&fake_now_ms, T0 + HOUR_MS);
+}
+END_TEST
+
+/*
+ * Constant load over simulated days: 40 terms every minute and a 2 kB
+ * snapshot row every 5 minutes. With minutes and snapshots kept 6 h, hours a
+ * day and days two days, the database reaches its steady state on day 2;
+ * from then on its size (pages in use plus free pages) must stay flat. Then
+ * the clock jumps ahead so everything expires: a new file (incremental
+ * auto-vacuum) gives the pages back to the file system, a version-1 file
+ * keeps them free for reuse.
+ */
+#define FLAT_TERMS 40
+
+static void simulate_day(struct bus *b, sqlite3 *c, int64_t day_start, int64_t *rows)
+{
+	char sql[2200];
+	for (int m = 0; m < 1440; m++) {
+		int64_t t = day_start + m * 60000LL;
+		struct row_spec spec[FLAT_TERMS];
+		char names[FLAT_TERMS][16];
+		for (int i = 0; i < FLAT_TERMS; i++) {
+			snprintf(names[i], sizeof names[i], "term%d", i);
+			spec[i] = (struct row_spec){ names[i], i % 2 ? TERM_WORD : TERM_HASHTAG, t,
+						     (uint32_t)(1 + i), 1, 0, 0, 0.1 };
+		}
+		atomic_store(&fake_now_ms, t + 60000);
+		push(b, minutes_msg(spec, FLAT_TERMS));
+		*rows += FLAT_TERMS;
+		if (m % 5 == 4) {
+			wait_written(b, *rows);
+			int n = snprintf(sql, sizeof sql, "INSERT INTO snapshots VALUES (%lld, '5m', %lld, '",
+					 (long long)t, (long long)t);
+			memset(sql + n, 'x', 2048);
+			snprintf(sql + n + 2048, sizeof sql - (size_t)n - 2048, "')");
+			sq_exec(c, sql);
+		}
+	}
+	wait_written(b, *rows);
+}
+
+static void file_size_flat(bool version1)
+{
+	struct db_options o = { .batch_ms = 2, .retention_period_ms = 1, .retention_chunk = 2000,
+				.retain_minute_ms = 6 * HOUR_MS, .retain_hour_ms = DAY_MS,
+				.retain_day_ms = 2 * DAY_MS, .retain_snapshot_ms = 6 * HOUR_MS,
+				.vacuum_keep_pages = 16 };
+	if (version1) {
+		sqlite3 *c = NULL;
+		ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+		sq_exec(c, "PRAGMA journal_mode = WAL");
+		sq_exec(c, schema_v1);
+		sqlite3_close(c);
+	}
+	int64_t day0 = T0 - 12 * HOUR_MS; /* midnight */
+	atomic_store(&fake_now_ms, day0);
+	struct db *db = open_ok(&o);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	sqlite3 *c = sq_open(dbpath);
+	int64_t rows = 0, pages[5];
+	for (int d = 0; d < 5; d++) {
+		simulate_day(&bus, c, day0 + d * DAY_MS, &rows);
+		/* retention catches up with the end of the day */
+		int64_t minute_rows = 0;
+		for (int i = 0; i < 200; i++) {
+			minute_rows = sq_int(c, "SELECT count(*) FROM term_minute");
+			if (minute_rows <= FLAT_TERMS * 361)
+				break;
+			struct timespec ts = { 0, 10 * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		ck_assert_int_le(minute_rows, FLAT_TERMS * 361);
+		pages[d] = sq_int(c, "PRAGMA page_count");
+		if (!version1)
+			ck_assert_int_le(sq_int(c, "PRAGMA freelist_count"), 16 + 256 + 64);
+	}
+	ck_assert_int_le(sq_int(c, "SELECT count(*) FROM term_day"), FLAT_TERMS * 3);
+	ck_assert_int_le(sq_int(c, "SELECT count(*) FROM snapshots"), 73);
+	for (int d = 3; d < 5; d++)
+		ck_assert_msg(pages[d] <= pages[2] + pages[2] / 20,
+			      "day %d: %lld pages, day 2: %lld (grew)", d, (long long)pages[d],
+			      (long long)pages[2]);
+	/* 288,000 minute rows went through a file that holds about a tenth of them */
+	ck_assert_int_lt(pages[4] * 4096, rows * 40 / 5);
+
+	/* Everything expires: the pages are free, and a new file gives them back. */
+	atomic_store(&fake_now_ms, day0 + 30 * DAY_MS);
+	for (int i = 0; i < 500; i++) {
+		if (sq_int(c, "SELECT count(*) FROM term_minute") == 0 &&
+		    sq_int(c, "SELECT count(*) FROM term_day") == 0 &&
+		    sq_int(c, "SELECT count(*) FROM snapshots") == 0 &&
+		    (version1 || sq_int(c, "PRAGMA freelist_count") <= 16))
+			break;
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	int64_t after = sq_int(c, "PRAGMA page_count");
+	if (version1) {
+		ck_assert_int_eq(after, pages[4]);  /* kept, on the free list */
+		ck_assert_int_gt(sq_int(c, "PRAGMA freelist_count"), pages[4] / 2);
+	} else {
+		ck_assert_int_le(sq_int(c, "PRAGMA freelist_count"), 16);
+		ck_assert_int_lt(after, pages[4] / 2);
+	}
+	sqlite3_close(c);
+	db_close(db);
+	bus_destroy(&bus);
+	assert_integrity(dbpath);
+}
+
+START_TEST(test_file_size_stays_flat_over_days_of_constant_load)
+{
+	file_size_flat(false);
+}
+END_TEST
+
+START_TEST(test_version_1_file_reuses_freed_pages_and_stays_flat)
+{
+	file_size_flat(true);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("db");
@@ -1367,7 +1839,20 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_writer_merges_source_states_while_writes_fail);
 	tcase_add_test(tc, test_writer_gives_up_at_shutdown_after_the_grace_period);
 	tcase_add_test(tc, test_term_cache_separates_kinds_and_empties_when_full);
+	tcase_add_test(tc, test_new_file_gets_incremental_auto_vacuum_and_a_checkpoint_row);
+	tcase_add_test(tc, test_migration_2_rolls_up_the_minutes_of_a_version_1_file);
+	tcase_add_test(tc, test_writer_rolls_minutes_up_into_hours_and_days);
+	tcase_add_test(tc, test_writer_stores_volume_minutes_with_hour_and_day_rollups);
+	tcase_add_test(tc, test_writer_keeps_late_minutes_past_retention_only_in_the_rollups);
+	tcase_add_test(tc, test_retention_deletes_expired_rows_in_small_chunks);
+	tcase_add_test(tc, test_retention_forever_keeps_rows_and_defaults_keep_days);
 	suite_add_tcase(s, tc);
+	TCase *big = tcase_create("file size");
+	tcase_add_checked_fixture(big, tmp_setup, tmp_teardown);
+	tcase_set_timeout(big, 300);
+	tcase_add_test(big, test_file_size_stays_flat_over_days_of_constant_load);
+	tcase_add_test(big, test_version_1_file_reuses_freed_pages_and_stays_flat);
+	suite_add_tcase(s, big);
 	return s;
 }
 
