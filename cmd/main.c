@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "core/log.h"
 #include "core/source.h"
 #include "db/db.h"
+#include "db/history.h"
 #include "ingest/demo_feed.h"
 #include "ingest/ingest.h"
 #include "web/web.h"
@@ -43,6 +45,7 @@ struct options {
 	int64_t lateness_ms;
 	long top_m;
 	bool no_lang_views, no_source_views;
+	struct db_options db;  /* retention from the config file */
 	json_t *config;      /* owned: parsed --config file, or NULL */
 };
 
@@ -74,6 +77,53 @@ static const char *cfg_str(json_t *cfg, const char *key)
 {
 	json_t *v = cfg ? json_object_get(cfg, key) : NULL;
 	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/*
+ * "retention": {"minute_hours":48,"hour_days":90,"day_days":0,"snapshot_hours":48}:
+ * how long history is kept at each resolution; 0 keeps it forever, a missing
+ * key keeps the default.
+ */
+static int config_retention(json_t *config, struct db_options *db)
+{
+	static const struct {
+		const char *key;
+		int64_t unit_ms;
+		size_t off;
+	} keys[] = {
+		{ "minute_hours", 3600 * 1000LL, offsetof(struct db_options, retain_minute_ms) },
+		{ "hour_days", 86400 * 1000LL, offsetof(struct db_options, retain_hour_ms) },
+		{ "day_days", 86400 * 1000LL, offsetof(struct db_options, retain_day_ms) },
+		{ "snapshot_hours", 3600 * 1000LL, offsetof(struct db_options, retain_snapshot_ms) },
+	};
+	json_t *r = json_object_get(config, "retention"), *v;
+	const char *key;
+
+	if (!r)
+		return 0;
+	if (!json_is_object(r)) {
+		fprintf(stderr, "trendd: config: \"retention\" must be an object\n");
+		return -EINVAL;
+	}
+	json_object_foreach(r, key, v) {
+		size_t i = 0;
+		while (i < sizeof keys / sizeof keys[0] && strcmp(keys[i].key, key) != 0)
+			i++;
+		if (i == sizeof keys / sizeof keys[0]) {
+			fprintf(stderr, "trendd: config: unknown retention key \"%s\" (minute_hours, "
+					"hour_days, day_days, snapshot_hours)\n", key);
+			return -EINVAL;
+		}
+		double n = json_number_value(v);
+		if (!json_is_number(v) || n < 0 || n > 100000) {
+			fprintf(stderr, "trendd: config: retention.%s must be a number from 0 "
+					"(forever) to 100000\n", key);
+			return -EINVAL;
+		}
+		int64_t ms = n == 0 ? -1 : (int64_t)(n * (double)keys[i].unit_ms);
+		*(int64_t *)((char *)db + keys[i].off) = ms != 0 ? ms : 1;
+	}
+	return 0;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -178,6 +228,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		json_t *late = json_object_get(o->config, "lateness_s");
 		if (json_is_number(late) && o->lateness_ms < 0)
 			o->lateness_ms = (int64_t)(json_number_value(late) * 1000);
+		if (config_retention(o->config, &o->db) < 0) {
+			json_decref(o->config);
+			o->config = NULL;
+			return 2;
+		}
 	}
 	if (!o->db_path)
 		o->db_path = "trendd.db";
@@ -380,9 +435,12 @@ static int ops_check(void *ctx, const struct source_config *c, char *err, size_t
 	return ingest_source_check(c, err, cap);
 }
 
-static void ops_changed(void *ctx, const struct source_config *c)
+static void ops_changed(void *ctx, const struct source_config *c, bool fresh)
 {
-	ingest_source_set(ctx, c);
+	if (fresh)
+		ingest_source_reset(ctx, c);
+	else
+		ingest_source_set(ctx, c);
 }
 
 static void ops_removed(void *ctx, int64_t id) { ingest_source_remove(ctx, id); }
@@ -424,6 +482,7 @@ static int serve(struct options *o)
 	struct engine *engine = NULL;
 	struct ingest *ingest = NULL;
 	struct demo_feed *demo = NULL;
+	struct history_pool *history = NULL;
 	struct source_config *sources = NULL;
 	size_t nsources = 0;
 	char err[512];
@@ -444,7 +503,7 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: out of memory\n");
 		return 1;
 	}
-	if (db_open(&db, o->db_path, err, sizeof err) < 0) {
+	if (db_open_with(&db, o->db_path, &o->db, err, sizeof err) < 0) {
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;
 	}
@@ -485,8 +544,14 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: admin token for the API (stored in %s, mode 0600):\n  %s\n",
 			path, token);
 	}
+	/* History readers open their connections now: the schema is migrated. */
+	if (history_pool_start(&history, db, &bus, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "trendd: %s\n", err);
+		goto out;
+	}
 	struct web_config wc = { .listen = o->listen, .static_dir = o->static_dir,
-				 .chartjs_dir = o->chartjs_dir, .token = token };
+				 .chartjs_dir = o->chartjs_dir, .token = token,
+				 .history = { .submit = history_submit_ctx, .ctx = history } };
 	if (web_create(&web, &wc, &bus, err, sizeof err) < 0) {
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;
@@ -522,6 +587,8 @@ static int serve(struct options *o)
 	pthread_join(sig_thread, NULL);
 out:
 	atomic_store(&bus.stopping, true);
+	/* First, while analytics still answers live requests: readers finish quickly. */
+	history_pool_stop(history);
 	ingest_stop(ingest);
 	engine_stop(engine);           /* drains posts, publishes the last snapshot */
 	queue_close(&bus.db);

@@ -27,8 +27,13 @@
 struct bus_source_ops {
 	/* Checks a source's settings for its kind; -EINVAL and a readable err. */
 	int (*check)(void *ctx, const struct source_config *c, char *err, size_t cap);
-	/* The stored settings changed (or the source is new): apply them. */
-	void (*changed)(void *ctx, const struct source_config *c);
+	/*
+	 * The stored settings changed (or the source is new): apply them. With
+	 * fresh, the source starts afresh (a new URL or kind is a new feed: no
+	 * cursor, status or seen ids carry over), replaced in one step so it
+	 * never goes missing from the published list.
+	 */
+	void (*changed)(void *ctx, const struct source_config *c, bool fresh);
 	void (*removed)(void *ctx, int64_t id);
 	/* Polls now; -ENOENT when ingest has no such source. */
 	int (*poll_now)(void *ctx, int64_t id);

@@ -61,6 +61,7 @@ bool sb_reserve(struct strbuf *sb, size_t extra)
 	}
 	sb->buf = nb;
 	sb->cap = cap;
+	sb->buf[sb->len] = 0; /* always a string, even before the first append */
 	return true;
 }
 

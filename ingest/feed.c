@@ -1,6 +1,7 @@
 #include "ingest/feed.h"
 
 #include "ingest/feed_hn.h"
+#include "ingest/feed_jetstream.h"
 #include "ingest/feed_jsonfeed.h"
 #include "ingest/feed_mastodon.h"
 #include "ingest/feed_reddit.h"
@@ -14,6 +15,7 @@ static const struct feed_format *const g_formats[] = {
 	&feed_format_hn,
 	&feed_format_rss,
 	&feed_format_atom,
+	&feed_format_jetstream,
 };
 
 #define NFORMATS (sizeof g_formats / sizeof g_formats[0])

@@ -40,6 +40,7 @@ struct feed_input {
 	const char *cursor;         /* NULL/"" or the source's cursor: older items are ignored */
 	int64_t source_id;          /* copied into every post */
 	struct html_text *html;     /* NULL or a converter to reuse (the caller's thread) */
+	const char *link;           /* NULL or the response's Link header (pagination) */
 };
 
 struct feed_doc {
@@ -51,6 +52,7 @@ struct feed_doc {
 	char error[256];            /* "" when wellformed */
 	char *title;                /* owned; the document's title or "" (NULL before parsing) */
 	char *cursor;               /* owned; the newest position seen, NULL when none */
+	char *next_url;             /* owned; where the next page is, when the response said */
 };
 
 static inline void feed_doc_init(struct feed_doc *d)
@@ -66,6 +68,7 @@ static inline void feed_doc_clear(struct feed_doc *d)
 	free(d->posts);
 	free(d->title);
 	free(d->cursor);
+	free(d->next_url);
 	feed_doc_init(d);
 }
 

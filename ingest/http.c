@@ -24,6 +24,11 @@ struct http_xfer {
 	long connect_timeout_ms, timeout_ms;
 	bool too_big;                 /* the body cap was hit */
 	bool header_full;             /* the header cap was hit */
+	http_data_fn on_data;         /* NULL, or the reader of a stream */
+	long idle_timeout_ms;         /* streams: fail after this long without data (0: never) */
+	int64_t data_ms;              /* streams: monotonic time data last arrived */
+	bool idle_expired;            /* streams: failed for silence */
+	bool reader_stopped;          /* streams: on_data asked to stop */
 	int64_t started_ms;
 	http_done_fn done;
 	void *user;
@@ -73,6 +78,7 @@ static void xfer_free(struct http_xfer *x)
 	curl_slist_free_all(x->req_headers);
 	sb_free(&x->resp.body);
 	sb_free(&x->resp.headers);
+	free(x->resp.url);
 	free(x);
 }
 
@@ -110,6 +116,17 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	struct http_xfer *x = ud;
 	size_t n = size * nmemb;
 
+	if (x->on_data) {
+		long code = 0;
+		x->data_ms = clock_mono_ms();
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code >= 200 && code < 300) {
+			if (x->on_data(x->user, ptr, n) == 0)
+				return n;
+			x->reader_stopped = true;
+			return CURL_WRITEFUNC_ERROR;
+		}
+	}
 	/* curl hands over decompressed data, so this caps what gzip expands to. */
 	if (n > x->max_body - x->resp.body.len) {
 		x->too_big = true;
@@ -117,6 +134,19 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	}
 	sb_append(&x->resp.body, ptr, n);
 	return x->resp.body.failed ? CURL_WRITEFUNC_ERROR : n;
+}
+
+/* Streams: called about once a second even while nothing arrives. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct http_xfer *x = ud;
+
+	if (x->idle_timeout_ms > 0 && clock_mono_ms() - x->data_ms > x->idle_timeout_ms) {
+		x->idle_expired = true;
+		return 1;
+	}
+	return 0;
 }
 
 static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
@@ -211,12 +241,15 @@ int http_client_get(struct http_client *c, const struct http_request *req, http_
 	x->connect_timeout_ms = req->connect_timeout_ms ? req->connect_timeout_ms
 							: HTTP_CONNECT_TIMEOUT_MS;
 	x->timeout_ms = req->timeout_ms ? req->timeout_ms : HTTP_TOTAL_TIMEOUT_MS;
+	x->on_data = req->on_data;
+	x->idle_timeout_ms = req->on_data ? req->idle_timeout_ms : 0;
 	sb_init(&x->resp.body);
 	sb_init(&x->resp.headers);
 
 	if (add_header(&x->req_headers, "Accept", req->accept) < 0 ||
 	    add_header(&x->req_headers, "If-None-Match", req->if_none_match) < 0 ||
-	    add_header(&x->req_headers, "If-Modified-Since", req->if_modified_since) < 0)
+	    add_header(&x->req_headers, "If-Modified-Since", req->if_modified_since) < 0 ||
+	    add_header(&x->req_headers, "Authorization", req->authorization) < 0)
 		goto fail;
 
 	e = c->npool > 0 ? c->pool[--c->npool] : curl_easy_init();
@@ -243,6 +276,15 @@ int http_client_get(struct http_client *c, const struct http_request *req, http_
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	if (x->on_data) {
+		/* A stream has no end: no total time or size, but silence is a failure. */
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+		x->data_ms = clock_mono_ms();
+	}
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
 		rc = -EIO;
 		goto fail;
@@ -289,16 +331,39 @@ static void copy_curl_msg(struct http_xfer *x, CURLcode cc, const char *prefix)
 	snprintf(x->resp.error, sizeof x->resp.error, "%s%.*s", prefix, (int)n, m);
 }
 
+/* A body that ended early: the connection closed before Content-Length or the last chunk. */
+static void describe_cut_short(struct http_xfer *x, char *err, size_t cap)
+{
+	curl_off_t expected = -1, got = 0;
+
+	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
+	curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+	if (expected > 0 && got < expected)
+		snprintf(err, cap, "body cut short: the connection closed after %lld of %lld bytes",
+			 (long long)got, (long long)expected);
+	else
+		snprintf(err, cap, "body cut short: the connection closed before its end");
+}
+
 /* Turns a failed transfer into plain words. */
 static void describe_error(struct http_xfer *x, CURLcode cc)
 {
 	char *err = x->resp.error, what[48];
 	size_t cap = sizeof x->resp.error;
-	long os_errno = 0;
+	long os_errno = 0, request_bytes = 0;
 	curl_off_t connect_us = 0;
 
 	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
 	curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	if (x->idle_expired) {
+		format_duration(x->idle_timeout_ms, what, sizeof what);
+		snprintf(err, cap, "no data for %s", what);
+		return;
+	}
+	if (x->reader_stopped) {
+		snprintf(err, cap, "stream closed by its reader");
+		return;
+	}
 	if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		http_format_size(x->max_body, what, sizeof what);
 		snprintf(err, cap, "body larger than %s", what);
@@ -316,8 +381,12 @@ static void describe_error(struct http_xfer *x, CURLcode cc)
 			copy_curl_msg(x, cc, "could not connect: ");
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		if (connect_us == 0) {
-			format_duration(x->connect_timeout_ms, what, sizeof what);
+		/* A reused connection has no connect time: the request went out on it. */
+		curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+		if (connect_us == 0 && request_bytes == 0) {
+			format_duration(x->connect_timeout_ms < x->timeout_ms ? x->connect_timeout_ms
+									: x->timeout_ms,
+					what, sizeof what);
 			snprintf(err, cap, "connection timed out after %s", what);
 		} else {
 			format_duration(x->timeout_ms, what, sizeof what);
@@ -338,6 +407,9 @@ static void describe_error(struct http_xfer *x, CURLcode cc)
 		break;
 	case CURLE_GOT_NOTHING:
 		snprintf(err, cap, "server closed the connection without a response");
+		break;
+	case CURLE_PARTIAL_FILE:
+		describe_cut_short(x, err, cap);
 		break;
 	case CURLE_BAD_CONTENT_ENCODING:
 		copy_curl_msg(x, cc, "bad compressed body: ");
@@ -368,6 +440,8 @@ static void describe_error(struct http_xfer *x, CURLcode cc)
 
 static void finish(struct http_client *c, struct http_xfer *x, CURLcode cc)
 {
+	char *eff = NULL;
+
 	curl_multi_remove_handle(c->multi, x->easy);
 	if (x->prev)
 		x->prev->next = x->next;
@@ -379,6 +453,9 @@ static void finish(struct http_client *c, struct http_xfer *x, CURLcode cc)
 
 	x->resp.curl_code = (int)cc;
 	x->resp.elapsed_ms = clock_mono_ms() - x->started_ms;
+	/* Before the handle is reset: parsers resolve relative links against this URL. */
+	if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff)
+		x->resp.url = strdup(eff);
 	if (cc == CURLE_OK) {
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->resp.status);
 		x->resp.error[0] = 0;
@@ -424,6 +501,27 @@ int http_client_run(struct http_client *c, int timeout_ms)
 		return -EIO;
 	reap(c);
 	return 0;
+}
+
+void http_client_cancel(struct http_client *c, void *user)
+{
+	struct http_xfer *x = c->active, *next;
+
+	for (; x; x = next) {
+		next = x->next;
+		if (x->user != user)
+			continue;
+		curl_multi_remove_handle(c->multi, x->easy);
+		if (x->prev)
+			x->prev->next = x->next;
+		else
+			c->active = x->next;
+		if (x->next)
+			x->next->prev = x->prev;
+		c->nactive--;
+		easy_release(c, x->easy);
+		xfer_free(x);
+	}
 }
 
 void http_client_wakeup(struct http_client *c) { curl_multi_wakeup(c->multi); }

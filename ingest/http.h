@@ -36,6 +36,12 @@
 
 struct http_client;
 
+/*
+ * Streams: called on the owning thread with each piece of a 2xx body as it
+ * arrives; a non-zero return aborts the transfer.
+ */
+typedef int (*http_data_fn)(void *user, const char *data, size_t len);
+
 struct http_request {
 	const char *url;
 	const char *if_none_match;     /* NULL or the ETag of an earlier response */
@@ -44,6 +50,15 @@ struct http_request {
 	size_t max_body;               /* 0: LIMIT_FEED_BODY_BYTES */
 	long connect_timeout_ms;       /* 0: HTTP_CONNECT_TIMEOUT_MS */
 	long timeout_ms;               /* 0: HTTP_TOTAL_TIMEOUT_MS */
+	const char *authorization;     /* NULL or an Authorization header value */
+	/*
+	 * NULL: the body is buffered. Else a stream: a 2xx body goes to on_data
+	 * as it arrives, with no total timeout and no size cap, and the transfer
+	 * fails with "no data for N s" once nothing arrived for idle_timeout_ms
+	 * (0: never). An error body is buffered as usual.
+	 */
+	http_data_fn on_data;
+	long idle_timeout_ms;
 };
 
 struct http_response {
@@ -53,6 +68,8 @@ struct http_response {
 	struct strbuf body;         /* decompressed, at most max_body bytes */
 	struct strbuf headers;      /* "name\0value\0" pairs of the final response */
 	size_t nheaders;
+	char *url;                  /* the URL the final response came from (after redirects);
+				       NULL when unknown; owned by the transfer */
 	int64_t elapsed_ms;
 };
 
@@ -67,6 +84,12 @@ void http_client_free(struct http_client *c);
 /* Starts a GET; done(user, resp) is called exactly once, unless the client is freed first. */
 int http_client_get(struct http_client *c, const struct http_request *req, http_done_fn done,
 		    void *user);
+/*
+ * Aborts every transfer started with this user pointer without calling its
+ * callback (a stream whose source went away). Not from inside a callback of
+ * a transfer it aborts.
+ */
+void http_client_cancel(struct http_client *c, void *user);
 
 /*
  * Drives the transfers: waits up to timeout_ms (0: do not wait) for activity

@@ -23,6 +23,7 @@
 #include "ingest/html_text.h"
 #include "ingest/http.h"
 #include "ingest/source_kind.h"
+#include "ingest/stream.h"
 
 #ifndef TRENDD_VERSION
 #define TRENDD_VERSION "0.1.0"
@@ -55,6 +56,17 @@ struct seen_ring {
 	size_t n, next;
 };
 
+/*
+ * The HTTP settings every polled kind takes in its params, next to its own:
+ * a slow or huge feed may need other bounds than the defaults, and tests use
+ * small ones. 0 means the default.
+ */
+struct src_http {
+	long timeout_ms;         /* params.timeout_s */
+	size_t max_body;         /* params.max_body_bytes: may only lower LIMIT_FEED_BODY_BYTES */
+	int64_t backoff_cap_ms;  /* params.backoff_cap_s */
+};
+
 /* One source, owned by the ingest thread. */
 struct src {
 	struct ingest *ig;                /* borrowed: for the HTTP callback */
@@ -69,13 +81,18 @@ struct src {
 	int64_t next_ms;                  /* monotonic time of the next poll, NEVER */
 	int64_t last_ok_ms, last_error_ms;   /* wall time, 0 = never */
 	char last_error[256];             /* "" when the last poll succeeded; settings errors too */
+	char last_warning[256];           /* "" unless the last document was read despite problems */
 	uint32_t consecutive_errors;
 	uint64_t posts_seen, items_skipped, polls;
 	int pages_in_row;                 /* immediate re-polls while catching up */
+	struct src_http http;             /* HTTP settings from params; 0: the defaults */
 	char *validated_url;              /* owned: URL the validators below belong to */
 	char *etag, *last_modified;       /* owned: for conditional GET, or NULL */
 	struct seen_ring seen;
 	struct src *grave_next;           /* in ingest.graveyard when removed */
+	char *next_url;                   /* owned: the next page while catching up, or NULL */
+	bool streamed;                    /* keeps a connection open instead (ingest/stream.h) */
+	void *stream;                     /* owned via kind->stream; made at the first connect */
 };
 
 enum cmd_op { CMD_SET, CMD_REMOVE, CMD_POLL };
@@ -84,6 +101,7 @@ struct cmd {
 	enum cmd_op op;
 	int64_t id;
 	struct source_config cfg;         /* owned, CMD_SET only */
+	bool fresh;                       /* CMD_SET: nothing of the old source carries over */
 	struct cmd *next;
 };
 
@@ -150,22 +168,68 @@ static void set_str(char **dst, const char *src)
 	*dst = n;
 }
 
+/* Reads the integer params.key into *out when present; -EINVAL unless it is in [lo, hi]. */
+static int param_int(json_t *root, const char *key, long long lo, long long hi, long long *out,
+		     char *err, size_t cap)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		snprintf(err, cap, "params.%s must be an integer from %lld to %lld", key, lo, hi);
+		return -EINVAL;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* The HTTP settings in a source's params (see struct src_http); -EINVAL with err. */
+static int src_http_parse(const char *params, struct src_http *out, char *err, size_t cap)
+{
+	long long timeout_s = 0, max_body = 0, cap_s = 0;
+	json_t *root;
+	int rc = 0;
+
+	memset(out, 0, sizeof *out);
+	if (!params || !params[0])
+		return 0;
+	root = json_loads(params, 0, NULL);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return 0;   /* the kind's own check says what is wrong */
+	}
+	if (param_int(root, "timeout_s", 1, 3600, &timeout_s, err, cap) < 0 ||
+	    param_int(root, "max_body_bytes", 1024, LIMIT_FEED_BODY_BYTES, &max_body, err, cap) < 0 ||
+	    param_int(root, "backoff_cap_s", 1, INGEST_MAX_DELAY_MS / 1000, &cap_s, err, cap) < 0)
+		rc = -EINVAL;
+	json_decref(root);
+	out->timeout_ms = (long)timeout_s * 1000;
+	out->max_body = (size_t)max_body;
+	out->backoff_cap_ms = cap_s * 1000;
+	return rc;
+}
+
 static int64_t interval_ms(const struct ingest *ig, const struct src *s)
 {
 	if (ig->cfg.interval_ms > 0)
 		return ig->cfg.interval_ms;
+	if (s->streamed)
+		return STREAM_RECONNECT_MS;   /* a stream's interval is its first reconnect delay */
 	return (int64_t)(s->cfg.interval_s > 0 ? s->cfg.interval_s : 1) * 1000;
 }
 
-static int64_t backoff_cap_ms(const struct ingest *ig)
+static int64_t backoff_cap_ms(const struct ingest *ig, const struct src *s)
 {
+	if (s->http.backoff_cap_ms > 0)
+		return s->http.backoff_cap_ms;
 	return ig->cfg.backoff_cap_ms > 0 ? ig->cfg.backoff_cap_ms : INGEST_BACKOFF_CAP_MS;
 }
 
 /* The wait after the n-th failure in a row; see ingest.h. */
 static int64_t backoff_ms(struct ingest *ig, const struct src *s, uint32_t n)
 {
-	int64_t base = interval_ms(ig, s), cap = backoff_cap_ms(ig), window = base;
+	int64_t base = interval_ms(ig, s), cap = backoff_cap_ms(ig, s), window = base;
 
 	for (uint32_t i = 0; i < n && window < cap; i++)
 		window *= 2;
@@ -184,6 +248,8 @@ static void src_free(struct src *s)
 {
 	if (!s)
 		return;
+	if (s->stream)
+		s->kind->stream->destroy(s->stream);   /* it borrows kstate */
 	if (s->kind && s->kstate)
 		s->kind->release(s->kstate);
 	source_config_clear(&s->cfg);
@@ -191,6 +257,7 @@ static void src_free(struct src *s)
 	free(s->validated_url);
 	free(s->etag);
 	free(s->last_modified);
+	free(s->next_url);
 	free(s);
 }
 
@@ -229,6 +296,10 @@ static int src_new(struct ingest *ig, const struct source_config *cfg, struct sr
 		s->state = SRC_ERROR;
 		snprintf(s->last_error, sizeof s->last_error, "unsupported source kind '%s'",
 			 s->cfg.kind);
+	} else if (src_http_parse(s->cfg.params_json, &s->http, err, sizeof err) < 0) {
+		/* Before setup(): without kind state the source is never polled. */
+		s->state = SRC_ERROR;
+		snprintf(s->last_error, sizeof s->last_error, "bad settings: %s", err);
 	} else if ((rc = s->kind->setup(&s->cfg, &s->kstate, err, sizeof err)) < 0) {
 		if (rc == -ENOMEM) {
 			src_free(s);
@@ -241,6 +312,7 @@ static int src_new(struct ingest *ig, const struct source_config *cfg, struct sr
 	} else {
 		s->state = SRC_IDLE;
 		s->next_ms = clock_mono_ms();
+		s->streamed = s->kind->stream && (!s->kind->streams || s->kind->streams(s->kstate));
 	}
 	if (s->state == SRC_ERROR) {
 		s->last_error_ms = clock_now_ms();
@@ -254,6 +326,7 @@ static int src_new(struct ingest *ig, const struct source_config *cfg, struct sr
 int ingest_source_check(const struct source_config *cfg, char *err, size_t cap)
 {
 	const struct source_kind *k;
+	struct src_http http;
 	void *state = NULL;
 	int rc;
 
@@ -263,16 +336,16 @@ int ingest_source_check(const struct source_config *cfg, char *err, size_t cap)
 		snprintf(err, cap, "unsupported source kind '%.32s'", cfg->kind);
 		return -EINVAL;
 	}
-	if (!cfg->url || (strncasecmp(cfg->url, "http://", 7) != 0 &&
-			  strncasecmp(cfg->url, "https://", 8) != 0) ||
-	    strlen(cfg->url) < 10) {
+	if (!k->own_url_check && (!cfg->url || (strncasecmp(cfg->url, "http://", 7) != 0 &&
+						strncasecmp(cfg->url, "https://", 8) != 0) ||
+				  strlen(cfg->url) < 10)) {
 		snprintf(err, cap, "url must be an http:// or https:// URL");
 		return -EINVAL;
 	}
 	if ((rc = k->setup(cfg, &state, err, cap)) < 0)
 		return rc == -ENOMEM ? rc : -EINVAL;
 	k->release(state);
-	return 0;
+	return src_http_parse(cfg->params_json, &http, err, cap);
 }
 
 static struct src *src_find(struct ingest *ig, int64_t id, size_t *idx)
@@ -353,6 +426,11 @@ static void src_json(struct strbuf *sb, const struct src *s, int64_t now_mono, i
 		sb_puts(sb, "null");
 	sb_puts(sb, ",\"last_error_at\":");
 	put_time_or_null(sb, s->last_error_ms);
+	sb_puts(sb, ",\"last_warning\":");
+	if (s->last_warning[0])
+		sb_json_cstr(sb, s->last_warning);
+	else
+		sb_puts(sb, "null");
 	sb_puts(sb, ",\"consecutive_errors\":");
 	sb_put_u64(sb, s->consecutive_errors);
 	sb_puts(sb, ",\"posts_seen\":");
@@ -370,6 +448,10 @@ static void src_json(struct strbuf *sb, const struct src *s, int64_t now_mono, i
 		put_time_or_null(sb, now_wall + (s->next_ms > now_mono ? s->next_ms - now_mono : 0));
 	sb_puts(sb, ",\"cursor\":");
 	sb_json_cstr(sb, s->cfg.cursor);
+	if (s->stream && s->kind->stream->status_json) {
+		sb_puts(sb, ",\"stream\":");
+		s->kind->stream->status_json(s->stream, sb);
+	}
 	sb_puts(sb, "}}");
 }
 
@@ -520,7 +602,9 @@ static void poll_succeeded(struct ingest *ig, struct src *s, bool more, int64_t 
 	s->consecutive_errors = 0;
 	s->last_ok_ms = clock_now_ms();
 	s->last_error[0] = 0;
-	if (more && hold_ms == 0 && s->pages_in_row + 1 < INGEST_CATCHUP_PAGES) {
+	int pages = s->kind->catchup_pages ? s->kind->catchup_pages(s->kstate)
+					    : INGEST_CATCHUP_PAGES;
+	if (more && hold_ms == 0 && s->pages_in_row + 1 < pages) {
 		s->pages_in_row++;
 		s->next_ms = now;
 	} else {
@@ -575,24 +659,58 @@ static int posts_emit(struct ingest *ig, struct src *s, struct feed_doc *doc)
 	return rc < 0 ? -ECANCELED : 0;
 }
 
+/*
+ * The URL relative links in a response are resolved against: its
+ * Content-Location when that is an http(s) URL (resolved against the request),
+ * else the URL after redirects - a feed that moved links relative to where it
+ * is now, not to where the source's settings still point. Owned by the caller
+ * (curl_free); NULL when there is nothing better than the configured URL.
+ */
+static char *base_url_of(const struct http_response *r)
+{
+	const char *loc = http_response_header(r, "Content-Location");
+	char *out = NULL, *scheme = NULL;
+	CURLU *u;
+
+	if (!r->url || !r->url[0] || !(u = curl_url()))
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, r->url, 0) != CURLUE_OK)
+		goto out;
+	/* With a URL already set, a relative one is resolved against it. */
+	if (loc && loc[0] && curl_url_set(u, CURLUPART_URL, loc, 0) != CURLUE_OK)
+		curl_url_set(u, CURLUPART_URL, r->url, 0);
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") && strcmp(scheme, "https")))
+		curl_url_set(u, CURLUPART_URL, r->url, 0);
+	if (curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+		out = NULL;
+out:
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return out;
+}
+
 static void handle_body(struct ingest *ig, struct src *s, struct http_response *r,
 			int64_t hold_ms)
 {
 	struct feed_doc doc;
 	bool more = false;
+	char *base = base_url_of(r);
 	struct feed_input in = {
 		.body = r->body.buf ? r->body.buf : "",
 		.len = r->body.len,
 		.content_type = http_response_header(r, "Content-Type"),
-		.base_url = s->cfg.url,
+		.base_url = base ? base : s->cfg.url,
 		.cursor = s->cfg.cursor,
 		.source_id = s->cfg.id,
 		.html = ig->html,
+		.link = http_response_header(r, "Link"),
 	};
 	int rc;
 
 	feed_doc_init(&doc);
 	rc = s->kind->parse(s->kstate, &in, &doc, &more);
+	set_str(&s->next_url, more && rc == 0 ? doc.next_url : NULL);
 	if (rc < 0) {
 		poll_failed(ig, s, "out of memory while parsing", 0);
 		goto out;
@@ -604,6 +722,8 @@ static void handle_body(struct ingest *ig, struct src *s, struct http_response *
 	if (posts_emit(ig, s, &doc) < 0)
 		goto out;   /* stopping: nothing more to record */
 	s->items_skipped += doc.skipped;
+	/* A kind that read a flawed document returns it well-formed with the flaw in error. */
+	utf8_sanitize(s->last_warning, sizeof s->last_warning, doc.error, strlen(doc.error));
 	if (doc.cursor && doc.cursor[0]) {
 		free(s->cfg.cursor);
 		s->cfg.cursor = doc.cursor;
@@ -612,6 +732,7 @@ static void handle_body(struct ingest *ig, struct src *s, struct http_response *
 	poll_succeeded(ig, s, more, hold_ms);
 out:
 	feed_doc_clear(&doc);
+	curl_free(base);
 }
 
 static void on_response(void *user, struct http_response *r)
@@ -671,13 +792,20 @@ static void poll_start(struct ingest *ig, struct src *s)
 	struct strbuf *url = &ig->scratch;
 	struct http_request req = {
 		.accept = s->kind->accept,
-		.max_body = ig->cfg.max_body_bytes,
-		.timeout_ms = ig->cfg.timeout_ms,
+		.max_body = s->http.max_body ? s->http.max_body : ig->cfg.max_body_bytes,
+		.timeout_ms = s->http.timeout_ms ? s->http.timeout_ms : ig->cfg.timeout_ms,
 	};
 	int rc;
 
 	sb_reset(url);
-	rc = s->kind->request_url(s->kstate, s->cfg.url, s->cfg.cursor, url);
+	/* Catching up, a page may name the next one (a Link header); else the cursor does. */
+	if (s->next_url && s->pages_in_row > 0) {
+		sb_puts(url, s->next_url);
+		rc = 0;
+	} else {
+		rc = s->kind->request_url(s->kstate, s->cfg.url, s->cfg.cursor, url);
+	}
+	set_str(&s->next_url, NULL);
 	if (rc < 0 || url->failed) {
 		poll_failed(ig, s, "out of memory building the request", 0);
 		ig->dirty = true;
@@ -705,6 +833,143 @@ static void poll_start(struct ingest *ig, struct src *s)
 	s->inflight = true;
 }
 
+/* ---- streamed sources (ingest/stream.h) ---- */
+
+static int host_emit(void *ctx, struct feed_doc *doc)
+{
+	struct src *s = ctx;
+	int rc = posts_emit(s->ig, s, doc);
+
+	s->items_skipped += doc->skipped;
+	doc->skipped = 0;
+	s->ig->dirty = true;
+	return rc;
+}
+
+static void host_counted(void *ctx, uint64_t posts, uint64_t skipped)
+{
+	struct src *s = ctx;
+
+	s->posts_seen += posts;
+	s->items_skipped += skipped;
+	s->ig->dirty = true;
+}
+
+static void host_connected(void *ctx)
+{
+	struct src *s = ctx;
+
+	s->state = SRC_OK;
+	s->next_ms = NEVER;
+	s->state_owed = true;
+	s->ig->dirty = true;
+}
+
+static void host_healthy(void *ctx)
+{
+	struct src *s = ctx;
+
+	if (s->consecutive_errors) {
+		log_info("ingest", "source %lld (%s): streaming again after %u errors",
+			 (long long)s->cfg.id, s->cfg.name, s->consecutive_errors);
+		s->consecutive_errors = 0;
+		s->last_error[0] = 0;
+	}
+	s->last_ok_ms = clock_now_ms();
+	s->ig->dirty = true;
+}
+
+static void host_cursor(void *ctx, const char *cursor)
+{
+	struct src *s = ctx;
+	char *c = strdup(cursor);
+
+	if (!c)
+		return;   /* the next report tries again */
+	free(s->cfg.cursor);
+	s->cfg.cursor = c;
+	s->state_owed = true;
+	s->ig->dirty = true;
+}
+
+static void host_warn(void *ctx, const char *msg)
+{
+	struct src *s = ctx;
+
+	utf8_sanitize(s->last_error, sizeof s->last_error, msg, strlen(msg));
+	s->last_error_ms = clock_now_ms();
+	s->state_owed = true;
+	s->ig->dirty = true;
+	log_warn("ingest", "source %lld (%s): %s", (long long)s->cfg.id, s->cfg.name, msg);
+}
+
+static void host_failed(void *ctx, const char *msg, int64_t at_least_ms)
+{
+	struct src *s = ctx;
+
+	poll_failed(s->ig, s, msg, at_least_ms);
+	s->state_owed = true;
+	s->ig->dirty = true;
+}
+
+static void host_wake(void *ctx)
+{
+	struct src *s = ctx;
+
+	http_client_wakeup(s->ig->http);
+}
+
+static const struct stream_host_ops g_stream_host = {
+	.emit = host_emit,
+	.counted = host_counted,
+	.connected = host_connected,
+	.healthy = host_healthy,
+	.cursor = host_cursor,
+	.warn = host_warn,
+	.failed = host_failed,
+	.wake = host_wake,
+};
+
+/* A streamed source's turn: news from its own thread, then (re)connecting when due. */
+static void stream_turn(struct ingest *ig, struct src *s, int64_t now)
+{
+	const struct stream_ops *ops = s->kind->stream;
+	int rc;
+
+	if (s->stream && ops->service)
+		ops->service(s->stream);
+	if (s->next_ms == NEVER || s->next_ms > now)
+		return;
+	if (!s->stream) {
+		struct stream_host host = {
+			.ops = &g_stream_host,
+			.ctx = s,
+			.source_id = s->cfg.id,
+			.url = s->cfg.url,
+			.cursor = s->cfg.cursor ? s->cfg.cursor : "",
+			.bus = ig->bus,
+			.http = ig->http,
+			.html = ig->html,
+			.user_agent = ig->user_agent,
+			.max_body = s->http.max_body ? s->http.max_body : ig->cfg.max_body_bytes,
+			.timeout_ms = s->http.timeout_ms ? s->http.timeout_ms : ig->cfg.timeout_ms,
+		};
+		if ((rc = ops->create(s->kstate, &host, &s->stream)) < 0) {
+			char msg[96];
+			s->stream = NULL;
+			snprintf(msg, sizeof msg, "could not start the stream (%s)", strerror(-rc));
+			host_failed(s, msg, 0);
+			return;
+		}
+	}
+	s->next_ms = NEVER;
+	if (ops->connect(s->stream) == -EALREADY)
+		return;
+	s->polls++;
+	s->state_owed = true;
+	ig->dirty = true;
+}
+
 /* ---- commands from other threads ---- */
 
 static int cmd_push(struct ingest *ig, struct cmd *c)
@@ -728,18 +993,29 @@ static int cmd_push(struct ingest *ig, struct cmd *c)
 	return 0;
 }
 
-int ingest_source_set(struct ingest *ig, const struct source_config *cfg)
+static int source_set(struct ingest *ig, const struct source_config *cfg, bool fresh)
 {
 	struct cmd *c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
 	c->op = CMD_SET;
 	c->id = cfg->id;
+	c->fresh = fresh;
 	if (source_config_copy(&c->cfg, cfg) < 0) {
 		free(c);
 		return -ENOMEM;
 	}
 	return cmd_push(ig, c);
+}
+
+int ingest_source_set(struct ingest *ig, const struct source_config *cfg)
+{
+	return source_set(ig, cfg, false);
+}
+
+int ingest_source_reset(struct ingest *ig, const struct source_config *cfg)
+{
+	return source_set(ig, cfg, true);
 }
 
 int ingest_source_remove(struct ingest *ig, int64_t id)
@@ -772,13 +1048,16 @@ static void cmd_set(struct ingest *ig, struct cmd *c)
 			 LIMIT_SOURCES);
 		return;
 	}
-	if (old && !c->cfg.cursor[0])
+	if (old && !c->fresh && !c->cfg.cursor[0])
 		set_str(&c->cfg.cursor, old->cfg.cursor);
 	if (src_new(ig, &c->cfg, &s) < 0) {
 		log_warn("ingest", "out of memory applying source %lld", (long long)c->id);
 		return;
 	}
-	if (old) {
+	if (old && c->fresh) {
+		ig->srcs[idx] = s;
+		src_retire(ig, old);
+	} else if (old) {
 		/* The history of a source survives an edit of its settings. */
 		s->last_ok_ms = old->last_ok_ms;
 		s->polls = old->polls;
@@ -893,7 +1172,9 @@ static void *ingest_main(void *arg)
 		now = clock_mono_ms();
 		for (size_t i = 0; i < ig->nsrcs && !stopping(ig); i++) {
 			struct src *s = ig->srcs[i];
-			if (!s->inflight && s->next_ms != NEVER && s->next_ms <= now)
+			if (s->streamed)
+				stream_turn(ig, s, now);
+			else if (!s->inflight && s->next_ms != NEVER && s->next_ms <= now)
 				poll_start(ig, s);
 		}
 		states_flush(ig);
@@ -910,7 +1191,15 @@ static void *ingest_main(void *arg)
 
 static void ingest_free(struct ingest *ig)
 {
-	/* Transfers go first: their callbacks point at the sources. */
+	/* Streams first: they cancel their own transfers and join their threads. */
+	for (size_t i = 0; i < ig->nsrcs; i++) {
+		struct src *s = ig->srcs[i];
+		if (s->stream) {
+			s->kind->stream->destroy(s->stream);
+			s->stream = NULL;
+		}
+	}
+	/* Transfers go next: their callbacks point at the sources. */
 	http_client_free(ig->http);
 	for (size_t i = 0; i < ig->nsrcs; i++)
 		src_free(ig->srcs[i]);

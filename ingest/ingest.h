@@ -14,7 +14,11 @@
  * Scheduling, for every kind alike (ingest/source_kind.h):
  * - a source is polled every interval_s; a source that is behind (a full page
  *   after its cursor) is polled again at once, up to INGEST_CATCHUP_PAGES
- *   pages in a row;
+ *   pages in a row (or the kind's own cap), at the URL the page named when
+ *   the kind reads one (a Link header);
+ * - a streamed source (ingest/stream.h) is connected instead of polled, and
+ *   after a failure reconnected with the same backoff, from
+ *   STREAM_RECONNECT_MS instead of interval_s;
  * - after a failure the wait grows: interval + uniform(0, window - interval)
  *   with window = min(interval * 2^errors, 15 min) - jittered so that sources
  *   failing together do not retry together, and never shorter than the
@@ -69,6 +73,12 @@ void ingest_stop(struct ingest *ig);
  * -EAGAIN when too many commands are pending.
  */
 int ingest_source_set(struct ingest *ig, const struct source_config *cfg);
+/*
+ * Replaces the source with the same id (or adds it) as a new feed: nothing
+ * of the old one - cursor, status, seen ids - carries over. One step, so the
+ * published list never lacks the source. Returns as ingest_source_set().
+ */
+int ingest_source_reset(struct ingest *ig, const struct source_config *cfg);
 /* Removes the source with this id. Returns 0, -ENOMEM or -EAGAIN. */
 int ingest_source_remove(struct ingest *ig, int64_t id);
 /*

@@ -122,9 +122,10 @@ static int parse(const void *state, const struct feed_input *in, struct feed_doc
 	if (!recovered)
 		return 0;
 	/*
-	 * Readable but not well-formed: deliver the posts. The scheduler knows
-	 * only success or failure, so the problem goes to the log, once per
-	 * message rather than once per poll.
+	 * Readable but not well-formed: deliver the posts. The document counts
+	 * as read and its error stays as a warning, which the scheduler shows
+	 * in the source's status; the log gets it once per message rather
+	 * than once per poll.
 	 */
 	uint64_t h = hash_bytes(doc->error, strlen(doc->error)) | 1;
 	if (st->mem->warned != h) {
@@ -133,7 +134,6 @@ static int parse(const void *state, const struct feed_input *in, struct feed_doc
 			 (long long)in->source_id, doc->error, doc->items);
 	}
 	doc->wellformed = true;
-	doc->error[0] = 0;
 	return 0;
 }
 

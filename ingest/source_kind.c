@@ -4,6 +4,7 @@
 
 #include "ingest/source_feed.h"
 #include "ingest/source_hn.h"
+#include "ingest/source_jetstream.h"
 #include "ingest/source_jsonfeed.h"
 #include "ingest/source_mastodon.h"
 #include "ingest/source_reddit.h"
@@ -16,6 +17,7 @@ static const struct source_kind *const g_kinds[] = {
 	&source_kind_hn,
 	&source_kind_rss,
 	&source_kind_atom,
+	&source_kind_jetstream,
 };
 
 const struct source_kind *source_kind_find(const char *name)

@@ -19,6 +19,8 @@
 #include "core/strbuf.h"
 #include "ingest/feed.h"
 
+struct stream_ops;
+
 struct source_kind {
 	const char *name;            /* source_config.kind */
 	const char *accept;          /* Accept header of its requests, or NULL */
@@ -48,6 +50,21 @@ struct source_kind {
 	 * response body (e.g. Mastodon's {"error": "..."}), or "" when none.
 	 */
 	void (*error_detail)(const char *body, size_t len, char *buf, size_t cap);
+
+	/* Optional: pages fetched back to back while catching up; NULL: INGEST_CATCHUP_PAGES. */
+	int (*catchup_pages)(const void *state);
+
+	/*
+	 * Optional, for sources that keep a connection open instead of being
+	 * polled (ingest/stream.h): a source streams when stream is set and
+	 * streams() is NULL or says so for its settings. request_url() and
+	 * parse() are then not used for it.
+	 */
+	const struct stream_ops *stream;
+	bool (*streams)(const void *state);
+
+	/* setup() checks the URL itself, and it need not be http(s) (ws://, wss://). */
+	bool own_url_check;
 };
 
 /* The kind named name, or NULL when trendd does not poll such sources. */

@@ -6,9 +6,15 @@
  * mounts), which checks the body length, finds the route, checks the
  * method and calls the route's handler. A handler fills a response; small
  * responses go out in one write, larger ones in WEB_IO_CHUNK pieces from the
- * writeable callback. Routes that take a request body (none yet: mutating
- * endpoints come with token auth) set takes_body; their body is collected up
- * to LIMIT_REQUEST_BODY_BYTES and the handler runs when it is complete.
+ * writeable callback. Routes that take a request body set takes_body; their
+ * body is collected up to LIMIT_REQUEST_BODY_BYTES and the handler runs when
+ * it is complete.
+ *
+ * Some answers come from other threads: source changes from the db writer
+ * (a struct dbmsg with a done callback) and history queries from the db
+ * readers (web/history.h builds the query). Such a request is deferred: it
+ * is remembered by id, the other thread posts the answer to the mailbox and
+ * wakes the loop (lws_cancel_service), and web_http_drain writes it.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -20,10 +26,13 @@
 #include "core/dbmsg.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "db/history.h"
+#include "web/history.h"
 #include "web/web_internal.h"
 
 #define JSON_TYPE  "application/json; charset=utf-8"
 #define TEXT_TYPE  "text/plain; version=0.0.4; charset=utf-8"
+#define CSV_TYPE   "text/csv; charset=utf-8"
 
 /* What a handler decides; headers are written from it. */
 struct http_resp {
@@ -31,6 +40,7 @@ struct http_resp {
 	const char *type;          /* Content-Type */
 	const char *cache;         /* Cache-Control */
 	const char *allow;         /* Allow (405) */
+	const char *disposition;   /* Content-Disposition, NULL = none */
 	int retry_after;           /* seconds, 0 = none */
 	bool close;                /* close the connection after the response */
 };
@@ -46,6 +56,7 @@ struct web_http {
 	bool close;                /* close the connection when the body is out */
 	bool deferred;             /* the answer comes later, from web_http_drain */
 	bool ready;                /* the deferred answer is in body/resp: write it */
+	bool head;                 /* the deferred request was a HEAD: headers only */
 	uint64_t req_id;           /* while deferred */
 	struct http_resp resp;     /* the deferred answer's status and headers */
 };
@@ -71,6 +82,13 @@ static void api_metrics(struct web *w, struct lws *wsi, struct web_http *h, stru
 static void api_source(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void ws_plain(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void not_found(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+static void api_term(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+static void api_compare(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+static void api_history_top(struct web *w, struct lws *wsi, struct web_http *h,
+			    struct http_resp *r);
+static void api_sentiment(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+static void api_snapshots(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+static void api_export(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 
 #define M_SOURCE (M_READ | M(LWSHUMETH_POST) | M(LWSHUMETH_PATCH) | M(LWSHUMETH_DELETE))
 
@@ -79,6 +97,12 @@ static const struct route routes[] = {
 	{ "/api/trends", false, M_READ, api_trends, false },
 	{ "/api/sources", false, M_READ | M(LWSHUMETH_POST), api_sources, true },
 	{ "/api/sources/", true, M_SOURCE, api_source, true },
+	{ "/api/terms", false, M_READ, api_compare, false },
+	{ "/api/terms/", true, M_READ, api_term, false },
+	{ "/api/history/top", false, M_READ, api_history_top, false },
+	{ "/api/sentiment", false, M_READ, api_sentiment, false },
+	{ "/api/snapshots", false, M_READ, api_snapshots, false },
+	{ "/api/export.csv", false, M_READ, api_export, false },
 	{ "/healthz", false, M_READ, api_health, false },
 	{ "/metrics", false, M_READ, api_metrics, false },
 	{ "/ws", false, M_READ, ws_plain, false },
@@ -100,6 +124,7 @@ static void http_release(struct web_http *h)
 	h->close = false;
 	h->deferred = false;
 	h->ready = false;
+	h->head = false;
 	h->req_id = 0;
 }
 
@@ -174,6 +199,8 @@ static int http_respond(struct web *w, struct lws *wsi, struct web_http *h,
 			"frame-ancestors 'none'", &p, end))
 		return -1;
 	if (r->allow && add_header(wsi, "allow:", r->allow, &p, end))
+		return -1;
+	if (r->disposition && add_header(wsi, "content-disposition:", r->disposition, &p, end))
 		return -1;
 	if (r->retry_after > 0) {
 		snprintf(num, sizeof num, "%d", r->retry_after);
@@ -651,6 +678,146 @@ static void api_source(struct web *w, struct lws *wsi, struct web_http *h, struc
 	source_save(w, wsi, h, r, &c, changed);
 }
 
+/* ---- history: answered by a db reader thread ---- */
+
+/* The query arguments of a request, URL-decoded by lws. */
+struct query_args {
+	char text[WEB_HISTORY_ARGS_MAX][WEB_QUERY_ARG_BYTES];
+	struct web_arg args[WEB_HISTORY_ARGS_MAX];
+	size_t n;
+};
+
+static int query_args_read(struct lws *wsi, struct query_args *qa, char *err, size_t errlen)
+{
+	qa->n = 0;
+	for (int i = 0;; i++) {
+		char *arg = qa->text[qa->n < WEB_HISTORY_ARGS_MAX ? qa->n : 0];
+		int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		int n = lws_hdr_copy_fragment(wsi, arg, WEB_QUERY_ARG_BYTES, WSI_TOKEN_HTTP_URI_ARGS,
+					      i);
+		if (n < 0) {
+			if (flen >= WEB_QUERY_ARG_BYTES) {
+				snprintf(err, errlen, "query argument %d is too long (max %d bytes)",
+					 i + 1, WEB_QUERY_ARG_BYTES - 1);
+				return -EINVAL;
+			}
+			return 0;
+		}
+		if (n == 0)
+			continue;
+		if (qa->n == WEB_HISTORY_ARGS_MAX) {
+			snprintf(err, errlen, "too many query arguments (max %d)",
+				 WEB_HISTORY_ARGS_MAX);
+			return -EINVAL;
+		}
+		const char *eq = memchr(arg, '=', (size_t)n);
+		struct web_arg *a = &qa->args[qa->n++];
+		a->name = arg;
+		a->nlen = eq ? (size_t)(eq - arg) : (size_t)n;
+		a->val = eq ? eq + 1 : "";
+		a->vlen = eq ? (size_t)n - a->nlen - 1 : 0;
+	}
+}
+
+/* Sends q to a reader; the answer arrives in web_http_drain. */
+static void defer_to_history(struct web *w, struct lws *wsi, struct web_http *h,
+			     struct http_resp *r, struct history_query *q)
+{
+	int rc;
+
+	if (!w->history.submit) {
+		history_query_free(q);
+		error_response(h, r, 503, "history queries are not available");
+		return;
+	}
+	if (w->ndeferred == WEB_DEFERRED_MAX) {
+		history_query_free(q);
+		error_response(h, r, 503, "too many requests in flight; try again");
+		r->retry_after = 1;
+		return;
+	}
+	q->req_id = w->next_req_id++;
+	q->done = web_history_post;
+	q->done_ctx = w;
+	if ((rc = w->history.submit(w->history.ctx, q)) < 0) {
+		history_query_free(q);
+		error_response(h, r, 503,
+			       rc == -EAGAIN ? "too many history queries waiting; try again"
+					     : "history queries are not available");
+		r->retry_after = 1;
+		return;
+	}
+	w->deferred[w->ndeferred++] = (struct web_deferred){ q->req_id, wsi };
+	h->deferred = true;
+	h->head = method_of(wsi) == LWSHUMETH_HEAD;
+	h->req_id = q->req_id;
+}
+
+static void history_route(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r,
+			  enum history_what what, bool export_csv)
+{
+	struct query_args qa;
+	struct history_query *q;
+	const char *term = NULL;
+	size_t term_len = 0;
+	char err[256];
+	int rc;
+
+	if (query_args_read(wsi, &qa, err, sizeof err) < 0) {
+		error_response(h, r, 400, err);
+		return;
+	}
+	if (what == HISTORY_TERM && !export_csv) {
+		char *uri = NULL;
+		int ulen = 0;
+		if (lws_http_get_uri_and_method(wsi, &uri, &ulen) < 0 || !uri ||
+		    (size_t)ulen < strlen("/api/terms/")) {
+			not_found(w, wsi, h, r);
+			return;
+		}
+		term = uri + strlen("/api/terms/");
+		term_len = (size_t)ulen - strlen("/api/terms/");
+	}
+	rc = web_history_parse(what, export_csv, term, term_len, qa.args, qa.n, clock_now_ms(), &q,
+			       err, sizeof err);
+	if (rc < 0) {
+		error_response(h, r, rc == -ENOMEM ? 500 : 400, err);
+		return;
+	}
+	defer_to_history(w, wsi, h, r, q);
+}
+
+static void api_term(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	history_route(w, wsi, h, r, HISTORY_TERM, false);
+}
+
+static void api_compare(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	history_route(w, wsi, h, r, HISTORY_COMPARE, false);
+}
+
+static void api_history_top(struct web *w, struct lws *wsi, struct web_http *h,
+			    struct http_resp *r)
+{
+	history_route(w, wsi, h, r, HISTORY_TOP, false);
+}
+
+static void api_sentiment(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	history_route(w, wsi, h, r, HISTORY_SENTIMENT, false);
+}
+
+static void api_snapshots(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	history_route(w, wsi, h, r, HISTORY_SNAPSHOT, false);
+}
+
+static void api_export(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	history_route(w, wsi, h, r, HISTORY_TERM, true);
+}
+
 static void api_health(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
 {
 	struct snapshot *s = snapshot_acquire(&w->bus->trends);
@@ -742,15 +909,23 @@ static int serve_file(struct web *w, struct lws *wsi, const struct static_file *
 
 /* ---- answers from the db thread ---- */
 
-void web_mail_post(struct dbmsg *m, void *ctx)
+void web_mail_free(struct web_mail *m)
 {
-	struct web *w = ctx;
+	dbmsg_free(m->db);
+	history_query_free(m->history);
+	m->db = NULL;
+	m->history = NULL;
+}
+
+/* Any thread: queues an answer for the service thread and wakes it. */
+static void mail_post(struct web *w, struct web_mail m)
+{
 	bool ok = true;
 
 	pthread_mutex_lock(&w->mu);
 	if (w->nmail == w->cap_mail) {
 		size_t cap = w->cap_mail ? w->cap_mail * 2 : 16;
-		struct dbmsg **nm = realloc(w->mail, cap * sizeof *nm);
+		struct web_mail *nm = realloc(w->mail, cap * sizeof *nm);
 		if (nm) {
 			w->mail = nm;
 			w->cap_mail = cap;
@@ -762,11 +937,21 @@ void web_mail_post(struct dbmsg *m, void *ctx)
 		w->mail[w->nmail++] = m;
 	pthread_mutex_unlock(&w->mu);
 	if (!ok) {
-		/* no memory to hand it over: the change stands, the client times out */
-		dbmsg_free(m);
+		/* no memory to hand it over: a change stands, the client times out */
+		web_mail_free(&m);
 		return;
 	}
 	lws_cancel_service(w->ctx);
+}
+
+void web_mail_post(struct dbmsg *m, void *ctx)
+{
+	mail_post(ctx, (struct web_mail){ .db = m });
+}
+
+void web_history_post(struct history_query *q, void *ctx)
+{
+	mail_post(ctx, (struct web_mail){ .history = q });
 }
 
 static void deferred_forget(struct web *w, struct lws *wsi)
@@ -828,14 +1013,41 @@ static void render_saved_source(struct strbuf *sb, const struct source_config *c
 	json_decref(o);
 }
 
+/* Writes a history answer to its connection, if the client still waits. */
+static void history_answer(struct web *w, struct history_query *q)
+{
+	static const char *const names[] = {
+		[HISTORY_TERM] = "attachment; filename=\"trendd-term.csv\"",
+		[HISTORY_COMPARE] = "attachment; filename=\"trendd-compare.csv\"",
+		[HISTORY_TOP] = "attachment; filename=\"trendd-top.csv\"",
+		[HISTORY_SENTIMENT] = "attachment; filename=\"trendd-sentiment.csv\"",
+		[HISTORY_SNAPSHOT] = "attachment; filename=\"trendd-snapshot.csv\"",
+	};
+	struct lws *wsi = deferred_take(w, q->req_id);
+	struct web_http *h = wsi ? lws_wsi_user(wsi) : NULL;
+
+	if (!h || !h->deferred || h->req_id != q->req_id)
+		return;
+	sb_free(&h->body);
+	h->body = q->body; /* moved */
+	sb_init(&q->body);
+	json_response(&h->resp, q->status);
+	if (q->csv && q->status == 200) {
+		h->resp.type = CSV_TYPE;
+		h->resp.disposition = names[q->what];
+	}
+	h->ready = true;
+	lws_callback_on_writable(wsi);
+}
+
 /*
- * Takes the requests the db thread answered: applies what they changed to
- * ingest (whether or not the client is still there) and writes each answer
- * to its connection.
+ * Takes the requests other threads answered: applies what a db request
+ * changed to ingest (whether or not the client is still there) and writes
+ * each answer to its connection.
  */
 void web_http_drain(struct web *w)
 {
-	struct dbmsg **mail;
+	struct web_mail *mail;
 	size_t n;
 
 	pthread_mutex_lock(&w->mu);
@@ -847,7 +1059,12 @@ void web_http_drain(struct web *w)
 
 	const struct bus_source_ops *ops = &w->bus->source_ops;
 	for (size_t i = 0; i < n; i++) {
-		struct dbmsg *m = mail[i];
+		struct dbmsg *m = mail[i].db;
+		if (mail[i].history) {
+			history_answer(w, mail[i].history);
+			web_mail_free(&mail[i]);
+			continue;
+		}
 		struct lws *wsi = deferred_take(w, m->req_id);
 		struct web_http *h = wsi ? lws_wsi_user(wsi) : NULL;
 		json_t *prev = NULL;
@@ -855,10 +1072,9 @@ void web_http_drain(struct web *w)
 		if (m->rc == 0 && m->kind == DBMSG_SOURCE_SAVE) {
 			prev = source_lookup(w, m->u.save.cfg.id);
 			/* a new URL or kind is a new feed: start it afresh, cursor and status */
-			if (m->u.save.reset_cursor && prev && ops->removed)
-				ops->removed(ops->ctx, m->u.save.cfg.id);
 			if (ops->changed)
-				ops->changed(ops->ctx, &m->u.save.cfg);
+				ops->changed(ops->ctx, &m->u.save.cfg,
+					     m->u.save.reset_cursor && prev);
 		} else if (m->rc == 0 && m->kind == DBMSG_SOURCE_DELETE && ops->removed) {
 			ops->removed(ops->ctx, m->u.delete_id);
 		}
@@ -1058,7 +1274,7 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 			struct http_resp r = h->resp;
 			h->ready = false;
 			h->deferred = false;
-			return http_respond(web_from_wsi(wsi), wsi, h, &r, false);
+			return http_respond(web_from_wsi(wsi), wsi, h, &r, h->head);
 		}
 		return h ? http_write_more(web_from_wsi(wsi), wsi, h) : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

@@ -205,6 +205,13 @@ START_TEST(test_strbuf_json_escapes)
 	sb_csv_field(&sb, "@x", 2);
 	ck_assert_str_eq(sb.buf, "\"a,\"\"b\"\"\",@x");
 	sb_free(&sb);
+	/* detaching an empty buffer still gives a string */
+	size_t len = 99;
+	char *empty = sb_detach(&sb, &len);
+	ck_assert_ptr_nonnull(empty);
+	ck_assert_str_eq(empty, "");
+	ck_assert_uint_eq(len, 0);
+	free(empty);
 }
 END_TEST
 
