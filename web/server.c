@@ -203,6 +203,7 @@ int web_create(struct web **out, const struct web_config *cfg, struct bus *bus, 
 	atomic_init(&w->stop, false);
 	pthread_mutex_init(&w->mu, NULL);
 	snprintf(w->token, sizeof w->token, "%s", cfg->token ? cfg->token : "");
+	w->history = cfg->history;
 	w->next_req_id = 1;
 	snprintf(w->listen, sizeof w->listen, "%s", cfg->listen);
 	static_files_init(&w->files);
@@ -314,7 +315,7 @@ void web_free(struct web *w)
 	static_files_free(&w->files);
 	/* answers that arrived after the loop stopped */
 	for (size_t i = 0; i < w->nmail; i++)
-		dbmsg_free(w->mail[i]);
+		web_mail_free(&w->mail[i]);
 	free(w->mail);
 	pthread_mutex_destroy(&w->mu);
 	free(w);

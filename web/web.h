@@ -5,7 +5,9 @@
  * One port serves the dashboard (static/), Chart.js, the REST API under /api/,
  * /healthz, /metrics and the WebSocket endpoint /ws (subprotocol trendd.v1).
  * The service loop never blocks: it reads published snapshots and blobs from
- * the bus and is woken through lws_cancel_service() when they change.
+ * the bus and is woken through lws_cancel_service() when they change; history
+ * queries and source changes are answered by other threads, whose answers come
+ * back through a mailbox and the same wake-up.
  * docs/API.md describes every endpoint and the WebSocket protocol.
  *
  * Life cycle: web_create() on the main thread (binds the port, indexes the
@@ -22,6 +24,18 @@
 #include "core/bus.h"
 
 struct web;
+struct history_query;
+
+/*
+ * How the history endpoints reach the db reader threads (db/history.h),
+ * set by main so the web layer does not link the database. submit takes q
+ * (moved on 0) and calls q->done on a reader thread once answered; it
+ * returns -EAGAIN when the readers are busy and -EPIPE when they stopped.
+ */
+struct web_history_ops {
+	int (*submit)(void *ctx, struct history_query *q);
+	void *ctx;
+};
 
 struct web_config {
 	const char *listen;       /* "ADDR:PORT", e.g. "127.0.0.1:8080" */
@@ -31,6 +45,7 @@ struct web_config {
 				     0 = WEB_WS_SLOW_MS */
 	const char *token;        /* admin bearer token for mutating endpoints; NULL or ""
 				     refuses every mutation */
+	struct web_history_ops history; /* submit NULL: the history endpoints answer 503 */
 };
 
 #define WEB_WS_SLOW_MS 15000

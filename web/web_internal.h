@@ -42,11 +42,18 @@
 
 struct ws_session;
 struct dbmsg;
+struct history_query;
 
-/* A request whose answer comes from another thread (the db writer). */
+/* A request whose answer comes from another thread (the db writer or a reader). */
 struct web_deferred {
-	uint64_t id;              /* dbmsg.req_id */
+	uint64_t id;              /* dbmsg.req_id or history_query.req_id */
 	struct lws *wsi;          /* the connection waiting; gone when it closed */
+};
+
+/* An answer in the mailbox: exactly one of the two is set. */
+struct web_mail {
+	struct dbmsg *db;                 /* owned: a db writer request */
+	struct history_query *history;    /* owned: a history query */
 };
 
 struct ws_cached {
@@ -70,8 +77,9 @@ struct web {
 	/* any thread */
 	pthread_mutex_t mu;               /* guards token and mail */
 	char token[WEB_TOKEN_BYTES];
-	struct dbmsg **mail;              /* owned: answered requests from the db thread */
+	struct web_mail *mail;            /* owned: answered requests from other threads */
 	size_t nmail, cap_mail;
+	struct web_history_ops history;   /* set once by web_create */
 
 	/* service thread only */
 	lws_sorted_usec_list_t timer;
@@ -104,6 +112,10 @@ static inline struct web *web_from_wsi(struct lws *wsi)
 void web_http_drain(struct web *w);
 /* The db thread's completion for requests: queues m for the service thread. */
 void web_mail_post(struct dbmsg *m, void *ctx);
+/* A reader's completion for history queries: queues q for the service thread. */
+void web_history_post(struct history_query *q, void *ctx);
+/* Frees a mailbox entry that will not be answered. */
+void web_mail_free(struct web_mail *m);
 int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len);
 size_t web_http_session_size(void);

@@ -79,7 +79,12 @@ export async function startTrendd(args = [], { port, db, env = {} } = {}) {
     log: () => output,
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const r = await Promise.race([exited, sleep(20000).then(() => null)]);
+      let timer;
+      const r = await Promise.race([
+        exited,
+        new Promise((resolve) => { timer = setTimeout(() => resolve(null), 20000); }),
+      ]);
+      clearTimeout(timer);
       if (!r) {
         proc.kill('SIGKILL');
         throw new Error('trendd did not stop within 20 s:\n' + output.slice(-4000));
