@@ -435,6 +435,44 @@ static int ops_check(void *ctx, const struct source_config *c, char *err, size_t
 	return ingest_source_check(c, err, cap);
 }
 
+/*
+ * Puts a source the database could not store into the loaded list: over the
+ * stored one of the same name (its id, a fresh cursor), else appended with
+ * the next free id. The list stays sorted by id and freeable by
+ * db_sources_free(). Returns 0 or -ENOMEM.
+ */
+static int sources_put_unstored(struct source_config **v, size_t *n, const struct source_config *c)
+{
+	struct source_config copy, *grown;
+	int64_t id = 0, next = 1;
+
+	for (size_t i = 0; i < *n; i++) {
+		if (!strcmp((*v)[i].name, c->name))
+			id = (*v)[i].id;
+		if ((*v)[i].id >= next)
+			next = (*v)[i].id + 1;
+	}
+	if (!id)
+		id = next;
+	if (source_config_copy(&copy, c) < 0)
+		return -ENOMEM;
+	copy.id = id;
+	for (size_t i = 0; i < *n; i++) {
+		if ((*v)[i].id == id) {
+			source_config_clear(&(*v)[i]);
+			(*v)[i] = copy;
+			return 0;
+		}
+	}
+	if (!(grown = realloc(*v, (*n + 1) * sizeof **v))) {
+		source_config_clear(&copy);
+		return -ENOMEM;
+	}
+	grown[(*n)++] = copy;
+	*v = grown;
+	return 0;
+}
+
 static void ops_changed(void *ctx, const struct source_config *c, bool fresh)
 {
 	if (fresh)
@@ -483,7 +521,7 @@ static int serve(struct options *o)
 	struct ingest *ingest = NULL;
 	struct demo_feed *demo = NULL;
 	struct history_pool *history = NULL;
-	struct source_config *sources = NULL;
+	struct source_config *sources = NULL, demo_src = { 0 };
 	size_t nsources = 0;
 	char err[512];
 	int rc = 1;
@@ -492,6 +530,8 @@ static int serve(struct options *o)
 
 	/* Signals go to the signal thread only; writes to closed sockets are errors, not deaths. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (RLIMIT_FSIZE) is a full disk to the db writer, not a reason to die. */
+	signal(SIGXFSZ, SIG_IGN);
 	sigemptyset(&sig.set);
 	sigaddset(&sig.set, SIGINT);
 	sigaddset(&sig.set, SIGTERM);
@@ -524,13 +564,21 @@ static int serve(struct options *o)
 			.cursor = (char *)"",
 		};
 		if (db_source_upsert(db, &c) < 0 || db_source_reset_cursor(db, c.id) < 0) {
-			fprintf(stderr, "trendd: cannot configure the demo source\n");
-			goto out;
+			/* A read-only or full database must not stop the live demo. */
+			log_warn("main", "cannot store the demo source; polling it without storing");
+			if (source_config_copy(&demo_src, &c) < 0) {
+				fprintf(stderr, "trendd: out of memory\n");
+				goto out;
+			}
 		}
 		log_info("main", "demo feed on %s", url);
 	}
 	if (db_sources_load(db, &sources, &nsources) < 0) {
 		fprintf(stderr, "trendd: cannot load sources from %s\n", o->db_path);
+		goto out;
+	}
+	if (demo_src.name && sources_put_unstored(&sources, &nsources, &demo_src) < 0) {
+		fprintf(stderr, "trendd: out of memory\n");
 		goto out;
 	}
 
@@ -596,6 +644,7 @@ out:
 	demo_feed_stop(demo);
 	web_free(web);
 	db_sources_free(sources, nsources);
+	source_config_clear(&demo_src);
 	bus_destroy(&bus);
 	json_decref(o->config);
 	return rc;

@@ -215,7 +215,39 @@ function handleMessage(msg) {
   }
 }
 
+/*
+ * Server health (/healthz), polled while the page is open: a problem the
+ * live view cannot show by itself - the database cannot be written, the
+ * analytics thread stalls - gets a banner in plain words. Failing requests
+ * are left to the connection banner.
+ */
+const HEALTH_EVERY_MS = 5000;
+
+function describeHealth(h) {
+  if (!h || h.status === 'ok' || !Array.isArray(h.problems)) return '';
+  const words = h.problems.map(String);
+  if (h.db && h.db.ok === false && h.db.error) {
+    const since = h.db.error_since ? ` since ${new Date(h.db.error_since).toLocaleTimeString()}` : '';
+    words.push(`Database: ${String(h.db.error)}${since}. Live trends keep updating; history is written when the database can be written again.`);
+  }
+  return words.join(' · ');
+}
+
+async function checkHealth() {
+  try {
+    const r = await fetch('healthz', { cache: 'no-store' });
+    if (!r.ok && r.status !== 503) return;
+    const text = describeHealth(await r.json());
+    $('health-text').textContent = text;
+    $('health-banner').hidden = !text;
+  } catch {
+    /* unreachable: the connection banner says so */
+  }
+}
+
 export function startConnection() {
+  checkHealth();
+  setInterval(checkHealth, HEALTH_EVERY_MS);
   el.conn = $('conn');
   el.connText = $('conn-text');
   el.banner = $('banner');

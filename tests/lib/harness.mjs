@@ -58,9 +58,10 @@ export async function httpGet(base, p, headers = {}) {
 
 /*
  * Starts trendd with args (plus --listen and --db unless given) and waits
- * until /healthz answers. Returns { base, port, db, proc, stop(), log() }.
+ * until /healthz answers (as user uid/gid when given). Returns
+ * { base, port, db, proc, stop(), log() }.
  */
-export async function startTrendd(args = [], { port, db, env = {} } = {}) {
+export async function startTrendd(args = [], { port, db, env = {}, uid, gid } = {}) {
   port = port || (await freePort());
   const dir = db ? path.dirname(db) : tmpDir();
   db = db || path.join(dir, 'trendd.db');
@@ -68,6 +69,7 @@ export async function startTrendd(args = [], { port, db, env = {} } = {}) {
   const proc = spawn(BIN, full, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(uid === undefined ? {} : { uid, gid }),
   });
   let output = '';
   proc.stdout.on('data', (d) => { output += d; });
