@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/strbuf.h"
 #include "ingest/html_text.h"
+#include "ingest/json_util.h"
 
 #define HN_ITEM_URL "https://news.ycombinator.com/item?id="
 
@@ -20,17 +21,6 @@ const struct feed_format feed_format_hn = {
 	.detect = feed_hn_detect,
 	.parse = feed_hn_parse,
 };
-
-/* The string value of obj[key] when it is a non-empty string, else NULL. */
-static const char *str_get(json_t *obj, const char *key, size_t *len)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return NULL;
-	if (len)
-		*len = json_string_length(v);
-	return json_string_value(v);
-}
 
 /* HN item ids are decimal; anything else in objectID is not an HN item. */
 static bool id_valid(const char *s, size_t len)
@@ -41,11 +31,6 @@ static bool id_valid(const char *s, size_t len)
 		if (!isdigit((unsigned char)s[i]))
 			return false;
 	return true;
-}
-
-static bool is_http_url(const char *s)
-{
-	return s && (!strncasecmp(s, "https://", 8) || !strncasecmp(s, "http://", 7));
 }
 
 /* An id of the cursor's boundary second, borrowed from the input cursor or the document. */
@@ -152,7 +137,7 @@ static bool time_get(json_t *hit, int64_t *ms)
 		*ms = (int64_t)t * 1000;
 		return true;
 	}
-	s = str_get(hit, "created_at", &len);
+	s = json_str_nonempty(hit, "created_at", &len);
 	return s && clock_parse_rfc3339(s, len, ms) == 0 && *ms >= 0;
 }
 
@@ -166,7 +151,7 @@ static int hit_read(json_t *hit, const char *id, int64_t created_ms, const struc
 	int rc;
 
 	*out = NULL;
-	if (!(author = str_get(hit, "author", NULL)))
+	if (!(author = json_str_nonempty(hit, "author", NULL)))
 		return 1;
 	/* _tags say what a hit is; without them, a comment_text makes a comment. */
 	comment = tags_have(hit, "comment") ||
@@ -179,8 +164,8 @@ static int hit_read(json_t *hit, const char *id, int64_t created_ms, const struc
 		html = json_string_value(t);
 		html_len = json_string_length(t);
 	} else {
-		title = str_get(hit, "title", NULL);
-		html = str_get(hit, "story_text", &html_len);
+		title = json_str_nonempty(hit, "title", NULL);
+		html = json_str_nonempty(hit, "story_text", &html_len);
 		if (!title && !html)
 			return 1;
 	}
@@ -189,8 +174,8 @@ static int hit_read(json_t *hit, const char *id, int64_t created_ms, const struc
 	if (html && (rc = html_text_convert(sc->html, html, html_len, &sc->text)) < 0)
 		return rc;
 	sb_reset(&sc->url);
-	url = comment ? NULL : str_get(hit, "url", NULL);
-	if (is_http_url(url)) {
+	url = comment ? NULL : json_str_nonempty(hit, "url", NULL);
+	if (url_is_http(url)) {
 		sb_puts(&sc->url, url);
 	} else {
 		sb_puts(&sc->url, HN_ITEM_URL);
@@ -222,27 +207,12 @@ static long long_get(json_t *root, const char *key)
 	return (long)json_integer_value(v);
 }
 
-static const char *json_type_name(json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "something else";
-}
-
 static void doc_fail_no_hits(struct feed_doc *doc, json_t *root)
 {
 	const char *msg;
 	size_t len;
 
-	if (json_is_object(root) && (msg = str_get(root, "message", &len))) {
+	if (json_is_object(root) && (msg = json_str_nonempty(root, "message", &len))) {
 		/* What the API answers on errors: {"message": "...", "status": 400}. */
 		long status = long_get(root, "status");
 		if (status > 0)
@@ -266,7 +236,6 @@ int feed_hn_parse_page(const struct feed_input *in, struct feed_doc *doc,
 	struct scratch sc = { .text = STRBUF_INIT, .url = STRBUF_INIT, .html = in->html };
 	struct html_text *own_html = NULL;
 	struct boundary seen, b;
-	json_error_t jerr;
 	json_t *root = NULL, *hits;
 	int rc = 0;
 
@@ -275,16 +244,8 @@ int feed_hn_parse_page(const struct feed_input *in, struct feed_doc *doc,
 	free(doc->title);
 	if (!(doc->title = strdup("")))
 		return -ENOMEM;
-	if (in->len == 0) {
-		feed_doc_fail(doc, "not an HN Search result: empty body");
+	if (!(root = json_doc_load(in, doc, "not an HN Search result")))
 		return 0;
-	}
-	root = json_loadb(in->body, in->len, JSON_ALLOW_NUL, &jerr);
-	if (!root) {
-		feed_doc_fail(doc, "not an HN Search result: invalid JSON at line %d column %d: %s",
-			      jerr.line, jerr.column, jerr.text);
-		return 0;
-	}
 	hits = json_object_get(root, "hits");
 	if (!json_is_array(hits)) {
 		doc_fail_no_hits(doc, root);
@@ -314,7 +275,7 @@ int feed_hn_parse_page(const struct feed_input *in, struct feed_doc *doc,
 		int64_t ms, secs;
 		struct post *p;
 
-		if (!json_is_object(hit) || !(id = str_get(hit, "objectID", &id_len)) ||
+		if (!json_is_object(hit) || !(id = json_str_nonempty(hit, "objectID", &id_len)) ||
 		    !id_valid(id, id_len) || !time_get(hit, &ms)) {
 			doc->skipped++;
 			continue;

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/strbuf.h"
 #include "ingest/html_text.h"
+#include "ingest/json_util.h"
 
 #define JSONFEED_VERSION_PREFIX "://jsonfeed.org/version/"
 
@@ -22,23 +23,12 @@ const struct feed_format feed_format_jsonfeed = {
 	.parse = feed_jsonfeed_parse,
 };
 
-/* The string value of obj[key] when it is a non-empty string, else NULL. */
-static const char *str_get(json_t *obj, const char *key, size_t *len)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return NULL;
-	if (len)
-		*len = json_string_length(v);
-	return json_string_value(v);
-}
-
 /* ---- dates ---- */
 
 static bool date_get(json_t *item, const char *key, int64_t *ms)
 {
 	size_t len;
-	const char *s = str_get(item, key, &len);
+	const char *s = json_str_nonempty(item, key, &len);
 
 	/* RFC 3339 as the spec says; real feeds also write RFC 822 */
 	return s && (clock_parse_rfc3339(s, len, ms) == 0 || feed_date_parse(s, len, ms) == 0);
@@ -142,11 +132,6 @@ static void put_decoded(struct strbuf *sb, const char *s, size_t len)
 
 /* ---- URLs ---- */
 
-static bool is_http_url(const char *s)
-{
-	return s && (!strncasecmp(s, "https://", 8) || !strncasecmp(s, "http://", 7));
-}
-
 /* Whether u starts with an RFC 3986 scheme ("https:", "tag:", "mailto:"). */
 static bool has_scheme(const char *u)
 {
@@ -165,7 +150,7 @@ static bool has_scheme(const char *u)
 static void url_resolve(struct strbuf *out, const char *u, const char *base)
 {
 	sb_reset(out);
-	if (has_scheme(u) || !is_http_url(base)) {
+	if (has_scheme(u) || !url_is_http(base)) {
 		sb_puts(out, u);
 		return;
 	}
@@ -214,9 +199,9 @@ static const char *author_key(json_t *a)
 
 	if (!json_is_object(a))
 		return NULL;
-	if ((s = str_get(a, "name", NULL)))
+	if ((s = json_str_nonempty(a, "name", NULL)))
 		return s;
-	return str_get(a, "url", NULL);
+	return json_str_nonempty(a, "url", NULL);
 }
 
 /* 1.1's authors[] first, then 1.0's author. */
@@ -257,9 +242,9 @@ static int item_read(json_t *item, const struct feed_input *in, struct scratch *
 	int rc;
 
 	*out = NULL;
-	url = str_get(item, "url", NULL);
+	url = json_str_nonempty(item, "url", NULL);
 	if (!url)
-		url = str_get(item, "external_url", NULL);
+		url = json_str_nonempty(item, "external_url", NULL);
 	sb_reset(&sc->id);
 	if (json_is_string(idv) && json_string_length(idv) > 0)
 		sb_append(&sc->id, json_string_value(idv), json_string_length(idv));
@@ -287,26 +272,26 @@ static int item_read(json_t *item, const struct feed_input *in, struct scratch *
 	if (url)
 		url_resolve(&sc->url, url, sc->base);
 	/* Only web links are links: a "javascript:" URL must not reach a dashboard's href. */
-	if (!is_http_url(sc->url.buf))
+	if (!url_is_http(sc->url.buf))
 		sb_reset(&sc->url);
 
 	sb_reset(&sc->title);
-	if ((s = str_get(item, "title", &len)))
+	if ((s = json_str_nonempty(item, "title", &len)))
 		put_decoded(&sc->title, s, len);
 
 	sb_reset(&sc->text);
-	if ((s = str_get(item, "content_html", &len)) &&
+	if ((s = json_str_nonempty(item, "content_html", &len)) &&
 	    (rc = html_text_convert(sc->html, s, len, &sc->text)) < 0)
 		return rc;
-	if (sc->text.len == 0 && (s = str_get(item, "content_text", &len)))
+	if (sc->text.len == 0 && (s = json_str_nonempty(item, "content_text", &len)))
 		sb_append(&sc->text, s, len);
-	if (sc->text.len == 0 && (s = str_get(item, "summary", &len)))
+	if (sc->text.len == 0 && (s = json_str_nonempty(item, "summary", &len)))
 		sb_append(&sc->text, s, len);
 
 	author = authors_get(item);
 	if (!author)
 		author = sc->feed_author;
-	lang = str_get(item, "language", NULL);
+	lang = json_str_nonempty(item, "language", NULL);
 	if (!lang || !lang_valid(lang))
 		lang = sc->feed_lang;
 	if (sc->id.failed || sc->url.failed || sc->title.failed || sc->text.failed)
@@ -327,21 +312,6 @@ static int item_read(json_t *item, const struct feed_input *in, struct scratch *
 	return *out ? 0 : -ENOMEM;
 }
 
-static const char *json_type_name(json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "something else";
-}
-
 int feed_jsonfeed_parse(const struct feed_input *in, struct feed_doc *doc)
 {
 	struct scratch sc = {
@@ -352,7 +322,6 @@ int feed_jsonfeed_parse(const struct feed_input *in, struct feed_doc *doc)
 	struct html_text *own_html = NULL;
 	struct strbuf title = STRBUF_INIT;
 	json_t *root = NULL, *items;
-	json_error_t jerr;
 	const char *s;
 	size_t len;
 	int rc = 0;
@@ -360,22 +329,14 @@ int feed_jsonfeed_parse(const struct feed_input *in, struct feed_doc *doc)
 	free(doc->title);
 	if (!(doc->title = strdup("")))
 		return -ENOMEM;
-	if (in->len == 0) {
-		feed_doc_fail(doc, "not a JSON Feed: empty body");
+	if (!(root = json_doc_load(in, doc, "not a JSON Feed")))
 		return 0;
-	}
-	root = json_loadb(in->body, in->len, JSON_ALLOW_NUL, &jerr);
-	if (!root) {
-		feed_doc_fail(doc, "not a JSON Feed: invalid JSON at line %d column %d: %s",
-			      jerr.line, jerr.column, jerr.text);
-		return 0;
-	}
 	if (!json_is_object(root)) {
 		feed_doc_fail(doc, "not a JSON Feed: expected an object, got %s",
 			      json_type_name(root));
 		goto out;
 	}
-	if ((s = str_get(root, "version", &len)) && !strstr(s, JSONFEED_VERSION_PREFIX)) {
+	if ((s = json_str_nonempty(root, "version", &len)) && !strstr(s, JSONFEED_VERSION_PREFIX)) {
 		feed_doc_fail(doc, "not a JSON Feed: version is \"%.100s\"", s);
 		goto out;
 	}
@@ -384,7 +345,7 @@ int feed_jsonfeed_parse(const struct feed_input *in, struct feed_doc *doc)
 		feed_doc_fail(doc, "not a JSON Feed: no \"items\" array");
 		goto out;
 	}
-	if ((s = str_get(root, "title", &len))) {
+	if ((s = json_str_nonempty(root, "title", &len))) {
 		put_decoded(&title, s, len);
 		if (title.failed) {
 			rc = -ENOMEM;
@@ -399,11 +360,11 @@ int feed_jsonfeed_parse(const struct feed_input *in, struct feed_doc *doc)
 	}
 	if ((s = authors_get(root)))
 		sc.feed_author = s;
-	if ((s = str_get(root, "language", NULL)) && lang_valid(s))
+	if ((s = json_str_nonempty(root, "language", NULL)) && lang_valid(s))
 		sc.feed_lang = s;
-	sc.base = is_http_url(in->base_url) ? in->base_url : str_get(root, "feed_url", NULL);
-	if (!is_http_url(sc.base))
-		sc.base = str_get(root, "home_page_url", NULL);
+	sc.base = url_is_http(in->base_url) ? in->base_url : json_str_nonempty(root, "feed_url", NULL);
+	if (!url_is_http(sc.base))
+		sc.base = json_str_nonempty(root, "home_page_url", NULL);
 	if (in->cursor && in->cursor[0] &&
 	    clock_parse_rfc3339(in->cursor, strlen(in->cursor), &sc.cursor_ms) == 0)
 		sc.has_cursor = true;

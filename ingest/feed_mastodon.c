@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/strbuf.h"
 #include "ingest/html_text.h"
+#include "ingest/json_util.h"
 
 const struct feed_format feed_format_mastodon = {
 	.name = "mastodon",
@@ -47,26 +48,10 @@ static bool id_valid(const char *s, size_t len)
 	return true;
 }
 
-/* The string value of obj[key] when it is a non-empty string, else NULL. */
-static const char *str_get(json_t *obj, const char *key, size_t *len)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return NULL;
-	if (len)
-		*len = json_string_length(v);
-	return json_string_value(v);
-}
-
-static bool is_http_url(const char *s)
-{
-	return s && (!strncmp(s, "https://", 8) || !strncmp(s, "http://", 7));
-}
-
 /* Appends the host[:port] of an http(s) URL; nothing when url is not one. */
 static void put_host(struct strbuf *sb, const char *url)
 {
-	if (!is_http_url(url))
+	if (!url_is_http(url))
 		return;
 	const char *h = strstr(url, "://") + 3;
 	size_t n = strcspn(h, "/?#");
@@ -84,17 +69,17 @@ static bool author_get(json_t *account, const char *base_url, struct strbuf *out
 	const char *s;
 
 	sb_reset(out);
-	if ((s = str_get(account, "url", NULL)) && is_http_url(s)) {
+	if ((s = json_str_nonempty(account, "url", NULL)) && url_is_http(s)) {
 		sb_puts(out, s);
 		return true;
 	}
-	if ((s = str_get(account, "uri", NULL)) && is_http_url(s)) {
+	if ((s = json_str_nonempty(account, "uri", NULL)) && url_is_http(s)) {
 		sb_puts(out, s);
 		return true;
 	}
-	if ((s = str_get(account, "acct", NULL))) {
+	if ((s = json_str_nonempty(account, "acct", NULL))) {
 		sb_puts(out, s);
-		if (!strchr(s, '@') && is_http_url(base_url)) {
+		if (!strchr(s, '@') && url_is_http(base_url)) {
 			sb_putc(out, '@');
 			put_host(out, base_url);
 		}
@@ -130,10 +115,10 @@ static int status_read(json_t *st, const struct feed_input *in, struct scratch *
 			return 1;
 		st = reblog;
 	}
-	id = str_get(st, "id", &id_len);
+	id = json_str_nonempty(st, "id", &id_len);
 	if (!id || !id_valid(id, id_len))
 		return 1;
-	created = str_get(st, "created_at", &created_len);
+	created = json_str_nonempty(st, "created_at", &created_len);
 	if (!created || clock_parse_rfc3339(created, created_len, &created_ms) < 0)
 		return 1;
 	content = json_object_get(st, "content");
@@ -142,11 +127,11 @@ static int status_read(json_t *st, const struct feed_input *in, struct scratch *
 	account = json_object_get(st, "account");
 	if (!json_is_object(account) || !author_get(account, in->base_url, &sc->author))
 		return 1;
-	url = str_get(st, "url", NULL);
+	url = json_str_nonempty(st, "url", NULL);
 	if (!url)
-		url = str_get(st, "uri", NULL);
+		url = json_str_nonempty(st, "uri", NULL);
 	lang = json_object_get(st, "language");
-	spoiler = str_get(st, "spoiler_text", &spoiler_len);
+	spoiler = json_str_nonempty(st, "spoiler_text", &spoiler_len);
 
 	sb_reset(&sc->text);
 	if (spoiler) {
@@ -185,27 +170,12 @@ static int status_read(json_t *st, const struct feed_input *in, struct scratch *
 	return *out ? 0 : -ENOMEM;
 }
 
-static const char *json_type_name(json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "something else";
-}
-
 static void doc_fail_not_array(struct feed_doc *doc, json_t *root)
 {
 	const char *msg;
 	size_t len;
 
-	if (json_is_object(root) && (msg = str_get(root, "error", &len))) {
+	if (json_is_object(root) && (msg = json_str_nonempty(root, "error", &len))) {
 		/* What Mastodon answers on errors: {"error": "..."}. */
 		feed_doc_fail(doc, "Mastodon error: %.*s", (int)(len > 200 ? 200 : len), msg);
 		return;
@@ -219,24 +189,14 @@ int feed_mastodon_parse(const struct feed_input *in, struct feed_doc *doc)
 	struct scratch sc = { .text = STRBUF_INIT, .author = STRBUF_INIT, .html = in->html };
 	struct html_text *own_html = NULL;
 	const char *newest = NULL;
-	json_error_t jerr;
 	json_t *root = NULL;
 	int rc = 0;
 
 	free(doc->title);
 	if (!(doc->title = strdup("")))
 		return -ENOMEM;
-	if (in->len == 0) {
-		feed_doc_fail(doc, "not a Mastodon timeline: empty body");
+	if (!(root = json_doc_load(in, doc, "not a Mastodon timeline")))
 		return 0;
-	}
-	/* NULs inside strings are kept (and later replaced) rather than failing the page. */
-	root = json_loadb(in->body, in->len, JSON_ALLOW_NUL, &jerr);
-	if (!root) {
-		feed_doc_fail(doc, "not a Mastodon timeline: invalid JSON at line %d column %d: %s",
-			      jerr.line, jerr.column, jerr.text);
-		return 0;
-	}
 	if (!json_is_array(root)) {
 		doc_fail_not_array(doc, root);
 		goto out;
@@ -260,7 +220,7 @@ int feed_mastodon_parse(const struct feed_input *in, struct feed_doc *doc)
 			continue;
 		}
 		/* The timeline position is the status' own id, also for reblogs. */
-		tid = str_get(st, "id", &tid_len);
+		tid = json_str_nonempty(st, "id", &tid_len);
 		if (tid && id_valid(tid, tid_len)) {
 			if (in->cursor && in->cursor[0] && feed_mastodon_id_cmp(tid, in->cursor) <= 0)
 				continue;

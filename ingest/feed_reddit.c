@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/strbuf.h"
+#include "ingest/json_util.h"
 
 #define REDDIT_HOST "https://www.reddit.com"
 /* Latest created_utc taken as a time (year 5138): beyond is garbage, not a post. */
@@ -19,17 +20,6 @@ const struct feed_format feed_format_reddit = {
 	.detect = feed_reddit_detect,
 	.parse = feed_reddit_parse,
 };
-
-/* The string value of obj[key] when it is a non-empty string, else NULL. */
-static const char *str_get(json_t *obj, const char *key, size_t *len)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return NULL;
-	if (len)
-		*len = json_string_length(v);
-	return json_string_value(v);
-}
 
 /* A fullname is "t<digit>_" and a base36 id: it goes into URLs and keys. */
 static bool fullname_valid(const char *s, size_t len)
@@ -146,9 +136,9 @@ static bool time_get(json_t *data, int64_t *ms)
 /* https://www.reddit.com + permalink, else the URL the thing would have. */
 static void url_build(json_t *data, const char *fullname, bool comment, struct strbuf *out)
 {
-	const char *p = str_get(data, "permalink", NULL);
-	const char *sub = str_get(data, "subreddit", NULL);
-	const char *link = str_get(data, "link_id", NULL);
+	const char *p = json_str_nonempty(data, "permalink", NULL);
+	const char *sub = json_str_nonempty(data, "subreddit", NULL);
+	const char *link = json_str_nonempty(data, "link_id", NULL);
 
 	sb_reset(out);
 	if (p && p[0] == '/' && p[1] != '/') {
@@ -183,10 +173,10 @@ static int thing_read(json_t *data, bool comment, const struct feed_input *in,
 	int64_t created_ms;
 
 	*out = NULL;
-	name = str_get(data, "name", &name_len);
+	name = json_str_nonempty(data, "name", &name_len);
 	if (!name) {
 		/* Older listings have only the bare id. */
-		const char *id = str_get(data, "id", &name_len);
+		const char *id = json_str_nonempty(data, "id", &name_len);
 		if (!id || name_len + 3 >= sizeof idbuf)
 			return 1;
 		snprintf(idbuf, sizeof idbuf, "%s_%s", comment ? "t1" : "t3", id);
@@ -197,7 +187,7 @@ static int thing_read(json_t *data, bool comment, const struct feed_input *in,
 		return 1;
 	if (!time_get(data, &created_ms))
 		return 1;
-	if (!(author = str_get(data, "author", NULL)))
+	if (!(author = json_str_nonempty(data, "author", NULL)))
 		return 1;
 	if (comment) {
 		json_t *b = json_object_get(data, "body");
@@ -207,7 +197,7 @@ static int thing_read(json_t *data, bool comment, const struct feed_input *in,
 		text_len = json_string_length(b);
 	} else {
 		json_t *s = json_object_get(data, "selftext");
-		if (!(title = str_get(data, "title", &title_len)))
+		if (!(title = json_str_nonempty(data, "title", &title_len)))
 			return 1;
 		text = json_is_string(s) ? json_string_value(s) : "";
 		text_len = json_is_string(s) ? json_string_length(s) : 0;
@@ -341,28 +331,13 @@ static bool html_escaped(json_t *listing)
 
 	for (size_t i = 0; i < n; i++) {
 		json_t *data = json_object_get(json_array_get(children, i), "data");
-		const char *h = str_get(data, "selftext_html", NULL);
+		const char *h = json_str_nonempty(data, "selftext_html", NULL);
 		if (!h)
-			h = str_get(data, "body_html", NULL);
+			h = json_str_nonempty(data, "body_html", NULL);
 		if (h)
 			return h[0] != '<';
 	}
 	return true;
-}
-
-static const char *json_type_name(json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "something else";
 }
 
 static void reason_text(long code, const char *reason, const char *message, char *buf,
@@ -398,8 +373,8 @@ static void reason_text(long code, const char *reason, const char *message, char
 static bool error_body(json_t *root, long *code, char *buf, size_t cap)
 {
 	json_t *e = json_object_get(root, "error");
-	const char *reason = str_get(root, "reason", NULL);
-	const char *message = str_get(root, "message", NULL);
+	const char *reason = json_str_nonempty(root, "reason", NULL);
+	const char *message = json_str_nonempty(root, "message", NULL);
 
 	if (!json_is_integer(e) && !json_is_string(e))
 		return false;
@@ -445,22 +420,13 @@ int feed_reddit_parse_text(const struct feed_input *in, enum reddit_text mode,
 	struct kinds kinds = { 0, 0 };
 	json_t *root = NULL, *listings[2];
 	size_t nlistings = 0;
-	json_error_t jerr;
 	int rc = 0;
 
 	free(doc->title);
 	if (!(doc->title = strdup("")))
 		return -ENOMEM;
-	if (in->len == 0) {
-		feed_doc_fail(doc, "not a Reddit listing: empty body");
+	if (!(root = json_doc_load(in, doc, "not a Reddit listing")))
 		return 0;
-	}
-	root = json_loadb(in->body, in->len, JSON_ALLOW_NUL, &jerr);
-	if (!root) {
-		feed_doc_fail(doc, "not a Reddit listing: invalid JSON at line %d column %d: %s",
-			      jerr.line, jerr.column, jerr.text);
-		return 0;
-	}
 	if (is_listing(root)) {
 		listings[nlistings++] = root;
 	} else if (json_is_array(root) && json_array_size(root) >= 1 &&

@@ -11,6 +11,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "ingest/feed_xml.h"
+#include "ingest/json_util.h"
 
 /* What servers answer feed readers with; anything else is still read. */
 #define FEED_ACCEPT                                                                         \
@@ -31,18 +32,13 @@ struct feed_state {
 	struct feed_memory *mem;   /* owned */
 };
 
-static bool is_http_url(const char *s)
-{
-	return s && ((!strncmp(s, "https://", 8) && s[8]) || (!strncmp(s, "http://", 7) && s[7]));
-}
-
 static int setup(const struct source_config *cfg, void **out, char *err, size_t cap)
 {
 	struct feed_state *st;
 	const char *params = cfg->params_json;
 
 	*out = NULL;
-	if (!is_http_url(cfg->url)) {
+	if (!url_is_fetchable(cfg->url)) {
 		snprintf(err, cap, "url must be the feed's http:// or https:// address");
 		return -EINVAL;
 	}

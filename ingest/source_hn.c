@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "ingest/feed_hn.h"
+#include "ingest/json_util.h"
 
 #define HN_ENDPOINT "/api/v1/search_by_date"
 #define HN_TAGS_DEFAULT "(story,comment)"
@@ -22,11 +23,6 @@ struct hn_state {
 
 /* Query keys trendd sets itself: a URL's own values would fight them. */
 static const char *const g_own_keys[] = { "hitsPerPage", "numericFilters", "page" };
-
-static bool is_http_url(const char *s)
-{
-	return s && ((!strncmp(s, "https://", 8) && s[8]) || (!strncmp(s, "http://", 7) && s[7]));
-}
 
 static void release(void *state)
 {
@@ -125,7 +121,7 @@ static int setup(const struct source_config *cfg, void **out, char *err, size_t 
 	int rc;
 
 	*out = NULL;
-	if (!is_http_url(url) || strlen(url) > HN_URL_MAX) {
+	if (!url_is_fetchable(url) || strlen(url) > HN_URL_MAX) {
 		snprintf(err, cap, "url must be the http:// or https:// address of the HN Search "
 				   "API, such as https://hn.algolia.com");
 		return -EINVAL;

@@ -5,19 +5,15 @@
 #include <string.h>
 
 #include "ingest/feed_jsonfeed.h"
+#include "ingest/json_util.h"
 
 /* Nothing to keep per source but a non-NULL state: the URL is the whole setting. */
 static char g_state;
 
-static bool is_http_url(const char *s)
-{
-	return s && ((!strncmp(s, "https://", 8) && s[8]) || (!strncmp(s, "http://", 7) && s[7]));
-}
-
 static int setup(const struct source_config *cfg, void **out, char *err, size_t cap)
 {
 	*out = NULL;
-	if (!is_http_url(cfg->url)) {
+	if (!url_is_fetchable(cfg->url)) {
 		snprintf(err, cap, "url must be the feed's http:// or https:// address");
 		return -EINVAL;
 	}

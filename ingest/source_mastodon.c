@@ -10,6 +10,7 @@
 #include "ingest/feed_mastodon.h"
 #include "ingest/http_link.h"
 #include "ingest/stream.h"
+#include "ingest/json_util.h"
 
 /* Mastodon's stream names and the timelines a catch-up after a gap reads. */
 static const struct {
@@ -26,11 +27,6 @@ static const struct {
 };
 
 #define NSTREAMS (sizeof g_streams / sizeof g_streams[0])
-
-static bool is_http_url(const char *s)
-{
-	return s && ((!strncmp(s, "https://", 8) && s[8]) || (!strncmp(s, "http://", 7) && s[7]));
-}
 
 /* Reads params.key as an integer in [lo, hi] into *out when present. */
 static int int_param(json_t *root, const char *key, int lo, int hi, int *out, char *err,
@@ -103,7 +99,7 @@ static int setup(const struct source_config *cfg, void **out, char *err, size_t 
 	const char *params = cfg->params_json;
 
 	*out = NULL;
-	if (!is_http_url(cfg->url)) {
+	if (!url_is_fetchable(cfg->url)) {
 		snprintf(err, cap, "url must be the instance's http:// or https:// address");
 		return -EINVAL;
 	}

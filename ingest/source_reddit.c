@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "ingest/feed_reddit.h"
+#include "ingest/json_util.h"
 
 struct reddit_state {
 	int limit;
@@ -24,11 +25,6 @@ static const char *const g_listings[] = {
 
 /* Query keys trendd sets itself: a URL's own values would fight them. */
 static const char *const g_own_keys[] = { "limit", "raw_json", "before", "after", "count" };
-
-static bool is_http_url(const char *s)
-{
-	return s && ((!strncmp(s, "https://", 8) && s[8]) || (!strncmp(s, "http://", 7) && s[7]));
-}
 
 static void release(void *state)
 {
@@ -106,7 +102,7 @@ static int setup(const struct source_config *cfg, void **out, char *err, size_t 
 	int rc;
 
 	*out = NULL;
-	if (!is_http_url(cfg->url) || strlen(cfg->url) > REDDIT_URL_MAX) {
+	if (!url_is_fetchable(cfg->url) || strlen(cfg->url) > REDDIT_URL_MAX) {
 		snprintf(err, cap, "url must be an http:// or https:// address of a subreddit or "
 				   "listing, such as https://www.reddit.com/r/rust");
 		return -EINVAL;

@@ -1,0 +1,79 @@
+/*
+ * json_util.h - small helpers the JSON document parsers share (Mastodon,
+ * Reddit, Hacker News, JSON Feed, Jetstream), and the URL scheme checks of
+ * the parsers and source kinds. Header-only; stateless; any thread.
+ */
+#ifndef TRENDD_JSON_UTIL_H
+#define TRENDD_JSON_UTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <strings.h>
+
+#include "ingest/feed.h"
+
+/* Whether s starts with an http or https scheme (schemes are case-insensitive). */
+static inline bool url_is_http(const char *s)
+{
+	return s && (!strncasecmp(s, "https://", 8) || !strncasecmp(s, "http://", 7));
+}
+
+/* An http(s) URL with something after the scheme: one a source can fetch. */
+static inline bool url_is_fetchable(const char *s)
+{
+	if (!url_is_http(s))
+		return false;
+	return s[4] == ':' ? s[7] != 0 : s[8] != 0;
+}
+
+/* The string value of obj[key] when it is a non-empty string, else NULL. */
+static inline const char *json_str_nonempty(json_t *obj, const char *key, size_t *len)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return NULL;
+	if (len)
+		*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+/* "an object", "a number", ...: for errors that say what a document held instead. */
+static inline const char *json_type_name(json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "something else";
+}
+
+/*
+ * Parses the body of in as JSON, keeping NULs inside strings (they are
+ * replaced later) rather than failing the page. On an empty or invalid body
+ * it fails doc with "<what>: empty body" or "<what>: invalid JSON at line L
+ * column C: ..." and returns NULL.
+ */
+static inline json_t *json_doc_load(const struct feed_input *in, struct feed_doc *doc,
+				    const char *what)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	if (in->len == 0) {
+		feed_doc_fail(doc, "%s: empty body", what);
+		return NULL;
+	}
+	if (!(root = json_loadb(in->body, in->len, JSON_ALLOW_NUL, &jerr)))
+		feed_doc_fail(doc, "%s: invalid JSON at line %d column %d: %s", what, jerr.line,
+			      jerr.column, jerr.text);
+	return root;
+}
+
+#endif
