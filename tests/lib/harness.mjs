@@ -26,8 +26,22 @@ export function freePort() {
   });
 }
 
+/*
+ * A fresh directory under the system temp dir, removed when the test process
+ * exits (set TRENDD_KEEP_TMP=1 to keep them for a post-mortem).
+ */
+const tmpDirs = new Set();
+process.on('exit', () => {
+  if (process.env.TRENDD_KEEP_TMP) return;
+  for (const d of tmpDirs) {
+    try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
+});
+
 export function tmpDir(prefix = 'trendd-test-') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.add(d);
+  return d;
 }
 
 /* Polls fn until it returns a truthy value or the time runs out. */
