@@ -16,6 +16,7 @@ import { $, ApiError, errorText, fmtInt, getJSON, h, readBody, relTime } from '.
 const TOKEN_KEY = 'trendd.adminToken';
 const KIND_WORDS = {
   mastodon: 'Mastodon', rss: 'RSS', atom: 'Atom', jsonfeed: 'JSON Feed', reddit: 'Reddit', hn: 'Hacker News',
+  jetstream: 'Bluesky Jetstream', push: 'Push',
 };
 const URL_HINTS = {
   mastodon: ['https://mastodon.social', 'The server’s address; trendd reads its public or hashtag timeline.'],
@@ -24,11 +25,17 @@ const URL_HINTS = {
   jsonfeed: ['https://example.org/feed.json', 'The JSON Feed’s address.'],
   reddit: ['https://www.reddit.com/r/rust', 'A subreddit (its newest posts are read) or a listing URL.'],
   hn: ['https://hn.algolia.com', 'The HN Search API’s address.'],
+  jetstream: ['wss://jetstream2.us-east.bsky.network/subscribe',
+    'The Jetstream subscribe endpoint (ws:// or wss://); trendd keeps it open and reads new posts.'],
+  push: ['', 'No address: other programs send posts to POST /api/ingest?source=<name> (NDJSON).'],
 };
 const MANAGED_PARAMS = {
-  mastodon: ['timeline', 'tag', 'limit'], reddit: ['limit'], hn: ['tags', 'query', 'hits_per_page'],
-  rss: [], atom: [], jsonfeed: [],
+  mastodon: ['timeline', 'tag', 'limit', 'stream'], reddit: ['limit'], hn: ['tags', 'query', 'hits_per_page'],
+  rss: [], atom: [], jsonfeed: [], jetstream: [], push: [],
 };
+/* Mastodon stream names by timeline (the streaming API names them differently). */
+const STREAM_OF = { public: 'public', local: 'public:local', tag: 'hashtag' };
+const TIMELINE_OF = { public: 'public', 'public:local': 'local', hashtag: 'tag', 'hashtag:local': 'tag' };
 
 const el = {};
 const state = {
@@ -137,7 +144,7 @@ export function init() {
     urlHint: $('src-url-hint'), interval: $('src-interval'), enabled: $('src-enabled'),
     save: $('src-save'), preview: $('src-preview'), cancel: $('src-cancel'),
     previewBox: $('src-preview-box'), previewTitle: $('src-preview-title'), previewList: $('src-preview-list'),
-    mTimeline: $('p-m-timeline'), mTag: $('p-m-tag'), mTagField: $('p-m-tag-field'), mLimit: $('p-m-limit'),
+    mTimeline: $('p-m-timeline'), mMode: $('p-m-mode'), mTag: $('p-m-tag'), mTagField: $('p-m-tag-field'), mLimit: $('p-m-limit'),
     rLimit: $('p-r-limit'), hTags: $('p-h-tags'), hQuery: $('p-h-query'), hHits: $('p-h-hits'),
   });
   syncTokenBar();
@@ -387,6 +394,7 @@ function syncKindFields() {
   const [ph, hint] = URL_HINTS[kind] || ['', ''];
   el.url.placeholder = ph;
   el.urlHint.textContent = hint;
+  el.url.required = kind !== 'push';
   el.mTagField.hidden = el.mTimeline.value !== 'tag';
 }
 
@@ -411,7 +419,10 @@ function openForm(src, opener) {
     el.url.value = String(src.url ?? '');
     el.interval.value = String(src.interval_s ?? 60);
     el.enabled.checked = src.enabled !== false;
-    el.mTimeline.value = ['public', 'local', 'tag'].includes(p.timeline) ? p.timeline : 'public';
+    const streamed = typeof p.stream === 'string' && p.stream in TIMELINE_OF;
+    el.mMode.value = streamed ? 'stream' : 'poll';
+    const tl = streamed ? TIMELINE_OF[p.stream] : p.timeline;
+    el.mTimeline.value = ['public', 'local', 'tag'].includes(tl) ? tl : 'public';
     el.mTag.value = p.tag != null ? String(p.tag) : '';
     el.mLimit.value = src.kind === 'mastodon' && p.limit != null ? String(p.limit) : '';
     el.rLimit.value = src.kind === 'reddit' && p.limit != null ? String(p.limit) : '';
@@ -494,10 +505,15 @@ function readForm() {
   try {
     url = new URL(urlText);
   } catch { /* below */ }
+  const wsKind = kind === 'jetstream';
   if (!urlText) {
     if (kind !== 'push') bad.push([el.url, 'Enter the address to poll.']);
-  } else if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname)
-    bad.push([el.url, 'Enter an http:// or https:// address.']);
+  } else if (kind === 'push') {
+    bad.push([el.url, 'A push source has no address: leave it empty.']);
+  } else if (!url || !url.hostname ||
+    !(wsKind ? ['ws:', 'wss:'] : ['http:', 'https:']).includes(url.protocol)) {
+    bad.push([el.url, wsKind ? 'Enter a ws:// or wss:// address.' : 'Enter an http:// or https:// address.']);
+  }
 
   const interval = intField(el.interval, 1, 86400, true);
   if (Number.isNaN(interval)) bad.push([el.interval, null]);
@@ -507,8 +523,10 @@ function readForm() {
   for (const k of MANAGED_PARAMS[kind] || []) delete base[k];
   const params = base;
   if (kind === 'mastodon') {
-    params.timeline = el.mTimeline.value;
-    if (params.timeline === 'tag') {
+    const timeline = el.mTimeline.value;
+    if (el.mMode.value === 'stream') params.stream = STREAM_OF[timeline];
+    else params.timeline = timeline;
+    if (timeline === 'tag') {
       const tag = el.mTag.value.trim().replace(/^#/, '');
       if (!tag) bad.push([el.mTag, 'Enter the hashtag to follow.']);
       else if (/[\s/?#&%]/.test(tag)) bad.push([el.mTag, 'A hashtag has no spaces or / ? # & %.']);
