@@ -225,12 +225,14 @@ const HEALTH_EVERY_MS = 5000;
 
 function describeHealth(h) {
   if (!h || h.status === 'ok' || !Array.isArray(h.problems)) return '';
-  const words = h.problems.map(String);
+  let words = h.problems.map(String);
   if (h.db && h.db.ok === false && h.db.error) {
+    // the writer's own words replace the generic "database writer reports an error"
+    words = words.filter((w) => !/^database/i.test(w));
     const since = h.db.error_since ? ` since ${new Date(h.db.error_since).toLocaleTimeString()}` : '';
     words.push(`Database: ${String(h.db.error)}${since}. Live trends keep updating; history is written when the database can be written again.`);
   }
-  return words.join(' · ');
+  return words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' · ');
 }
 
 async function checkHealth() {
