@@ -298,8 +298,12 @@ static bool set_put(struct stopword_set *st, uint64_t a, uint64_t b)
 /*
  * Builds the set of the lists in mask from the main table. No key is (x, 0):
  * b has a length byte or, at 16 bytes, word bytes; so b == 0 marks an empty
- * slot. At least three slots per word keep insertion short; a seed that
- * fails anyway is replaced, and after a few, the table doubles.
+ * slot. The table starts at two slots per word or more (a two-choice cuckoo
+ * table fills up to about half its slots); a seed that fails is replaced,
+ * and after a few, the table doubles. A smaller table is what the word loop
+ * probes twice per word: at two slots a word the English set takes 8 KiB and
+ * the set of every list 128 KiB (at three, 16 and 256 KiB), which leaves more
+ * of the caches to the rest of the analytics thread.
  */
 static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mask)
 {
@@ -310,7 +314,7 @@ static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mas
 		n += e->len && e->len <= 16 && (e->langs & mask);
 	}
 	size_t cap = 64;
-	while (cap < 3 * n)
+	while (cap < 2 * n)
 		cap *= 2;
 	for (unsigned attempt = 1; cap <= SET_MAX_SLOTS; attempt++) {
 		if (attempt % 8 == 0)

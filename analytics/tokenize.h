@@ -5,7 +5,7 @@
  *
  * A tokenizer is owned by one thread (the analytics thread, or a CLI tool);
  * the stopword tables it points to are immutable and may be shared (the
- * shipped lists take about 1.1 MB: one table, and a set per language).
+ * shipped lists take about 0.8 MB: one table, and a set per language).
  * tokenizer_run() returns terms that point into the tokenizer's buffers (a
  * lowercased copy of the text, and scratch space) and stay valid until the
  * next call. At most LIMIT_TOKENS_PER_POST terms come out of one text, and

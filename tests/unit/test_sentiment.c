@@ -1026,6 +1026,155 @@ START_TEST(test_sentiment_large_lexicon_finds_every_key)
 }
 END_TEST
 
+/* ---- bad input at the post level: every case in bounded time, and exact where it can be ---- */
+
+/* Scores text with the linked build and the portable one; they must agree bit for bit. */
+static void score_both(const struct vader *v, struct vader_scratch *s,
+		       const struct portable_vader *pv, struct portable_vader_scratch *ps,
+		       const char *text, size_t len, double out[4])
+{
+	struct sentiment a, b;
+
+	score_exact(v, s, text, len, &a);
+	portable_vader_score(pv, ps, text, len, &b);
+	ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "SIMD and portable builds differ");
+	out[0] = a.compound;
+	out[1] = a.pos;
+	out[2] = a.neu;
+	out[3] = a.neg;
+}
+
+static void assert_same_scores(const double a[4], const double b[4])
+{
+	for (int k = 0; k < 4; k++)
+		ck_assert_double_eq(a[k], b[k]);
+}
+
+static struct portable_vader *load_portable(void)
+{
+	struct portable_vader *pv = NULL;
+	char err[512] = "";
+
+	ck_assert_msg(portable_vader_load(&pv, TRENDD_TEST_DATA_DIR, err, sizeof err) == 0, "%s",
+		      err);
+	return pv;
+}
+
+START_TEST(test_sentiment_ten_thousand_hashtags_stop_at_the_token_cap)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader *pv = load_portable();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	/* "#bad" for the tokens that are scored, then "#great" for the rest: the
+	 * hashtag sign is stripped like any punctuation, so each one is a word */
+	char *head = repeat("#bad ", LIMIT_SENTIMENT_TOKENS, "");
+	char *tail = repeat("#great ", 10000 - LIMIT_SENTIMENT_TOKENS, "");
+	size_t hl = strlen(head), tl = strlen(tail);
+	char *all = malloc(hl + tl);
+	double r_all[4], r_head[4], r[4];
+	struct timespec t0;
+
+	ck_assert_ptr_nonnull(all);
+	memcpy(all, head, hl);
+	memcpy(all + hl, tail, tl);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	score_both(v, s, pv, ps, all, hl + tl, r_all);
+	ck_assert_double_lt(elapsed_s(&t0), 1.0);
+	score_both(v, s, pv, ps, head, hl, r_head);
+	assert_same_scores(r_all, r_head);   /* nothing after the cap counts */
+	ck_assert_double_lt(r_all[0], -0.9);
+	ck_assert_double_eq(r_all[1], 0.0);
+	score_both(v, s, pv, ps, "#bad", 4, r);
+	ck_assert_double_eq(r[0], score_compound(v, s, "bad"));
+	free(all);
+	free(tail);
+	free(head);
+	portable_vader_scratch_free(ps);
+	portable_vader_free(pv);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_rtl_words_and_direction_marks_are_neutral_tokens)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader *pv = load_portable();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	/* Hebrew and Arabic words (with harakat) have no case and are in no list:
+	 * each scores as any other neutral token, so the text scores like one
+	 * with ASCII non-words in their place */
+	static const char *const pairs[][2] = {
+		{ "שלום עולם good", "aa bb good" },
+		{ "مَرْحَبًا good !", "aa good !" },
+		{ "GOOD مرحبا", "GOOD aa" },
+		/* RLE ... PDF and RLM around words: characters of the token */
+		{ "\xE2\x80\xAB" "שלום" "\xE2\x80\xAC \xE2\x80\x8F" "עולם good", "aa bb good" },
+	};
+	double a[4], b[4];
+
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		score_both(v, s, pv, ps, pairs[i][0], strlen(pairs[i][0]), a);
+		score_both(v, s, pv, ps, pairs[i][1], strlen(pairs[i][1]), b);
+		assert_same_scores(a, b);
+		ck_assert_double_gt(a[0], 0.05);
+	}
+	/* A direction mark glued to a word is not punctuation the strip removes,
+	 * so the token is not the word (as in the reference) */
+	score_both(v, s, pv, ps, "\xE2\x80\x8Fgood", 7, a);
+	ck_assert_double_eq(a[0], 0.0);
+	ck_assert_double_eq(a[2], 1.0);
+	portable_vader_scratch_free(ps);
+	portable_vader_free(pv);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+START_TEST(test_sentiment_combining_marks_and_invalid_utf8_are_bounded)
+{
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader *pv = load_portable();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	/* one base letter with 30,000 combining acute accents, then a word */
+	size_t n = 1 + 30000 * 2, len = n + 5;
+	char *t = malloc(len);
+	double a[4], b[4];
+	struct timespec t0;
+
+	ck_assert_ptr_nonnull(t);
+	t[0] = 'a';
+	for (size_t i = 0; i < 30000; i++)
+		memcpy(t + 1 + 2 * i, "\xCC\x81", 2);
+	memcpy(t + n, " good", 5);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	score_both(v, s, pv, ps, t, len, a);
+	ck_assert_double_lt(elapsed_s(&t0), 1.0);
+	score_both(v, s, pv, ps, "x good", 6, b);
+	assert_same_scores(a, b);
+	/* a mark makes another word: "good" with an acute accent is in no list */
+	score_both(v, s, pv, ps, "good\xCC\x81", 6, a);
+	ck_assert_double_eq(a[0], 0.0);
+	/* invalid bytes are characters without case or sentiment */
+	score_both(v, s, pv, ps, "go\x80od", 5, a);
+	ck_assert_double_eq(a[0], 0.0);
+	score_both(v, s, pv, ps, "good \xC3", 6, a);
+	score_both(v, s, pv, ps, "good x", 6, b);
+	assert_same_scores(a, b);
+	score_both(v, s, pv, ps, "\xFF\xFE GOOD day", 12, a);
+	score_both(v, s, pv, ps, "xx GOOD day", 11, b);
+	assert_same_scores(a, b);
+	free(t);
+	portable_vader_scratch_free(ps);
+	portable_vader_free(pv);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sentiment");
@@ -1052,6 +1201,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_sentiment_text_without_lexicon_words_is_exactly_neutral);
 	tcase_add_test(tc, test_sentiment_keys_with_nul_and_up_to_24_bytes_from_data);
 	tcase_add_test(tc, test_sentiment_large_lexicon_finds_every_key);
+	tcase_add_test(tc, test_sentiment_ten_thousand_hashtags_stop_at_the_token_cap);
+	tcase_add_test(tc, test_sentiment_rtl_words_and_direction_marks_are_neutral_tokens);
+	tcase_add_test(tc, test_sentiment_combining_marks_and_invalid_utf8_are_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -198,6 +198,23 @@ START_TEST(test_tokenize_rtl_words_and_arabic_marks)
 }
 END_TEST
 
+START_TEST(test_tokenize_direction_marks_change_no_term)
+{
+	/*
+	 * RLE/PDF, RLM and isolates (default-ignorable format characters) only
+	 * order the display: around words they separate, inside a word they are
+	 * dropped by the fold, and they never end up in a term.
+	 */
+	EXPECT("\xE2\x80\xAB" "שלום" "\xE2\x80\xAC \xE2\x80\x8F" "עולם", "he",
+	       "word:שלום|word:עולם|bigram:שלום עולם");
+	EXPECT("\xE2\x81\xA7" "hello" "\xE2\x81\xA9 world", "en",
+	       "word:hello|word:world|bigram:hello world");
+	EXPECT("שלום" "\xE2\x80\x8F" "עולם", "he", "word:שלוםעולם");
+	/* A mark between a sigil and its body leaves the sigil alone. */
+	EXPECT("#\xE2\x80\x8F" "rust \xE2\x80\x8F" "@ada", "en", "word:rust|mention:@ada");
+}
+END_TEST
+
 START_TEST(test_tokenize_drops_numbers_and_one_letter_words)
 {
 	EXPECT("2026 3.14 1,000 1.000,50 42", "en", "");
@@ -1296,6 +1313,7 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_tokenize_case_folds_sharp_s_and_greek);
 	tcase_add_test(tc, test_tokenize_composes_combining_marks);
 	tcase_add_test(tc, test_tokenize_rtl_words_and_arabic_marks);
+	tcase_add_test(tc, test_tokenize_direction_marks_change_no_term);
 	tcase_add_test(tc, test_tokenize_drops_numbers_and_one_letter_words);
 	tcase_add_test(tc, test_tokenize_apostrophes_hyphens_and_elisions);
 	tcase_add_test(tc, test_tokenize_drops_words_longer_than_term_limit);
