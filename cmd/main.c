@@ -31,6 +31,7 @@
 #include "db/history.h"
 #include "ingest/demo_feed.h"
 #include "ingest/ingest.h"
+#include "ingest/preview.h"
 #include "web/web.h"
 
 struct options {
@@ -599,7 +600,9 @@ static int serve(struct options *o)
 	}
 	struct web_config wc = { .listen = o->listen, .static_dir = o->static_dir,
 				 .chartjs_dir = o->chartjs_dir, .token = token,
-				 .history = { .submit = history_submit_ctx, .ctx = history } };
+				 .history = { .submit = history_submit_ctx, .ctx = history },
+				 .preview = { .submit = preview_submit_ctx, .stop = preview_worker_stop_ctx,
+					      .ctx = preview_worker_new() } };
 	if (web_create(&web, &wc, &bus, err, sizeof err) < 0) {
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;

@@ -31,6 +31,7 @@ int bus_init(struct bus *b)
 	publish_init(&b->trends);
 	publish_init(&b->sources);
 	publish_init(&b->db_status);
+	dbstats_init(&b->dbstats);
 	return 0;
 }
 

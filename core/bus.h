@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "core/dbstats.h"
 #include "core/publish.h"
 #include "core/queue.h"
 #include "core/source.h"
@@ -50,6 +51,7 @@ struct bus {
 	void (*wake_web)(void *ctx);   /* set by the web layer before threads start */
 	void *wake_web_ctx;
 	struct bus_source_ops source_ops;  /* set by main before threads start */
+	struct dbstats dbstats;        /* commit times, by the db writer (dbstats_commit) */
 	atomic_bool stopping;
 };
 

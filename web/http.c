@@ -11,23 +11,31 @@
  * it is complete.
  *
  * Some answers come from other threads: source changes from the db writer
- * (a struct dbmsg with a done callback) and history queries from the db
- * readers (web/history.h builds the query). Such a request is deferred: it
- * is remembered by id, the other thread posts the answer to the mailbox and
+ * (a struct dbmsg with a done callback), history queries from the db
+ * readers (web/history.h builds the query) and source previews from the
+ * preview worker (web/preview.h). Such a request is deferred: it is
+ * remembered by id, the other thread posts the answer to the mailbox and
  * wakes the loop (lws_cancel_service), and web_http_drain writes it.
+ *
+ * Cacheable answers (trends, sources, history, static files) carry an ETag;
+ * the request's If-None-Match is kept with the connection, so a deferred
+ * answer that matches it still becomes a 304 without a body.
  */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/clock.h"
 #include "core/dbmsg.h"
+#include "core/hash.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "db/history.h"
 #include "web/history.h"
+#include "web/preview.h"
 #include "web/web_internal.h"
 
 #define JSON_TYPE  "application/json; charset=utf-8"
@@ -43,6 +51,8 @@ struct http_resp {
 	const char *disposition;   /* Content-Disposition, NULL = none */
 	int retry_after;           /* seconds, 0 = none */
 	bool close;                /* close the connection after the response */
+	char etag[WEB_ETAG_BYTES]; /* a 200's validator, quoted; "" = none */
+	bool etag_of_body;         /* a 200: the validator is a hash of the body */
 };
 
 /* Per-connection state of protocols[0]: one transaction at a time. */
@@ -57,6 +67,7 @@ struct web_http {
 	bool deferred;             /* the answer comes later, from web_http_drain */
 	bool ready;                /* the deferred answer is in body/resp: write it */
 	bool head;                 /* the deferred request was a HEAD: headers only */
+	char inm[WEB_INM_BYTES];   /* the request's If-None-Match, "" when none or too long */
 	uint64_t req_id;           /* while deferred */
 	struct http_resp resp;     /* the deferred answer's status and headers */
 };
@@ -89,6 +100,7 @@ static void api_history_top(struct web *w, struct lws *wsi, struct web_http *h,
 static void api_sentiment(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void api_snapshots(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void api_export(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+static void api_preview(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 
 #define M_SOURCE (M_READ | M(LWSHUMETH_POST) | M(LWSHUMETH_PATCH) | M(LWSHUMETH_DELETE))
 
@@ -96,6 +108,7 @@ static void api_export(struct web *w, struct lws *wsi, struct web_http *h, struc
 static const struct route routes[] = {
 	{ "/api/trends", false, M_READ, api_trends, false },
 	{ "/api/sources", false, M_READ | M(LWSHUMETH_POST), api_sources, true },
+	{ "/api/sources/preview", false, M(LWSHUMETH_POST), api_preview, true },
 	{ "/api/sources/", true, M_SOURCE, api_source, true },
 	{ "/api/terms", false, M_READ, api_compare, false },
 	{ "/api/terms/", true, M_READ, api_term, false },
@@ -125,6 +138,7 @@ static void http_release(struct web_http *h)
 	h->deferred = false;
 	h->ready = false;
 	h->head = false;
+	h->inm[0] = 0;
 	h->req_id = 0;
 }
 
@@ -175,9 +189,68 @@ static int http_done(struct lws *wsi, struct web_http *h)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+void web_etag_of(const char *data, size_t len, char *out, size_t cap)
+{
+	snprintf(out, cap, "\"b%016llx%08zx\"", (unsigned long long)hash_bytes(data, len), len);
+}
+
+/*
+ * If-None-Match: "*" or a list of entity tags, compared weakly (a W/ prefix
+ * on either side is ignored, RFC 9110 13.1.2).
+ */
+bool web_etag_match(const char *inm, const char *etag)
+{
+	const char *p = inm, *e = etag;
+	size_t elen;
+
+	if (!inm[0] || !etag[0])
+		return false;
+	if (!strncmp(e, "W/", 2))
+		e += 2;
+	elen = strlen(e);
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return true;
+		if (!strncmp(p, "W/", 2))
+			p += 2;
+		if (*p != '"')
+			return false;
+		const char *q = strchr(p + 1, '"');
+		if (!q)
+			return false;
+		if ((size_t)(q + 1 - p) == elen && !memcmp(p, e, elen))
+			return true;
+		p = q + 1;
+	}
+	return false;
+}
+
+/* 304: the validators and caching headers of the 200 it stands for, no body. */
+static int http_not_modified(struct web *w, struct lws *wsi, struct web_http *h,
+			     const struct http_resp *r, const char *etag, const char *cache)
+{
+	unsigned char *start = w->io + LWS_PRE, *p = start, *end = w->io + sizeof w->io - 1;
+
+	w->stats.http_not_modified++;
+	h->close = r->close;
+	if (lws_add_http_header_status(wsi, 304, &p, end) ||
+	    add_header(wsi, "etag:", etag, &p, end) ||
+	    add_header(wsi, "cache-control:", cache, &p, end) ||
+	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+	    (r->close && add_header(wsi, "connection:", "close", &p, end)) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) != p - start)
+		return -1;
+	return http_done(wsi, h);
+}
+
 /*
  * Writes the headers and, when it fits, the whole body in one write; a
- * larger body continues from the writeable callback.
+ * larger body continues from the writeable callback. A 200 with a validator
+ * the request's If-None-Match names becomes a 304 without a body.
  */
 static int http_respond(struct web *w, struct lws *wsi, struct web_http *h,
 			const struct http_resp *r, bool head)
@@ -185,20 +258,30 @@ static int http_respond(struct web *w, struct lws *wsi, struct web_http *h,
 	unsigned char *start = w->io + LWS_PRE, *p = start, *end = w->io + sizeof w->io - 1;
 	size_t len;
 	const char *data = body_data(h, &len);
-	char num[24];
+	char num[24], etag[WEB_ETAG_BYTES];
 
+	etag[0] = 0;
+	if (r->status == 200 && r->etag_of_body)
+		web_etag_of(data, len, etag, sizeof etag);
+	else if (r->status == 200)
+		snprintf(etag, sizeof etag, "%s", r->etag);
+	if (etag[0] && web_etag_match(h->inm, etag))
+		return http_not_modified(w, wsi, h, r, etag, "no-cache");
 	if (r->status >= 500)
 		w->stats.http_responses_5xx++;
 	else if (r->status >= 400)
 		w->stats.http_responses_4xx++;
 	h->close = r->close;
 	if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->type, len, &p, end) ||
-	    add_header(wsi, "cache-control:", r->cache ? r->cache : "no-store", &p, end) ||
+	    add_header(wsi, "cache-control:", etag[0] ? "no-cache" : r->cache ? r->cache : "no-store",
+		       &p, end) ||
 	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
 	    add_header(wsi, "content-security-policy:", "default-src 'none'; "
 			"frame-ancestors 'none'", &p, end))
 		return -1;
 	if (r->allow && add_header(wsi, "allow:", r->allow, &p, end))
+		return -1;
+	if (etag[0] && add_header(wsi, "etag:", etag, &p, end))
 		return -1;
 	if (r->disposition && add_header(wsi, "content-disposition:", r->disposition, &p, end))
 		return -1;
@@ -315,6 +398,13 @@ static void api_trends(struct web *w, struct lws *wsi, struct web_http *h, struc
 		return;
 	}
 	json_response(r, 200);
+	/* one snapshot and view make one document: no need to render it to name it */
+	snprintf(r->etag, sizeof r->etag, "\"t%llx.%llx.%016llx\"", (unsigned long long)s->seq,
+		 (unsigned long long)s->generated_ms, (unsigned long long)render_view_hash(&v));
+	if (web_etag_match(h->inm, r->etag)) {
+		snapshot_put(s);
+		return;
+	}
 	if (render_trends(&h->body, s, &v, false) < 0)
 		error_response(h, r, 500, "out of memory");
 	snapshot_put(s);
@@ -412,8 +502,8 @@ static void json_body(struct web_http *h, json_t *j)
  * Fills c from a JSON request body. For an edit, c already holds the stored
  * settings and only the fields present change. Returns 0 or -EINVAL with err.
  */
-static int source_from_json(const char *body, size_t len, struct source_config *c, bool edit,
-			    bool *url_or_kind_changed, char *err, size_t cap)
+int web_source_from_json(const char *body, size_t len, struct source_config *c, bool edit,
+			 bool *url_or_kind_changed, char *err, size_t cap)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr), *v;
@@ -566,6 +656,7 @@ static void api_sources(struct web *w, struct lws *wsi, struct web_http *h, stru
 
 	if (method_of(wsi) != LWSHUMETH_POST) {
 		json_response(r, 200);
+		r->etag_of_body = true;
 		h->blob = (struct blob *)publish_get(&w->bus->sources);
 		if (!h->blob)
 			sb_puts(&h->body, "[]");
@@ -576,13 +667,54 @@ static void api_sources(struct web *w, struct lws *wsi, struct web_http *h, stru
 	struct source_config c = { .enabled = true, .interval_s = 60 };
 	c.params_json = strdup("{}");
 	c.cursor = strdup("");
-	if (source_from_json(h->req.buf ? h->req.buf : "", h->req.len, &c, false, &changed, err,
+	if (web_source_from_json(h->req.buf ? h->req.buf : "", h->req.len, &c, false, &changed, err,
 			     sizeof err) < 0) {
 		source_config_clear(&c);
 		error_response(h, r, 400, err);
 		return;
 	}
 	source_save(w, wsi, h, r, &c, false);
+}
+
+/* Sends a preview to the worker; the answer arrives in web_http_drain. */
+static void api_preview(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	struct preview_job *j;
+	char err[256];
+	int rc;
+
+	if (!may_mutate(w, wsi, h, r))
+		return;
+	rc = web_preview_parse(h->req.buf ? h->req.buf : "", h->req.len, &w->bus->source_ops, &j,
+			       err, sizeof err);
+	if (rc < 0) {
+		error_response(h, r, rc == -ENOMEM ? 500 : 400, err);
+		return;
+	}
+	if (!w->preview.submit) {
+		preview_job_free(j);
+		error_response(h, r, 503, "source previews are not available");
+		return;
+	}
+	if (w->ndeferred == WEB_DEFERRED_MAX) {
+		preview_job_free(j);
+		error_response(h, r, 503, "too many requests in flight; try again");
+		r->retry_after = 1;
+		return;
+	}
+	j->req_id = w->next_req_id++;
+	j->done = web_preview_post;
+	j->done_ctx = w;
+	if ((rc = w->preview.submit(w->preview.ctx, j)) < 0) {
+		preview_job_free(j);
+		error_response(h, r, 503, rc == -EAGAIN ? "too many test fetches running; try again"
+							: "source previews are not available");
+		r->retry_after = 1;
+		return;
+	}
+	w->deferred[w->ndeferred++] = (struct web_deferred){ j->req_id, wsi };
+	h->deferred = true;
+	h->req_id = j->req_id;
 }
 
 /* /api/sources/{id} and /api/sources/{id}/poll */
@@ -626,6 +758,7 @@ static void api_source(struct web *w, struct lws *wsi, struct web_http *h, struc
 			return;
 		}
 		json_response(r, 200);
+		r->etag_of_body = true;
 		json_body(h, s);
 		json_decref(s);
 		return;
@@ -669,7 +802,7 @@ static void api_source(struct web *w, struct lws *wsi, struct web_http *h, struc
 	bool changed;
 	source_config_from_json(cur, &c);
 	json_decref(cur);
-	if (source_from_json(h->req.buf ? h->req.buf : "{}", h->req.buf ? h->req.len : 2, &c,
+	if (web_source_from_json(h->req.buf ? h->req.buf : "{}", h->req.buf ? h->req.len : 2, &c,
 			     true, &changed, err, sizeof err) < 0) {
 		source_config_clear(&c);
 		error_response(h, r, 400, err);
@@ -838,9 +971,17 @@ static void api_metrics(struct web *w, struct lws *wsi, struct web_http *h, stru
 
 	web_db_refresh(w);
 	web_stats_fill(w, &st);
+	struct blob *src = (struct blob *)publish_get(&w->bus->sources);
+	struct dbstats_view db;
+
 	json_response(r, 200);
 	r->type = TEXT_TYPE;
 	render_metrics(&h->body, s, clock_now_ms(), &st, w->db_ok);
+	render_metrics_sources(&h->body, src ? src->data : NULL, src ? src->len : 0);
+	dbstats_read(&w->bus->dbstats, &db);
+	render_metrics_db(&h->body, &db);
+	if (src)
+		ref_put(&src->ref);
 	snapshot_put(s);
 }
 
@@ -873,17 +1014,26 @@ static const char *csp_host(struct lws *wsi, char *buf, size_t cap)
 	return buf;
 }
 
-static int serve_file(struct web *w, struct lws *wsi, const struct static_file *f)
+static int serve_file(struct web *w, struct lws *wsi, struct web_http *h,
+		      const struct static_file *f)
 {
 	unsigned char hdrs[1024], *p = hdrs, *end = hdrs + sizeof hdrs;
-	char host[128], csp[512];
-	const char *hp;
+	char host[128], csp[512], etag[WEB_ETAG_BYTES] = "";
+	const char *hp, *cache = f->cache == STATIC_CACHE_LONG ? "public, max-age=86400" : "no-cache";
+	struct stat st;
 	int n;
 
-	if (add_header(wsi, "cache-control:",
-		       f->cache == STATIC_CACHE_LONG ? "public, max-age=86400" : "no-cache", &p,
-		       end) ||
-	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end))
+	/* size and modification time name a version: an edited file gets a new tag */
+	if (stat(f->path, &st) == 0)
+		snprintf(etag, sizeof etag, "\"f%llx-%llx.%lx\"", (unsigned long long)st.st_size,
+			 (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
+	if (etag[0] && web_etag_match(h->inm, etag)) {
+		struct http_resp r = { .status = 304 };
+		return http_not_modified(w, wsi, h, &r, etag, cache);
+	}
+	if (add_header(wsi, "cache-control:", cache, &p, end) ||
+	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+	    (etag[0] && add_header(wsi, "etag:", etag, &p, end)))
 		return -1;
 	if (f->html) {
 		/*
@@ -913,8 +1063,10 @@ void web_mail_free(struct web_mail *m)
 {
 	dbmsg_free(m->db);
 	history_query_free(m->history);
+	preview_job_free(m->preview);
 	m->db = NULL;
 	m->history = NULL;
+	m->preview = NULL;
 }
 
 /* Any thread: queues an answer for the service thread and wakes it. */
@@ -952,6 +1104,11 @@ void web_mail_post(struct dbmsg *m, void *ctx)
 void web_history_post(struct history_query *q, void *ctx)
 {
 	mail_post(ctx, (struct web_mail){ .history = q });
+}
+
+void web_preview_post(struct preview_job *j, void *ctx)
+{
+	mail_post(ctx, (struct web_mail){ .preview = j });
 }
 
 static void deferred_forget(struct web *w, struct lws *wsi)
@@ -1032,10 +1189,28 @@ static void history_answer(struct web *w, struct history_query *q)
 	h->body = q->body; /* moved */
 	sb_init(&q->body);
 	json_response(&h->resp, q->status);
+	h->resp.etag_of_body = true;
 	if (q->csv && q->status == 200) {
 		h->resp.type = CSV_TYPE;
 		h->resp.disposition = names[q->what];
 	}
+	h->ready = true;
+	lws_callback_on_writable(wsi);
+}
+
+/* Writes a preview answer to its connection, if the client still waits. */
+static void preview_answer(struct web *w, struct preview_job *j)
+{
+	struct lws *wsi = deferred_take(w, j->req_id);
+	struct web_http *h = wsi ? lws_wsi_user(wsi) : NULL;
+	int status, retry_after;
+
+	if (!h || !h->deferred || h->req_id != j->req_id)
+		return;
+	sb_reset(&h->body);
+	status = web_preview_render(&h->body, j, &retry_after);
+	json_response(&h->resp, h->body.failed ? 500 : status);
+	h->resp.retry_after = retry_after;
 	h->ready = true;
 	lws_callback_on_writable(wsi);
 }
@@ -1062,6 +1237,11 @@ void web_http_drain(struct web *w)
 		struct dbmsg *m = mail[i].db;
 		if (mail[i].history) {
 			history_answer(w, mail[i].history);
+			web_mail_free(&mail[i]);
+			continue;
+		}
+		if (mail[i].preview) {
+			preview_answer(w, mail[i].preview);
 			web_mail_free(&mail[i]);
 			continue;
 		}
@@ -1152,6 +1332,11 @@ static int http_request(struct web *w, struct lws *wsi, struct web_http *h)
 		meth = LWSHUMETH_GET; /* h2 pseudo-header: treated as GET */
 	head = meth == LWSHUMETH_HEAD;
 	body_method = meth == LWSHUMETH_POST || meth == LWSHUMETH_PUT || meth == LWSHUMETH_PATCH;
+	/* kept now: a deferred answer is written after the request headers are gone */
+	if ((meth == LWSHUMETH_GET || head) &&
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH) < (int)sizeof h->inm &&
+	    lws_hdr_copy(wsi, h->inm, sizeof h->inm, WSI_TOKEN_HTTP_IF_NONE_MATCH) < 0)
+		h->inm[0] = 0;
 
 	clen = content_length(wsi);
 	if (clen == -2) {
@@ -1184,7 +1369,7 @@ static int http_request(struct web *w, struct lws *wsi, struct web_http *h)
 		} else if (clen > 0)
 			error_response(h, &r, 400, "this endpoint takes no request body");
 		else
-			return serve_file(w, wsi, f);
+			return serve_file(w, wsi, h, f);
 		return http_respond(w, wsi, h, &r, head);
 	}
 	if (rt->fn == not_found) {

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/dbstats.h"
+#include "core/hash.h"
 #include "core/limits.h"
 #include "core/term.h"
 
@@ -24,6 +26,15 @@ bool render_view_eq(const struct web_view *a, const struct web_view *b)
 	return a->window == b->window && a->kind == b->kind && a->sort == b->sort &&
 	       a->limit == b->limit && a->source_id == b->source_id &&
 	       strcmp(a->lang, b->lang) == 0;
+}
+
+uint64_t render_view_hash(const struct web_view *v)
+{
+	char key[128];
+	int n = snprintf(key, sizeof key, "%d/%d/%d/%u/%lld/%s", v->window, v->kind, v->sort,
+			 v->limit, (long long)v->source_id, v->lang);
+
+	return hash_bytes(key, n > 0 && (size_t)n < sizeof key ? (size_t)n : 0);
 }
 
 void render_view_query(const struct web_view *v, struct trends_query *q)
@@ -408,7 +419,111 @@ void render_metrics(struct strbuf *sb, const struct snapshot *s, int64_t now_ms,
 	sb_puts(sb, "\ntrendd_http_errors_total{class=\"5xx\"} ");
 	sb_put_u64(sb, st->http_responses_5xx);
 	sb_putc(sb, '\n');
+	metric_u64(sb, "trendd_http_not_modified_total", "counter",
+		   "304 answers to If-None-Match.", st->http_not_modified);
 	metric_f(sb, "trendd_db_ok", "gauge",
 		 "1 when the database writer reports ok, 0 when not, -1 before it reports.",
 		 db_ok > 0 ? 1.0 : (db_ok == 0 ? 0.0 : -1.0));
+}
+
+void render_label_value(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			sb_puts(sb, "\\\\");
+		else if (*s == '"')
+			sb_puts(sb, "\\\"");
+		else if (*s == '\n')
+			sb_puts(sb, "\\n");
+		else
+			sb_putc(sb, *s);
+	}
+}
+
+static const char *const source_states[] = { "ok", "backoff", "error", "idle", "disabled" };
+
+static void source_labels(struct strbuf *sb, const char *name, json_t *src)
+{
+	const char *sname = json_string_value(json_object_get(src, "name"));
+	const char *kind = json_string_value(json_object_get(src, "kind"));
+
+	sb_puts(sb, name);
+	sb_puts(sb, "{id=\"");
+	sb_put_i64(sb, json_integer_value(json_object_get(src, "id")));
+	sb_puts(sb, "\",source=\"");
+	render_label_value(sb, sname ? sname : "");
+	sb_puts(sb, "\",kind=\"");
+	render_label_value(sb, kind ? kind : "");
+	sb_putc(sb, '"');
+}
+
+/* One family: a sample per source of status.<field> (an integer; absent counts 0). */
+static void source_family(struct strbuf *sb, json_t *arr, const char *name, const char *type,
+			  const char *help, const char *field)
+{
+	json_t *src;
+	size_t i;
+
+	metric(sb, name, type, help);
+	json_array_foreach(arr, i, src) {
+		json_t *v = json_object_get(json_object_get(src, "status"), field);
+		source_labels(sb, name, src);
+		sb_puts(sb, "} ");
+		sb_put_i64(sb, json_is_integer(v) ? json_integer_value(v) : 0);
+		sb_putc(sb, '\n');
+	}
+}
+
+void render_metrics_sources(struct strbuf *sb, const char *json, size_t len)
+{
+	json_t *arr = json ? json_loadb(json, len, 0, NULL) : NULL, *src;
+	size_t i;
+
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		arr = json_array();
+	}
+	source_family(sb, arr, "trendd_source_posts_total", "counter",
+		      "Posts delivered by the source (each id once).", "posts_seen");
+	source_family(sb, arr, "trendd_source_polls_total", "counter",
+		      "Polls (or connection attempts) of the source.", "polls");
+	source_family(sb, arr, "trendd_source_items_skipped_total", "counter",
+		      "Malformed items the source's documents held.", "items_skipped");
+	source_family(sb, arr, "trendd_source_consecutive_errors", "gauge",
+		      "Failed polls in a row (0 after a success).", "consecutive_errors");
+	metric(sb, "trendd_source_state", "gauge",
+	       "1 for the state the source is in (ok, backoff, error, idle, disabled), else 0.");
+	json_array_foreach(arr, i, src) {
+		const char *st = json_string_value(json_object_get(json_object_get(src, "status"),
+								    "state"));
+		for (size_t k = 0; k < sizeof source_states / sizeof source_states[0]; k++) {
+			source_labels(sb, "trendd_source_state", src);
+			sb_printf(sb, ",state=\"%s\"} %d\n", source_states[k],
+				  st && !strcmp(st, source_states[k]));
+		}
+	}
+	json_decref(arr);
+}
+
+void render_metrics_db(struct strbuf *sb, const struct dbstats_view *v)
+{
+	metric(sb, "trendd_db_commit_seconds", "histogram",
+	       "Time the database writer took per commit (group commit of a batch).");
+	for (size_t i = 0; i <= DBSTATS_BOUNDS; i++) {
+		sb_puts(sb, "trendd_db_commit_seconds_bucket{le=\"");
+		if (i < DBSTATS_BOUNDS)
+			sb_printf(sb, "%g", dbstats_bounds_s[i]);
+		else
+			sb_puts(sb, "+Inf");
+		sb_puts(sb, "\"} ");
+		sb_put_u64(sb, v->cumulative[i]);
+		sb_putc(sb, '\n');
+	}
+	sb_puts(sb, "trendd_db_commit_seconds_sum ");
+	sb_put_double(sb, (double)v->sum_ns / 1e9, 9);
+	sb_puts(sb, "\ntrendd_db_commit_seconds_count ");
+	sb_put_u64(sb, v->count);
+	sb_putc(sb, '\n');
+	metric_f(sb, "trendd_db_commit_max_seconds", "gauge",
+		 "The longest commit since trendd started.", (double)v->max_ns / 1e9);
 }

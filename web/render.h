@@ -37,6 +37,8 @@ struct web_view {
 /* window=5m, kind=all, sort=score, limit=20, lang="", source=0. */
 void render_view_default(struct web_view *v);
 bool render_view_eq(const struct web_view *a, const struct web_view *b);
+/* A hash of every field of v: equal views hash equal. */
+uint64_t render_view_hash(const struct web_view *v);
 /* Fills q; q->lang points into v, so v must outlive q. */
 void render_view_query(const struct web_view *v, struct trends_query *q);
 
@@ -93,6 +95,7 @@ struct web_stats {
 	uint64_t http_requests;
 	uint64_t http_responses_4xx;
 	uint64_t http_responses_5xx;
+	uint64_t http_not_modified;   /* 304 answers to If-None-Match */
 };
 
 /* A snapshot older than this makes /healthz report "degraded". */
@@ -109,5 +112,20 @@ bool render_health(struct strbuf *sb, const struct snapshot *s, int64_t now_ms,
 /* GET /metrics in the Prometheus text exposition format 0.0.4. s may be NULL. */
 void render_metrics(struct strbuf *sb, const struct snapshot *s, int64_t now_ms,
 		    const struct web_stats *st, int db_ok);
+
+/*
+ * More of GET /metrics: per source, from the ingest blob (the /api/sources
+ * array; NULL or not an array: the families with no samples) -
+ * trendd_source_posts_total, _polls_total, _items_skipped_total,
+ * _consecutive_errors and trendd_source_state (one sample per state, 1 for
+ * the current one), labelled {id,source,kind} - and the db commit-time
+ * histogram trendd_db_commit_seconds.
+ */
+void render_metrics_sources(struct strbuf *sb, const char *json, size_t len);
+struct dbstats_view;
+void render_metrics_db(struct strbuf *sb, const struct dbstats_view *v);
+
+/* A Prometheus label value: backslash, double quote and line feed escaped. */
+void render_label_value(struct strbuf *sb, const char *s);
 
 #endif

@@ -179,23 +179,23 @@ int web_create(struct web **out, const struct web_config *cfg, struct bus *bus, 
 {
 	struct lws_context_creation_info info;
 	char addr[WEB_ADDR_BYTES];
-	struct web *w;
+	struct web *w = NULL;
 	bool ipv6 = false;
 	int port = 0, rc;
 	uint64_t opts;
 
 	*out = NULL;
 	rc = web_listen_parse(cfg->listen, addr, sizeof addr, &port, &ipv6, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = probe_bind(addr, port, ipv6, cfg->listen, err, errlen);
-	if (rc < 0)
-		return rc;
-
-	w = calloc(1, sizeof *w);
-	if (!w) {
+	if (rc == 0)
+		rc = probe_bind(addr, port, ipv6, cfg->listen, err, errlen);
+	if (rc == 0 && !(w = calloc(1, sizeof *w))) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		rc = -ENOMEM;
+	}
+	if (rc < 0) {
+		if (cfg->preview.stop)
+			cfg->preview.stop(cfg->preview.ctx);
+		return rc;
 	}
 	w->bus = bus;
 	w->ws_slow_ms = cfg->ws_slow_ms > 0 ? cfg->ws_slow_ms : WEB_WS_SLOW_MS;
@@ -204,6 +204,7 @@ int web_create(struct web **out, const struct web_config *cfg, struct bus *bus, 
 	pthread_mutex_init(&w->mu, NULL);
 	snprintf(w->token, sizeof w->token, "%s", cfg->token ? cfg->token : "");
 	w->history = cfg->history;
+	w->preview = cfg->preview;
 	w->next_req_id = 1;
 	snprintf(w->listen, sizeof w->listen, "%s", cfg->listen);
 	static_files_init(&w->files);
@@ -266,6 +267,8 @@ int web_create(struct web **out, const struct web_config *cfg, struct bus *bus, 
 	*out = w;
 	return 0;
 fail:
+	if (cfg->preview.stop)
+		cfg->preview.stop(cfg->preview.ctx);
 	if (w->ctx)
 		lws_context_destroy(w->ctx);
 	static_files_free(&w->files);
@@ -283,6 +286,9 @@ void web_set_token(struct web *w, const char *token)
 
 int web_port(const struct web *w) { return w->port; }
 
+/* How long stopping waits for WebSocket clients to get their close frame. */
+#define WEB_CLOSE_GRACE_MS 250
+
 int web_run(struct web *w)
 {
 	while (!atomic_load(&w->stop)) {
@@ -291,6 +297,12 @@ int web_run(struct web *w)
 			return -EIO;
 		}
 	}
+	/* Clients learn why (1001) instead of seeing the connection vanish. */
+	web_ws_close_all(w);
+	for (int64_t end = clock_mono_ms() + WEB_CLOSE_GRACE_MS;
+	     web_ws_any(w) && clock_mono_ms() < end;)
+		if (lws_service(w->ctx, 0) < 0)
+			break;
 	return 0;
 }
 
@@ -308,6 +320,10 @@ void web_free(struct web *w)
 		w->bus->wake_web = NULL;
 		w->bus->wake_web_ctx = NULL;
 	}
+	/* answers it still posts need the context: stop it first */
+	if (w->preview.stop)
+		w->preview.stop(w->preview.ctx);
+	w->preview.stop = NULL;
 	lws_sul_cancel(&w->timer);
 	lws_context_destroy(w->ctx);
 	web_ws_release(w);

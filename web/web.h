@@ -6,14 +6,15 @@
  * /healthz, /metrics and the WebSocket endpoint /ws (subprotocol trendd.v1).
  * The service loop never blocks: it reads published snapshots and blobs from
  * the bus and is woken through lws_cancel_service() when they change; history
- * queries and source changes are answered by other threads, whose answers come
- * back through a mailbox and the same wake-up.
+ * queries, source changes and source previews are answered by other threads,
+ * whose answers come back through a mailbox and the same wake-up.
  * docs/API.md describes every endpoint and the WebSocket protocol.
  *
  * Life cycle: web_create() on the main thread (binds the port, indexes the
  * static files, sets bus->wake_web), web_run() on the web thread, web_stop()
  * from anywhere, then web_free() once web_run() has returned and every thread
- * that may call bus_wake_web() has stopped (web_free clears bus->wake_web).
+ * that may call bus_wake_web() has stopped (web_free clears bus->wake_web and
+ * stops the preview worker it was given).
  */
 #ifndef TRENDD_WEB_H
 #define TRENDD_WEB_H
@@ -25,6 +26,7 @@
 
 struct web;
 struct history_query;
+struct preview_job;
 
 /*
  * How the history endpoints reach the db reader threads (db/history.h),
@@ -37,6 +39,20 @@ struct web_history_ops {
 	void *ctx;
 };
 
+/*
+ * How POST /api/sources/preview reaches the preview worker (ingest/preview.h),
+ * set by main. submit takes j (moved on 0) and calls j->done on the worker
+ * thread once answered; -EAGAIN when the worker is full, -EPIPE when stopped.
+ * The web server owns the worker from web_create() on (also when it fails):
+ * web_free() calls stop(ctx) while answers can still be posted, so no answer
+ * arrives after the server is gone. ctx NULL: previews answer 503.
+ */
+struct web_preview_ops {
+	int (*submit)(void *ctx, struct preview_job *j);
+	void (*stop)(void *ctx);
+	void *ctx;
+};
+
 struct web_config {
 	const char *listen;       /* "ADDR:PORT", e.g. "127.0.0.1:8080" */
 	const char *static_dir;   /* dashboard files */
@@ -46,6 +62,7 @@ struct web_config {
 	const char *token;        /* admin bearer token for mutating endpoints; NULL or ""
 				     refuses every mutation */
 	struct web_history_ops history; /* submit NULL: the history endpoints answer 503 */
+	struct web_preview_ops preview; /* submit NULL: POST /api/sources/preview answers 503 */
 };
 
 #define WEB_WS_SLOW_MS 15000

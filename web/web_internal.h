@@ -1,7 +1,8 @@
 /*
  * web_internal.h - the server state shared by the web layer's files:
  * server.c (context, listening, service loop, housekeeping timer), http.c
- * (router, REST, static files) and ws.c (WebSocket fan-out).
+ * (router, REST, static files, conditional GET), ws.c (WebSocket fan-out)
+ * and preview.c (the source preview's request and answer).
  *
  * Owned by the lws service thread once web_run() starts: everything below
  * `stop` is touched only from lws callbacks, so it needs no locks. Other
@@ -39,10 +40,13 @@
 #define WEB_QUERY_ARG_BYTES   256         /* one query argument, name=value, NUL included */
 #define WEB_TOKEN_BYTES       128         /* longest admin token */
 #define WEB_DEFERRED_MAX      256         /* requests waiting for the db at once */
+#define WEB_ETAG_BYTES        64          /* one entity tag, quotes and NUL included */
+#define WEB_INM_BYTES         256         /* If-None-Match kept; a longer one is ignored */
 
 struct ws_session;
 struct dbmsg;
 struct history_query;
+struct preview_job;
 
 /* A request whose answer comes from another thread (the db writer or a reader). */
 struct web_deferred {
@@ -50,10 +54,11 @@ struct web_deferred {
 	struct lws *wsi;          /* the connection waiting; gone when it closed */
 };
 
-/* An answer in the mailbox: exactly one of the two is set. */
+/* An answer in the mailbox: exactly one of the three is set. */
 struct web_mail {
 	struct dbmsg *db;                 /* owned: a db writer request */
 	struct history_query *history;    /* owned: a history query */
+	struct preview_job *preview;      /* owned: a source preview */
 };
 
 struct ws_cached {
@@ -80,6 +85,7 @@ struct web {
 	struct web_mail *mail;            /* owned: answered requests from other threads */
 	size_t nmail, cap_mail;
 	struct web_history_ops history;   /* set once by web_create */
+	struct web_preview_ops preview;   /* set once by web_create */
 
 	/* service thread only */
 	lws_sorted_usec_list_t timer;
@@ -114,6 +120,21 @@ void web_http_drain(struct web *w);
 void web_mail_post(struct dbmsg *m, void *ctx);
 /* A reader's completion for history queries: queues q for the service thread. */
 void web_history_post(struct history_query *q, void *ctx);
+/* The preview worker's completion: queues j for the service thread. */
+void web_preview_post(struct preview_job *j, void *ctx);
+/*
+ * Fills c from a JSON request body shaped like POST /api/sources. For an
+ * edit, c already holds the stored settings and only the fields present
+ * change; *url_or_kind_changed says whether the URL or kind did. Returns 0
+ * or -EINVAL with a readable message in err.
+ */
+struct source_config;
+int web_source_from_json(const char *body, size_t len, struct source_config *c, bool edit,
+			 bool *url_or_kind_changed, char *err, size_t cap);
+/* A strong entity tag for a body: "b" + its hash and length, quoted. */
+void web_etag_of(const char *data, size_t len, char *out, size_t cap);
+/* Whether an If-None-Match value ("" = none) names etag (weak comparison, or "*"). */
+bool web_etag_match(const char *inm, const char *etag);
 /* Frees a mailbox entry that will not be answered. */
 void web_mail_free(struct web_mail *m);
 int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -128,6 +149,9 @@ size_t web_ws_session_size(void);
 void web_ws_refresh(struct web *w);
 /* Closes clients whose unsent data has waited longer than ws_slow_ms. */
 void web_ws_cull(struct web *w, int64_t now_mono_ms);
+/* Closes every client with 1001 "shutting down"; the frames go out on the next services. */
+void web_ws_close_all(struct web *w);
+bool web_ws_any(const struct web *w);
 /* Drops every reference and cached message; after the context is destroyed. */
 void web_ws_release(struct web *w);
 

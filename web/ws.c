@@ -37,6 +37,7 @@ struct ws_session {
 	char error[WEB_WS_ERROR_BYTES];
 	int64_t waiting_since_ms;    /* mono: asked for writeable with data owed; 0 = not */
 	bool dropping;
+	bool closing;                /* the server stops: close with 1001 when writeable */
 	char *rx;                    /* owned: a message arriving in fragments */
 	size_t rx_len;
 };
@@ -204,6 +205,24 @@ void web_ws_cull(struct web *w, int64_t now_ms)
 	}
 }
 
+void web_ws_close_all(struct web *w)
+{
+	static const char reason[] = "shutting down";
+
+	for (struct ws_session *s = w->sessions; s; s = s->next) {
+		if (s->dropping)
+			continue;
+		s->dropping = true;
+		s->closing = true;
+		lws_close_reason(s->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)reason,
+				 sizeof reason - 1);
+		/* returning -1 from the writeable callback sends the close frame */
+		lws_callback_on_writable(s->wsi);
+	}
+}
+
+bool web_ws_any(const struct web *w) { return w->sessions != NULL; }
+
 void web_ws_release(struct web *w)
 {
 	cache_clear(w);
@@ -299,6 +318,8 @@ static int session_writeable(struct web *w, struct lws *wsi, struct ws_session *
 	unsigned char *buf = w->io + LWS_PRE;
 	int rc = 0;
 
+	if (s->closing)
+		return -1;
 	if (s->dropping)
 		return 0;
 	s->waiting_since_ms = 0;

@@ -3,8 +3,9 @@
 // admin token once (and again after a 401), adds a source that then polls,
 // edits, disables, enables, polls now and deletes after confirmation; the
 // live status follows the WebSocket; hostile source names, feed titles and
-// error texts stay text; the test fetch preview shows posts when the server
-// offers it and hides itself when it does not. Screenshots go to
+// error texts stay text; the test fetch lists the posts trendd parsed from the
+// feed (titles with markup as text) and the button hides itself against a
+// server without the endpoint. Screenshots go to
 // tests/artifacts/.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -60,7 +61,7 @@ describe('sources page', { timeout: 300000 }, () => {
     server = await startTrendd(['--demo'], { port: await freePort(), db });
     token = fs.readFileSync(db + '.token', 'utf8').trim();
     b = await launch();
-    // a wrong token is refused with 401 on purpose; this trendd may not offer a preview (404)
+    // a wrong token is refused with 401 on purpose; a stand-in answers the preview with 404
     b.allow.push(/status of 401 .*\/api\/sources/, /status of 40[45] .*\/api\/sources\/preview/);
     page = await b.page();
     page.on('request', (r) => {
@@ -212,10 +213,29 @@ describe('sources page', { timeout: 300000 }, () => {
     assert.match(await page.textContent('#src-preview-title'), /1 post read/);
     assert.equal(await page.locator('[data-testid="source-preview-box"] a').count(), 0); // no javascript: link
     await page.unroute('**/api/sources/preview');
-    // this trendd has no preview endpoint: the button and the preview go away quietly
+    // the real test fetch: trendd fetches the hostile feed once and lists what it parsed, as text
+    const fetched = fx.hits['/feed.xml'] || 0;
+    await page.click('[data-testid="source-preview"]');
+    await page.waitForFunction(() => /3 posts read/.test(document.querySelector('#src-preview-title')?.textContent ?? ''),
+      null, { timeout: 20000 });
+    assert.equal(await page.textContent('#src-preview-title'), `“${XSS}”: 3 posts read`);
+    assert.deepEqual(await page.locator('[data-testid="source-preview-box"] [data-testid="post-title"]').allTextContents(),
+      [1, 2, 3].map((i) => `${XSS} quokka report ${i}`));
+    assert.equal(fx.hits['/feed.xml'], fetched + 1);
+    const previewed = await page.evaluate(() => ({
+      xss: window.__xss, imgs: document.querySelectorAll('[data-testid="source-preview-box"] img').length,
+    }));
+    assert.deepEqual(previewed, { xss: undefined, imgs: 0 });
+    await shot(page, 'sources-preview-1366');
+    // nothing was stored by the test fetch
+    assert.equal((await httpGet(server.base, '/api/sources')).json.some((s) => s.name === XSS), false);
+    // a trendd without the preview endpoint: the button and the preview go away quietly
+    await page.route('**/api/sources/preview', (route) => route.fulfill({
+      status: 404, contentType: 'application/json', body: '{"error":"not found"}' }));
     await page.click('[data-testid="source-preview"]');
     await page.waitForSelector('[data-testid="source-preview"]', { state: 'hidden' });
     assert.equal(await page.isHidden('[data-testid="source-preview-box"]'), true);
+    await page.unroute('**/api/sources/preview');
 
     await page.click('[data-testid="source-save"]');
     await page.waitForSelector(`${CARD} [data-testid="source-name"]:text-is("${XSS}")`, { timeout: 15000 });

@@ -34,7 +34,9 @@
 #include "core/log.h"
 #include "core/snapshot.h"
 #include "core/term.h"
+#include "ingest/preview.h"
 #include "tests/unit/testutil.h"
+#include "web/preview.h"
 #include "web/static.h"
 #include "web/web.h"
 #include "web/web_internal.h"
@@ -833,8 +835,10 @@ START_TEST(test_trends_default_document_shape)
 	ck_assert_str_eq(v, "application/json; charset=utf-8");
 	ck_assert(header(&r, "Content-Length", v, sizeof v));
 	ck_assert_int_eq(atol(v), (long)r.len);
+	/* stored but revalidated: it carries an ETag */
 	ck_assert(header(&r, "Cache-Control", v, sizeof v));
-	ck_assert_str_eq(v, "no-store");
+	ck_assert_str_eq(v, "no-cache");
+	ck_assert(header(&r, "ETag", v, sizeof v));
 	ck_assert(header(&r, "X-Content-Type-Options", v, sizeof v));
 	ck_assert_str_eq(v, "nosniff");
 	json_t *j = json_body(&r);
@@ -1165,6 +1169,79 @@ START_TEST(test_metrics_are_prometheus_text)
 		ck_assert_msg(*end == 0 && end != sp + 1, "bad sample line %s", line);
 		ck_assert(strncmp(line, "trendd_", 7) == 0);
 	}
+	resp_free(&r);
+	server_stop(&sv);
+}
+END_TEST
+
+START_TEST(test_metrics_per_source_and_db_commit_histogram)
+{
+	struct server sv;
+	struct resp r;
+
+	server_start(&sv);
+	publish_blob(&sv.bus.sources,
+		     "[{\"id\":3,\"kind\":\"rss\",\"name\":\"a \\\"q\\\" \\\\ b\\nc\",\"status\":"
+		     "{\"state\":\"backoff\",\"consecutive_errors\":4,\"posts_seen\":17,\"polls\":9,"
+		     "\"items_skipped\":2}},"
+		     "{\"id\":4,\"kind\":\"push\",\"name\":\"p\",\"status\":{\"state\":\"ok\"}}]");
+	dbstats_commit(&sv.bus.dbstats, 300000);      /* 0.3 ms */
+	dbstats_commit(&sv.bus.dbstats, 3000000);     /* 3 ms */
+	dbstats_commit(&sv.bus.dbstats, 20000000000); /* 20 s */
+	http(&sv, "GET", "/metrics", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	static const char *want[] = {
+		"# TYPE trendd_source_posts_total counter\n"
+		"trendd_source_posts_total{id=\"3\",source=\"a \\\"q\\\" \\\\ b\\nc\",kind=\"rss\"} 17\n"
+		"trendd_source_posts_total{id=\"4\",source=\"p\",kind=\"push\"} 0\n",
+		"trendd_source_polls_total{id=\"3\",source=\"a \\\"q\\\" \\\\ b\\nc\",kind=\"rss\"} 9\n",
+		"trendd_source_items_skipped_total{id=\"3\",source=\"a \\\"q\\\" \\\\ b\\nc\",kind=\"rss\"} 2\n",
+		"# TYPE trendd_source_consecutive_errors gauge\n"
+		"trendd_source_consecutive_errors{id=\"3\",source=\"a \\\"q\\\" \\\\ b\\nc\",kind=\"rss\"} 4\n",
+		"trendd_source_state{id=\"3\",source=\"a \\\"q\\\" \\\\ b\\nc\",kind=\"rss\",state=\"ok\"} 0\n"
+		"trendd_source_state{id=\"3\",source=\"a \\\"q\\\" \\\\ b\\nc\",kind=\"rss\",state=\"backoff\"} 1\n",
+		"trendd_source_state{id=\"4\",source=\"p\",kind=\"push\",state=\"ok\"} 1\n",
+		"# TYPE trendd_db_commit_seconds histogram\n"
+		"trendd_db_commit_seconds_bucket{le=\"0.0005\"} 1\n"
+		"trendd_db_commit_seconds_bucket{le=\"0.001\"} 1\n"
+		"trendd_db_commit_seconds_bucket{le=\"0.0025\"} 1\n"
+		"trendd_db_commit_seconds_bucket{le=\"0.005\"} 2\n",
+		"trendd_db_commit_seconds_bucket{le=\"10\"} 2\n"
+		"trendd_db_commit_seconds_bucket{le=\"+Inf\"} 3\n"
+		"trendd_db_commit_seconds_sum 20.0033",
+		"trendd_db_commit_seconds_count 3\n",
+		"\ntrendd_db_commit_max_seconds 20\n",
+		"\ntrendd_ws_clients 0\n",
+		"\ntrendd_ws_dropped_clients_total 0\n",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		ck_assert_msg(strstr(r.body, want[i]) != NULL, "missing %s in\n%s", want[i], r.body);
+	/* a label value never breaks a line: every sample line ends in a number */
+	char *save = NULL;
+	for (char *line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#')
+			continue;
+		ck_assert_msg(strncmp(line, "trendd_", 7) == 0, "bad line %s", line);
+		char *end, *sp = strrchr(line, ' ');
+		ck_assert_ptr_nonnull(sp);
+		strtod(sp + 1, &end);
+		ck_assert_msg(*end == 0 && end != sp + 1, "bad sample line %s", line);
+	}
+	resp_free(&r);
+	server_stop(&sv);
+}
+END_TEST
+
+START_TEST(test_metrics_without_sources_have_empty_families)
+{
+	struct server sv;
+	struct resp r;
+
+	server_start(&sv);
+	http(&sv, "GET", "/metrics", NULL, &r);
+	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE trendd_source_state gauge\n# HELP"));
+	ck_assert_ptr_nonnull(strstr(r.body, "trendd_db_commit_seconds_count 0\n"));
+	ck_assert_ptr_null(strstr(r.body, "trendd_source_state{"));
 	resp_free(&r);
 	server_stop(&sv);
 }
@@ -1608,6 +1685,31 @@ START_TEST(test_ws_slow_client_is_dropped_not_queued)
 }
 END_TEST
 
+START_TEST(test_stop_closes_websocket_clients_with_1001)
+{
+	struct server sv;
+	int fd, op;
+	char *p = NULL;
+	size_t n;
+
+	server_start(&sv);
+	ck_assert_int_eq(ws_open(sv.port, "/ws", "trendd.v1", NULL, 0, &fd), 101);
+	web_stop(sv.web);
+	pthread_join(sv.th, NULL);
+	/* the close frame went out before web_run returned */
+	op = ws_read(fd, &p, &n, 2000);
+	ck_assert_int_eq(op, 8);
+	ck_assert_uint_ge(n, 2);
+	ck_assert_int_eq(((unsigned char)p[0] << 8) | (unsigned char)p[1], 1001);
+	ck_assert_str_eq(p + 2, "shutting down");
+	free(p);
+	close(fd);
+	web_free(sv.web);
+	bus_destroy(&sv.bus);
+	remove_static_dir(sv.static_dir);
+}
+END_TEST
+
 START_TEST(test_stop_returns_promptly_with_clients_connected)
 {
 	struct server sv;
@@ -1792,6 +1894,365 @@ static int demo_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- POST /api/sources/preview, with a stand-in preview worker ---- */
+
+#define TEST_TOKEN "0123456789abcdef"
+
+/* Answers each job on a thread of its own, as the real worker does, from the job's URL. */
+static atomic_int g_preview_stops;
+static atomic_bool g_preview_full;
+
+static void *fake_preview_main(void *arg)
+{
+	struct preview_job *j = arg;
+	const char *url = j->cfg.url;
+
+	if (strstr(url, "refused")) {
+		j->result = PREVIEW_FAILED;
+		snprintf(j->error, sizeof j->error, "connection refused");
+	} else if (strstr(url, "stopping")) {
+		j->result = PREVIEW_UNAVAILABLE;
+		snprintf(j->error, sizeof j->error, "trendd is shutting down");
+	} else {
+		struct post_fields f = { .id = "p1", .author = "ada", .lang = "en",
+					 .url = "http://example.org/p1",
+					 .text = "<img src=x onerror=alert(1)> \"quoted\"",
+					 .text_len = (size_t)-1, .created_at_ms = 1795608000000LL };
+		j->result = PREVIEW_OK;
+		snprintf(j->format, sizeof j->format, "rss");
+		j->doc.title = strdup("<script>alert(1)</script> feed");
+		feed_doc_add(&j->doc, post_new(&f));
+		j->items = 1;
+	}
+	j->done(j, j->done_ctx);
+	return NULL;
+}
+
+static int fake_preview_submit(void *ctx, struct preview_job *j)
+{
+	pthread_t th;
+
+	if (atomic_load(&g_preview_full))
+		return -EAGAIN;
+	if (pthread_create(&th, NULL, fake_preview_main, j) != 0)
+		return -EAGAIN;
+	pthread_detach(th);
+	return 0;
+}
+
+static void fake_preview_stop(void *ctx) { atomic_fetch_add(&g_preview_stops, 1); }
+
+static void server_start_preview(struct server *sv, bool with_worker)
+{
+	char err[256];
+	struct web_config cfg = { .listen = "127.0.0.1:0", .static_dir = sv->static_dir,
+				  .chartjs_dir = CHARTJS_DIR, .token = TEST_TOKEN };
+
+	if (with_worker)
+		cfg.preview = (struct web_preview_ops){ .submit = fake_preview_submit,
+							.stop = fake_preview_stop,
+							.ctx = sv };
+	ck_assert_int_eq(bus_init(&sv->bus), 0);
+	make_static_dir(sv->static_dir, sizeof sv->static_dir);
+	ck_assert_msg(web_create(&sv->web, &cfg, &sv->bus, err, sizeof err) == 0, "%s", err);
+	sv->port = web_port(sv->web);
+	ck_assert_int_eq(pthread_create(&sv->th, NULL, server_main, sv), 0);
+}
+
+/* A request with extra headers ("Name: value" strings, NULL-terminated). */
+static void http_hdrs(struct server *sv, const char *method, const char *path, const char *body,
+		      const char *const *hdrs, struct resp *r)
+{
+	struct curl_slist *list = NULL;
+	CURL *c = curl_easy_init();
+
+	ck_assert_ptr_nonnull(c);
+	for (size_t i = 0; hdrs && hdrs[i]; i++)
+		list = curl_slist_append(list, hdrs[i]);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+	http_on(c, sv, method, path, body, r);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(list);
+}
+
+static const char *const auth_hdrs[] = { "Authorization: Bearer " TEST_TOKEN,
+					  "Content-Type: application/json", NULL };
+
+START_TEST(test_preview_needs_the_token_and_the_same_origin)
+{
+	static const char *const evil[] = { "Authorization: Bearer " TEST_TOKEN,
+					    "Origin: http://evil.example", NULL };
+	static const char *const wrong[] = { "Authorization: Bearer nope", NULL };
+	const char *body = "{\"kind\":\"rss\",\"name\":\"x\",\"url\":\"http://127.0.0.1:9/f\"}";
+	struct server sv;
+	struct resp r;
+
+	server_start_preview(&sv, true);
+	http(&sv, "POST", "/api/sources/preview", body, &r);
+	assert_json_error(&r, 401);
+	resp_free(&r);
+	http_hdrs(&sv, "POST", "/api/sources/preview", body, wrong, &r);
+	assert_json_error(&r, 401);
+	resp_free(&r);
+	http_hdrs(&sv, "POST", "/api/sources/preview", body, evil, &r);
+	assert_json_error(&r, 403);
+	resp_free(&r);
+	http(&sv, "GET", "/api/sources/preview", NULL, &r);
+	assert_json_error(&r, 405);
+	char allow[64];
+	ck_assert(header(&r, "Allow", allow, sizeof allow));
+	ck_assert_str_eq(allow, "POST");
+	resp_free(&r);
+	server_stop(&sv);
+}
+END_TEST
+
+START_TEST(test_preview_bad_body_is_400_like_post_sources)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "", "not JSON" },
+		{ "[1]", "JSON object" },
+		{ "{\"kind\":\"rss\"}", "required" },
+		{ "{\"kind\":\"rss\",\"url\":\"http://x.example/f\",\"bogus\":1}", "unknown field" },
+		{ "{\"kind\":\"rss\",\"url\":\"http://x.example/f\",\"interval_s\":0}", "interval_s" },
+		{ "{\"kind\":\"push\",\"name\":\"p\"}", "nothing to fetch" },
+	};
+	struct server sv;
+	struct resp r;
+
+	server_start_preview(&sv, true);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		http_hdrs(&sv, "POST", "/api/sources/preview", cases[i].body, auth_hdrs, &r);
+		assert_json_error(&r, 400);
+		json_t *j = json_body(&r);
+		ck_assert_msg(strstr(json_string_value(json_object_get(j, "error")), cases[i].want),
+			      "%s: %s", cases[i].body, r.body);
+		json_decref(j);
+		resp_free(&r);
+	}
+	server_stop(&sv);
+}
+END_TEST
+
+START_TEST(test_preview_answer_is_the_parsed_document_and_posts)
+{
+	struct server sv;
+	struct resp r;
+
+	atomic_store(&g_preview_full, false);
+	server_start_preview(&sv, true);
+	/* name is optional for a test fetch */
+	http_hdrs(&sv, "POST", "/api/sources/preview",
+		  "{\"kind\":\"rss\",\"url\":\"http://feed.example/rss\"}", auth_hdrs, &r);
+	ck_assert_int_eq(r.status, 200);
+	json_t *j = json_body(&r), *d = json_object_get(j, "document"),
+	       *posts = json_object_get(j, "posts"), *p;
+	ck_assert_str_eq(json_string_value(json_object_get(d, "title")),
+			 "<script>alert(1)</script> feed");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "format")), "rss");
+	ck_assert(json_is_true(json_object_get(d, "wellformed")));
+	ck_assert(json_is_null(json_object_get(d, "error")));
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "items")), 1);
+	ck_assert_int_eq(json_array_size(posts), 1);
+	p = json_array_get(posts, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "id")), "p1");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "author")), "ada");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "text")),
+			 "<img src=x onerror=alert(1)> \"quoted\"");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "created_at")),
+			 "2026-11-25T12:00:00Z");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "lang")), "en");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "url")), "http://example.org/p1");
+	json_decref(j);
+	resp_free(&r);
+	server_stop(&sv);
+}
+END_TEST
+
+START_TEST(test_preview_failures_are_422_and_busy_is_503)
+{
+	struct server sv;
+	struct resp r;
+	char v[32];
+
+	atomic_store(&g_preview_full, false);
+	server_start_preview(&sv, true);
+	http_hdrs(&sv, "POST", "/api/sources/preview",
+		  "{\"kind\":\"rss\",\"url\":\"http://refused.example/rss\"}", auth_hdrs, &r);
+	assert_json_error(&r, 422);
+	ck_assert_str_eq(r.body, "{\"error\":\"connection refused\"}");
+	resp_free(&r);
+	http_hdrs(&sv, "POST", "/api/sources/preview",
+		  "{\"kind\":\"rss\",\"url\":\"http://stopping.example/rss\"}", auth_hdrs, &r);
+	assert_json_error(&r, 503);
+	ck_assert(header(&r, "Retry-After", v, sizeof v));
+	resp_free(&r);
+	atomic_store(&g_preview_full, true);
+	http_hdrs(&sv, "POST", "/api/sources/preview",
+		  "{\"kind\":\"rss\",\"url\":\"http://feed.example/rss\"}", auth_hdrs, &r);
+	assert_json_error(&r, 503);
+	ck_assert(header(&r, "Retry-After", v, sizeof v));
+	ck_assert_str_eq(v, "1");
+	ck_assert_ptr_nonnull(strstr(r.body, "too many test fetches"));
+	resp_free(&r);
+	atomic_store(&g_preview_full, false);
+	int stops = atomic_load(&g_preview_stops);
+	server_stop(&sv);
+	/* web_free stops the worker it was given */
+	ck_assert_int_eq(atomic_load(&g_preview_stops), stops + 1);
+}
+END_TEST
+
+START_TEST(test_preview_without_a_worker_is_503)
+{
+	struct server sv;
+	struct resp r;
+
+	server_start_preview(&sv, false);
+	http_hdrs(&sv, "POST", "/api/sources/preview",
+		  "{\"kind\":\"rss\",\"url\":\"http://feed.example/rss\"}", auth_hdrs, &r);
+	assert_json_error(&r, 503);
+	resp_free(&r);
+	server_stop(&sv);
+}
+END_TEST
+
+START_TEST(test_preview_render_of_a_recovered_document_is_not_wellformed)
+{
+	struct source_config c = { .kind = "rss", .name = (char *)"n", .url = (char *)"http://x/",
+				   .params_json = (char *)"{}", .cursor = (char *)"" };
+	struct preview_job *j = preview_job_new(&c);
+	struct strbuf sb = STRBUF_INIT;
+	int retry;
+
+	ck_assert_ptr_nonnull(j);
+	j->result = PREVIEW_OK;
+	snprintf(j->format, sizeof j->format, "atom");
+	snprintf(j->doc.error, sizeof j->doc.error, "not well-formed XML at line 3");
+	ck_assert_int_eq(web_preview_render(&sb, j, &retry), 200);
+	ck_assert_int_eq(retry, 0);
+	ck_assert_str_eq(sb.buf, "{\"document\":{\"title\":\"\",\"format\":\"atom\",\"wellformed\":false,"
+				 "\"error\":\"not well-formed XML at line 3\"},\"items\":0,\"posts\":[]}");
+	sb_free(&sb);
+	preview_job_free(j);
+}
+END_TEST
+
+/* ---- ETag and If-None-Match ---- */
+
+/* GET path with If-None-Match: inm (NULL: none). */
+static void http_inm(struct server *sv, const char *method, const char *path, const char *inm,
+		     struct resp *r)
+{
+	char line[WEB_INM_BYTES + 32];
+	const char *hdrs[] = { line, NULL };
+
+	snprintf(line, sizeof line, "If-None-Match: %s", inm);
+	http_hdrs(sv, method, path, NULL, inm ? hdrs : NULL, r);
+}
+
+START_TEST(test_etag_match_is_weak_and_takes_lists_and_star)
+{
+	ck_assert(web_etag_match("\"a\"", "\"a\""));
+	ck_assert(web_etag_match("W/\"a\"", "\"a\""));
+	ck_assert(web_etag_match("\"x\", W/\"a\"", "\"a\""));
+	ck_assert(web_etag_match("*", "\"a\""));
+	ck_assert(!web_etag_match("", "\"a\""));
+	ck_assert(!web_etag_match("\"ab\"", "\"a\""));
+	ck_assert(!web_etag_match("\"a", "\"a\""));
+	ck_assert(!web_etag_match("a", "\"a\""));
+	ck_assert(!web_etag_match("\"a\"", ""));
+}
+END_TEST
+
+START_TEST(test_trends_etag_gives_304_until_the_next_snapshot)
+{
+	struct server sv;
+	struct resp r;
+	char tag[WEB_ETAG_BYTES], tag2[WEB_ETAG_BYTES], v[64], weak[WEB_ETAG_BYTES + 4];
+
+	server_start(&sv);
+	server_publish(&sv, make_snapshot(5, "", NTTERMS));
+	http(&sv, "GET", "/api/trends?kind=hashtag", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(header(&r, "ETag", tag, sizeof tag));
+	ck_assert_int_eq(tag[0], '"');
+	resp_free(&r);
+
+	http_inm(&sv, "GET", "/api/trends?kind=hashtag", tag, &r);
+	ck_assert_int_eq(r.status, 304);
+	ck_assert_uint_eq(r.len, 0);
+	ck_assert(header(&r, "ETag", v, sizeof v));
+	ck_assert_str_eq(v, tag);
+	resp_free(&r);
+	snprintf(weak, sizeof weak, "W/%s", tag);
+	http_inm(&sv, "HEAD", "/api/trends?kind=hashtag", weak, &r);
+	ck_assert_int_eq(r.status, 304);
+	resp_free(&r);
+	/* another view of the same snapshot is another document */
+	http_inm(&sv, "GET", "/api/trends?kind=word", tag, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(header(&r, "ETag", v, sizeof v));
+	ck_assert_str_ne(v, tag);
+	resp_free(&r);
+
+	server_publish(&sv, make_snapshot(6, "", NTTERMS));
+	http_inm(&sv, "GET", "/api/trends?kind=hashtag", tag, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_gt(r.len, 0);
+	ck_assert(header(&r, "ETag", tag2, sizeof tag2));
+	ck_assert_str_ne(tag2, tag);
+	resp_free(&r);
+	ck_assert_double_eq(metric_value(&sv, "trendd_http_not_modified_total"), 2);
+	server_stop(&sv);
+}
+END_TEST
+
+START_TEST(test_sources_and_static_files_have_etags)
+{
+	static const char *paths[] = { "/api/sources", "/app.js", "/", "/api/sources/1" };
+	struct server sv;
+	struct resp r;
+	char tag[WEB_ETAG_BYTES], v[64];
+
+	server_start(&sv);
+	publish_blob(&sv.bus.sources, sources_json);
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		http(&sv, "GET", paths[i], NULL, &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_msg(header(&r, "ETag", tag, sizeof tag), "%s has no ETag", paths[i]);
+		resp_free(&r);
+		http_inm(&sv, "GET", paths[i], tag, &r);
+		ck_assert_msg(r.status == 304, "%s: %ld", paths[i], r.status);
+		ck_assert_uint_eq(r.len, 0);
+		ck_assert(header(&r, "Cache-Control", v, sizeof v));
+		ck_assert_str_eq(v, "no-cache");
+		resp_free(&r);
+		http_inm(&sv, "GET", paths[i], "\"stale\"", &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_uint_gt(r.len, 0);
+		resp_free(&r);
+	}
+	/* a changed list is a new document */
+	http(&sv, "GET", "/api/sources", NULL, &r);
+	ck_assert(header(&r, "ETag", tag, sizeof tag));
+	resp_free(&r);
+	publish_blob(&sv.bus.sources, "[]");
+	http_inm(&sv, "GET", "/api/sources", tag, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "[]");
+	resp_free(&r);
+	/* errors carry no validator */
+	http(&sv, "GET", "/api/trends", NULL, &r);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert(!header(&r, "ETag", v, sizeof v));
+	resp_free(&r);
+	server_stop(&sv);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("web");
@@ -1809,6 +2270,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_create_reports_address_in_use);
 	tcase_add_test(tc, test_serves_on_ipv6_loopback);
 	tcase_add_test(tc, test_stop_returns_promptly_with_clients_connected);
+	tcase_add_test(tc, test_stop_closes_websocket_clients_with_1001);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("http");
@@ -1822,6 +2284,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_keep_alive_connection_serves_every_kind_of_response);
 	tcase_add_test(tc, test_healthz_reports_degraded_until_snapshot_and_db_ok);
 	tcase_add_test(tc, test_metrics_are_prometheus_text);
+	tcase_add_test(tc, test_metrics_per_source_and_db_commit_histogram);
+	tcase_add_test(tc, test_metrics_without_sources_have_empty_families);
 	tcase_add_test(tc, test_unknown_paths_are_404_json);
 	tcase_add_test(tc, test_wrong_method_is_405_json_with_allow);
 	tcase_add_test(tc, test_request_body_over_cap_is_413_and_closes);
@@ -1839,6 +2303,23 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_ws_sends_sources_on_connect_and_change);
 	tcase_add_test(tc, test_ws_same_view_is_rendered_once_per_snapshot);
 	tcase_add_test(tc, test_ws_slow_client_is_dropped_not_queued);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("etag");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_etag_match_is_weak_and_takes_lists_and_star);
+	tcase_add_test(tc, test_trends_etag_gives_304_until_the_next_snapshot);
+	tcase_add_test(tc, test_sources_and_static_files_have_etags);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("preview");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_preview_needs_the_token_and_the_same_origin);
+	tcase_add_test(tc, test_preview_bad_body_is_400_like_post_sources);
+	tcase_add_test(tc, test_preview_answer_is_the_parsed_document_and_posts);
+	tcase_add_test(tc, test_preview_failures_are_422_and_busy_is_503);
+	tcase_add_test(tc, test_preview_without_a_worker_is_503);
+	tcase_add_test(tc, test_preview_render_of_a_recovered_document_is_not_wellformed);
 	suite_add_tcase(s, tc);
 	return s;
 }
