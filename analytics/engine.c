@@ -13,25 +13,49 @@
 #include "core/dbmsg.h"
 #include "core/hash.h"
 #include "core/limits.h"
+#include "core/live.h"
 #include "core/log.h"
 #include "core/post.h"
 #include "core/snapshot.h"
+#include "core/strbuf.h"
 #include "core/term.h"
 
 #define BATCH 512
 #define RATE_SECONDS 10
-#define MAX_PENDING_ROWS (1u << 20) /* history rows held while the db queue is full */
+#define LIVE_POLL_MS 20       /* longest wait for posts: how soon a live request is seen */
+#define LIVE_BATCH 64
+#define CKPT_RETRY_MS 100     /* db queue full: try the checkpoint again this soon */
+#define CKPT_CATCHUP_ITEMS (2 * LIMIT_POSTS_PER_PAGE) /* items taken to reach the markers */
+#define STATE_MAGIC 0x31534554u /* "TES1" */
+#define STATE_VERSION 1
+#define MAX_MARKED_SOURCES LIMIT_SOURCES
 
 /*
- * History rows waiting for the db thread: closed minutes from the window and
- * late posts. Rows are additive, so when the db queue is full they simply
- * wait here (bounded; beyond the cap the oldest rows are dropped and counted).
+ * History rows of the next checkpoint: closed minutes from the window and
+ * late posts, one row per (kind, minute, term) - rows for the same key merge
+ * as the database merges them (counts add, authors take the larger) - so the
+ * batch stays bounded by the distinct pairs while the db queue is full.
  */
 struct row_batch {
-	struct term_minute_row *rows; /* owned; term points into pool by offset until sent */
+	struct term_minute_row *rows; /* owned; term is a pool offset until sent */
 	size_t n, cap;
 	char *pool;                   /* owned */
 	size_t pool_len, pool_cap;
+	uint32_t *idx;                /* owned: row index + 1, 0 = empty */
+	size_t idx_cap;               /* power of two, at least 2 * cap */
+};
+
+struct vol_batch {
+	struct volume_minute_row *rows; /* owned, one per minute */
+	size_t n, cap;
+};
+
+/* The newest cursor marker of one source, and what it does not cover yet. */
+struct mark {
+	struct source_cursor cur;     /* owned */
+	bool has;                     /* a marker arrived */
+	bool dirty;                   /* not sent in a checkpoint yet */
+	uint64_t uncovered;           /* posts counted since the marker */
 };
 
 /* The windows of one language or one source. */
@@ -51,6 +75,7 @@ struct engine {
 	struct bus *bus;
 	pthread_t thread;
 	bool running;
+	bool restored;
 
 	struct vader *vader;
 	struct vader_scratch *vscratch;
@@ -60,8 +85,17 @@ struct engine {
 
 	char *textbuf;                /* title + text scratch */
 	size_t textbuf_cap;
-	struct row_batch pending;
-	uint64_t rows_dropped;
+	struct row_batch pending;     /* rows of epoch epoch_sent + 1 */
+	struct vol_batch volume;
+	bool rows_warned;
+
+	struct mark *marks;           /* owned; nmarks used, by arrival */
+	size_t nmarks;
+	uint64_t epoch_sent;          /* last checkpoint epoch handed to the db thread */
+	int64_t next_ckpt_ms;         /* monotonic */
+	int64_t ckpt_due_ms;          /* monotonic: when the pending checkpoint fell due, 0 */
+	uint64_t consumed;            /* posts and markers taken since the last checkpoint */
+	bool ckpt_warned;
 
 	uint64_t seq;
 	uint64_t posts_total, tokens_total;
@@ -70,10 +104,51 @@ struct engine {
 	int64_t last_snapshot_minute;
 };
 
+static uint64_t row_hash(uint8_t kind, int64_t minute_ms, const char *term, size_t len)
+{
+	return hash_bytes_seed(term, len, (uint64_t)minute_ms * 0x9e3779b97f4a7c15ull + kind);
+}
+
+static int batch_reindex(struct row_batch *b, size_t cap)
+{
+	uint32_t *idx = calloc(cap, sizeof *idx);
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct term_minute_row *r = &b->rows[i];
+		size_t j = row_hash(r->kind, r->minute_ms, b->pool + (uintptr_t)r->term,
+				    r->term_len) & (cap - 1);
+		while (idx[j])
+			j = (j + 1) & (cap - 1);
+		idx[j] = (uint32_t)i + 1;
+	}
+	free(b->idx);
+	b->idx = idx;
+	b->idx_cap = cap;
+	return 0;
+}
+
+/* Adds a row, merging it into the row of the same (kind, minute, term). 0 or -ENOMEM. */
 static int batch_add(struct row_batch *b, const char *term, uint32_t len, uint8_t kind,
 		     int64_t minute_ms, uint32_t count, uint32_t authors, uint32_t pos,
 		     uint32_t neg, double sent)
 {
+	if ((b->n + 1) * 2 > b->idx_cap &&
+	    batch_reindex(b, b->idx_cap ? b->idx_cap * 2 : 2048) < 0)
+		return -ENOMEM;
+	size_t mask = b->idx_cap - 1, j = row_hash(kind, minute_ms, term, len) & mask;
+	for (; b->idx[j]; j = (j + 1) & mask) {
+		struct term_minute_row *r = &b->rows[b->idx[j] - 1];
+		if (r->kind == kind && r->minute_ms == minute_ms && r->term_len == len &&
+		    memcmp(b->pool + (uintptr_t)r->term, term, len) == 0) {
+			r->count += count;
+			r->authors = authors > r->authors ? authors : r->authors;
+			r->pos += pos;
+			r->neg += neg;
+			r->sent_sum += sent;
+			return 0;
+		}
+	}
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
 		struct term_minute_row *r = realloc(b->rows, cap * sizeof *r);
@@ -94,54 +169,121 @@ static int batch_add(struct row_batch *b, const char *term, uint32_t len, uint8_
 	}
 	memcpy(b->pool + b->pool_len, term, len);
 	b->pool[b->pool_len + len] = 0;
-	b->rows[b->n++] = (struct term_minute_row){
+	b->rows[b->n] = (struct term_minute_row){
 		.term = (const char *)(uintptr_t)b->pool_len, /* offset, fixed up on send */
 		.term_len = len, .kind = kind, .minute_ms = minute_ms, .count = count,
 		.authors = authors, .pos = pos, .neg = neg, .sent_sum = sent,
 	};
+	b->idx[j] = (uint32_t)++b->n;
 	b->pool_len += len + 1;
 	return 0;
+}
+
+static void batch_free(struct row_batch *b)
+{
+	free(b->rows);
+	free(b->pool);
+	free(b->idx);
+	memset(b, 0, sizeof *b);
+}
+
+static int vol_add(struct vol_batch *v, int64_t minute_ms, uint64_t posts, uint64_t pos,
+		   uint64_t neg, double sent)
+{
+	/* newest minutes are the likely ones: search from the end */
+	for (size_t i = v->n; i-- > 0;)
+		if (v->rows[i].minute_ms == minute_ms) {
+			v->rows[i].posts += (uint32_t)posts;
+			v->rows[i].pos += (uint32_t)pos;
+			v->rows[i].neg += (uint32_t)neg;
+			v->rows[i].sent_sum += sent;
+			return 0;
+		}
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		struct volume_minute_row *r = realloc(v->rows, cap * sizeof *r);
+		if (!r)
+			return -ENOMEM;
+		v->rows = r;
+		v->cap = cap;
+	}
+	v->rows[v->n++] = (struct volume_minute_row){ minute_ms, (uint32_t)posts, (uint32_t)pos,
+						      (uint32_t)neg, sent };
+	return 0;
+}
+
+/* Out of memory for history rows: the one loss the engine cannot avoid; said once. */
+static void rows_lost(struct engine *e)
+{
+	if (!e->rows_warned)
+		log_error("analytics", "out of memory holding history rows: some are lost");
+	e->rows_warned = true;
 }
 
 static void on_minute(void *ctx, int64_t minute_ms, const struct window_minute_row *rows,
 		      size_t n)
 {
 	struct engine *e = ctx;
-	for (size_t i = 0; i < n; i++) {
-		if (e->pending.n >= MAX_PENDING_ROWS) {
-			e->rows_dropped += n - i;
-			return;
-		}
-		batch_add(&e->pending, rows[i].term, rows[i].term_len, rows[i].kind, minute_ms,
-			  rows[i].count, rows[i].authors, rows[i].pos, rows[i].neg,
-			  rows[i].sent_sum);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (batch_add(&e->pending, rows[i].term, rows[i].term_len, rows[i].kind, minute_ms,
+			      rows[i].count, rows[i].authors, rows[i].pos, rows[i].neg,
+			      rows[i].sent_sum) < 0)
+			rows_lost(e);
 }
 
-/* Hands the pending rows to the db thread without waiting; keeps them if it is busy. */
-static void flush_rows(struct engine *e)
+static void on_volume(void *ctx, int64_t minute_ms, const struct window_minute_volume *v)
 {
-	struct row_batch *b = &e->pending;
-	if (b->n == 0)
-		return;
-	struct dbmsg *m = dbmsg_new(DBMSG_TERM_MINUTES);
-	if (!m)
-		return;
-	for (size_t i = 0; i < b->n; i++)
-		b->rows[i].term = b->pool + (uintptr_t)b->rows[i].term;
-	m->u.minutes.n = b->n;
-	m->u.minutes.rows = b->rows;
-	m->u.minutes.pool = b->pool;
-	if (queue_try_push(&e->bus->db, m) < 0) {
-		/* back to offsets; try again next tick */
-		for (size_t i = 0; i < b->n; i++)
-			b->rows[i].term = (const char *)(uintptr_t)(b->rows[i].term - b->pool);
-		m->u.minutes.rows = NULL;
-		m->u.minutes.pool = NULL;
-		dbmsg_free(m);
+	struct engine *e = ctx;
+	if (vol_add(&e->volume, minute_ms, v->posts, v->pos, v->neg, v->sent_sum) < 0)
+		rows_lost(e);
+}
+
+/* ---- cursor markers ---- */
+
+static struct mark *mark_find(struct engine *e, int64_t source_id, bool create)
+{
+	for (size_t i = 0; i < e->nmarks; i++)
+		if (e->marks[i].cur.source_id == source_id)
+			return &e->marks[i];
+	if (!create || e->nmarks >= MAX_MARKED_SOURCES)
+		return NULL;
+	if (!e->marks && !(e->marks = calloc(MAX_MARKED_SOURCES, sizeof *e->marks)))
+		return NULL;
+	struct mark *m = &e->marks[e->nmarks++];
+	memset(m, 0, sizeof *m);
+	m->cur.source_id = source_id;
+	return m;
+}
+
+static void mark_take(struct engine *e, const struct source_cursor *c)
+{
+	struct mark *m = mark_find(e, c->source_id, true);
+	struct source_cursor copy;
+	if (!m || source_cursor_copy(&copy, c) < 0) {
+		log_error("analytics", "out of memory keeping the cursor of source %lld",
+			  (long long)c->source_id);
 		return;
 	}
-	memset(b, 0, sizeof *b);
+	source_cursor_clear(&m->cur);
+	m->cur = copy;
+	m->has = m->dirty = true;
+	m->uncovered = 0;
+}
+
+static void mark_post(struct engine *e, int64_t source_id)
+{
+	struct mark *m = mark_find(e, source_id, e->cfg.cursor_markers);
+	if (m)
+		m->uncovered++;
+}
+
+/* Whether every post counted so far is covered by its source's newest marker. */
+static bool marks_covered(const struct engine *e)
+{
+	for (size_t i = 0; i < e->nmarks; i++)
+		if (e->marks[i].uncovered)
+			return false;
+	return true;
 }
 
 static const char *join_title(struct engine *e, const struct post *p, size_t *len)
@@ -269,17 +411,33 @@ static void process(struct engine *e, const struct post *p)
 	} else {
 		/* Behind the watermark: history still gets it, one row per term. */
 		int64_t minute = p->created_at_ms - ((p->created_at_ms % 60000) + 60000) % 60000;
-		uint32_t pos = sent.compound >= 0.05, neg = sent.compound <= -0.05;
-		for (size_t i = 0; i < n && e->pending.n < MAX_PENDING_ROWS; i++) {
+		uint32_t pos = wp.compound >= 0.05f, neg = wp.compound <= -0.05f;
+		for (size_t i = 0; i < n; i++) {
 			bool dup = false;
 			for (size_t j = 0; j < i && !dup; j++)
 				dup = tokens[j].kind == tokens[i].kind && tokens[j].len == tokens[i].len &&
 				      memcmp(tokens[j].s, tokens[i].s, tokens[i].len) == 0;
-			if (!dup)
-				batch_add(&e->pending, tokens[i].s, tokens[i].len, tokens[i].kind,
-					  minute, 1, 1, pos, neg, sent.compound);
+			if (!dup && batch_add(&e->pending, tokens[i].s, tokens[i].len, tokens[i].kind,
+					      minute, 1, 1, pos, neg, wp.compound) < 0)
+				rows_lost(e);
 		}
+		if (vol_add(&e->volume, minute, 1, pos, neg, wp.compound) < 0)
+			rows_lost(e);
 	}
+}
+
+/* One item off the post queue: a post to count, or a source's cursor marker. */
+static void consume(struct engine *e, struct post *p)
+{
+	const struct source_cursor *c = dbmsg_marker_cursor(p);
+	e->consumed++;
+	if (c) {
+		mark_take(e, c);
+	} else {
+		process(e, p);
+		mark_post(e, p->source_id);
+	}
+	post_free(p);
 }
 
 static void publish(struct engine *e)
@@ -344,39 +502,518 @@ fail:
 	snapshot_put(s);
 }
 
+/* ---- checkpoints ---- */
+
+static void put_u64(struct strbuf *sb, uint64_t v) { sb_append(sb, (const char *)&v, sizeof v); }
+
+/* Appends a window's state behind its length. */
+static void put_window(struct strbuf *sb, const struct window *w)
+{
+	size_t at = sb->len;
+	put_u64(sb, 0);
+	window_state_save(w, sb);
+	if (!sb->failed) {
+		uint64_t len = sb->len - at - sizeof len;
+		memcpy(sb->buf + at, &len, sizeof len);
+	}
+}
+
+/*
+ * The engine state: magic, version, payload length and hash, then the
+ * payload - post and token totals, the global windows, and each language and
+ * source dimension with its windows. The hash makes any damage a clean
+ * refusal rather than a plausible wrong count.
+ */
+static void engine_state_save(const struct engine *e, struct strbuf *sb)
+{
+	uint32_t head[2] = { STATE_MAGIC, STATE_VERSION };
+	sb_append(sb, (const char *)head, sizeof head);
+	put_u64(sb, 0); /* payload length */
+	put_u64(sb, 0); /* payload hash */
+	size_t at = sb->len;
+	put_u64(sb, e->posts_total);
+	put_u64(sb, e->tokens_total);
+	put_u64(sb, e->ndims);
+	put_window(sb, e->win);
+	for (size_t d = 0; d < e->ndims; d++) {
+		sb_append(sb, e->dims[d].lang, sizeof e->dims[d].lang);
+		put_u64(sb, (uint64_t)e->dims[d].source_id);
+		put_window(sb, e->dims[d].w);
+	}
+	if (sb->failed)
+		return;
+	uint64_t len = sb->len - at, h = hash_bytes(sb->buf + at, len);
+	memcpy(sb->buf + at - 16, &len, 8);
+	memcpy(sb->buf + at - 8, &h, 8);
+}
+
+struct rd {
+	const uint8_t *p;
+	size_t len, off;
+};
+
+static bool rd_u64(struct rd *r, uint64_t *v)
+{
+	if (r->len - r->off < sizeof *v)
+		return false;
+	memcpy(v, r->p + r->off, sizeof *v);
+	r->off += sizeof *v;
+	return true;
+}
+
+static int rd_window(struct engine *e, struct rd *r, struct window **w, char *err,
+		     size_t errlen)
+{
+	uint64_t len;
+	if (!rd_u64(r, &len) || len > r->len - r->off) {
+		snprintf(err, errlen, "truncated window");
+		return -EINVAL;
+	}
+	int rc = window_state_load(w, &e->wcfg, r->p + r->off, (size_t)len, err, errlen);
+	r->off += (size_t)len;
+	return rc;
+}
+
+/* Builds the windows from a saved state; on failure they are left as they were. */
+static int engine_state_load(struct engine *e, const void *buf, size_t len, char *err,
+			     size_t errlen)
+{
+	struct rd r = { buf, len, 0 };
+	uint32_t head[2];
+	uint64_t plen, h, posts, tokens, ndims;
+	struct window *win = NULL;
+	struct dimwin dims[ENGINE_MAX_LANG_VIEWS + ENGINE_MAX_SOURCE_VIEWS];
+	size_t nd = 0, nlang = 0;
+	int rc = -EINVAL;
+
+	if (len < sizeof head || (memcpy(head, buf, sizeof head), head[0] != STATE_MAGIC)) {
+		snprintf(err, errlen, "not an analytics state");
+		return -EINVAL;
+	}
+	if (head[1] != STATE_VERSION) {
+		snprintf(err, errlen, "state version %u, this build reads %u", head[1],
+			 STATE_VERSION);
+		return -EINVAL;
+	}
+	r.off = sizeof head;
+	if (!rd_u64(&r, &plen) || !rd_u64(&r, &h) || plen != r.len - r.off) {
+		snprintf(err, errlen, "truncated state (%zu bytes)", len);
+		return -EINVAL;
+	}
+	if (hash_bytes(r.p + r.off, (size_t)plen) != h) {
+		snprintf(err, errlen, "state checksum mismatch (damaged)");
+		return -EINVAL;
+	}
+	if (!rd_u64(&r, &posts) || !rd_u64(&r, &tokens) || !rd_u64(&r, &ndims) ||
+	    ndims > ENGINE_MAX_LANG_VIEWS + ENGINE_MAX_SOURCE_VIEWS) {
+		snprintf(err, errlen, "bad state header");
+		return -EINVAL;
+	}
+	if ((rc = rd_window(e, &r, &win, err, errlen)) < 0)
+		goto fail;
+	for (; nd < ndims; nd++) {
+		struct dimwin *d = &dims[nd];
+		uint64_t sid;
+		memset(d, 0, sizeof *d);
+		if (r.len - r.off < sizeof d->lang) {
+			snprintf(err, errlen, "truncated dimension");
+			rc = -EINVAL;
+			goto fail;
+		}
+		memcpy(d->lang, r.p + r.off, sizeof d->lang);
+		r.off += sizeof d->lang;
+		d->lang[sizeof d->lang - 1] = 0;
+		if (!rd_u64(&r, &sid)) {
+			snprintf(err, errlen, "truncated dimension");
+			rc = -EINVAL;
+			goto fail;
+		}
+		d->source_id = (int64_t)sid;
+		nlang += d->lang[0] != 0;
+		if ((rc = rd_window(e, &r, &d->w, err, errlen)) < 0)
+			goto fail;
+		d->last_post_ms = clock_now_ms();
+	}
+	if (r.off != r.len || nlang > ENGINE_MAX_LANG_VIEWS ||
+	    nd - nlang > ENGINE_MAX_SOURCE_VIEWS) {
+		snprintf(err, errlen, "bad state layout");
+		rc = -EINVAL;
+		goto fail;
+	}
+	window_free(e->win);
+	e->win = win;
+	memcpy(e->dims, dims, nd * sizeof *dims);
+	e->ndims = nd;
+	e->nlang_dims = nlang;
+	e->nsource_dims = nd - nlang;
+	e->posts_total = posts;
+	e->tokens_total = tokens;
+	return 0;
+fail:
+	window_free(win);
+	for (size_t d = 0; d < nd && d < ndims; d++)
+		window_free(dims[d].w);
+	return rc;
+}
+
+/*
+ * Hands the pending epoch to the db thread: rows, volume, state and the
+ * markers that changed. timeout_ms 0 never waits; on a full queue the
+ * epoch stays pending and grows. Returns 0, -EAGAIN or -ENOMEM.
+ */
+static int checkpoint_send(struct engine *e, int timeout_ms)
+{
+	struct dbmsg *m = dbmsg_new(DBMSG_CHECKPOINT);
+	struct strbuf sb = STRBUF_INIT;
+	struct checkpoint *c;
+	size_t ndirty = 0;
+	int rc = -ENOMEM;
+
+	if (!m)
+		goto fail;
+	c = &m->u.checkpoint;
+	engine_state_save(e, &sb);
+	if (sb.failed)
+		goto fail;
+	for (size_t i = 0; i < e->nmarks; i++)
+		ndirty += e->marks[i].dirty;
+	if (ndirty && !(c->cursors = calloc(ndirty, sizeof *c->cursors)))
+		goto fail;
+	for (size_t i = 0; i < e->nmarks; i++) {
+		if (!e->marks[i].dirty)
+			continue;
+		if (source_cursor_copy(&c->cursors[c->ncursors], &e->marks[i].cur) < 0)
+			goto fail;
+		c->ncursors++;
+	}
+	c->epoch = e->epoch_sent + 1;
+	c->created_ms = clock_now_ms();
+	c->state = (uint8_t *)sb_detach(&sb, &c->state_len);
+	struct row_batch *b = &e->pending;
+	for (size_t i = 0; i < b->n; i++)
+		b->rows[i].term = b->pool + (uintptr_t)b->rows[i].term;
+	c->nterm = b->n;
+	c->term_rows = b->rows;
+	c->pool = b->pool;
+	c->nvolume = e->volume.n;
+	c->volume_rows = e->volume.rows;
+	rc = timeout_ms > 0 ? queue_push(&e->bus->db, m, timeout_ms) : queue_try_push(&e->bus->db, m);
+	if (rc < 0) {
+		/* Not taken: the rows go back to offsets and wait for the next try. */
+		for (size_t i = 0; i < b->n; i++)
+			b->rows[i].term = (const char *)(uintptr_t)(b->rows[i].term - b->pool);
+		c->term_rows = NULL;
+		c->pool = NULL;
+		c->volume_rows = NULL;
+		rc = -EAGAIN;
+		goto fail;
+	}
+	free(b->idx);
+	memset(b, 0, sizeof *b);
+	memset(&e->volume, 0, sizeof e->volume);
+	for (size_t i = 0; i < e->nmarks; i++)
+		e->marks[i].dirty = false;
+	e->epoch_sent++;
+	e->consumed = 0;
+	e->ckpt_warned = false;
+	return 0;
+fail:
+	sb_free(&sb);
+	dbmsg_free(m);
+	if (rc == -ENOMEM && !e->ckpt_warned)
+		log_error("analytics", "out of memory building a checkpoint; trying again");
+	e->ckpt_warned = e->ckpt_warned || rc == -ENOMEM;
+	return rc;
+}
+
+/*
+ * Checkpoints when due and every source's posts are covered by its marker;
+ * after another full period without such an instant, checkpoints anyway (a
+ * source that queues posts from its own thread may never pause).
+ */
+static void checkpoint_maybe(struct engine *e, int64_t now)
+{
+	if (now < e->next_ckpt_ms)
+		return;
+	/*
+	 * Nothing counted and no rows since the last one: the committed state
+	 * differs only in how far the clock moved, which a restore catches up
+	 * with on its first tick. An idle trendd does not rewrite its state.
+	 */
+	if (e->consumed == 0 && e->pending.n == 0 && e->volume.n == 0) {
+		e->next_ckpt_ms = now + e->cfg.checkpoint_ms;
+		return;
+	}
+	if (!e->ckpt_due_ms)
+		e->ckpt_due_ms = now;
+	/*
+	 * Posts of a batch whose marker is still queued: take items one at a
+	 * time up to the markers (a page is at most LIMIT_POSTS_PER_PAGE posts).
+	 */
+	for (int i = 0; i < CKPT_CATCHUP_ITEMS && !marks_covered(e); i++) {
+		void *item;
+		if (queue_pop_batch(&e->bus->posts, &item, 1, 0) == 0)
+			break;
+		consume(e, item);
+	}
+	if (!marks_covered(e) && now - e->ckpt_due_ms < e->cfg.checkpoint_ms)
+		return;
+	if (checkpoint_send(e, 0) < 0) {
+		e->next_ckpt_ms = now + CKPT_RETRY_MS;
+		return;
+	}
+	e->ckpt_due_ms = 0;
+	e->next_ckpt_ms = now + e->cfg.checkpoint_ms;
+}
+
+/* ---- live answers ---- */
+
+struct live_ctx {
+	struct engine *e;
+	struct live_req *r;
+	struct row_batch top;         /* LIVE_TOP: rows by (kind, epoch class, term) */
+	int rc;
+};
+
+static bool kind_matches(int want, uint8_t kind) { return want == TERM_KIND_ALL || want == kind; }
+
+static int live_open_minute(void *ctx, int64_t minute_ms, const struct window_minute_row *rows,
+			    size_t n, const struct window_minute_volume *v)
+{
+	struct live_ctx *lc = ctx;
+	struct live_req *r = lc->r;
+	if (r->op == LIVE_VOLUME) {
+		if (v->posts == 0)
+			return 0;
+		struct live_row row = { .minute_ms = minute_ms, .epoch = UINT64_MAX,
+					.count = (uint32_t)v->posts, .pos = (uint32_t)v->pos,
+					.neg = (uint32_t)v->neg, .sent_sum = v->sent_sum };
+		return live_add_row(r, &row);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct window_minute_row *w = &rows[i];
+		if (r->op == LIVE_TERM) {
+			struct live_row row = { .minute_ms = minute_ms, .epoch = UINT64_MAX,
+						.count = w->count, .authors = w->authors,
+						.pos = w->pos, .neg = w->neg, .sent_sum = w->sent_sum };
+			if (r->nrows >= ENGINE_MAX_LIVE_ROWS)
+				return -E2BIG;
+			int rc = live_add_row(r, &row);
+			if (rc < 0)
+				return rc;
+		} else if (kind_matches(r->kind, w->kind) &&
+			   batch_add(&lc->top, w->term, w->term_len, w->kind, 1, w->count,
+				     w->authors, w->pos, w->neg, w->sent_sum) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+struct top_run {
+	size_t first, n;              /* rows of one term in the sorted top batch */
+	uint64_t count;
+};
+
+static const struct row_batch *g_top_sort; /* qsort has no context; analytics thread only */
+
+static int cmp_top_rows(const void *x, const void *y)
+{
+	const struct term_minute_row *a = &g_top_sort->rows[*(const uint32_t *)x];
+	const struct term_minute_row *b = &g_top_sort->rows[*(const uint32_t *)y];
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	size_t n = a->term_len < b->term_len ? a->term_len : b->term_len;
+	int c = memcmp(g_top_sort->pool + (uintptr_t)a->term, g_top_sort->pool + (uintptr_t)b->term, n);
+	if (c)
+		return c;
+	return (a->term_len > b->term_len) - (a->term_len < b->term_len);
+}
+
+static int cmp_runs(const void *x, const void *y)
+{
+	const struct top_run *a = x, *b = y;
+	return a->count < b->count ? 1 : a->count > b->count ? -1 : 0;
+}
+
+/* LIVE_TOP: the limit terms with the most posts, each with a row per epoch class. */
+static int live_top_emit(struct live_ctx *lc)
+{
+	struct row_batch *t = &lc->top;
+	struct live_req *r = lc->r;
+	uint32_t *order = malloc((t->n ? t->n : 1) * sizeof *order);
+	struct top_run *runs = malloc((t->n ? t->n : 1) * sizeof *runs);
+	size_t nruns = 0;
+	int rc = -ENOMEM;
+
+	if (!order || !runs)
+		goto out;
+	for (size_t i = 0; i < t->n; i++)
+		order[i] = (uint32_t)i;
+	g_top_sort = t;
+	qsort(order, t->n, sizeof *order, cmp_top_rows);
+	for (size_t i = 0; i < t->n; i++) {
+		if (i == 0 || cmp_top_rows(&order[i - 1], &order[i]) != 0)
+			runs[nruns++] = (struct top_run){ i, 0, 0 };
+		runs[nruns - 1].n++;
+		runs[nruns - 1].count += t->rows[order[i]].count;
+	}
+	qsort(runs, nruns, sizeof *runs, cmp_runs);
+	if (r->limit && nruns > r->limit)
+		nruns = r->limit;
+	rc = 0;
+	for (size_t k = 0; k < nruns && rc == 0; k++)
+		for (size_t i = runs[k].first; i < runs[k].first + runs[k].n && rc == 0; i++) {
+			const struct term_minute_row *w = &t->rows[order[i]];
+			/* the minute field held the epoch class: 1 open, 2 pending */
+			struct live_row row = {
+				.minute_ms = r->from_ms,
+				.epoch = w->minute_ms == 1 ? UINT64_MAX : lc->e->epoch_sent + 1,
+				.count = w->count, .authors = w->authors, .pos = w->pos,
+				.neg = w->neg, .sent_sum = w->sent_sum,
+				.term = t->pool + (uintptr_t)w->term, .term_len = w->term_len,
+				.kind = w->kind,
+			};
+			rc = live_add_row(r, &row);
+		}
+out:
+	free(order);
+	free(runs);
+	return rc;
+}
+
+static void live_answer_one(struct engine *e, struct live_req *r)
+{
+	struct live_ctx lc = { .e = e, .r = r };
+	const struct term_minute_row *pr = e->pending.rows;
+	int rc = 0;
+
+	r->checkpoint_epoch = e->epoch_sent;
+	if (r->op == LIVE_TERM && (r->term_len == 0 || r->term_len >= sizeof r->term ||
+				   r->kind < 0 || r->kind >= TERM_KIND_COUNT)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = window_open_minutes(e->win, r->from_ms, r->to_ms, r->kind,
+				 r->op == LIVE_TERM ? r->term : NULL, r->term_len,
+				 live_open_minute, &lc);
+	if (r->op == LIVE_VOLUME) {
+		for (size_t i = 0; i < e->volume.n && rc == 0; i++) {
+			const struct volume_minute_row *v = &e->volume.rows[i];
+			if (v->minute_ms < r->from_ms || v->minute_ms >= r->to_ms)
+				continue;
+			struct live_row row = { .minute_ms = v->minute_ms, .epoch = e->epoch_sent + 1,
+						.count = v->posts, .pos = v->pos, .neg = v->neg,
+						.sent_sum = v->sent_sum };
+			rc = live_add_row(r, &row);
+		}
+		goto out;
+	}
+	for (size_t i = 0; i < e->pending.n && rc == 0; i++) {
+		const struct term_minute_row *w = &pr[i];
+		const char *term = e->pending.pool + (uintptr_t)w->term;
+		if (w->minute_ms < r->from_ms || w->minute_ms >= r->to_ms)
+			continue;
+		if (r->op == LIVE_TERM) {
+			if (w->kind != r->kind || w->term_len != r->term_len ||
+			    memcmp(term, r->term, r->term_len) != 0)
+				continue;
+			struct live_row row = { .minute_ms = w->minute_ms, .epoch = e->epoch_sent + 1,
+						.count = w->count, .authors = w->authors,
+						.pos = w->pos, .neg = w->neg, .sent_sum = w->sent_sum };
+			rc = live_add_row(r, &row);
+		} else if (kind_matches(r->kind, w->kind)) {
+			rc = batch_add(&lc.top, term, w->term_len, w->kind, 2, w->count, w->authors,
+				       w->pos, w->neg, w->sent_sum);
+		}
+	}
+	if (rc == 0 && r->op == LIVE_TOP)
+		rc = live_top_emit(&lc);
+out:
+	batch_free(&lc.top);
+	r->rc = rc;
+	live_answer(r);
+}
+
+/*
+ * Answers the waiting live requests. The contract (core/live.h) is that a
+ * post queued before the question is in the answer, so the post queue is
+ * drained first - as far as it was filled when the requests were taken.
+ */
+static void live_serve(struct engine *e)
+{
+	void *reqs[LIVE_BATCH], *items[BATCH];
+	size_t nr = queue_pop_batch(&e->bus->live, reqs, LIVE_BATCH, 0);
+	if (nr == 0)
+		return;
+	size_t left = queue_depth(&e->bus->posts);
+	while (left > 0) {
+		size_t n = queue_pop_batch(&e->bus->posts, items, left < BATCH ? left : BATCH, 0);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++)
+			consume(e, items[i]);
+		left -= n;
+	}
+	for (size_t i = 0; i < nr; i++)
+		live_answer_one(e, reqs[i]);
+}
+
+static void tick(struct engine *e)
+{
+	int64_t wall = clock_now_ms();
+	window_advance(e->win, wall);
+	for (size_t d = 0; d < e->ndims; d++)
+		window_advance(e->dims[d].w, wall);
+	dims_expire(e, wall);
+	publish(e);
+}
+
 static void *engine_main(void *arg)
 {
 	struct engine *e = arg;
 	void *items[BATCH];
 	int64_t next_tick = clock_mono_ms();
 
+	e->next_ckpt_ms = next_tick + e->cfg.checkpoint_ms;
 	for (;;) {
 		int64_t now = clock_mono_ms();
-		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
-		size_t n = queue_pop_batch(&e->bus->posts, items, BATCH, timeout);
-		for (size_t i = 0; i < n; i++) {
-			process(e, items[i]);
-			post_free(items[i]);
-		}
+		int64_t wait = next_tick - now;
+		if (e->next_ckpt_ms - now < wait)
+			wait = e->next_ckpt_ms - now;
+		if (wait > LIVE_POLL_MS)
+			wait = LIVE_POLL_MS;
+		if (wait < 0)
+			wait = 0;
+		size_t n = queue_pop_batch(&e->bus->posts, items, BATCH, (int)wait);
+		for (size_t i = 0; i < n; i++)
+			consume(e, items[i]);
+		live_serve(e);
 		now = clock_mono_ms();
 		if (now >= next_tick) {
-			int64_t wall = clock_now_ms();
-			window_advance(e->win, wall);
-			for (size_t d = 0; d < e->ndims; d++)
-				window_advance(e->dims[d].w, wall);
-			dims_expire(e, wall);
-			publish(e);
-			flush_rows(e);
+			tick(e);
 			next_tick += e->cfg.tick_ms;
 			if (next_tick <= now)
 				next_tick = now + e->cfg.tick_ms;
 		}
+		checkpoint_maybe(e, clock_mono_ms());
 		if (n == 0 && queue_is_closed(&e->bus->posts))
 			break;
 	}
-	window_advance(e->win, clock_now_ms());
-	publish(e);
-	flush_rows(e);
+	tick(e);
+	/*
+	 * The last epoch waits for room: the db thread is still running. Posts
+	 * whose marker never came (ingest stopped halfway) would be counted
+	 * twice after a restart; without this checkpoint they are fetched and
+	 * counted again from the previous one, as after a crash.
+	 */
+	int rc = marks_covered(e) ? checkpoint_send(e, 5000) : -EAGAIN;
+	if (rc < 0)
+		log_warn("analytics", "no last checkpoint (%s); a restart counts again from "
+				      "checkpoint %llu", marks_covered(e) ? strerror(-rc)
+				      : "posts without their cursor", (unsigned long long)e->epoch_sent);
+	/* Requests still waiting get an answer rather than a timeout. */
+	live_serve(e);
 	return NULL;
 }
 
@@ -390,10 +1027,15 @@ static void engine_free(struct engine *e)
 	vader_scratch_free(e->vscratch);
 	vader_free(e->vader);
 	free(e->textbuf);
-	free(e->pending.rows);
-	free(e->pending.pool);
+	batch_free(&e->pending);
+	free(e->volume.rows);
+	for (size_t i = 0; i < e->nmarks; i++)
+		source_cursor_clear(&e->marks[i].cur);
+	free(e->marks);
 	free(e);
 }
+
+bool engine_restored(const struct engine *e) { return e->restored; }
 
 int engine_start(struct engine **out, const struct engine_config *cfg, struct bus *bus,
 		 char *err, size_t errlen)
@@ -407,8 +1049,12 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 	e->cfg = *cfg;
 	if (e->cfg.tick_ms <= 0)
 		e->cfg.tick_ms = 1000;
+	if (e->cfg.checkpoint_ms <= 0)
+		e->cfg.checkpoint_ms = ENGINE_CHECKPOINT_MS;
+	e->cfg.state = NULL; /* borrowed only during start */
 	e->bus = bus;
 	e->last_snapshot_minute = -1;
+	e->epoch_sent = cfg->epoch;
 	if ((rc = vader_load(&e->vader, cfg->data_dir, err, errlen)) < 0)
 		goto fail;
 	if ((rc = stopwords_load(&e->stopwords, cfg->data_dir, err, errlen)) < 0)
@@ -427,7 +1073,20 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (cfg->state && cfg->state_len) {
+		char why[256];
+		int lrc = engine_state_load(e, cfg->state, cfg->state_len, why, sizeof why);
+		if (lrc == 0) {
+			e->restored = true;
+			log_info("analytics", "restored the windows of checkpoint %llu (%zu bytes)",
+				 (unsigned long long)cfg->epoch, cfg->state_len);
+		} else {
+			log_error("analytics", "cannot restore checkpoint %llu: %s; starting with "
+					       "empty windows", (unsigned long long)cfg->epoch, why);
+		}
+	}
 	window_set_minute_sink(e->win, on_minute, e);
+	window_set_volume_sink(e->win, on_volume, e);
 	if ((rc = -pthread_create(&e->thread, NULL, engine_main, e)) < 0) {
 		snprintf(err, errlen, "cannot start the analytics thread: %s", strerror(-rc));
 		goto fail;

@@ -1,8 +1,25 @@
 /*
  * engine.h - the analytics thread: takes posts off the post queue, tokenizes
  * and scores them, updates the sliding windows in event time, and every tick
- * publishes an immutable snapshot of the trends. Closed minutes of term counts
- * go to the db thread for history.
+ * publishes an immutable snapshot of the trends.
+ *
+ * Checkpoints (docs/STORAGE.md, "Exactly-once"). Every checkpoint_ms the
+ * engine sends the db thread one DBMSG_CHECKPOINT holding everything since
+ * the previous one: the term and volume rows of the minutes that closed and
+ * of the late posts, its serialized window state, and the newest cursor
+ * marker of each source (the ingest thread puts one on the post queue after
+ * the posts of each batch). The writer commits it in one transaction, so the
+ * committed windows, rows and cursors always describe the same instant. When
+ * the db queue is full nothing is dropped: the rows stay and merge (by term
+ * and minute) into the next attempt. The engine checkpoints at an instant
+ * when, for each source, the last thing it consumed was that source's marker
+ * (so no post is counted without its cursor), waiting at most another
+ * checkpoint_ms for one.
+ *
+ * Live answers (core/live.h). Between batches the engine answers bus->live:
+ * having counted every queued post, it answers from the minutes still open in
+ * the global windows (epoch UINT64_MAX) and the rows not yet sent (the next
+ * epoch); checkpoint_epoch is the last epoch sent, which the asker waits for.
  */
 #ifndef TRENDD_ENGINE_H
 #define TRENDD_ENGINE_H
@@ -22,7 +39,21 @@ struct engine_config {
 	size_t top_m;             /* terms kept per closed bucket, default 4096 */
 	bool no_lang_views;       /* skip the per-language windows */
 	bool no_source_views;     /* skip the per-source windows */
+	int64_t checkpoint_ms;    /* checkpoint period; 0: ENGINE_CHECKPOINT_MS */
+	/*
+	 * Every source sends cursor markers (the daemon's ingest does): a post
+	 * of a source whose marker has not followed yet holds the checkpoint
+	 * back. Off, only sources that sent a marker are waited for.
+	 */
+	bool cursor_markers;
+	/* Restore: the state of the last committed checkpoint and its epoch. */
+	const void *state;        /* borrowed, or NULL: start empty */
+	size_t state_len;
+	uint64_t epoch;
 };
+
+#define ENGINE_CHECKPOINT_MS 5000
+#define ENGINE_MAX_LIVE_ROWS (1u << 20)  /* rows in one live answer */
 
 /*
  * Besides the global windows the engine keeps one set of windows per
@@ -35,8 +66,17 @@ struct engine_config {
 #define ENGINE_MAX_SOURCE_VIEWS 64
 #define ENGINE_VIEW_IDLE_MS     (26 * 3600 * 1000LL)
 
+/*
+ * Starts the thread. A state that cannot be restored (corrupt, truncated,
+ * from an incompatible build) is logged and the engine starts with empty
+ * windows: the rows already committed stay, only the open windows are lost.
+ */
 int engine_start(struct engine **out, const struct engine_config *cfg, struct bus *bus,
 		 char *err, size_t errlen);
-void engine_stop(struct engine *e);   /* drains the post queue, joins */
+/* Drains the post queue, sends a last checkpoint (waiting for room), joins. */
+void engine_stop(struct engine *e);
+
+/* Whether the state given at start was restored (false: started empty). */
+bool engine_restored(const struct engine *e);
 
 #endif

@@ -40,6 +40,7 @@
 
 #define WINDOW_MAX_LATENESS_MS (50 * 60 * 1000LL)
 
+struct strbuf;
 struct window;
 struct token;
 
@@ -83,6 +84,20 @@ struct window_minute_row {
 typedef void (*window_minute_fn)(void *ctx, int64_t minute_ms,
 				 const struct window_minute_row *rows, size_t n);
 
+/* Every post counted in one minute, whatever its terms. */
+struct window_minute_volume {
+	uint64_t posts, pos, neg;
+	double sent_sum;
+};
+
+/* Called once per closed minute that counted a post, after its rows. */
+typedef void (*window_volume_fn)(void *ctx, int64_t minute_ms,
+				 const struct window_minute_volume *v);
+
+/* Called per open minute by window_open_minutes(). */
+typedef int (*window_open_fn)(void *ctx, int64_t minute_ms, const struct window_minute_row *rows,
+			      size_t n, const struct window_minute_volume *v);
+
 struct window_stats {
 	uint64_t posts;        /* counted live */
 	uint64_t late_posts;
@@ -96,6 +111,32 @@ struct window_stats {
 struct window *window_new(const struct window_config *cfg);
 void window_free(struct window *w);
 void window_set_minute_sink(struct window *w, window_minute_fn fn, void *ctx);
+void window_set_volume_sink(struct window *w, window_volume_fn fn, void *ctx);
+
+/*
+ * The minutes still open (not yet handed to the minute sink) that start in
+ * [from_ms, to_ms), oldest first: fn gets each one's rows - every term, or
+ * only (kind, term[0..len)) when term is not NULL - with author estimates so
+ * far, and its volume. Stops at the first non-zero return of fn and returns
+ * it; 0 otherwise.
+ */
+int window_open_minutes(struct window *w, int64_t from_ms, int64_t to_ms, int kind,
+			const char *term, size_t len, window_open_fn fn, void *ctx);
+
+/*
+ * Saving and restoring. window_state_save() appends everything the window
+ * holds - buckets of every level with their entries and author sets, term
+ * totals and first-seen times, score peaks, event time, watermark and the
+ * late / future counters - to sb (check sb->failed). window_state_load()
+ * builds a window from such bytes with cfg: fed the same posts and ticks
+ * afterwards it behaves exactly as the saved one would have. Bytes that are
+ * truncated, corrupt or do not fit cfg (buckets that collide in its rings)
+ * are refused with -EINVAL and a readable err; -ENOMEM when out of memory.
+ * Sinks are not part of the state: set them again.
+ */
+void window_state_save(const struct window *w, struct strbuf *sb);
+int window_state_load(struct window **out, const struct window_config *cfg, const void *buf,
+		      size_t len, char *err, size_t errlen);
 
 /* Counts a post. Tokens with the same (kind, text) count once per post. */
 enum window_add_result window_add_post(struct window *w, const struct window_post *p);

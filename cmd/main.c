@@ -44,6 +44,7 @@ struct options {
 	bool demo;
 	double demo_rate;
 	int64_t lateness_ms;
+	int64_t checkpoint_ms;   /* 0: ENGINE_CHECKPOINT_MS */
 	long top_m;
 	bool no_lang_views, no_source_views;
 	struct db_options db;  /* retention from the config file */
@@ -68,6 +69,7 @@ static void usage(FILE *f)
 		"  --static-dir DIR       dashboard files (default %s)\n"
 		"  --lateness SECONDS     allowed event-time lateness (default 60)\n"
 		"  --top-m N              terms kept per closed bucket (default 4096)\n"
+		"  --checkpoint-ms N      checkpoint period in milliseconds (default 5000)\n"
 		"  --demo-rate N          demo posts per second (default 40)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --version, --help\n",
@@ -130,7 +132,7 @@ static int config_retention(json_t *config, struct db_options *db)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_DB = 256, O_LISTEN, O_CONFIG, O_DATA, O_STATIC, O_DEMO, O_LATE, O_TOPM,
-	       O_RATE, O_LOG, O_VERSION, O_HELP, O_CHARTJS };
+	       O_RATE, O_LOG, O_VERSION, O_HELP, O_CHARTJS, O_CKPT };
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, O_DB },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -141,6 +143,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "demo", no_argument, NULL, O_DEMO },
 		{ "lateness", required_argument, NULL, O_LATE },
 		{ "top-m", required_argument, NULL, O_TOPM },
+		{ "checkpoint-ms", required_argument, NULL, O_CKPT },
 		{ "demo-rate", required_argument, NULL, O_RATE },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -173,6 +176,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->top_m = strtol(optarg, &end, 10);
 			if (*end || o->top_m < 16 || o->top_m > 10000000) {
 				fprintf(stderr, "trendd: --top-m wants 16..10000000, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case O_CKPT:
+			o->checkpoint_ms = strtoll(optarg, &end, 10);
+			if (*end || o->checkpoint_ms < 50 || o->checkpoint_ms > 3600000) {
+				fprintf(stderr, "trendd: --checkpoint-ms wants 50..3600000, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -229,6 +240,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		json_t *late = json_object_get(o->config, "lateness_s");
 		if (json_is_number(late) && o->lateness_ms < 0)
 			o->lateness_ms = (int64_t)(json_number_value(late) * 1000);
+		json_t *ckpt = json_object_get(o->config, "checkpoint_ms");
+		if (ckpt && o->checkpoint_ms == 0) {
+			double v = json_number_value(ckpt);
+			if (!json_is_number(ckpt) || v < 50 || v > 3600000) {
+				fprintf(stderr, "trendd: config: checkpoint_ms must be a number from 50 "
+						"to 3600000\n");
+				json_decref(o->config);
+				o->config = NULL;
+				return 2;
+			}
+			o->checkpoint_ms = (int64_t)v;
+		}
 		if (config_retention(o->config, &o->db) < 0) {
 			json_decref(o->config);
 			o->config = NULL;
@@ -523,6 +546,8 @@ static int serve(struct options *o)
 	struct demo_feed *demo = NULL;
 	struct history_pool *history = NULL;
 	struct source_config *sources = NULL, demo_src = { 0 };
+	struct db_checkpoint ckpt = { 0 };
+	int64_t demo_id = 0;
 	size_t nsources = 0;
 	char err[512];
 	int rc = 1;
@@ -564,7 +589,9 @@ static int serve(struct options *o)
 			.interval_s = 2, .params_json = (char *)"{\"timeline\":\"public\",\"limit\":40}",
 			.cursor = (char *)"",
 		};
-		if (db_source_upsert(db, &c) < 0 || db_source_reset_cursor(db, c.id) < 0) {
+		if (db_source_upsert(db, &c) == 0)
+			demo_id = c.id;
+		if (!demo_id || db_source_reset_cursor(db, c.id) < 0) {
 			/* A read-only or full database must not stop the live demo. */
 			log_warn("main", "cannot store the demo source; polling it without storing");
 			if (source_config_copy(&demo_src, &c) < 0) {
@@ -582,6 +609,19 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: out of memory\n");
 		goto out;
 	}
+	/*
+	 * Exactly-once restore (docs/STORAGE.md): the windows and the seen ids
+	 * of the last checkpoint; the sources' stored cursors are its cursors.
+	 * The demo feed starts anew on every run, so its seen ids do not apply.
+	 */
+	if (db_checkpoint_load(db, &ckpt) < 0)
+		log_error("main", "cannot read the checkpoint; starting with empty windows");
+	for (size_t i = 0; i < ckpt.ncursors; i++)
+		if (demo_id && ckpt.cursors[i].source_id == demo_id) {
+			free(ckpt.cursors[i].seen);
+			ckpt.cursors[i].seen = NULL;
+			ckpt.cursors[i].seen_len = 0;
+		}
 
 	char token[256];
 	bool token_created;
@@ -611,7 +651,11 @@ static int serve(struct options *o)
 				    .lateness_ms = o->lateness_ms >= 0 ? o->lateness_ms : 60000,
 				    .top_m = o->top_m > 0 ? (size_t)o->top_m : 4096,
 				    .no_lang_views = o->no_lang_views,
-				    .no_source_views = o->no_source_views };
+				    .no_source_views = o->no_source_views,
+				    .checkpoint_ms = o->checkpoint_ms,
+				    .cursor_markers = true,
+				    .state = ckpt.state, .state_len = ckpt.state_len,
+				    .epoch = ckpt.epoch };
 	if (engine_start(&engine, &ec, &bus, err, sizeof err) < 0) {
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;
@@ -620,7 +664,8 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: cannot start the database writer\n");
 		goto out;
 	}
-	struct ingest_config ic = { 0 };
+	struct ingest_config ic = { .cursor_markers = true, .restore = ckpt.cursors,
+				    .nrestore = ckpt.ncursors };
 	if (ingest_start(&ingest, &ic, &bus, sources, nsources) < 0) {
 		fprintf(stderr, "trendd: cannot start ingest\n");
 		goto out;
@@ -647,6 +692,7 @@ out:
 	demo_feed_stop(demo);
 	web_free(web);
 	db_sources_free(sources, nsources);
+	db_checkpoint_clear(&ckpt);
 	source_config_clear(&demo_src);
 	bus_destroy(&bus);
 	json_decref(o->config);

@@ -1,7 +1,10 @@
 #include "core/dbmsg.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "core/post.h"
 #include "core/snapshot.h"
 
 struct dbmsg *dbmsg_new(enum dbmsg_kind kind)
@@ -36,6 +39,70 @@ void dbmsg_free(struct dbmsg *m)
 	case DBMSG_VOLUME_MINUTES:
 		free(m->u.volume.rows);
 		break;
+	case DBMSG_CHECKPOINT:
+		free(m->u.checkpoint.term_rows);
+		free(m->u.checkpoint.pool);
+		free(m->u.checkpoint.volume_rows);
+		free(m->u.checkpoint.state);
+		for (size_t i = 0; i < m->u.checkpoint.ncursors; i++)
+			source_cursor_clear(&m->u.checkpoint.cursors[i]);
+		free(m->u.checkpoint.cursors);
+		break;
 	}
 	free(m);
+}
+
+void source_cursor_clear(struct source_cursor *c)
+{
+	free(c->cursor);
+	free(c->seen);
+	memset(c, 0, sizeof *c);
+}
+
+int source_cursor_copy(struct source_cursor *dst, const struct source_cursor *src)
+{
+	memset(dst, 0, sizeof *dst);
+	dst->source_id = src->source_id;
+	dst->cursor = strdup(src->cursor ? src->cursor : "");
+	if (src->seen_len && (dst->seen = malloc(src->seen_len)))
+		memcpy(dst->seen, src->seen, src->seen_len);
+	dst->seen_len = dst->seen ? src->seen_len : 0;
+	if (!dst->cursor || (src->seen_len && !dst->seen)) {
+		source_cursor_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The marker's layout: the post first, so post_free() frees the whole block. */
+struct marker {
+	struct post post;
+	struct source_cursor cur;   /* strings point into this allocation */
+};
+
+struct post *dbmsg_marker_new(int64_t source_id, const char *cursor, const void *seen,
+			      size_t seen_len)
+{
+	size_t cl = cursor ? strlen(cursor) : 0;
+	struct marker *m = malloc(sizeof *m + cl + 1 + seen_len);
+	if (!m)
+		return NULL;
+	char *w = (char *)(m + 1);
+	memcpy(w, cursor ? cursor : "", cl + 1);
+	if (seen_len)
+		memcpy(w + cl + 1, seen, seen_len);
+	m->post = (struct post){ .source_id = source_id, .received_ms = POST_MARKER_MS,
+				 .id = w + cl, .url = w + cl, .author = w + cl, .lang = w + cl,
+				 .title = w + cl, .text = w + cl, .text_len = 0 };
+	m->cur = (struct source_cursor){ .source_id = source_id, .cursor = w,
+					 .seen = seen_len ? (uint8_t *)w + cl + 1 : NULL,
+					 .seen_len = seen_len };
+	return &m->post;
+}
+
+const struct source_cursor *dbmsg_marker_cursor(const struct post *p)
+{
+	if (!post_is_marker(p))
+		return NULL;
+	return &((const struct marker *)(const void *)p)->cur;
 }

@@ -25,6 +25,7 @@ enum dbmsg_kind {
 	DBMSG_SOURCE_SAVE,    /* create or update a source's settings (API); answered */
 	DBMSG_SOURCE_DELETE,  /* delete a source (API); answered */
 	DBMSG_VOLUME_MINUTES, /* per-minute post volume and sentiment for history */
+	DBMSG_CHECKPOINT,     /* one checkpoint epoch of analytics: rows, state, cursors */
 };
 
 /*
@@ -64,6 +65,39 @@ struct source_state {
 };
 
 /*
+ * Where a source resumes: its cursor and the ids it emitted recently (the
+ * ingest thread's seen ring in its compact form, ingest_seen_encode()). The
+ * committed one always matches the posts the committed window state counted
+ * (docs/STORAGE.md, "Exactly-once").
+ */
+struct source_cursor {
+	int64_t source_id;
+	char *cursor;         /* owned; "" = from the newest items */
+	uint8_t *seen;        /* owned, or NULL */
+	size_t seen_len;
+};
+
+/*
+ * Everything analytics produced in one checkpoint epoch, committed in one
+ * transaction: the term and volume rows of the minutes closed (and the late
+ * posts counted) since the previous checkpoint, the serialized window state
+ * at that instant and the cursors of the posts counted up to it.
+ */
+struct checkpoint {
+	uint64_t epoch;       /* checkpoint.epoch once committed; one more than the last */
+	int64_t created_ms;
+	size_t nterm;
+	struct term_minute_row *term_rows;   /* owned */
+	char *pool;                          /* owned: term bytes */
+	size_t nvolume;
+	struct volume_minute_row *volume_rows; /* owned */
+	uint8_t *state;                      /* owned: engine_state_save(); NULL keeps the stored */
+	size_t state_len;
+	size_t ncursors;
+	struct source_cursor *cursors;       /* owned */
+};
+
+/*
  * A request that wants an answer sets done: once its transaction committed
  * (rc 0) or failed (rc < 0 and a readable error), the db thread calls
  * done(m, done_ctx) instead of freeing the message, and done owns it from
@@ -97,10 +131,26 @@ struct dbmsg {
 		struct source_state source;
 		struct source_save save;
 		int64_t delete_id;
+		struct checkpoint checkpoint;
 	} u;
 };
 
 struct dbmsg *dbmsg_new(enum dbmsg_kind kind);
 void dbmsg_free(struct dbmsg *m);
+void source_cursor_clear(struct source_cursor *c);
+/* Deep copy; 0 or -ENOMEM. */
+int source_cursor_copy(struct source_cursor *dst, const struct source_cursor *src);
+
+/*
+ * A cursor marker: a struct post (post_is_marker() true) that the ingest
+ * thread puts on the post queue after the posts of a poll or stream batch,
+ * so analytics learns which cursor goes with the posts it has counted. One
+ * allocation, freed by post_free() like a post. Returns NULL when out of
+ * memory. dbmsg_marker_cursor() gives the cursor of a marker (NULL for a
+ * post); it stays owned by the marker.
+ */
+struct post *dbmsg_marker_new(int64_t source_id, const char *cursor, const void *seen,
+			      size_t seen_len);
+const struct source_cursor *dbmsg_marker_cursor(const struct post *p);
 
 #endif

@@ -28,6 +28,15 @@ struct post {
 	size_t text_len;
 };
 
+/*
+ * A post whose received_ms is POST_MARKER_MS is a cursor marker, not a post
+ * (core/dbmsg.h, dbmsg_marker_new()): post_new() never makes one, and every
+ * consumer of the post queue that counts posts skips it.
+ */
+#define POST_MARKER_MS INT64_MIN
+
+static inline int post_is_marker(const struct post *p) { return p->received_ms == POST_MARKER_MS; }
+
 /* The fields post_new() copies; NULL strings become "". */
 struct post_fields {
 	int64_t source_id;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "core/clock.h"
+#include "core/dbmsg.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "db/db_private.h"
@@ -146,6 +147,19 @@ static const char *const migrations[] = {
 	"  SELECT term_id, hour_ms - ((hour_ms % 86400000) + 86400000) % 86400000 AS d,"
 	"         kind, sum(count), max(authors), sum(sent_sum), sum(pos), sum(neg)"
 	"  FROM term_hour GROUP BY term_id, d;",
+
+	/*
+	 * 3: exactly-once checkpoints. checkpoint_source keeps, per source, the
+	 * cursor and the recently emitted post ids (the ingest seen ring) that
+	 * match the window state in checkpoint.state; sources.cursor is written
+	 * in the same transaction. Rows of deleted sources go with them.
+	 */
+	"CREATE TABLE checkpoint_source ("
+	"  source_id INTEGER PRIMARY KEY REFERENCES sources (id) ON DELETE CASCADE,"
+	"  cursor    TEXT NOT NULL DEFAULT '',"
+	"  seen      BLOB,"
+	"  epoch     INTEGER NOT NULL DEFAULT 0"
+	");",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
@@ -255,6 +269,20 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_EXPIRE_VOLUME_DAY] = EXPIRE_ROWID("volume_day", "day_ms"),
 	[ST_EXPIRE_SNAPSHOTS] = EXPIRE_ROWID("snapshots", "minute_ms"),
 	[ST_FREELIST_COUNT] = "PRAGMA freelist_count",
+	/* A checkpoint names a source that was deleted meanwhile: nothing to update. */
+	[ST_CKPT_SOURCE_CURSOR] = "UPDATE sources SET cursor = ?2 WHERE id = ?1",
+	[ST_CKPT_SOURCE_PUT] =
+		"INSERT INTO checkpoint_source (source_id, cursor, seen, epoch)"
+		" SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sources WHERE id = ?1)"
+		" ON CONFLICT (source_id) DO UPDATE SET"
+		"  cursor = excluded.cursor, seen = excluded.seen, epoch = excluded.epoch",
+	/* A checkpoint without a state (superseded in a retried batch) keeps the stored one. */
+	[ST_CKPT_PUT] =
+		"UPDATE checkpoint SET epoch = ?1, state = coalesce(?2, state), created_ms = ?3"
+		" WHERE id = 1",
+	[ST_CKPT_LOAD] = "SELECT epoch, state FROM checkpoint WHERE id = 1",
+	[ST_CKPT_SOURCES_LOAD] =
+		"SELECT source_id, cursor, seen FROM checkpoint_source ORDER BY source_id",
 };
 
 void db_describe_error(const struct db *db, int rc, const char *what, char *err, size_t errlen)
@@ -709,6 +737,80 @@ int db_sources_load(struct db *db, struct source_config **out, size_t *n)
 nomem:
 	sqlite3_reset(st);
 	db_sources_free(v, len);
+	return -ENOMEM;
+}
+
+/* Checkpoint ------------------------------------------------------------- */
+
+void db_checkpoint_clear(struct db_checkpoint *c)
+{
+	free(c->state);
+	for (size_t i = 0; i < c->ncursors; i++)
+		source_cursor_clear(&c->cursors[i]);
+	free(c->cursors);
+	memset(c, 0, sizeof *c);
+}
+
+int db_checkpoint_load(struct db *db, struct db_checkpoint *out)
+{
+	sqlite3_stmt *st = db->st[ST_CKPT_LOAD];
+	char err[512];
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (db->writer || !db->conn)
+		return -EBUSY;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(st, 1);
+		int len = sqlite3_column_bytes(st, 1);
+		out->epoch = (uint64_t)sqlite3_column_int64(st, 0);
+		if (blob && len > 0) {
+			if (!(out->state = malloc((size_t)len)))
+				goto nomem;
+			memcpy(out->state, blob, (size_t)len);
+			out->state_len = (size_t)len;
+		}
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	st = db->st[ST_CKPT_SOURCES_LOAD];
+	size_t cap = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->ncursors < LIMIT_SOURCES) {
+		if (out->ncursors == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct source_cursor *nc = realloc(out->cursors, ncap * sizeof *nc);
+			if (!nc)
+				goto nomem;
+			out->cursors = nc;
+			cap = ncap;
+		}
+		struct source_cursor *c = &out->cursors[out->ncursors];
+		const void *seen = sqlite3_column_blob(st, 2);
+		int len = sqlite3_column_bytes(st, 2);
+		struct source_cursor tmp = { .source_id = sqlite3_column_int64(st, 0),
+					     .cursor = (char *)sqlite3_column_text(st, 1),
+					     .seen = (uint8_t *)seen,
+					     .seen_len = seen && len > 0 ? (size_t)len : 0 };
+		if (source_cursor_copy(c, &tmp) < 0)
+			goto nomem;
+		out->ncursors++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		goto fail;
+	return 0;
+fail:
+	db_describe_error(db, rc, "read the checkpoint", err, sizeof err);
+	log_error("db", "%s", err);
+	db_checkpoint_clear(out);
+	return -EIO;
+nomem:
+	sqlite3_reset(db->st[ST_CKPT_LOAD]);
+	sqlite3_reset(db->st[ST_CKPT_SOURCES_LOAD]);
+	db_checkpoint_clear(out);
 	return -ENOMEM;
 }
 

@@ -24,12 +24,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/bus.h"
+#include "core/dbmsg.h"
 #include "core/source.h"
 
 /* The schema version this code writes (PRAGMA user_version after migrating). */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 /* Defaults for struct db_options; the caps bound memory while writes fail. */
 #define DB_BUSY_TIMEOUT_MS        5000
@@ -122,6 +124,23 @@ int db_source_upsert(struct db *db, struct source_config *c);
  * -ENOENT when no such source, -EBUSY once the writer runs, -EIO on errors.
  */
 int db_source_reset_cursor(struct db *db, int64_t id);
+
+/*
+ * The last committed checkpoint (DBMSG_CHECKPOINT, docs/STORAGE.md
+ * "Exactly-once"): its epoch (0 = none yet), the analytics state (NULL when
+ * none) and per source the cursor and seen ids that go with it. The stored
+ * sources.cursor is that same cursor. -EBUSY once the writer runs, -EIO
+ * (logged), -ENOMEM.
+ */
+struct db_checkpoint {
+	uint64_t epoch;
+	uint8_t *state;                  /* owned */
+	size_t state_len;
+	struct source_cursor *cursors;   /* owned */
+	size_t ncursors;
+};
+int db_checkpoint_load(struct db *db, struct db_checkpoint *out);
+void db_checkpoint_clear(struct db_checkpoint *c);
 
 /* Starts the writer thread consuming bus->db. */
 int db_writer_start(struct db *db, struct bus *bus);

@@ -27,6 +27,7 @@
 
 #include "core/clock.h"
 #include "core/dbmsg.h"
+#include "core/dbstats.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/post.h"
@@ -258,7 +259,7 @@ static int keyed_cmp(const void *a, const void *b)
  * are not stored at minute resolution: retention would delete them at once.
  * They still count in the hour and day rows that are kept.
  */
-static int apply_term_minutes(struct db_writer *w, const struct dbmsg *m)
+static int apply_term_rows(struct db_writer *w, const struct term_minute_row *rows, size_t nrows)
 {
 	const struct db_options *o = &w->db->opt;
 	sqlite3_stmt *st = w->db->st[ST_TERM_MINUTE_ADD];
@@ -266,15 +267,15 @@ static int apply_term_minutes(struct db_writer *w, const struct dbmsg *m)
 	size_t n = 0;
 	int rc;
 
-	if (m->u.minutes.n > w->cap_keyed) {
-		struct keyed_row *k = realloc(w->keyed, m->u.minutes.n * sizeof *k);
+	if (nrows > w->cap_keyed) {
+		struct keyed_row *k = realloc(w->keyed, nrows * sizeof *k);
 		if (!k)
 			return SQLITE_NOMEM;
 		w->keyed = k;
-		w->cap_keyed = m->u.minutes.n;
+		w->cap_keyed = nrows;
 	}
-	for (size_t i = 0; i < m->u.minutes.n; i++) {
-		const struct term_minute_row *r = &m->u.minutes.rows[i];
+	for (size_t i = 0; i < nrows; i++) {
+		const struct term_minute_row *r = &rows[i];
 		int64_t id;
 		if (r->kind >= TERM_KIND_COUNT) {
 			skip_row(w, "term row with an unknown kind");
@@ -292,9 +293,10 @@ static int apply_term_minutes(struct db_writer *w, const struct dbmsg *m)
 		}
 		w->keyed[n++] = (struct keyed_row){ id, floor_minute(r->minute_ms), (uint32_t)i };
 	}
-	qsort(w->keyed, n, sizeof *w->keyed, keyed_cmp);
+	if (n > 1)
+		qsort(w->keyed, n, sizeof *w->keyed, keyed_cmp);
 	for (size_t i = 0; i < n; i++) {
-		const struct term_minute_row *r = &m->u.minutes.rows[w->keyed[i].row];
+		const struct term_minute_row *r = &rows[w->keyed[i].row];
 		int64_t id = w->keyed[i].id, minute = w->keyed[i].minute;
 		double sent = isfinite(r->sent_sum) ? r->sent_sum : 0.0;
 		if (minute >= minute_from) {
@@ -327,15 +329,16 @@ static int apply_term_minutes(struct db_writer *w, const struct dbmsg *m)
 	return SQLITE_OK;
 }
 
-static int apply_volume_minutes(struct db_writer *w, const struct dbmsg *m)
+static int apply_volume_rows(struct db_writer *w, const struct volume_minute_row *rows,
+			     size_t nrows)
 {
 	const struct db_options *o = &w->db->opt;
 	sqlite3_stmt *st = w->db->st[ST_VOLUME_MINUTE_ADD];
 	int64_t minute_from = keep_from(w, o->retain_minute_ms);
 	int rc;
 
-	for (size_t i = 0; i < m->u.volume.n; i++) {
-		const struct volume_minute_row *r = &m->u.volume.rows[i];
+	for (size_t i = 0; i < nrows; i++) {
+		const struct volume_minute_row *r = &rows[i];
 		int64_t minute = floor_minute(r->minute_ms);
 		double sent = isfinite(r->sent_sum) ? r->sent_sum : 0.0;
 		if (minute >= minute_from) {
@@ -363,6 +366,49 @@ static int apply_volume_minutes(struct db_writer *w, const struct dbmsg *m)
 				     0, minute, &v)) != SQLITE_OK)
 			return rc;
 	}
+	return SQLITE_OK;
+}
+
+/*
+ * A checkpoint epoch (docs/STORAGE.md, "Exactly-once"): its rows, the cursor
+ * and seen ids of each source it names - in sources.cursor and
+ * checkpoint_source - and the analytics state with the new epoch in the
+ * checkpoint row, all in the batch's one transaction.
+ */
+static int apply_checkpoint(struct db_writer *w, const struct dbmsg *m)
+{
+	const struct checkpoint *c = &m->u.checkpoint;
+	struct db *db = w->db;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = apply_term_rows(w, c->term_rows, c->nterm)) != SQLITE_OK ||
+	    (rc = apply_volume_rows(w, c->volume_rows, c->nvolume)) != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; i < c->ncursors; i++) {
+		const struct source_cursor *sc = &c->cursors[i];
+		st = db->st[ST_CKPT_SOURCE_CURSOR];
+		sqlite3_bind_int64(st, 1, sc->source_id);
+		sqlite3_bind_text(st, 2, sc->cursor ? sc->cursor : "", -1, SQLITE_STATIC);
+		if ((rc = db_stmt_run(st)) != SQLITE_OK)
+			return rc;
+		st = db->st[ST_CKPT_SOURCE_PUT];
+		sqlite3_bind_int64(st, 1, sc->source_id);
+		sqlite3_bind_text(st, 2, sc->cursor ? sc->cursor : "", -1, SQLITE_STATIC);
+		if (sc->seen_len)
+			sqlite3_bind_blob(st, 3, sc->seen, (int)sc->seen_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, (int64_t)c->epoch);
+		if ((rc = db_stmt_run(st)) != SQLITE_OK)
+			return rc;
+	}
+	st = db->st[ST_CKPT_PUT];
+	sqlite3_bind_int64(st, 1, (int64_t)c->epoch);
+	if (c->state)
+		sqlite3_bind_blob64(st, 2, c->state, c->state_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, c->created_ms);
+	if ((rc = db_stmt_run(st)) != SQLITE_OK)
+		return rc;
+	w->b_rows++;
 	return SQLITE_OK;
 }
 
@@ -533,7 +579,7 @@ static int apply(struct db_writer *w, struct dbmsg *m)
 {
 	switch (m->kind) {
 	case DBMSG_TERM_MINUTES:
-		return apply_term_minutes(w, m);
+		return apply_term_rows(w, m->u.minutes.rows, m->u.minutes.n);
 	case DBMSG_SNAPSHOT:
 		return apply_snapshot(w, m);
 	case DBMSG_SOURCE_STATE:
@@ -543,7 +589,9 @@ static int apply(struct db_writer *w, struct dbmsg *m)
 	case DBMSG_SOURCE_DELETE:
 		return apply_source_delete(w, m);
 	case DBMSG_VOLUME_MINUTES:
-		return apply_volume_minutes(w, m);
+		return apply_volume_rows(w, m->u.volume.rows, m->u.volume.n);
+	case DBMSG_CHECKPOINT:
+		return apply_checkpoint(w, m);
 	}
 	skip_row(w, "message of an unknown kind");
 	return SQLITE_OK;
@@ -559,6 +607,8 @@ static size_t msg_rows(const struct dbmsg *m)
 		return m->u.minutes.n;
 	if (m->kind == DBMSG_VOLUME_MINUTES)
 		return m->u.volume.n;
+	if (m->kind == DBMSG_CHECKPOINT)
+		return m->u.checkpoint.nterm + m->u.checkpoint.nvolume;
 	return 0;
 }
 
@@ -655,6 +705,23 @@ static void pending_trim(struct db_writer *w)
 	const struct db_options *o = &w->db->opt;
 	uint64_t dropped = w->msgs_dropped;
 
+	/*
+	 * A newer checkpoint supersedes the state of an older one (they commit
+	 * together, in order); their rows are deltas and all stay. Checkpoints
+	 * are never dropped: analytics counted on them.
+	 */
+	struct dbmsg *newest = NULL;
+	for (size_t i = w->npending; i-- > 0;) {
+		struct dbmsg *m = w->pending[i];
+		if (!m || m->kind != DBMSG_CHECKPOINT)
+			continue;
+		if (newest && m->u.checkpoint.state) {
+			free(m->u.checkpoint.state);
+			m->u.checkpoint.state = NULL;
+			m->u.checkpoint.state_len = 0;
+		}
+		newest = m;
+	}
 	if (!pending_over_caps(w))
 		return;
 	for (size_t i = 0; i < w->npending; i++) {
@@ -685,7 +752,7 @@ static void pending_trim(struct db_writer *w)
 			pending_drop(w, i);
 	/* Only source states left over the message cap: the oldest go. */
 	for (size_t i = 0; i < w->npending && pending_over_caps(w); i++)
-		if (w->pending[i])
+		if (w->pending[i] && w->pending[i]->kind != DBMSG_CHECKPOINT)
 			pending_drop(w, i);
 	pending_compact(w);
 	if (!w->drop_logged && w->msgs_dropped > 0) {
@@ -820,12 +887,20 @@ static void batch_committed(struct db_writer *w)
 	pending_clear(w);
 }
 
+/* Back to the everyday safety level after a checkpoint's batch. */
+static void sync_normal(struct db_writer *w, bool was_full)
+{
+	if (was_full && w->db->conn && sqlite3_get_autocommit(w->db->conn))
+		sqlite3_exec(w->db->conn, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+}
+
 /* Writes every pending message in one transaction. */
 static void batch_write(struct db_writer *w)
 {
 	struct db *db = w->db;
 	int64_t t0 = clock_mono_us();
 	const char *what = "start a transaction";
+	bool full_sync = false;
 	char err[512];
 	int rc;
 
@@ -839,6 +914,19 @@ static void batch_write(struct db_writer *w)
 		}
 		w->reconnect = false;
 	}
+	/*
+	 * A checkpoint's commit must survive a power cut, not only a crash: the
+	 * ingest cursors it records may already have moved on. SQLite takes
+	 * the safety level only outside a transaction.
+	 */
+	full_sync = false;
+	for (size_t i = 0; i < w->npending && !full_sync; i++)
+		full_sync = w->pending[i] && w->pending[i]->kind == DBMSG_CHECKPOINT;
+	what = "make the checkpoint commit durable";
+	if (full_sync && (rc = sqlite3_exec(db->conn, "PRAGMA synchronous = FULL", NULL, NULL,
+					    NULL)) != SQLITE_OK)
+		goto fail;
+	what = "start a transaction";
 	if ((rc = db_stmt_run(db->st[ST_BEGIN])) != SQLITE_OK)
 		goto fail;
 	what = "write a batch";
@@ -851,11 +939,15 @@ static void batch_write(struct db_writer *w)
 	what = "commit a batch";
 	if ((rc = db_stmt_run(db->st[ST_COMMIT])) != SQLITE_OK)
 		goto fail;
+	/* /metrics shows how long a batch holds the write transaction, commit included */
+	dbstats_commit(&w->bus->dbstats, (uint64_t)(clock_mono_us() - t0) * 1000u);
+	sync_normal(w, full_sync);
 	batch_committed(w);
 	goto out;
 fail:
 	db_describe_error(db, rc, what, err, sizeof err);
 	batch_failed(w, rc, err);
+	sync_normal(w, full_sync);
 out:
 	w->last_batch_ms = (double)(clock_mono_us() - t0) / 1000.0;
 }

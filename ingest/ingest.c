@@ -35,6 +35,8 @@
 #define INGEST_TICK_MS 500
 /* How long one blocking push waits before checking for stop again. */
 #define INGEST_PUSH_WAIT_MS 50
+/* How long a marker may wait for room once trendd stops (analytics still drains). */
+#define INGEST_STOP_MARKER_MS 1000
 /*
  * Least time between two publications of the sources JSON: with many sources
  * polling, rebuilding it after every response would cost more than polling.
@@ -158,6 +160,31 @@ static void seen_add(struct seen_ring *r, uint64_t h)
 	r->next = (r->next + 1) % INGEST_SEEN_IDS;
 	if (r->n < INGEST_SEEN_IDS)
 		r->n++;
+}
+
+/* The ring oldest first, in the compact form of INGEST_SEEN_MAX_BYTES; returns the length. */
+static size_t seen_encode(const struct seen_ring *r, uint8_t *out)
+{
+	uint32_t n = (uint32_t)r->n;
+	size_t first = r->n < INGEST_SEEN_IDS ? 0 : r->next;
+	memcpy(out, &n, 4);
+	for (size_t i = 0; i < r->n; i++)
+		memcpy(out + 4 + 8 * i, &r->h[(first + i) % INGEST_SEEN_IDS], 8);
+	return 4 + 8 * r->n;
+}
+
+static int seen_decode(struct seen_ring *r, const uint8_t *in, size_t len)
+{
+	uint32_t n;
+	if (len < 4 || (memcpy(&n, in, 4), n > INGEST_SEEN_IDS) || len != 4 + 8 * (size_t)n)
+		return -EINVAL;
+	memset(r, 0, sizeof *r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t h;
+		memcpy(&h, in + 4 + 8 * (size_t)i, 8);
+		seen_add(r, h);
+	}
+	return 0;
 }
 
 static void set_str(char **dst, const char *src)
@@ -494,13 +521,15 @@ static void states_flush(struct ingest *ig)
 		if (!(m = dbmsg_new(DBMSG_SOURCE_STATE)))
 			return;
 		m->u.source.source_id = s->cfg.id;
-		m->u.source.cursor = strdup(s->cfg.cursor ? s->cfg.cursor : "");
+		/* With markers the checkpoint owns the stored cursor; NULL keeps it. */
+		m->u.source.cursor = ig->cfg.cursor_markers ? NULL
+			: strdup(s->cfg.cursor ? s->cfg.cursor : "");
 		m->u.source.last_ok_ms = s->last_ok_ms;
 		m->u.source.last_error_ms = s->last_error_ms;
 		m->u.source.last_error = strdup(s->last_error);
 		m->u.source.posts_seen = s->posts_seen;
 		m->u.source.items_skipped = s->items_skipped;
-		if (!m->u.source.cursor || !m->u.source.last_error) {
+		if ((!m->u.source.cursor && !ig->cfg.cursor_markers) || !m->u.source.last_error) {
 			dbmsg_free(m);
 			return;
 		}
@@ -628,6 +657,39 @@ static int post_push(struct ingest *ig, struct post *p)
 }
 
 /*
+ * Puts the source's cursor marker on the post queue behind the posts it
+ * covers: analytics checkpoints a cursor only together with the posts it
+ * counted up to it (docs/STORAGE.md, "Exactly-once"). Waits for room like a
+ * post; -ECANCELED when trendd stops (the previous marker then stands).
+ */
+static int marker_push(struct ingest *ig, struct src *s, bool fresh)
+{
+	uint8_t seen[INGEST_SEEN_MAX_BYTES];
+	size_t len = fresh ? 0 : seen_encode(&s->seen, seen);
+	struct post *m;
+	int rc;
+
+	if (!ig->cfg.cursor_markers)
+		return 0;
+	m = dbmsg_marker_new(s->cfg.id, fresh || !s->cfg.cursor ? "" : s->cfg.cursor, seen, len);
+	if (!m) {
+		log_warn("ingest", "source %lld: out of memory for a cursor marker",
+			 (long long)s->cfg.id);
+		return -ENOMEM;
+	}
+	/*
+	 * Stopping with a full queue: analytics is still draining it, so wait a
+	 * little - without the marker, its last checkpoint cannot include the
+	 * posts already queued (docs/STORAGE.md).
+	 */
+	if ((rc = post_push(ig, m)) == -ECANCELED)
+		rc = queue_push(&ig->bus->posts, m, INGEST_STOP_MARKER_MS) == 0 ? 0 : -ECANCELED;
+	if (rc < 0)
+		post_free(m);
+	return rc;
+}
+
+/*
  * Moves the document's posts onto the queue, oldest first (feeds list the
  * newest first), skipping ids this source emitted recently. Returns 0, or
  * -ECANCELED when trendd stops halfway (the cursor must then stay put).
@@ -656,6 +718,13 @@ static int posts_emit(struct ingest *ig, struct src *s, struct feed_doc *doc)
 		s->posts_seen++;
 	}
 	doc->nposts = 0;
+	/*
+	 * Stopped halfway: the cursor stays, and a marker with it and the seen
+	 * ids covers the posts already queued (a restart fetches the page again
+	 * and skips them).
+	 */
+	if (rc < 0)
+		marker_push(ig, s, false);
 	return rc < 0 ? -ECANCELED : 0;
 }
 
@@ -729,6 +798,8 @@ static void handle_body(struct ingest *ig, struct src *s, struct http_response *
 		s->cfg.cursor = doc.cursor;
 		doc.cursor = NULL;
 	}
+	if (marker_push(ig, s, false) == -ECANCELED)
+		goto out;
 	poll_succeeded(ig, s, more, hold_ms);
 out:
 	feed_doc_clear(&doc);
@@ -840,6 +911,8 @@ static int host_emit(void *ctx, struct feed_doc *doc)
 	struct src *s = ctx;
 	int rc = posts_emit(s->ig, s, doc);
 
+	if (rc == 0)
+		rc = marker_push(s->ig, s, false) == -ECANCELED ? -ECANCELED : 0;
 	s->items_skipped += doc->skipped;
 	doc->skipped = 0;
 	s->ig->dirty = true;
@@ -890,6 +963,8 @@ static void host_cursor(void *ctx, const char *cursor)
 	s->cfg.cursor = c;
 	s->state_owed = true;
 	s->ig->dirty = true;
+	/* The stream reports a cursor once the posts before it are queued. */
+	marker_push(s->ig, s, false);
 }
 
 static void host_warn(void *ctx, const char *msg)
@@ -1057,6 +1132,8 @@ static void cmd_set(struct ingest *ig, struct cmd *c)
 	if (old && c->fresh) {
 		ig->srcs[idx] = s;
 		src_retire(ig, old);
+		/* A new feed: the next checkpoint must not bring the old cursor back. */
+		marker_push(ig, s, true);
 	} else if (old) {
 		/* The history of a source survives an edit of its settings. */
 		s->last_ok_ms = old->last_ok_ms;
@@ -1084,6 +1161,8 @@ static void cmd_remove(struct ingest *ig, int64_t id)
 		return;
 	memmove(ig->srcs + idx, ig->srcs + idx + 1, (ig->nsrcs - idx - 1) * sizeof *ig->srcs);
 	ig->nsrcs--;
+	/* Its posts already queued are covered: analytics need not wait for more. */
+	marker_push(ig, s, true);
 	src_retire(ig, s);
 }
 
@@ -1255,7 +1334,17 @@ int ingest_start(struct ingest **out, const struct ingest_config *cfg, struct bu
 			src_free(s);
 			goto fail;
 		}
+		for (size_t k = 0; cfg && k < cfg->nrestore; k++) {
+			const struct source_cursor *r = &cfg->restore[k];
+			if (r->source_id != s->cfg.id || !r->seen_len)
+				continue;
+			if (seen_decode(&s->seen, r->seen, r->seen_len) < 0)
+				log_warn("ingest", "source %lld: stored seen ids are damaged; "
+						   "starting without them", (long long)s->cfg.id);
+		}
 	}
+	ig->cfg.restore = NULL;   /* borrowed only during start */
+	ig->cfg.nrestore = 0;
 	rc = -pthread_create(&ig->thread, NULL, ingest_main, ig);
 	if (rc < 0)
 		goto fail;

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "core/bus.h"
+#include "core/dbmsg.h"
 #include "core/source.h"
 
 #define INGEST_CATCHUP_PAGES   10                 /* pages polled back to back */
@@ -59,7 +60,26 @@ struct ingest_config {
 	long timeout_ms;         /* HTTP_TOTAL_TIMEOUT_MS */
 	int64_t backoff_cap_ms;  /* INGEST_BACKOFF_CAP_MS */
 	bool no_jitter;          /* a failed source waits its whole backoff window */
+
+	/*
+	 * Exactly-once (docs/STORAGE.md): after the posts of each poll or stream
+	 * batch, put a cursor marker (core/dbmsg.h) on the post queue - the
+	 * source's cursor and seen ids - and leave the cursor out of
+	 * DBMSG_SOURCE_STATE: the analytics checkpoint stores it, matched with
+	 * the posts it counted. Off, the state message carries the cursor.
+	 */
+	bool cursor_markers;
+	/* Seen ids to start from, per source (a checkpoint's); borrowed during start. */
+	const struct source_cursor *restore;
+	size_t nrestore;
 };
+
+/*
+ * The compact form of a source's seen ring in a marker and a checkpoint:
+ * a 32-bit count, then that many 64-bit id hashes, oldest first. A push
+ * source (cursor = its log sequence number) takes the same form.
+ */
+#define INGEST_SEEN_MAX_BYTES (4 + 8 * INGEST_SEEN_IDS)
 
 /* Copies sources; starts the thread. Returns 0 or a negative errno. */
 int ingest_start(struct ingest **out, const struct ingest_config *cfg, struct bus *bus,

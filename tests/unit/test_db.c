@@ -463,7 +463,7 @@ START_TEST(test_reopen_keeps_data_and_schema)
 	sqlite3 *s = sq_open(dbpath);
 	ck_assert_int_eq(sq_int(s, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	ck_assert_int_eq(sq_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-				  " AND name NOT LIKE 'sqlite%'"), 11);
+				  " AND name NOT LIKE 'sqlite%'"), 12);
 	sqlite3_close(s);
 	assert_integrity(dbpath);
 }
@@ -1436,6 +1436,7 @@ START_TEST(test_migration_2_rolls_up_the_minutes_of_a_version_1_file)
 	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_day"), 2);
 	ck_assert_int_eq(sq_int(c, "SELECT kind FROM term_day WHERE term_id = 2"), TERM_WORD);
 	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 0);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM checkpoint_source"), 0); /* migration 3 */
 	sqlite3_close(c);
 	assert_integrity(dbpath);
 }
@@ -1810,6 +1811,180 @@ START_TEST(test_version_1_file_reuses_freed_pages_and_stays_flat)
 }
 END_TEST
 
+/* Checkpoints ---------------------------------------------------------------- */
+
+/* A checkpoint of epoch with one term row (count), one volume row, a state and a cursor. */
+static struct dbmsg *checkpoint_msg(uint64_t epoch, int64_t source_id, const char *cursor,
+				    const char *state, uint32_t count)
+{
+	struct dbmsg *m = dbmsg_new(DBMSG_CHECKPOINT);
+	struct checkpoint *c = &m->u.checkpoint;
+	c->epoch = epoch;
+	c->created_ms = T0 + (int64_t)epoch;
+	c->pool = strdup("ckpt");
+	c->term_rows = calloc(1, sizeof *c->term_rows);
+	c->term_rows[0] = (struct term_minute_row){ .term = c->pool, .term_len = 4,
+						    .kind = TERM_WORD, .minute_ms = T0,
+						    .count = count, .authors = 1, .pos = count };
+	c->nterm = 1;
+	c->volume_rows = calloc(1, sizeof *c->volume_rows);
+	c->volume_rows[0] = (struct volume_minute_row){ .minute_ms = T0, .posts = count,
+							.pos = count };
+	c->nvolume = 1;
+	if (state) {
+		c->state = (uint8_t *)strdup(state);
+		c->state_len = strlen(state);
+	}
+	if (cursor) {
+		uint8_t seen[12] = { 1 };
+		struct source_cursor sc = { .source_id = source_id, .cursor = (char *)cursor,
+					    .seen = seen, .seen_len = sizeof seen };
+		c->cursors = calloc(1, sizeof *c->cursors);
+		ck_assert_int_eq(source_cursor_copy(&c->cursors[0], &sc), 0);
+		c->ncursors = 1;
+	}
+	return m;
+}
+
+START_TEST(test_writer_commits_a_checkpoint_with_rows_state_and_cursors)
+{
+	struct db *db = open_ok(&(struct db_options){ .batch_ms = 10 });
+	struct source_config src = { .kind = "mastodon", .name = "m", .url = "u", .cursor = "100" };
+	ck_assert_int_eq(db_source_upsert(db, &src), 0);
+	struct db_checkpoint ck;
+	ck_assert_int_eq(db_checkpoint_load(db, &ck), 0);
+	ck_assert_uint_eq(ck.epoch, 0);
+	ck_assert_ptr_null(ck.state);
+	ck_assert_uint_eq(ck.ncursors, 0);
+	db_checkpoint_clear(&ck);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	ck_assert_int_eq(db_checkpoint_load(db, &ck), -EBUSY);
+	push(&bus, checkpoint_msg(1, src.id, "205", "state-one", 3));
+	/* a source state (status) must not move the checkpointed cursor */
+	push(&bus, source_state_msg(src.id, NULL, T0, "", 0, 7, 0));
+	/* a checkpoint naming a deleted source changes nothing about it */
+	push(&bus, checkpoint_msg(2, 999, "x", "state-two", 2));
+	db_close(db);
+	bus_destroy(&bus);
+
+	db = open_ok(NULL);
+	ck_assert_int_eq(db_checkpoint_load(db, &ck), 0);
+	ck_assert_uint_eq(ck.epoch, 2);
+	ck_assert_uint_eq(ck.state_len, 9);
+	ck_assert(memcmp(ck.state, "state-two", 9) == 0);
+	ck_assert_uint_eq(ck.ncursors, 1);
+	ck_assert_int_eq(ck.cursors[0].source_id, src.id);
+	ck_assert_str_eq(ck.cursors[0].cursor, "205");
+	ck_assert_uint_eq(ck.cursors[0].seen_len, 12);
+	ck_assert_int_eq(ck.cursors[0].seen[0], 1);
+	db_checkpoint_clear(&ck);
+	struct source_config *v;
+	size_t n;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), 0);
+	ck_assert_str_eq(v[0].cursor, "205");
+	db_sources_free(v, n);
+	db_close(db);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 5);
+	ck_assert_int_eq(sq_int(c, "SELECT posts FROM volume_minute"), 5);
+	ck_assert_int_eq(sq_int(c, "SELECT count FROM term_hour"), 5);
+	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources"), 7);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM checkpoint_source"), 1);
+	/* deleting the source takes its checkpointed cursor with it */
+	sq_exec(c, "PRAGMA foreign_keys = ON; DELETE FROM sources");
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM checkpoint_source"), 0);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_a_failed_checkpoint_leaves_the_previous_one_intact)
+{
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 10, .retry_min_ms = 20,
+				.retry_max_ms = 50 };
+	struct db *db = open_ok(&o);
+	struct source_config src = { .kind = "mastodon", .name = "m", .url = "u" };
+	ck_assert_int_eq(db_source_upsert(db, &src), 0);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	push(&bus, checkpoint_msg(1, src.id, "c1", "state-one", 3));
+	json_decref(status_wait(&bus, st_ok_rows, 3, "the first checkpoint"));
+
+	/* The disk fills while checkpoint 2 is written: nothing of it may show. */
+	atomic_store(&fault_mode, FAULT_FULL);
+	push(&bus, checkpoint_msg(2, src.id, "c2", "state-two", 4));
+	json_decref(status_wait(&bus, st_failing, 2, "disk-full errors"));
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 1);
+	char *t = sq_text(c, "SELECT cast(state AS TEXT) FROM checkpoint");
+	ck_assert_str_eq(t, "state-one");
+	free(t);
+	t = sq_text(c, "SELECT cursor FROM sources");
+	ck_assert_str_eq(t, "c1");
+	free(t);
+	t = sq_text(c, "SELECT cursor FROM checkpoint_source");
+	ck_assert_str_eq(t, "c1");
+	free(t);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 3);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(posts) FROM volume_minute"), 3);
+	sqlite3_close(c);
+
+	/* A third arrives while failing: the two commit together, the newest state wins. */
+	push(&bus, checkpoint_msg(3, src.id, "c3", "state-three", 5));
+	usleep(100 * 1000);
+	atomic_store(&fault_mode, FAULT_NONE);
+	json_decref(status_wait(&bus, st_ok_rows, 7, "recovery"));
+	db_close(db);
+	bus_destroy(&bus);
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 3);
+	t = sq_text(c, "SELECT cast(state AS TEXT) FROM checkpoint");
+	ck_assert_str_eq(t, "state-three");
+	free(t);
+	t = sq_text(c, "SELECT cursor FROM sources");
+	ck_assert_str_eq(t, "c3");
+	free(t);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 12);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(posts) FROM volume_minute"), 12);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_migration_3_adds_checkpoint_sources_to_a_version_2_file)
+{
+	/* a version-2 file with data: today's schema without what migration 3 adds */
+	struct db *db = open_ok(NULL);
+	struct source_config src = { .kind = "rss", .name = "feed", .url = "u", .cursor = "k" };
+	ck_assert_int_eq(db_source_upsert(db, &src), 0);
+	db_close(db);
+	sqlite3 *c = sq_open(dbpath);
+	sq_exec(c, "DROP TABLE checkpoint_source; UPDATE checkpoint SET epoch = 7;"
+		   " PRAGMA user_version = 2");
+	sqlite3_close(c);
+
+	db = open_ok(NULL);
+	struct db_checkpoint ck;
+	ck_assert_int_eq(db_checkpoint_load(db, &ck), 0);
+	ck_assert_uint_eq(ck.epoch, 7);
+	ck_assert_uint_eq(ck.ncursors, 0);
+	db_checkpoint_clear(&ck);
+	db_close(db);
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sqlite_schema WHERE name ="
+				  " 'checkpoint_source'"), 1);
+	char *cur = sq_text(c, "SELECT cursor FROM sources");
+	ck_assert_str_eq(cur, "k");
+	free(cur);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("db");
@@ -1841,6 +2016,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_term_cache_separates_kinds_and_empties_when_full);
 	tcase_add_test(tc, test_new_file_gets_incremental_auto_vacuum_and_a_checkpoint_row);
 	tcase_add_test(tc, test_migration_2_rolls_up_the_minutes_of_a_version_1_file);
+	tcase_add_test(tc, test_writer_commits_a_checkpoint_with_rows_state_and_cursors);
+	tcase_add_test(tc, test_a_failed_checkpoint_leaves_the_previous_one_intact);
+	tcase_add_test(tc, test_migration_3_adds_checkpoint_sources_to_a_version_2_file);
 	tcase_add_test(tc, test_writer_rolls_minutes_up_into_hours_and_days);
 	tcase_add_test(tc, test_writer_stores_volume_minutes_with_hour_and_day_rollups);
 	tcase_add_test(tc, test_writer_keeps_late_minutes_past_retention_only_in_the_rollups);

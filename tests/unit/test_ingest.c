@@ -24,6 +24,7 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/dbmsg.h"
+#include "core/hash.h"
 #include "core/post.h"
 #include "core/strbuf.h"
 #include "ingest/http.h"
@@ -1256,12 +1257,85 @@ START_TEST(test_http_reports_final_response_headers)
 }
 END_TEST
 
+START_TEST(test_ingest_puts_cursor_markers_behind_pages_and_restores_seen_ids)
+{
+	struct harness h;
+	/* the checkpointed seen ids of source 1 name one post of the page */
+	uint8_t seen[12];
+	uint32_t one = 1;
+	uint64_t hid = hash_bytes("117020588169351887", 18);
+	memcpy(seen, &one, 4);
+	memcpy(seen + 4, &hid, 8);
+	struct source_cursor restore = { .source_id = 1, .cursor = "", .seen = seen,
+					 .seen_len = sizeof seen };
+	struct ingest_config cfg = { .interval_ms = 100, .cursor_markers = true,
+				     .restore = &restore, .nrestore = 1 };
+	struct post *p[16];
+
+	h_start_server(&h, handler_public_then_empty, NULL);
+	struct source_config sc = src_cfg(1, "mastodon", h.url,
+					  "{\"timeline\": \"public\", \"limit\": 40}", NULL);
+	h_start_ingest(&h, &cfg, &sc, 1);
+
+	/* seven posts (the eighth was seen before the restart), then the page's marker */
+	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 5000), 8);
+	for (int i = 0; i < 7; i++) {
+		ck_assert(!post_is_marker(p[i]));
+		ck_assert_ptr_null(dbmsg_marker_cursor(p[i]));
+		ck_assert_str_ne(p[i]->id, "117020588169351887");
+	}
+	const struct source_cursor *c = dbmsg_marker_cursor(p[7]);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->source_id, 1);
+	ck_assert_str_eq(c->cursor, "117020593378945190");
+	/* its seen ids: the restored one first, then the seven new, oldest first */
+	ck_assert_uint_eq(c->seen_len, 4 + 8 * 8);
+	uint32_t n;
+	uint64_t h0, h7;
+	memcpy(&n, c->seen, 4);
+	memcpy(&h0, c->seen + 4, 8);
+	memcpy(&h7, c->seen + 4 + 7 * 8, 8);
+	ck_assert_uint_eq(n, 8);
+	ck_assert(h0 == hid);
+	ck_assert(h7 == hash_bytes(p[6]->id, strlen(p[6]->id)));
+	free_posts(p, 8);
+
+	/* the state messages leave the cursor to the checkpoint */
+	void *msgs[64];
+	size_t nm = queue_pop_batch(&h.bus.db, msgs, 64, 1000);
+	ck_assert_uint_gt(nm, 0);
+	for (size_t i = 0; i < nm; i++) {
+		struct dbmsg *m = msgs[i];
+		ck_assert_int_eq(m->kind, DBMSG_SOURCE_STATE);
+		ck_assert_ptr_null(m->u.source.cursor);
+		dbmsg_free(m);
+	}
+
+	/* a new feed for the source: an empty marker, so no old cursor comes back */
+	struct source_config fresh = src_cfg(1, "mastodon", h.url, "{\"timeline\": \"local\"}",
+					     NULL);
+	ck_assert_int_eq(ingest_source_reset(h.ig, &fresh), 0);
+	bool empty = false;
+	for (int tries = 0; tries < 50 && !empty; tries++) {
+		size_t k = take_posts(&h.bus, p, 1, 100);
+		if (k == 0)
+			continue;
+		c = dbmsg_marker_cursor(p[0]);
+		empty = c && c->cursor[0] == 0 && c->seen_len == 0;
+		post_free(p[0]);
+	}
+	ck_assert(empty);
+	h_stop(&h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ingest");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_ingest_delivers_posts_and_advances_cursor);
+	tcase_add_test(tc, test_ingest_puts_cursor_markers_behind_pages_and_restores_seen_ids);
 	tcase_add_test(tc, test_ingest_catches_up_full_pages_at_once);
 	tcase_add_test(tc, test_ingest_backs_off_unreachable_source_while_good_one_flows);
 	tcase_add_test(tc, test_ingest_http_errors_back_off_then_recover);

@@ -3,6 +3,7 @@
  * error bounds, distinct authors and the trend score, checked against an
  * exact reference counter kept by the test.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,11 @@
 
 #include "analytics/tokenize.h"
 #include "analytics/window.h"
+#include "core/hash.h"
+#include "core/limits.h"
 #include "core/snapshot.h"
+#include "core/snapshot_json.h"
+#include "core/strbuf.h"
 #include "core/term.h"
 #include "tests/unit/testutil.h"
 
@@ -682,6 +687,321 @@ START_TEST(test_window_keeps_terms_apart_whose_index_tags_collide)
 }
 END_TEST
 
+/* ---- saving and restoring ---- */
+
+struct minute_log {
+	struct strbuf sb;   /* one line per closed-minute row and per volume */
+};
+
+static void log_minute(void *ctx, int64_t minute_ms, const struct window_minute_row *rows,
+		       size_t n)
+{
+	struct minute_log *l = ctx;
+	for (size_t i = 0; i < n; i++)
+		sb_printf(&l->sb, "%lld %d %.*s %u %u %u %u %.9g\n", (long long)minute_ms,
+			  rows[i].kind, (int)rows[i].term_len, rows[i].term, rows[i].count,
+			  rows[i].authors, rows[i].pos, rows[i].neg, rows[i].sent_sum);
+}
+
+static void log_volume(void *ctx, int64_t minute_ms, const struct window_minute_volume *v)
+{
+	struct minute_log *l = ctx;
+	sb_printf(&l->sb, "%lld volume %llu %llu %llu %.9g\n", (long long)minute_ms,
+		  (unsigned long long)v->posts, (unsigned long long)v->pos,
+		  (unsigned long long)v->neg, v->sent_sum);
+}
+
+/*
+ * A stream that exercises every part of the state: a Zipf vocabulary (so
+ * pruning at a small top_m drops terms), thousands of authors on a few terms
+ * (author sets go sparse, then dense in their group's columns), a burst from
+ * one author, posts out of order, late posts and posts from the future.
+ */
+static void feed_stream(struct window *w, int64_t from_ms, int npost, uint64_t seed)
+{
+	char words[8][24];
+	struct token tk[8];
+	rng_state = seed;
+	for (int i = 0; i < npost; i++) {
+		int64_t t = from_ms + (int64_t)i * 150 - (int64_t)(rnd() % 20000);
+		if (i % 97 == 0)
+			t -= 400000; /* late */
+		if (i % 211 == 0)
+			t += 3600000; /* from the future: clamped */
+		size_t nt = 1 + rnd() % 6;
+		for (size_t k = 0; k < nt; k++) {
+			double u = rnd01();
+			unsigned id = (unsigned)(3000.0 * u * u * u);
+			snprintf(words[k], sizeof words[k], k == 0 && u < 0.3 ? "popular%u" : "w%u",
+				 id % 4);
+			if (k > 0)
+				snprintf(words[k], sizeof words[k], "w%u", id);
+			tk[k] = (struct token){ words[k], (uint16_t)strlen(words[k]),
+						(uint8_t)(k == 5 ? TERM_HASHTAG : TERM_WORD) };
+		}
+		uint32_t author = i % 50 == 0 ? 7u : (uint32_t)(rnd() % 5000) + 1;
+		struct window_post p = { t, author, (float)(rnd01() * 2 - 1), tk, nt };
+		window_add_post(w, &p);
+		if (i % 40 == 0)
+			window_advance(w, from_ms + (int64_t)i * 150);
+	}
+}
+
+static char *state_of(const struct window *w, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	window_state_save(w, &sb);
+	ck_assert(!sb.failed);
+	return sb_detach(&sb, len);
+}
+
+static char *views_json(struct window *w)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct snapshot *s = snapshot_new();
+	struct snapshot_view *v = snapshot_alloc(s, WINDOW_COUNT * sizeof *v);
+	s->views = v;
+	s->nviews = WINDOW_COUNT;
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		ck_assert_int_eq(window_fill_view(w, win, s, &v[win]), 0);
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		for (int sort = 0; sort < 2; sort++) {
+			struct trends_query q = { .window = win, .kind = TERM_KIND_ALL, .sort = sort,
+						  .limit = LIMIT_TRENDS_PER_VIEW, .lang = "" };
+			ck_assert_int_eq(snapshot_json_members(&out, s, &q), 0);
+			sb_putc(&out, '\n');
+		}
+	snapshot_put(s);
+	ck_assert(!out.failed);
+	return sb_detach(&out, NULL);
+}
+
+START_TEST(test_window_restored_state_continues_exactly_like_the_original)
+{
+	struct window_config c;
+	window_config_defaults(&c);
+	c.lateness_ms = 120000;
+	c.top_m = 64;
+	c.warmup_ms = 0;
+	struct window *a = window_new(&c);
+	struct minute_log la = { STRBUF_INIT }, lb = { STRBUF_INIT };
+	/* two hours: levels 1 and 2 close, roll up and become baseline */
+	feed_stream(a, T0, 40000, 42);
+	/* a burst of many authors on one term in the open minute: a dense column */
+	for (uint32_t i = 0; i < 3000; i++)
+		add1(a, T0 + 40000 * 150 - 500, "crowd", i * 2654435761u);
+	check_invariants(a);
+
+	size_t len;
+	char *st = state_of(a, &len);
+	char err[256] = "";
+	struct window *b = NULL;
+	ck_assert_msg(window_state_load(&b, &c, st, len, err, sizeof err) == 0, "%s", err);
+	check_invariants(b);
+	/* the restored window saves to the same bytes */
+	size_t len2;
+	char *st2 = state_of(b, &len2);
+	ck_assert_uint_eq(len2, len);
+	ck_assert(memcmp(st, st2, len) == 0);
+	free(st2);
+
+	window_set_minute_sink(a, log_minute, &la);
+	window_set_volume_sink(a, log_volume, &la);
+	window_set_minute_sink(b, log_minute, &lb);
+	window_set_volume_sink(b, log_volume, &lb);
+	int64_t now = T0 + 40000 * 150;
+	window_advance(a, now);
+	window_advance(b, now);
+	char *ja = views_json(a), *jb = views_json(b);
+	ck_assert_str_eq(ja, jb);
+	free(ja);
+	free(jb);
+	/* the same further posts: the same minute rows, views and state */
+	feed_stream(a, now, 20000, 7);
+	feed_stream(b, now, 20000, 7);
+	window_advance(a, now + 20000 * 150 + 600000);
+	window_advance(b, now + 20000 * 150 + 600000);
+	ck_assert(la.sb.len > 1000);
+	ck_assert_str_eq(la.sb.buf, lb.sb.buf);
+	ja = views_json(a);
+	jb = views_json(b);
+	ck_assert_str_eq(ja, jb);
+	struct window_stats sa, sbs;
+	window_get_stats(a, &sa);
+	window_get_stats(b, &sbs);
+	ck_assert_uint_eq(sa.late_posts, sbs.late_posts);
+	ck_assert_uint_gt(sa.late_posts, 0);
+	ck_assert_uint_gt(sa.future_posts, 0);
+	ck_assert_uint_eq(sa.future_posts, sbs.future_posts);
+	ck_assert_uint_gt(sa.pruned, 0);
+	free(st);
+	st = state_of(a, &len);
+	st2 = state_of(b, &len2);
+	ck_assert_uint_eq(len, len2);
+	ck_assert(memcmp(st, st2, len) == 0);
+	free(st);
+	free(st2);
+	free(ja);
+	free(jb);
+	sb_free(&la.sb);
+	sb_free(&lb.sb);
+	window_free(a);
+	window_free(b);
+}
+END_TEST
+
+START_TEST(test_window_restores_the_watermark_so_old_posts_stay_late)
+{
+	struct window *a = mkwin(60000, 4096);
+	add1(a, T0 + 600000, "now", 1);
+	size_t len;
+	char *st = state_of(a, &len);
+	struct window_config c;
+	window_config_defaults(&c);
+	c.lateness_ms = 60000;
+	c.warmup_ms = 0;
+	struct window *b = NULL;
+	char err[256];
+	ck_assert_int_eq(window_state_load(&b, &c, st, len, err, sizeof err), 0);
+	ck_assert_int_eq(window_watermark_ms(b), window_watermark_ms(a));
+	/* behind the restored watermark: late, as it would have been before */
+	ck_assert_int_eq(add1(b, T0, "old", 2), WINDOW_LATE);
+	ck_assert_int_eq(add1(b, T0 + 590000, "recent", 2), WINDOW_ADDED);
+	ck_assert_uint_eq(count_of(b, WINDOW_5M, "now"), 1);
+	free(st);
+	window_free(a);
+	window_free(b);
+}
+END_TEST
+
+START_TEST(test_window_refuses_truncated_or_corrupt_state_with_a_reason)
+{
+	struct window_config c;
+	window_config_defaults(&c);
+	c.lateness_ms = 60000;
+	c.top_m = 32;
+	struct window *a = window_new(&c);
+	feed_stream(a, T0, 3000, 3);
+	size_t len;
+	char *st = state_of(a, &len);
+	char err[256];
+	struct window *b = NULL;
+
+	/* every truncation is refused */
+	for (size_t cut = 0; cut < len; cut += 1 + cut / 50) {
+		err[0] = 0;
+		ck_assert_int_eq(window_state_load(&b, &c, st, cut, err, sizeof err), -EINVAL);
+		ck_assert_ptr_null(b);
+		ck_assert_msg(strlen(err) > 10, "no reason given for a cut at %zu", cut);
+	}
+	/* not a state at all */
+	ck_assert_int_eq(window_state_load(&b, &c, "hello, world", 12, err, sizeof err), -EINVAL);
+	ck_assert(strstr(err, "not a window state"));
+	/* any flipped bit is refused (the state carries a hash of itself) */
+	uint64_t flip = 99; /* its own generator: feed_stream reseeds rnd() */
+	int refused = 0;
+	for (int i = 0; i < 400; i++) {
+		char *bad = malloc(len);
+		memcpy(bad, st, len);
+		flip = flip * 6364136223846793005ull + 1442695040888963407ull;
+		size_t at = (size_t)(flip >> 33) % len;
+		bad[at] ^= (char)(1u << ((flip >> 20) % 8));
+		int rc = window_state_load(&b, &c, bad, len, err, sizeof err);
+		ck_assert_int_eq(rc, -EINVAL);
+		ck_assert_ptr_null(b);
+		ck_assert_msg(strstr(err, "damaged") || strstr(err, "not a window state"), "%s", err);
+		refused++;
+		free(bad);
+	}
+	ck_assert_int_eq(refused, 400);
+	/*
+	 * Damage that keeps a valid hash (the checks behind it): refused, or
+	 * accepted consistent; either way nothing crashes, then or when fed.
+	 */
+	int accepted = 0;
+	refused = 0;
+	for (int i = 0; i < 400; i++) {
+		char *bad = malloc(len);
+		memcpy(bad, st, len);
+		flip = flip * 6364136223846793005ull + 1442695040888963407ull;
+		size_t at = 4 + (size_t)(flip >> 33) % (len - 12);
+		bad[at] ^= (char)(1u << ((flip >> 20) % 8));
+		uint64_t h = hash_bytes(bad, len - 8);
+		memcpy(bad + len - 8, &h, 8);
+		if (window_state_load(&b, &c, bad, len, err, sizeof err) == 0) {
+			check_invariants(b);
+			feed_stream(b, T0 + 3000 * 150, 200, 5);
+			window_advance(b, T0 + 3000 * 150 + 7200000);
+			window_free(b);
+			b = NULL;
+			accepted++;
+		} else {
+			ck_assert_msg(strlen(err) > 10, "no reason given");
+			refused++;
+		}
+		free(bad);
+	}
+	ck_assert_int_eq(accepted + refused, 400);
+	ck_assert_int_gt(refused, 100);
+	/* a state that needs more ring slots than a smaller lateness gives */
+	struct window_config small = c;
+	small.lateness_ms = 0;
+	struct window *wide = mkwin(3000000, 4096);
+	for (int i = 0; i < 1000; i++) /* 1000 open seconds: more than 512 slots */
+		add1(wide, T0 + i * 2900, "spread", 1);
+	free(st);
+	st = state_of(wide, &len);
+	ck_assert_int_eq(window_state_load(&b, &small, st, len, err, sizeof err), -EINVAL);
+	ck_assert_msg(strstr(err, "lateness"), "%s", err);
+	free(st);
+	window_free(wide);
+	window_free(a);
+}
+END_TEST
+
+
+static int open_log(void *ctx, int64_t minute_ms, const struct window_minute_row *rows, size_t n,
+		    const struct window_minute_volume *v)
+{
+	struct minute_log *l = ctx;
+	for (size_t i = 0; i < n; i++)
+		sb_printf(&l->sb, "%lld %d %.*s %u %u %u %u\n", (long long)minute_ms, rows[i].kind,
+			  (int)rows[i].term_len, rows[i].term, rows[i].count, rows[i].authors,
+			  rows[i].pos, rows[i].neg);
+	sb_printf(&l->sb, "%lld volume %llu\n", (long long)minute_ms, (unsigned long long)v->posts);
+	return 0;
+}
+
+START_TEST(test_window_lists_open_minutes_with_rows_and_volume)
+{
+	struct window *w = mkwin(120000, 4096);
+	struct minute_log l = { STRBUF_INIT };
+	add1(w, T0 + 1000, "alpha", 1);
+	add1(w, T0 + 2000, "alpha", 2);
+	add1(w, T0 + 61000, "beta", 3);
+	add1(w, T0 + 62000, "alpha", 3);
+	ck_assert_int_eq(window_open_minutes(w, T0, T0 + 120000, 0, NULL, 0, open_log, &l), 0);
+	ck_assert_str_eq(l.sb.buf, "1795608000000 0 alpha 2 2 2 0\n"
+				   "1795608000000 volume 2\n"
+				   "1795608060000 0 beta 1 1 1 0\n"
+				   "1795608060000 0 alpha 1 1 1 0\n"
+				   "1795608060000 volume 2\n");
+	sb_reset(&l.sb);
+	ck_assert_int_eq(window_open_minutes(w, T0 + 60000, T0 + 120000, TERM_WORD, "alpha", 5,
+					     open_log, &l), 0);
+	ck_assert_str_eq(l.sb.buf, "1795608060000 0 alpha 1 1 1 0\n1795608060000 volume 2\n");
+	sb_reset(&l.sb);
+	/* closed minutes are no longer open */
+	window_advance(w, T0 + 180000);
+	ck_assert_int_eq(window_open_minutes(w, T0, T0 + 120000, 0, NULL, 0, open_log, &l), 0);
+	ck_assert_str_eq(l.sb.buf, "1795608060000 0 beta 1 1 1 0\n"
+				   "1795608060000 0 alpha 1 1 1 0\n"
+				   "1795608060000 volume 2\n");
+	sb_free(&l.sb);
+	window_free(w);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("window");
@@ -705,6 +1025,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_sees_the_authors_of_the_latest_post);
 	tcase_add_test(tc, test_window_gives_memory_back_when_buckets_are_pruned);
 	tcase_add_test(tc, test_window_keeps_terms_apart_whose_index_tags_collide);
+	tcase_add_test(tc, test_window_restored_state_continues_exactly_like_the_original);
+	tcase_add_test(tc, test_window_restores_the_watermark_so_old_posts_stay_late);
+	tcase_add_test(tc, test_window_refuses_truncated_or_corrupt_state_with_a_reason);
+	tcase_add_test(tc, test_window_lists_open_minutes_with_rows_and_volume);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,477 @@
+/*
+ * Tests for analytics/engine.c: live answers (core/live.h), checkpoint
+ * messages (rows, volume, state and cursors of one epoch), holding a
+ * checkpoint until the posts are covered by their cursor marker, never
+ * dropping rows while the db queue is full, and restoring from a state -
+ * exactly, or not at all when the state is damaged.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analytics/engine.h"
+#include "core/bus.h"
+#include "core/clock.h"
+#include "core/dbmsg.h"
+#include "core/live.h"
+#include "core/post.h"
+#include "core/term.h"
+#include "tests/unit/testutil.h"
+
+#define MIN_MS 60000LL
+
+static int64_t now_minute(void) { return clock_now_ms() / MIN_MS * MIN_MS; }
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static struct engine *start(struct bus *bus, int64_t ckpt_ms, bool markers, const void *state,
+			    size_t len, uint64_t epoch)
+{
+	struct engine_config c = { .data_dir = TRENDD_TEST_DATA_DIR, .tick_ms = 50,
+				   .lateness_ms = 3000000, .checkpoint_ms = ckpt_ms,
+				   .cursor_markers = markers, .state = state, .state_len = len,
+				   .epoch = epoch };
+	struct engine *e = NULL;
+	char err[256];
+	ck_assert_msg(engine_start(&e, &c, bus, err, sizeof err) == 0, "%s", err);
+	return e;
+}
+
+static void post(struct bus *bus, int64_t source, int64_t at_ms, const char *id,
+		 const char *author, const char *text)
+{
+	struct post *p = post_new(&(struct post_fields){ .source_id = source, .created_at_ms = at_ms,
+							 .id = id, .author = author, .lang = "en",
+							 .text = text, .text_len = (size_t)-1 });
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(queue_push(&bus->posts, p, 1000), 0);
+}
+
+static void marker(struct bus *bus, int64_t source, const char *cursor)
+{
+	struct post *m = dbmsg_marker_new(source, cursor, "seen", 4);
+	ck_assert_ptr_nonnull(m);
+	ck_assert(post_is_marker(m));
+	ck_assert_int_eq(queue_push(&bus->posts, m, 1000), 0);
+}
+
+/* The next checkpoint on the db queue (other messages are dropped), or NULL. */
+static struct dbmsg *next_checkpoint(struct bus *bus, int timeout_ms)
+{
+	int64_t until = clock_mono_ms() + timeout_ms;
+	for (;;) {
+		void *m;
+		int64_t left = until - clock_mono_ms();
+		if (left < 0)
+			return NULL;
+		if (queue_pop_batch(&bus->db, &m, 1, (int)left) == 0)
+			continue;
+		if (((struct dbmsg *)m)->kind == DBMSG_CHECKPOINT)
+			return m;
+		dbmsg_free(m);
+	}
+}
+
+static void drain_db(struct bus *bus)
+{
+	void *m;
+	while (queue_pop_batch(&bus->db, &m, 1, 0) == 1)
+		dbmsg_free(m);
+}
+
+static struct live_req *ask(struct bus *bus, enum live_op op, int kind, const char *term,
+			    int64_t from, int64_t to)
+{
+	struct live_req *r = live_req_new(op);
+	ck_assert_ptr_nonnull(r);
+	r->kind = kind;
+	if (term) {
+		snprintf(r->term, sizeof r->term, "%s", term);
+		r->term_len = strlen(term);
+	}
+	r->from_ms = from;
+	r->to_ms = to;
+	r->limit = 100;
+	ck_assert_int_eq(live_ask(bus, r, 5000), 0);
+	ck_assert_int_eq(r->rc, 0);
+	return r;
+}
+
+/* Sum of the counts of a live answer's rows for term (NULL: every row) with the given epoch. */
+static uint64_t rows_count(const struct live_req *r, const char *term, uint64_t epoch)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct live_row *row = &r->rows[i];
+		if (row->epoch != epoch)
+			continue;
+		if (term && (row->term_len != strlen(term) || memcmp(row->term, term, row->term_len)))
+			continue;
+		n += row->count;
+	}
+	return n;
+}
+
+START_TEST(test_engine_answers_live_requests_from_open_minutes_and_pending_rows)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start(&bus, 60000, false, NULL, 0, 7);
+	int64_t m = now_minute() - 10 * MIN_MS, old = now_minute() - 3 * 3600 * 1000LL;
+	post(&bus, 1, m + 1000, "a", "ann", "#rust is great");
+	post(&bus, 1, m + 2000, "b", "bob", "#rust is great");
+	post(&bus, 1, m + MIN_MS + 5, "c", "cid", "#rust again, terrible");
+	post(&bus, 1, old, "d", "dan", "#rust from long ago"); /* late: a pending row */
+	/* asked at once: the queued posts are counted before the answer */
+	struct live_req *r = ask(&bus, LIVE_TERM, TERM_HASHTAG, "#rust", old - MIN_MS,
+				 m + 10 * MIN_MS);
+	ck_assert_uint_eq(r->checkpoint_epoch, 7);
+	ck_assert_uint_eq(rows_count(r, NULL, UINT64_MAX), 3);
+	ck_assert_uint_eq(rows_count(r, NULL, 8), 1);
+	ck_assert_uint_eq(r->nrows, 3); /* two open minutes, one pending minute */
+	for (size_t i = 0; i < r->nrows; i++)
+		if (r->rows[i].minute_ms == m) {
+			ck_assert_uint_eq(r->rows[i].count, 2);
+			ck_assert_uint_eq(r->rows[i].authors, 2);
+			ck_assert_uint_eq(r->rows[i].pos, 2);
+		}
+	live_req_free(r);
+	/* a range that leaves out the old minute */
+	r = ask(&bus, LIVE_TERM, TERM_HASHTAG, "#rust", m + MIN_MS, m + 2 * MIN_MS);
+	ck_assert_uint_eq(r->nrows, 1);
+	ck_assert_uint_eq(r->rows[0].count, 1);
+	ck_assert_uint_eq(r->rows[0].neg, 1);
+	live_req_free(r);
+	/* a term nobody used */
+	r = ask(&bus, LIVE_TERM, TERM_WORD, "nothing", old - MIN_MS, m + 10 * MIN_MS);
+	ck_assert_uint_eq(r->nrows, 0);
+	live_req_free(r);
+
+	r = ask(&bus, LIVE_VOLUME, 0, NULL, old - MIN_MS, m + 10 * MIN_MS);
+	ck_assert_uint_eq(rows_count(r, NULL, UINT64_MAX), 3);
+	ck_assert_uint_eq(rows_count(r, NULL, 8), 1);
+	live_req_free(r);
+
+	r = ask(&bus, LIVE_TOP, TERM_KIND_ALL, NULL, old - MIN_MS, m + 10 * MIN_MS);
+	ck_assert_uint_eq(rows_count(r, "#rust", UINT64_MAX), 3);
+	ck_assert_uint_eq(rows_count(r, "#rust", 8), 1);
+	ck_assert_uint_eq(rows_count(r, "great", UINT64_MAX), 2);
+	live_req_free(r);
+	r = ask(&bus, LIVE_TOP, TERM_HASHTAG, NULL, old - MIN_MS, m + 10 * MIN_MS);
+	ck_assert_uint_eq(rows_count(r, "great", UINT64_MAX), 0);
+	ck_assert_uint_eq(rows_count(r, "#rust", UINT64_MAX), 3);
+	live_req_free(r);
+	/* limit 1: only the most used term, with its rows of both epochs */
+	r = live_req_new(LIVE_TOP);
+	r->kind = TERM_KIND_ALL;
+	r->from_ms = old - MIN_MS;
+	r->to_ms = m + 10 * MIN_MS;
+	r->limit = 1;
+	ck_assert_int_eq(live_ask(&bus, r, 5000), 0);
+	ck_assert_uint_eq(r->nrows, 2);
+	ck_assert_uint_eq(rows_count(r, "#rust", UINT64_MAX) + rows_count(r, "#rust", 8), 4);
+	live_req_free(r);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
+START_TEST(test_engine_checkpoint_carries_rows_volume_state_and_cursors)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start(&bus, 200, true, NULL, 0, 0);
+	int64_t old = now_minute() - 3 * 3600 * 1000LL;
+	post(&bus, 4, old + 1000, "a", "ann", "#late post");
+	post(&bus, 4, old + 2000, "b", "ann", "#late post again");
+	post(&bus, 4, now_minute() - MIN_MS, "c", "bob", "#fresh");
+	marker(&bus, 4, "300");
+	struct dbmsg *m = next_checkpoint(&bus, 3000);
+	ck_assert_ptr_nonnull(m);
+	const struct checkpoint *c = &m->u.checkpoint;
+	ck_assert_uint_eq(c->epoch, 1);
+	ck_assert_ptr_nonnull(c->state);
+	ck_assert_uint_gt(c->state_len, 100);
+	/* the two late posts of one minute merged into one row per term */
+	bool found = false;
+	for (size_t i = 0; i < c->nterm; i++)
+		if (c->term_rows[i].term_len == 5 && !memcmp(c->term_rows[i].term, "#late", 5)) {
+			ck_assert(!found);
+			found = true;
+			ck_assert_int_eq(c->term_rows[i].minute_ms, old);
+			ck_assert_uint_eq(c->term_rows[i].count, 2);
+			ck_assert_uint_eq(c->term_rows[i].authors, 1);
+		}
+	ck_assert(found);
+	ck_assert_uint_eq(c->nvolume, 1);
+	ck_assert_uint_eq(c->volume_rows[0].posts, 2);
+	ck_assert_uint_eq(c->ncursors, 1);
+	ck_assert_int_eq(c->cursors[0].source_id, 4);
+	ck_assert_str_eq(c->cursors[0].cursor, "300");
+	ck_assert_uint_eq(c->cursors[0].seen_len, 4);
+	dbmsg_free(m);
+	/* idle: no new epoch rewrites the same state */
+	ck_assert_ptr_null(next_checkpoint(&bus, 700));
+	/* the next epoch carries only what is new: a recent post makes no row */
+	post(&bus, 4, now_minute() - MIN_MS, "e", "eve", "#fresh again");
+	marker(&bus, 4, "301");
+	m = next_checkpoint(&bus, 3000);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->u.checkpoint.epoch, 2);
+	ck_assert_uint_eq(m->u.checkpoint.nterm, 0);
+	ck_assert_uint_eq(m->u.checkpoint.ncursors, 1);
+	ck_assert_str_eq(m->u.checkpoint.cursors[0].cursor, "301");
+	dbmsg_free(m);
+	/* live answers now name the sent epoch; the fresh post is still open */
+	struct live_req *r = ask(&bus, LIVE_TERM, TERM_HASHTAG, "#fresh", old, now_minute() + MIN_MS);
+	ck_assert_uint_eq(r->checkpoint_epoch, 2);
+	ck_assert_uint_eq(rows_count(r, NULL, UINT64_MAX), 2);
+	live_req_free(r);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
+START_TEST(test_engine_holds_the_checkpoint_until_the_marker_follows_the_posts)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start(&bus, 300, true, NULL, 0, 0);
+	post(&bus, 2, now_minute() - MIN_MS, "a", "ann", "one");
+	post(&bus, 2, now_minute() - MIN_MS, "b", "bob", "two");
+	/* due at 300 ms, but the posts' marker has not come: no checkpoint yet */
+	ck_assert_ptr_null(next_checkpoint(&bus, 450));
+	marker(&bus, 2, "b");
+	struct dbmsg *m = next_checkpoint(&bus, 1000);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->u.checkpoint.ncursors, 1);
+	ck_assert_str_eq(m->u.checkpoint.cursors[0].cursor, "b");
+	dbmsg_free(m);
+	/* a source that never sends its marker holds it back one more period at most */
+	post(&bus, 3, now_minute() - MIN_MS, "c", "cid", "three");
+	int64_t t0 = clock_mono_ms();
+	m = next_checkpoint(&bus, 2000);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_ge(clock_mono_ms() - t0, 250);
+	dbmsg_free(m);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
+START_TEST(test_engine_keeps_every_row_while_the_db_queue_is_full)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	/* the db thread is stuck: its queue is full */
+	size_t filler = 0;
+	for (;;) {
+		struct dbmsg *f = dbmsg_new(DBMSG_SOURCE_DELETE);
+		if (queue_try_push(&bus.db, f) < 0) {
+			dbmsg_free(f);
+			break;
+		}
+		filler++;
+	}
+	struct engine *e = start(&bus, 100, false, NULL, 0, 0);
+	int64_t old = now_minute() - 3 * 3600 * 1000LL;
+	char id[16];
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof id, "p%d", i);
+		post(&bus, 1, old + (i % 2) * MIN_MS, id, id, "#backlog");
+		if (i % 100 == 0)
+			sleep_ms(250); /* several checkpoint periods pass */
+	}
+	sleep_ms(300);
+	/* room again: one checkpoint with everything, merged per (term, minute) */
+	for (size_t i = 0; i < filler; i++) {
+		void *f;
+		ck_assert_uint_eq(queue_pop_batch(&bus.db, &f, 1, 0), 1);
+		ck_assert_int_ne(((struct dbmsg *)f)->kind, DBMSG_CHECKPOINT);
+		dbmsg_free(f);
+	}
+	struct dbmsg *m = next_checkpoint(&bus, 3000);
+	ck_assert_ptr_nonnull(m);
+	const struct checkpoint *c = &m->u.checkpoint;
+	ck_assert_uint_eq(c->epoch, 1);
+	uint64_t total = 0;
+	size_t rows = 0;
+	for (size_t i = 0; i < c->nterm; i++)
+		if (c->term_rows[i].term_len == 8 && !memcmp(c->term_rows[i].term, "#backlog", 8)) {
+			total += c->term_rows[i].count;
+			rows++;
+		}
+	ck_assert_uint_eq(total, 300);
+	ck_assert_uint_eq(rows, 2);
+	dbmsg_free(m);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
+/* Feeds posts [from, to) of a fixed pseudo-random stream of recent posts. */
+static void feed(struct bus *bus, int from, int to)
+{
+	static const char *const words[] = { "alpha", "beta", "gamma", "delta", "#tag", "#other",
+					     "good", "bad", "@ann", "epsilon" };
+	int64_t base = now_minute() - 20 * MIN_MS;
+	char id[16], author[16], text[128];
+	for (int i = from; i < to; i++) {
+		snprintf(id, sizeof id, "%d", i);
+		snprintf(author, sizeof author, "a%d", (i * 7) % 23);
+		snprintf(text, sizeof text, "%s %s %s", words[i % 10], words[(i * 3) % 10],
+			 words[(i * 7 + 1) % 10]);
+		post(bus, 1 + i % 2, base + (int64_t)((i * 7919) % (15 * MIN_MS)), id, author, text);
+	}
+}
+
+/* The last state an engine hands over when it stops. */
+static uint8_t *stop_for_state(struct engine *e, struct bus *bus, size_t *len)
+{
+	engine_stop(e);
+	uint8_t *state = NULL;
+	void *m;
+	while (queue_pop_batch(&bus->db, &m, 1, 0) == 1) {
+		struct dbmsg *d = m;
+		if (d->kind == DBMSG_CHECKPOINT && d->u.checkpoint.state) {
+			free(state);
+			state = d->u.checkpoint.state;
+			*len = d->u.checkpoint.state_len;
+			d->u.checkpoint.state = NULL;
+		}
+		dbmsg_free(d);
+	}
+	ck_assert_ptr_nonnull(state);
+	return state;
+}
+
+static char *top_text(struct bus *bus)
+{
+	struct live_req *r = ask(bus, LIVE_TOP, TERM_KIND_ALL, NULL, 0, INT64_MAX);
+	struct live_req *v = ask(bus, LIVE_VOLUME, 0, NULL, 0, INT64_MAX);
+	size_t cap = 64 * (r->nrows + v->nrows) + 1, len = 0;
+	char *out = malloc(cap);
+	out[0] = 0;
+	/* LIVE_TOP rows are in count order, ties in a stable term order */
+	for (size_t i = 0; i < r->nrows; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%.*s/%d %u %u %u %u\n",
+					(int)r->rows[i].term_len, r->rows[i].term, r->rows[i].kind,
+					r->rows[i].count, r->rows[i].authors, r->rows[i].pos,
+					r->rows[i].neg);
+	for (size_t i = 0; i < v->nrows; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%lld %u\n",
+					(long long)v->rows[i].minute_ms, v->rows[i].count);
+	live_req_free(r);
+	live_req_free(v);
+	return out;
+}
+
+START_TEST(test_engine_restored_from_a_state_counts_like_an_uninterrupted_one)
+{
+	struct bus a, b;
+	ck_assert_int_eq(bus_init(&a), 0);
+	ck_assert_int_eq(bus_init(&b), 0);
+	/* a counts 400 posts and stops; its state starts b, which counts 400 more */
+	struct engine *e = start(&a, 60000, false, NULL, 0, 0);
+	feed(&a, 0, 400);
+	size_t len = 0;
+	uint8_t *state = stop_for_state(e, &a, &len);
+	bus_destroy(&a);
+	ck_assert_int_eq(bus_init(&a), 0);
+	struct engine *restored = start(&b, 60000, false, state, len, 1);
+	ck_assert(engine_restored(restored));
+	feed(&b, 400, 800);
+	/* the same 800 posts, uninterrupted */
+	struct engine *whole = start(&a, 60000, false, NULL, 0, 0);
+	ck_assert(!engine_restored(whole));
+	feed(&a, 0, 800);
+	char *x = top_text(&a), *y = top_text(&b);
+	ck_assert_uint_gt(strlen(x), 200);
+	ck_assert_str_eq(x, y);
+	free(x);
+	free(y);
+	engine_stop(whole);
+	engine_stop(restored);
+	drain_db(&a);
+	drain_db(&b);
+	free(state);
+	bus_destroy(&a);
+	bus_destroy(&b);
+}
+END_TEST
+
+START_TEST(test_engine_starts_empty_from_a_damaged_state_and_keeps_counting)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start(&bus, 60000, false, NULL, 0, 0);
+	feed(&bus, 0, 200);
+	size_t len = 0;
+	uint8_t *state = stop_for_state(e, &bus, &len);
+	bus_destroy(&bus);
+
+	uint8_t *bad = malloc(len);
+	const struct { size_t at, len; } damage[] = {
+		{ len / 2, len },      /* one flipped byte in the middle */
+		{ 0, len },            /* the magic */
+		{ (size_t)-1, len / 3 }, /* truncated */
+		{ (size_t)-1, 3 },
+		{ len - 1, len },      /* the last byte */
+	};
+	for (size_t k = 0; k < sizeof damage / sizeof damage[0]; k++) {
+		memcpy(bad, state, len);
+		if (damage[k].at != (size_t)-1)
+			bad[damage[k].at] ^= 0x40;
+		ck_assert_int_eq(bus_init(&bus), 0); /* a stopped engine closed the post queue */
+		e = start(&bus, 60000, false, bad, damage[k].len, 3);
+		ck_assert(!engine_restored(e));
+		char *t = top_text(&bus);
+		ck_assert_str_eq(t, ""); /* empty windows */
+		free(t);
+		feed(&bus, 0, 10);     /* and it counts */
+		struct live_req *r = ask(&bus, LIVE_VOLUME, 0, NULL, 0, INT64_MAX);
+		ck_assert_uint_eq(rows_count(r, NULL, UINT64_MAX), 10);
+		ck_assert_uint_eq(r->checkpoint_epoch, 3);
+		live_req_free(r);
+		engine_stop(e);
+		drain_db(&bus);
+		bus_destroy(&bus);
+	}
+	/* garbage that is not a state at all */
+	ck_assert_int_eq(bus_init(&bus), 0);
+	e = start(&bus, 60000, false, "definitely not a state", 22, 0);
+	ck_assert(!engine_restored(e));
+	engine_stop(e);
+	drain_db(&bus);
+	free(bad);
+	free(state);
+	bus_destroy(&bus);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("engine");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_engine_answers_live_requests_from_open_minutes_and_pending_rows);
+	tcase_add_test(tc, test_engine_checkpoint_carries_rows_volume_state_and_cursors);
+	tcase_add_test(tc, test_engine_holds_the_checkpoint_until_the_marker_follows_the_posts);
+	tcase_add_test(tc, test_engine_keeps_every_row_while_the_db_queue_is_full);
+	tcase_add_test(tc, test_engine_restored_from_a_state_counts_like_an_uninterrupted_one);
+	tcase_add_test(tc, test_engine_starts_empty_from_a_damaged_state_and_keeps_counting);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void) { return tu_run(suite()); }
