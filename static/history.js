@@ -48,7 +48,8 @@ export function init() {
   });
   for (const b of el.form.querySelectorAll('[data-preset]')) {
     b.addEventListener('click', () => {
-      const to = Date.now();
+      // the inputs hold whole minutes: end with the minute now under way, so it is included
+      const to = floorTo(Date.now(), MIN) + MIN;
       el.to.value = toLocalInput(to);
       el.from.value = toLocalInput(to - PRESETS[b.dataset.preset]);
       el.form.requestSubmit();
