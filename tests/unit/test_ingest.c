@@ -4,12 +4,8 @@
  * test on 127.0.0.1, which replays captured Mastodon responses
  * (tests/fixtures/mastodon) or answers what each test needs.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +26,7 @@
 #include "ingest/http.h"
 #include "ingest/ingest.h"
 #include "ingest/source_mastodon.h"
+#include "tests/unit/fixture_http.h"
 #include "tests/unit/testutil.h"
 
 /* ---- a tiny HTTP/1.1 server: one request per connection ---- */
@@ -48,10 +45,8 @@ typedef void (*handler_fn)(struct server *srv, int idx, const char *target, cons
 			   struct strbuf *reply, bool *hang);
 
 struct server {
-	int fd;
+	struct fx_listener lis;
 	uint16_t port;
-	pthread_t thread;
-	atomic_bool stop;
 	handler_fn handler;
 	void *ctx;
 	pthread_mutex_t mu;
@@ -61,33 +56,12 @@ struct server {
 	int nhung;
 };
 
-static void sleep_ms(int ms)
+static void serve_one(void *arg, int c)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
+	struct server *s = arg;
+	char buf[16384], *target, *headers;
 
-static void serve_one(struct server *s, int c)
-{
-	char buf[16384];
-	size_t n = 0;
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
-
-	while (n < sizeof buf - 1) {
-		if (poll(&pfd, 1, 2000) <= 0)
-			break;
-		ssize_t r = recv(c, buf + n, sizeof buf - 1 - n, 0);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = 0;
-		if (strstr(buf, "\r\n\r\n"))
-			break;
-	}
-	buf[n] = 0;
-	char *sp1 = strchr(buf, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	char *hdr = strstr(buf, "\r\n");
-	if (!sp1 || !sp2 || !hdr) {
+	if (fx_read_request(c, buf, sizeof buf, &target, &headers) < 0) {
 		close(c);
 		return;
 	}
@@ -96,82 +70,42 @@ static void serve_one(struct server *s, int c)
 	idx = s->nreqs;
 	if (s->nreqs < MAX_REQS) {
 		struct req_log *l = &s->reqs[s->nreqs++];
-		snprintf(l->target, sizeof l->target, "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
-		snprintf(l->headers, sizeof l->headers, "%s", hdr + 2);
+		snprintf(l->target, sizeof l->target, "%s", target);
+		snprintf(l->headers, sizeof l->headers, "%s", headers);
 		l->at_ms = clock_mono_ms();
 	}
 	pthread_mutex_unlock(&s->mu);
 
 	struct strbuf reply = STRBUF_INIT;
 	bool hang = false;
-	*sp2 = 0;
-	s->handler(s, idx, sp1 + 1, hdr + 2, &reply, &hang);
+	s->handler(s, idx, target, headers, &reply, &hang);
 	if (hang && s->nhung < 64) {
 		s->hung[s->nhung++] = c;
 		sb_free(&reply);
 		return;
 	}
-	for (size_t off = 0; off < reply.len;) {
-		ssize_t w = send(c, reply.buf + off, reply.len - off, MSG_NOSIGNAL);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	sb_free(&reply);
-	shutdown(c, SHUT_WR);
-	close(c);
-}
-
-static void *server_main(void *arg)
-{
-	struct server *s = arg;
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-
-	while (!atomic_load(&s->stop)) {
-		if (poll(&pfd, 1, 20) <= 0)
-			continue;
-		int c = accept(s->fd, NULL, NULL);
-		if (c >= 0)
-			serve_one(s, c);
-	}
-	for (int i = 0; i < s->nhung; i++)
-		close(s->hung[i]);
-	return NULL;
+	fx_reply_close(c, &reply);
 }
 
 static void server_start(struct server *s, handler_fn h, void *ctx)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	int one = 1;
-
 	memset(s, 0, sizeof *s);
 	s->handler = h;
 	s->ctx = ctx;
 	pthread_mutex_init(&s->mu, NULL);
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(s->fd, 0);
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(listen(s->fd, 64), 0);
-	getsockname(s->fd, (struct sockaddr *)&a, &alen);
-	s->port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&s->thread, NULL, server_main, s), 0);
+	fx_listener_start(&s->lis, 64, &s->port, serve_one, s);
 }
 
 static void server_stop(struct server *s)
 {
-	atomic_store(&s->stop, true);
-	pthread_join(s->thread, NULL);
-	close(s->fd);
+	fx_listener_stop(&s->lis);
+	for (int i = 0; i < s->nhung; i++)
+		close(s->hung[i]);
 }
 
 static int server_nreqs(struct server *s)
 {
-	pthread_mutex_lock(&s->mu);
-	int n = s->nreqs;
-	pthread_mutex_unlock(&s->mu);
-	return n;
+	return fx_locked_int(&s->mu, &s->nreqs);
 }
 
 static struct req_log server_req(struct server *s, int i)
@@ -185,13 +119,7 @@ static struct req_log server_req(struct server *s, int i)
 
 static bool wait_reqs(struct server *s, int n, int timeout_ms)
 {
-	int64_t end = clock_mono_ms() + timeout_ms;
-	while (server_nreqs(s) < n) {
-		if (clock_mono_ms() > end)
-			return false;
-		sleep_ms(5);
-	}
-	return true;
+	return fx_wait_locked_int(&s->mu, &s->nreqs, n, timeout_ms);
 }
 
 /* ---- replies ---- */
@@ -277,26 +205,6 @@ static void h_stop(struct harness *h)
 	bus_destroy(&h->bus);
 }
 
-/* Collects up to n posts, waiting at most timeout_ms in all. Returns the count. */
-static size_t take_posts(struct bus *b, struct post **out, size_t n, int timeout_ms)
-{
-	int64_t end = clock_mono_ms() + timeout_ms;
-	size_t got = 0;
-	while (got < n) {
-		int64_t left = end - clock_mono_ms();
-		if (left <= 0)
-			break;
-		got += queue_pop_batch(&b->posts, (void **)out + got, n - got, (int)left);
-	}
-	return got;
-}
-
-static void free_posts(struct post **p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		post_free(p[i]);
-}
-
 /* The current sources JSON, parsed (caller decrefs), or NULL. */
 static json_t *sources_now(struct bus *b)
 {
@@ -349,7 +257,7 @@ static bool wait_status(struct bus *b, int64_t id, const char *key, const char *
 			return true;
 		if (clock_mono_ms() > end)
 			return false;
-		sleep_ms(5);
+		fx_sleep_ms(5);
 	}
 }
 
@@ -398,7 +306,7 @@ START_TEST(test_ingest_delivers_posts_and_advances_cursor)
 					  "{\"timeline\": \"public\", \"limit\": 40}", NULL);
 	h_start_ingest(&h, &cfg, &sc, 1);
 
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 5000), 8);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 5000), 8);
 	/* Oldest first, every field from the status. */
 	ck_assert_str_eq(p[0]->id, "117020574694606796");
 	ck_assert_str_eq(p[7]->id, "117020593378945190");
@@ -410,7 +318,7 @@ START_TEST(test_ingest_delivers_posts_and_advances_cursor)
 	ck_assert_int_eq(p[3]->created_at_ms, 1785592470847LL);
 	ck_assert_int_eq(p[3]->source_id, 1);
 	ck_assert_str_eq(p[7]->lang, "ja");
-	free_posts(p, 8);
+	fx_free_posts(p, 8);
 
 	ck_assert(wait_reqs(&h.srv, 3, 5000));
 	struct req_log r0 = server_req(&h.srv, 0), r1 = server_req(&h.srv, 1),
@@ -431,7 +339,7 @@ START_TEST(test_ingest_delivers_posts_and_advances_cursor)
 	ck_assert_str_eq(v, "W/\"e1\"");
 
 	/* Nothing is emitted twice. */
-	ck_assert_uint_eq(take_posts(&h.bus, p, 1, 300), 0);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 1, 300), 0);
 
 	json_t *s = source_json(&h.bus, 1);
 	ck_assert_ptr_nonnull(s);
@@ -504,14 +412,14 @@ START_TEST(test_ingest_catches_up_full_pages_at_once)
 	int64_t t0 = clock_mono_ms();
 	h_start_ingest(&h, &cfg, &sc, 1);
 
-	ck_assert_uint_eq(take_posts(&h.bus, p, 20, 5000), 20);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 20, 5000), 20);
 	ck_assert_str_eq(p[0]->id, "117020582018205171");
 	ck_assert_str_eq(p[0]->text, "Toot number 0! #" TAG);
 	ck_assert_str_eq(p[9]->id, "117020582089808070");
 	ck_assert_str_eq(p[10]->id, "117020582177108552");
 	ck_assert_str_eq(p[19]->id, "117020582251615632");
 	ck_assert_str_eq(p[19]->text, "Toot number 29! #" TAG);
-	free_posts(p, 20);
+	fx_free_posts(p, 20);
 
 	/* Two full pages, so three requests back to back, well before the 5 s interval. */
 	ck_assert(wait_reqs(&h.srv, 3, 3000));
@@ -523,7 +431,7 @@ START_TEST(test_ingest_catches_up_full_pages_at_once)
 			 "/api/v1/timelines/tag/" TAG "?limit=10&min_id=117020582251615632");
 	ck_assert_int_lt(server_req(&h.srv, 2).at_ms - t0, 2500);
 	/* The empty page ends the round: the next poll waits for the interval. */
-	sleep_ms(500);
+	fx_sleep_ms(500);
 	ck_assert_int_eq(server_nreqs(&h.srv), 3);
 	json_t *s = source_json(&h.bus, 1);
 	ck_assert_str_eq(status_str(s, "cursor"), "117020582251615632");
@@ -539,17 +447,6 @@ static void handler_counting(struct server *s, int idx, const char *target, cons
 	reply_one_status(r, idx);
 }
 
-static uint16_t closed_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	getsockname(fd, (struct sockaddr *)&a, &alen);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 START_TEST(test_ingest_backs_off_unreachable_source_while_good_one_flows)
 {
 	struct harness h;
@@ -558,7 +455,7 @@ START_TEST(test_ingest_backs_off_unreachable_source_while_good_one_flows)
 	struct post *p[64];
 
 	h_start_server(&h, handler_counting, NULL);
-	snprintf(bad_url, sizeof bad_url, "http://127.0.0.1:%u", closed_port());
+	snprintf(bad_url, sizeof bad_url, "http://127.0.0.1:%u", fx_closed_port());
 	struct source_config sc[2] = { src_cfg(1, "mastodon", bad_url, "", NULL),
 				       src_cfg(2, "mastodon", h.url, "", NULL) };
 	int64_t t0 = clock_mono_ms();
@@ -585,7 +482,7 @@ START_TEST(test_ingest_backs_off_unreachable_source_while_good_one_flows)
 			last = ce;
 		}
 		json_decref(s);
-		sleep_ms(5);
+		fx_sleep_ms(5);
 	}
 	/* Failures at about 0, 200, 600, 1400 ms: four in two seconds, not twenty. */
 	ck_assert_msg(nerr >= 3 && nerr <= 5, "%d failures", nerr);
@@ -596,11 +493,11 @@ START_TEST(test_ingest_backs_off_unreachable_source_while_good_one_flows)
 	ck_assert_int_gt(g2, g1 + 100);
 
 	/* Meanwhile the good source kept polling and delivering. */
-	size_t n = take_posts(&h.bus, p, 64, 200);
+	size_t n = fx_take_posts(&h.bus, p, 64, 200);
 	ck_assert_uint_ge(n, 8);
 	for (size_t i = 0; i < n; i++)
 		ck_assert_int_eq(p[i]->source_id, 2);
-	free_posts(p, n);
+	fx_free_posts(p, n);
 	json_t *good = source_json(&h.bus, 2);
 	ck_assert_str_eq(status_str(good, "state"), "ok");
 	ck_assert_int_eq(status_int(good, "consecutive_errors"), 0);
@@ -641,8 +538,8 @@ START_TEST(test_ingest_http_errors_back_off_then_recover)
 	ck_assert_int_eq(status_int(s, "consecutive_errors"), 2);
 	json_decref(s);
 
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 3000), 8);
-	free_posts(p, 8);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 3000), 8);
+	fx_free_posts(p, 8);
 	ck_assert(wait_status(&h.bus, 1, "state", "ok", 3000));
 	s = source_json(&h.bus, 1);
 	ck_assert_int_eq(status_int(s, "consecutive_errors"), 0);
@@ -786,9 +683,9 @@ START_TEST(test_ingest_caps_body_size_after_decompression)
 	h_start_ingest(&h, &cfg, sc, 3);
 
 	/* A compressed body within the cap is inflated and used. */
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 5000), 8);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 5000), 8);
 	ck_assert_str_eq(p[7]->id, "117020593378945190");
-	free_posts(p, 8);
+	fx_free_posts(p, 8);
 	ck_assert(wait_status(&h.bus, 2, "last_error", "body larger than 64 KiB", 5000));
 	ck_assert(wait_status(&h.bus, 3, "last_error", "body larger than 64 KiB", 5000));
 	json_t *s = source_json(&h.bus, 3);
@@ -891,7 +788,7 @@ START_TEST(test_ingest_reports_bad_bodies_and_bad_sources)
 	}
 	void *items[16];
 	while ((n = queue_pop_batch(&h.bus.posts, items, 16, 0)) > 0)
-		free_posts((struct post **)items, n);
+		fx_free_posts((struct post **)items, n);
 	h_stop(&h);
 	free(g_mixed_page);
 }
@@ -912,7 +809,7 @@ START_TEST(test_ingest_stop_returns_promptly_with_request_in_flight)
 	struct source_config sc = src_cfg(1, "mastodon", h.url, NULL, NULL);
 	h_start_ingest(&h, &cfg, &sc, 1);
 	ck_assert(wait_reqs(&h.srv, 1, 3000));
-	sleep_ms(100);
+	fx_sleep_ms(100);
 	int64_t t0 = clock_mono_ms();
 	ingest_stop(h.ig);
 	h.ig = NULL;
@@ -934,20 +831,20 @@ START_TEST(test_ingest_full_queue_pauses_without_dropping)
 	struct source_config sc = src_cfg(1, "mastodon", h.url, NULL, NULL);
 	h_start_ingest(&h, &cfg, &sc, 1);
 
-	sleep_ms(300);
+	fx_sleep_ms(300);
 	ck_assert_uint_eq(queue_depth(&h.bus.posts), 3);
 	size_t n = 0;
 	while (n < 8) {
-		size_t got = take_posts(&h.bus, p + n, 1, 2000);
+		size_t got = fx_take_posts(&h.bus, p + n, 1, 2000);
 		ck_assert_uint_eq(got, 1);
 		n++;
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	}
 	ck_assert_str_eq(p[0]->id, "117020574694606796");
 	ck_assert_str_eq(p[7]->id, "117020593378945190");
 	for (size_t i = 1; i < 8; i++)
 		ck_assert_str_ne(p[i]->id, p[i - 1]->id);
-	free_posts(p, 8);
+	fx_free_posts(p, 8);
 	ck_assert_uint_gt(h.bus.posts.waits, 0);
 
 	/* Stopping while the producer waits for room is prompt too. */
@@ -967,7 +864,7 @@ START_TEST(test_ingest_stop_is_prompt_while_queue_is_full)
 	ck_assert_int_eq(queue_init(&h.bus.posts, 2), 0);
 	struct source_config sc = src_cfg(1, "mastodon", h.url, NULL, NULL);
 	h_start_ingest(&h, &cfg, &sc, 1);
-	sleep_ms(300);
+	fx_sleep_ms(300);
 	ck_assert_uint_eq(queue_depth(&h.bus.posts), 2);
 	int64_t t0 = clock_mono_ms();
 	ingest_stop(h.ig);
@@ -1001,8 +898,8 @@ START_TEST(test_ingest_never_blocks_on_full_db_queue)
 	ck_assert_uint_gt(filled, 0);
 	struct source_config sc = src_cfg(1, "mastodon", h.url, NULL, NULL);
 	h_start_ingest(&h, &cfg, &sc, 1);
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 3000), 8);
-	free_posts(p, 8);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 3000), 8);
+	fx_free_posts(p, 8);
 	ck_assert(wait_reqs(&h.srv, 4, 3000));
 
 	/* Once there is room, the newest state arrives. */
@@ -1067,7 +964,7 @@ START_TEST(test_ingest_commands_add_poll_and_remove_sources)
 		after = source_json(&h.bus, 1);
 		if (json_integer_value(json_object_get(after, "interval_s")) == 120)
 			break;
-		sleep_ms(5);
+		fx_sleep_ms(5);
 	}
 	ck_assert_int_eq(json_integer_value(json_object_get(after, "interval_s")), 120);
 	ck_assert_int_ge(status_int(after, "posts_seen"), status_int(before, "posts_seen"));
@@ -1083,7 +980,7 @@ START_TEST(test_ingest_commands_add_poll_and_remove_sources)
 	json_t *gone;
 	while ((gone = source_json(&h.bus, 2)) && clock_mono_ms() < end) {
 		json_decref(gone);
-		sleep_ms(5);
+		fx_sleep_ms(5);
 	}
 	ck_assert_ptr_null(gone);
 	json_t *all = sources_now(&h.bus);
@@ -1093,7 +990,7 @@ START_TEST(test_ingest_commands_add_poll_and_remove_sources)
 	void *items[64];
 	size_t n;
 	while ((n = queue_pop_batch(&h.bus.posts, items, 64, 0)) > 0)
-		free_posts((struct post **)items, n);
+		fx_free_posts((struct post **)items, n);
 	h_stop(&h);
 }
 END_TEST
@@ -1174,10 +1071,10 @@ START_TEST(test_ingest_follows_redirects_within_limits_and_times_out)
 	h_start_ingest(&h, &cfg, sc, 4);
 
 	/* A redirect to another http URL is followed. */
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 5000), 8);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 5000), 8);
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(p[i]->source_id, 1);
-	free_posts(p, 8);
+	fx_free_posts(p, 8);
 	ck_assert(wait_status(&h.bus, 2, "last_error", "too many redirects (more than 5)", 5000));
 	ck_assert(wait_status(&h.bus, 3, "last_error",
 			      "unsupported protocol (only http and https are fetched)", 5000));
@@ -1278,7 +1175,7 @@ START_TEST(test_ingest_puts_cursor_markers_behind_pages_and_restores_seen_ids)
 	h_start_ingest(&h, &cfg, &sc, 1);
 
 	/* seven posts (the eighth was seen before the restart), then the page's marker */
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 5000), 8);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 5000), 8);
 	for (int i = 0; i < 7; i++) {
 		ck_assert(!post_is_marker(p[i]));
 		ck_assert_ptr_null(dbmsg_marker_cursor(p[i]));
@@ -1298,7 +1195,7 @@ START_TEST(test_ingest_puts_cursor_markers_behind_pages_and_restores_seen_ids)
 	ck_assert_uint_eq(n, 8);
 	ck_assert(h0 == hid);
 	ck_assert(h7 == hash_bytes(p[6]->id, strlen(p[6]->id)));
-	free_posts(p, 8);
+	fx_free_posts(p, 8);
 
 	/* the state messages leave the cursor to the checkpoint */
 	void *msgs[64];
@@ -1317,7 +1214,7 @@ START_TEST(test_ingest_puts_cursor_markers_behind_pages_and_restores_seen_ids)
 	ck_assert_int_eq(ingest_source_reset(h.ig, &fresh), 0);
 	bool empty = false;
 	for (int tries = 0; tries < 50 && !empty; tries++) {
-		size_t k = take_posts(&h.bus, p, 1, 100);
+		size_t k = fx_take_posts(&h.bus, p, 1, 100);
 		if (k == 0)
 			continue;
 		c = dbmsg_marker_cursor(p[0]);

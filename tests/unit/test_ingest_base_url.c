@@ -10,8 +10,6 @@
  * The kind table is this file's own (source_kind_find below), so the test
  * builds from the feed sources alone.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +25,7 @@
 #include "core/strbuf.h"
 #include "ingest/ingest.h"
 #include "ingest/source_feed.h"
+#include "tests/unit/fixture_http.h"
 #include "tests/unit/testutil.h"
 
 #define ATOM_RELATIVE "feeds/real/atom/atom_relative.xml"
@@ -81,31 +80,12 @@ static void respond(struct servers *s, int which, const char *target, struct str
 static void serve_one(struct servers *s, int which, int c)
 {
 	char buf[4096], target[256] = "";
-	size_t n = 0;
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
 	struct strbuf reply = STRBUF_INIT;
 
-	while (n < sizeof buf - 1 && poll(&pfd, 1, 2000) > 0) {
-		ssize_t r = recv(c, buf + n, sizeof buf - 1 - n, 0);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = 0;
-		if (strstr(buf, "\r\n\r\n"))
-			break;
-	}
-	buf[n] = 0;
+	fx_read_head(c, buf, sizeof buf);
 	sscanf(buf, "GET %255s ", target);
 	respond(s, which, target, &reply);
-	for (size_t off = 0; off < reply.len;) {
-		ssize_t w = send(c, reply.buf + off, reply.len - off, MSG_NOSIGNAL);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	sb_free(&reply);
-	shutdown(c, SHUT_WR);
-	close(c);
+	fx_reply_close(c, &reply);
 }
 
 static void *servers_main(void *arg)
@@ -132,17 +112,8 @@ static void servers_start(struct servers *s)
 {
 	memset(s, 0, sizeof *s);
 	s->feed = tu_read_fixture(ATOM_RELATIVE, &s->feed_len);
-	for (int i = 0; i < 2; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET,
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t alen = sizeof a;
-		s->fd[i] = socket(AF_INET, SOCK_STREAM, 0);
-		ck_assert_int_ge(s->fd[i], 0);
-		ck_assert_int_eq(bind(s->fd[i], (struct sockaddr *)&a, sizeof a), 0);
-		ck_assert_int_eq(listen(s->fd[i], 16), 0);
-		getsockname(s->fd[i], (struct sockaddr *)&a, &alen);
-		s->port[i] = ntohs(a.sin_port);
-	}
+	for (int i = 0; i < 2; i++)
+		s->fd[i] = fx_listen(16, &s->port[i]);
 	ck_assert_int_eq(pthread_create(&s->thread, NULL, servers_main, s), 0);
 }
 
@@ -182,8 +153,7 @@ static char *post_url_from(const char *path, struct servers *srv)
 	out = strdup(p->url);
 	ck_assert_ptr_nonnull(out);
 	post_free(p);
-	while (queue_pop_batch(&bus.posts, (void **)&p, 1, 0) == 1)
-		post_free(p);
+	fx_drain_posts(&bus);
 	bus_destroy(&bus);
 	return out;
 }

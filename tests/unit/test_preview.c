@@ -4,10 +4,7 @@
  * and API responses (tests/fixtures/feeds, tests/fixtures/mastodon) or
  * answers what each test needs (an error status, HTML, silence).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +17,7 @@
 #include "core/clock.h"
 #include "core/strbuf.h"
 #include "ingest/preview.h"
+#include "tests/unit/fixture_http.h"
 #include "tests/unit/testutil.h"
 
 /* ---- a tiny HTTP/1.1 server: one request per connection ---- */
@@ -27,10 +25,8 @@
 enum reply_kind { R_FILE, R_CAPTURE, R_STATUS, R_HTML, R_HANG, R_BIG, R_MANY_ITEMS };
 
 struct server {
-	int fd;
+	struct fx_listener lis;
 	uint16_t port;
-	pthread_t thread;
-	atomic_bool stop;
 	enum reply_kind kind;
 	const char *arg;           /* fixture path, or a status line */
 	atomic_int nreqs;
@@ -39,25 +35,14 @@ struct server {
 	int nhung;
 };
 
-static void send_all(int c, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(c, p, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 static void reply(int c, const char *status, const char *type, const char *body, size_t len)
 {
 	char head[512];
 	int n = snprintf(head, sizeof head,
 			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n", status, type, len);
-	send_all(c, head, (size_t)n);
-	send_all(c, body, len);
+	fx_send_all(c, head, (size_t)n);
+	fx_send_all(c, body, len);
 }
 
 /* A generated RSS 2.0 feed of n items; item 0's title is markup. */
@@ -77,22 +62,12 @@ static char *many_items(int n, size_t *len)
 	return sb_detach(&sb, len);
 }
 
-static void serve_one(struct server *s, int c)
+static void serve_one(void *arg, int c)
 {
+	struct server *s = arg;
 	char buf[8192];
-	size_t n = 0;
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
 
-	while (n < sizeof buf - 1 && poll(&pfd, 1, 2000) > 0) {
-		ssize_t r = recv(c, buf + n, sizeof buf - 1 - n, 0);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = 0;
-		if (strstr(buf, "\r\n\r\n"))
-			break;
-	}
-	buf[n] = 0;
+	fx_read_head(c, buf, sizeof buf);
 	char *sp1 = strchr(buf, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
 	if (sp1 && sp2)
 		snprintf(s->last_target, sizeof s->last_target, "%.*s", (int)(sp2 - sp1 - 1),
@@ -142,47 +117,19 @@ static void serve_one(struct server *s, int c)
 	close(c);
 }
 
-static void *server_main(void *arg)
-{
-	struct server *s = arg;
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-
-	while (!atomic_load(&s->stop)) {
-		if (poll(&pfd, 1, 20) <= 0)
-			continue;
-		int c = accept(s->fd, NULL, NULL);
-		if (c >= 0)
-			serve_one(s, c);
-	}
-	for (int i = 0; i < s->nhung; i++)
-		close(s->hung[i]);
-	return NULL;
-}
-
 static void server_start(struct server *s, enum reply_kind kind, const char *arg)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	int one = 1;
-
 	memset(s, 0, sizeof *s);
 	s->kind = kind;
 	s->arg = arg;
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(s->fd, 0);
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(listen(s->fd, 64), 0);
-	getsockname(s->fd, (struct sockaddr *)&a, &alen);
-	s->port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&s->thread, NULL, server_main, s), 0);
+	fx_listener_start(&s->lis, 64, &s->port, serve_one, s);
 }
 
 static void server_stop(struct server *s)
 {
-	atomic_store(&s->stop, true);
-	pthread_join(s->thread, NULL);
-	close(s->fd);
+	fx_listener_stop(&s->lis);
+	for (int i = 0; i < s->nhung; i++)
+		close(s->hung[i]);
 }
 
 /* ---- running previews ---- */

@@ -7,18 +7,12 @@
  * The kind table is this file's own (source_kind_find below), so the test
  * builds from the feed sources alone.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -29,6 +23,7 @@
 #include "core/strbuf.h"
 #include "ingest/ingest.h"
 #include "ingest/source_feed.h"
+#include "tests/unit/fixture_http.h"
 #include "tests/unit/testutil.h"
 
 const struct source_kind *source_kind_find(const char *name)
@@ -48,38 +43,20 @@ struct server;
 typedef void (*handler_fn)(struct server *s, int idx, const char *headers, struct strbuf *reply);
 
 struct server {
-	int fd;
+	struct fx_listener lis;
 	uint16_t port;
-	pthread_t thread;
-	atomic_bool stop;
 	handler_fn handler;
 	pthread_mutex_t mu;
 	char headers[MAX_REQS][2048];
 	int nreqs;
 };
 
-static void sleep_ms(int ms)
+static void serve_one(void *arg, int c)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-static void serve_one(struct server *s, int c)
-{
+	struct server *s = arg;
 	char buf[8192];
-	size_t n = 0;
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
 
-	while (n < sizeof buf - 1 && poll(&pfd, 1, 2000) > 0) {
-		ssize_t r = recv(c, buf + n, sizeof buf - 1 - n, 0);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = 0;
-		if (strstr(buf, "\r\n\r\n"))
-			break;
-	}
-	buf[n] = 0;
+	fx_read_head(c, buf, sizeof buf);
 	const char *hdr = strstr(buf, "\r\n");
 	int idx;
 	pthread_mutex_lock(&s->mu);
@@ -90,75 +67,25 @@ static void serve_one(struct server *s, int c)
 
 	struct strbuf reply = STRBUF_INIT;
 	s->handler(s, idx, hdr ? hdr + 2 : "", &reply);
-	for (size_t off = 0; off < reply.len;) {
-		ssize_t w = send(c, reply.buf + off, reply.len - off, MSG_NOSIGNAL);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	sb_free(&reply);
-	shutdown(c, SHUT_WR);
-	close(c);
-}
-
-static void *server_main(void *arg)
-{
-	struct server *s = arg;
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-
-	while (!atomic_load(&s->stop)) {
-		if (poll(&pfd, 1, 20) <= 0)
-			continue;
-		int c = accept(s->fd, NULL, NULL);
-		if (c >= 0)
-			serve_one(s, c);
-	}
-	return NULL;
+	fx_reply_close(c, &reply);
 }
 
 static void server_start(struct server *s, handler_fn h)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	int one = 1;
-
 	memset(s, 0, sizeof *s);
 	s->handler = h;
 	pthread_mutex_init(&s->mu, NULL);
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(s->fd, 0);
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(listen(s->fd, 64), 0);
-	getsockname(s->fd, (struct sockaddr *)&a, &alen);
-	s->port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&s->thread, NULL, server_main, s), 0);
+	fx_listener_start(&s->lis, 64, &s->port, serve_one, s);
 }
 
 static void server_stop(struct server *s)
 {
-	atomic_store(&s->stop, true);
-	pthread_join(s->thread, NULL);
-	close(s->fd);
-}
-
-static int server_nreqs(struct server *s)
-{
-	pthread_mutex_lock(&s->mu);
-	int n = s->nreqs;
-	pthread_mutex_unlock(&s->mu);
-	return n;
+	fx_listener_stop(&s->lis);
 }
 
 static bool wait_reqs(struct server *s, int n, int timeout_ms)
 {
-	int64_t end = clock_mono_ms() + timeout_ms;
-	while (server_nreqs(s) < n) {
-		if (clock_mono_ms() > end)
-			return false;
-		sleep_ms(5);
-	}
-	return true;
+	return fx_wait_locked_int(&s->mu, &s->nreqs, n, timeout_ms);
 }
 
 /* The value of header name in request i, or NULL. */
@@ -232,30 +159,8 @@ static void h_stop(struct harness *h)
 {
 	ingest_stop(h->ig);
 	server_stop(&h->srv);
-	struct post *p;
-	while (queue_pop_batch(&h->bus.posts, (void **)&p, 1, 0) == 1)
-		post_free(p);
+	fx_drain_posts(&h->bus);
 	bus_destroy(&h->bus);
-}
-
-/* Collects up to n posts, waiting at most timeout_ms in all. */
-static size_t take_posts(struct bus *b, struct post **out, size_t n, int timeout_ms)
-{
-	int64_t end = clock_mono_ms() + timeout_ms;
-	size_t got = 0;
-	while (got < n) {
-		int64_t left = end - clock_mono_ms();
-		if (left <= 0)
-			break;
-		got += queue_pop_batch(&b->posts, (void **)out + got, n - got, (int)left);
-	}
-	return got;
-}
-
-static void free_posts(struct post **p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		post_free(p[i]);
 }
 
 /* The status object of source 1 (caller decrefs), or NULL. */
@@ -286,7 +191,7 @@ static bool wait_status(struct bus *b, const char *key, const char *want, int ti
 			return true;
 		if (clock_mono_ms() > end)
 			return false;
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	}
 }
 
@@ -353,7 +258,7 @@ START_TEST(test_source_feed_polls_with_conditional_get)
 	char v[128];
 
 	h_start(&h, handler_etag, "rss", "/feed.xml");
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 3000), 3);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 3000), 3);
 	/* Oldest first, links resolved against the feed URL. */
 	ck_assert_str_eq(p[0]->id, "undated");
 	ck_assert_str_eq(p[1]->id, "b");
@@ -362,7 +267,7 @@ START_TEST(test_source_feed_polls_with_conditional_get)
 	snprintf(want, sizeof want, "http://127.0.0.1:%u/p/a", h.srv.port);
 	ck_assert_str_eq(p[2]->url, want);
 	ck_assert_int_eq(p[2]->source_id, 1);
-	free_posts(p, 3);
+	fx_free_posts(p, 3);
 
 	ck_assert(wait_reqs(&h.srv, 3, 3000));
 	ck_assert_ptr_nonnull(req_header(&h.srv, 0, "Accept", v, sizeof v));
@@ -373,7 +278,7 @@ START_TEST(test_source_feed_polls_with_conditional_get)
 	ck_assert_ptr_nonnull(req_header(&h.srv, 1, "If-Modified-Since", v, sizeof v));
 	ck_assert_str_eq(v, "Mon, 01 Jan 2024 11:00:00 GMT");
 	/* 304s give nothing more, and the source stays healthy. */
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 300), 0);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 300), 0);
 	ck_assert(wait_status(&h.bus, "state", "ok", 2000));
 	h_stop(&h);
 }
@@ -393,15 +298,15 @@ START_TEST(test_source_feed_emits_each_item_once)
 	struct post *p[16];
 
 	h_start(&h, handler_growing, "rss", "/feed");
-	ck_assert_uint_eq(take_posts(&h.bus, p, 3, 3000), 3);
-	free_posts(p, 3);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 3, 3000), 3);
+	fx_free_posts(p, 3);
 	ck_assert(wait_reqs(&h.srv, 6, 5000));
 	/* The same feed three times, then with one new item: only that one is new. */
-	size_t n = take_posts(&h.bus, p, 16, 1000);
+	size_t n = fx_take_posts(&h.bus, p, 16, 1000);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(p[0]->id, "c");
 	ck_assert_str_eq(p[0]->title, "New");
-	free_posts(p, n);
+	fx_free_posts(p, n);
 	/* The cursor is the newest item date. */
 	json_t *st = status_now(&h.bus);
 	ck_assert_str_eq(json_string_value(json_object_get(st, "cursor")), "1704110400000");
@@ -434,15 +339,15 @@ START_TEST(test_source_feed_cursor_guards_restarts_but_not_late_items)
 
 	/* As after a restart: the stored cursor is 10:30, so "a" (10:00) was counted before. */
 	h_start_cursor(&h, handler_late, "/late", "1704105000000");
-	ck_assert_uint_eq(take_posts(&h.bus, p, 2, 3000), 2);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 2, 3000), 2);
 	ck_assert_str_eq(p[0]->id, "undated");
 	ck_assert_str_eq(p[1]->id, "b");
-	free_posts(p, 2);
-	ck_assert_uint_eq(take_posts(&h.bus, p, 1, 3000), 1);
+	fx_free_posts(p, 2);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 1, 3000), 1);
 	ck_assert_str_eq(p[0]->id, "late");
-	free_posts(p, 1);
+	fx_free_posts(p, 1);
 	ck_assert(wait_reqs(&h.srv, 4, 3000));
-	ck_assert_uint_eq(take_posts(&h.bus, p, 8, 300), 0);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 8, 300), 0);
 	/* The cursor never moves back to the late item's date. */
 	json_t *st = status_now(&h.bus);
 	ck_assert_str_eq(json_string_value(json_object_get(st, "cursor")), "1704106800000");
@@ -469,7 +374,7 @@ START_TEST(test_source_feed_reports_a_page_that_is_no_feed)
 	ck_assert(wait_status(&h.bus, "last_error",
 			      "not an RSS or Atom feed: the root element is <html>", 3000));
 	ck_assert(wait_status(&h.bus, "state", "backoff", 1000));
-	ck_assert_uint_eq(take_posts(&h.bus, p, 2, 200), 0);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 2, 200), 0);
 	h_stop(&h);
 }
 END_TEST
@@ -492,9 +397,9 @@ START_TEST(test_source_feed_delivers_readable_feeds_that_are_not_wellformed)
 	struct post *p[2];
 
 	h_start(&h, handler_sloppy, "rss", "/sloppy");
-	ck_assert_uint_eq(take_posts(&h.bus, p, 2, 3000), 1);
+	ck_assert_uint_eq(fx_take_posts(&h.bus, p, 2, 3000), 1);
 	ck_assert_str_eq(p[0]->title, "Caf\xC3\xA9\xC2\xA0" "cr\xC3\xA8me & more");
-	free_posts(p, 1);
+	fx_free_posts(p, 1);
 	ck_assert(wait_status(&h.bus, "state", "ok", 2000));
 	h_stop(&h);
 }

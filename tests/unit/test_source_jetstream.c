@@ -8,13 +8,9 @@
  *
  * The kind table is this file's own (source_kind_find below).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,17 +29,12 @@
 #include "ingest/feed_jetstream.h"
 #include "ingest/ingest.h"
 #include "ingest/source_jetstream.h"
+#include "tests/unit/fixture_http.h"
 #include "tests/unit/testutil.h"
 
 const struct source_kind *source_kind_find(const char *name)
 {
 	return strcmp(name, "jetstream") ? NULL : &source_kind_jetstream;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
 }
 
 /* ---- settings ---- */
@@ -171,45 +162,21 @@ END_TEST
 #define MAX_CONNS 8
 
 struct wss {
-	int fd;
+	struct fx_listener lis;
 	uint16_t port;
-	pthread_t thread;
-	atomic_bool stop;
 	pthread_mutex_t mu;
 	char targets[MAX_CONNS][1024];   /* request target of each connection */
 	int conns[MAX_CONNS];
 	int nconns;
 };
 
-static void send_all(int fd, const void *p, size_t n)
+static void handshake(void *arg, int c)
 {
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return;
-		c += w;
-		n -= (size_t)w;
-	}
-}
-
-static void handshake(struct wss *s, int c)
-{
+	struct wss *s = arg;
 	char buf[4096], key[128] = "", accept_key[64], both[256];
 	unsigned char sha[20];
-	size_t n = 0;
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
 
-	while (n < sizeof buf - 1 && poll(&pfd, 1, 2000) > 0) {
-		ssize_t r = recv(c, buf + n, sizeof buf - 1 - n, 0);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = 0;
-		if (strstr(buf, "\r\n\r\n"))
-			break;
-	}
-	buf[n] = 0;
+	fx_read_head(c, buf, sizeof buf);
 	const char *k = strcasestr(buf, "\r\nSec-WebSocket-Key:");
 	if (k) {
 		k += 20;
@@ -224,7 +191,7 @@ static void handshake(struct wss *s, int c)
 	int rn = snprintf(resp, sizeof resp,
 			  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 			  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept_key);
-	send_all(c, resp, (size_t)rn);
+	fx_send_all(c, resp, (size_t)rn);
 	pthread_mutex_lock(&s->mu);
 	if (s->nconns < MAX_CONNS) {
 		const char *sp = strchr(buf, ' ');
@@ -237,61 +204,24 @@ static void handshake(struct wss *s, int c)
 	pthread_mutex_unlock(&s->mu);
 }
 
-static void *wss_main(void *arg)
-{
-	struct wss *s = arg;
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-
-	while (!atomic_load(&s->stop)) {
-		if (poll(&pfd, 1, 20) <= 0)
-			continue;
-		int c = accept(s->fd, NULL, NULL);
-		if (c >= 0)
-			handshake(s, c);
-	}
-	return NULL;
-}
-
 static void wss_start(struct wss *s)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	int one = 1;
-
 	memset(s, 0, sizeof *s);
 	pthread_mutex_init(&s->mu, NULL);
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(listen(s->fd, 16), 0);
-	getsockname(s->fd, (struct sockaddr *)&a, &alen);
-	s->port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&s->thread, NULL, wss_main, s), 0);
+	fx_listener_start(&s->lis, 16, &s->port, handshake, s);
 }
 
 static void wss_stop(struct wss *s)
 {
-	atomic_store(&s->stop, true);
-	pthread_join(s->thread, NULL);
+	fx_listener_stop(&s->lis);
 	for (int i = 0; i < s->nconns; i++)
 		if (s->conns[i] >= 0)
 			close(s->conns[i]);
-	close(s->fd);
 }
 
 static bool wss_wait(struct wss *s, int n, int timeout_ms)
 {
-	int64_t end = clock_mono_ms() + timeout_ms;
-	for (;;) {
-		pthread_mutex_lock(&s->mu);
-		int have = s->nconns;
-		pthread_mutex_unlock(&s->mu);
-		if (have >= n)
-			return true;
-		if (clock_mono_ms() > end)
-			return false;
-		sleep_ms(5);
-	}
+	return fx_wait_locked_int(&s->mu, &s->nconns, n, timeout_ms);
 }
 
 static int wss_conn(struct wss *s, int i)
@@ -322,8 +252,8 @@ static void ws_frame(int c, bool fin, int opcode, const char *data, size_t len)
 			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
 		hl = 10;
 	}
-	send_all(c, h, hl);
-	send_all(c, data, len);
+	fx_send_all(c, h, hl);
+	fx_send_all(c, data, len);
 }
 
 /* Drops the connection without a close frame, as a crashed server would. */
@@ -400,85 +330,13 @@ static void h_start(struct harness *h, const char *params, const char *cursor)
 	h_start_port(h, 0, params, cursor);
 }
 
-/* A port nothing listens on. */
-static uint16_t closed_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	getsockname(fd, (struct sockaddr *)&a, &alen);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void h_stop(struct harness *h)
 {
 	if (h->ig)
 		ingest_stop(h->ig);
 	wss_stop(&h->srv);
-	struct post *p;
-	while (queue_pop_batch(&h->bus.posts, (void **)&p, 1, 0) == 1)
-		post_free(p);
+	fx_drain_posts(&h->bus);
 	bus_destroy(&h->bus);
-}
-
-static json_t *source_now(struct bus *b)
-{
-	struct ref *r = publish_get(&b->sources);
-	if (!r)
-		return NULL;
-	const struct blob *bl = (const struct blob *)r;
-	json_t *all = json_loadb(bl->data, bl->len, 0, NULL);
-	ref_put(r);
-	ck_assert_ptr_nonnull(all);
-	json_t *one = json_incref(json_array_get(all, 0));
-	json_decref(all);
-	return one;
-}
-
-static json_t *status_of(json_t *s) { return json_object_get(s, "status"); }
-static json_int_t st_int(json_t *s, const char *k)
-{
-	return json_integer_value(json_object_get(status_of(s), k));
-}
-static const char *st_str(json_t *s, const char *k)
-{
-	return json_string_value(json_object_get(status_of(s), k));
-}
-static json_int_t stream_int(json_t *s, const char *k)
-{
-	return json_integer_value(json_object_get(json_object_get(status_of(s), "stream"), k));
-}
-
-/* Waits until status.key holds want (a substring); returns the source JSON. */
-static json_t *wait_str(struct bus *b, const char *key, const char *want, int timeout_ms)
-{
-	int64_t end = clock_mono_ms() + timeout_ms;
-	for (;;) {
-		json_t *s = source_now(b);
-		const char *v = s ? st_str(s, key) : NULL;
-		if (v && strstr(v, want))
-			return s;
-		json_decref(s);
-		if (clock_mono_ms() > end)
-			ck_abort_msg("status.%s never held \"%s\"", key, want);
-		sleep_ms(10);
-	}
-}
-
-static json_t *wait_int(struct bus *b, const char *key, json_int_t want, int timeout_ms)
-{
-	int64_t end = clock_mono_ms() + timeout_ms;
-	for (;;) {
-		json_t *s = source_now(b);
-		if (s && st_int(s, key) >= want)
-			return s;
-		json_decref(s);
-		if (clock_mono_ms() > end)
-			ck_abort_msg("status.%s never reached %lld", key, (long long)want);
-		sleep_ms(10);
-	}
 }
 
 /* Takes up to max posts, waiting at most timeout_ms; their ids go to ids (caller frees). */
@@ -530,8 +388,8 @@ START_TEST(test_jetstream_source_resumes_after_a_drop_without_loss_or_duplicates
 	}
 	ck_assert_uint_eq(take_posts(&h.bus, ids, posts_before, 5000), posts_before);
 	ws_drop(&h.srv, 0);
-	json_t *s = wait_str(&h.bus, "last_error", "the connection closed", 5000);
-	ck_assert_str_eq(st_str(s, "state"), "backoff");
+	json_t *s = fx_wait_status_str(&h.bus, "last_error", "the connection closed", 5000);
+	ck_assert_str_eq(fx_status_str(s, "state"), "backoff");
 	json_decref(s);
 
 	/* It comes back asking for the greatest time_us seen, rewound by 5 s... */
@@ -554,20 +412,20 @@ START_TEST(test_jetstream_source_resumes_after_a_drop_without_loss_or_duplicates
 		for (size_t j = i + 1; j < got; j++)
 			ck_assert_str_ne(ids[i], ids[j]);
 
-	s = wait_int(&h.bus, "posts_seen", 17, 3000);
+	s = fx_wait_status_int(&h.bus, "posts_seen", 17, 3000);
 	json_decref(s);
-	s = wait_str(&h.bus, "cursor", "1783175888403568", 3000);
-	ck_assert_str_eq(st_str(s, "state"), "ok");
-	ck_assert(json_is_null(json_object_get(status_of(s), "next_poll")));
-	ck_assert(json_is_null(json_object_get(status_of(s), "last_error")));
-	ck_assert_int_eq(st_int(s, "posts_seen"), 17);
-	ck_assert_int_eq(st_int(s, "items_skipped"), 0);
-	ck_assert_int_eq(st_int(s, "polls"), 2);
-	ck_assert_int_eq(stream_int(s, "connects"), 2);
-	ck_assert_int_eq(stream_int(s, "events"), (json_int_t)(cut + c.n));
-	ck_assert_int_eq(stream_int(s, "duplicates"), (json_int_t)posts_before);
-	ck_assert_int_eq(stream_int(s, "ignored"), (json_int_t)(cut + c.n - 17 - posts_before));
-	ck_assert_int_eq(stream_int(s, "resumed_from"), max_before - 5000000);
+	s = fx_wait_status_str(&h.bus, "cursor", "1783175888403568", 3000);
+	ck_assert_str_eq(fx_status_str(s, "state"), "ok");
+	ck_assert(json_is_null(json_object_get(fx_status_of(s), "next_poll")));
+	ck_assert(json_is_null(json_object_get(fx_status_of(s), "last_error")));
+	ck_assert_int_eq(fx_status_int(s, "posts_seen"), 17);
+	ck_assert_int_eq(fx_status_int(s, "items_skipped"), 0);
+	ck_assert_int_eq(fx_status_int(s, "polls"), 2);
+	ck_assert_int_eq(fx_stream_int(s, "connects"), 2);
+	ck_assert_int_eq(fx_stream_int(s, "events"), (json_int_t)(cut + c.n));
+	ck_assert_int_eq(fx_stream_int(s, "duplicates"), (json_int_t)posts_before);
+	ck_assert_int_eq(fx_stream_int(s, "ignored"), (json_int_t)(cut + c.n - 17 - posts_before));
+	ck_assert_int_eq(fx_stream_int(s, "resumed_from"), max_before - 5000000);
 	json_decref(s);
 	for (size_t i = 0; i < got; i++)
 		free(ids[i]);
@@ -586,8 +444,8 @@ START_TEST(test_jetstream_source_starts_from_its_stored_cursor)
 	ck_assert_str_eq(h.srv.targets[0], "/subscribe?wantedCollections=app.bsky.feed.post"
 					   "&wantedDids=did%3Aplc%3Aabc&cursor=1783175886403568");
 	pthread_mutex_unlock(&h.srv.mu);
-	json_t *s = wait_int(&h.bus, "polls", 1, 3000);
-	ck_assert_str_eq(st_str(s, "cursor"), "1783175888403568");
+	json_t *s = fx_wait_status_int(&h.bus, "polls", 1, 3000);
+	ck_assert_str_eq(fx_status_str(s, "cursor"), "1783175888403568");
 	json_decref(s);
 	h_stop(&h);
 }
@@ -618,10 +476,10 @@ START_TEST(test_jetstream_source_skips_oversize_and_binary_messages)
 	ck_assert_uint_eq(take_posts(&h.bus, ids + 1, 3, 200), 0);
 	ck_assert_str_eq(ids[0], "at://did:plc:a/app.bsky.feed.post/3k");
 	free(ids[0]);
-	json_t *s = wait_int(&h.bus, "items_skipped", 3, 3000);
-	ck_assert_int_eq(st_int(s, "items_skipped"), 3);
-	ck_assert_int_eq(st_int(s, "posts_seen"), 1);
-	ck_assert_str_eq(st_str(s, "state"), "ok");
+	json_t *s = fx_wait_status_int(&h.bus, "items_skipped", 3, 3000);
+	ck_assert_int_eq(fx_status_int(s, "items_skipped"), 3);
+	ck_assert_int_eq(fx_status_int(s, "posts_seen"), 1);
+	ck_assert_str_eq(fx_status_str(s, "state"), "ok");
 	json_decref(s);
 	h_stop(&h);
 }
@@ -632,11 +490,11 @@ START_TEST(test_jetstream_source_unreachable_backs_off_and_can_be_removed)
 	struct harness h;
 
 	/* Nothing listens: every attempt fails, further apart each time. */
-	h_start_port(&h, closed_port(), "{}", NULL);
-	json_t *s = wait_int(&h.bus, "consecutive_errors", 2, 8000);
-	ck_assert_str_eq(st_str(s, "state"), "backoff");
-	ck_assert_ptr_nonnull(strstr(st_str(s, "last_error"), "could not connect"));
-	ck_assert(json_is_string(json_object_get(status_of(s), "next_poll")));
+	h_start_port(&h, fx_closed_port(), "{}", NULL);
+	json_t *s = fx_wait_status_int(&h.bus, "consecutive_errors", 2, 8000);
+	ck_assert_str_eq(fx_status_str(s, "state"), "backoff");
+	ck_assert_ptr_nonnull(strstr(fx_status_str(s, "last_error"), "could not connect"));
+	ck_assert(json_is_string(json_object_get(fx_status_of(s), "next_poll")));
 	json_decref(s);
 	ck_assert_int_eq(ingest_source_remove(h.ig, 7), 0);
 	int64_t end = clock_mono_ms() + 3000;
@@ -648,7 +506,7 @@ START_TEST(test_jetstream_source_unreachable_backs_off_and_can_be_removed)
 		if (empty)
 			break;
 		ck_assert(clock_mono_ms() < end);
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	}
 	h_stop(&h);
 }

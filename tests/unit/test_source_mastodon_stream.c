@@ -9,12 +9,9 @@
  * The kind table is this file's own (source_kind_find below): only the
  * mastodon kind, so the test needs no other parser.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,17 +28,12 @@
 #include "core/strbuf.h"
 #include "ingest/ingest.h"
 #include "ingest/source_mastodon.h"
+#include "tests/unit/fixture_http.h"
 #include "tests/unit/testutil.h"
 
 const struct source_kind *source_kind_find(const char *name)
 {
 	return strcmp(name, "mastodon") ? NULL : &source_kind_mastodon;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
 }
 
 /* ---- a small Mastodon ---- */
@@ -55,10 +47,8 @@ struct req_log {
 };
 
 struct fake {
-	int fd;
+	struct fx_listener lis;
 	uint16_t port;
-	pthread_t thread;
-	atomic_bool stop;
 	pthread_mutex_t mu;
 	/* under mu */
 	struct req_log reqs[MAX_REQS];
@@ -80,17 +70,6 @@ static void status_json_put(struct strbuf *sb, int id)
 		  "\"url\":\"http://m.example/@a/%d\",\"content\":\"<p>status %d</p>\","
 		  "\"account\":{\"url\":\"http://m.example/@u%d\"},\"reblog\":null}",
 		  id, id % 60, id, id, id % 7);
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
 }
 
 static int query_int(const char *target, const char *name, int dflt)
@@ -136,8 +115,8 @@ static void serve_timeline(struct fake *f, int c, const char *target)
 			  page[n - 1]);
 	}
 	sb_printf(&head, "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.len);
-	send_all(c, head.buf, head.len);
-	send_all(c, body.buf, body.len);
+	fx_send_all(c, head.buf, head.len);
+	fx_send_all(c, body.buf, body.len);
 	sb_free(&head);
 	sb_free(&body);
 	close(c);
@@ -155,8 +134,8 @@ static void serve_stream(struct fake *f, int c)
 				 "HTTP/1.1 %d Unauthorized\r\nContent-Type: application/json\r\n"
 				 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 				 status, sizeof body - 1);
-		send_all(c, head, (size_t)n);
-		send_all(c, body, sizeof body - 1);
+		fx_send_all(c, head, (size_t)n);
+		fx_send_all(c, body, sizeof body - 1);
 		close(c);
 		pthread_mutex_lock(&f->mu);
 		f->streams++;
@@ -166,7 +145,7 @@ static void serve_stream(struct fake *f, int c)
 	/* No length, no chunks: the body lasts until the connection closes. */
 	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 				   "Cache-Control: private, no-store\r\nConnection: close\r\n\r\n:)\n";
-	send_all(c, head, sizeof head - 1);
+	fx_send_all(c, head, sizeof head - 1);
 	pthread_mutex_lock(&f->mu);
 	if (f->stream_fd >= 0 && f->nold < 8)
 		f->old_streams[f->nold++] = f->stream_fd;
@@ -175,92 +154,50 @@ static void serve_stream(struct fake *f, int c)
 	pthread_mutex_unlock(&f->mu);
 }
 
-static void serve_one(struct fake *f, int c)
+static void serve_one(void *arg, int c)
 {
-	char buf[8192];
-	size_t n = 0;
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
+	struct fake *f = arg;
+	char buf[8192], *target, *headers;
 
-	while (n < sizeof buf - 1 && poll(&pfd, 1, 2000) > 0) {
-		ssize_t r = recv(c, buf + n, sizeof buf - 1 - n, 0);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = 0;
-		if (strstr(buf, "\r\n\r\n"))
-			break;
-	}
-	buf[n] = 0;
-	char *sp1 = strchr(buf, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	char *hdr = strstr(buf, "\r\n");
-	if (!sp1 || !sp2 || !hdr) {
+	if (fx_read_request(c, buf, sizeof buf, &target, &headers) < 0) {
 		close(c);
 		return;
 	}
-	*sp2 = 0;
 	pthread_mutex_lock(&f->mu);
 	if (f->nreqs < MAX_REQS) {
-		snprintf(f->reqs[f->nreqs].target, sizeof f->reqs[0].target, "%s", sp1 + 1);
-		snprintf(f->reqs[f->nreqs].headers, sizeof f->reqs[0].headers, "%s", hdr + 2);
+		snprintf(f->reqs[f->nreqs].target, sizeof f->reqs[0].target, "%s", target);
+		snprintf(f->reqs[f->nreqs].headers, sizeof f->reqs[0].headers, "%s", headers);
 		f->nreqs++;
 	}
 	pthread_mutex_unlock(&f->mu);
-	if (!strncmp(sp1 + 1, "/api/v1/streaming/", 18))
+	if (!strncmp(target, "/api/v1/streaming/", 18))
 		serve_stream(f, c);
-	else if (!strncmp(sp1 + 1, "/api/v1/timelines/public", 24))
-		serve_timeline(f, c, sp1 + 1);
+	else if (!strncmp(target, "/api/v1/timelines/public", 24))
+		serve_timeline(f, c, target);
 	else {
 		static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
 					 "Connection: close\r\n\r\n";
-		send_all(c, nf, sizeof nf - 1);
+		fx_send_all(c, nf, sizeof nf - 1);
 		close(c);
 	}
-}
-
-static void *fake_main(void *arg)
-{
-	struct fake *f = arg;
-	struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
-
-	while (!atomic_load(&f->stop)) {
-		if (poll(&pfd, 1, 20) <= 0)
-			continue;
-		int c = accept(f->fd, NULL, NULL);
-		if (c >= 0)
-			serve_one(f, c);
-	}
-	return NULL;
 }
 
 static void fake_start(struct fake *f)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	int one = 1;
-
 	memset(f, 0, sizeof *f);
 	pthread_mutex_init(&f->mu, NULL);
 	f->stream_fd = -1;
 	f->stream_status = 200;
-	f->fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(f->fd, 0);
-	setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(listen(f->fd, 64), 0);
-	getsockname(f->fd, (struct sockaddr *)&a, &alen);
-	f->port = ntohs(a.sin_port);
-	ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_main, f), 0);
+	fx_listener_start(&f->lis, 64, &f->port, serve_one, f);
 }
 
 static void fake_stop(struct fake *f)
 {
-	atomic_store(&f->stop, true);
-	pthread_join(f->thread, NULL);
+	fx_listener_stop(&f->lis);
 	if (f->stream_fd >= 0)
 		close(f->stream_fd);
 	for (int i = 0; i < f->nold; i++)
 		close(f->old_streams[i]);
-	close(f->fd);
 }
 
 static void fake_add(struct fake *f, int from, int to)
@@ -273,21 +210,12 @@ static void fake_add(struct fake *f, int from, int to)
 
 static int fake_streams(struct fake *f)
 {
-	pthread_mutex_lock(&f->mu);
-	int n = f->streams;
-	pthread_mutex_unlock(&f->mu);
-	return n;
+	return fx_locked_int(&f->mu, &f->streams);
 }
 
 static bool wait_streams(struct fake *f, int n, int timeout_ms)
 {
-	int64_t end = clock_mono_ms() + timeout_ms;
-	while (fake_streams(f) < n) {
-		if (clock_mono_ms() > end)
-			return false;
-		sleep_ms(5);
-	}
-	return true;
+	return fx_wait_locked_int(&f->mu, &f->streams, n, timeout_ms);
 }
 
 static struct req_log fake_req(struct fake *f, int i)
@@ -301,10 +229,7 @@ static struct req_log fake_req(struct fake *f, int i)
 
 static int fake_nreqs(struct fake *f)
 {
-	pthread_mutex_lock(&f->mu);
-	int n = f->nreqs;
-	pthread_mutex_unlock(&f->mu);
-	return n;
+	return fx_locked_int(&f->mu, &f->nreqs);
 }
 
 /* The targets of the requests so far that contain what, in order. */
@@ -326,7 +251,7 @@ static void stream_send(struct fake *f, const char *data, size_t len)
 	int fd = f->stream_fd;
 	pthread_mutex_unlock(&f->mu);
 	ck_assert_int_ge(fd, 0);
-	send_all(fd, data, len);
+	fx_send_all(fd, data, len);
 }
 
 static void stream_update(struct fake *f, int id)
@@ -390,9 +315,7 @@ static void h_stop(struct harness *h)
 	if (h->ig)
 		ingest_stop(h->ig);
 	fake_stop(&h->fake);
-	struct post *p;
-	while (queue_pop_batch(&h->bus.posts, (void **)&p, 1, 0) == 1)
-		post_free(p);
+	fx_drain_posts(&h->bus);
 	bus_destroy(&h->bus);
 }
 
@@ -410,67 +333,6 @@ static size_t take_ids(struct bus *b, int *ids, size_t n, int timeout_ms)
 		post_free(p);
 	}
 	return got;
-}
-
-static json_t *source_now(struct bus *b)
-{
-	struct ref *r = publish_get(&b->sources);
-	if (!r)
-		return NULL;
-	const struct blob *bl = (const struct blob *)r;
-	json_t *all = json_loadb(bl->data, bl->len, 0, NULL);
-	ref_put(r);
-	ck_assert_ptr_nonnull(all);
-	json_t *one = json_incref(json_array_get(all, 0));
-	json_decref(all);
-	return one;
-}
-
-static json_t *status_of(json_t *src) { return json_object_get(src, "status"); }
-
-static json_int_t st_int(json_t *src, const char *key)
-{
-	return json_integer_value(json_object_get(status_of(src), key));
-}
-
-static const char *st_str(json_t *src, const char *key)
-{
-	return json_string_value(json_object_get(status_of(src), key));
-}
-
-static json_int_t stream_int(json_t *src, const char *key)
-{
-	return json_integer_value(json_object_get(json_object_get(status_of(src), "stream"), key));
-}
-
-/* Waits until status.key (an integer) reaches at least want; returns the source JSON. */
-static json_t *wait_int(struct bus *b, const char *key, json_int_t want, int timeout_ms)
-{
-	int64_t end = clock_mono_ms() + timeout_ms;
-	for (;;) {
-		json_t *s = source_now(b);
-		if (s && st_int(s, key) >= want)
-			return s;
-		json_decref(s);
-		if (clock_mono_ms() > end)
-			ck_abort_msg("status.%s never reached %lld", key, (long long)want);
-		sleep_ms(10);
-	}
-}
-
-static json_t *wait_str(struct bus *b, const char *key, const char *want, int timeout_ms)
-{
-	int64_t end = clock_mono_ms() + timeout_ms;
-	for (;;) {
-		json_t *s = source_now(b);
-		const char *v = s ? st_str(s, key) : NULL;
-		if (v && strstr(v, want))
-			return s;
-		json_decref(s);
-		if (clock_mono_ms() > end)
-			ck_abort_msg("status.%s never held \"%s\"", key, want);
-		sleep_ms(10);
-	}
 }
 
 static void assert_each_once(const int *ids, size_t n, int from, int to)
@@ -505,7 +367,7 @@ START_TEST(test_mastodon_stream_reads_captured_updates_and_ignores_other_events)
 		stream_send(&h.fake, body + off, piece);
 		off += piece;
 		if (k % 7 == 0)
-			sleep_ms(2);
+			fx_sleep_ms(2);
 	}
 	free(raw);
 
@@ -525,19 +387,19 @@ START_TEST(test_mastodon_stream_reads_captured_updates_and_ignores_other_events)
 	ck_assert_uint_eq(queue_pop_batch(&h.bus.posts, (void **)p, 1, 300), 0);
 
 	/* The cursor reaches the db at most once a second; it gets there. */
-	json_t *s = wait_str(&h.bus, "cursor", "117024236559579118", 3000);
-	ck_assert_str_eq(st_str(s, "state"), "ok");
-	ck_assert(json_is_null(json_object_get(status_of(s), "next_poll")));
-	ck_assert(json_is_null(json_object_get(status_of(s), "last_error")));
-	ck_assert_int_eq(st_int(s, "polls"), 1);
-	ck_assert_int_eq(st_int(s, "items_skipped"), 0);
-	ck_assert_str_eq(st_str(s, "cursor"), "117024236559579118");
-	ck_assert(json_is_true(json_object_get(json_object_get(status_of(s), "stream"),
+	json_t *s = fx_wait_status_str(&h.bus, "cursor", "117024236559579118", 3000);
+	ck_assert_str_eq(fx_status_str(s, "state"), "ok");
+	ck_assert(json_is_null(json_object_get(fx_status_of(s), "next_poll")));
+	ck_assert(json_is_null(json_object_get(fx_status_of(s), "last_error")));
+	ck_assert_int_eq(fx_status_int(s, "polls"), 1);
+	ck_assert_int_eq(fx_status_int(s, "items_skipped"), 0);
+	ck_assert_str_eq(fx_status_str(s, "cursor"), "117024236559579118");
+	ck_assert(json_is_true(json_object_get(json_object_get(fx_status_of(s), "stream"),
 					       "connected")));
-	ck_assert_int_eq(stream_int(s, "events"), 6);
-	ck_assert_int_eq(stream_int(s, "updates"), 2);
-	ck_assert_int_eq(stream_int(s, "ignored"), 4);
-	ck_assert_int_ge(stream_int(s, "heartbeats"), 2);   /* ours and the capture's ":)" */
+	ck_assert_int_eq(fx_stream_int(s, "events"), 6);
+	ck_assert_int_eq(fx_stream_int(s, "updates"), 2);
+	ck_assert_int_eq(fx_stream_int(s, "ignored"), 4);
+	ck_assert_int_ge(fx_stream_int(s, "heartbeats"), 2);   /* ours and the capture's ":)" */
 	json_decref(s);
 
 	/* One request: no cursor at start means no catch-up. */
@@ -574,11 +436,11 @@ START_TEST(test_mastodon_stream_counts_bad_events_and_keeps_going)
 	ck_assert_uint_eq(take_ids(&h.bus, ids, 2, 5000), 2);
 	ck_assert_int_eq(ids[0], 11);
 	ck_assert_int_eq(ids[1], 13);
-	json_t *s = wait_int(&h.bus, "items_skipped", 3, 3000);
-	ck_assert_int_eq(st_int(s, "items_skipped"), 3);
-	ck_assert_int_eq(st_int(s, "posts_seen"), 2);
-	ck_assert_int_eq(stream_int(s, "dropped"), 1);
-	ck_assert_str_eq(st_str(s, "state"), "ok");
+	json_t *s = fx_wait_status_int(&h.bus, "items_skipped", 3, 3000);
+	ck_assert_int_eq(fx_status_int(s, "items_skipped"), 3);
+	ck_assert_int_eq(fx_status_int(s, "posts_seen"), 2);
+	ck_assert_int_eq(fx_stream_int(s, "dropped"), 1);
+	ck_assert_str_eq(fx_status_str(s, "state"), "ok");
 	json_decref(s);
 	h_stop(&h);
 }
@@ -604,10 +466,10 @@ START_TEST(test_mastodon_stream_reconnects_and_catches_up_without_gaps_or_duplic
 	status_json_put(&sb, 1006);
 	stream_send(&h.fake, sb.buf, sb.len / 2);
 	sb_free(&sb);
-	sleep_ms(50);
+	fx_sleep_ms(50);
 	stream_drop(&h.fake);
-	json_t *s = wait_str(&h.bus, "last_error", "stream: the server closed it", 3000);
-	ck_assert_str_eq(st_str(s, "cursor"), "1005");
+	json_t *s = fx_wait_status_str(&h.bus, "last_error", "stream: the server closed it", 3000);
+	ck_assert_str_eq(fx_status_str(s, "cursor"), "1005");
 	json_decref(s);
 
 	/* The new connection repeats two statuses the catch-up also finds, and goes on. */
@@ -625,14 +487,14 @@ START_TEST(test_mastodon_stream_reconnects_and_catches_up_without_gaps_or_duplic
 	ck_assert_str_eq(targets[0], "/api/v1/timelines/public?limit=3&min_id=1005");
 	ck_assert_str_eq(targets[1], "/api/v1/timelines/public?limit=3&min_id=1008&via=link");
 
-	s = wait_str(&h.bus, "cursor", "1013", 3000);
-	ck_assert_str_eq(st_str(s, "state"), "ok");
-	ck_assert_int_eq(st_int(s, "posts_seen"), 13);
-	ck_assert_int_eq(st_int(s, "consecutive_errors"), 0);
-	ck_assert(json_is_null(json_object_get(status_of(s), "last_error")));
-	ck_assert_int_eq(st_int(s, "polls"), 2);
-	ck_assert_int_eq(stream_int(s, "connects"), 2);
-	ck_assert_int_ge(stream_int(s, "catchup_pages"), 2);
+	s = fx_wait_status_str(&h.bus, "cursor", "1013", 3000);
+	ck_assert_str_eq(fx_status_str(s, "state"), "ok");
+	ck_assert_int_eq(fx_status_int(s, "posts_seen"), 13);
+	ck_assert_int_eq(fx_status_int(s, "consecutive_errors"), 0);
+	ck_assert(json_is_null(json_object_get(fx_status_of(s), "last_error")));
+	ck_assert_int_eq(fx_status_int(s, "polls"), 2);
+	ck_assert_int_eq(fx_stream_int(s, "connects"), 2);
+	ck_assert_int_ge(fx_stream_int(s, "catchup_pages"), 2);
 	json_decref(s);
 	h_stop(&h);
 }
@@ -655,9 +517,9 @@ START_TEST(test_mastodon_stream_catches_up_from_stored_cursor_up_to_the_page_cap
 	ck_assert_int_eq(fake_find(&h.fake, "/timelines/", targets, 8), 2);
 	ck_assert_str_eq(targets[0], "/api/v1/timelines/public?limit=5&local=true&min_id=1000");
 	ck_assert_str_eq(targets[1], "/api/v1/timelines/public?limit=5&min_id=1005&via=link");
-	json_t *s = wait_str(&h.bus, "last_error", "stopped after 2 pages", 3000);
-	ck_assert_str_eq(st_str(s, "state"), "ok");
-	ck_assert_str_eq(st_str(s, "cursor"), "1010");
+	json_t *s = fx_wait_status_str(&h.bus, "last_error", "stopped after 2 pages", 3000);
+	ck_assert_str_eq(fx_status_str(s, "state"), "ok");
+	ck_assert_str_eq(fx_status_str(s, "cursor"), "1010");
 	json_decref(s);
 	h_stop(&h);
 }
@@ -670,20 +532,20 @@ START_TEST(test_mastodon_stream_silence_past_the_idle_timeout_reconnects)
 	h_start(&h, "{\"stream\":\"public\",\"idle_timeout_s\":1}", NULL);
 	ck_assert(wait_streams(&h.fake, 1, 5000));
 	int64_t t0 = clock_mono_ms();
-	json_t *s = wait_str(&h.bus, "last_error", "stream: no data for 1 s", 4000);
+	json_t *s = fx_wait_status_str(&h.bus, "last_error", "stream: no data for 1 s", 4000);
 	ck_assert_int_ge(clock_mono_ms() - t0, 900);
-	ck_assert_int_eq(st_int(s, "consecutive_errors"), 1);
+	ck_assert_int_eq(fx_status_int(s, "consecutive_errors"), 1);
 	json_decref(s);
 	ck_assert(wait_streams(&h.fake, 2, 4000));
 	/* Heartbeats keep a quiet stream open. */
 	int64_t end = clock_mono_ms() + 2500;
 	while (clock_mono_ms() < end) {
 		stream_send(&h.fake, ":thump\n", 7);
-		sleep_ms(300);
+		fx_sleep_ms(300);
 	}
 	ck_assert_int_eq(fake_streams(&h.fake), 2);
-	s = source_now(&h.bus);
-	ck_assert_str_eq(st_str(s, "state"), "ok");
+	s = fx_source_now(&h.bus);
+	ck_assert_str_eq(fx_status_str(s, "state"), "ok");
 	json_decref(s);
 	h_stop(&h);
 }
@@ -698,11 +560,11 @@ START_TEST(test_mastodon_stream_refused_shows_the_server_error_and_backs_off)
 	h.fake.stream_status = 401;
 	h_ingest(&h, "{\"stream\":\"public\",\"access_token_env\":\"TRENDD_TEST_MASTODON_TOKEN\"}",
 		 NULL);
-	json_t *s = wait_int(&h.bus, "consecutive_errors", 2, 5000);
-	ck_assert_str_eq(st_str(s, "last_error"),
+	json_t *s = fx_wait_status_int(&h.bus, "consecutive_errors", 2, 5000);
+	ck_assert_str_eq(fx_status_str(s, "last_error"),
 			 "HTTP 401 Unauthorized: This method requires an authenticated user");
-	ck_assert_str_eq(st_str(s, "state"), "backoff");
-	ck_assert(json_is_string(json_object_get(status_of(s), "next_poll")));
+	ck_assert_str_eq(fx_status_str(s, "state"), "backoff");
+	ck_assert(json_is_string(json_object_get(fx_status_of(s), "next_poll")));
 	/* The token goes out in the header and nowhere else. */
 	char *text = json_dumps(s, 0);
 	ck_assert_ptr_null(strstr(text, "secret-token"));
@@ -759,9 +621,9 @@ START_TEST(test_mastodon_poll_follows_prev_links_up_to_max_catchup_pages)
 	ck_assert_str_eq(targets[2], "/api/v1/timelines/public?limit=5&min_id=1010&via=link");
 	ck_assert_str_eq(targets[3], "/api/v1/timelines/public?limit=5&min_id=1015");
 	ck_assert_str_eq(targets[4], "/api/v1/timelines/public?limit=5&min_id=1020&via=link");
-	json_t *s = wait_str(&h.bus, "cursor", "1030", 2000);
-	ck_assert_ptr_null(json_object_get(status_of(s), "stream"));   /* polled, not streamed */
-	ck_assert_int_eq(st_int(s, "posts_seen"), 30);
+	json_t *s = fx_wait_status_str(&h.bus, "cursor", "1030", 2000);
+	ck_assert_ptr_null(json_object_get(fx_status_of(s), "stream"));   /* polled, not streamed */
+	ck_assert_int_eq(fx_status_int(s, "posts_seen"), 30);
 	json_decref(s);
 	h_stop(&h);
 }
