@@ -32,6 +32,7 @@
 #include "ingest/demo_feed.h"
 #include "ingest/ingest.h"
 #include "ingest/preview.h"
+#include "ingest/push.h"
 #include "web/web.h"
 
 struct options {
@@ -509,6 +510,69 @@ static void ops_removed(void *ctx, int64_t id) { ingest_source_remove(ctx, id); 
 
 static int ops_poll_now(void *ctx, int64_t id) { return ingest_poll_now(ctx, id); }
 
+static int ops_push_parse(const char *body, size_t len, int64_t source_id, struct dbmsg *m)
+{
+	struct push_batch b;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (push_parse(body, len, source_id, &b) < 0)
+		return -ENOMEM;
+	push_errors_json(&sb, &b);
+	if (sb.failed || !(m->u.push.seq = calloc(b.nposts ? b.nposts : 1, sizeof(int64_t)))) {
+		sb_free(&sb);
+		push_batch_clear(&b);
+		return -ENOMEM;
+	}
+	m->u.push.source_id = source_id;
+	m->u.push.errors_json = sb_detach(&sb, NULL);
+	m->u.push.posts = b.posts;       /* moved */
+	m->u.push.n = b.nposts;
+	m->u.push.duplicates = b.duplicates;
+	b.posts = NULL;
+	b.nposts = 0;
+	push_batch_clear(&b);
+	return 0;
+}
+
+/* Start-up: pushed posts logged after the checkpointed cursor go to analytics again. */
+struct replay {
+	struct bus *bus;
+	int64_t source_id, last;
+	size_t n;
+};
+
+static int replay_post(void *ctx, struct post *p, int64_t seq)
+{
+	struct replay *r = ctx;
+	if (queue_push(&r->bus->posts, p, -1) < 0) {
+		post_free(p);
+		return -1;
+	}
+	r->last = seq;
+	r->n++;
+	return 0;
+}
+
+static void push_replay(struct db *db, struct bus *bus, const struct source_config *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].kind, "push") != 0)
+			continue;
+		struct replay r = { .bus = bus, .source_id = v[i].id };
+		int64_t after = v[i].cursor ? strtoll(v[i].cursor, NULL, 10) : 0;
+		db_post_log_replay(db, v[i].id, after, replay_post, &r);
+		if (!r.n)
+			continue;
+		char cursor[24];
+		snprintf(cursor, sizeof cursor, "%lld", (long long)r.last);
+		struct post *mk = dbmsg_marker_new(v[i].id, cursor, NULL, 0);
+		if (mk && queue_push(&bus->posts, mk, -1) < 0)
+			post_free(mk);
+		log_info("main", "push source \"%s\": %zu logged posts fed again after a restart",
+			 v[i].name, r.n);
+	}
+}
+
 struct signal_ctx {
 	sigset_t set;
 	struct web *web;
@@ -660,6 +724,7 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;
 	}
+	push_replay(db, &bus, sources, nsources);
 	if (db_writer_start(db, &bus) < 0) {
 		fprintf(stderr, "trendd: cannot start the database writer\n");
 		goto out;
@@ -673,7 +738,8 @@ static int serve(struct options *o)
 	/* Set before any request can arrive: the web loop has not run yet. */
 	bus.source_ops = (struct bus_source_ops){ .check = ops_check, .changed = ops_changed,
 						  .removed = ops_removed,
-						  .poll_now = ops_poll_now, .ctx = ingest };
+						  .poll_now = ops_poll_now,
+						  .push_parse = ops_push_parse, .ctx = ingest };
 	sig.web = web;
 	pthread_create(&sig_thread, NULL, signal_main, &sig);
 	log_info("main", "trendd %s listening on http://%s (database %s, %zu sources)",

@@ -21,6 +21,8 @@
 #include "core/queue.h"
 #include "core/source.h"
 
+struct dbmsg;
+
 /*
  * What the web layer may ask of the ingest thread, set by main (the web
  * layer does not include ingest/). Every function is safe from any thread.
@@ -38,6 +40,11 @@ struct bus_source_ops {
 	void (*removed)(void *ctx, int64_t id);
 	/* Polls now; -ENOENT when ingest has no such source. */
 	int (*poll_now)(void *ctx, int64_t id);
+	/*
+	 * Parses the NDJSON body of POST /api/ingest into m->u.push (posts of
+	 * source_id, and the per-line errors as JSON members). 0 or -ENOMEM.
+	 */
+	int (*push_parse)(const char *body, size_t len, int64_t source_id, struct dbmsg *m);
 	void *ctx;
 };
 

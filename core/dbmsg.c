@@ -48,6 +48,13 @@ void dbmsg_free(struct dbmsg *m)
 			source_cursor_clear(&m->u.checkpoint.cursors[i]);
 		free(m->u.checkpoint.cursors);
 		break;
+	case DBMSG_PUSH:
+		for (size_t i = 0; i < m->u.push.n; i++)
+			post_free(m->u.push.posts[i]);
+		free(m->u.push.posts);
+		free(m->u.push.seq);
+		free(m->u.push.errors_json);
+		break;
 	}
 	free(m);
 }

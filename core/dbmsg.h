@@ -26,6 +26,7 @@ enum dbmsg_kind {
 	DBMSG_SOURCE_DELETE,  /* delete a source (API); answered */
 	DBMSG_VOLUME_MINUTES, /* per-minute post volume and sentiment for history */
 	DBMSG_CHECKPOINT,     /* one checkpoint epoch of analytics: rows, state, cursors */
+	DBMSG_PUSH,           /* pushed posts (POST /api/ingest) to log durably; answered */
 };
 
 /*
@@ -110,6 +111,22 @@ struct source_save {
 	bool reset_cursor;          /* forget the stored cursor (URL or kind changed) */
 };
 
+/*
+ * Pushed posts of one request. The writer logs them (post_log, deduplicated
+ * by (source, id)) in its transaction; once that commits it puts the new
+ * ones and a cursor marker (the last log sequence number) on the post queue,
+ * then answers. errors_json is the request's per-line errors, rendered by
+ * the web thread: the members after "accepted" and "duplicates".
+ */
+struct push_posts {
+	int64_t source_id;
+	struct post **posts;  /* owned; entries handed on become NULL */
+	int64_t *seq;         /* owned; per post, 0 = logged before */
+	size_t n;
+	size_t accepted, duplicates; /* answer; duplicates include repeats within the request */
+	char *errors_json;    /* owned */
+};
+
 struct dbmsg {
 	enum dbmsg_kind kind;
 	dbmsg_done_fn done;   /* NULL: fire and forget */
@@ -132,6 +149,7 @@ struct dbmsg {
 		struct source_save save;
 		int64_t delete_id;
 		struct checkpoint checkpoint;
+		struct push_posts push;
 	} u;
 };
 

@@ -17,6 +17,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "db/db_private.h"
+#include "db/post_log.h"
 
 /*
  * Forward migrations, in order: entry i takes the schema from version i to
@@ -160,6 +161,13 @@ static const char *const migrations[] = {
 	"  seen      BLOB,"
 	"  epoch     INTEGER NOT NULL DEFAULT 0"
 	");",
+
+	/*
+	 * 4: pushed posts (POST /api/ingest), logged before they are
+	 * acknowledged; a push source's cursor is the last sequence number
+	 * counted (db/post_log.h).
+	 */
+	POST_LOG_SCHEMA,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
@@ -372,6 +380,7 @@ static void stmts_finalize(struct db *db)
 		sqlite3_finalize(db->st[i]);
 		db->st[i] = NULL;
 	}
+	post_log_close(&db->post_log);
 }
 
 static int stmts_prepare(struct db *db, char *err, size_t errlen)
@@ -385,7 +394,12 @@ static int stmts_prepare(struct db *db, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	return SQLITE_OK;
+	int rc = post_log_open(&db->post_log, db->conn);
+	if (rc != SQLITE_OK) {
+		db_describe_error(db, rc, "prepare statements", err, errlen);
+		stmts_finalize(db);
+	}
+	return rc;
 }
 
 static void conn_close(struct db *db)
@@ -943,4 +957,18 @@ void db_close(struct db *db)
 	free(db->path);
 	free(db->vfs);
 	free(db);
+}
+
+int db_post_log_replay(struct db *db, int64_t source_id, int64_t after,
+		       int (*fn)(void *ctx, struct post *p, int64_t seq), void *ctx)
+{
+	char err[256];
+	int rc = db->conn ? post_log_read_after(&db->post_log, source_id, after, SIZE_MAX, fn, ctx)
+			  : SQLITE_CANTOPEN;
+
+	if (rc == SQLITE_OK)
+		return 0;
+	db_describe_error(db, rc, "read the pushed posts", err, sizeof err);
+	log_error("db", "%s", err);
+	return -EIO;
 }

@@ -31,7 +31,7 @@
 #include "core/source.h"
 
 /* The schema version this code writes (PRAGMA user_version after migrating). */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 /* Defaults for struct db_options; the caps bound memory while writes fail. */
 #define DB_BUSY_TIMEOUT_MS        5000
@@ -140,6 +140,15 @@ struct db_checkpoint {
 	size_t ncursors;
 };
 int db_checkpoint_load(struct db *db, struct db_checkpoint *out);
+
+struct post;
+/*
+ * Feeds fn every logged pushed post of source_id above sequence number
+ * after, in order (fn owns each post; a negative return stops). For start-up,
+ * before db_writer_start(). Returns 0 or -EIO with the reason logged.
+ */
+int db_post_log_replay(struct db *db, int64_t source_id, int64_t after,
+		       int (*fn)(void *ctx, struct post *p, int64_t seq), void *ctx);
 void db_checkpoint_clear(struct db_checkpoint *c);
 
 /* Starts the writer thread consuming bus->db. */

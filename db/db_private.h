@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "db/db.h"
+#include "db/post_log.h"
 
 enum db_stmt {
 	ST_BEGIN,
@@ -64,6 +65,7 @@ struct db {
 	struct db_options opt;         /* defaults filled in */
 	sqlite3_stmt *st[ST_COUNT_];   /* owned; prepared for conn */
 	struct db_writer *writer;      /* owned; NULL unless the writer runs */
+	struct post_log post_log;      /* statements for conn, like st */
 };
 
 /*

@@ -11,9 +11,9 @@
  * the rows above the checkpointed cursor are fed again, so an acknowledged
  * post is counted exactly once.
  *
- * Rows are kept while they may be needed: those above their source's cursor
- * always, the others for the dedup horizon (the minute retention), then
- * pruned in small chunks.
+ * Rows above their source's cursor must stay; the others serve dedup.
+ * post_log_prune() deletes counted rows past a horizon in small chunks; the
+ * writer does not call it yet, so the log keeps every pushed post.
  *
  * A struct post_log holds statements prepared for one connection and is used
  * by the thread that owns that connection (the db writer; at start-up, main).

@@ -592,6 +592,9 @@ static int apply(struct db_writer *w, struct dbmsg *m)
 		return apply_volume_rows(w, m->u.volume.rows, m->u.volume.n);
 	case DBMSG_CHECKPOINT:
 		return apply_checkpoint(w, m);
+	case DBMSG_PUSH:
+		return post_log_append(&w->db->post_log, m->u.push.posts, m->u.push.n,
+				       m->u.push.seq);
 	}
 	skip_row(w, "message of an unknown kind");
 	return SQLITE_OK;
@@ -869,8 +872,51 @@ static void batch_failed(struct db_writer *w, int rc, const char *err)
 	}
 }
 
+/*
+ * Hands the posts of a committed push request to analytics: the new ones,
+ * then a cursor marker with the last sequence number, so the checkpoint that
+ * counts them also moves the source's cursor past them. Waits for room in
+ * the post queue (a full queue is analytics' backpressure on pushers) unless
+ * trendd is stopping; what is not handed on is in the log, and a restart
+ * feeds it again.
+ */
+static void push_forward(struct db_writer *w, struct push_posts *pp)
+{
+	int64_t last = 0;
+	size_t fresh = 0;
+
+	for (size_t i = 0; i < pp->n; i++)
+		if (pp->seq[i])
+			fresh++;
+	pp->duplicates += pp->n - fresh;
+	pp->accepted = fresh;
+	for (size_t i = 0; i < pp->n; i++) {
+		struct post *p = pp->posts[i];
+		if (!pp->seq[i])
+			continue;
+		int rc;
+		while ((rc = queue_push(&w->bus->posts, p, 200)) == -EAGAIN &&
+		       !bus_stopping(w->bus))
+			;
+		if (rc < 0)
+			return;
+		pp->posts[i] = NULL;
+		last = pp->seq[i];
+	}
+	if (!last)
+		return;
+	char cursor[24];
+	snprintf(cursor, sizeof cursor, "%lld", (long long)last);
+	struct post *mk = dbmsg_marker_new(pp->source_id, cursor, NULL, 0);
+	if (mk && queue_push(&w->bus->posts, mk, 1000) < 0)
+		post_free(mk);
+}
+
 static void batch_committed(struct db_writer *w)
 {
+	for (size_t i = 0; i < w->npending; i++)
+		if (w->pending[i] && w->pending[i]->kind == DBMSG_PUSH)
+			push_forward(w, &w->pending[i]->u.push);
 	if (w->failing)
 		log_info("db", "%s: writes resumed after %lld ms", w->db->path,
 			 (long long)(clock_now_ms() - w->error_since_ms));
@@ -916,13 +962,15 @@ static void batch_write(struct db_writer *w)
 	}
 	/*
 	 * A checkpoint's commit must survive a power cut, not only a crash: the
-	 * ingest cursors it records may already have moved on. SQLite takes
-	 * the safety level only outside a transaction.
+	 * ingest cursors it records may already have moved on. So must pushed
+	 * posts, acknowledged once this commits. SQLite takes the safety level
+	 * only outside a transaction.
 	 */
 	full_sync = false;
 	for (size_t i = 0; i < w->npending && !full_sync; i++)
-		full_sync = w->pending[i] && w->pending[i]->kind == DBMSG_CHECKPOINT;
-	what = "make the checkpoint commit durable";
+		full_sync = w->pending[i] && (w->pending[i]->kind == DBMSG_CHECKPOINT ||
+					      w->pending[i]->kind == DBMSG_PUSH);
+	what = "make the commit durable";
 	if (full_sync && (rc = sqlite3_exec(db->conn, "PRAGMA synchronous = FULL", NULL, NULL,
 					    NULL)) != SQLITE_OK)
 		goto fail;

@@ -235,12 +235,18 @@ void push_batch_clear(struct push_batch *b)
 void push_reply_json(struct strbuf *sb, size_t accepted, size_t duplicates,
 		     const struct push_batch *b)
 {
-	size_t shown = b->nerrors < PUSH_MAX_ERRORS ? b->nerrors : PUSH_MAX_ERRORS;
-
 	sb_puts(sb, "{\"accepted\":");
 	sb_put_u64(sb, accepted);
 	sb_puts(sb, ",\"duplicates\":");
 	sb_put_u64(sb, duplicates);
+	push_errors_json(sb, b);
+	sb_putc(sb, '}');
+}
+
+void push_errors_json(struct strbuf *sb, const struct push_batch *b)
+{
+	size_t shown = b->nerrors < PUSH_MAX_ERRORS ? b->nerrors : PUSH_MAX_ERRORS;
+
 	sb_puts(sb, ",\"errors\":[");
 	for (size_t i = 0; i < shown; i++) {
 		if (i)
@@ -256,5 +262,4 @@ void push_reply_json(struct strbuf *sb, size_t accepted, size_t duplicates,
 		sb_puts(sb, ",\"errors_not_shown\":");
 		sb_put_u64(sb, b->nerrors - shown);
 	}
-	sb_putc(sb, '}');
 }

@@ -52,5 +52,7 @@ void push_batch_clear(struct push_batch *b);
 struct strbuf;
 void push_reply_json(struct strbuf *sb, size_t accepted, size_t duplicates,
 		     const struct push_batch *b);
+/* The members after "duplicates": ,"errors":[…] (and ,"errors_not_shown":N). */
+void push_errors_json(struct strbuf *sb, const struct push_batch *b);
 
 #endif

@@ -101,12 +101,14 @@ static void api_sentiment(struct web *w, struct lws *wsi, struct web_http *h, st
 static void api_snapshots(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void api_export(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 static void api_preview(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
+static void api_ingest(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r);
 
 #define M_SOURCE (M_READ | M(LWSHUMETH_POST) | M(LWSHUMETH_PATCH) | M(LWSHUMETH_DELETE))
 
 /* First match wins; paths not listed fall through to the static files. */
 static const struct route routes[] = {
 	{ "/api/trends", false, M_READ, api_trends, false },
+	{ "/api/ingest", false, M(LWSHUMETH_POST), api_ingest, true },
 	{ "/api/sources", false, M_READ | M(LWSHUMETH_POST), api_sources, true },
 	{ "/api/sources/preview", false, M(LWSHUMETH_POST), api_preview, true },
 	{ "/api/sources/", true, M_SOURCE, api_source, true },
@@ -646,6 +648,77 @@ static void source_save(struct web *w, struct lws *wsi, struct web_http *h, stru
 	}
 	m->u.save.cfg = *c; /* moved */
 	m->u.save.reset_cursor = reset_cursor;
+	defer_to_db(w, wsi, h, r, m);
+}
+
+/* The published source named name (a new JSON reference), or NULL. */
+static json_t *source_lookup_name(struct web *w, const char *name)
+{
+	struct blob *b = (struct blob *)publish_get(&w->bus->sources);
+	json_t *arr, *it, *found = NULL;
+	size_t i;
+
+	if (!b)
+		return NULL;
+	arr = json_loadb(b->data, b->len, 0, NULL);
+	ref_put(&b->ref);
+	json_array_foreach(arr, i, it) {
+		const char *n = json_string_value(json_object_get(it, "name"));
+		if (n && !strcmp(n, name)) {
+			found = json_incref(it);
+			break;
+		}
+	}
+	json_decref(arr);
+	return found;
+}
+
+/*
+ * POST /api/ingest?source=NAME: NDJSON posts for a push source. Parsed here,
+ * logged durably by the db writer, answered once that commits (DESIGN §6).
+ */
+static void api_ingest(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
+{
+	char arg[WEB_QUERY_ARG_BYTES], name[WEB_QUERY_ARG_BYTES] = "";
+
+	if (!may_mutate(w, wsi, h, r))
+		return;
+	for (int i = 0;; i++) {
+		int n = lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		if (n > 7 && !strncmp(arg, "source=", 7))
+			snprintf(name, sizeof name, "%s", arg + 7);
+	}
+	if (!name[0]) {
+		error_response(h, r, 400, "name the push source: POST /api/ingest?source=NAME");
+		return;
+	}
+	json_t *src = source_lookup_name(w, name);
+	if (!src) {
+		error_response(h, r, 404, "no such source");
+		return;
+	}
+	const char *kind = json_string_value(json_object_get(src, "kind"));
+	bool push = kind && !strcmp(kind, "push");
+	bool enabled = json_is_true(json_object_get(src, "enabled"));
+	int64_t id = json_integer_value(json_object_get(src, "id"));
+	json_decref(src);
+	if (!push) {
+		error_response(h, r, 409, "this source is not a push source (its kind is not \"push\")");
+		return;
+	}
+	if (!enabled) {
+		error_response(h, r, 409, "this push source is disabled");
+		return;
+	}
+	struct dbmsg *m = dbmsg_new(DBMSG_PUSH);
+	if (!m || !w->bus->source_ops.push_parse ||
+	    w->bus->source_ops.push_parse(h->req.buf ? h->req.buf : "", h->req.len, id, m) < 0) {
+		dbmsg_free(m);
+		error_response(h, r, 500, "out of memory");
+		return;
+	}
 	defer_to_db(w, wsi, h, r, m);
 }
 
@@ -1262,6 +1335,13 @@ void web_http_drain(struct web *w)
 			sb_reset(&h->body);
 			if (m->rc < 0) {
 				error_response(h, &h->resp, status_for(m->rc), m->error);
+			} else if (m->kind == DBMSG_PUSH) {
+				json_response(&h->resp, 200);
+				sb_printf(&h->body, "{\"accepted\":%zu,\"duplicates\":%zu",
+					  m->u.push.accepted, m->u.push.duplicates);
+				sb_puts(&h->body, m->u.push.errors_json ? m->u.push.errors_json
+									 : ",\"errors\":[]");
+				sb_putc(&h->body, '}');
 			} else if (m->kind == DBMSG_SOURCE_SAVE) {
 				bool created = !prev;
 				json_response(&h->resp, created ? 201 : 200);

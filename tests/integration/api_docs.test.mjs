@@ -99,6 +99,7 @@ const ENDPOINTS = [
   ['GET', /^\/api\/sources\/\d+$/], ['PATCH', /^\/api\/sources\/\d+$/],
   ['DELETE', /^\/api\/sources\/\d+$/], ['POST', /^\/api\/sources\/\d+\/poll$/],
   ['POST', /^\/api\/sources\/preview$/], ['GET', /^\/healthz$/], ['GET', /^\/metrics$/],
+  ['POST', /^\/api\/ingest\?source=/],
 ];
 
 describe('docs/API.md examples', { timeout: 180000 }, () => {

@@ -463,7 +463,7 @@ START_TEST(test_reopen_keeps_data_and_schema)
 	sqlite3 *s = sq_open(dbpath);
 	ck_assert_int_eq(sq_int(s, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	ck_assert_int_eq(sq_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-				  " AND name NOT LIKE 'sqlite%'"), 12);
+				  " AND name NOT LIKE 'sqlite%'"), 13);
 	sqlite3_close(s);
 	assert_integrity(dbpath);
 }
@@ -1962,8 +1962,8 @@ START_TEST(test_migration_3_adds_checkpoint_sources_to_a_version_2_file)
 	ck_assert_int_eq(db_source_upsert(db, &src), 0);
 	db_close(db);
 	sqlite3 *c = sq_open(dbpath);
-	sq_exec(c, "DROP TABLE checkpoint_source; UPDATE checkpoint SET epoch = 7;"
-		   " PRAGMA user_version = 2");
+	sq_exec(c, "DROP TABLE post_log; DROP TABLE checkpoint_source;"
+		   " UPDATE checkpoint SET epoch = 7; PRAGMA user_version = 2");
 	sqlite3_close(c);
 
 	db = open_ok(NULL);
@@ -1980,6 +1980,36 @@ START_TEST(test_migration_3_adds_checkpoint_sources_to_a_version_2_file)
 	char *cur = sq_text(c, "SELECT cursor FROM sources");
 	ck_assert_str_eq(cur, "k");
 	free(cur);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_migration_4_adds_the_post_log_to_a_version_3_file)
+{
+	struct db *db = open_ok(NULL);
+	struct source_config src = { .kind = "push", .name = "app", .url = "", .cursor = "" };
+	ck_assert_int_eq(db_source_upsert(db, &src), 0);
+	db_close(db);
+	sqlite3 *c = sq_open(dbpath);
+	sq_exec(c, "DROP TABLE post_log; PRAGMA user_version = 3");
+	sqlite3_close(c);
+
+	db = open_ok(NULL);
+	db_close(db);
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	/* the log works: a post goes in once, a repeat is ignored, seq only grows */
+	sq_exec(c, "INSERT INTO post_log (source_id, post_id, created_ms, received_ms, author,"
+		   " lang, url, title, text) VALUES (1, 'a', 0, 0, '', '', '', '', 't')"
+		   " ON CONFLICT DO NOTHING;"
+		   "INSERT INTO post_log (source_id, post_id, created_ms, received_ms, author,"
+		   " lang, url, title, text) VALUES (1, 'a', 0, 0, '', '', '', '', 't')"
+		   " ON CONFLICT DO NOTHING;");
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM post_log"), 1);
+	/* rows go with their source */
+	sq_exec(c, "PRAGMA foreign_keys = ON; DELETE FROM sources");
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM post_log"), 0);
 	sqlite3_close(c);
 	assert_integrity(dbpath);
 }
@@ -2019,6 +2049,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_writer_commits_a_checkpoint_with_rows_state_and_cursors);
 	tcase_add_test(tc, test_a_failed_checkpoint_leaves_the_previous_one_intact);
 	tcase_add_test(tc, test_migration_3_adds_checkpoint_sources_to_a_version_2_file);
+	tcase_add_test(tc, test_migration_4_adds_the_post_log_to_a_version_3_file);
 	tcase_add_test(tc, test_writer_rolls_minutes_up_into_hours_and_days);
 	tcase_add_test(tc, test_writer_stores_volume_minutes_with_hour_and_day_rollups);
 	tcase_add_test(tc, test_writer_keeps_late_minutes_past_retention_only_in_the_rollups);
