@@ -463,8 +463,11 @@ static bool may_mutate(struct web *w, struct lws *wsi, struct web_http *h, struc
 	return true;
 }
 
-/* The published source with this id (a new JSON reference), or NULL. */
-static json_t *source_lookup(struct web *w, int64_t id)
+/*
+ * The published source with this id, or with this name when name is not
+ * NULL (a new JSON reference), or NULL.
+ */
+static json_t *source_find(struct web *w, int64_t id, const char *name)
 {
 	struct blob *b = (struct blob *)publish_get(&w->bus->sources);
 	json_t *arr, *it, *found = NULL;
@@ -475,7 +478,8 @@ static json_t *source_lookup(struct web *w, int64_t id)
 	arr = json_loadb(b->data, b->len, 0, NULL);
 	ref_put(&b->ref);
 	json_array_foreach(arr, i, it) {
-		if (json_integer_value(json_object_get(it, "id")) == id) {
+		const char *n = json_string_value(json_object_get(it, "name"));
+		if (name ? n && !strcmp(n, name) : json_integer_value(json_object_get(it, "id")) == id) {
 			found = json_incref(it);
 			break;
 		}
@@ -483,6 +487,8 @@ static json_t *source_lookup(struct web *w, int64_t id)
 	json_decref(arr);
 	return found;
 }
+
+static json_t *source_lookup(struct web *w, int64_t id) { return source_find(w, id, NULL); }
 
 static bool source_lookup_exists(struct web *w, int64_t id)
 {
@@ -651,28 +657,6 @@ static void source_save(struct web *w, struct lws *wsi, struct web_http *h, stru
 	defer_to_db(w, wsi, h, r, m);
 }
 
-/* The published source named name (a new JSON reference), or NULL. */
-static json_t *source_lookup_name(struct web *w, const char *name)
-{
-	struct blob *b = (struct blob *)publish_get(&w->bus->sources);
-	json_t *arr, *it, *found = NULL;
-	size_t i;
-
-	if (!b)
-		return NULL;
-	arr = json_loadb(b->data, b->len, 0, NULL);
-	ref_put(&b->ref);
-	json_array_foreach(arr, i, it) {
-		const char *n = json_string_value(json_object_get(it, "name"));
-		if (n && !strcmp(n, name)) {
-			found = json_incref(it);
-			break;
-		}
-	}
-	json_decref(arr);
-	return found;
-}
-
 /*
  * POST /api/ingest?source=NAME: NDJSON posts for a push source. Parsed here,
  * logged durably by the db writer, answered once that commits (DESIGN §6).
@@ -694,7 +678,7 @@ static void api_ingest(struct web *w, struct lws *wsi, struct web_http *h, struc
 		error_response(h, r, 400, "name the push source: POST /api/ingest?source=NAME");
 		return;
 	}
-	json_t *src = source_lookup_name(w, name);
+	json_t *src = source_find(w, 0, name);
 	if (!src) {
 		error_response(h, r, 404, "no such source");
 		return;
