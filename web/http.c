@@ -611,14 +611,33 @@ static void source_config_from_json(json_t *s, struct source_config *c)
 	c->cursor = strdup("");
 }
 
+/*
+ * Whether one more request may wait for an answer from another thread; when
+ * not, answers 503 and returns false.
+ */
+static bool deferred_room(const struct web *w, struct web_http *h, struct http_resp *r)
+{
+	if (w->ndeferred < WEB_DEFERRED_MAX)
+		return true;
+	error_response(h, r, 503, "too many requests in flight; try again");
+	r->retry_after = 1;
+	return false;
+}
+
+/* Records that the request on wsi waits for the answer tagged req_id. */
+static void deferred_wait(struct web *w, struct lws *wsi, struct web_http *h, uint64_t req_id)
+{
+	w->deferred[w->ndeferred++] = (struct web_deferred){ req_id, wsi };
+	h->deferred = true;
+	h->req_id = req_id;
+}
+
 /* Sends a save or delete to the db thread; the answer arrives in web_http_drain. */
 static void defer_to_db(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r,
 			struct dbmsg *m)
 {
-	if (w->ndeferred == WEB_DEFERRED_MAX) {
+	if (!deferred_room(w, h, r)) {
 		dbmsg_free(m);
-		error_response(h, r, 503, "too many requests in flight; try again");
-		r->retry_after = 1;
 		return;
 	}
 	m->req_id = w->next_req_id++;
@@ -630,9 +649,7 @@ static void defer_to_db(struct web *w, struct lws *wsi, struct web_http *h, stru
 		r->retry_after = 1;
 		return;
 	}
-	w->deferred[w->ndeferred++] = (struct web_deferred){ m->req_id, wsi };
-	h->deferred = true;
-	h->req_id = m->req_id;
+	deferred_wait(w, wsi, h, m->req_id);
 }
 
 static void source_save(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r,
@@ -753,10 +770,8 @@ static void api_preview(struct web *w, struct lws *wsi, struct web_http *h, stru
 		error_response(h, r, 503, "source previews are not available");
 		return;
 	}
-	if (w->ndeferred == WEB_DEFERRED_MAX) {
+	if (!deferred_room(w, h, r)) {
 		preview_job_free(j);
-		error_response(h, r, 503, "too many requests in flight; try again");
-		r->retry_after = 1;
 		return;
 	}
 	j->req_id = w->next_req_id++;
@@ -769,9 +784,7 @@ static void api_preview(struct web *w, struct lws *wsi, struct web_http *h, stru
 		r->retry_after = 1;
 		return;
 	}
-	w->deferred[w->ndeferred++] = (struct web_deferred){ j->req_id, wsi };
-	h->deferred = true;
-	h->req_id = j->req_id;
+	deferred_wait(w, wsi, h, j->req_id);
 }
 
 /* /api/sources/{id} and /api/sources/{id}/poll */
@@ -920,10 +933,8 @@ static void defer_to_history(struct web *w, struct lws *wsi, struct web_http *h,
 		error_response(h, r, 503, "history queries are not available");
 		return;
 	}
-	if (w->ndeferred == WEB_DEFERRED_MAX) {
+	if (!deferred_room(w, h, r)) {
 		history_query_free(q);
-		error_response(h, r, 503, "too many requests in flight; try again");
-		r->retry_after = 1;
 		return;
 	}
 	q->req_id = w->next_req_id++;
@@ -937,10 +948,8 @@ static void defer_to_history(struct web *w, struct lws *wsi, struct web_http *h,
 		r->retry_after = 1;
 		return;
 	}
-	w->deferred[w->ndeferred++] = (struct web_deferred){ q->req_id, wsi };
-	h->deferred = true;
+	deferred_wait(w, wsi, h, q->req_id);
 	h->head = method_of(wsi) == LWSHUMETH_HEAD;
-	h->req_id = q->req_id;
 }
 
 static void history_route(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r,
