@@ -1,7 +1,8 @@
 /*
  * json_util.h - small helpers the JSON document parsers share (Mastodon,
- * Reddit, Hacker News, JSON Feed, Jetstream), and the URL scheme checks of
- * the parsers and source kinds. Header-only; stateless; any thread.
+ * Reddit, Hacker News, JSON Feed, Jetstream), and the URL scheme checks and
+ * query escaping of the parsers and source kinds. Header-only; stateless;
+ * any thread.
  */
 #ifndef TRENDD_JSON_UTIL_H
 #define TRENDD_JSON_UTIL_H
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <strings.h>
 
+#include "core/strbuf.h"
 #include "ingest/feed.h"
 
 /* Whether s starts with an http or https scheme (schemes are case-insensitive). */
@@ -25,6 +27,24 @@ static inline bool url_is_fetchable(const char *s)
 	if (!url_is_http(s))
 		return false;
 	return s[4] == ':' ? s[7] != 0 : s[8] != 0;
+}
+
+/* Appends s[0..len) percent-encoded: all but RFC 3986 unreserved characters. */
+static inline void url_put_escaped(struct strbuf *sb, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			sb_putc(sb, (char)c);
+		} else {
+			sb_putc(sb, '%');
+			sb_putc(sb, hex[c >> 4]);
+			sb_putc(sb, hex[c & 15]);
+		}
+	}
 }
 
 /* The string value of obj[key] when it is a non-empty string, else NULL. */

@@ -167,24 +167,6 @@ fail:
 	return rc;
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
-static void put_escaped(struct strbuf *sb, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			sb_putc(sb, (char)c);
-		} else {
-			sb_putc(sb, '%');
-			sb_putc(sb, hex[c >> 4]);
-			sb_putc(sb, hex[c & 15]);
-		}
-	}
-}
-
 /* The cursor's second (-1: none) and requested page (-1: none). */
 static void cursor_read(const char *cursor, long long *secs, long *page)
 {
@@ -226,12 +208,12 @@ static int request_url(const void *state, const char *base_url, const char *curs
 	}
 	if (st->tags[0]) {
 		sb_puts(url, amp ? "&tags=" : "tags=");
-		put_escaped(url, st->tags, strlen(st->tags));
+		url_put_escaped(url, st->tags, strlen(st->tags));
 		amp = true;
 	}
 	if (st->text[0]) {
 		sb_puts(url, amp ? "&query=" : "query=");
-		put_escaped(url, st->text, strlen(st->text));
+		url_put_escaped(url, st->text, strlen(st->text));
 		amp = true;
 	}
 	sb_printf(url, "%shitsPerPage=%d", amp ? "&" : "", st->hits_per_page);

@@ -11,22 +11,7 @@
 #include <jansson.h>
 
 #include "ingest/feed_jetstream.h"
-
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
-static void put_escaped(struct strbuf *sb, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			sb_putc(sb, (char)*p);
-		} else {
-			sb_putc(sb, '%');
-			sb_putc(sb, hex[*p >> 4]);
-			sb_putc(sb, hex[*p & 15]);
-		}
-	}
-}
+#include "ingest/json_util.h"
 
 /* ws[s]://host[:port][/path[?query]] into the settings. */
 static int url_parse(const char *url, struct jetstream_settings *st, char *err, size_t cap)
@@ -161,7 +146,7 @@ static int list_param(json_t *root, const char *key, size_t max, bool (*valid)(c
 			return -EINVAL;
 		}
 		sb_printf(q, "%s%s=", q->len ? "&" : "", key);
-		put_escaped(q, s);
+		url_put_escaped(q, s, strlen(s));
 	}
 	return 0;
 }

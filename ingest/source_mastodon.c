@@ -178,23 +178,6 @@ fail:
 
 static void release(void *state) { free(state); }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
-static void put_escaped(struct strbuf *sb, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			sb_putc(sb, (char)*p);
-		} else {
-			sb_putc(sb, '%');
-			sb_putc(sb, hex[*p >> 4]);
-			sb_putc(sb, hex[*p & 15]);
-		}
-	}
-}
-
 static void put_base(struct strbuf *url, const char *base_url)
 {
 	size_t n = strlen(base_url);
@@ -210,7 +193,7 @@ int mastodon_timeline_url(const struct mastodon_settings *st, const char *base_u
 	put_base(url, base_url);
 	if (st->timeline == MASTODON_TL_TAG) {
 		sb_puts(url, "/api/v1/timelines/tag/");
-		put_escaped(url, st->tag);
+		url_put_escaped(url, st->tag, strlen(st->tag));
 	} else {
 		sb_puts(url, "/api/v1/timelines/public");
 	}
@@ -221,7 +204,7 @@ int mastodon_timeline_url(const struct mastodon_settings *st, const char *base_u
 		sb_puts(url, "&remote=true");
 	if (min_id && min_id[0]) {
 		sb_puts(url, "&min_id=");
-		put_escaped(url, min_id);
+		url_put_escaped(url, min_id, strlen(min_id));
 	}
 	return url->failed ? -ENOMEM : 0;
 }
@@ -241,7 +224,7 @@ int mastodon_stream_url(const struct mastodon_settings *st, const char *base_url
 	sb_puts(url, path);
 	if (st->timeline == MASTODON_TL_TAG) {
 		sb_puts(url, "?tag=");
-		put_escaped(url, st->tag);
+		url_put_escaped(url, st->tag, strlen(st->tag));
 	}
 	return url->failed ? -ENOMEM : 0;
 }

@@ -139,24 +139,6 @@ fail:
 	return rc;
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
-static void put_escaped(struct strbuf *sb, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			sb_putc(sb, (char)c);
-		} else {
-			sb_putc(sb, '%');
-			sb_putc(sb, hex[c >> 4]);
-			sb_putc(sb, hex[c & 15]);
-		}
-	}
-}
-
 /* A fullname: "t<digit>_" and a base36 id. */
 static bool anchor_valid(const char *s, size_t n)
 {
@@ -208,7 +190,7 @@ static int request_url(const void *state, const char *base_url, const char *curs
 	sb_printf(url, "limit=%d&raw_json=1", st->limit);
 	if (n && !stale_turn(empty)) {
 		sb_puts(url, "&before=");
-		put_escaped(url, cursor, n);
+		url_put_escaped(url, cursor, n);
 	}
 	return url->failed ? -ENOMEM : 0;
 }
