@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <strings.h>
 
 #include "core/strbuf.h"
@@ -56,6 +57,23 @@ static inline const char *json_str_nonempty(json_t *obj, const char *key, size_t
 	if (len)
 		*len = json_string_length(v);
 	return json_string_value(v);
+}
+
+/*
+ * Copies the string member key of the JSON object in body[0..len) into buf
+ * (empty when the body is no such object): the message an API's error
+ * answer carries.
+ */
+static inline void json_member_text(const char *body, size_t len, const char *key, char *buf,
+				    size_t cap)
+{
+	json_t *root = len ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(root, key));
+
+	buf[0] = 0;
+	if (msg)
+		snprintf(buf, cap, "%s", msg);
+	json_decref(root);
 }
 
 /* "an object", "a number", ...: for errors that say what a document held instead. */

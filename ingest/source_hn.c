@@ -277,15 +277,10 @@ static int parse(const void *state, const struct feed_input *in, struct feed_doc
 	return 0;
 }
 
+/* HN Search says what went wrong in the "message" member of its error answers. */
 static void error_detail(const char *body, size_t len, char *buf, size_t cap)
 {
-	json_t *root = len ? json_loadb(body, len, 0, NULL) : NULL;
-	const char *msg = json_string_value(json_object_get(root, "message"));
-
-	buf[0] = 0;
-	if (msg)
-		snprintf(buf, cap, "%s", msg);
-	json_decref(root);
+	json_member_text(body, len, "message", buf, cap);
 }
 
 const struct source_kind source_kind_hn = {

@@ -278,15 +278,10 @@ static int catchup_pages(const void *state)
 	return ((const struct mastodon_settings *)state)->max_catchup_pages;
 }
 
+/* Mastodon says what went wrong in the "error" member of its error answers. */
 static void error_detail(const char *body, size_t len, char *buf, size_t cap)
 {
-	json_t *root = len ? json_loadb(body, len, 0, NULL) : NULL;
-	const char *msg = json_string_value(json_object_get(root, "error"));
-
-	buf[0] = 0;
-	if (msg)
-		snprintf(buf, cap, "%s", msg);
-	json_decref(root);
+	json_member_text(body, len, "error", buf, cap);
 }
 
 static bool streams(const void *state)
