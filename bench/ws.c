@@ -30,11 +30,29 @@
  *
  * usage: bench/ws [--trendd PATH] [--url ws://HOST:PORT] [--pid PID]
  *                 [--clients 1000,10000] [--slow 100] [--seconds 20]
- *                 [--warmup 3] [--demo-rate 40] [--slow-only]
+ *                 [--warmup 3] [--demo-rate 40] [--slow-only] [--push RATE]
  *
  * --slow-only skips the runs without slow clients (to watch the drops, which
  * take as long as the kernel's socket buffers take to fill: minutes on
  * loopback at the demo's message rate).
+ *
+ * --push RATE measures, in every run, how long a post takes from
+ * `POST /api/ingest` to the browser. Each run adds a push source; its
+ * clients subscribe to that source's view (window 5m, so every post pushed in
+ * the run stays in it) while the demo keeps the server busy. A second thread
+ * pushes one post per request at RATE posts/s on average (uniformly random
+ * gaps), each acknowledged before the next is sent, so the view's
+ * overall.posts is the number of pushes that have taken effect. A push's
+ * latency is the time from just before its request is sent to the receipt of
+ * the first trends message that counts it, per client. Snapshots are
+ * published once per tick (1 s), so a post waits up to a tick for the next
+ * one: the figure to compare is effect_ms minus the tick. The run's line
+ * then also has
+ *   "push":{"rate":…,"sent":…,"failed":…,"ack_ms":{…},"effect_ms":{…},
+ *           "over_tick_ms":{…},"samples":…,"unseen":…}
+ * where unseen counts (push, client) pairs whose effect never arrived. The
+ * admin token comes from the token file of the trendd started here, or from
+ * TRENDD_TOKEN with --url.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,7 +60,9 @@
 #include <getopt.h>
 #include <libwebsockets.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +84,11 @@ struct client {
 	int64_t gen_ms;             /* generated_at of the message arriving, 0 = none */
 	double tick_ms;             /* its stats.tick_ms */
 	uint64_t seq;
+	uint64_t posts;             /* overall.posts of the message arriving */
+	size_t next_push;           /* the first push this client has not seen counted */
 };
+
+#define PUSH_MAX 100000         /* pushes recorded per run */
 
 struct samples {
 	float *v;
@@ -78,6 +102,12 @@ static struct {
 	bool measuring;
 	struct samples lag, lag_gen;
 	uint64_t messages, seq_gaps;
+	char sub[256];              /* the subscribe message every client sends */
+	/* push mode: send times (monotonic s) of the pushes, published by n_sent */
+	bool push;
+	double *push_sent;
+	_Atomic size_t n_sent;
+	struct samples effect, over_tick;
 } g;
 
 static int64_t wall_ms(void)
@@ -138,7 +168,7 @@ static int64_t parse_rfc3339_ms(const char *p)
 /* The start of a trends message: its generated_at and seq, from the first fragment. */
 static void message_head(struct client *c, const char *in, size_t len)
 {
-	char head[1024];
+	char head[2048];
 	const char *p;
 
 	c->gen_ms = 0;
@@ -151,6 +181,25 @@ static void message_head(struct client *c, const char *in, size_t len)
 	if ((p = strstr(head, "\"seq\":")))
 		c->seq = strtoull(p + 6, NULL, 10);
 	c->tick_ms = (p = strstr(head, "\"tick_ms\":")) ? strtod(p + 10, NULL) : 0;
+	c->posts = (p = strstr(head, "\"overall\":{\"posts\":")) ? strtoull(p + 19, NULL, 10) : 0;
+}
+
+/*
+ * Push mode: the message counts c->posts pushes of this run; every one the
+ * client has not seen counted before took effect now. A count can only reach
+ * pushes whose send time is already recorded (n_sent is stored before the
+ * request goes out), and the 5m view keeps every push of the run.
+ */
+static void push_effects(struct client *c, double now)
+{
+	size_t sent = atomic_load_explicit(&g.n_sent, memory_order_acquire);
+
+	while (c->next_push < c->posts && c->next_push < sent) {
+		double ms = (now - g.push_sent[c->next_push]) * 1000.0;
+		samples_add(&g.effect, (float)ms);
+		samples_add(&g.over_tick, (float)(ms - 1000.0));
+		c->next_push++;
+	}
 }
 
 static void message_end(struct client *c)
@@ -159,6 +208,8 @@ static void message_end(struct client *c)
 
 	if (!c->gen_ms)
 		return;
+	if (g.push)
+		push_effects(c, mono_s());
 	c->messages++;
 	/* the first message answers the subscription with the snapshot of the moment */
 	if (c->messages > 1 && g.measuring) {
@@ -176,16 +227,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		    size_t len)
 {
 	struct client *c = user;
-	static const char sub[] = "{\"type\":\"subscribe\",\"window\":\"5m\",\"kind\":\"all\",\"limit\":20}";
-	unsigned char buf[LWS_PRE + sizeof sub];
+	unsigned char buf[LWS_PRE + sizeof g.sub];
+	size_t sublen = strlen(g.sub);
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		g.connecting--;
 		g.established++;
 		c->established = true;
-		memcpy(buf + LWS_PRE, sub, sizeof sub - 1);
-		if (lws_write(wsi, buf + LWS_PRE, sizeof sub - 1, LWS_WRITE_TEXT) < 0)
+		memcpy(buf + LWS_PRE, g.sub, sublen);
+		if (lws_write(wsi, buf + LWS_PRE, sublen, LWS_WRITE_TEXT) < 0)
 			return -1;
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -265,20 +316,32 @@ static int free_port(void)
 	return port;
 }
 
-/* GET path over a fresh connection; the body into out (NUL-terminated). */
-static int http_get(int port, const char *path, char *out, size_t cap)
+/*
+ * One request over a fresh connection: method, path, an optional bearer
+ * token and JSON/NDJSON body; the answer (head and body) into out,
+ * NUL-terminated. Returns the HTTP status, -1 on a failed exchange.
+ */
+static int http_call(int port, const char *method, const char *path, const char *token,
+		     const char *body, char *out, size_t cap)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	char req[256];
-	size_t n = 0;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+	char req[1024];
+	size_t n = 0, blen = body ? strlen(body) : 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1, hl;
 
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
 		goto out;
-	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-		 path);
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
+	hl = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
+		      method, path);
+	if (token)
+		hl += snprintf(req + hl, sizeof req - (size_t)hl, "Authorization: Bearer %s\r\n", token);
+	if (body)
+		hl += snprintf(req + hl, sizeof req - (size_t)hl,
+			       "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+	hl += snprintf(req + hl, sizeof req - (size_t)hl, "\r\n");
+	if (hl >= (int)sizeof req || send(fd, req, (size_t)hl, MSG_NOSIGNAL) < 0 ||
+	    (blen && send(fd, body, blen, MSG_NOSIGNAL) < 0))
 		goto out;
 	for (ssize_t r; n < cap - 1 && (r = recv(fd, out + n, cap - 1 - n, 0)) > 0;)
 		n += (size_t)r;
@@ -289,6 +352,11 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return status;
+}
+
+static int http_get(int port, const char *path, char *out, size_t cap)
+{
+	return http_call(port, "GET", path, NULL, NULL, out, cap);
 }
 
 static double metric(int port, const char *name)
@@ -376,6 +444,67 @@ static double self_cpu_s(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* ---- push mode ---- */
+
+static char g_token[128];
+
+/* Adds the push source `name`; its id, or -1. */
+static int64_t push_source_add(int port, const char *name)
+{
+	char body[128], out[4096];
+	const char *p;
+
+	snprintf(body, sizeof body, "{\"kind\":\"push\",\"name\":\"%s\"}", name);
+	if (http_call(port, "POST", "/api/sources", g_token, body, out, sizeof out) != 201 ||
+	    !(p = strstr(out, "\"id\":")))
+		return -1;
+	return strtoll(p + 5, NULL, 10);
+}
+
+struct pusher {
+	int port;
+	char path[128];
+	double rate, until;         /* posts/s; monotonic end */
+	size_t failed;
+	struct samples ack;
+};
+
+/* Pushes one post at a time, each acknowledged before the next, until p->until. */
+static void *pusher_main(void *arg)
+{
+	struct pusher *p = arg;
+	unsigned seed = (unsigned)getpid();
+	char body[512], out[4096], ts[32];
+
+	for (size_t i = 0; i < PUSH_MAX && mono_s() < p->until; i++) {
+		/* uniform gaps in [0, 2/rate): the mean rate, at every phase of the tick */
+		usleep((useconds_t)((double)rand_r(&seed) / RAND_MAX * 2e6 / p->rate));
+		int64_t now = wall_ms();
+		time_t sec = (time_t)(now / 1000);
+		struct tm tm;
+		gmtime_r(&sec, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(body, sizeof body,
+			 "{\"id\":\"lat-%zu\",\"author\":\"user%zu\",\"created_at\":\"%s.%03dZ\","
+			 "\"lang\":\"en\",\"text\":\"Latency probe %zu: the #benchpush stream "
+			 "looks great today\"}\n",
+			 i, i % 97, ts, (int)(now % 1000), i);
+		double t0 = mono_s();
+		g.push_sent[i] = t0;
+		atomic_store_explicit(&g.n_sent, i + 1, memory_order_release);
+		int st = http_call(p->port, "POST", p->path, g_token, body, out, sizeof out);
+		if (st != 200 || !strstr(out, "\"accepted\":1")) {
+			/* not counted: later pushes would be matched to the wrong count */
+			fprintf(stderr, "ws: push %zu answered %d, stopping the pushes\n", i, st);
+			p->failed++;
+			atomic_store_explicit(&g.n_sent, i, memory_order_release);
+			break;
+		}
+		samples_add(&p->ack, (float)((mono_s() - t0) * 1000.0));
+	}
+	return NULL;
+}
+
 /* ---- one run ---- */
 
 static void service_for(struct lws_context *ctx, double seconds)
@@ -385,8 +514,13 @@ static void service_for(struct lws_context *ctx, double seconds)
 		lws_service(ctx, 0);
 }
 
-static int run(int port, pid_t pid, size_t nclients, int nslow, int seconds, int warmup)
+static int run(int port, pid_t pid, size_t nclients, int nslow, int seconds, int warmup,
+	       double push_rate)
 {
+	static unsigned nrun;
+	struct pusher pu = { .port = port, .rate = push_rate };
+	pthread_t pusher;
+	bool pushing = false;
 	struct lws_context_creation_info info;
 	struct lws_context *ctx;
 	int *slow = NULL;
@@ -397,6 +531,23 @@ static int run(int port, pid_t pid, size_t nclients, int nslow, int seconds, int
 	memset(&g, 0, sizeof g);
 	g.clients = calloc(nclients, sizeof *g.clients);
 	g.nclients = nclients;
+	snprintf(g.sub, sizeof g.sub, "{\"type\":\"subscribe\",\"window\":\"5m\",\"kind\":\"all\","
+		 "\"limit\":20}");
+	if (push_rate > 0) {
+		char name[32];
+		snprintf(name, sizeof name, "benchpush%u", ++nrun);
+		int64_t id = push_source_add(port, name);
+		if (id < 0) {
+			fprintf(stderr, "ws: cannot add the push source (token file read?)\n");
+			free(g.clients);
+			return -1;
+		}
+		snprintf(pu.path, sizeof pu.path, "/api/ingest?source=%s", name);
+		snprintf(g.sub, sizeof g.sub, "{\"type\":\"subscribe\",\"window\":\"5m\","
+			 "\"kind\":\"all\",\"limit\":20,\"source\":%lld}", (long long)id);
+		g.push = true;
+		g.push_sent = calloc(PUSH_MAX, sizeof *g.push_sent);
+	}
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
@@ -440,7 +591,13 @@ static int run(int port, pid_t pid, size_t nclients, int nslow, int seconds, int
 	self0 = self_cpu_s();
 	g.measuring = true;
 	t_meas = mono_s();
+	/* the last pushes leave time for their effect before the run ends */
+	pu.until = t_meas + seconds - 2.5;
+	if (g.push && seconds > 3)
+		pushing = pthread_create(&pusher, NULL, pusher_main, &pu) == 0;
 	service_for(ctx, seconds);
+	if (pushing)
+		pthread_join(pusher, NULL);
 	g.measuring = false;
 	t_meas = mono_s() - t_meas;
 	self1 = self_cpu_s();
@@ -458,7 +615,7 @@ static int run(int port, pid_t pid, size_t nclients, int nslow, int seconds, int
 	       "\"lag_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
 	       "\"lag_from_generated_ms\":{\"p50\":%.0f,\"p99\":%.0f,\"max\":%.0f},"
 	       "\"server\":{\"cpu_pct\":%.1f,\"rss_mb\":%.1f,\"ws_clients\":%.0f,"
-	       "\"dropped_slow\":%.0f,\"snapshot_seq\":%.0f},\"client_cpu_pct\":%.1f}\n",
+	       "\"dropped_slow\":%.0f,\"snapshot_seq\":%.0f},\"client_cpu_pct\":%.1f",
 	       nclients, nslow, t_meas, g.established, g.failed, g.closed, connect_s,
 	       (unsigned long long)g.messages, (double)g.established * t_meas,
 	       (unsigned long long)g.seq_gaps, pct(&g.lag, 0.5), pct(&g.lag, 0.99),
@@ -466,6 +623,31 @@ static int run(int port, pid_t pid, size_t nclients, int nslow, int seconds, int
 	       g.lag_gen.n ? g.lag_gen.v[g.lag_gen.n - 1] : -1.0,
 	       pid > 0 ? 100.0 * (cpu1 - cpu0) / t_meas : -1.0, pid > 0 ? rss : -1.0, ws_clients,
 	       dropped, seq, 100.0 * (self1 - self0) / t_meas);
+	if (g.push) {
+		size_t sent = atomic_load(&g.n_sent), unseen = 0;
+		for (size_t i = 0; i < nclients; i++)
+			if (g.clients[i].established && !g.clients[i].closed)
+				unseen += sent - (g.clients[i].next_push < sent ? g.clients[i].next_push
+										 : sent);
+		qsort(pu.ack.v, pu.ack.n, sizeof *pu.ack.v, cmp_float);
+		qsort(g.effect.v, g.effect.n, sizeof *g.effect.v, cmp_float);
+		qsort(g.over_tick.v, g.over_tick.n, sizeof *g.over_tick.v, cmp_float);
+		printf(",\"push\":{\"rate\":%g,\"sent\":%zu,\"failed\":%zu,"
+		       "\"ack_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+		       "\"effect_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+		       "\"over_tick_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+		       "\"samples\":%zu,\"unseen\":%zu}",
+		       push_rate, sent, pu.failed, pct(&pu.ack, 0.5), pct(&pu.ack, 0.99),
+		       pu.ack.n ? pu.ack.v[pu.ack.n - 1] : -1.0, pct(&g.effect, 0.5),
+		       pct(&g.effect, 0.99), g.effect.n ? g.effect.v[g.effect.n - 1] : -1.0,
+		       pct(&g.over_tick, 0.5), pct(&g.over_tick, 0.99),
+		       g.over_tick.n ? g.over_tick.v[g.over_tick.n - 1] : -1.0, g.effect.n, unseen);
+		free(pu.ack.v);
+		free(g.effect.v);
+		free(g.over_tick.v);
+		free(g.push_sent);
+	}
+	printf("}\n");
 	fflush(stdout);
 
 	lws_context_destroy(ctx);
@@ -484,7 +666,7 @@ int main(int argc, char **argv)
 {
 	const char *bin = NULL, *url = NULL, *list = "1000,10000";
 	int nslow = 100, seconds = 20, warmup = 3, port = 0;
-	double rate = 40;
+	double rate = 40, push_rate = 0;
 	pid_t pid = 0;
 	bool own = false, slow_only = false;
 	static const struct option opts[] = {
@@ -492,7 +674,7 @@ int main(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },    { "clients", required_argument, NULL, 'c' },
 		{ "slow", required_argument, NULL, 's' },   { "seconds", required_argument, NULL, 'S' },
 		{ "warmup", required_argument, NULL, 'w' }, { "demo-rate", required_argument, NULL, 'r' },
-		{ "slow-only", no_argument, NULL, 'o' },
+		{ "slow-only", no_argument, NULL, 'o' },    { "push", required_argument, NULL, 'P' },
 		{ 0, 0, 0, 0 },
 	};
 	char self[4096], buf[65536];
@@ -509,10 +691,11 @@ int main(int argc, char **argv)
 		case 'w': warmup = atoi(optarg); break;
 		case 'r': rate = atof(optarg); break;
 		case 'o': slow_only = true; break;
+		case 'P': push_rate = atof(optarg); break;
 		default:
 			fprintf(stderr, "usage: ws [--trendd PATH] [--url ws://HOST:PORT] [--pid PID] "
 					"[--clients 1000,10000] [--slow 100] [--seconds 20] "
-					"[--warmup 3] [--demo-rate 40] [--slow-only]\n");
+					"[--warmup 3] [--demo-rate 40] [--slow-only] [--push RATE]\n");
 			return 2;
 		}
 	}
@@ -553,15 +736,34 @@ int main(int argc, char **argv)
 			usleep(100000);
 		}
 	}
+	if (push_rate > 0) {
+		/* the admin token: our trendd's token file, or TRENDD_TOKEN for --url */
+		char path[160];
+		const char *env = getenv("TRENDD_TOKEN");
+		FILE *f;
+		snprintf(path, sizeof path, "%s/bench.db.token", g_dir);
+		if (env)
+			snprintf(g_token, sizeof g_token, "%s", env);
+		else if (own && (f = fopen(path, "r"))) {
+			if (!fgets(g_token, sizeof g_token, f))
+				g_token[0] = 0;
+			fclose(f);
+			g_token[strcspn(g_token, "\r\n")] = 0;
+		}
+		if (!g_token[0]) {
+			fprintf(stderr, "ws: --push needs the admin token (TRENDD_TOKEN with --url)\n");
+			push_rate = 0;
+		}
+	}
 	fprintf(stderr, "ws: trendd on port %d (pid %d), open-file limit %llu\n", port, (int)pid,
 		(unsigned long long)rl.rlim_cur);
 	for (const char *p = list; *p;) {
 		size_t n = strtoul(p, (char **)&p, 10);
 		if (n > 0) {
 			if (!slow_only || nslow <= 0)
-				run(port, pid, n, 0, seconds, warmup);
+				run(port, pid, n, 0, seconds, warmup, push_rate);
 			if (nslow > 0)
-				run(port, pid, n, nslow, seconds, warmup);
+				run(port, pid, n, nslow, seconds, warmup, push_rate);
 		}
 		if (*p == ',')
 			p++;
