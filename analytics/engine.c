@@ -58,6 +58,21 @@ struct mark {
 	uint64_t uncovered;           /* posts counted since the marker */
 };
 
+/*
+ * One post in the recent-post ring. rec holds, in this order: nterms term
+ * hashes, the id, url, author and text bytes (lengths here, no NULs), then
+ * per term its kind, its length and its bytes (in the order of the hashes).
+ */
+struct recent_post {
+	uint64_t *rec;                /* owned, NULL for an empty slot */
+	int64_t source_id;
+	int64_t event_ms;
+	float compound;
+	uint16_t nterms;
+	uint16_t id_len, url_len, author_len, text_len;
+	bool truncated;
+};
+
 /* The windows of one language or one source. */
 struct dimwin {
 	char lang[16];                /* language key, or "" */
@@ -96,6 +111,9 @@ struct engine {
 	int64_t ckpt_due_ms;          /* monotonic: when the pending checkpoint fell due, 0 */
 	uint64_t consumed;            /* posts and markers taken since the last checkpoint */
 	bool ckpt_warned;
+
+	struct recent_post *recent;   /* owned: ring of recent_cap slots */
+	size_t recent_cap, recent_n, recent_next; /* next: the slot the next post takes */
 
 	uint64_t seq;
 	uint64_t posts_total, tokens_total;
@@ -365,6 +383,110 @@ static void dims_expire(struct engine *e, int64_t now_ms)
 	}
 }
 
+/* ---- recent posts, for term detail ---- */
+
+static uint64_t term_hash(uint8_t kind, const char *s, size_t len)
+{
+	return hash_bytes_seed(s, len, 0x7f4a7c159e3779b9ull * (kind + 1u));
+}
+
+/* Length of s[0..len) cut to at most cap bytes, never inside a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t len, size_t cap)
+{
+	if (len <= cap)
+		return len;
+	size_t n = cap;
+	/* back off continuation bytes: s[n] must start a character */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/*
+ * Keeps p (title + text in text[0..len), its terms and sentiment) in the
+ * ring, in place of the oldest post when full. Costs the hashes of its
+ * distinct terms, one copy of at most ENGINE_RECENT_POST_MAX_BYTES and one
+ * realloc; out of memory, the slot is left empty.
+ */
+static void recent_add(struct engine *e, const struct post *p, const char *text, size_t len,
+		       const struct token *tokens, size_t n, float compound)
+{
+	uint64_t hashes[ENGINE_RECENT_TERMS];
+	uint16_t which[ENGINE_RECENT_TERMS];
+	size_t nt = 0, term_bytes = 0;
+
+	if (!e->recent_cap)
+		return;
+	for (size_t i = 0; i < n && nt < ENGINE_RECENT_TERMS; i++) {
+		const struct token *t = &tokens[i];
+		if (t->len == 0 || t->len > UINT8_MAX || term_bytes + t->len > ENGINE_RECENT_TERM_BYTES)
+			continue;
+		uint64_t h = term_hash(t->kind, t->s, t->len);
+		bool dup = false;
+		for (size_t j = 0; j < nt && !dup; j++)
+			dup = hashes[j] == h;
+		if (dup)
+			continue;
+		hashes[nt] = h;
+		which[nt++] = (uint16_t)i;
+		term_bytes += t->len;
+	}
+	size_t id_len = strlen(p->id), url_len = strlen(p->url);
+	size_t author_len = utf8_cut(p->author, strlen(p->author), ENGINE_RECENT_AUTHOR_BYTES);
+	size_t text_len = utf8_cut(text, len, ENGINE_EXCERPT_BYTES);
+	if (id_len > ENGINE_RECENT_ID_BYTES)
+		id_len = 0;
+	if (url_len > ENGINE_RECENT_URL_BYTES)
+		url_len = 0;
+	size_t size = nt * sizeof *hashes + id_len + url_len + author_len + text_len +
+		      2 * nt + term_bytes;
+
+	struct recent_post *rp = &e->recent[e->recent_next];
+	bool was_full = rp->rec != NULL;
+	uint64_t *rec = realloc(rp->rec, size ? size : 1);
+	e->recent_next = (e->recent_next + 1) % e->recent_cap;
+	if (!rec) {
+		/* the oldest goes anyway: the ring keeps its order, one post short */
+		free(rp->rec);
+		memset(rp, 0, sizeof *rp);
+		e->recent_n -= was_full;
+		return;
+	}
+	e->recent_n += !was_full;
+	*rp = (struct recent_post){
+		.rec = rec, .source_id = p->source_id, .event_ms = p->created_at_ms,
+		.compound = compound, .nterms = (uint16_t)nt, .id_len = (uint16_t)id_len,
+		.url_len = (uint16_t)url_len, .author_len = (uint16_t)author_len,
+		.text_len = (uint16_t)text_len, .truncated = text_len < len,
+	};
+	memcpy(rec, hashes, nt * sizeof *hashes);
+	char *c = (char *)(rec + nt);
+	memcpy(c, p->id, id_len);
+	c += id_len;
+	memcpy(c, p->url, url_len);
+	c += url_len;
+	memcpy(c, p->author, author_len);
+	c += author_len;
+	memcpy(c, text, text_len);
+	c += text_len;
+	for (size_t i = 0; i < nt; i++) {
+		const struct token *t = &tokens[which[i]];
+		*c++ = (char)t->kind;
+		*c++ = (char)t->len;
+		memcpy(c, t->s, t->len);
+		c += t->len;
+	}
+}
+
+static void recent_free(struct engine *e)
+{
+	for (size_t i = 0; e->recent && i < e->recent_cap; i++)
+		free(e->recent[i].rec);
+	free(e->recent);
+	e->recent = NULL;
+	e->recent_cap = e->recent_n = e->recent_next = 0;
+}
+
 static uint32_t author_hash(const struct post *p)
 {
 	if (p->author[0])
@@ -424,6 +546,7 @@ static void process(struct engine *e, const struct post *p)
 		if (vol_add(&e->volume, minute, 1, pos, neg, wp.compound) < 0)
 			rows_lost(e);
 	}
+	recent_add(e, p, text, len, tokens, n, wp.compound);
 }
 
 /* One item off the post queue: a post to count, or a source's cursor marker. */
@@ -882,6 +1005,192 @@ out:
 	return rc;
 }
 
+/* ---- LIVE_TERM_DETAIL: co-occurring terms and example posts ---- */
+
+/* A term seen with the asked one: count of shared posts; count 0 = empty slot. */
+struct cooc {
+	uint64_t hash;
+	const char *text;             /* borrowed from the ring */
+	uint32_t count;
+	uint8_t len, kind;
+};
+
+struct cooc_table {
+	struct cooc *slots;           /* owned */
+	size_t cap, n;                /* cap: a power of two, 0 before the first term */
+};
+
+/* The bytes of a post's record after its hashes: id, url, author, text, terms. */
+static const char *recent_bytes(const struct recent_post *rp)
+{
+	return (const char *)(rp->rec + rp->nterms);
+}
+
+static const char *recent_terms(const struct recent_post *rp)
+{
+	return recent_bytes(rp) + rp->id_len + rp->url_len + rp->author_len + rp->text_len;
+}
+
+static int cooc_grow(struct cooc_table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 1024;
+	struct cooc *slots = calloc(cap, sizeof *slots);
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slots[i].count)
+			continue;
+		size_t j = t->slots[i].hash & (cap - 1);
+		while (slots[j].count)
+			j = (j + 1) & (cap - 1);
+		slots[j] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->cap = cap;
+	return 0;
+}
+
+/*
+ * Counts one post for a term. Past ENGINE_DETAIL_SCAN_TERMS distinct terms
+ * a new one is not tracked (the scan goes newest first, so what is left out
+ * is the rare terms of the oldest posts). 0 or -ENOMEM.
+ */
+static int cooc_add(struct cooc_table *t, uint64_t h, const char *text, uint8_t len, uint8_t kind)
+{
+	if ((t->n + 1) * 2 > t->cap) {
+		if (t->cap >= 2 * (size_t)ENGINE_DETAIL_SCAN_TERMS) {
+			for (size_t j = h & (t->cap - 1); t->slots[j].count; j = (j + 1) & (t->cap - 1))
+				if (t->slots[j].hash == h) {
+					t->slots[j].count++;
+					return 0;
+				}
+			return 0;
+		}
+		if (cooc_grow(t) < 0)
+			return -ENOMEM;
+	}
+	size_t j = h & (t->cap - 1);
+	for (; t->slots[j].count; j = (j + 1) & (t->cap - 1))
+		if (t->slots[j].hash == h) {
+			t->slots[j].count++;
+			return 0;
+		}
+	t->slots[j] = (struct cooc){ .hash = h, .text = text, .count = 1, .len = len, .kind = kind };
+	t->n++;
+	return 0;
+}
+
+/* Most shared posts first; ties by kind, then term bytes: one order for one ring. */
+static int cmp_cooc(const void *x, const void *y)
+{
+	const struct cooc *a = x, *b = y;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	int c = memcmp(a->text, b->text, a->len < b->len ? a->len : b->len);
+	if (c)
+		return c;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+/* Index of the asked term among rp's terms (hash, then bytes), or -1. */
+static int recent_find(const struct recent_post *rp, uint64_t h, const struct live_req *r)
+{
+	const char *c = recent_terms(rp);
+	for (size_t j = 0; j < rp->nterms; j++) {
+		uint8_t kind = (uint8_t)c[0], len = (uint8_t)c[1];
+		if (rp->rec[j] == h)
+			return kind == r->kind && len == r->term_len &&
+			       memcmp(c + 2, r->term, len) == 0 ? (int)j : -1;
+		c += 2 + len;
+	}
+	return -1;
+}
+
+/*
+ * Scans the ring newest first for the posts with (r->kind, r->term): counts
+ * every other term of those posts, keeps the newest r->examples of them by
+ * event time, and answers with the r->limit terms of most shared posts.
+ */
+static int live_term_detail(struct engine *e, struct live_req *r)
+{
+	const struct recent_post *ex[ENGINE_DETAIL_POSTS_MAX];
+	size_t nex = 0, want_ex = r->examples, want_terms = r->limit;
+	struct cooc_table t = { 0 };
+	struct cooc *top = NULL;
+	uint64_t h = term_hash((uint8_t)r->kind, r->term, r->term_len);
+	int rc = 0;
+
+	if (want_ex > ENGINE_DETAIL_POSTS_MAX)
+		want_ex = ENGINE_DETAIL_POSTS_MAX;
+	if (want_terms > ENGINE_DETAIL_TERMS_MAX)
+		want_terms = ENGINE_DETAIL_TERMS_MAX;
+	r->scanned = e->recent_n;
+	for (size_t k = 0; k < e->recent_cap && rc == 0; k++) {
+		const struct recent_post *rp =
+			&e->recent[(e->recent_next + e->recent_cap - 1 - k) % e->recent_cap];
+		int at;
+		if (!rp->rec || (at = recent_find(rp, h, r)) < 0)
+			continue;
+		r->matched++;
+		/* newest event time first; of equal times the later arrival (seen first) */
+		size_t pos = nex;
+		while (pos > 0 && ex[pos - 1]->event_ms < rp->event_ms)
+			pos--;
+		if (pos < want_ex) {
+			size_t last = nex < want_ex ? nex : want_ex - 1;
+			memmove(&ex[pos + 1], &ex[pos], (last - pos) * sizeof *ex);
+			ex[pos] = rp;
+			if (nex < want_ex)
+				nex++;
+		}
+		const char *c = recent_terms(rp);
+		for (size_t j = 0; j < rp->nterms && rc == 0; j++) {
+			uint8_t kind = (uint8_t)c[0], len = (uint8_t)c[1];
+			if ((int)j != at)
+				rc = cooc_add(&t, rp->rec[j], c + 2, len, kind);
+			c += 2 + len;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	if (t.n && !(top = malloc(t.n * sizeof *top))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < t.cap; i++)
+		if (t.slots[i].count)
+			top[n++] = t.slots[i];
+	if (n)
+		qsort(top, n, sizeof *top, cmp_cooc);
+	for (size_t i = 0; i < n && i < want_terms && rc == 0; i++) {
+		struct live_row row = { .count = top[i].count, .term = top[i].text,
+					.term_len = top[i].len, .kind = top[i].kind };
+		rc = live_add_row(r, &row);
+	}
+	for (size_t i = 0; i < nex && rc == 0; i++) {
+		const struct recent_post *rp = ex[i];
+		const char *c = recent_bytes(rp);
+		struct live_post lp = {
+			.source_id = rp->source_id, .time_ms = rp->event_ms,
+			.sentiment = rp->compound, .truncated = rp->truncated,
+			.id = c, .id_len = rp->id_len,
+			.url = c + rp->id_len, .url_len = rp->url_len,
+			.author = c + rp->id_len + rp->url_len, .author_len = rp->author_len,
+			.text = c + rp->id_len + rp->url_len + rp->author_len,
+			.text_len = rp->text_len,
+		};
+		rc = live_add_post(r, &lp);
+	}
+out:
+	free(top);
+	free(t.slots);
+	return rc;
+}
+
 static void live_answer_one(struct engine *e, struct live_req *r)
 {
 	struct live_ctx lc = { .e = e, .r = r };
@@ -889,9 +1198,14 @@ static void live_answer_one(struct engine *e, struct live_req *r)
 	int rc = 0;
 
 	r->checkpoint_epoch = e->epoch_sent;
-	if (r->op == LIVE_TERM && (r->term_len == 0 || r->term_len >= sizeof r->term ||
-				   r->kind < 0 || r->kind >= TERM_KIND_COUNT)) {
+	if ((r->op == LIVE_TERM || r->op == LIVE_TERM_DETAIL) &&
+	    (r->term_len == 0 || r->term_len >= sizeof r->term || r->kind < 0 ||
+	     r->kind >= TERM_KIND_COUNT)) {
 		rc = -EINVAL;
+		goto out;
+	}
+	if (r->op == LIVE_TERM_DETAIL) {
+		rc = live_term_detail(e, r);
 		goto out;
 	}
 	rc = window_open_minutes(e->win, r->from_ms, r->to_ms, r->kind,
@@ -940,12 +1254,12 @@ out:
  * post queued before the question is in the answer, so the post queue is
  * drained first - as far as it was filled when the requests were taken.
  */
-static void live_serve(struct engine *e)
+static size_t live_serve(struct engine *e)
 {
 	void *reqs[LIVE_BATCH], *items[BATCH];
 	size_t nr = queue_pop_batch(&e->bus->live, reqs, LIVE_BATCH, 0);
 	if (nr == 0)
-		return;
+		return 0;
 	size_t left = queue_depth(&e->bus->posts);
 	while (left > 0) {
 		size_t n = queue_pop_batch(&e->bus->posts, items, left < BATCH ? left : BATCH, 0);
@@ -957,6 +1271,7 @@ static void live_serve(struct engine *e)
 	}
 	for (size_t i = 0; i < nr; i++)
 		live_answer_one(e, reqs[i]);
+	return nr;
 }
 
 static void tick(struct engine *e)
@@ -1012,8 +1327,12 @@ static void *engine_main(void *arg)
 		log_warn("analytics", "no last checkpoint (%s); a restart counts again from "
 				      "checkpoint %llu", marks_covered(e) ? strerror(-rc)
 				      : "posts without their cursor", (unsigned long long)e->epoch_sent);
-	/* Requests still waiting get an answer rather than a timeout. */
-	live_serve(e);
+	/*
+	 * Requests still waiting get an answer rather than a timeout - every
+	 * one: an asker with a done callback counts on it (core/live.h).
+	 */
+	while (live_serve(e) > 0)
+		;
 	return NULL;
 }
 
@@ -1027,6 +1346,7 @@ static void engine_free(struct engine *e)
 	vader_scratch_free(e->vscratch);
 	vader_free(e->vader);
 	free(e->textbuf);
+	recent_free(e);
 	batch_free(&e->pending);
 	free(e->volume.rows);
 	for (size_t i = 0; i < e->nmarks; i++)
@@ -1069,7 +1389,13 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 	if (cfg->top_m > 0)
 		wc->top_m = (uint32_t)cfg->top_m;
 	e->win = window_new(wc);
-	if (!e->vscratch || !e->tok || !e->win) {
+	if (!cfg->no_recent_posts) {
+		e->recent_cap = cfg->recent_posts ? cfg->recent_posts : ENGINE_RECENT_POSTS;
+		if (e->recent_cap > ENGINE_RECENT_POSTS_MAX)
+			e->recent_cap = ENGINE_RECENT_POSTS_MAX;
+		e->recent = calloc(e->recent_cap, sizeof *e->recent);
+	}
+	if (!e->vscratch || !e->tok || !e->win || (e->recent_cap && !e->recent)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

@@ -20,6 +20,18 @@
  * having counted every queued post, it answers from the minutes still open in
  * the global windows (epoch UINT64_MAX) and the rows not yet sent (the next
  * epoch); checkpoint_epoch is the last epoch sent, which the asker waits for.
+ *
+ * Recent posts (docs/ARCHITECTURE.md, "Term detail"). The engine also keeps
+ * the newest recent_posts posts in a ring, each with what a reader needs to
+ * recognise it - id, source, event time, URL, author, the first
+ * ENGINE_EXCERPT_BYTES of its text (cut at a character boundary), its
+ * sentiment - and up to ENGINE_RECENT_TERMS of its distinct terms (64-bit
+ * hashes for matching, and their texts). LIVE_TERM_DETAIL scans the ring for
+ * the posts with one term and answers with the terms most often in the same
+ * posts and the newest of those posts. Every cap below bounds one post's
+ * record, so the ring holds at most recent_posts * ENGINE_RECENT_POST_MAX_BYTES
+ * (about 2.4 KB a post; 20,000 posts: 48 MB at worst, about 15 MB for
+ * ordinary posts). The ring is not checkpointed: it starts empty.
  */
 #ifndef TRENDD_ENGINE_H
 #define TRENDD_ENGINE_H
@@ -46,6 +58,8 @@ struct engine_config {
 	 * back. Off, only sources that sent a marker are waited for.
 	 */
 	bool cursor_markers;
+	size_t recent_posts;      /* posts kept for term detail; 0: ENGINE_RECENT_POSTS */
+	bool no_recent_posts;     /* keep none (LIVE_TERM_DETAIL answers from nothing) */
 	/* Restore: the state of the last committed checkpoint and its epoch. */
 	const void *state;        /* borrowed, or NULL: start empty */
 	size_t state_len;
@@ -54,6 +68,23 @@ struct engine_config {
 
 #define ENGINE_CHECKPOINT_MS 5000
 #define ENGINE_MAX_LIVE_ROWS (1u << 20)  /* rows in one live answer */
+
+/* The recent-post ring and the caps of one post's record in it. */
+#define ENGINE_RECENT_POSTS        20000
+#define ENGINE_RECENT_POSTS_MAX    1000000
+#define ENGINE_RECENT_TERMS        48    /* distinct terms kept, first in text order */
+#define ENGINE_RECENT_TERM_BYTES   640   /* their texts together; later terms are left out */
+#define ENGINE_EXCERPT_BYTES       280   /* of title + text, cut at a UTF-8 boundary */
+#define ENGINE_RECENT_ID_BYTES     256   /* a longer id is kept as "" */
+#define ENGINE_RECENT_URL_BYTES    512   /* a longer URL is kept as "" (no link beats a cut one) */
+#define ENGINE_RECENT_AUTHOR_BYTES 128   /* a longer author is cut at a UTF-8 boundary */
+#define ENGINE_RECENT_POST_MAX_BYTES                                                        \
+	(64 + ENGINE_RECENT_TERMS * (8 + 2) + ENGINE_RECENT_TERM_BYTES + ENGINE_EXCERPT_BYTES + \
+	 ENGINE_RECENT_ID_BYTES + ENGINE_RECENT_URL_BYTES + ENGINE_RECENT_AUTHOR_BYTES + 16)
+/* LIVE_TERM_DETAIL: answer sizes, and distinct co-occurring terms counted in one scan */
+#define ENGINE_DETAIL_TERMS_MAX    50
+#define ENGINE_DETAIL_POSTS_MAX    20
+#define ENGINE_DETAIL_SCAN_TERMS   (1u << 17)
 
 /*
  * Besides the global windows the engine keeps one set of windows per

@@ -27,6 +27,7 @@ void live_req_free(struct live_req *r)
 	if (!r)
 		return;
 	free(r->rows);
+	free(r->posts);
 	free(r->pool);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cond);
@@ -59,12 +60,37 @@ int live_ask(struct bus *bus, struct live_req *r, int timeout_ms)
 	return 0;
 }
 
+int live_submit(struct bus *bus, struct live_req *r)
+{
+	if (!r->done)
+		return -EINVAL;
+	int rc = queue_try_push(&bus->live, r);
+	return rc == -EAGAIN ? -EAGAIN : rc < 0 ? -EPIPE : 0;
+}
+
+static const char *pool_at(const struct live_req *r, const char *off, uint32_t len)
+{
+	return len ? r->pool + (uintptr_t)off : "";
+}
+
 void live_answer(struct live_req *r)
 {
-	/* rows kept pool offsets while the pool could still move */
+	/* rows and posts kept pool offsets while the pool could still move */
 	for (size_t i = 0; i < r->nrows; i++)
 		if (r->rows[i].term_len)
-			r->rows[i].term = r->pool + (uintptr_t)r->rows[i].term;
+			r->rows[i].term = pool_at(r, r->rows[i].term, r->rows[i].term_len);
+	for (size_t i = 0; i < r->nposts; i++) {
+		struct live_post *p = &r->posts[i];
+		p->id = pool_at(r, p->id, p->id_len);
+		p->url = pool_at(r, p->url, p->url_len);
+		p->author = pool_at(r, p->author, p->author_len);
+		p->text = pool_at(r, p->text, p->text_len);
+	}
+	if (r->done) {
+		r->answered = true;
+		r->done(r, r->done_ctx); /* r is the callback's now */
+		return;
+	}
 	pthread_mutex_lock(&r->mu);
 	bool abandoned = r->abandoned;
 	r->answered = true;
@@ -72,6 +98,52 @@ void live_answer(struct live_req *r)
 	pthread_mutex_unlock(&r->mu);
 	if (abandoned)
 		live_req_free(r);
+}
+
+/* Copies s[0..len) and a NUL into the pool; *off is its offset. 0 or -ENOMEM. */
+static int pool_put(struct live_req *r, const char *s, size_t len, size_t *off)
+{
+	if (r->pool_len + len + 1 > r->pool_cap) {
+		size_t cap = r->pool_cap ? r->pool_cap * 2 : 4096;
+		while (cap < r->pool_len + len + 1)
+			cap *= 2;
+		char *np = realloc(r->pool, cap);
+		if (!np)
+			return -ENOMEM;
+		r->pool = np;
+		r->pool_cap = cap;
+	}
+	memcpy(r->pool + r->pool_len, s, len);
+	r->pool[r->pool_len + len] = 0;
+	*off = r->pool_len;
+	r->pool_len += len + 1;
+	return 0;
+}
+
+int live_add_post(struct live_req *r, const struct live_post *p)
+{
+	size_t off[4];
+	if (r->nposts == r->posts_cap) {
+		size_t cap = r->posts_cap ? r->posts_cap * 2 : 8;
+		struct live_post *np = realloc(r->posts, cap * sizeof *np);
+		if (!np)
+			return -ENOMEM;
+		r->posts = np;
+		r->posts_cap = cap;
+	}
+	if (pool_put(r, p->id, p->id_len, &off[0]) < 0 ||
+	    pool_put(r, p->url, p->url_len, &off[1]) < 0 ||
+	    pool_put(r, p->author, p->author_len, &off[2]) < 0 ||
+	    pool_put(r, p->text, p->text_len, &off[3]) < 0)
+		return -ENOMEM;
+	struct live_post *dst = &r->posts[r->nposts++];
+	*dst = *p;
+	/* offsets until live_answer */
+	dst->id = (const char *)(uintptr_t)off[0];
+	dst->url = (const char *)(uintptr_t)off[1];
+	dst->author = (const char *)(uintptr_t)off[2];
+	dst->text = (const char *)(uintptr_t)off[3];
+	return 0;
 }
 
 int live_add_row(struct live_req *r, const struct live_row *row)
@@ -87,20 +159,10 @@ int live_add_row(struct live_req *r, const struct live_row *row)
 	struct live_row *dst = &r->rows[r->nrows];
 	*dst = *row;
 	if (row->term_len) {
-		if (r->pool_len + row->term_len + 1 > r->pool_cap) {
-			size_t cap = r->pool_cap ? r->pool_cap * 2 : 4096;
-			while (cap < r->pool_len + row->term_len + 1)
-				cap *= 2;
-			char *np = realloc(r->pool, cap);
-			if (!np)
-				return -ENOMEM;
-			r->pool = np;
-			r->pool_cap = cap;
-		}
-		memcpy(r->pool + r->pool_len, row->term, row->term_len);
-		r->pool[r->pool_len + row->term_len] = 0;
-		dst->term = (const char *)(uintptr_t)r->pool_len; /* fixed up in live_answer */
-		r->pool_len += row->term_len + 1;
+		size_t off;
+		if (pool_put(r, row->term, row->term_len, &off) < 0)
+			return -ENOMEM;
+		dst->term = (const char *)(uintptr_t)off; /* fixed up in live_answer */
 	} else {
 		dst->term = NULL;
 	}

@@ -3,8 +3,10 @@
  * distinct authors and sentiment (two axes) over 1 h, 24 h, 7 days or
  * 30 days, with zoom by dragging across the chart or by buttons that narrow,
  * widen and move the range (each change asks the server again at the step
- * that fits the new span), and its place in the live view from the
- * WebSocket.
+ * that fits the new span), its place in the live view from the WebSocket,
+ * and from GET /api/terms/{term}/related the terms most often in the same
+ * recent posts ("Often with", each opening its own page) and the newest of
+ * those posts.
  */
 import { bus, effective, setSubscription } from './core.js';
 import { describeView, liveView } from './live.js';
@@ -25,6 +27,9 @@ const MIN_SPAN = 10 * MIN;
 const MAX_SPAN = 400 * DAY;
 const RANK_LIMIT = 200;
 const TABLE_ROWS_MAX = 500;
+const RELATED_TERMS = 12;
+const EXAMPLE_POSTS = 5;
+const RELATED_REFRESH_MS = 30000;
 
 const el = {};
 const state = {
@@ -33,6 +38,8 @@ const state = {
   preset: '24h',          // a "last …" range that follows the clock, or null when zoomed
   from: 0, to: 0, step: '1m',
   abort: null,
+  relatedAbort: null,
+  relatedTimer: 0,
   chart: null,
   refreshTimer: 0,
   drag: null,
@@ -49,7 +56,8 @@ export function init() {
     sumPeak: $('term-sum-peak'), sumPeakLabel: $('term-sum-peak-label'), sumSent: $('term-sum-sent'),
     table: $('term-table'), csv: $('term-csv'),
     related: $('term-related'), relatedList: $('term-related-list'),
-    posts: $('term-posts'), postsList: $('term-posts-list'),
+    relatedStatus: $('term-related-status'),
+    posts: $('term-posts'), postsList: $('term-posts-list'), postsStatus: $('term-posts-status'),
   });
   el.ranges.addEventListener('change', (e) => {
     if (e.target.name === 'term-range') setPreset(e.target.value);
@@ -64,6 +72,7 @@ export function init() {
   });
   document.addEventListener('visibilitychange', () => {
     if (state.active && !document.hidden && state.preset) load();
+    if (state.active && !document.hidden) loadRelated({ quiet: true });
   });
 }
 
@@ -85,6 +94,8 @@ export function enter(route) {
     el.liveView.textContent = 'Waiting for the live view…';
     el.related.hidden = true;
     el.posts.hidden = true;
+    el.relatedList.replaceChildren();
+    el.postsList.replaceChildren();
     clearChart();
   }
   const v = liveView();
@@ -92,12 +103,15 @@ export function enter(route) {
   setSubscription(state.sub);
   syncRangeControls();
   load();
+  if (!same) loadRelated();
 }
 
 export function leave() {
   state.active = false;
   clearTimeout(state.refreshTimer);
+  clearTimeout(state.relatedTimer);
   if (state.abort) state.abort.abort();
+  if (state.relatedAbort) state.relatedAbort.abort();
   cancelDrag();
 }
 
@@ -306,7 +320,6 @@ async function load({ quiet = false } = {}) {
   renderChart(points);
   renderSummary(points);
   renderTable(points);
-  renderExtras(doc);
   const total = points.reduce((a, p) => a + p.count, 0);
   el.status.textContent = total > 0 ? `${fmtInt(total)} uses in this range.`
     : 'No uses of this term in this range.';
@@ -396,39 +409,97 @@ function renderTable(points) {
   el.table.replaceChildren(...shown);
 }
 
-/* Co-occurring terms and example posts, when the server sends them with the history. */
-function renderExtras(doc) {
-  const related = doc && (doc.related || doc.cooccurring || doc.co_occurring);
-  if (Array.isArray(related) && related.length) {
-    el.relatedList.replaceChildren(...related.slice(0, 30).map((r) => {
-      const term = String(r.term ?? r);
-      const kind = String(r.kind ?? 'word');
-      return h('li', null, h('a', { class: 'term-chip', href: termHref(kind, term) }, term,
-        r.count != null ? h('span', { class: 'muted', text: ' ' + fmtInt(r.count) }) : null));
-    }));
+/* ---- often with, example posts ---- */
+
+async function loadRelated({ quiet = false } = {}) {
+  clearTimeout(state.relatedTimer);
+  if (state.relatedAbort) state.relatedAbort.abort();
+  const ac = new AbortController();
+  state.relatedAbort = ac;
+  const { kind, term } = state;
+  if (!quiet) {
     el.related.hidden = false;
-  } else {
-    el.related.hidden = true;
-  }
-  const posts = doc && (doc.posts || doc.examples || doc.example_posts);
-  if (Array.isArray(posts) && posts.length) {
-    el.postsList.replaceChildren(...posts.slice(0, 20).map(postItem));
     el.posts.hidden = false;
-  } else {
-    el.posts.hidden = true;
+    el.relatedStatus.textContent = 'Looking through recent posts…';
+    el.postsStatus.textContent = '';
   }
+  let doc;
+  try {
+    doc = await getJSON(`api/terms/${encodeURIComponent(term)}/related` +
+      query({ kind, limit: RELATED_TERMS, examples: EXAMPLE_POSTS }), { signal: ac.signal });
+  } catch (e) {
+    if (e.name === 'AbortError' || state.relatedAbort !== ac) return;
+    if (e.status === 404 && e.message === 'not found') {
+      // a trendd without the endpoint: nothing to show, no sections
+      el.related.hidden = true;
+      el.posts.hidden = true;
+      return;
+    }
+    el.relatedStatus.textContent = `Cannot look through recent posts: ${e.message}`;
+    el.relatedList.replaceChildren();
+    el.postsList.replaceChildren();
+    el.posts.hidden = true;
+    scheduleRelated();
+    return;
+  }
+  if (state.relatedAbort !== ac || !state.active || state.term !== term || state.kind !== kind) return;
+  renderRelated(doc);
+  scheduleRelated();
 }
 
+function scheduleRelated() {
+  clearTimeout(state.relatedTimer);
+  state.relatedTimer = setTimeout(() => {
+    if (state.active && !document.hidden) loadRelated({ quiet: true });
+  }, RELATED_REFRESH_MS);
+}
+
+function renderRelated(doc) {
+  const related = Array.isArray(doc?.cooccurring) ? doc.cooccurring : [];
+  const examples = Array.isArray(doc?.examples) ? doc.examples : [];
+  const scanned = Number(doc?.scanned_posts) || 0;
+  const matched = Number(doc?.matched_posts) || 0;
+  el.related.hidden = false;
+  el.posts.hidden = false;
+  el.relatedStatus.textContent = matched > 0
+    ? `In ${fmtInt(matched)} of the last ${fmtInt(scanned)} posts; terms counted by the posts they share with it.`
+    : scanned > 0 ? `None of the last ${fmtInt(scanned)} posts has this term.`
+      : 'No recent posts to look through yet.';
+  el.relatedList.replaceChildren(...related.map((r) => {
+    const term = String(r.term ?? '');
+    const kind = isKind(String(r.kind)) ? String(r.kind) : 'word';
+    const n = Number(r.count) || 0;
+    return h('li', null, h('a', {
+      class: 'term-chip', href: termHref(kind, term), dataset: { testid: 'related-term', kind },
+      'aria-label': `${term} (${kind}), in ${fmtInt(n)} of the same posts`,
+    }, term, h('span', { class: 'muted chip-count', text: ' ' + fmtInt(n) })));
+  }));
+  if (matched > 0 && !related.length)
+    el.relatedList.replaceChildren(h('li', { class: 'muted', text: 'The posts with this term have no other terms.' }));
+  el.postsStatus.textContent = examples.length ? '' : 'No recent post has this term.';
+  el.postsList.replaceChildren(...examples.map(postItem));
+}
+
+/*
+ * One post as a list item: author, time, source, a link to it (http/https
+ * only, opened in a new tab without a referrer) and its text. Also used by
+ * the source preview. Everything goes in as text.
+ */
 export function postItem(p) {
-  const text = String(p.text ?? '');
+  const text = String(p.text ?? '') + (p.truncated ? '…' : '');
   const title = p.title ? String(p.title) : '';
   const href = p.url ? safeHref(p.url) : null;
-  const when = parseTime(p.created_at ?? '');
+  const when = parseTime(p.time ?? p.created_at ?? '');
   const head = h('div', { class: 'post-head' },
     p.author ? h('span', { class: 'post-author', text: String(p.author) }) : null,
     Number.isFinite(when) ? h('time', { datetime: new Date(when).toISOString(), text: fmtDateTime(when) }) : null,
-    href ? h('a', { href, rel: 'noopener noreferrer', target: '_blank', text: 'open' }) : null);
+    p.source ? h('span', { class: 'post-source', text: String(p.source) }) : null,
+    Number.isFinite(Number(p.sentiment)) && p.sentiment !== null && p.sentiment !== undefined
+      ? sentimentChip(Number(p.sentiment)) : null,
+    href ? h('a', { href, rel: 'noopener noreferrer', target: '_blank', dataset: { testid: 'post-link' },
+      text: 'open post' }) : null);
   return h('li', { class: 'post', dataset: { testid: 'post' } }, head,
     title ? h('div', { class: 'post-title', text: title, dataset: { testid: 'post-title' } }) : null,
-    text ? h('div', { class: 'post-text', text: text.length > 400 ? text.slice(0, 400) + '…' : text }) : null);
+    text ? h('div', { class: 'post-text', text: text.length > 400 ? text.slice(0, 400) + '…' : text,
+      dataset: { testid: 'post-text' } }) : null);
 }

@@ -12,8 +12,9 @@
  *
  * Some answers come from other threads: source changes from the db writer
  * (a struct dbmsg with a done callback), history queries from the db
- * readers (web/history.h builds the query) and source previews from the
- * preview worker (web/preview.h). Such a request is deferred: it is
+ * readers (web/history.h builds the query), source previews from the
+ * preview worker (web/preview.h) and term details from the analytics
+ * thread (core/live.h, LIVE_TERM_DETAIL). Such a request is deferred: it is
  * remembered by id, the other thread posts the answer to the mailbox and
  * wakes the loop (lws_cancel_service), and web_http_drain writes it.
  *
@@ -32,7 +33,9 @@
 #include "core/dbmsg.h"
 #include "core/hash.h"
 #include "core/limits.h"
+#include "core/live.h"
 #include "core/log.h"
+#include "core/term.h"
 #include "db/history.h"
 #include "web/history.h"
 #include "web/preview.h"
@@ -986,8 +989,145 @@ static void history_route(struct web *w, struct lws *wsi, struct web_http *h, st
 	defer_to_history(w, wsi, h, r, q);
 }
 
+/* ---- term detail: answered by the analytics thread ---- */
+
+#define RELATED_SUFFIX "/related"
+
+static struct lws *deferred_take(struct web *w, uint64_t id);
+
+/* A whole number from 0 to max in val[0..vlen); -1 when it is not one. */
+static long arg_uint(const char *val, size_t vlen, long max)
+{
+	long v = 0;
+	if (vlen == 0 || vlen > 6)
+		return -1;
+	for (size_t i = 0; i < vlen; i++) {
+		if (val[i] < '0' || val[i] > '9')
+			return -1;
+		v = v * 10 + (val[i] - '0');
+	}
+	return v <= max ? v : -1;
+}
+
+/*
+ * GET /api/terms/{term}/related?kind=&limit=&examples=: the terms most
+ * often in the same recent posts as the term, and the newest of those
+ * posts. The question goes to the analytics thread (live_submit); its
+ * answer comes back through the mailbox.
+ */
+static void term_related(struct web *w, struct lws *wsi, struct web_http *h,
+			 struct http_resp *r, const char *term, size_t term_len)
+{
+	struct query_args qa;
+	struct live_req *q;
+	char err[256];
+	int kind = -1, rc;
+	long limit = WEB_RELATED_TERMS, examples = WEB_RELATED_POSTS;
+
+	if (query_args_read(wsi, &qa, err, sizeof err) < 0) {
+		error_response(h, r, 400, err);
+		return;
+	}
+	if (term_len == 0) {
+		error_response(h, r, 400, "the term is empty");
+		return;
+	}
+	if (term_len > WEB_RELATED_TERM_BYTES) {
+		snprintf(err, sizeof err, "the term is longer than %d bytes", WEB_RELATED_TERM_BYTES);
+		error_response(h, r, 400, err);
+		return;
+	}
+	for (size_t i = 0; i < qa.n; i++) {
+		const struct web_arg *a = &qa.args[i];
+		if (a->nlen == 4 && !memcmp(a->name, "kind", 4)) {
+			kind = term_kind_parse(a->val, a->vlen);
+			if (kind < 0 || kind >= TERM_KIND_COUNT) {
+				error_response(h, r, 400, "kind must be word, hashtag, mention, cashtag, "
+							  "domain, emoji or bigram");
+				return;
+			}
+		} else if (a->nlen == 5 && !memcmp(a->name, "limit", 5)) {
+			if ((limit = arg_uint(a->val, a->vlen, WEB_RELATED_TERMS_MAX)) < 1) {
+				snprintf(err, sizeof err, "limit must be an integer from 1 to %d",
+					 WEB_RELATED_TERMS_MAX);
+				error_response(h, r, 400, err);
+				return;
+			}
+		} else if (a->nlen == 8 && !memcmp(a->name, "examples", 8)) {
+			if ((examples = arg_uint(a->val, a->vlen, WEB_RELATED_POSTS_MAX)) < 0) {
+				snprintf(err, sizeof err, "examples must be an integer from 0 to %d",
+					 WEB_RELATED_POSTS_MAX);
+				error_response(h, r, 400, err);
+				return;
+			}
+		}
+		/* anything else is ignored: cache-busting arguments stay harmless */
+	}
+	if (kind < 0)
+		kind = web_history_term_kind(term, term_len);
+	if (!deferred_room(w, h, r))
+		return;
+	if (!(q = live_req_new(LIVE_TERM_DETAIL))) {
+		error_response(h, r, 500, "out of memory");
+		return;
+	}
+	q->kind = kind;
+	memcpy(q->term, term, term_len);
+	q->term_len = term_len;
+	q->limit = (size_t)limit;
+	q->examples = (size_t)examples;
+	q->req_id = w->next_req_id++;
+	q->done = web_live_post;
+	q->done_ctx = w;
+	if ((rc = live_submit(w->bus, q)) < 0) {
+		live_req_free(q);
+		error_response(h, r, 503, rc == -EAGAIN ? "too many questions for analytics waiting; "
+							  "try again"
+							: "analytics is not running");
+		r->retry_after = 1;
+		return;
+	}
+	deferred_wait(w, wsi, h, q->req_id);
+	h->head = method_of(wsi) == LWSHUMETH_HEAD;
+}
+
+/* Writes a term detail to its connection, if the client still waits. */
+static void term_related_answer(struct web *w, struct live_req *q)
+{
+	struct lws *wsi = deferred_take(w, q->req_id);
+	struct web_http *h = wsi ? lws_wsi_user(wsi) : NULL;
+
+	if (!h || !h->deferred || h->req_id != q->req_id)
+		return;
+	sb_reset(&h->body);
+	if (q->rc < 0) {
+		error_response(h, &h->resp, q->rc == -EINVAL ? 400 : 503,
+			       q->rc == -EINVAL ? "not a term" : "analytics could not answer");
+	} else {
+		struct blob *b = (struct blob *)publish_get(&w->bus->sources);
+		json_response(&h->resp, 200);
+		h->resp.etag_of_body = true;
+		if (render_term_detail(&h->body, q, b ? b->data : NULL, b ? b->len : 0) < 0)
+			error_response(h, &h->resp, 500, "out of memory");
+		if (b)
+			ref_put(&b->ref);
+	}
+	h->ready = true;
+	lws_callback_on_writable(wsi);
+}
+
 static void api_term(struct web *w, struct lws *wsi, struct web_http *h, struct http_resp *r)
 {
+	char *uri = NULL;
+	int ulen = 0;
+	size_t plen = strlen("/api/terms/"), slen = strlen(RELATED_SUFFIX);
+
+	/* no stored term has a '/': a path ending in /related asks for the detail */
+	if (lws_http_get_uri_and_method(wsi, &uri, &ulen) >= 0 && uri && (size_t)ulen >= plen + slen &&
+	    !memcmp(uri + ulen - slen, RELATED_SUFFIX, slen)) {
+		term_related(w, wsi, h, r, uri + plen, (size_t)ulen - plen - slen);
+		return;
+	}
 	history_route(w, wsi, h, r, HISTORY_TERM, false);
 }
 
@@ -1130,9 +1270,11 @@ void web_mail_free(struct web_mail *m)
 	dbmsg_free(m->db);
 	history_query_free(m->history);
 	preview_job_free(m->preview);
+	live_req_free(m->live);
 	m->db = NULL;
 	m->history = NULL;
 	m->preview = NULL;
+	m->live = NULL;
 }
 
 /* Any thread: queues an answer for the service thread and wakes it. */
@@ -1175,6 +1317,11 @@ void web_history_post(struct history_query *q, void *ctx)
 void web_preview_post(struct preview_job *j, void *ctx)
 {
 	mail_post(ctx, (struct web_mail){ .preview = j });
+}
+
+void web_live_post(struct live_req *r, void *ctx)
+{
+	mail_post(ctx, (struct web_mail){ .live = r });
 }
 
 static void deferred_forget(struct web *w, struct lws *wsi)
@@ -1308,6 +1455,11 @@ void web_http_drain(struct web *w)
 		}
 		if (mail[i].preview) {
 			preview_answer(w, mail[i].preview);
+			web_mail_free(&mail[i]);
+			continue;
+		}
+		if (mail[i].live) {
+			term_related_answer(w, mail[i].live);
 			web_mail_free(&mail[i]);
 			continue;
 		}

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/dbstats.h"
 #include "core/hash.h"
 #include "core/limits.h"
+#include "core/live.h"
 #include "core/term.h"
 
 void render_view_default(struct web_view *v)
@@ -253,6 +255,74 @@ int render_trends(struct strbuf *sb, const struct snapshot *s, const struct web_
 	if (snapshot_json_members(sb, s, &q) < 0)
 		return -1;
 	sb_putc(sb, '}');
+	return sb->failed ? -1 : 0;
+}
+
+/* The name of source id in a parsed /api/sources array, or "". */
+static const char *source_name(json_t *arr, int64_t id)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(arr, i, it) {
+		if (json_integer_value(json_object_get(it, "id")) == id) {
+			const char *n = json_string_value(json_object_get(it, "name"));
+			return n ? n : "";
+		}
+	}
+	return "";
+}
+
+int render_term_detail(struct strbuf *sb, const struct live_req *r, const char *sources_json,
+		       size_t sources_len)
+{
+	json_t *sources = sources_json && r->nposts ? json_loadb(sources_json, sources_len, 0, NULL)
+						    : NULL;
+	char when[40];
+
+	sb_puts(sb, "{\"term\":");
+	sb_json_str(sb, r->term, r->term_len);
+	sb_puts(sb, ",\"kind\":");
+	sb_json_cstr(sb, term_kind_name(r->kind));
+	sb_puts(sb, ",\"scanned_posts\":");
+	sb_put_u64(sb, r->scanned);
+	sb_puts(sb, ",\"matched_posts\":");
+	sb_put_u64(sb, r->matched);
+	sb_puts(sb, ",\"cooccurring\":[");
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct live_row *row = &r->rows[i];
+		sb_puts(sb, i ? ",{\"term\":" : "{\"term\":");
+		sb_json_str(sb, row->term, row->term_len);
+		sb_puts(sb, ",\"kind\":");
+		sb_json_cstr(sb, term_kind_name(row->kind));
+		sb_puts(sb, ",\"count\":");
+		sb_put_u64(sb, row->count);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "],\"examples\":[");
+	for (size_t i = 0; i < r->nposts; i++) {
+		const struct live_post *p = &r->posts[i];
+		sb_puts(sb, i ? ",{\"id\":" : "{\"id\":");
+		sb_json_str(sb, p->id, p->id_len);
+		sb_puts(sb, ",\"source\":");
+		sb_json_cstr(sb, source_name(sources, p->source_id));
+		sb_puts(sb, ",\"source_id\":");
+		sb_put_i64(sb, p->source_id);
+		clock_format_rfc3339(p->time_ms, when, sizeof when);
+		sb_puts(sb, ",\"time\":");
+		sb_json_cstr(sb, when);
+		sb_puts(sb, ",\"url\":");
+		sb_json_str(sb, p->url, p->url_len);
+		sb_puts(sb, ",\"author\":");
+		sb_json_str(sb, p->author, p->author_len);
+		sb_puts(sb, ",\"text\":");
+		sb_json_str(sb, p->text, p->text_len);
+		sb_puts(sb, p->truncated ? ",\"truncated\":true" : ",\"truncated\":false");
+		sb_puts(sb, ",\"sentiment\":");
+		sb_put_double(sb, p->sentiment, 4);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "]}");
+	json_decref(sources);
 	return sb->failed ? -1 : 0;
 }
 

@@ -71,6 +71,19 @@ int render_ws_parse(const char *data, size_t len, enum ws_msg_type *type, struct
 int render_trends(struct strbuf *sb, const struct snapshot *s, const struct web_view *v,
 		  bool ws_message);
 
+/*
+ * GET /api/terms/{term}/related: the analytics thread's LIVE_TERM_DETAIL
+ * answer r as {"term","kind","scanned_posts","matched_posts",
+ * "cooccurring":[{"term","kind","count"}],"examples":[{"id","source",
+ * "source_id","time","url","author","text","truncated","sentiment"}]}.
+ * sources_json is the ingest blob (the /api/sources array, or NULL) that
+ * names each example's source ("" for a source it does not list). Returns
+ * 0, or -1 when out of memory.
+ */
+struct live_req;
+int render_term_detail(struct strbuf *sb, const struct live_req *r, const char *sources_json,
+		       size_t sources_len);
+
 /* {"error":"msg"} and {"type":"error","error":"msg"}. */
 void render_error(struct strbuf *sb, const char *msg);
 void render_ws_error(struct strbuf *sb, const char *msg);

@@ -1,8 +1,8 @@
 /*
  * web_internal.h - the server state shared by the web layer's files:
  * server.c (context, listening, service loop, housekeeping timer), http.c
- * (router, REST, static files, conditional GET), ws.c (WebSocket fan-out)
- * and preview.c (the source preview's request and answer).
+ * (router, REST, static files, conditional GET; term detail asked of the
+ * analytics thread), ws.c (WebSocket fan-out) and preview.c (the source preview's request and answer).
  *
  * Owned by the lws service thread once web_run() starts: everything below
  * `stop` is touched only from lws callbacks, so it needs no locks. Other
@@ -42,11 +42,18 @@
 #define WEB_DEFERRED_MAX      256         /* requests waiting for the db at once */
 #define WEB_ETAG_BYTES        64          /* one entity tag, quotes and NUL included */
 #define WEB_INM_BYTES         256         /* If-None-Match kept; a longer one is ignored */
+/* GET /api/terms/{term}/related: defaults and caps (analytics caps them again) */
+#define WEB_RELATED_TERMS      10         /* co-occurring terms, limit= */
+#define WEB_RELATED_TERMS_MAX  50
+#define WEB_RELATED_POSTS      5          /* example posts, examples= */
+#define WEB_RELATED_POSTS_MAX  20
+#define WEB_RELATED_TERM_BYTES 255        /* longest term asked (live_req.term) */
 
 struct ws_session;
 struct dbmsg;
 struct history_query;
 struct preview_job;
+struct live_req;
 
 /* A request whose answer comes from another thread (the db writer or a reader). */
 struct web_deferred {
@@ -54,11 +61,12 @@ struct web_deferred {
 	struct lws *wsi;          /* the connection waiting; gone when it closed */
 };
 
-/* An answer in the mailbox: exactly one of the three is set. */
+/* An answer in the mailbox: exactly one of the four is set. */
 struct web_mail {
 	struct dbmsg *db;                 /* owned: a db writer request */
 	struct history_query *history;    /* owned: a history query */
 	struct preview_job *preview;      /* owned: a source preview */
+	struct live_req *live;            /* owned: a term detail from analytics */
 };
 
 struct ws_cached {
@@ -122,6 +130,8 @@ void web_mail_post(struct dbmsg *m, void *ctx);
 void web_history_post(struct history_query *q, void *ctx);
 /* The preview worker's completion: queues j for the service thread. */
 void web_preview_post(struct preview_job *j, void *ctx);
+/* The analytics thread's answer to a term detail (core/live.h done callback). */
+void web_live_post(struct live_req *r, void *ctx);
 /*
  * Fills c from a JSON request body shaped like POST /api/sources. For an
  * edit, c already holds the stored settings and only the fields present

@@ -94,6 +94,7 @@ export function shapeMismatch(shape, actual, where = '$') {
 /* What DESIGN §6 lists (and this trendd serves): each needs a documented, runnable example. */
 const ENDPOINTS = [
   ['GET', /^\/api\/trends(\?|$)/], ['GET', /^\/api\/terms\/[^/?]+/], ['GET', /^\/api\/terms\?/],
+  ['GET', /^\/api\/terms\/[^/?]+\/related/],
   ['GET', /^\/api\/history\/top/], ['GET', /^\/api\/sentiment/], ['GET', /^\/api\/snapshots/],
   ['GET', /^\/api\/export\.csv/], ['GET', /^\/api\/sources$/], ['POST', /^\/api\/sources$/],
   ['GET', /^\/api\/sources\/\d+$/], ['PATCH', /^\/api\/sources\/\d+$/],

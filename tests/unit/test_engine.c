@@ -3,7 +3,9 @@
  * messages (rows, volume, state and cursors of one epoch), holding a
  * checkpoint until the posts are covered by their cursor marker, never
  * dropping rows while the db queue is full, and restoring from a state -
- * exactly, or not at all when the state is damaged.
+ * exactly, or not at all when the state is damaged; the recent-post ring
+ * behind LIVE_TERM_DETAIL: exact co-occurrence counts, the newest examples,
+ * wrapping, per-post caps, excerpts cut between characters, text verbatim.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,17 +32,23 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static struct engine *start(struct bus *bus, int64_t ckpt_ms, bool markers, const void *state,
-			    size_t len, uint64_t epoch)
+static struct engine *start_recent(struct bus *bus, int64_t ckpt_ms, bool markers,
+				   const void *state, size_t len, uint64_t epoch, size_t recent)
 {
 	struct engine_config c = { .data_dir = TRENDD_TEST_DATA_DIR, .tick_ms = 50,
 				   .lateness_ms = 3000000, .checkpoint_ms = ckpt_ms,
 				   .cursor_markers = markers, .state = state, .state_len = len,
-				   .epoch = epoch };
+				   .epoch = epoch, .recent_posts = recent };
 	struct engine *e = NULL;
 	char err[256];
 	ck_assert_msg(engine_start(&e, &c, bus, err, sizeof err) == 0, "%s", err);
 	return e;
+}
+
+static struct engine *start(struct bus *bus, int64_t ckpt_ms, bool markers, const void *state,
+			    size_t len, uint64_t epoch)
+{
+	return start_recent(bus, ckpt_ms, markers, state, len, epoch, 0);
 }
 
 static void post(struct bus *bus, int64_t source, int64_t at_ms, const char *id,
@@ -459,6 +467,263 @@ START_TEST(test_engine_starts_empty_from_a_damaged_state_and_keeps_counting)
 }
 END_TEST
 
+/* ---- term detail: the recent-post ring ---- */
+
+static struct live_req *detail(struct bus *bus, int kind, const char *term, size_t limit,
+			       size_t examples)
+{
+	struct live_req *r = live_req_new(LIVE_TERM_DETAIL);
+	ck_assert_ptr_nonnull(r);
+	r->kind = kind;
+	snprintf(r->term, sizeof r->term, "%s", term);
+	r->term_len = strlen(term);
+	r->limit = limit;
+	r->examples = examples;
+	ck_assert_int_eq(live_ask(bus, r, 5000), 0);
+	ck_assert_int_eq(r->rc, 0);
+	return r;
+}
+
+/* The count of a co-occurring (kind, term) in a detail answer; -1 when absent. */
+static long cooc_count(const struct live_req *r, int kind, const char *term)
+{
+	for (size_t i = 0; i < r->nrows; i++)
+		if (r->rows[i].kind == kind && r->rows[i].term_len == strlen(term) &&
+		    memcmp(r->rows[i].term, term, r->rows[i].term_len) == 0)
+			return (long)r->rows[i].count;
+	return -1;
+}
+
+static bool str_is(const char *s, size_t len, const char *want)
+{
+	return len == strlen(want) && memcmp(s, want, len) == 0;
+}
+
+START_TEST(test_engine_term_detail_counts_shared_posts_exactly)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start(&bus, 60000, false, NULL, 0, 0);
+	int64_t t = now_minute() - 5 * MIN_MS;
+	/*
+	 * Posts with #rust: p1, p2, p3, p5, p6 (twice in p6: one post). Shared
+	 * with #rust: #go in p1, p2, p6 = 3; #zig in p2, p3 = 2; the word "rust"
+	 * only in p7, which has no #rust; #zig in p4 has no #rust either.
+	 */
+	post(&bus, 1, t + 1000, "p1", "ann", "#rust #go");
+	post(&bus, 2, t + 2000, "p2", "bob", "#rust #go #zig");
+	post(&bus, 1, t + 3000, "p3", "cid", "#rust #zig");
+	post(&bus, 1, t + 4000, "p4", "dan", "#go #zig");
+	post(&bus, 1, t + 5000, "p5", "eve", "#rust");
+	post(&bus, 2, t + 500, "p6", "fay", "#rust #rust #go"); /* arrives late, oldest time */
+	post(&bus, 1, t + 7000, "p7", "gus", "rust #go");
+	struct live_req *r = detail(&bus, TERM_HASHTAG, "#rust", 10, 3);
+	ck_assert_uint_eq(r->scanned, 7);
+	ck_assert_uint_eq(r->matched, 5);
+	ck_assert_uint_eq(r->nrows, 2);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#go"), 3);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#zig"), 2);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#rust"), -1); /* never itself */
+	ck_assert(str_is(r->rows[0].term, r->rows[0].term_len, "#go")); /* most shared first */
+	/* the newest three by event time: p5, p3, p2 (p6 arrived after them but is older) */
+	ck_assert_uint_eq(r->nposts, 3);
+	ck_assert(str_is(r->posts[0].id, r->posts[0].id_len, "p5"));
+	ck_assert(str_is(r->posts[1].id, r->posts[1].id_len, "p3"));
+	ck_assert(str_is(r->posts[2].id, r->posts[2].id_len, "p2"));
+	ck_assert_int_eq(r->posts[2].source_id, 2);
+	ck_assert_int_eq(r->posts[2].time_ms, t + 2000);
+	ck_assert(str_is(r->posts[2].author, r->posts[2].author_len, "bob"));
+	ck_assert(str_is(r->posts[2].text, r->posts[2].text_len, "#rust #go #zig"));
+	ck_assert(!r->posts[2].truncated);
+	live_req_free(r);
+
+	/* limit 1: only the most shared; the word is another term than the hashtag */
+	r = detail(&bus, TERM_HASHTAG, "#rust", 1, 0);
+	ck_assert_uint_eq(r->nrows, 1);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#go"), 3);
+	ck_assert_uint_eq(r->nposts, 0);
+	live_req_free(r);
+	r = detail(&bus, TERM_WORD, "rust", 10, 5);
+	ck_assert_uint_eq(r->matched, 1);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#go"), 1);
+	ck_assert_uint_eq(r->nposts, 1);
+	ck_assert(str_is(r->posts[0].id, r->posts[0].id_len, "p7"));
+	live_req_free(r);
+	/* ties are ordered by term: #go and #rust share p1, p2, p6 and p4, p7 ... */
+	r = detail(&bus, TERM_HASHTAG, "#zig", 10, 5);
+	ck_assert_uint_eq(r->matched, 3);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#go"), 2);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#rust"), 2);
+	ck_assert(str_is(r->rows[0].term, r->rows[0].term_len, "#go"));
+	live_req_free(r);
+	/* a term no post has, and a question that is not one */
+	r = detail(&bus, TERM_HASHTAG, "#nothing", 10, 5);
+	ck_assert_uint_eq(r->matched, 0);
+	ck_assert_uint_eq(r->nrows + r->nposts, 0);
+	live_req_free(r);
+	r = live_req_new(LIVE_TERM_DETAIL);
+	r->kind = TERM_HASHTAG;
+	ck_assert_int_eq(live_ask(&bus, r, 5000), 0);
+	ck_assert_int_eq(r->rc, -EINVAL);
+	live_req_free(r);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
+START_TEST(test_engine_recent_ring_wraps_and_keeps_the_newest)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start_recent(&bus, 60000, false, NULL, 0, 0, 4);
+	int64_t t = now_minute() - 5 * MIN_MS;
+	char id[16], text[64];
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof id, "p%d", i);
+		snprintf(text, sizeof text, "#tag #only%d", i);
+		post(&bus, 1, t + i * 1000, id, "ann", text);
+	}
+	struct live_req *r = detail(&bus, TERM_HASHTAG, "#tag", 50, 20);
+	ck_assert_uint_eq(r->scanned, 4);
+	ck_assert_uint_eq(r->matched, 4);
+	ck_assert_uint_eq(r->nrows, 4);
+	for (int i = 0; i < 10; i++) {
+		snprintf(text, sizeof text, "#only%d", i);
+		ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, text), i >= 6 ? 1 : -1);
+	}
+	ck_assert_uint_eq(r->nposts, 4);
+	ck_assert(str_is(r->posts[0].id, r->posts[0].id_len, "p9"));
+	ck_assert(str_is(r->posts[3].id, r->posts[3].id_len, "p6"));
+	live_req_free(r);
+	r = detail(&bus, TERM_HASHTAG, "#only5", 50, 20);
+	ck_assert_uint_eq(r->matched, 0);
+	live_req_free(r);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+
+	/* no ring at all: answers, from nothing */
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine_config c = { .data_dir = TRENDD_TEST_DATA_DIR, .tick_ms = 50,
+				   .lateness_ms = 3000000, .checkpoint_ms = 60000,
+				   .no_recent_posts = true };
+	char err[256];
+	ck_assert_int_eq(engine_start(&e, &c, &bus, err, sizeof err), 0);
+	post(&bus, 1, t, "x", "ann", "#tag #more");
+	r = detail(&bus, TERM_HASHTAG, "#tag", 50, 20);
+	ck_assert_uint_eq(r->scanned, 0);
+	ck_assert_uint_eq(r->nrows + r->nposts, 0);
+	live_req_free(r);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
+/* Whether s[0..len) is valid UTF-8 throughout. */
+static bool utf8_valid(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq_len((const unsigned char *)s + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+START_TEST(test_engine_recent_excerpt_cut_never_splits_a_character)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start(&bus, 60000, false, NULL, 0, 0);
+	int64_t t = now_minute() - 5 * MIN_MS;
+	/* a multi-byte character across the cap at each offset it can start */
+	static const char *const chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\xa6\x80" };
+	char text[600], id[16];
+	int np = 0;
+	for (size_t c = 0; c < 3; c++) {
+		size_t clen = strlen(chars[c]);
+		for (size_t back = 1; back < clen; back++) {
+			size_t at = ENGINE_EXCERPT_BYTES - back, n = 0;
+			n += (size_t)snprintf(text, sizeof text, "#cut ");
+			memset(text + n, 'a', at - n);
+			n = at;
+			memcpy(text + n, chars[c], clen);
+			n += clen;
+			memset(text + n, 'b', 100);
+			text[n + 100] = 0;
+			snprintf(id, sizeof id, "c%d", np++);
+			post(&bus, 1, t + np, id, "ann", text);
+		}
+	}
+	struct live_req *r = detail(&bus, TERM_HASHTAG, "#cut", 10, 20);
+	ck_assert_uint_eq(r->nposts, (size_t)np);
+	for (size_t i = 0; i < r->nposts; i++) {
+		const struct live_post *p = &r->posts[i];
+		ck_assert_uint_le(p->text_len, ENGINE_EXCERPT_BYTES);
+		ck_assert_uint_ge(p->text_len, ENGINE_EXCERPT_BYTES - 3);
+		ck_assert(p->truncated);
+		ck_assert_msg(utf8_valid(p->text, p->text_len), "excerpt %zu split a character", i);
+		/* cut just before the character: everything up to it is there */
+		ck_assert_int_eq(p->text[p->text_len - 1], 'a');
+	}
+	live_req_free(r);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
+START_TEST(test_engine_recent_keeps_hostile_text_verbatim_and_caps_each_post)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start(&bus, 60000, false, NULL, 0, 0);
+	int64_t t = now_minute() - 5 * MIN_MS;
+	const char *evil = "<img src=x onerror=alert(1)> #xss \"quoted\" \\ back </script>\n\t\xe2\x80\xa8";
+	post(&bus, 1, t, "<b>id</b>", "<i>author</i>", evil);
+	/* 100 distinct hashtags: the first ENGINE_RECENT_TERMS are kept */
+	char text[2048], url[ENGINE_RECENT_URL_BYTES + 64], id[ENGINE_RECENT_ID_BYTES + 2];
+	size_t n = 0;
+	for (int i = 0; i < 100; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, "#h%d ", i);
+	snprintf(url, sizeof url, "https://example.org/%0*d", ENGINE_RECENT_URL_BYTES, 7);
+	memset(id, 'i', sizeof id - 1);
+	id[sizeof id - 1] = 0;
+	struct post *p = post_new(&(struct post_fields){ .source_id = 3, .created_at_ms = t + 1,
+							 .id = id, .url = url, .author = "ann",
+							 .text = text, .text_len = (size_t)-1 });
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(queue_push(&bus.posts, p, 1000), 0);
+
+	struct live_req *r = detail(&bus, TERM_HASHTAG, "#xss", 50, 5);
+	ck_assert_uint_eq(r->nposts, 1);
+	ck_assert(str_is(r->posts[0].text, r->posts[0].text_len, evil));
+	ck_assert(str_is(r->posts[0].id, r->posts[0].id_len, "<b>id</b>"));
+	ck_assert(str_is(r->posts[0].author, r->posts[0].author_len, "<i>author</i>"));
+	ck_assert_int_eq(cooc_count(r, TERM_WORD, "onerror"), 1);
+	live_req_free(r);
+
+	r = detail(&bus, TERM_HASHTAG, "#h0", 50, 5);
+	ck_assert_uint_eq(r->matched, 1);
+	ck_assert_uint_eq(r->nrows, ENGINE_RECENT_TERMS - 1);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#h47"), 1);
+	ck_assert_int_eq(cooc_count(r, TERM_HASHTAG, "#h48"), -1);
+	ck_assert_uint_eq(r->posts[0].url_len, 0);  /* over the cap: no link rather than a cut one */
+	ck_assert_uint_eq(r->posts[0].id_len, 0);
+	ck_assert(r->posts[0].truncated);
+	live_req_free(r);
+	r = detail(&bus, TERM_HASHTAG, "#h60", 50, 5);
+	ck_assert_uint_eq(r->matched, 0);
+	live_req_free(r);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -470,6 +735,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_engine_keeps_every_row_while_the_db_queue_is_full);
 	tcase_add_test(tc, test_engine_restored_from_a_state_counts_like_an_uninterrupted_one);
 	tcase_add_test(tc, test_engine_starts_empty_from_a_damaged_state_and_keeps_counting);
+	tcase_add_test(tc, test_engine_term_detail_counts_shared_posts_exactly);
+	tcase_add_test(tc, test_engine_recent_ring_wraps_and_keeps_the_newest);
+	tcase_add_test(tc, test_engine_recent_excerpt_cut_never_splits_a_character);
+	tcase_add_test(tc, test_engine_recent_keeps_hostile_text_verbatim_and_caps_each_post);
 	suite_add_tcase(s, tc);
 	return s;
 }

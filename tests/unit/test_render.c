@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/limits.h"
+#include "core/live.h"
 #include "core/snapshot.h"
 #include "core/strbuf.h"
 #include "core/term.h"
@@ -416,6 +417,83 @@ START_TEST(test_metrics_exposition_format)
 }
 END_TEST
 
+START_TEST(test_term_detail_document_escapes_text_and_names_sources)
+{
+	struct live_req *r = live_req_new(LIVE_TERM_DETAIL);
+	const char *evil = "<img src=x onerror=alert(1)> \"q\" \\ \n\xe2\x82\xac";
+	const char *sources = "[{\"id\":1,\"name\":\"demo\"},{\"id\":2,\"name\":\"<b>feed</b>\"}]";
+	struct strbuf sb = STRBUF_INIT;
+	json_error_t jerr;
+
+	ck_assert_ptr_nonnull(r);
+	r->kind = TERM_HASHTAG;
+	strcpy(r->term, "#rust");
+	r->term_len = 5;
+	r->scanned = 20000;
+	r->matched = 12;
+	ck_assert_int_eq(live_add_row(r, &(struct live_row){ .term = "#go", .term_len = 3,
+							    .kind = TERM_HASHTAG, .count = 7 }), 0);
+	ck_assert_int_eq(live_add_row(r, &(struct live_row){ .term = "open source", .term_len = 11,
+							    .kind = TERM_BIGRAM, .count = 2 }), 0);
+	ck_assert_int_eq(live_add_post(r, &(struct live_post){
+		.source_id = 2, .time_ms = 1795608000123LL, .sentiment = -0.31824,
+		.id = "p1", .id_len = 2, .url = "https://example.org/p/1", .url_len = 23,
+		.author = "@ann", .author_len = 4, .text = evil, .text_len = strlen(evil),
+		.truncated = true }), 0);
+	ck_assert_int_eq(live_add_post(r, &(struct live_post){ .source_id = 9, .time_ms = 0,
+							       .id = "", .url = "", .author = "",
+							       .text = "x", .text_len = 1 }), 0);
+	live_answer(r);
+	ck_assert_int_eq(render_term_detail(&sb, r, sources, strlen(sources)), 0);
+	json_t *doc = json_loadb(sb.buf, sb.len, JSON_REJECT_DUPLICATES, &jerr);
+	ck_assert_msg(doc != NULL, "%s: %.*s", jerr.text, (int)sb.len, sb.buf);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "term")), "#rust");
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "kind")), "hashtag");
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "scanned_posts")), 20000);
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "matched_posts")), 12);
+	json_t *co = json_object_get(doc, "cooccurring");
+	ck_assert_int_eq(json_array_size(co), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(co, 1), "term")),
+			 "open source");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(co, 1), "kind")), "bigram");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(co, 0), "count")), 7);
+	json_t *ex = json_object_get(doc, "examples");
+	ck_assert_int_eq(json_array_size(ex), 2);
+	json_t *p = json_array_get(ex, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "text")), evil); /* verbatim */
+	ck_assert_str_eq(json_string_value(json_object_get(p, "source")), "<b>feed</b>");
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "source_id")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "time")), "2026-11-25T12:00:00Z");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "url")), "https://example.org/p/1");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "author")), "@ann");
+	ck_assert(json_is_true(json_object_get(p, "truncated")));
+	ck_assert(json_real_value(json_object_get(p, "sentiment")) == -0.3182);
+	/* a source the list does not name, and empty strings stay strings */
+	p = json_array_get(ex, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "source")), "");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "url")), "");
+	ck_assert(json_is_false(json_object_get(p, "truncated")));
+	/* quote, backslash and line feed escaped as JSON */
+	ck_assert_ptr_nonnull(strstr(sb.buf, "\\\"q\\\" \\\\ \\n"));
+	json_decref(doc);
+
+	/* no sources blob, nothing found */
+	live_req_free(r);
+	r = live_req_new(LIVE_TERM_DETAIL);
+	r->kind = TERM_WORD;
+	strcpy(r->term, "x");
+	r->term_len = 1;
+	live_answer(r);
+	sb_reset(&sb);
+	ck_assert_int_eq(render_term_detail(&sb, r, NULL, 0), 0);
+	sb_putc(&sb, 0);
+	ck_assert_str_eq(sb.buf, "{\"term\":\"x\",\"kind\":\"word\",\"scanned_posts\":0,"
+				 "\"matched_posts\":0,\"cooccurring\":[],\"examples\":[]}");
+	sb_free(&sb);
+	live_req_free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("render");
@@ -431,6 +509,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_db_ok_reads_the_status_blob);
 	tcase_add_test(tc, test_health_status_and_problems);
 	tcase_add_test(tc, test_metrics_exposition_format);
+	tcase_add_test(tc, test_term_detail_document_escapes_text_and_names_sources);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,6 +31,7 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/limits.h"
+#include "core/live.h"
 #include "core/log.h"
 #include "core/snapshot.h"
 #include "core/term.h"
@@ -2167,6 +2168,111 @@ START_TEST(test_etag_match_is_weak_and_takes_lists_and_star)
 }
 END_TEST
 
+/* ---- term detail: a stand-in analytics thread answers bus->live ---- */
+
+struct fake_analytics {
+	struct bus *bus;
+	pthread_t th;
+	atomic_bool stop;
+	int kind;                 /* of the last question */
+	size_t limit, examples;
+	char term[256];
+	int answered;
+};
+
+static void *fake_analytics_main(void *arg)
+{
+	struct fake_analytics *fa = arg;
+	while (!atomic_load(&fa->stop)) {
+		void *item;
+		if (queue_pop_batch(&fa->bus->live, &item, 1, 50) == 0)
+			continue;
+		struct live_req *r = item;
+		ck_assert_int_eq(r->op, LIVE_TERM_DETAIL);
+		fa->kind = r->kind;
+		fa->limit = r->limit;
+		fa->examples = r->examples;
+		snprintf(fa->term, sizeof fa->term, "%.*s", (int)r->term_len, r->term);
+		r->scanned = 3;
+		r->matched = 1;
+		live_add_row(r, &(struct live_row){ .term = "#go", .term_len = 3,
+						    .kind = TERM_HASHTAG, .count = 1 });
+		live_add_post(r, &(struct live_post){ .source_id = 1, .time_ms = 1795608000000LL,
+						      .id = "p1", .id_len = 2, .url = "", .author = "ann",
+						      .author_len = 3, .text = "<b>#rust</b>",
+						      .text_len = 12 });
+		fa->answered++;
+		live_answer(r);
+	}
+	return NULL;
+}
+
+START_TEST(test_term_related_asks_analytics_without_blocking_and_checks_input)
+{
+	struct server sv;
+	struct resp r;
+	struct fake_analytics fa = { 0 };
+	char tag[WEB_ETAG_BYTES];
+
+	server_start(&sv);
+	fa.bus = &sv.bus;
+	ck_assert_int_eq(pthread_create(&fa.th, NULL, fake_analytics_main, &fa), 0);
+	http(&sv, "GET", "/api/terms/%23rust/related?limit=3&examples=1&_=1", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(fa.term, "#rust");
+	ck_assert_int_eq(fa.kind, TERM_HASHTAG); /* from the sigil */
+	ck_assert_uint_eq(fa.limit, 3);
+	ck_assert_uint_eq(fa.examples, 1);
+	json_t *doc = json_loads(r.body, 0, NULL);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "term")), "#rust");
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "matched_posts")), 1);
+	json_t *ex = json_array_get(json_object_get(doc, "examples"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(ex, "text")), "<b>#rust</b>");
+	json_decref(doc);
+	ck_assert(header(&r, "ETag", tag, sizeof tag));
+	resp_free(&r);
+	http_inm(&sv, "GET", "/api/terms/%23rust/related?limit=3&examples=1", tag, &r);
+	ck_assert_int_eq(r.status, 304);
+	resp_free(&r);
+	/* defaults, and a kind given */
+	http(&sv, "GET", "/api/terms/rust/related?kind=bigram", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(fa.kind, TERM_BIGRAM);
+	ck_assert_uint_eq(fa.limit, WEB_RELATED_TERMS);
+	ck_assert_uint_eq(fa.examples, WEB_RELATED_POSTS);
+	resp_free(&r);
+	int asked = fa.answered;
+	/* bad input never reaches analytics */
+	static const char *const bad[] = {
+		"/api/terms/rust/related?kind=all", "/api/terms/rust/related?kind=%3Cb%3E",
+		"/api/terms/rust/related?limit=0", "/api/terms/rust/related?limit=51",
+		"/api/terms/rust/related?examples=21", "/api/terms/rust/related?limit=-1",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		http(&sv, "GET", bad[i], NULL, &r);
+		ck_assert_msg(r.status == 400, "%s: %ld", bad[i], r.status);
+		ck_assert_ptr_nonnull(strstr(r.body, "\"error\""));
+		resp_free(&r);
+	}
+	char path[600] = "/api/terms/";
+	memset(path + strlen(path), 'x', 300);
+	strcpy(path + strlen("/api/terms/") + 300, "/related");
+	http(&sv, "GET", path, NULL, &r);
+	ck_assert_int_eq(r.status, 400);
+	resp_free(&r);
+	ck_assert_int_eq(fa.answered, asked);
+	/* analytics gone: 503, not a hang */
+	atomic_store(&fa.stop, true);
+	pthread_join(fa.th, NULL);
+	queue_close(&sv.bus.live);
+	http(&sv, "GET", "/api/terms/rust/related", NULL, &r);
+	ck_assert_int_eq(r.status, 503);
+	resp_free(&r);
+	server_stop(&sv);
+}
+END_TEST
+
 START_TEST(test_trends_etag_gives_304_until_the_next_snapshot)
 {
 	struct server sv;
@@ -2309,6 +2415,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_etag_match_is_weak_and_takes_lists_and_star);
 	tcase_add_test(tc, test_trends_etag_gives_304_until_the_next_snapshot);
+	tcase_add_test(tc, test_term_related_asks_analytics_without_blocking_and_checks_input);
 	tcase_add_test(tc, test_sources_and_static_files_have_etags);
 	suite_add_tcase(s, tc);
 
