@@ -99,6 +99,7 @@ static int config_retention(json_t *config, struct db_options *db)
 		{ "hour_days", 86400 * 1000LL, offsetof(struct db_options, retain_hour_ms) },
 		{ "day_days", 86400 * 1000LL, offsetof(struct db_options, retain_day_ms) },
 		{ "snapshot_hours", 3600 * 1000LL, offsetof(struct db_options, retain_snapshot_ms) },
+		{ "post_log_hours", 3600 * 1000LL, offsetof(struct db_options, retain_post_log_ms) },
 	};
 	json_t *r = json_object_get(config, "retention"), *v;
 	const char *key;
@@ -115,7 +116,7 @@ static int config_retention(json_t *config, struct db_options *db)
 			i++;
 		if (i == sizeof keys / sizeof keys[0]) {
 			fprintf(stderr, "trendd: config: unknown retention key \"%s\" (minute_hours, "
-					"hour_days, day_days, snapshot_hours)\n", key);
+					"hour_days, day_days, snapshot_hours, post_log_hours)\n", key);
 			return -EINVAL;
 		}
 		double n = json_number_value(v);
@@ -272,8 +273,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Stores the sources of the config file (by name) before ingest starts. */
-static int config_sources(struct db *db, json_t *config)
+static int sources_put_unstored(struct source_config **v, size_t *n,
+				const struct source_config *c);
+
+/*
+ * Stores the sources of the config file (by name) before ingest starts. One
+ * the database cannot store (unavailable, read-only, full) is put in *mem
+ * instead: trendd polls it without storing it.
+ */
+static int config_sources(struct db *db, json_t *config, struct source_config **mem,
+			  size_t *nmem)
 {
 	json_t *arr = config ? json_object_get(config, "sources") : NULL, *it;
 	size_t i;
@@ -303,6 +312,11 @@ static int config_sources(struct db *db, json_t *config)
 		};
 		snprintf(c.kind, sizeof c.kind, "%s", kind);
 		int rc = db_source_upsert(db, &c);
+		if (rc == -EBUSY || rc == -EIO) {
+			log_warn("main", "config: cannot store source '%s'; polling it without "
+				 "storing", name);
+			rc = sources_put_unstored(mem, nmem, &c);
+		}
 		free(params_text);
 		if (rc < 0) {
 			log_error("main", "config: cannot store source '%s'", name);
@@ -609,7 +623,8 @@ static int serve(struct options *o)
 	struct ingest *ingest = NULL;
 	struct demo_feed *demo = NULL;
 	struct history_pool *history = NULL;
-	struct source_config *sources = NULL, demo_src = { 0 };
+	struct source_config *sources = NULL, demo_src = { 0 }, *mem = NULL;
+	size_t nmem = 0;
 	struct db_checkpoint ckpt = { 0 };
 	int64_t demo_id = 0;
 	size_t nsources = 0;
@@ -633,11 +648,14 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: out of memory\n");
 		return 1;
 	}
+	/* A corrupt or foreign file does not stop the live pipeline (docs/STORAGE.md). */
+	o->db.allow_unavailable = true;
 	if (db_open_with(&db, o->db_path, &o->db, err, sizeof err) < 0) {
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;
 	}
-	if (config_sources(db, o->config) < 0)
+	bool have_db = db_available(db);
+	if (config_sources(db, o->config, &mem, &nmem) < 0)
 		goto out;
 	if (o->demo) {
 		struct demo_feed_config dc = { .seed = 20261125, .posts_per_s = o->demo_rate };
@@ -665,11 +683,23 @@ static int serve(struct options *o)
 		}
 		log_info("main", "demo feed on %s", url);
 	}
-	if (db_sources_load(db, &sources, &nsources) < 0) {
+	if (!have_db)
+		log_warn("main", "the sources stored in %s (added through the API) cannot be read; "
+			 "polling only those of the command line and the config file", o->db_path);
+	else if (db_sources_load(db, &sources, &nsources) < 0) {
 		fprintf(stderr, "trendd: cannot load sources from %s\n", o->db_path);
 		goto out;
 	}
+	for (size_t i = 0; i < nmem; i++)
+		if (sources_put_unstored(&sources, &nsources, &mem[i]) < 0) {
+			fprintf(stderr, "trendd: out of memory\n");
+			goto out;
+		}
 	if (demo_src.name && sources_put_unstored(&sources, &nsources, &demo_src) < 0) {
+		fprintf(stderr, "trendd: out of memory\n");
+		goto out;
+	}
+	if (!have_db && db_running_sources_set(db, sources, nsources) < 0) {
 		fprintf(stderr, "trendd: out of memory\n");
 		goto out;
 	}
@@ -678,7 +708,7 @@ static int serve(struct options *o)
 	 * of the last checkpoint; the sources' stored cursors are its cursors.
 	 * The demo feed starts anew on every run, so its seen ids do not apply.
 	 */
-	if (db_checkpoint_load(db, &ckpt) < 0)
+	if (have_db && db_checkpoint_load(db, &ckpt) < 0)
 		log_error("main", "cannot read the checkpoint; starting with empty windows");
 	for (size_t i = 0; i < ckpt.ncursors; i++)
 		if (demo_id && ckpt.cursors[i].source_id == demo_id) {
@@ -724,7 +754,8 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;
 	}
-	push_replay(db, &bus, sources, nsources);
+	if (have_db)
+		push_replay(db, &bus, sources, nsources);
 	if (db_writer_start(db, &bus) < 0) {
 		fprintf(stderr, "trendd: cannot start the database writer\n");
 		goto out;
@@ -758,6 +789,7 @@ out:
 	demo_feed_stop(demo);
 	web_free(web);
 	db_sources_free(sources, nsources);
+	db_sources_free(mem, nmem);
 	db_checkpoint_clear(&ckpt);
 	source_config_clear(&demo_src);
 	bus_destroy(&bus);

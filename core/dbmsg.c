@@ -1,6 +1,7 @@
 #include "core/dbmsg.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,7 @@ int source_cursor_copy(struct source_cursor *dst, const struct source_cursor *sr
 {
 	memset(dst, 0, sizeof *dst);
 	dst->source_id = src->source_id;
+	dst->gen = src->gen;
 	dst->cursor = strdup(src->cursor ? src->cursor : "");
 	if (src->seen_len && (dst->seen = malloc(src->seen_len)))
 		memcpy(dst->seen, src->seen, src->seen_len);
@@ -90,6 +92,13 @@ struct marker {
 struct post *dbmsg_marker_new(int64_t source_id, const char *cursor, const void *seen,
 			      size_t seen_len)
 {
+	return dbmsg_marker_new_gen(source_id, dbmsg_source_gen(source_id), cursor, seen,
+				    seen_len);
+}
+
+struct post *dbmsg_marker_new_gen(int64_t source_id, uint64_t gen, const char *cursor,
+				  const void *seen, size_t seen_len)
+{
 	size_t cl = cursor ? strlen(cursor) : 0;
 	struct marker *m = malloc(sizeof *m + cl + 1 + seen_len);
 	if (!m)
@@ -103,7 +112,7 @@ struct post *dbmsg_marker_new(int64_t source_id, const char *cursor, const void 
 				 .title = w + cl, .text = w + cl, .text_len = 0 };
 	m->cur = (struct source_cursor){ .source_id = source_id, .cursor = w,
 					 .seen = seen_len ? (uint8_t *)w + cl + 1 : NULL,
-					 .seen_len = seen_len };
+					 .seen_len = seen_len, .gen = gen };
 	return &m->post;
 }
 
@@ -112,4 +121,43 @@ const struct source_cursor *dbmsg_marker_cursor(const struct post *p)
 	if (!post_is_marker(p))
 		return NULL;
 	return &((const struct marker *)(const void *)p)->cur;
+}
+
+/* Sources reset since start, with the generation of their reset (from one counter). */
+static struct {
+	pthread_mutex_t mu;
+	uint64_t next;                 /* the generation the next bump gives */
+	size_t n;
+	struct { int64_t id; uint64_t gen; } slot[DBMSG_GEN_SLOTS];
+} gens = { .mu = PTHREAD_MUTEX_INITIALIZER, .next = DBMSG_GEN_FIRST + 1 };
+
+uint64_t dbmsg_source_gen(int64_t source_id)
+{
+	uint64_t g = DBMSG_GEN_FIRST;
+
+	pthread_mutex_lock(&gens.mu);
+	for (size_t i = 0; i < gens.n; i++)
+		if (gens.slot[i].id == source_id) {
+			g = gens.slot[i].gen;
+			break;
+		}
+	pthread_mutex_unlock(&gens.mu);
+	return g;
+}
+
+void dbmsg_source_gen_bump(int64_t source_id)
+{
+	size_t i, oldest = 0;
+
+	pthread_mutex_lock(&gens.mu);
+	for (i = 0; i < gens.n && gens.slot[i].id != source_id; i++)
+		if (gens.slot[i].gen < gens.slot[oldest].gen)
+			oldest = i;
+	if (i == gens.n && gens.n < DBMSG_GEN_SLOTS)
+		gens.n++;
+	else if (i == gens.n)
+		i = oldest;
+	gens.slot[i].id = source_id;
+	gens.slot[i].gen = gens.next++;
+	pthread_mutex_unlock(&gens.mu);
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
 #include "core/source.h"
 
 struct snapshot;
@@ -76,6 +77,7 @@ struct source_cursor {
 	char *cursor;         /* owned; "" = from the newest items */
 	uint8_t *seen;        /* owned, or NULL */
 	size_t seen_len;
+	uint64_t gen;         /* the source's generation when the marker was made; 0 = unknown */
 };
 
 /*
@@ -166,9 +168,32 @@ int source_cursor_copy(struct source_cursor *dst, const struct source_cursor *sr
  * allocation, freed by post_free() like a post. Returns NULL when out of
  * memory. dbmsg_marker_cursor() gives the cursor of a marker (NULL for a
  * post); it stays owned by the marker.
+ *
+ * dbmsg_marker_new() stamps the marker with the source's generation now
+ * (dbmsg_source_gen()); dbmsg_marker_new_gen() with the one given - the
+ * generation of the source settings whose poll produced the cursor, which a
+ * producer takes once when it starts polling those settings.
  */
 struct post *dbmsg_marker_new(int64_t source_id, const char *cursor, const void *seen,
 			      size_t seen_len);
+struct post *dbmsg_marker_new_gen(int64_t source_id, uint64_t gen, const char *cursor,
+				  const void *seen, size_t seen_len);
 const struct source_cursor *dbmsg_marker_cursor(const struct post *p);
+
+/*
+ * Source generations: when a source is reset to a new feed (or deleted, or
+ * its id given to a new source) the db writer bumps its generation once that
+ * commits, before anyone is told. A checkpoint cursor stamped with an older
+ * generation comes from the old feed - a checkpoint built just before the
+ * reset - and the writer does not write it back. A source never reset has
+ * generation DBMSG_GEN_FIRST; 0 means "not stamped" and is never refused.
+ * Any thread; a mutex guards a table of at most DBMSG_GEN_SLOTS reset
+ * sources (when it is full the least recently reset one is forgotten, which
+ * can only let an old cursor through, never refuse a current one).
+ */
+#define DBMSG_GEN_FIRST 1
+#define DBMSG_GEN_SLOTS (2 * LIMIT_SOURCES)
+uint64_t dbmsg_source_gen(int64_t source_id);
+void dbmsg_source_gen_bump(int64_t source_id);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -291,40 +292,54 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_CKPT_LOAD] = "SELECT epoch, state FROM checkpoint WHERE id = 1",
 	[ST_CKPT_SOURCES_LOAD] =
 		"SELECT source_id, cursor, seen FROM checkpoint_source ORDER BY source_id",
+	/* A source reset to a new feed: its checkpointed cursor and seen ids are the old feed's. */
+	[ST_CKPT_SOURCE_CLEAR] = "DELETE FROM checkpoint_source WHERE source_id = ?1",
+	[ST_SOURCE_NAME] = "SELECT name FROM sources WHERE id = ?1",
 };
 
-void db_describe_error(const struct db *db, int rc, const char *what, char *err, size_t errlen)
+static void describe(const char *path, sqlite3 *conn, int rc, const char *what, char *err,
+		     size_t errlen)
 {
-	const char *msg = db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
-	int sys = db->conn ? sqlite3_system_errno(db->conn) : 0;
+	const char *msg = conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc);
+	int sys = conn ? sqlite3_system_errno(conn) : 0;
 
 	if (!err || errlen == 0)
 		return;
 	switch (rc & 0xff) {
 	case SQLITE_NOTADB:
-		snprintf(err, errlen, "%s: not an SQLite database (%s)", db->path, msg);
+		snprintf(err, errlen, "%s: not an SQLite database (%s)", path, msg);
 		break;
 	case SQLITE_CORRUPT:
-		snprintf(err, errlen, "%s: database file is corrupt (%s)", db->path, msg);
+		snprintf(err, errlen, "%s: database file is corrupt (%s)", path, msg);
 		break;
 	case SQLITE_CANTOPEN:
-		snprintf(err, errlen, "%s: cannot open (%s%s%s)", db->path, msg, sys ? ": " : "",
+		snprintf(err, errlen, "%s: cannot open (%s%s%s)", path, msg, sys ? ": " : "",
 			 sys ? strerror(sys) : "");
 		break;
 	case SQLITE_READONLY:
-		snprintf(err, errlen, "%s: read-only, cannot %s (%s)", db->path, what, msg);
+		snprintf(err, errlen, "%s: read-only, cannot %s (%s)", path, what, msg);
 		break;
 	case SQLITE_FULL:
-		snprintf(err, errlen, "%s: disk full, cannot %s (%s)", db->path, what, msg);
+		snprintf(err, errlen, "%s: disk full, cannot %s (%s)", path, what, msg);
 		break;
 	case SQLITE_IOERR:
-		snprintf(err, errlen, "%s: I/O error, cannot %s (%s%s%s)", db->path, what, msg,
+		snprintf(err, errlen, "%s: I/O error, cannot %s (%s%s%s)", path, what, msg,
 			 sys ? ": " : "", sys ? strerror(sys) : "");
 		break;
 	default:
-		snprintf(err, errlen, "%s: cannot %s (%s)", db->path, what, msg);
+		snprintf(err, errlen, "%s: cannot %s (%s)", path, what, msg);
 		break;
 	}
+}
+
+void db_describe_error(const struct db *db, int rc, const char *what, char *err, size_t errlen)
+{
+	describe(db->path, db->conn, rc, what, err, errlen);
+}
+
+bool db_rc_bad_file(int rc)
+{
+	return (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT;
 }
 
 int db_stmt_run(sqlite3_stmt *st)
@@ -408,6 +423,100 @@ static void conn_close(struct db *db)
 	if (db->conn)
 		sqlite3_close_v2(db->conn);
 	db->conn = NULL;
+}
+
+/* "file:PATH?immutable=1", with the characters a URI path cannot hold escaped. */
+static char *file_uri_immutable(const char *path)
+{
+	static const char tail[] = "?immutable=1";
+	size_t n = strlen(path);
+	char *uri = malloc(5 + 3 * n + sizeof tail), *o = uri;
+
+	if (!uri)
+		return NULL;
+	o += sprintf(o, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
+			o += sprintf(o, "%%%02X", *p);
+		else
+			*o++ = (char)*p;
+	}
+	memcpy(o, tail, sizeof tail);
+	return uri;
+}
+
+/*
+ * Reads an existing, non-empty file through a read-only connection before
+ * anything opens it for writing: the header, the schema version, the schema
+ * and the small tables start-up reads. A file that is not a database, is
+ * corrupt where these reads reach, or is an SQLite file of some other program
+ * (tables but no schema version) fails with SQLITE_NOTADB or SQLITE_CORRUPT
+ * and is left byte for byte as it was. The connection is opened read-only
+ * and "immutable" (a URI parameter): SQLite then takes no locks and creates
+ * no -wal or -shm file next to the database. Creating them here would be
+ * harmful besides: they take the file's mode, so a probe of a read-only
+ * file would leave a read-only -shm behind that keeps every later write
+ * connection read-only after the file itself is made writable again. An
+ * immutable reader ignores a -wal file, so it checks the main file as of its
+ * last WAL checkpoint, which is what can be corrupt. Other
+ * errors are returned too; the caller lets the normal open report them. Does
+ * not catch damage in pages these reads do not reach: SQLite reports that
+ * when a write touches it, and the writer then drops the file the same way.
+ */
+static int file_probe(struct db *db, char *err, size_t errlen)
+{
+	static const char *const reads[] = {
+		"SELECT count(*) FROM sources",
+		"SELECT count(*) FROM terms WHERE id = (SELECT max(id) FROM terms)",
+		"SELECT count(*) FROM checkpoint WHERE length(state) >= 0 OR state IS NULL",
+		"SELECT count(*) FROM checkpoint_source",
+		"SELECT count(*) FROM post_log WHERE seq = (SELECT max(seq) FROM post_log)",
+	};
+	static const int64_t since[] = { 1, 1, 2, 3, 4 }; /* schema version of each table */
+	sqlite3 *conn = NULL;
+	struct stat st;
+	int64_t v = 0, n = 0;
+	int rc;
+	char *uri;
+
+	if (stat(db->path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return SQLITE_OK;
+	if (!(uri = file_uri_immutable(db->path)))
+		return SQLITE_NOMEM;
+	rc = sqlite3_open_v2(uri, &conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+			     db->vfs);
+	free(uri);
+	if (rc != SQLITE_OK) {
+		describe(db->path, conn, rc, "open", err, errlen);
+		goto out;
+	}
+	sqlite3_extended_result_codes(conn, 1);
+	sqlite3_busy_timeout(conn, db->opt.busy_timeout_ms);
+	if ((rc = exec_int(conn, "PRAGMA user_version", &v)) != SQLITE_OK) {
+		describe(db->path, conn, rc, "read the schema version", err, errlen);
+		goto out;
+	}
+	if ((rc = exec_int(conn, "SELECT count(*) FROM sqlite_schema", &n)) != SQLITE_OK) {
+		describe(db->path, conn, rc, "read the schema", err, errlen);
+		goto out;
+	}
+	if (v == 0 && n > 0) {
+		snprintf(err, errlen, "%s: not a trendd database (an SQLite file with %lld schema "
+			 "entries and no trendd schema version)", db->path, (long long)n);
+		rc = SQLITE_NOTADB;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof reads / sizeof reads[0] && v <= DB_SCHEMA_VERSION; i++) {
+		if (v < since[i])
+			continue;
+		if ((rc = exec_int(conn, reads[i], &n)) != SQLITE_OK) {
+			describe(db->path, conn, rc, "read the database", err, errlen);
+			goto out;
+		}
+	}
+out:
+	sqlite3_close_v2(conn);
+	return rc;
 }
 
 /*
@@ -565,17 +674,85 @@ int db_conn_reopen(struct db *db, char *err, size_t errlen)
 	int rc;
 
 	conn_close(db);
+	/*
+	 * Only a file found bad is probed again (to take a valid one put in its
+	 * place); the other faults (read-only, full, locked) are the write
+	 * connection's to report.
+	 */
+	if (!db_available(db) && (rc = file_probe(db, err, errlen)) != SQLITE_OK &&
+	    db_rc_bad_file(rc))
+		return rc;
 	if ((rc = conn_open(db, false, &v, err, errlen)) != SQLITE_OK)
 		return rc;
-	if (v != DB_SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: schema version changed to %lld while trendd ran",
-			 db->path, (long long)v);
+	/* A file put back from a backup of an older trendd: what a start would do. */
+	if (v < DB_SCHEMA_VERSION && (rc = migrate(db, v, err, errlen)) != SQLITE_OK) {
 		conn_close(db);
-		return SQLITE_ERROR;
+		return rc;
 	}
 	if ((rc = stmts_prepare(db, err, errlen)) != SQLITE_OK)
 		conn_close(db);
 	return rc;
+}
+
+void db_conn_drop(struct db *db) { conn_close(db); }
+
+bool db_available(const struct db *db) { return atomic_load(&db->available); }
+
+uint64_t db_generation(const struct db *db) { return atomic_load(&db->generation); }
+
+void db_unavailable_reason(const struct db *db, char *buf, size_t len)
+{
+	struct db *d = (struct db *)db; /* the mutex only */
+
+	if (!len)
+		return;
+	pthread_mutex_lock(&d->reason_mu);
+	snprintf(buf, len, "%s", db_available(db) ? "" : db->reason);
+	pthread_mutex_unlock(&d->reason_mu);
+}
+
+void db_mark_unavailable(struct db *db, const char *reason)
+{
+	pthread_mutex_lock(&db->reason_mu);
+	snprintf(db->reason, sizeof db->reason, "%s", reason);
+	atomic_store(&db->available, false);
+	pthread_mutex_unlock(&db->reason_mu);
+}
+
+void db_mark_available(struct db *db)
+{
+	pthread_mutex_lock(&db->reason_mu);
+	db->reason[0] = 0;
+	atomic_fetch_add(&db->generation, 1);
+	atomic_store(&db->available, true);
+	pthread_mutex_unlock(&db->reason_mu);
+}
+
+static void running_free(struct db *db)
+{
+	for (size_t i = 0; i < db->nrunning; i++)
+		free(db->running[i].name);
+	free(db->running);
+	db->running = NULL;
+	db->nrunning = 0;
+}
+
+int db_running_sources_set(struct db *db, const struct source_config *v, size_t n)
+{
+	if (db->writer)
+		return -EBUSY;
+	running_free(db);
+	if (n && !(db->running = calloc(n, sizeof *db->running)))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!(db->running[i].name = strdup(v[i].name ? v[i].name : ""))) {
+			running_free(db);
+			return -ENOMEM;
+		}
+		db->running[i].id = v[i].id;
+		db->nrunning++;
+	}
+	return 0;
 }
 
 static void options_default(struct db_options *o, const struct db_options *in)
@@ -617,6 +794,8 @@ static void options_default(struct db_options *o, const struct db_options *in)
 		o->retain_day_ms = DB_RETAIN_DAY_MS;
 	if (o->retain_snapshot_ms == 0)
 		o->retain_snapshot_ms = DB_RETAIN_SNAPSHOT_MS;
+	if (o->retain_post_log_ms == 0)
+		o->retain_post_log_ms = DB_RETAIN_POST_LOG_MS;
 	if (o->retention_period_ms <= 0)
 		o->retention_period_ms = DB_RETENTION_PERIOD_MS;
 	if (o->retention_chunk == 0)
@@ -630,6 +809,16 @@ static void options_default(struct db_options *o, const struct db_options *in)
 const struct db_options *db_options_get(const struct db *db) { return &db->opt; }
 
 const char *db_path(const struct db *db) { return db->path; }
+
+static void db_free(struct db *db)
+{
+	conn_close(db);
+	running_free(db);
+	pthread_mutex_destroy(&db->reason_mu);
+	free(db->path);
+	free(db->vfs);
+	free(db);
+}
 
 int db_open_with(struct db **out, const char *path, const struct db_options *opt, char *err,
 		 size_t errlen)
@@ -647,12 +836,18 @@ int db_open_with(struct db **out, const char *path, const struct db_options *opt
 	}
 	if (!(db = calloc(1, sizeof *db)))
 		goto nomem;
+	pthread_mutex_init(&db->reason_mu, NULL);
+	atomic_init(&db->available, true);
+	atomic_init(&db->generation, 1);
 	options_default(&db->opt, opt);
 	if (!(db->path = strdup(path)))
 		goto nomem;
 	if (opt && opt->vfs && !(db->vfs = strdup(opt->vfs)))
 		goto nomem;
 	db->opt.vfs = db->vfs;
+	/* Read before written: a bad file is refused (or set aside) untouched. */
+	if ((rc = file_probe(db, err, errlen)) != SQLITE_OK && db_rc_bad_file(rc))
+		goto fail;
 	if ((rc = conn_open(db, true, &v, err, errlen)) != SQLITE_OK)
 		goto fail;
 	if (v < DB_SCHEMA_VERSION && (rc = migrate(db, v, err, errlen)) != SQLITE_OK)
@@ -667,12 +862,18 @@ nomem:
 	snprintf(err, errlen, "%s: out of memory", path);
 	rc = SQLITE_NOMEM;
 fail:
-	if (db) {
+	if (db && db_rc_bad_file(rc) && db->opt.allow_unavailable) {
 		conn_close(db);
-		free(db->path);
-		free(db->vfs);
-		free(db);
+		db_mark_unavailable(db, err);
+		db->started_without = true;
+		log_error("db", "%s; running without the database: live trends go on, history "
+			  "is unavailable, the file is left as it is and opened again once it "
+			  "is a usable database", err);
+		*out = db;
+		return 0;
 	}
+	if (db)
+		db_free(db);
 	return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
 }
 
@@ -953,10 +1154,7 @@ void db_close(struct db *db)
 		sqlite3_exec(db->conn, "PRAGMA analysis_limit = 1000; PRAGMA optimize", NULL, NULL,
 			     NULL);
 	}
-	conn_close(db);
-	free(db->path);
-	free(db->vfs);
-	free(db);
+	db_free(db);
 }
 
 int db_post_log_replay(struct db *db, int64_t source_id, int64_t after,

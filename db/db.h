@@ -54,6 +54,8 @@
 #define DB_RETAIN_HOUR_MS         (90 * DB_DAY_MS)
 #define DB_RETAIN_DAY_MS          (-1)     /* forever */
 #define DB_RETAIN_SNAPSHOT_MS     (48 * DB_HOUR_MS)
+/* Pushed posts counted by a checkpoint stay this long, so a resend is still a duplicate. */
+#define DB_RETAIN_POST_LOG_MS     DB_HOUR_MS
 #define DB_RETENTION_PERIOD_MS    15000    /* a retention step this often ... */
 #define DB_RETENTION_CATCHUP_MS   250      /* ... or this soon while a backlog remains */
 #define DB_RETENTION_CHUNK        4000     /* rows deleted per step (one short transaction) */
@@ -84,6 +86,7 @@ struct db_options {
 	int64_t retain_hour_ms;
 	int64_t retain_day_ms;
 	int64_t retain_snapshot_ms;
+	int64_t retain_post_log_ms; /* counted pushed posts (post_log) */
 	int retention_period_ms;
 	size_t retention_chunk;
 	size_t vacuum_keep_pages;   /* free pages kept for reuse (DB_VACUUM_KEEP_PAGES) */
@@ -91,6 +94,11 @@ struct db_options {
 	int64_t (*clock_ms)(void);
 	/* Benchmarks only: write term_minute rows without the hour and day rollups. */
 	bool no_rollups;
+	/*
+	 * A file that is corrupt or not a trendd database does not make
+	 * db_open_with() fail: it returns an unavailable db instead (below).
+	 */
+	bool allow_unavailable;
 };
 
 /*
@@ -103,6 +111,32 @@ struct db_options {
 int db_open(struct db **out, const char *path, char *err, size_t errlen);
 int db_open_with(struct db **out, const char *path, const struct db_options *opt, char *err,
 		 size_t errlen);
+
+/*
+ * An unavailable db (docs/STORAGE.md, "A corrupt or foreign file"): the file
+ * is corrupt or not a trendd database, found at open (with allow_unavailable;
+ * err then holds the reason and the return is 0) or by the writer later. It
+ * holds no connection to the file and never writes to it; the load functions
+ * answer -EBUSY, history readers answer 503. The writer keeps its messages
+ * within the retry caps and opens the file again with backoff: once it is a
+ * usable database, writes resume and db_available() turns true. A file
+ * checked by the writer is first read through a read-only connection, so a
+ * bad one is never changed. db_available() and db_unavailable_reason() may
+ * be called from any thread; db_generation() counts the writer's successful
+ * reopens, so a reader connection older than the newest can be replaced.
+ */
+bool db_available(const struct db *db);
+void db_unavailable_reason(const struct db *db, char *buf, size_t len);
+uint64_t db_generation(const struct db *db);
+
+/*
+ * For a db that opened unavailable: the ids and names of the sources trendd
+ * runs without the file (command line, config file). When the writer opens
+ * the file later it writes a source's cursor, status and pushed posts only
+ * where the stored source of that id has the same name, and refuses source
+ * changes until a restart. Before db_writer_start(); 0, -EBUSY or -ENOMEM.
+ */
+int db_running_sources_set(struct db *db, const struct source_config *v, size_t n);
 
 /*
  * All sources, ordered by id (at most LIMIT_SOURCES); free with db_sources_free().

@@ -11,7 +11,9 @@
 #ifndef TRENDD_DB_PRIVATE_H
 #define TRENDD_DB_PRIVATE_H
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -53,6 +55,8 @@ enum db_stmt {
 	ST_CKPT_PUT,
 	ST_CKPT_LOAD,
 	ST_CKPT_SOURCES_LOAD,
+	ST_CKPT_SOURCE_CLEAR,
+	ST_SOURCE_NAME,
 	ST_COUNT_
 };
 
@@ -66,16 +70,35 @@ struct db {
 	sqlite3_stmt *st[ST_COUNT_];   /* owned; prepared for conn */
 	struct db_writer *writer;      /* owned; NULL unless the writer runs */
 	struct post_log post_log;      /* statements for conn, like st */
+
+	/* Availability (db.h): written by the opener, then the writer; read by any thread. */
+	atomic_bool available;
+	atomic_uint_fast64_t generation;
+	pthread_mutex_t reason_mu;     /* guards reason */
+	char reason[512];
+	bool started_without;          /* opened unavailable: nothing was loaded from the file */
+	struct db_running { int64_t id; char *name; } *running; /* owned; started_without */
+	size_t nrunning;
 };
 
+/* True for the SQLite errors of a file that is not a usable database. */
+bool db_rc_bad_file(int rc);
+/* The writer's view changes: readers see them at their next query. */
+void db_mark_unavailable(struct db *db, const char *reason);
+void db_mark_available(struct db *db);
+
 /*
- * Closes the connection and opens the same file again (never creating it),
- * checks that its schema is the current one and prepares the statements.
- * The writer does this after errors that a fresh file handle can cure: a file
- * that was read-only when opened, moved, or behind an I/O error. Returns an
- * SQLite result code; err holds the reason when it is not SQLITE_OK.
+ * Closes the connection and opens the same file again (never creating it):
+ * first reads it through a read-only connection (a corrupt or foreign file is
+ * refused untouched), then opens it for writing, migrates an older schema
+ * and prepares the statements. The writer does this after errors that a
+ * fresh file handle can cure: a file that was read-only when opened, moved,
+ * replaced, or behind an I/O error. Returns an SQLite result code; err holds
+ * the reason when it is not SQLITE_OK.
  */
 int db_conn_reopen(struct db *db, char *err, size_t errlen);
+/* Closes the write connection (statements first); the writer reopens it later. */
+void db_conn_drop(struct db *db);
 
 /*
  * Writes a one-line reason for SQLite result code rc, naming the file and

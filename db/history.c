@@ -593,6 +593,36 @@ static bool query_valid(const struct history_query *q)
 	return false;
 }
 
+/*
+ * The reader's connection for the next query: none while the db is
+ * unavailable (the file is corrupt or foreign; the answer is 503), a new one
+ * after the writer opened the file again. False when q is answered already.
+ */
+static bool reader_ready(struct reader *r, struct history_query *q)
+{
+	struct history_pool *p = r->pool;
+	char why[512];
+
+	if (!db_available(p->db)) {
+		reader_close(r);
+		db_unavailable_reason(p->db, why, sizeof why);
+		answer_error(q, 503, "the database is unavailable: %s; live trends keep updating "
+				     "and history returns once the file is a usable database", why);
+		return false;
+	}
+	uint64_t gen = db_generation(p->db);
+	if (r->conn && r->conn_gen != gen)
+		reader_close(r);
+	if (!r->conn) {
+		if (reader_open(r, why, sizeof why) < 0) {
+			answer_error(q, 503, "%s", why);
+			return false;
+		}
+		r->conn_gen = gen;
+	}
+	return true;
+}
+
 static void run(struct reader *r, struct history_query *q)
 {
 	int rc;
@@ -605,6 +635,8 @@ static void run(struct reader *r, struct history_query *q)
 		answer_error(q, 400, "invalid history query");
 		return;
 	}
+	if (!reader_ready(r, q))
+		return;
 	r->deadline_ms = clock_mono_ms() + r->pool->o.query_timeout_ms;
 	switch (q->what) {
 	case HISTORY_TERM:
@@ -632,11 +664,17 @@ static void run(struct reader *r, struct history_query *q)
 				     "range or a larger step", r->pool->o.query_timeout_ms);
 	else if (rc == SQLITE_NOMEM)
 		answer_error(q, 503, "out of memory answering the history query");
+	else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+		answer_error(q, 503, "%s: the database file is damaged (%s)", r->pool->path,
+			     sqlite3_errstr(rc));
 	else
 		answer_error(q, 500, "%s: history query failed (%s)", r->pool->path,
 			     sqlite3_errstr(rc));
 	if (rc != SQLITE_NOMEM && (rc & 0xff) != SQLITE_INTERRUPT)
 		log_warn("history", "%s: query failed: %s", r->pool->path, sqlite3_errmsg(r->conn));
+	/* A damaged file: the next query starts on a new connection (or finds the db unavailable). */
+	if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+		reader_close(r);
 }
 
 static void *reader_main(void *arg)
@@ -681,6 +719,7 @@ int history_pool_start(struct history_pool **out, struct db *db, struct bus *bus
 	if (p->o.epoch_wait_ms <= 0)
 		p->o.epoch_wait_ms = HISTORY_EPOCH_WAIT_MS;
 	p->bus = bus;
+	p->db = db;
 	p->retain_minute_ms = dbo->retain_minute_ms;
 	p->retain_hour_ms = dbo->retain_hour_ms;
 	p->clock_ms = dbo->clock_ms ? dbo->clock_ms : clock_now_ms;
@@ -695,9 +734,14 @@ int history_pool_start(struct history_pool **out, struct db *db, struct bus *bus
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	/*
+	 * Connections open now, so a file that cannot serve queries is reported
+	 * at start; without the file (db unavailable) they open once it is back.
+	 */
 	for (int i = 0; i < p->o.readers; i++) {
 		p->r[i].pool = p;
-		if ((rc = reader_open(&p->r[i], err, errlen)) < 0)
+		p->r[i].conn_gen = db_generation(db);
+		if (db_available(db) && (rc = reader_open(&p->r[i], err, errlen)) < 0)
 			goto fail;
 		p->nreaders++;
 	}

@@ -173,8 +173,10 @@ struct history_options {
  * Opens one read-only connection per reader on db's file (it must be open and
  * migrated: db_open) and starts the threads. bus may be NULL: then there is
  * no live part and every answer says "live": false. The retention periods and
- * the clock come from db's options. Returns 0 or a negative errno with a
- * readable reason in err.
+ * the clock come from db's options. db must outlive the pool: while it is
+ * unavailable (db.h) queries are answered 503 with the reason, and readers
+ * open new connections after the writer opened the file again. Returns 0 or
+ * a negative errno with a readable reason in err.
  */
 int history_pool_start(struct history_pool **out, struct db *db, struct bus *bus,
 		       const struct history_options *opt, char *err, size_t errlen);

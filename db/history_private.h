@@ -62,12 +62,14 @@ struct reader {
 	struct history_pool *pool;   /* borrowed */
 	pthread_t thread;
 	bool started;
-	sqlite3 *conn;               /* owned, read-only */
+	sqlite3 *conn;               /* owned, read-only; NULL until needed */
+	uint64_t conn_gen;           /* db_generation() when conn was opened */
 	sqlite3_stmt *st[RS_COUNT_]; /* owned */
 	int64_t deadline_ms;         /* monotonic: the running query is interrupted after */
 };
 
 struct history_pool {
+	struct db *db;               /* borrowed: its availability (db.h) */
 	char *path;                  /* owned */
 	char *vfs;                   /* owned; NULL = SQLite's default */
 	struct bus *bus;             /* borrowed; NULL = no live part */

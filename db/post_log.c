@@ -16,8 +16,15 @@ int post_log_open(struct post_log *pl, sqlite3 *conn)
 		"  ON CONFLICT (source_id, post_id) DO NOTHING",
 		"SELECT seq, post_id, created_ms, author, lang, url, title, text FROM post_log"
 		"  WHERE source_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-		"DELETE FROM post_log WHERE seq IN (SELECT seq FROM post_log"
-		"  WHERE received_ms < ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)",
+		/*
+		 * Through post_log_by_received, oldest first; the cursor of each row's
+		 * source is one primary-key lookup. A source without a checkpointed
+		 * cursor keeps its rows.
+		 */
+		"DELETE FROM post_log WHERE seq IN (SELECT p.seq FROM post_log p"
+		"  JOIN checkpoint_source c ON c.source_id = p.source_id"
+		"  WHERE p.received_ms < ?1 AND p.seq <= CAST(c.cursor AS INTEGER)"
+		"  ORDER BY p.received_ms LIMIT ?2)",
 	};
 	sqlite3_stmt **st[] = { &pl->insert, &pl->after, &pl->prune };
 	int rc = SQLITE_OK;
@@ -116,15 +123,13 @@ int post_log_read_after(struct post_log *pl, int64_t source_id, int64_t after, s
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int post_log_prune(struct post_log *pl, int64_t before_ms, int64_t consumed_seq,
-		   int64_t *deleted)
+int post_log_prune(struct post_log *pl, int64_t before_ms, size_t max, int64_t *deleted)
 {
 	sqlite3_stmt *st = pl->prune;
 	int rc;
 
 	sqlite3_bind_int64(st, 1, before_ms);
-	sqlite3_bind_int64(st, 2, consumed_seq);
-	sqlite3_bind_int64(st, 3, POST_LOG_PRUNE_CHUNK);
+	sqlite3_bind_int64(st, 2, max > POST_LOG_PRUNE_CHUNK ? POST_LOG_PRUNE_CHUNK : (int64_t)max);
 	rc = sqlite3_step(st);
 	*deleted = rc == SQLITE_DONE ? sqlite3_changes(pl->conn) : 0;
 	sqlite3_reset(st);

@@ -11,9 +11,9 @@
  * the rows above the checkpointed cursor are fed again, so an acknowledged
  * post is counted exactly once.
  *
- * Rows above their source's cursor must stay; the others serve dedup.
- * post_log_prune() deletes counted rows past a horizon in small chunks; the
- * writer does not call it yet, so the log keeps every pushed post.
+ * Rows above their source's cursor must stay; the others serve dedup only.
+ * post_log_prune() deletes counted rows past a horizon (the writer's
+ * retention step, DB_RETAIN_POST_LOG_MS) in small chunks.
  *
  * A struct post_log holds statements prepared for one connection and is used
  * by the thread that owns that connection (the db writer; at start-up, main).
@@ -70,10 +70,12 @@ int post_log_read_after(struct post_log *pl, int64_t source_id, int64_t after, s
 			int (*fn)(void *ctx, struct post *p, int64_t seq), void *ctx);
 
 /*
- * Deletes up to POST_LOG_PRUNE_CHUNK rows received before before_ms whose seq
- * is at most consumed_seq (counted already). *deleted gets the count.
+ * Deletes up to max (at most POST_LOG_PRUNE_CHUNK) rows received before
+ * before_ms whose seq is at or below their source's checkpointed cursor
+ * (checkpoint_source.cursor, committed with the window state that counted
+ * them), oldest first. The connection must have the checkpoint_source table.
+ * *deleted gets the count.
  */
-int post_log_prune(struct post_log *pl, int64_t before_ms, int64_t consumed_seq,
-		   int64_t *deleted);
+int post_log_prune(struct post_log *pl, int64_t before_ms, size_t max, int64_t *deleted);
 
 #endif

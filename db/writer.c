@@ -92,6 +92,23 @@ struct db_writer {
 	int64_t housekeeping_at_ms;   /* monotonic: next retention step */
 	uint64_t rows_expired, retention_steps, pages_vacuumed;
 	char logged_hk_err[512];      /* last housekeeping error logged */
+
+	/*
+	 * Sources reset, deleted or created by the batch being written: their
+	 * generation is bumped once it commits (core/dbmsg.h), and until then a
+	 * checkpoint cursor of theirs later in the batch is from before.
+	 */
+	int64_t *bumps;               /* owned */
+	size_t nbumps, cap_bumps;
+
+	/*
+	 * A file opened after trendd started without it (db.h): only these
+	 * running sources match the stored ones by id and name.
+	 */
+	bool guard;
+	int64_t *allowed;             /* owned, sorted */
+	size_t nallowed;
+	bool logged_guard;
 };
 
 /* SQLite rejected this row on its own: skip it, the rest of the batch goes on. */
@@ -116,6 +133,7 @@ static bool rc_wants_reconnect(int rc)
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
 	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
 		return true;
 	default:
 		return false;
@@ -129,6 +147,61 @@ static void skip_row(struct db_writer *w, const char *reason)
 		log_warn("db", "skipping a row: %s", reason);
 		snprintf(w->logged_skip, sizeof w->logged_skip, "%s", reason);
 	}
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Whether writes keyed by this source id may go to the file (see guard). */
+static bool source_writable(struct db_writer *w, int64_t id)
+{
+	if (!w->guard ||
+	    bsearch(&id, w->allowed, w->nallowed, sizeof *w->allowed, cmp_i64))
+		return true;
+	if (!w->logged_guard) {
+		log_warn("db", "%s: source %lld runs without a stored row of the same id and name "
+			 "(trendd started without the file); its cursor and status are not "
+			 "written", w->db->path, (long long)id);
+		w->logged_guard = true;
+	}
+	return false;
+}
+
+static bool bumped_in_batch(const struct db_writer *w, int64_t id)
+{
+	for (size_t i = 0; i < w->nbumps; i++)
+		if (w->bumps[i] == id)
+			return true;
+	return false;
+}
+
+static int bump_note(struct db_writer *w, int64_t id)
+{
+	if (w->nbumps == w->cap_bumps) {
+		size_t ncap = w->cap_bumps ? 2 * w->cap_bumps : 16;
+		int64_t *nb = realloc(w->bumps, ncap * sizeof *nb);
+		if (!nb)
+			return SQLITE_NOMEM;
+		w->bumps = nb;
+		w->cap_bumps = ncap;
+	}
+	w->bumps[w->nbumps++] = id;
+	return SQLITE_OK;
+}
+
+/*
+ * A checkpoint cursor made before its source was reset (or deleted and its id
+ * reused): the marker's generation is older than the source's. Unstamped
+ * cursors (generation 0) are taken as they are.
+ */
+static bool cursor_is_stale(const struct db_writer *w, const struct source_cursor *sc)
+{
+	if (sc->gen == 0)
+		return false;
+	return sc->gen < dbmsg_source_gen(sc->source_id) || bumped_in_batch(w, sc->source_id);
 }
 
 static int64_t floor_minute(int64_t t_ms)
@@ -387,6 +460,12 @@ static int apply_checkpoint(struct db_writer *w, const struct dbmsg *m)
 		return rc;
 	for (size_t i = 0; i < c->ncursors; i++) {
 		const struct source_cursor *sc = &c->cursors[i];
+		if (cursor_is_stale(w, sc)) {
+			skip_row(w, "checkpoint cursor of a source from before it was reset");
+			continue;
+		}
+		if (!source_writable(w, sc->source_id))
+			continue;
 		st = db->st[ST_CKPT_SOURCE_CURSOR];
 		sqlite3_bind_int64(st, 1, sc->source_id);
 		sqlite3_bind_text(st, 2, sc->cursor ? sc->cursor : "", -1, SQLITE_STATIC);
@@ -463,6 +542,8 @@ static int apply_source_state(struct db_writer *w, const struct dbmsg *m)
 	sqlite3_stmt *st = w->db->st[ST_SOURCE_STATE];
 	int rc;
 
+	if (!source_writable(w, ss->source_id))
+		return SQLITE_OK;
 	sqlite3_bind_int64(st, 1, ss->source_id);
 	if (ss->cursor)   /* NULL or "" keeps the stored cursor */
 		sqlite3_bind_text(st, 2, ss->cursor, -1, SQLITE_STATIC);
@@ -492,10 +573,17 @@ static int apply_source_save(struct db_writer *w, struct dbmsg *m)
 {
 	struct source_config *c = &m->u.save.cfg;
 	const char *params = c->params_json && c->params_json[0] ? c->params_json : "{}";
+	bool is_new = c->id == 0;
 	sqlite3_stmt *st;
 	int rc;
 
 	m->rc = 0;
+	if (w->guard) {
+		m->rc = -EBUSY;
+		snprintf(m->error, sizeof m->error, "trendd started without its database file; "
+			 "restart it to change sources");
+		return SQLITE_OK;
+	}
 	if (!c->name || !c->name[0] || !c->kind[0] || !db_params_valid(params)) {
 		m->rc = -EINVAL;
 		snprintf(m->error, sizeof m->error, "a source needs a kind, a name and params "
@@ -542,8 +630,22 @@ static int apply_source_save(struct db_writer *w, struct dbmsg *m)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc == SQLITE_DONE) {
-		if (m->rc == 0)
-			w->b_rows++;
+		if (m->rc != 0)
+			return SQLITE_OK;
+		w->b_rows++;
+		/*
+		 * A new feed (or an id SQLite may have used before): cursors of the
+		 * old one must not come back, neither from a checkpoint built before
+		 * ingest learns of the change nor from checkpoint_source.
+		 */
+		if (m->u.save.reset_cursor || is_new) {
+			if ((rc = bump_note(w, c->id)) != SQLITE_OK)
+				return rc;
+			st = w->db->st[ST_CKPT_SOURCE_CLEAR];
+			sqlite3_bind_int64(st, 1, c->id);
+			if ((rc = db_stmt_run(st)) != SQLITE_OK)
+				return rc;
+		}
 		return SQLITE_OK;
 	}
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -560,6 +662,12 @@ static int apply_source_delete(struct db_writer *w, struct dbmsg *m)
 	sqlite3_stmt *st = w->db->st[ST_SOURCE_DELETE];
 	int rc;
 
+	if (w->guard) {
+		m->rc = -EBUSY;
+		snprintf(m->error, sizeof m->error, "trendd started without its database file; "
+			 "restart it to change sources");
+		return SQLITE_OK;
+	}
 	sqlite3_bind_int64(st, 1, m->u.delete_id);
 	rc = db_stmt_run(st);
 	if (rc != SQLITE_OK)
@@ -571,6 +679,7 @@ static int apply_source_delete(struct db_writer *w, struct dbmsg *m)
 			 (long long)m->u.delete_id);
 	} else {
 		w->b_rows++;
+		return bump_note(w, m->u.delete_id);
 	}
 	return SQLITE_OK;
 }
@@ -593,6 +702,12 @@ static int apply(struct db_writer *w, struct dbmsg *m)
 	case DBMSG_CHECKPOINT:
 		return apply_checkpoint(w, m);
 	case DBMSG_PUSH:
+		if (!source_writable(w, m->u.push.source_id)) {
+			m->rc = -EBUSY;
+			snprintf(m->error, sizeof m->error, "trendd started without its database "
+				 "file and does not know this push source there; restart it");
+			return SQLITE_OK;
+		}
 		return post_log_append(&w->db->post_log, m->u.push.posts, m->u.push.n,
 				       m->u.push.seq);
 	}
@@ -842,6 +957,8 @@ static void status_publish(struct db_writer *w)
 
 /* Batches ----------------------------------------------------------------- */
 
+static void fault_note(struct db_writer *w, int rc, const char *err);
+
 static void batch_failed(struct db_writer *w, int rc, const char *err)
 {
 	struct db *db = w->db;
@@ -851,7 +968,25 @@ static void batch_failed(struct db_writer *w, int rc, const char *err)
 	/* Ids inserted by the rolled-back transaction are gone (and may be reused). */
 	term_cache_clear(&w->cache);
 	rollups_clear(w);
+	w->nbumps = 0;
 	w->failed_batches++;
+	fault_note(w, rc, err);
+	pending_fail_requests(w, err);
+	if (strcmp(w->err, w->logged_err) != 0) {
+		log_error("db", "%s; keeping %zu messages and retrying", w->err, w->npending);
+		snprintf(w->logged_err, sizeof w->logged_err, "%s", w->err);
+	}
+}
+
+/*
+ * The file (or the files that replace it) is tried again after the backoff.
+ * After a reopen that a bad file refused, or any failure while the db is
+ * unavailable, the readers learn why.
+ */
+static void fault_note(struct db_writer *w, int rc, const char *err)
+{
+	struct db *db = w->db;
+
 	if (!w->failing) {
 		w->failing = true;
 		w->error_since_ms = clock_now_ms();
@@ -865,10 +1000,10 @@ static void batch_failed(struct db_writer *w, int rc, const char *err)
 	w->retry_at_ms = clock_mono_ms() + w->retry_wait_ms;
 	w->reconnect = w->reconnect || rc_wants_reconnect(rc);
 	snprintf(w->err, sizeof w->err, "%s", err);
-	pending_fail_requests(w, err);
-	if (strcmp(w->err, w->logged_err) != 0) {
-		log_error("db", "%s; keeping %zu messages and retrying", w->err, w->npending);
-		snprintf(w->logged_err, sizeof w->logged_err, "%s", w->err);
+	if (db_rc_bad_file(rc) || !db_available(db)) {
+		/* No connection stays on a bad file: nothing more is written to it. */
+		db_conn_drop(db);
+		db_mark_unavailable(db, err);
 	}
 }
 
@@ -912,11 +1047,8 @@ static void push_forward(struct db_writer *w, struct push_posts *pp)
 		post_free(mk);
 }
 
-static void batch_committed(struct db_writer *w)
+static void writer_recovered(struct db_writer *w)
 {
-	for (size_t i = 0; i < w->npending; i++)
-		if (w->pending[i] && w->pending[i]->kind == DBMSG_PUSH)
-			push_forward(w, &w->pending[i]->u.push);
 	if (w->failing)
 		log_info("db", "%s: writes resumed after %lld ms", w->db->path,
 			 (long long)(clock_now_ms() - w->error_since_ms));
@@ -925,6 +1057,18 @@ static void batch_committed(struct db_writer *w)
 	w->err[0] = 0;
 	w->logged_err[0] = 0;
 	w->retry_wait_ms = 0;
+}
+
+static void batch_committed(struct db_writer *w)
+{
+	/* Told only now: the new generation must not exist before the change does. */
+	for (size_t i = 0; i < w->nbumps; i++)
+		dbmsg_source_gen_bump(w->bumps[i]);
+	w->nbumps = 0;
+	for (size_t i = 0; i < w->npending; i++)
+		if (w->pending[i] && w->pending[i]->kind == DBMSG_PUSH && w->pending[i]->rc == 0)
+			push_forward(w, &w->pending[i]->u.push);
+	writer_recovered(w);
 	w->rows_written += w->b_rows;
 	w->rows_skipped += w->b_skipped;
 	w->rollup_rows += w->b_rollup_rows;
@@ -940,6 +1084,88 @@ static void sync_normal(struct db_writer *w, bool was_full)
 		sqlite3_exec(w->db->conn, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
 }
 
+/*
+ * Which running sources the file opened after a start without it knows by
+ * the same id and name (db.h, db_running_sources_set()). Returns an SQLite
+ * result code.
+ */
+static int guard_build(struct db_writer *w)
+{
+	struct db *db = w->db;
+	sqlite3_stmt *st = db->st[ST_SOURCE_NAME];
+	int rc = SQLITE_OK;
+
+	free(w->allowed);
+	w->nallowed = 0;
+	if (db->nrunning && !(w->allowed = calloc(db->nrunning, sizeof *w->allowed)))
+		return SQLITE_NOMEM;
+	for (size_t i = 0; i < db->nrunning; i++) {
+		sqlite3_bind_int64(st, 1, db->running[i].id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW &&
+		    !strcmp((const char *)sqlite3_column_text(st, 0), db->running[i].name))
+			w->allowed[w->nallowed++] = db->running[i].id;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return rc;
+		rc = SQLITE_OK;
+	}
+	qsort(w->allowed, w->nallowed, sizeof *w->allowed, cmp_i64);
+	w->guard = true;
+	return rc;
+}
+
+static void vacuum_mode_read(struct db_writer *w)
+{
+	sqlite3_stmt *av = NULL;
+	/* The mode is fixed when the file is created (db_open_with). */
+	w->incremental_vacuum = false;
+	if (sqlite3_prepare_v2(w->db->conn, "PRAGMA auto_vacuum", -1, &av, NULL) == SQLITE_OK &&
+	    sqlite3_step(av) == SQLITE_ROW)
+		w->incremental_vacuum = sqlite3_column_int(av, 0) == 2;
+	sqlite3_finalize(av);
+}
+
+/*
+ * Opens the file again. The first time a file opens after trendd started
+ * without it, the running state stays as it is (docs/STORAGE.md, "A corrupt
+ * or foreign file"): nothing is loaded from the file, and writes keyed by
+ * source id are limited to the sources it knows by the same id and name.
+ */
+static int writer_reopen(struct db_writer *w)
+{
+	struct db *db = w->db;
+	bool was_unavailable = !db_available(db);
+	char err[512];
+	int rc;
+
+	if ((rc = db_conn_reopen(db, err, sizeof err)) == SQLITE_OK && db->started_without &&
+	    !w->guard && (rc = guard_build(w)) != SQLITE_OK) {
+		db_describe_error(db, rc, "read the stored sources", err, sizeof err);
+		db_conn_drop(db);
+	}
+	if (rc != SQLITE_OK) {
+		fault_note(w, rc, err);
+		if (strcmp(w->err, w->logged_err) != 0) {
+			log_error("db", "%s; keeping %zu messages and trying again", w->err,
+				  w->npending);
+			snprintf(w->logged_err, sizeof w->logged_err, "%s", w->err);
+		}
+		return rc;
+	}
+	w->reconnect = false;
+	term_cache_clear(&w->cache);
+	vacuum_mode_read(w);
+	if (was_unavailable) {
+		log_info("db", "%s: the file is a usable database again; writing from now on "
+			 "(the running windows stay, the file's checkpoint is not loaded%s)",
+			 db->path, w->guard ? ", sources change again after a restart" : "");
+		db_mark_available(db);
+	}
+	return SQLITE_OK;
+}
+
 /* Writes every pending message in one transaction. */
 static void batch_write(struct db_writer *w)
 {
@@ -953,12 +1179,10 @@ static void batch_write(struct db_writer *w)
 	w->b_rows = w->b_skipped = w->b_rollup_rows = 0;
 	w->b_now_ms = db->opt.clock_ms();
 	rollups_clear(w);
-	if (w->reconnect || !db->conn) {
-		if ((rc = db_conn_reopen(db, err, sizeof err)) != SQLITE_OK) {
-			batch_failed(w, rc, err);
-			goto out;
-		}
-		w->reconnect = false;
+	if ((w->reconnect || !db->conn) && writer_reopen(w) != SQLITE_OK) {
+		pending_fail_requests(w, w->err);
+		w->failed_batches++;
+		goto out;
 	}
 	/*
 	 * A checkpoint's commit must survive a power cut, not only a crash: the
@@ -1068,6 +1292,20 @@ static bool retention_step(struct db_writer *w)
 		size_t n = (size_t)sqlite3_changes(db->conn);
 		deleted += n;
 		budget -= n * tables[i].weight < budget ? n * tables[i].weight : budget;
+	}
+	/*
+	 * Pushed posts a checkpoint has counted are not needed for a replay any
+	 * more; they stay retain_post_log_ms so that a resend is still a duplicate.
+	 */
+	if (budget > 0 && o->retain_post_log_ms >= 0) {
+		int64_t n = 0;
+		if ((rc = post_log_prune(&db->post_log, now - o->retain_post_log_ms, budget, &n)) !=
+		    SQLITE_OK) {
+			housekeeping_failed(w, rc, "delete counted pushed posts");
+			return false;
+		}
+		deleted += (uint64_t)n;
+		budget -= (size_t)n < budget ? (size_t)n : budget;
 	}
 	if ((rc = db_stmt_run(db->st[ST_COMMIT])) != SQLITE_OK) {
 		housekeeping_failed(w, rc, "commit a retention step");
@@ -1202,7 +1440,8 @@ static void *writer_main(void *arg)
 
 		if (stopping && stop_deadline == 0)
 			stop_deadline = now + o->shutdown_grace_ms;
-		if (w->failing)
+		/* Failing with nothing to retry and nothing to reopen: just wait for work. */
+		if (w->failing && (w->npending > 0 || w->reconnect))
 			wait = w->retry_at_ms - now;
 		else if (stopping)
 			wait = 0;
@@ -1213,6 +1452,12 @@ static void *writer_main(void *arg)
 		size_t got = collect(w, (int)wait, !stopping && !w->failing);
 		if (w->npending > 0 && (!w->failing || clock_mono_ms() >= w->retry_at_ms)) {
 			batch_write(w);
+			status_publish(w);
+		} else if (w->npending == 0 && w->failing && w->reconnect && !stopping &&
+			   clock_mono_ms() >= w->retry_at_ms) {
+			/* An unavailable file is tried again even when nothing waits to be written. */
+			if (writer_reopen(w) == SQLITE_OK)
+				writer_recovered(w);
 			status_publish(w);
 		}
 		if (!stopping && clock_mono_ms() >= w->housekeeping_at_ms)
@@ -1246,6 +1491,8 @@ static void writer_free(struct db_writer *w)
 	free(w->popbuf);
 	sb_free(&w->sb);
 	term_cache_destroy(&w->cache);
+	free(w->bumps);
+	free(w->allowed);
 	rollup_destroy(&w->hour);
 	rollup_destroy(&w->day);
 	rollup_destroy(&w->vol_hour);
@@ -1261,7 +1508,7 @@ int db_writer_start(struct db *db, struct bus *bus)
 
 	if (db->writer)
 		return -EALREADY;
-	if (!db->conn)
+	if (!db->conn && db_available(db))
 		return -EIO;
 	if (!(w = calloc(1, sizeof *w)))
 		return -ENOMEM;
@@ -1278,12 +1525,19 @@ int db_writer_start(struct db *db, struct bus *bus)
 		writer_free(w);
 		return -ENOMEM;
 	}
-	/* The mode is fixed when the file is created (db_open_with). */
-	sqlite3_stmt *av = NULL;
-	if (sqlite3_prepare_v2(db->conn, "PRAGMA auto_vacuum", -1, &av, NULL) == SQLITE_OK &&
-	    sqlite3_step(av) == SQLITE_ROW)
-		w->incremental_vacuum = sqlite3_column_int(av, 0) == 2;
-	sqlite3_finalize(av);
+	if (db->conn) {
+		vacuum_mode_read(w);
+	} else {
+		/* Started without the file (db_open_with logged why): try it again soon. */
+		char why[512];
+		db_unavailable_reason(db, why, sizeof why);
+		w->failing = w->reconnect = true;
+		w->error_since_ms = clock_now_ms();
+		w->retry_wait_ms = db->opt.retry_min_ms;
+		w->retry_at_ms = clock_mono_ms() + w->retry_wait_ms;
+		snprintf(w->err, sizeof w->err, "%s", why);
+		snprintf(w->logged_err, sizeof w->logged_err, "%s", why);
+	}
 	/* The first retention step runs soon after start: a restart may find a backlog. */
 	w->housekeeping_at_ms = clock_mono_ms() + DB_RETENTION_CATCHUP_MS;
 	db->writer = w;

@@ -1,15 +1,16 @@
 // Storage faults with the real daemon: a full disk (a file size limit set on
 // the running process), a database locked by another process, a read-only
-// database file and a corrupt one. For each: a clear error in the log and in
-// /healthz, the live pipeline keeps publishing trends, writes resume when the
-// fault clears, nothing committed before is lost, and SQLite's
-// integrity_check passes afterwards.
+// database file and a corrupt one (garbage pages, a truncated copy). For each:
+// a clear error in the log and in /healthz, the live pipeline keeps publishing
+// trends, writes resume when the fault clears (for a corrupt file: a valid
+// database put in its place), nothing committed before is lost, and SQLite's
+// integrity_check passes afterwards. A corrupt file is never written to.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { BIN, httpGet, startTrendd, tmpDir, waitFor } from '../lib/harness.mjs';
+import { httpGet, startTrendd, tmpDir, waitFor } from '../lib/harness.mjs';
 
 const NOBODY = 65534;
 
@@ -126,31 +127,68 @@ describe('storage faults', () => {
     integrity(db);
   });
 
-  it('refuses a corrupt database file with a clear error and leaves it untouched', async () => {
+  // A corrupt or foreign file: trendd starts without it, never writes to it,
+  // and takes a valid database put in its place (a backup restored with cp).
+  async function runsWithoutTheFile(badImage) {
     const dir = tmpDir();
     const db = path.join(dir, 'trendd.db');
-    let t = await start(['--demo', '--demo-rate', '200'], { db });
+    // A real database to restore later, from an earlier run.
+    const backup = path.join(dir, 'backup.db');
+    let t = await start(['--demo', '--demo-rate', '200'], { db: backup });
     await firstCommit(t);
     await t.stop();
-    // Garbage over every page but the first: the schema names tables whose pages are gone.
-    const size = fs.statSync(db).size;
-    const fd = fs.openSync(db, 'r+');
-    let seed = 7;
-    const junk = Buffer.alloc(size - 4096, 0).map(() => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 16);
-    fs.writeSync(fd, junk, 0, junk.length, 4096);
-    fs.closeSync(fd);
+    const backupPosts = committedPosts(backup);
+    const backupEpoch = Number(sql(backup, 'SELECT epoch FROM checkpoint;'));
+    fs.writeFileSync(db, badImage(fs.readFileSync(backup)));
     const image = fs.readFileSync(db);
-    const out = await new Promise((resolve) => {
-      const p = spawn(BIN, ['--demo', '--listen', '127.0.0.1:0', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let text = '';
-      p.stdout.on('data', (d) => { text += d; });
-      p.stderr.on('data', (d) => { text += d; });
-      const timer = setTimeout(() => p.kill('SIGKILL'), 20000);
-      p.on('exit', (code) => { clearTimeout(timer); resolve({ code, text }); });
+
+    // A short lateness: minutes close (and are written) soon after they end.
+    t = await start(['--demo', '--demo-rate', '200', '--lateness', '2'], { db });
+    const fault = await waitForFault(t, /database file is corrupt|not an SQLite database|not a trendd database/);
+    assert.match(t.log(), /ERROR \[db\] .*running without the database/);
+    await assertLive(t);
+    const hist = await httpGet(t.base, '/api/history/top');
+    assert.equal(hist.status, 503);
+    assert.match(hist.json.error, /database is unavailable/);
+    // Retried meanwhile, and never written.
+    await waitFor(async () => (await health(t)).db.failed_batches > fault.db.failed_batches,
+      { what: 'the file to be tried again' });
+    assert.ok(fs.readFileSync(db).equals(image), 'the bad file is left as it was');
+
+    // Restore the backup over it, as an operator would.
+    fs.copyFileSync(backup, db);
+    await waitForRecovery(t, fault.db.batches);
+    // New minutes reach the file: the running windows go on from where they were.
+    const running = (await health(t)).posts_total;
+    await waitFor(() => Number(sql(db, 'SELECT count(*) FROM volume_minute;')) >
+      Number(sql(backup, 'SELECT count(*) FROM volume_minute;')), { timeout: 90000, what: 'a new minute written' });
+    const h = await httpGet(t.base, '/api/history/top');
+    assert.equal(h.status, 200);
+    await t.stop();
+    integrity(db);
+    // The running state replaced the backup's checkpoint; the backup's sources are still there.
+    assert.ok(committedPosts(db) >= backupPosts);
+    assert.ok(Number(sql(db, 'SELECT count(*) FROM sources WHERE name = \'demo\';')) === 1);
+    assert.ok(Number(sql(db, 'SELECT epoch FROM checkpoint;')) > 0);
+    assert.ok(running > 0 && backupEpoch > 0);
+    // And a restart on the restored file works as usual.
+    t = await start(['--demo', '--demo-rate', '200'], { db });
+    await firstCommit(t);
+    await t.stop();
+    integrity(db);
+  }
+
+  it('runs without a corrupt database file and writes once a valid one replaces it', async () => {
+    // Garbage over every page but the first: the schema names tables whose pages are gone.
+    await runsWithoutTheFile((good) => {
+      let seed = 7;
+      const junk = Buffer.from(good);
+      for (let i = 4096; i < junk.length; i++) junk[i] = (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 16;
+      return junk;
     });
-    assert.notEqual(out.code, 0);
-    assert.notEqual(out.code, null, 'exits by itself');
-    assert.match(out.text, /database file is corrupt|not an SQLite database/);
-    assert.ok(fs.readFileSync(db).equals(image), 'the corrupt file is left as it was');
+  });
+
+  it('runs without a truncated copy of its database file', async () => {
+    await runsWithoutTheFile((good) => good.subarray(0, Math.max(4096, good.length - 8192)));
   });
 });

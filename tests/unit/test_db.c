@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/dbmsg.h"
 #include "core/limits.h"
+#include "core/post.h"
 #include "core/snapshot.h"
 #include "core/term.h"
 #include "db/db.h"
@@ -498,24 +499,40 @@ END_TEST
 
 START_TEST(test_open_rolls_back_a_failed_migration)
 {
-	/* A foreign database that already has a table named like ours. */
-	sqlite3 *c = NULL;
-	ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
-	sq_exec(c, "CREATE TABLE terms (x); INSERT INTO terms VALUES ('keep me')");
+	/* A version-3 file that already has a table named like one migration 4 creates. */
+	db_close(open_ok(NULL));
+	sqlite3 *c = sq_open(dbpath);
+	sq_exec(c, "DROP TABLE post_log; CREATE TABLE post_log (x);"
+		   "INSERT INTO post_log VALUES ('keep me'); PRAGMA user_version = 3");
 	sqlite3_close(c);
 
 	struct db *db = NULL;
 	char err[512] = "";
 	ck_assert_int_lt(db_open(&db, dbpath, err, sizeof err), 0);
-	ck_assert_msg(strstr(err, "migration 1") != NULL, "err: %s", err);
+	ck_assert_msg(strstr(err, "migration 4") != NULL, "err: %s", err);
 	c = sq_open(dbpath);
-	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), 0);
-	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sqlite_schema WHERE name = 'sources'"), 0);
-	char *x = sq_text(c, "SELECT x FROM terms");
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), 3);
+	char *x = sq_text(c, "SELECT x FROM post_log");
 	ck_assert_str_eq(x, "keep me");
 	free(x);
 	sqlite3_close(c);
 	assert_integrity(dbpath);
+
+	/* Another program's SQLite file (tables, no schema version) is refused as it is. */
+	unlink(dbpath);
+	ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+	sq_exec(c, "CREATE TABLE terms (x); INSERT INTO terms VALUES ('keep me')");
+	sqlite3_close(c);
+	size_t len;
+	char *before = file_bytes(dbpath, &len);
+	ck_assert_int_lt(db_open(&db, dbpath, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "not a trendd database") != NULL, "err: %s", err);
+	size_t len2;
+	char *after = file_bytes(dbpath, &len2);
+	ck_assert_uint_eq(len, len2);
+	ck_assert_mem_eq(before, after, len);
+	free(before);
+	free(after);
 }
 END_TEST
 
@@ -2015,6 +2032,216 @@ START_TEST(test_migration_4_adds_the_post_log_to_a_version_3_file)
 }
 END_TEST
 
+/* Source resets and a file that is not usable ---------------------------------- */
+
+static struct dbmsg *reset_msg(int64_t id, const char *name, const char *url)
+{
+	struct dbmsg *m = dbmsg_new(DBMSG_SOURCE_SAVE);
+	struct source_config c = { .id = id, .kind = "rss", .name = (char *)name,
+				   .url = (char *)url, .enabled = true, .interval_s = 60,
+				   .params_json = (char *)"{}", .cursor = (char *)"" };
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(source_config_copy(&m->u.save.cfg, &c), 0);
+	m->u.save.reset_cursor = true;
+	return m;
+}
+
+static struct dbmsg *checkpoint_gen(uint64_t epoch, int64_t id, const char *cursor, uint64_t gen)
+{
+	struct dbmsg *m = checkpoint_msg(epoch, id, cursor, "s", 1);
+	m->u.checkpoint.cursors[0].gen = gen;
+	return m;
+}
+
+static bool st_batches(json_t *st, int64_t n)
+{
+	return json_is_true(json_object_get(st, "ok")) && jint(st, "batches") >= n &&
+	       jint(st, "pending") == 0 && jint(st, "queue_depth") == 0;
+}
+
+static char *cursor_of(int64_t id, const char *table)
+{
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT cursor FROM %s WHERE %s = %lld", table,
+		 strcmp(table, "sources") ? "source_id" : "id", (long long)id);
+	sqlite3 *c = sq_open(dbpath);
+	char *t = sq_text(c, sql);
+	sqlite3_close(c);
+	return t;
+}
+
+START_TEST(test_writer_never_writes_back_a_cursor_from_before_a_reset)
+{
+	struct db *db = open_ok(&(struct db_options){ .batch_ms = 10 });
+	struct source_config src = { .kind = "rss", .name = "feed", .url = "http://a/", .cursor =
+				     "a-100" };
+	ck_assert_int_eq(db_source_upsert(db, &src), 0);
+	struct bus bus;
+	bus_setup(&bus);
+
+	/*
+	 * In one batch: the reset, then a checkpoint analytics built before it
+	 * learned of it (its marker is of the old feed's generation).
+	 */
+	uint64_t old = dbmsg_source_gen(src.id);
+	push(&bus, reset_msg(src.id, "feed", "http://b/"));
+	push(&bus, checkpoint_gen(1, src.id, "a-200", old));
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	json_decref(status_wait(&bus, st_batches, 1, "the reset and the first checkpoint"));
+	char *t = cursor_of(src.id, "sources");
+	ck_assert_str_eq(t, "");
+	free(t);
+	ck_assert_ptr_null(cursor_of(src.id, "checkpoint_source"));
+	/* the reset committed: the source's generation moved on */
+	uint64_t now = dbmsg_source_gen(src.id);
+	ck_assert_uint_gt(now, old);
+
+	/* In a later batch: another checkpoint still carrying the old feed's cursor. */
+	push(&bus, checkpoint_gen(2, src.id, "a-300", old));
+	json_decref(status_wait(&bus, st_batches, 2, "the second checkpoint"));
+	t = cursor_of(src.id, "sources");
+	ck_assert_str_eq(t, "");
+	free(t);
+	ck_assert_ptr_null(cursor_of(src.id, "checkpoint_source"));
+
+	/* The new feed's cursor, and an unstamped one, are written. */
+	push(&bus, checkpoint_gen(3, src.id, "b-1", now));
+	json_decref(status_wait(&bus, st_batches, 3, "the new feed's checkpoint"));
+	t = cursor_of(src.id, "sources");
+	ck_assert_str_eq(t, "b-1");
+	free(t);
+	push(&bus, checkpoint_gen(4, src.id, "b-2", 0));
+	db_close(db);
+	bus_destroy(&bus);
+	t = cursor_of(src.id, "checkpoint_source");
+	ck_assert_str_eq(t, "b-2");
+	free(t);
+	sqlite3 *c = sq_open(dbpath);
+	/* the rows of every checkpoint count, stale cursor or not */
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 4);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 4);
+	sqlite3_close(c);
+	/* markers are stamped with the generation of their source */
+	struct post *mk = dbmsg_marker_new(src.id, "x", NULL, 0);
+	ck_assert_uint_eq(dbmsg_marker_cursor(mk)->gen, now);
+	post_free(mk);
+}
+END_TEST
+
+static bool st_unavailable(json_t *st, int64_t arg)
+{
+	(void)arg;
+	json_t *e = json_object_get(st, "error");
+	return json_is_false(json_object_get(st, "ok")) && json_is_string(e) &&
+	       (strstr(json_string_value(e), "corrupt") ||
+		strstr(json_string_value(e), "not an SQLite database"));
+}
+
+/* A valid database with sources "demo" (1, cursor d-1) and "api" (2, cursor keep). */
+static char *good_database(size_t *len)
+{
+	struct db *db = open_ok(NULL);
+	struct source_config a = { .kind = "mastodon", .name = "demo", .url = "u", .cursor = "d-1" };
+	struct source_config b = { .kind = "rss", .name = "api", .url = "v", .cursor = "keep" };
+	ck_assert_int_eq(db_source_upsert(db, &a), 0);
+	ck_assert_int_eq(db_source_upsert(db, &b), 0);
+	ck_assert_int_eq(a.id, 1);
+	ck_assert_int_eq(b.id, 2);
+	db_close(db);
+	char *bytes = file_bytes(dbpath, len);
+	unlink(dbpath);
+	return bytes;
+}
+
+static void unavailable_then_restored(const void *bad, size_t bad_len, const char *good,
+				      size_t good_len)
+{
+	write_file(dbpath, bad, bad_len);
+	struct db_options o = { .batch_ms = 10, .retry_min_ms = 20, .retry_max_ms = 60,
+				.allow_unavailable = true, .clock_ms = fake_clock };
+	struct db *db = NULL;
+	char err[512] = "";
+	ck_assert_int_eq(db_open_with(&db, dbpath, &o, err, sizeof err), 0);
+	ck_assert_ptr_nonnull(db);
+	ck_assert(!db_available(db));
+	ck_assert_msg(strstr(err, "corrupt") || strstr(err, "not an SQLite database"), "%s", err);
+	char why[512];
+	db_unavailable_reason(db, why, sizeof why);
+	ck_assert_str_eq(why, err);
+	struct source_config *v;
+	size_t n;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), -EBUSY);
+	struct db_checkpoint ck;
+	ck_assert_int_eq(db_checkpoint_load(db, &ck), -EBUSY);
+	/* trendd runs "demo" as id 1 (as stored) and "cfg" as id 2 (stored is "api") */
+	struct source_config run[] = { { .id = 1, .name = "demo" }, { .id = 2, .name = "cfg" } };
+	ck_assert_int_eq(db_running_sources_set(db, run, 2), 0);
+
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	json_decref(status_wait(&bus, st_unavailable, 0, "the fault in the status"));
+	push(&bus, checkpoint_gen(1, 1, "d-2", 0));
+	push(&bus, checkpoint_gen(2, 2, "cfg-9", 0));
+	push(&bus, source_state_msg(2, NULL, T0, "", 0, 77, 0));
+	usleep(300 * 1000);
+	json_decref(status_wait(&bus, st_failing, 2, "retries of the bad file"));
+	size_t now_len;
+	char *now = file_bytes(dbpath, &now_len);
+	ck_assert_uint_eq(now_len, bad_len);
+	ck_assert_mem_eq(now, bad, bad_len);
+	free(now);
+
+	/* A backup is put back (written next to it, renamed over it). */
+	char tmp[400];
+	snprintf(tmp, sizeof tmp, "%s.restore", dbpath);
+	write_file(tmp, good, good_len);
+	ck_assert_int_eq(rename(tmp, dbpath), 0);
+	json_decref(status_wait(&bus, st_ok_rows, 2, "writes to resume"));
+	ck_assert(db_available(db));
+	/* sources are changed only after a restart: the running ids are not the file's */
+	struct dbmsg *save = reset_msg(0, "new", "http://n/");
+	push(&bus, save);
+	db_close(db);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 2);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 2);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), 2);
+	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources WHERE id = 2"), 0);
+	sqlite3_close(c);
+	char *t = cursor_of(1, "sources");
+	ck_assert_str_eq(t, "d-2");
+	free(t);
+	t = cursor_of(2, "sources");
+	ck_assert_str_eq(t, "keep");
+	free(t);
+	ck_assert_ptr_null(cursor_of(2, "checkpoint_source"));
+	assert_integrity(dbpath);
+}
+
+START_TEST(test_a_file_that_is_not_a_database_is_set_aside_until_it_is_replaced)
+{
+	size_t good_len;
+	char *good = good_database(&good_len);
+	static const char text[] = "this is not a database, it is a grocery list\nmilk\n";
+	unavailable_then_restored(text, sizeof text - 1, good, good_len);
+	free(good);
+}
+END_TEST
+
+START_TEST(test_a_truncated_database_is_set_aside_until_it_is_replaced)
+{
+	size_t good_len;
+	char *good = good_database(&good_len);
+	ck_assert_uint_gt(good_len, 3 * 4096);
+	/* a copy cut short: the header promises pages the file does not have */
+	unavailable_then_restored(good, good_len - 2 * 4096, good, good_len);
+	free(good);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("db");
@@ -2055,6 +2282,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_writer_keeps_late_minutes_past_retention_only_in_the_rollups);
 	tcase_add_test(tc, test_retention_deletes_expired_rows_in_small_chunks);
 	tcase_add_test(tc, test_retention_forever_keeps_rows_and_defaults_keep_days);
+	tcase_add_test(tc, test_writer_never_writes_back_a_cursor_from_before_a_reset);
+	tcase_add_test(tc, test_a_file_that_is_not_a_database_is_set_aside_until_it_is_replaced);
+	tcase_add_test(tc, test_a_truncated_database_is_set_aside_until_it_is_replaced);
 	suite_add_tcase(s, tc);
 	TCase *big = tcase_create("file size");
 	tcase_add_checked_fixture(big, tmp_setup, tmp_teardown);

@@ -4,6 +4,7 @@
  * counted and old, sequence numbers never reused.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,8 @@ static void setup(void)
 	ck_assert_int_eq(sqlite3_open(":memory:", &conn), SQLITE_OK);
 	exec("PRAGMA foreign_keys = ON;"
 	     "CREATE TABLE sources (id INTEGER PRIMARY KEY, name TEXT);"
-	     "INSERT INTO sources VALUES (1, 'a'), (2, 'b');");
+	     "INSERT INTO sources VALUES (1, 'a'), (2, 'b');"
+	     "CREATE TABLE checkpoint_source (source_id INTEGER PRIMARY KEY, cursor TEXT);");
 	exec(POST_LOG_SCHEMA);
 	ck_assert_int_eq(post_log_open(&pl, conn), SQLITE_OK);
 }
@@ -157,26 +159,45 @@ END_TEST
 
 START_TEST(test_post_log_prunes_only_counted_old_rows_and_never_reuses_a_seq)
 {
-	struct post *a[] = { mk(1, "1", "a", 1), mk(1, "2", "b", 2), mk(1, "3", "c", 3) };
-	int64_t seq[3];
-	ck_assert_int_eq(post_log_append(&pl, a, 3, seq), SQLITE_OK);
+	struct post *a[] = { mk(1, "1", "a", 1), mk(1, "2", "b", 2), mk(1, "3", "c", 3),
+			     mk(2, "1", "d", 4), mk(2, "2", "e", 5) };
+	int64_t seq[5];
+	ck_assert_int_eq(post_log_append(&pl, a, 5, seq), SQLITE_OK);
 	exec("UPDATE post_log SET received_ms = 100");
 	int64_t deleted = -1;
-	/* too new: nothing goes */
-	ck_assert_int_eq(post_log_prune(&pl, 100, seq[2], &deleted), SQLITE_OK);
+	/* no checkpointed cursor yet: nothing is counted, nothing goes */
+	ck_assert_int_eq(post_log_prune(&pl, 101, 100, &deleted), SQLITE_OK);
 	ck_assert_int_eq(deleted, 0);
-	/* old, but only the counted ones go */
-	ck_assert_int_eq(post_log_prune(&pl, 101, seq[1], &deleted), SQLITE_OK);
+	char sql[160];
+	/* source 1 counted up to its second post, source 2 up to its first */
+	snprintf(sql, sizeof sql, "INSERT INTO checkpoint_source VALUES (1, '%lld'), (2, '%lld')",
+		 (long long)seq[1], (long long)seq[3]);
+	exec(sql);
+	/* too new: nothing goes */
+	ck_assert_int_eq(post_log_prune(&pl, 100, 100, &deleted), SQLITE_OK);
+	ck_assert_int_eq(deleted, 0);
+	/* at most max rows per call */
+	ck_assert_int_eq(post_log_prune(&pl, 101, 1, &deleted), SQLITE_OK);
+	ck_assert_int_eq(deleted, 1);
+	/* old, but only each source's counted ones go (by its own cursor) */
+	ck_assert_int_eq(post_log_prune(&pl, 101, 100, &deleted), SQLITE_OK);
 	ck_assert_int_eq(deleted, 2);
-	ck_assert_int_eq(count("SELECT count(*) FROM post_log"), 1);
-	ck_assert_int_eq(post_log_prune(&pl, 101, seq[2], &deleted), SQLITE_OK);
+	ck_assert_int_eq(count("SELECT count(*) FROM post_log"), 2);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM post_log WHERE seq IN (%lld, %lld)",
+		 (long long)seq[2], (long long)seq[4]);
+	ck_assert_int_eq(count(sql), 2);
+	snprintf(sql, sizeof sql, "UPDATE checkpoint_source SET cursor = '%lld' WHERE source_id = 1",
+		 (long long)seq[2]);
+	exec(sql);
+	ck_assert_int_eq(post_log_prune(&pl, 101, 100, &deleted), SQLITE_OK);
 	ck_assert_int_eq(deleted, 1);
 	/* an empty log still numbers on from where it was: cursors stay meaningful */
+	exec("DELETE FROM post_log");
 	struct post *b[] = { mk(1, "4", "d", 4) };
 	int64_t seq2[1];
 	ck_assert_int_eq(post_log_append(&pl, b, 1, seq2), SQLITE_OK);
-	ck_assert_int_gt(seq2[0], seq[2]);
-	for (int i = 0; i < 3; i++)
+	ck_assert_int_gt(seq2[0], seq[4]);
+	for (int i = 0; i < 5; i++)
 		post_free(a[i]);
 	post_free(b[0]);
 }
