@@ -73,6 +73,7 @@ struct src_http {
 struct src {
 	struct ingest *ig;                /* borrowed: for the HTTP callback */
 	struct source_config cfg;         /* owned copy */
+	uint64_t gen;                     /* settings generation its markers carry (core/dbmsg.h) */
 	const struct source_kind *kind;   /* NULL: not pollable */
 	void *kstate;                     /* owned through kind->release */
 	char *params_text;                /* owned: params as a compact JSON object */
@@ -310,6 +311,13 @@ static int src_new(struct ingest *ig, const struct source_config *cfg, struct sr
 		return -ENOMEM;
 	s->ig = ig;
 	s->next_ms = NEVER;
+	/*
+	 * Taken once: a reset is committed (and the generation raised) before
+	 * ingest hears of it, so the cursors of this source's polls carry the
+	 * new generation and a late marker of the old feed carries the old one,
+	 * which the writer refuses.
+	 */
+	s->gen = dbmsg_source_gen(cfg->id);
 	if ((rc = source_config_copy(&s->cfg, cfg)) < 0) {
 		free(s);
 		return rc;
@@ -671,7 +679,8 @@ static int marker_push(struct ingest *ig, struct src *s, bool fresh)
 
 	if (!ig->cfg.cursor_markers)
 		return 0;
-	m = dbmsg_marker_new(s->cfg.id, fresh || !s->cfg.cursor ? "" : s->cfg.cursor, seen, len);
+	m = dbmsg_marker_new_gen(s->cfg.id, s->gen, fresh || !s->cfg.cursor ? "" : s->cfg.cursor,
+				 seen, len);
 	if (!m) {
 		log_warn("ingest", "source %lld: out of memory for a cursor marker",
 			 (long long)s->cfg.id);
@@ -963,8 +972,13 @@ static void host_cursor(void *ctx, const char *cursor)
 	s->cfg.cursor = c;
 	s->state_owed = true;
 	s->ig->dirty = true;
-	/* The stream reports a cursor once the posts before it are queued. */
-	marker_push(s->ig, s, false);
+	/*
+	 * The stream reports a cursor once the posts before it are queued. One
+	 * that queues its own posts puts its own markers behind them: a marker
+	 * from here would carry this thread's seen ids, not the stream's.
+	 */
+	if (!s->kind->stream->queues_markers)
+		marker_push(s->ig, s, false);
 }
 
 static void host_warn(void *ctx, const char *msg)
@@ -1016,12 +1030,16 @@ static void stream_turn(struct ingest *ig, struct src *s, int64_t now)
 	if (s->next_ms == NEVER || s->next_ms > now)
 		return;
 	if (!s->stream) {
+		uint8_t seen[INGEST_SEEN_MAX_BYTES];
 		struct stream_host host = {
 			.ops = &g_stream_host,
 			.ctx = s,
 			.source_id = s->cfg.id,
 			.url = s->cfg.url,
 			.cursor = s->cfg.cursor ? s->cfg.cursor : "",
+			.seen = seen,
+			.seen_len = seen_encode(&s->seen, seen),
+			.cursor_markers = ig->cfg.cursor_markers,
 			.bus = ig->bus,
 			.http = ig->http,
 			.html = ig->html,

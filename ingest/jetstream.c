@@ -10,10 +10,20 @@
  *
  * Who owns what:
  * - the client thread owns the lws context and connection, the message being
- *   assembled, the dedup ring of recent post ids and the greatest time_us.
- *   It parses events (feed_jetstream.c), drops post ids it emitted recently,
- *   and moves posts onto bus->posts itself, waiting for room as the ingest
- *   thread does (a full queue stops reading the socket; nothing is dropped).
+ *   assembled and where the source resumes (struct jetstream_resume: the
+ *   greatest time_us and the dedup ring of recent post ids). It parses events
+ *   (feed_jetstream.c), drops post ids it emitted recently, and moves posts
+ *   onto bus->posts itself, waiting for room as the ingest thread does (a
+ *   full queue stops reading the socket; nothing is dropped).
+ * - with cursor markers on (the daemon), it also puts a cursor marker behind
+ *   each batch of posts it queued: the posts read in one turn of its service
+ *   loop (one receive burst), the marker held back up to JETSTREAM_MARK_MS
+ *   after the previous one so a fast stream costs at most one marker per
+ *   JETSTREAM_MARK_MS, and no more than JETSTREAM_MARK_POSTS posts. The
+ *   marker's cursor is the greatest time_us read before it, so a checkpoint
+ *   never stores a cursor beyond the posts it counted; a cursor moved by
+ *   events that are not posts gets a marker too. On stop the last batch gets
+ *   its marker before the thread ends.
  * - the ingest thread owns the source's status. The client thread leaves
  *   what it learns (connected, counts, cursor, failure) in the mailbox under
  *   `mu`, at most every JETSTREAM_FLUSH_MS and at once for connections and
@@ -42,16 +52,18 @@
 
 #include "core/bus.h"
 #include "core/clock.h"
-#include "core/hash.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/post.h"
 #include "ingest/feed_jetstream.h"
 #include "ingest/source_jetstream.h"
 #include "ingest/stream.h"
 
-#define JETSTREAM_SEEN_IDS  4096   /* recent post ids kept: covers the rewind at ~800 posts/s */
 #define JETSTREAM_FLUSH_MS  100    /* least time between two mailbox updates for counts */
 #define JETSTREAM_PUSH_WAIT_MS 50  /* one wait for room on the post queue */
+#define JETSTREAM_MARK_MS   10     /* least time between two cursor markers */
+#define JETSTREAM_MARK_POSTS 256   /* most posts before a marker (analytics' catch-up is 2000) */
+#define JETSTREAM_STOP_MARK_MS 1000 /* how long the last marker waits for room on stop */
 #define JETSTREAM_CONNECT_TIMEOUT_S 20
 
 /* What the client thread tells the ingest thread; under jetstream.mu. */
@@ -73,6 +85,7 @@ struct jetstream {
 	struct lws_protocols protocols[2];
 	lws_retry_bo_t policy;                  /* ping and hang-up of a silent connection */
 	struct lws_context *ctx;
+	bool markers;                           /* put cursor markers behind the posts */
 	pthread_t thread;
 	atomic_bool stop;
 	atomic_bool connect_wanted;
@@ -83,9 +96,11 @@ struct jetstream {
 	bool connecting;                        /* between connect and established/error */
 	struct strbuf msg;                      /* the message being assembled */
 	bool msg_skip;                          /* it is too large or binary: dropped */
-	uint64_t seen[JETSTREAM_SEEN_IDS];
-	size_t nseen, seen_next;
-	int64_t cursor_us;
+	struct jetstream_resume res;            /* cursor and seen ids */
+	uint64_t unmarked;                      /* posts queued since the last marker */
+	bool moved;                             /* the cursor moved since the last marker */
+	int64_t marked_ms;                      /* monotonic: the last marker */
+	lws_sorted_usec_list_t mark_sul;
 	int64_t established_ms;                 /* monotonic */
 	int64_t flushed_ms;                     /* monotonic: the last mailbox update */
 	int64_t healthy_ms;                     /* monotonic: events last reported as flowing */
@@ -107,22 +122,6 @@ struct jetstream {
 
 /* ---- client thread ---- */
 
-static bool seen_has(const struct jetstream *js, uint64_t h)
-{
-	for (size_t i = 0; i < js->nseen; i++)
-		if (js->seen[i] == h)
-			return true;
-	return false;
-}
-
-static void seen_add(struct jetstream *js, uint64_t h)
-{
-	js->seen[js->seen_next] = h;
-	js->seen_next = (js->seen_next + 1) % JETSTREAM_SEEN_IDS;
-	if (js->nseen < JETSTREAM_SEEN_IDS)
-		js->nseen++;
-}
-
 /* Hands what is pending to the ingest thread; force: also counts younger than the flush time. */
 static void mail_flush(struct jetstream *js, bool force)
 {
@@ -143,8 +142,8 @@ static void mail_flush(struct jetstream *js, bool force)
 	m->events += p->events;
 	m->ignored += p->ignored;
 	m->duplicates += p->duplicates;
-	if (js->cursor_us > m->cursor_us)
-		m->cursor_us = js->cursor_us;
+	if (js->res.cursor_us > m->cursor_us)
+		m->cursor_us = js->res.cursor_us;
 	if (p->resumed_us)
 		m->resumed_us = p->resumed_us;
 	pthread_mutex_unlock(&js->mu);
@@ -198,6 +197,65 @@ static bool post_push(struct jetstream *js, struct post *p)
 	}
 }
 
+/*
+ * Puts a cursor marker behind the posts queued so far, when anything moved
+ * since the last one. Waits for room like a post; on stop, a little longer:
+ * analytics is still draining, and without the marker its last checkpoint
+ * cannot cover the posts already queued.
+ */
+static void mark_push(struct jetstream *js)
+{
+	struct post *m;
+
+	if (!js->markers || (!js->unmarked && !js->moved) || js->res.cursor_us <= 0)
+		return;
+	lws_sul_cancel(&js->mark_sul);
+	if (!(m = jetstream_resume_marker(&js->res, js->host.source_id))) {
+		log_warn("ingest", "source %lld: out of memory for a cursor marker",
+			 (long long)js->host.source_id);
+		return;   /* the next batch's marker covers these posts too */
+	}
+	for (;;) {
+		int rc = queue_push(&js->host.bus->posts, m, JETSTREAM_PUSH_WAIT_MS);
+		if (rc == 0)
+			break;
+		if (rc != -EAGAIN || atomic_load(&js->stop) || bus_stopping(js->host.bus)) {
+			if (rc == -EAGAIN &&
+			    queue_push(&js->host.bus->posts, m, JETSTREAM_STOP_MARK_MS) == 0)
+				break;
+			post_free(m);
+			return;
+		}
+	}
+	js->unmarked = 0;
+	js->moved = false;
+	js->marked_ms = clock_mono_ms();
+}
+
+static void mark_cb(lws_sorted_usec_list_t *sul)
+{
+	struct jetstream *js = lws_container_of(sul, struct jetstream, mark_sul);
+	mark_push(js);
+}
+
+/*
+ * The end of a batch: a marker now, or - when the last one is younger than
+ * JETSTREAM_MARK_MS - once that much time has passed.
+ */
+static void mark_soon(struct jetstream *js)
+{
+	int64_t wait;
+
+	if (!js->markers || (!js->unmarked && !js->moved))
+		return;
+	wait = js->marked_ms + JETSTREAM_MARK_MS - clock_mono_ms();
+	if (wait <= 0 || js->unmarked >= JETSTREAM_MARK_POSTS)
+		mark_push(js);
+	else if (!js->mark_sul.list.owner)
+		lws_sul_schedule(js->ctx, 0, &js->mark_sul, mark_cb,
+				 (lws_usec_t)wait * LWS_US_PER_MS);
+}
+
 static void message_take(struct jetstream *js, const char *data, size_t len)
 {
 	struct jetstream_event ev;
@@ -209,8 +267,6 @@ static void message_take(struct jetstream *js, const char *data, size_t len)
 		js->pend.skipped++;
 		return;
 	}
-	if (ev.time_us > js->cursor_us)
-		js->cursor_us = ev.time_us;
 	/* Events flow: the first one clears the error count, later ones keep last_ok fresh. */
 	int64_t now = clock_mono_ms();
 	if (!js->healthy_told || now - js->healthy_ms >= STREAM_REPORT_MS) {
@@ -226,19 +282,29 @@ static void message_take(struct jetstream *js, const char *data, size_t len)
 		js->pend.ignored++;
 		break;
 	case JETSTREAM_POST: {
-		uint64_t h = hash_bytes(ev.post->id, strlen(ev.post->id));
-		if (seen_has(js, h)) {
+		char id[LIMIT_POST_ID_BYTES];
+		if (jetstream_resume_has(&js->res, ev.post->id)) {
 			js->pend.duplicates++;
 			post_free(ev.post);
 			break;
 		}
-		if (post_push(js, ev.post)) {
-			seen_add(js, h);
-			js->pend.posts++;
-		}
+		snprintf(id, sizeof id, "%s", ev.post->id);
+		/* Stopping: the post is not queued, so the cursor must not pass it. */
+		if (!post_push(js, ev.post))
+			return;
+		jetstream_resume_add(&js->res, id);
+		js->pend.posts++;
+		js->unmarked++;
 		break;
 	}
 	}
+	/* Only now: every post of the events up to the cursor is queued. */
+	if (ev.time_us > js->res.cursor_us) {
+		jetstream_resume_read(&js->res, ev.time_us);
+		js->moved = true;
+	}
+	if (js->unmarked >= JETSTREAM_MARK_POSTS)
+		mark_push(js);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -328,7 +394,7 @@ static void client_connect(struct jetstream *js)
 {
 	struct lws_client_connect_info ci;
 	char hosthdr[JETSTREAM_HOST_MAX + 16];
-	int64_t resume = js->cursor_us;
+	int64_t resume = js->res.cursor_us;
 
 	sb_reset(&js->path);
 	if (jetstream_subscribe_path(js->set, resume, &js->path) < 0) {
@@ -371,7 +437,10 @@ static void *client_main(void *arg)
 		if (atomic_exchange(&js->connect_wanted, false) && !js->wsi && !js->connecting)
 			client_connect(js);
 		lws_service(js->ctx, 0);
+		/* The events of one receive burst are one batch. */
+		mark_soon(js);
 	}
+	mark_push(js);
 	return NULL;
 }
 
@@ -410,6 +479,7 @@ static void destroy(void *p)
 		 * Callbacks during the teardown see stop and report nothing.
 		 */
 		lws_sul_cancel(&js->flush_sul);
+		lws_sul_cancel(&js->mark_sul);
 		lws_context_destroy(js->ctx);
 	}
 	sb_free(&js->msg);
@@ -433,8 +503,13 @@ static int create(const void *kstate, const struct stream_host *host, void **out
 	snprintf(js->user_agent, sizeof js->user_agent, "%s",
 		 host->user_agent && host->user_agent[0] ? host->user_agent : "trendd");
 	js->set = set;
-	js->cursor_us = jetstream_cursor_parse(host->cursor);
-	js->reported_us = js->cursor_us;
+	if (jetstream_resume_init(&js->res, host->cursor, host->seen, host->seen_len) < 0)
+		log_warn("ingest", "source %lld: stored seen ids are damaged; "
+				   "starting without them", (long long)host->source_id);
+	js->host.seen = NULL;   /* borrowed during create only */
+	js->host.seen_len = 0;
+	js->markers = host->cursor_markers;
+	js->reported_us = js->res.cursor_us;
 	atomic_init(&js->stop, false);
 	atomic_init(&js->connect_wanted, false);
 	pthread_mutex_init(&js->mu, NULL);
@@ -553,4 +628,5 @@ const struct stream_ops jetstream_stream_ops = {
 	.connect = connect_stream,
 	.service = service,
 	.status_json = status_json,
+	.queues_markers = true,
 };

@@ -1,5 +1,6 @@
 #include "ingest/source_jetstream.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -10,7 +11,11 @@
 
 #include <jansson.h>
 
+#include "core/dbmsg.h"
+#include "core/hash.h"
+#include "core/post.h"
 #include "ingest/feed_jetstream.h"
+#include "ingest/ingest.h"
 #include "ingest/json_util.h"
 
 /* ws[s]://host[:port][/path[?query]] into the settings. */
@@ -260,6 +265,83 @@ int64_t jetstream_cursor_parse(const char *s)
 		return 0;
 	v = strtoll(s, &end, 10);
 	return *end == 0 && v > 0 ? (int64_t)v : 0;
+}
+
+/* ---- where a source resumes ---- */
+
+static uint64_t id_hash(const char *id)
+{
+	return hash_bytes(id, strlen(id));
+}
+
+static void ring_add(struct jetstream_resume *r, uint64_t h)
+{
+	r->seen[r->next] = h;
+	r->next = (r->next + 1) % JETSTREAM_SEEN_IDS;
+	if (r->nseen < JETSTREAM_SEEN_IDS)
+		r->nseen++;
+}
+
+int jetstream_resume_init(struct jetstream_resume *r, const char *cursor, const void *seen,
+			  size_t seen_len)
+{
+	const uint8_t *in = seen;
+	uint32_t n = 0;
+
+	memset(r, 0, sizeof *r);
+	r->cursor_us = jetstream_cursor_parse(cursor);
+	if (!in || seen_len == 0)
+		return 0;
+	/* ingest's compact form: a 32-bit count, then that many 64-bit hashes, oldest first. */
+	if (seen_len < 4)
+		return -EINVAL;
+	memcpy(&n, in, 4);
+	if (n > INGEST_SEEN_IDS || seen_len != 4 + 8 * (size_t)n)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t h;
+		memcpy(&h, in + 4 + 8 * (size_t)i, 8);
+		ring_add(r, h);
+	}
+	return 0;
+}
+
+bool jetstream_resume_has(const struct jetstream_resume *r, const char *post_id)
+{
+	uint64_t h = id_hash(post_id);
+
+	/* A linear scan of a few thousand integers costs less than parsing the event did. */
+	for (size_t i = 0; i < r->nseen; i++)
+		if (r->seen[i] == h)
+			return true;
+	return false;
+}
+
+void jetstream_resume_add(struct jetstream_resume *r, const char *post_id)
+{
+	ring_add(r, id_hash(post_id));
+}
+
+void jetstream_resume_read(struct jetstream_resume *r, int64_t time_us)
+{
+	if (time_us > r->cursor_us)
+		r->cursor_us = time_us;
+}
+
+struct post *jetstream_resume_marker(const struct jetstream_resume *r, int64_t source_id)
+{
+	uint8_t out[INGEST_SEEN_MAX_BYTES];
+	uint32_t n = (uint32_t)(r->nseen < INGEST_SEEN_IDS ? r->nseen : INGEST_SEEN_IDS);
+	/* The newest n: the slots just before next, oldest of them first. */
+	size_t first = (r->next + JETSTREAM_SEEN_IDS - n) % JETSTREAM_SEEN_IDS;
+	char cursor[24];
+
+	assert(r->cursor_us > 0);
+	memcpy(out, &n, 4);
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(out + 4 + 8 * (size_t)i, &r->seen[(first + i) % JETSTREAM_SEEN_IDS], 8);
+	snprintf(cursor, sizeof cursor, "%" PRId64, r->cursor_us);
+	return dbmsg_marker_new(source_id, cursor, out, 4 + 8 * (size_t)n);
 }
 
 /* Not polled: a `jetstream` source always streams. */

@@ -20,10 +20,18 @@
  * (Jetstream) keeps what it learns in a mailbox, calls wake() (safe from any
  * thread) and hands the news over in service(), which the ingest thread calls
  * on every turn of its loop.
+ *
+ * Exactly-once (docs/STORAGE.md): a stream that hands its posts to emit()
+ * gets a cursor marker behind them from the host. A stream that queues posts
+ * from its own thread (queues_markers) must put its own marker - cursor and
+ * seen ids of the posts queued before it - behind each batch when
+ * host->cursor_markers is set; the host's cursor() then only records where a
+ * reconnect resumes.
  */
 #ifndef TRENDD_STREAM_H
 #define TRENDD_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +78,10 @@ struct stream_host {
 	int64_t source_id;
 	const char *url;                /* the source's url */
 	const char *cursor;             /* where to resume at start, "" for from now on */
+	const uint8_t *seen;            /* the ids it emitted last (a checkpoint's, in ingest's
+					 * compact form, INGEST_SEEN_MAX_BYTES), or NULL */
+	size_t seen_len;
+	bool cursor_markers;            /* ingest_config.cursor_markers */
 	struct bus *bus;
 	struct http_client *http;       /* the ingest thread's */
 	struct html_text *html;         /* the ingest thread's */
@@ -93,6 +105,11 @@ struct stream_ops {
 	void (*service)(void *st);
 	/* Optional: appends a JSON object with the stream's own counters. */
 	void (*status_json)(const void *st, struct strbuf *sb);
+	/*
+	 * The stream queues its posts on bus->posts itself and puts its own
+	 * cursor markers behind them: the host queues none for it.
+	 */
+	bool queues_markers;
 };
 
 #endif

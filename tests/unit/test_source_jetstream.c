@@ -1,6 +1,7 @@
 /*
- * Unit tests for ingest/source_jetstream.c (settings, the subscribe URL) and
- * ingest/jetstream.c (the libwebsockets client thread), the latter run by the
+ * Unit tests for ingest/source_jetstream.c (settings, the subscribe URL,
+ * where a source resumes) and ingest/jetstream.c (the libwebsockets client
+ * thread and its cursor markers), the latter run by the
  * real ingest thread against a WebSocket server written here on raw sockets,
  * so that a test controls every frame: it replays the captured Jetstream
  * corpus (tests/fixtures/jetstream), fragments messages, sends frames over
@@ -24,6 +25,8 @@
 
 #include "core/bus.h"
 #include "core/clock.h"
+#include "core/dbmsg.h"
+#include "core/hash.h"
 #include "core/post.h"
 #include "core/strbuf.h"
 #include "ingest/feed_jetstream.h"
@@ -157,6 +160,172 @@ START_TEST(test_jetstream_settings_reject_bad_values)
 }
 END_TEST
 
+/* ---- where a source resumes ---- */
+
+static uint64_t id_hash(const char *id)
+{
+	return hash_bytes(id, strlen(id));
+}
+
+/* The number of ids in seen (ingest's compact form), checking its length. */
+static uint32_t seen_count(const uint8_t *seen, size_t len)
+{
+	uint32_t n;
+
+	ck_assert_uint_ge(len, 4);
+	memcpy(&n, seen, 4);
+	ck_assert_uint_eq(len, 4 + 8 * (size_t)n);
+	return n;
+}
+
+static uint64_t seen_at(const uint8_t *seen, size_t i)
+{
+	uint64_t h;
+
+	memcpy(&h, seen + 4 + 8 * i, 8);
+	return h;
+}
+
+static void post_id(char *out, size_t cap, int i)
+{
+	snprintf(out, cap, "at://did:plc:r%d/app.bsky.feed.post/3k%d", i % 7, i);
+}
+
+START_TEST(test_jetstream_resume_marks_the_greatest_time_read_and_the_posts_queued)
+{
+	struct jetstream_resume *r = malloc(sizeof *r);
+	const char *a = "at://did:plc:a/app.bsky.feed.post/1";
+	const char *b = "at://did:plc:b/app.bsky.feed.post/2";
+
+	ck_assert_int_eq(jetstream_resume_init(r, "", NULL, 0), 0);
+	ck_assert_int_eq(r->cursor_us, 0);
+	/* time_us steps back now and then: the cursor keeps the greatest. */
+	jetstream_resume_read(r, 1783175888090631);
+	jetstream_resume_add(r, a);
+	jetstream_resume_read(r, 1783175888087611);
+	jetstream_resume_add(r, b);
+	jetstream_resume_read(r, 1783175888089000);
+	ck_assert_int_eq(r->cursor_us, 1783175888090631);
+	ck_assert(jetstream_resume_has(r, a));
+	ck_assert(jetstream_resume_has(r, b));
+	ck_assert(!jetstream_resume_has(r, "at://did:plc:a/app.bsky.feed.post/3"));
+
+	struct post *m = jetstream_resume_marker(r, 7);
+	ck_assert_ptr_nonnull(m);
+	ck_assert(post_is_marker(m));
+	const struct source_cursor *c = dbmsg_marker_cursor(m);
+	ck_assert_int_eq(c->source_id, 7);
+	ck_assert_str_eq(c->cursor, "1783175888090631");
+	ck_assert_uint_eq(seen_count(c->seen, c->seen_len), 2);
+	ck_assert(seen_at(c->seen, 0) == id_hash(a));   /* oldest first */
+	ck_assert(seen_at(c->seen, 1) == id_hash(b));
+	post_free(m);
+	free(r);
+}
+END_TEST
+
+START_TEST(test_jetstream_resume_marker_carries_the_newest_ids_a_checkpoint_keeps)
+{
+	struct jetstream_resume *r = malloc(sizeof *r);
+	const int n = JETSTREAM_SEEN_IDS + 300;
+	char id[96];
+
+	ck_assert_int_eq(jetstream_resume_init(r, "1783175888085434", NULL, 0), 0);
+	for (int i = 0; i < n; i++) {
+		post_id(id, sizeof id, i);
+		jetstream_resume_add(r, id);
+	}
+	/* The connection remembers JETSTREAM_SEEN_IDS for its reconnects... */
+	post_id(id, sizeof id, n - JETSTREAM_SEEN_IDS);
+	ck_assert(jetstream_resume_has(r, id));
+	post_id(id, sizeof id, n - JETSTREAM_SEEN_IDS - 1);
+	ck_assert(!jetstream_resume_has(r, id));
+	/* ...a marker the newest INGEST_SEEN_IDS, the form ingest restores. */
+	struct post *m = jetstream_resume_marker(r, 7);
+	ck_assert_ptr_nonnull(m);
+	const struct source_cursor *c = dbmsg_marker_cursor(m);
+	ck_assert_str_eq(c->cursor, "1783175888085434");
+	ck_assert_uint_eq(seen_count(c->seen, c->seen_len), INGEST_SEEN_IDS);
+	ck_assert_uint_eq(c->seen_len, INGEST_SEEN_MAX_BYTES);
+	for (int i = 0; i < INGEST_SEEN_IDS; i++) {
+		post_id(id, sizeof id, n - INGEST_SEEN_IDS + i);
+		ck_assert_msg(seen_at(c->seen, (size_t)i) == id_hash(id), "id %d", i);
+	}
+	post_free(m);
+	free(r);
+}
+END_TEST
+
+START_TEST(test_jetstream_resume_restores_a_marker_and_drops_what_it_covers)
+{
+	struct jetstream_resume *r = malloc(sizeof *r), *back = malloc(sizeof *back);
+	char id[96];
+
+	ck_assert_int_eq(jetstream_resume_init(r, NULL, NULL, 0), 0);
+	for (int i = 0; i < 2500; i++) {
+		post_id(id, sizeof id, i);
+		jetstream_resume_add(r, id);
+		jetstream_resume_read(r, 1783175888000000 + i * 1000);
+	}
+	struct post *m = jetstream_resume_marker(r, 7);
+	const struct source_cursor *c = dbmsg_marker_cursor(m);
+
+	ck_assert_int_eq(jetstream_resume_init(back, c->cursor, c->seen, c->seen_len), 0);
+	ck_assert_int_eq(back->cursor_us, 1783175888000000 + 2499 * 1000);
+	for (int i = 2500 - INGEST_SEEN_IDS; i < 2500; i++) {
+		post_id(id, sizeof id, i);
+		ck_assert_msg(jetstream_resume_has(back, id), "post %d", i);
+	}
+	post_id(id, sizeof id, 2500 - INGEST_SEEN_IDS - 1);
+	ck_assert(!jetstream_resume_has(back, id));
+	post_id(id, sizeof id, 2500);
+	ck_assert(!jetstream_resume_has(back, id));
+	/* Restored and marked again, nothing changes: a crash loop loses nothing. */
+	struct post *m2 = jetstream_resume_marker(back, 7);
+	const struct source_cursor *c2 = dbmsg_marker_cursor(m2);
+	ck_assert_str_eq(c2->cursor, c->cursor);
+	ck_assert_uint_eq(c2->seen_len, c->seen_len);
+	ck_assert_int_eq(memcmp(c2->seen, c->seen, c->seen_len), 0);
+	/* Later posts go after the restored ones. */
+	post_id(id, sizeof id, 2500);
+	jetstream_resume_add(back, id);
+	struct post *m3 = jetstream_resume_marker(back, 7);
+	const struct source_cursor *c3 = dbmsg_marker_cursor(m3);
+	ck_assert_uint_eq(seen_count(c3->seen, c3->seen_len), INGEST_SEEN_IDS);
+	ck_assert(seen_at(c3->seen, INGEST_SEEN_IDS - 1) == id_hash(id));
+	ck_assert(seen_at(c3->seen, 0) == seen_at(c->seen, 1));
+	post_free(m);
+	post_free(m2);
+	post_free(m3);
+	free(r);
+	free(back);
+}
+END_TEST
+
+START_TEST(test_jetstream_resume_refuses_damaged_seen_ids)
+{
+	struct jetstream_resume *r = malloc(sizeof *r);
+	uint8_t buf[4 + 8 * 3] = { 0 };
+	uint32_t n = 3, big = INGEST_SEEN_IDS + 1;
+
+	memcpy(buf, &n, 4);
+	memset(buf + 4, 0xab, sizeof buf - 4);
+	ck_assert_int_eq(jetstream_resume_init(r, "1783175888085434", buf, sizeof buf), 0);
+	ck_assert_uint_eq(r->nseen, 3);
+	/* Too short, a length that does not match the count, a count over the cap. */
+	ck_assert_int_eq(jetstream_resume_init(r, "1783175888085434", buf, 3), -EINVAL);
+	ck_assert_uint_eq(r->nseen, 0);
+	ck_assert_int_eq(r->cursor_us, 1783175888085434);
+	ck_assert_int_eq(jetstream_resume_init(r, "1783175888085434", buf, sizeof buf - 8), -EINVAL);
+	ck_assert_uint_eq(r->nseen, 0);
+	memcpy(buf, &big, 4);
+	ck_assert_int_eq(jetstream_resume_init(r, "x", buf, sizeof buf), -EINVAL);
+	ck_assert_uint_eq(r->nseen, 0);
+	ck_assert_int_eq(r->cursor_us, 0);
+	free(r);
+}
+END_TEST
+
 /* ---- a WebSocket server on raw sockets ---- */
 
 #define MAX_CONNS 8
@@ -275,6 +444,7 @@ struct corpus {
 	size_t len[200];
 	int64_t time_us[200];
 	bool is_post[200];
+	char *id[200];        /* owned: a post's id, else NULL */
 	size_t n;
 };
 
@@ -292,11 +462,19 @@ static void corpus_load(struct corpus *c)
 		c->len[c->n] = n;
 		c->time_us[c->n] = ev.time_us;
 		c->is_post[c->n] = ev.kind == JETSTREAM_POST;
+		c->id[c->n] = ev.post ? strdup(ev.post->id) : NULL;
 		post_free(ev.post);
 		c->n++;
 		p = nl ? nl + 1 : c->buf + total;
 	}
 	ck_assert_uint_eq(c->n, 152);
+}
+
+static void corpus_free(struct corpus *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->id[i]);
+	free(c->buf);
 }
 
 /* ---- the ingest side ---- */
@@ -308,10 +486,16 @@ struct harness {
 	char url[64];
 };
 
-/* port 0: the test's server. */
-static void h_start_port(struct harness *h, uint16_t port, const char *params, const char *cursor)
+/*
+ * port 0: the test's server. markers: ingest's cursor_markers (the daemon's
+ * setting); restore: seen ids of a checkpoint (NULL: none).
+ */
+static void h_start_full(struct harness *h, uint16_t port, const char *params, const char *cursor,
+			 bool markers, const struct source_cursor *restore)
 {
-	struct ingest_config cfg = { .interval_ms = 300, .no_jitter = true };
+	struct ingest_config cfg = { .interval_ms = 300, .no_jitter = true,
+				     .cursor_markers = markers, .restore = restore,
+				     .nrestore = restore ? 1 : 0 };
 	struct source_config sc = { .id = 7, .enabled = true, .interval_s = 60, .name = "bsky" };
 
 	lws_set_log_level(LLL_ERR, NULL);
@@ -323,6 +507,11 @@ static void h_start_port(struct harness *h, uint16_t port, const char *params, c
 	sc.params_json = (char *)params;
 	sc.cursor = (char *)(cursor ? cursor : "");
 	ck_assert_int_eq(ingest_start(&h->ig, &cfg, &h->bus, &sc, 1), 0);
+}
+
+static void h_start_port(struct harness *h, uint16_t port, const char *params, const char *cursor)
+{
+	h_start_full(h, port, params, cursor, false, NULL);
 }
 
 static void h_start(struct harness *h, const char *params, const char *cursor)
@@ -429,7 +618,7 @@ START_TEST(test_jetstream_source_resumes_after_a_drop_without_loss_or_duplicates
 	json_decref(s);
 	for (size_t i = 0; i < got; i++)
 		free(ids[i]);
-	free(c.buf);
+	corpus_free(&c);
 	h_stop(&h);
 }
 END_TEST
@@ -512,6 +701,301 @@ START_TEST(test_jetstream_source_unreachable_backs_off_and_can_be_removed)
 }
 END_TEST
 
+/* ---- cursor markers (exactly-once) ---- */
+
+/* One item off the post queue: a post, or a cursor marker. */
+struct item {
+	bool marker;
+	char *text;           /* owned: the post's id, or the marker's cursor */
+	uint8_t *seen;        /* owned: a marker's seen ids */
+	size_t seen_len;
+};
+
+static void items_free(struct item *it, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(it[i].text);
+		free(it[i].seen);
+	}
+}
+
+/* Takes items until the last one is a marker with cursor want, or the time is up. */
+static size_t take_until_marked(struct bus *b, struct item *out, size_t max, int64_t want,
+				int timeout_ms)
+{
+	int64_t end = clock_mono_ms() + timeout_ms;
+	char w[24];
+	size_t got = 0;
+
+	snprintf(w, sizeof w, "%" PRId64, want);
+	while (got < max) {
+		struct post *p;
+		int64_t left = end - clock_mono_ms();
+		if (left <= 0 || queue_pop_batch(&b->posts, (void **)&p, 1, (int)left) != 1)
+			break;
+		ck_assert_int_eq(p->source_id, 7);
+		const struct source_cursor *c = dbmsg_marker_cursor(p);
+		struct item *it = &out[got++];
+		it->marker = c != NULL;
+		it->text = strdup(c ? c->cursor : p->id);
+		it->seen = NULL;
+		it->seen_len = c ? c->seen_len : 0;
+		if (c && c->seen_len) {
+			it->seen = malloc(c->seen_len);
+			memcpy(it->seen, c->seen, c->seen_len);
+		}
+		post_free(p);
+		if (it->marker && !strcmp(it->text, w))
+			break;
+	}
+	return got;
+}
+
+static int64_t corpus_time_of(const struct corpus *c, const char *id)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->id[i] && !strcmp(c->id[i], id))
+			return c->time_us[i];
+	ck_abort_msg("%s is not a post of the corpus", id);
+	return 0;
+}
+
+/*
+ * Checks the markers among items: each carries the ids of exactly the posts
+ * queued before it in this run (plus restored ones), newest last, and a
+ * cursor at or past every post before it, never decreasing.
+ */
+static void check_markers(const struct corpus *c, const struct item *it, size_t n,
+			  size_t restored)
+{
+	size_t posts = 0, markers = 0;
+	int64_t greatest = 0, last_cursor = 0;
+	const char *last_post = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!it[i].marker) {
+			int64_t t = corpus_time_of(c, it[i].text);
+			greatest = t > greatest ? t : greatest;
+			last_post = it[i].text;
+			posts++;
+			continue;
+		}
+		markers++;
+		int64_t cur = strtoll(it[i].text, NULL, 10);
+		ck_assert_int_ge(cur, greatest);
+		ck_assert_int_ge(cur, last_cursor);
+		last_cursor = cur;
+		ck_assert_uint_eq(seen_count(it[i].seen, it[i].seen_len), restored + posts);
+		if (last_post)
+			ck_assert(seen_at(it[i].seen, restored + posts - 1) == id_hash(last_post));
+	}
+	ck_assert_uint_ge(markers, 1);
+}
+
+START_TEST(test_jetstream_source_puts_a_marker_behind_its_posts)
+{
+	struct harness h;
+	struct corpus c;
+	struct item it[200];
+	const size_t cut = 100;
+	size_t posts = 0, n;
+	int64_t max_before = 0;
+
+	corpus_load(&c);
+	h_start_full(&h, 0, "{}", NULL, true, NULL);
+	ck_assert(wss_wait(&h.srv, 1, 5000));
+	int fd = wss_conn(&h.srv, 0);
+	for (size_t i = 0; i < cut; i++) {
+		ws_frame(fd, true, 1, c.line[i], c.len[i]);
+		posts += c.is_post[i];
+		if (c.time_us[i] > max_before)
+			max_before = c.time_us[i];
+		if (i % 10 == 9)
+			fx_sleep_ms(5);   /* several bursts */
+	}
+	n = take_until_marked(&h.bus, it, 200, max_before, 5000);
+	ck_assert_uint_gt(n, posts);
+	/* Every post once, the last item a marker with the greatest time_us read. */
+	ck_assert(it[n - 1].marker);
+	ck_assert_str_eq(it[n - 1].text, "1783175888277907");
+	ck_assert_int_eq(max_before, 1783175888277907);
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++)
+		got += !it[i].marker;
+	ck_assert_uint_eq(got, posts);
+	check_markers(&c, it, n, 0);
+	/* The ingest thread reports the cursor for the status without a marker of its own. */
+	json_t *s = fx_wait_status_str(&h.bus, "cursor", "1783175888277907", 3000);
+	json_decref(s);
+	struct post *p;
+	ck_assert_int_eq(queue_pop_batch(&h.bus.posts, (void **)&p, 1, 300), 0);
+	items_free(it, n);
+	corpus_free(&c);
+	h_stop(&h);
+}
+END_TEST
+
+START_TEST(test_jetstream_source_restarts_from_a_marker_without_loss_or_recount)
+{
+	struct harness h;
+	struct corpus c;
+	struct item it[200];
+	const size_t cut = 100;
+	size_t posts_before = 0, n;
+	int64_t max_before = 0, max_all = 0;
+	char want_path[256];
+
+	corpus_load(&c);
+	for (size_t i = 0; i < c.n; i++) {
+		if (i < cut) {
+			posts_before += c.is_post[i];
+			max_before = c.time_us[i] > max_before ? c.time_us[i] : max_before;
+		}
+		max_all = c.time_us[i] > max_all ? c.time_us[i] : max_all;
+	}
+
+	/* A first run reads 100 events; its last marker is what a checkpoint keeps. */
+	h_start_full(&h, 0, "{}", NULL, true, NULL);
+	ck_assert(wss_wait(&h.srv, 1, 5000));
+	int fd = wss_conn(&h.srv, 0);
+	for (size_t i = 0; i < cut; i++)
+		ws_frame(fd, true, 1, c.line[i], c.len[i]);
+	n = take_until_marked(&h.bus, it, 200, max_before, 5000);
+	ck_assert(n > 0 && it[n - 1].marker);
+	char *first_ids[64];
+	size_t nfirst = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!it[i].marker)
+			first_ids[nfirst++] = strdup(it[i].text);
+	ck_assert_uint_eq(nfirst, posts_before);
+	char cursor[24];
+	snprintf(cursor, sizeof cursor, "%s", it[n - 1].text);
+	struct source_cursor ckpt = { .source_id = 7, .cursor = cursor, .seen = it[n - 1].seen,
+				      .seen_len = it[n - 1].seen_len };
+	/* Killed: it never learns what came after. */
+	h_stop(&h);
+
+	/* Restarted from the checkpoint: cursor minus the rewind, and the seen ids. */
+	h_start_full(&h, 0, "{}", cursor, true, &ckpt);
+	ck_assert(wss_wait(&h.srv, 1, 5000));
+	snprintf(want_path, sizeof want_path,
+		 "/subscribe?wantedCollections=app.bsky.feed.post&cursor=%" PRId64,
+		 max_before - 5000000);
+	pthread_mutex_lock(&h.srv.mu);
+	ck_assert_str_eq(h.srv.targets[0], want_path);
+	pthread_mutex_unlock(&h.srv.mu);
+	/* Jetstream replays from there: the whole corpus, in time_us order. */
+	size_t order[200];
+	for (size_t i = 0; i < c.n; i++)
+		order[i] = i;
+	for (size_t i = 1; i < c.n; i++)
+		for (size_t j = i; j > 0 && c.time_us[order[j]] < c.time_us[order[j - 1]]; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	fd = wss_conn(&h.srv, 0);
+	for (size_t i = 0; i < c.n; i++)
+		ws_frame(fd, true, 1, c.line[order[i]], c.len[order[i]]);
+	struct item again[200];
+	size_t m = take_until_marked(&h.bus, again, 200, max_all, 5000);
+	ck_assert(m > 0 && again[m - 1].marker);
+	/* Exactly the posts the first run had not queued: none lost, none twice. */
+	size_t fresh = 0;
+	for (size_t i = 0; i < m; i++) {
+		if (again[i].marker)
+			continue;
+		fresh++;
+		for (size_t k = 0; k < nfirst; k++)
+			ck_assert_str_ne(again[i].text, first_ids[k]);
+		for (size_t k = i + 1; k < m; k++)
+			ck_assert(again[k].marker || strcmp(again[i].text, again[k].text));
+	}
+	ck_assert_uint_eq(fresh, 17 - posts_before);
+	check_markers(&c, again, m, posts_before);
+	json_t *s = fx_wait_status_int(&h.bus, "posts_seen", (json_int_t)fresh, 3000);
+	ck_assert_int_eq(fx_stream_int(s, "duplicates"), (json_int_t)posts_before);
+	json_decref(s);
+
+	for (size_t k = 0; k < nfirst; k++)
+		free(first_ids[k]);
+	items_free(it, n);
+	items_free(again, m);
+	corpus_free(&c);
+	h_stop(&h);
+}
+END_TEST
+
+START_TEST(test_jetstream_source_marks_its_last_batch_on_stop)
+{
+	struct harness h;
+	struct corpus c;
+	struct item it[200];
+	size_t n = 0, posts = 0;
+	int64_t greatest = 0;
+	struct post *p;
+
+	corpus_load(&c);
+	h_start_full(&h, 0, "{}", NULL, true, NULL);
+	ck_assert(wss_wait(&h.srv, 1, 5000));
+	int fd = wss_conn(&h.srv, 0);
+	for (size_t i = 0; i < 40; i++) {
+		ws_frame(fd, true, 1, c.line[i], c.len[i]);
+		greatest = c.time_us[i] > greatest ? c.time_us[i] : greatest;
+	}
+	n = take_until_marked(&h.bus, it, 200, greatest, 5000);
+	ck_assert(n > 0 && it[n - 1].marker);
+	/* A second burst at once, and stop as soon as its posts are queued. */
+	for (size_t i = 40; i < c.n; i++) {
+		ws_frame(fd, true, 1, c.line[i], c.len[i]);
+		greatest = c.time_us[i] > greatest ? c.time_us[i] : greatest;
+	}
+	for (size_t i = 0; i < c.n; i++)
+		posts += c.is_post[i];
+	size_t seen_posts = 0;
+	for (size_t i = 0; i < n; i++)
+		seen_posts += !it[i].marker;
+	while (seen_posts < posts && n < 200) {
+		ck_assert_int_eq(queue_pop_batch(&h.bus.posts, (void **)&p, 1, 5000), 1);
+		const struct source_cursor *mc = dbmsg_marker_cursor(p);
+		it[n] = (struct item){ .marker = mc != NULL,
+				       .text = strdup(mc ? mc->cursor : p->id) };
+		if (mc && mc->seen_len) {
+			it[n].seen = malloc(mc->seen_len);
+			it[n].seen_len = mc->seen_len;
+			memcpy(it[n].seen, mc->seen, mc->seen_len);
+		}
+		seen_posts += !it[n].marker;
+		n++;
+		post_free(p);
+	}
+	ingest_stop(h.ig);
+	h.ig = NULL;
+	/* Whatever is left ends with the marker of the last batch. */
+	while (n < 200 && queue_pop_batch(&h.bus.posts, (void **)&p, 1, 0) == 1) {
+		const struct source_cursor *mc = dbmsg_marker_cursor(p);
+		ck_assert_ptr_nonnull(mc);
+		it[n] = (struct item){ .marker = true, .text = strdup(mc->cursor) };
+		it[n].seen = malloc(mc->seen_len);
+		it[n].seen_len = mc->seen_len;
+		memcpy(it[n].seen, mc->seen, mc->seen_len);
+		n++;
+		post_free(p);
+	}
+	/*
+	 * The events after the last post may not have been read: the cursor is
+	 * at or past every post (check_markers) and never past what was sent.
+	 */
+	ck_assert(it[n - 1].marker);
+	ck_assert_int_le(strtoll(it[n - 1].text, NULL, 10), greatest);
+	check_markers(&c, it, n, 0);
+	ck_assert_uint_eq(seen_count(it[n - 1].seen, it[n - 1].seen_len), posts);
+	items_free(it, n);
+	corpus_free(&c);
+	h_stop(&h);
+}
+END_TEST
+
 static Suite *jetstream_suite(void)
 {
 	Suite *s = suite_create("source_jetstream");
@@ -520,12 +1004,22 @@ static Suite *jetstream_suite(void)
 	tcase_add_test(tc, test_jetstream_settings_build_the_subscribe_url);
 	tcase_add_test(tc, test_jetstream_settings_reject_bad_values);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("resume");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_jetstream_resume_marks_the_greatest_time_read_and_the_posts_queued);
+	tcase_add_test(tc, test_jetstream_resume_marker_carries_the_newest_ids_a_checkpoint_keeps);
+	tcase_add_test(tc, test_jetstream_resume_restores_a_marker_and_drops_what_it_covers);
+	tcase_add_test(tc, test_jetstream_resume_refuses_damaged_seen_ids);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("client");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_jetstream_source_resumes_after_a_drop_without_loss_or_duplicates);
 	tcase_add_test(tc, test_jetstream_source_starts_from_its_stored_cursor);
 	tcase_add_test(tc, test_jetstream_source_skips_oversize_and_binary_messages);
 	tcase_add_test(tc, test_jetstream_source_unreachable_backs_off_and_can_be_removed);
+	tcase_add_test(tc, test_jetstream_source_puts_a_marker_behind_its_posts);
+	tcase_add_test(tc, test_jetstream_source_restarts_from_a_marker_without_loss_or_recount);
+	tcase_add_test(tc, test_jetstream_source_marks_its_last_batch_on_stop);
 	suite_add_tcase(s, tc);
 	return s;
 }
