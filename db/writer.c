@@ -1378,10 +1378,17 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static size_t take(struct db_writer *w, size_t max, int wait_ms)
+/*
+ * Takes up to max messages, waiting up to wait_ms for the first. *awaited is
+ * set when one of them has a requester waiting for its answer (m->done).
+ */
+static size_t take(struct db_writer *w, size_t max, int wait_ms, bool *awaited)
 {
 	size_t n = queue_pop_batch(&w->bus->db, w->popbuf, max, wait_ms);
 	for (size_t i = 0; i < n; i++) {
+		struct dbmsg *m = w->popbuf[i];
+		if (m->done)
+			*awaited = true;
 		if (pending_append(w, w->popbuf[i]) < 0) {
 			/* No memory to keep it: it is lost, and counted. */
 			w->msgs_dropped++;
@@ -1395,12 +1402,17 @@ static size_t take(struct db_writer *w, size_t max, int wait_ms)
 /*
  * Takes messages for the next batch: waits up to wait_ms for the first, then
  * (unless stopping or failing) keeps gathering for batch_ms or until
- * batch_max messages, so bursts share one transaction.
+ * batch_max messages, so bursts share one transaction. A message somebody
+ * waits for (a pushed batch whose HTTP answer is held until it is durable, a
+ * source change) ends the gathering: what is queued already still joins the
+ * transaction, but nothing more is waited for, so an acknowledgement costs
+ * one commit and not batch_ms on top.
  */
 static size_t collect(struct db_writer *w, int wait_ms, bool gather)
 {
 	const struct db_options *o = &w->db->opt;
-	size_t got = take(w, o->batch_max, wait_ms);
+	bool awaited = false;
+	size_t got = take(w, o->batch_max, wait_ms, &awaited);
 
 	if (got == 0) {
 		/* A closed queue returns at once; do not spin until the next retry. */
@@ -1411,10 +1423,10 @@ static size_t collect(struct db_writer *w, int wait_ms, bool gather)
 	if (gather) {
 		int64_t deadline = clock_mono_ms() + o->batch_ms;
 		while (got < o->batch_max) {
-			int64_t left = deadline - clock_mono_ms();
-			if (left <= 0)
+			int64_t left = awaited ? 0 : deadline - clock_mono_ms();
+			if (left < 0)
 				break;
-			size_t k = take(w, o->batch_max - got, (int)left);
+			size_t k = take(w, o->batch_max - got, (int)left, &awaited);
 			if (k == 0)
 				break;
 			got += k;
