@@ -47,6 +47,7 @@ struct options {
 	int64_t lateness_ms;
 	int64_t checkpoint_ms;   /* 0: ENGINE_CHECKPOINT_MS */
 	long top_m;
+	long recent_posts;       /* -1: ENGINE_RECENT_POSTS; 0: keep none */
 	bool no_lang_views, no_source_views;
 	struct db_options db;  /* retention from the config file */
 	json_t *config;      /* owned: parsed --config file, or NULL */
@@ -71,6 +72,7 @@ static void usage(FILE *f)
 		"  --lateness SECONDS     allowed event-time lateness (default 60)\n"
 		"  --top-m N              terms kept per closed bucket (default 4096)\n"
 		"  --checkpoint-ms N      checkpoint period in milliseconds (default 5000)\n"
+		"  --recent-posts N       posts kept for term detail, 0 for none (default 20000)\n"
 		"  --demo-rate N          demo posts per second (default 40)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --version, --help\n",
@@ -134,7 +136,7 @@ static int config_retention(json_t *config, struct db_options *db)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_DB = 256, O_LISTEN, O_CONFIG, O_DATA, O_STATIC, O_DEMO, O_LATE, O_TOPM,
-	       O_RATE, O_LOG, O_VERSION, O_HELP, O_CHARTJS, O_CKPT };
+	       O_RATE, O_LOG, O_VERSION, O_HELP, O_CHARTJS, O_CKPT, O_RECENT };
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, O_DB },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -146,6 +148,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "lateness", required_argument, NULL, O_LATE },
 		{ "top-m", required_argument, NULL, O_TOPM },
 		{ "checkpoint-ms", required_argument, NULL, O_CKPT },
+		{ "recent-posts", required_argument, NULL, O_RECENT },
 		{ "demo-rate", required_argument, NULL, O_RATE },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -186,6 +189,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (*end || o->checkpoint_ms < 50 || o->checkpoint_ms > 3600000) {
 				fprintf(stderr, "trendd: --checkpoint-ms wants 50..3600000, not '%s'\n",
 					optarg);
+				return 2;
+			}
+			break;
+		case O_RECENT:
+			o->recent_posts = strtol(optarg, &end, 10);
+			if (*end || !*optarg || o->recent_posts < 0 ||
+			    o->recent_posts > ENGINE_RECENT_POSTS_MAX) {
+				fprintf(stderr, "trendd: --recent-posts wants 0..%d, not '%s'\n",
+					ENGINE_RECENT_POSTS_MAX, optarg);
 				return 2;
 			}
 			break;
@@ -747,6 +759,8 @@ static int serve(struct options *o)
 				    .no_lang_views = o->no_lang_views,
 				    .no_source_views = o->no_source_views,
 				    .checkpoint_ms = o->checkpoint_ms,
+				    .recent_posts = o->recent_posts > 0 ? (size_t)o->recent_posts : 0,
+				    .no_recent_posts = o->recent_posts == 0,
 				    .cursor_markers = true,
 				    .state = ckpt.state, .state_len = ckpt.state_len,
 				    .epoch = ckpt.epoch };
@@ -817,7 +831,7 @@ int main(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	struct options o = { .lateness_ms = -1, .demo_rate = 40 };
+	struct options o = { .lateness_ms = -1, .demo_rate = 40, .recent_posts = -1 };
 	int rc = parse_options(argc, argv, &o);
 	if (rc)
 		return rc;
