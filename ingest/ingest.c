@@ -92,6 +92,7 @@ struct src {
 	char *validated_url;              /* owned: URL the validators below belong to */
 	char *etag, *last_modified;       /* owned: for conditional GET, or NULL */
 	struct seen_ring seen;
+	bool seen_taken;                  /* seen came from the old stream's handover */
 	struct src *grave_next;           /* in ingest.graveyard when removed */
 	char *next_url;                   /* owned: the next page while catching up, or NULL */
 	bool streamed;                    /* keeps a connection open instead (ingest/stream.h) */
@@ -1131,6 +1132,35 @@ int ingest_poll_now(struct ingest *ig, int64_t id)
 	return cmd_push(ig, c);
 }
 
+/*
+ * The settings of a streamed source changed but not its feed: a stream that
+ * queues its own markers stops, and the new one takes up exactly where it
+ * stopped (stream_ops.handover) rather than at the cursor last reported,
+ * which would count the posts since that report again. The old stream's news
+ * still pending is taken first, so the counts carried over are complete.
+ */
+static void stream_handover(struct src *old, struct src *s)
+{
+	const struct stream_ops *ops = old->kind ? old->kind->stream : NULL;
+	uint8_t seen[INGEST_SEEN_MAX_BYTES];
+	size_t len = 0;
+	struct strbuf cursor = STRBUF_INIT;
+
+	if (!old->stream || !ops || !ops->handover || s->kind != old->kind)
+		return;
+	if (ops->handover(old->stream, &cursor, seen, &len) == 0) {
+		if (seen_decode(&s->seen, seen, len) < 0)
+			log_warn("ingest", "source %lld: the stream's seen ids are damaged",
+				 (long long)s->cfg.id);
+		set_str(&s->cfg.cursor, cursor.buf);
+		/* s->seen is set from these: the caller must not copy old's over them */
+		s->seen_taken = true;
+	}
+	if (ops->service)
+		ops->service(old->stream);
+	sb_free(&cursor);
+}
+
 static void cmd_set(struct ingest *ig, struct cmd *c)
 {
 	size_t idx;
@@ -1153,12 +1183,14 @@ static void cmd_set(struct ingest *ig, struct cmd *c)
 		/* A new feed: the next checkpoint must not bring the old cursor back. */
 		marker_push(ig, s, true);
 	} else if (old) {
+		stream_handover(old, s);
 		/* The history of a source survives an edit of its settings. */
 		s->last_ok_ms = old->last_ok_ms;
 		s->polls = old->polls;
 		s->posts_seen = old->posts_seen;
 		s->items_skipped = old->items_skipped;
-		s->seen = old->seen;
+		if (!s->seen_taken)
+			s->seen = old->seen;
 		if (s->state != SRC_ERROR && old->last_error_ms && !s->last_error_ms)
 			s->last_error_ms = old->last_error_ms;
 		ig->srcs[idx] = s;

@@ -87,6 +87,7 @@ struct jetstream {
 	struct lws_context *ctx;
 	bool markers;                           /* put cursor markers behind the posts */
 	pthread_t thread;
+	bool joined;                            /* the ingest thread has joined it */
 	atomic_bool stop;
 	atomic_bool connect_wanted;
 
@@ -463,6 +464,17 @@ static const char *ca_bundle(void)
 	return NULL;
 }
 
+/* Ends the client thread (its last marker queued); once, from the ingest thread. */
+static void client_stop(struct jetstream *js)
+{
+	if (!js->ctx || js->joined)
+		return;
+	atomic_store(&js->stop, true);
+	lws_cancel_service(js->ctx);
+	pthread_join(js->thread, NULL);
+	js->joined = true;
+}
+
 static void destroy(void *p)
 {
 	struct jetstream *js = p;
@@ -470,9 +482,7 @@ static void destroy(void *p)
 	if (!js)
 		return;
 	if (js->ctx) {
-		atomic_store(&js->stop, true);
-		lws_cancel_service(js->ctx);
-		pthread_join(js->thread, NULL);
+		client_stop(js);
 		/*
 		 * Here rather than on the client thread, which may see stop and
 		 * end before lws_cancel_service() above is done with the context.
@@ -600,6 +610,20 @@ static void service(void *p)
 	}
 }
 
+/* The client thread has ended: its resume state is the ingest thread's to read. */
+static int handover(void *p, struct strbuf *cursor, uint8_t *seen, size_t *seen_len)
+{
+	struct jetstream *js = p;
+	char cur[24];
+
+	client_stop(js);
+	if (js->res.cursor_us <= 0)
+		return -ENODATA;
+	*seen_len = jetstream_resume_encode(&js->res, cur, seen);
+	sb_puts(cursor, cur);
+	return cursor->failed ? -ENOMEM : 0;
+}
+
 static void status_json(const void *p, struct strbuf *sb)
 {
 	const struct jetstream *js = p;
@@ -628,5 +652,6 @@ const struct stream_ops jetstream_stream_ops = {
 	.connect = connect_stream,
 	.service = service,
 	.status_json = status_json,
+	.handover = handover,
 	.queues_markers = true,
 };

@@ -328,20 +328,27 @@ void jetstream_resume_read(struct jetstream_resume *r, int64_t time_us)
 		r->cursor_us = time_us;
 }
 
-struct post *jetstream_resume_marker(const struct jetstream_resume *r, int64_t source_id)
+size_t jetstream_resume_encode(const struct jetstream_resume *r, char *cursor, uint8_t *out)
 {
-	uint8_t out[INGEST_SEEN_MAX_BYTES];
 	uint32_t n = (uint32_t)(r->nseen < INGEST_SEEN_IDS ? r->nseen : INGEST_SEEN_IDS);
 	/* The newest n: the slots just before next, oldest of them first. */
 	size_t first = (r->next + JETSTREAM_SEEN_IDS - n) % JETSTREAM_SEEN_IDS;
-	char cursor[24];
 
-	assert(r->cursor_us > 0);
 	memcpy(out, &n, 4);
 	for (uint32_t i = 0; i < n; i++)
 		memcpy(out + 4 + 8 * (size_t)i, &r->seen[(first + i) % JETSTREAM_SEEN_IDS], 8);
-	snprintf(cursor, sizeof cursor, "%" PRId64, r->cursor_us);
-	return dbmsg_marker_new(source_id, cursor, out, 4 + 8 * (size_t)n);
+	snprintf(cursor, 24, "%" PRId64, r->cursor_us);
+	return 4 + 8 * (size_t)n;
+}
+
+struct post *jetstream_resume_marker(const struct jetstream_resume *r, int64_t source_id)
+{
+	uint8_t out[INGEST_SEEN_MAX_BYTES];
+	char cursor[24];
+
+	assert(r->cursor_us > 0);
+	size_t len = jetstream_resume_encode(r, cursor, out);
+	return dbmsg_marker_new(source_id, cursor, out, len);
 }
 
 /* Not polled: a `jetstream` source always streams. */

@@ -111,5 +111,11 @@ void jetstream_resume_read(struct jetstream_resume *r, int64_t time_us);
  * of memory.
  */
 struct post *jetstream_resume_marker(const struct jetstream_resume *r, int64_t source_id);
+/*
+ * What a marker of r carries: cursor_us in decimal into cursor (at least 24
+ * bytes) and the newest INGEST_SEEN_IDS ids, oldest first, in ingest's compact
+ * form into out (INGEST_SEEN_MAX_BYTES). Returns the length of out.
+ */
+size_t jetstream_resume_encode(const struct jetstream_resume *r, char *cursor, uint8_t *out);
 
 #endif

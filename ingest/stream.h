@@ -106,6 +106,20 @@ struct stream_ops {
 	/* Optional: appends a JSON object with the stream's own counters. */
 	void (*status_json)(const void *st, struct strbuf *sb);
 	/*
+	 * Optional, for a stream that queues its own markers: stops the stream's
+	 * work (nothing more is queued once it returns; its last marker is
+	 * queued) and gives where a new stream of the same source resumes
+	 * exactly - the cursor into *cursor, the seen ids in ingest's compact
+	 * form into seen (INGEST_SEEN_MAX_BYTES) and their length into
+	 * *seen_len. The ingest thread calls it when a source's settings change
+	 * but its feed does not: the host's own cursor is only reported now and
+	 * then and its ids are not the stream's, so resuming from them would
+	 * count the posts since the last report again. Returns 0, or -ENODATA
+	 * when the stream read nothing (the host's cursor and ids stand).
+	 * destroy() still follows.
+	 */
+	int (*handover)(void *st, struct strbuf *cursor, uint8_t *seen, size_t *seen_len);
+	/*
 	 * The stream queues its posts on bus->posts itself and puts its own
 	 * cursor markers behind them: the host queues none for it.
 	 */

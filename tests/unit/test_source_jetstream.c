@@ -926,6 +926,93 @@ START_TEST(test_jetstream_source_restarts_from_a_marker_without_loss_or_recount)
 }
 END_TEST
 
+/*
+ * A settings edit that keeps the feed: the new stream resumes where the old
+ * one stopped (its final cursor and seen ids), not at the cursor last
+ * reported for the status with the ingest thread's ids, which would count
+ * the rewound posts again.
+ */
+START_TEST(test_jetstream_source_settings_edit_resumes_without_recount)
+{
+	struct harness h;
+	struct corpus c;
+	struct item it[200], again[200];
+	const size_t cut = 100;
+	size_t posts_before = 0, n, m, fresh = 0;
+	int64_t max_before = 0, max_all = 0;
+	char want_path[256], *first_ids[64];
+	size_t nfirst = 0;
+
+	corpus_load(&c);
+	for (size_t i = 0; i < c.n; i++) {
+		if (i < cut) {
+			posts_before += c.is_post[i];
+			max_before = c.time_us[i] > max_before ? c.time_us[i] : max_before;
+		}
+		max_all = c.time_us[i] > max_all ? c.time_us[i] : max_all;
+	}
+	h_start_full(&h, 0, "{}", NULL, true, NULL);
+	ck_assert(wss_wait(&h.srv, 1, 5000));
+	int fd = wss_conn(&h.srv, 0);
+	for (size_t i = 0; i < cut; i++)
+		ws_frame(fd, true, 1, c.line[i], c.len[i]);
+	n = take_until_marked(&h.bus, it, 200, max_before, 5000);
+	ck_assert(n > 0 && it[n - 1].marker);
+	for (size_t i = 0; i < n; i++)
+		if (!it[i].marker)
+			first_ids[nfirst++] = strdup(it[i].text);
+	ck_assert_uint_eq(nfirst, posts_before);
+
+	/* The same feed with other settings (the same rewind, said explicitly). */
+	struct source_config sc = { .id = 7, .enabled = true, .interval_s = 60, .name = "bsky",
+				    .url = h.url, .params_json = "{\"rewind_s\":5}", .cursor = "" };
+	snprintf(sc.kind, sizeof sc.kind, "jetstream");
+	ck_assert_int_eq(ingest_source_set(h.ig, &sc), 0);
+	ck_assert(wss_wait(&h.srv, 2, 5000));
+	snprintf(want_path, sizeof want_path,
+		 "/subscribe?wantedCollections=app.bsky.feed.post&cursor=%" PRId64,
+		 max_before - 5000000);
+	pthread_mutex_lock(&h.srv.mu);
+	ck_assert_str_eq(h.srv.targets[1], want_path);
+	pthread_mutex_unlock(&h.srv.mu);
+
+	/* Jetstream replays from the rewound cursor: the whole corpus, in time_us order. */
+	size_t order[200];
+	for (size_t i = 0; i < c.n; i++)
+		order[i] = i;
+	for (size_t i = 1; i < c.n; i++)
+		for (size_t j = i; j > 0 && c.time_us[order[j]] < c.time_us[order[j - 1]]; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	fd = wss_conn(&h.srv, 1);
+	for (size_t i = 0; i < c.n; i++)
+		ws_frame(fd, true, 1, c.line[order[i]], c.len[order[i]]);
+	m = take_until_marked(&h.bus, again, 200, max_all, 5000);
+	ck_assert(m > 0 && again[m - 1].marker);
+	/* The old stream's last marker may come first; then only the posts not queued before. */
+	for (size_t i = 0; i < m; i++) {
+		if (again[i].marker)
+			continue;
+		fresh++;
+		for (size_t k = 0; k < nfirst; k++)
+			ck_assert_str_ne(again[i].text, first_ids[k]);
+		for (size_t k = i + 1; k < m; k++)
+			ck_assert(again[k].marker || strcmp(again[i].text, again[k].text));
+	}
+	ck_assert_uint_eq(fresh, 17 - posts_before);
+	check_markers(&c, again, m, posts_before);
+
+	for (size_t k = 0; k < nfirst; k++)
+		free(first_ids[k]);
+	items_free(it, n);
+	items_free(again, m);
+	corpus_free(&c);
+	h_stop(&h);
+}
+END_TEST
+
 START_TEST(test_jetstream_source_marks_its_last_batch_on_stop)
 {
 	struct harness h;
@@ -1020,6 +1107,7 @@ static Suite *jetstream_suite(void)
 	tcase_add_test(tc, test_jetstream_source_puts_a_marker_behind_its_posts);
 	tcase_add_test(tc, test_jetstream_source_restarts_from_a_marker_without_loss_or_recount);
 	tcase_add_test(tc, test_jetstream_source_marks_its_last_batch_on_stop);
+	tcase_add_test(tc, test_jetstream_source_settings_edit_resumes_without_recount);
 	suite_add_tcase(s, tc);
 	return s;
 }
