@@ -25,12 +25,12 @@
 // old (open windows of a 50-minute lateness: counted through the restored
 // window state).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { FIXTURES, freePort, httpGet, sleep, startTrendd, tmpDir, waitFor } from '../lib/harness.mjs';
+import { observeCounts, q, storedCounts } from '../lib/counts.mjs';
 
 const COPIES = 120;
 const KILLS = 12;
@@ -102,7 +102,6 @@ async function jetstreamServer(events) {
   };
 }
 
-const q = (db, sql) => execFileSync('sqlite3', [db, sql], { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
 
 describe('jetstream: exactly-once counts across SIGKILL', { timeout: 120000 }, () => {
   let js, events, nposts, config, from, to, last;
@@ -134,35 +133,8 @@ describe('jetstream: exactly-once counts across SIGKILL', { timeout: 120000 }, (
     return t;
   };
 
-  /* Everything both runs are compared on, read from a running trendd. */
-  async function observe(t) {
-    const top = await httpGet(t.base, `/api/history/top?from=${from}&to=${to}&kind=all&limit=1000`);
-    assert.equal(top.status, 200, top.text);
-    assert.equal(top.json.live, true, 'the live part answered');
-    const terms = top.json.terms.map((x) => ({ term: x.term, kind: x.kind, count: x.count, authors: x.authors,
-      sentiment: Math.round(x.sentiment * 1000) }));
-    const series = {};
-    for (const x of top.json.terms.slice(0, 12)) {
-      const r = await httpGet(t.base, `/api/terms/${encodeURIComponent(x.term)}?kind=${x.kind}&from=${from}&to=${to}&step=1m`);
-      assert.equal(r.status, 200, r.text);
-      series[`${x.kind}:${x.term}`] = r.json.points.filter((p) => p.count)
-        .map((p) => [p.t, p.count, p.authors, p.pos, p.neg]);
-    }
-    const vol = await httpGet(t.base, `/api/sentiment?from=${from}&to=${to}&step=1m`);
-    assert.equal(vol.status, 200, vol.text);
-    const volume = vol.json.points.filter((p) => p.posts).map((p) => [p.t, p.posts, p.pos, p.neg]);
-    return { terms, series, volume };
-  }
-
-  function stored(db) {
-    return {
-      minutes: q(db, 'SELECT t.kind, t.term, m.minute_ms, m.count, m.authors, m.pos, m.neg FROM term_minute m'
-        + ' JOIN terms t ON t.id = m.term_id ORDER BY t.kind, t.term, m.minute_ms;'),
-      hours: q(db, 'SELECT t.kind, t.term, h.hour_ms, h.count, h.pos, h.neg FROM term_hour h'
-        + ' JOIN terms t ON t.id = h.term_id ORDER BY t.kind, t.term, h.hour_ms;'),
-      volume: q(db, 'SELECT minute_ms, posts, pos, neg FROM volume_minute ORDER BY minute_ms;'),
-    };
-  }
+  const observe = (t) => observeCounts(t, from, to);
+  const stored = storedCounts;
 
   const checkpointedCursor = (db) => {
     if (!fs.existsSync(db)) return '';

@@ -792,6 +792,38 @@ static void check_markers(const struct corpus *c, const struct item *it, size_t 
 	ck_assert_uint_ge(markers, 1);
 }
 
+/* The corpus in time_us order, as Jetstream replays it from a cursor. */
+static void corpus_time_order(const struct corpus *c, size_t *order)
+{
+	for (size_t i = 0; i < c->n; i++)
+		order[i] = i;
+	for (size_t i = 1; i < c->n; i++)
+		for (size_t j = i; j > 0 && c->time_us[order[j]] < c->time_us[order[j - 1]]; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+}
+
+/*
+ * The posts among items (markers skipped) are each once and none of the ids
+ * queued before (first[0..nfirst)); returns how many.
+ */
+static size_t posts_fresh_once(const struct item *it, size_t n, char *const *first, size_t nfirst)
+{
+	size_t fresh = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (it[i].marker)
+			continue;
+		fresh++;
+		for (size_t k = 0; k < nfirst; k++)
+			ck_assert_str_ne(it[i].text, first[k]);
+		for (size_t k = i + 1; k < n; k++)
+			ck_assert(it[k].marker || strcmp(it[i].text, it[k].text));
+	}
+	return fresh;
+}
+
 START_TEST(test_jetstream_source_puts_a_marker_behind_its_posts)
 {
 	struct harness h;
@@ -886,14 +918,7 @@ START_TEST(test_jetstream_source_restarts_from_a_marker_without_loss_or_recount)
 	pthread_mutex_unlock(&h.srv.mu);
 	/* Jetstream replays from there: the whole corpus, in time_us order. */
 	size_t order[200];
-	for (size_t i = 0; i < c.n; i++)
-		order[i] = i;
-	for (size_t i = 1; i < c.n; i++)
-		for (size_t j = i; j > 0 && c.time_us[order[j]] < c.time_us[order[j - 1]]; j--) {
-			size_t t = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
+	corpus_time_order(&c, order);
 	fd = wss_conn(&h.srv, 0);
 	for (size_t i = 0; i < c.n; i++)
 		ws_frame(fd, true, 1, c.line[order[i]], c.len[order[i]]);
@@ -901,16 +926,7 @@ START_TEST(test_jetstream_source_restarts_from_a_marker_without_loss_or_recount)
 	size_t m = take_until_marked(&h.bus, again, 200, max_all, 5000);
 	ck_assert(m > 0 && again[m - 1].marker);
 	/* Exactly the posts the first run had not queued: none lost, none twice. */
-	size_t fresh = 0;
-	for (size_t i = 0; i < m; i++) {
-		if (again[i].marker)
-			continue;
-		fresh++;
-		for (size_t k = 0; k < nfirst; k++)
-			ck_assert_str_ne(again[i].text, first_ids[k]);
-		for (size_t k = i + 1; k < m; k++)
-			ck_assert(again[k].marker || strcmp(again[i].text, again[k].text));
-	}
+	size_t fresh = posts_fresh_once(again, m, first_ids, nfirst);
 	ck_assert_uint_eq(fresh, 17 - posts_before);
 	check_markers(&c, again, m, posts_before);
 	json_t *s = fx_wait_status_int(&h.bus, "posts_seen", (json_int_t)fresh, 3000);
@@ -978,29 +994,14 @@ START_TEST(test_jetstream_source_settings_edit_resumes_without_recount)
 
 	/* Jetstream replays from the rewound cursor: the whole corpus, in time_us order. */
 	size_t order[200];
-	for (size_t i = 0; i < c.n; i++)
-		order[i] = i;
-	for (size_t i = 1; i < c.n; i++)
-		for (size_t j = i; j > 0 && c.time_us[order[j]] < c.time_us[order[j - 1]]; j--) {
-			size_t t = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
+	corpus_time_order(&c, order);
 	fd = wss_conn(&h.srv, 1);
 	for (size_t i = 0; i < c.n; i++)
 		ws_frame(fd, true, 1, c.line[order[i]], c.len[order[i]]);
 	m = take_until_marked(&h.bus, again, 200, max_all, 5000);
 	ck_assert(m > 0 && again[m - 1].marker);
 	/* The old stream's last marker may come first; then only the posts not queued before. */
-	for (size_t i = 0; i < m; i++) {
-		if (again[i].marker)
-			continue;
-		fresh++;
-		for (size_t k = 0; k < nfirst; k++)
-			ck_assert_str_ne(again[i].text, first_ids[k]);
-		for (size_t k = i + 1; k < m; k++)
-			ck_assert(again[k].marker || strcmp(again[i].text, again[k].text));
-	}
+	fresh = posts_fresh_once(again, m, first_ids, nfirst);
 	ck_assert_uint_eq(fresh, 17 - posts_before);
 	check_markers(&c, again, m, posts_before);
 
