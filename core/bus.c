@@ -17,6 +17,8 @@ int bus_init(struct bus *b)
 	b->wake_web_ctx = NULL;
 	memset(&b->source_ops, 0, sizeof b->source_ops);
 	atomic_init(&b->stopping, false);
+	atomic_init(&b->sources_cmds, 0);
+	atomic_init(&b->sources_applied, 0);
 	if ((rc = queue_init(&b->posts, LIMIT_POST_QUEUE)) < 0)
 		return rc;
 	if ((rc = queue_init(&b->db, LIMIT_DB_QUEUE)) < 0) {

@@ -54,6 +54,14 @@ struct bus {
 	struct queue live;             /* struct live_req * (borrowed) -> analytics (core/live.h) */
 	struct publish_slot trends;    /* struct snapshot, by analytics */
 	struct publish_slot sources;   /* struct blob: JSON array, by ingest */
+	/*
+	 * Read-your-writes for source changes: every add, edit or removal handed
+	 * to ingest takes the next number of sources_cmds (ingest counts them
+	 * as they are queued); sources_applied is the last number whose effect
+	 * the published list shows. A request that changed a source is answered
+	 * once sources_applied reaches its number (web/http.c).
+	 */
+	_Atomic uint64_t sources_cmds, sources_applied;
 	struct publish_slot db_status; /* struct blob: JSON object, by db writer */
 	void (*wake_web)(void *ctx);   /* set by the web layer before threads start */
 	void *wake_web_ctx;

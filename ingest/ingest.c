@@ -106,6 +106,7 @@ struct cmd {
 	int64_t id;
 	struct source_config cfg;         /* owned, CMD_SET only */
 	bool fresh;                       /* CMD_SET: nothing of the old source carries over */
+	uint64_t seq;                     /* CMD_SET, CMD_REMOVE: its bus->sources_cmds number */
 	struct cmd *next;
 };
 
@@ -127,6 +128,7 @@ struct ingest {
 	struct src *graveyard;            /* owned: removed while in flight */
 	bool dirty;                       /* sources JSON to publish */
 	int64_t published_ms;             /* monotonic time of the last publication */
+	uint64_t applied_seq;             /* the last source command applied (bus->sources_cmds) */
 	uint64_t rng;
 	struct strbuf scratch;
 
@@ -512,6 +514,7 @@ static void sources_publish(struct ingest *ig)
 		return;
 	}
 	publish_set(&ig->bus->sources, &b->ref);
+	atomic_store(&ig->bus->sources_applied, ig->applied_seq);
 	bus_wake_web(ig->bus);
 	ig->dirty = false;
 	ig->published_ms = now_mono;
@@ -1076,6 +1079,9 @@ static int cmd_push(struct ingest *ig, struct cmd *c)
 		free(c);
 		return -EAGAIN;
 	}
+	/* Numbered under the lock, so numbers and queue order agree. */
+	if (c->op != CMD_POLL)
+		c->seq = atomic_fetch_add(&ig->bus->sources_cmds, 1) + 1;
 	if (ig->cmd_tail)
 		ig->cmd_tail->next = c;
 	else
@@ -1245,6 +1251,11 @@ static void commands_run(struct ingest *ig)
 				s->pages_in_row = 0;
 			}
 			break;
+		}
+		if (c->seq) {
+			ig->applied_seq = c->seq;
+			/* Someone waits to see it: publish on this turn, not after the pause. */
+			ig->published_ms = clock_mono_ms() - INGEST_PUBLISH_MIN_MS;
 		}
 		free(c);
 		ig->dirty = true;

@@ -1326,11 +1326,23 @@ void web_live_post(struct live_req *r, void *ctx)
 
 static void deferred_forget(struct web *w, struct lws *wsi)
 {
+	for (size_t i = 0; i < w->nheld; i++)
+		if (w->held[i].wsi == wsi) {
+			w->held[i] = w->held[--w->nheld];
+			break;
+		}
 	for (size_t i = 0; i < w->ndeferred; i++)
 		if (w->deferred[i].wsi == wsi) {
 			w->deferred[i] = w->deferred[--w->ndeferred];
 			return;
 		}
+}
+
+/* The answer in h is complete: send it. */
+static void answer_ready(struct lws *wsi, struct web_http *h)
+{
+	h->ready = true;
+	lws_callback_on_writable(wsi);
 }
 
 static struct lws *deferred_take(struct web *w, uint64_t id)
@@ -1476,6 +1488,10 @@ void web_http_drain(struct web *w)
 		} else if (m->rc == 0 && m->kind == DBMSG_SOURCE_DELETE && ops->removed) {
 			ops->removed(ops->ctx, m->u.delete_id);
 		}
+		/* the change just handed to ingest, when this answer made one */
+		uint64_t seq = 0;
+		if (m->rc == 0 && (m->kind == DBMSG_SOURCE_SAVE || m->kind == DBMSG_SOURCE_DELETE))
+			seq = atomic_load(&w->bus->sources_cmds);
 		if (h && h->deferred && h->req_id == m->req_id) {
 			sb_reset(&h->body);
 			if (m->rc < 0) {
@@ -1497,13 +1513,38 @@ void web_http_drain(struct web *w)
 				sb_printf(&h->body, "{\"id\":%lld,\"deleted\":true}",
 					  (long long)m->u.delete_id);
 			}
-			h->ready = true;
-			lws_callback_on_writable(wsi);
+			if (seq > atomic_load(&w->bus->sources_applied) && w->nheld < WEB_DEFERRED_MAX)
+				w->held[w->nheld++] = (struct web_held){
+					wsi, seq, clock_mono_ms() + WEB_HELD_MAX_MS };
+			else
+				answer_ready(wsi, h);
 		}
 		json_decref(prev);
 		dbmsg_free(m);
 	}
 	free(mail);
+	web_http_release_held(w);
+}
+
+/*
+ * Read-your-writes: an answer to a source change goes out once ingest's
+ * published list shows the change, so a GET /api/sources right after a
+ * DELETE no longer finds the source, nor one after a POST misses it.
+ */
+void web_http_release_held(struct web *w)
+{
+	uint64_t applied = atomic_load(&w->bus->sources_applied);
+	int64_t now = clock_mono_ms();
+
+	for (size_t i = 0; i < w->nheld;) {
+		struct web_held *x = &w->held[i];
+		if (x->seq > applied && now < x->until_ms) {
+			i++;
+			continue;
+		}
+		answer_ready(x->wsi, lws_wsi_user(x->wsi));
+		*x = w->held[--w->nheld];
+	}
 }
 
 /* ---- the router ---- */

@@ -149,6 +149,7 @@ static void web_timer_cb(lws_sorted_usec_list_t *sul)
 	/* a producer that forgot bus_wake_web() costs at most one period of latency */
 	web_ws_refresh(w);
 	web_ws_cull(w, clock_mono_ms());
+	web_http_release_held(w);
 	lws_sul_schedule(w->ctx, 0, &w->timer, web_timer_cb, WEB_TIMER_MS * LWS_US_PER_MS);
 }
 

@@ -49,6 +49,13 @@
 #define WEB_RELATED_POSTS_MAX  20
 #define WEB_RELATED_TERM_BYTES 255        /* longest term asked (live_req.term) */
 
+/*
+ * Longest an answer to a source change waits for ingest to show the change
+ * (bus->sources_applied) before it is sent anyway: ingest applies changes
+ * within a loop turn, so this only bounds a stalled ingest thread.
+ */
+#define WEB_HELD_MAX_MS 2000
+
 struct ws_session;
 struct dbmsg;
 struct history_query;
@@ -67,6 +74,13 @@ struct web_mail {
 	struct history_query *history;    /* owned: a history query */
 	struct preview_job *preview;      /* owned: a source preview */
 	struct live_req *live;            /* owned: a term detail from analytics */
+};
+
+/* An answer ready but held until ingest's published sources show the change it made. */
+struct web_held {
+	struct lws *wsi;
+	uint64_t seq;             /* bus->sources_cmds number of the change */
+	int64_t until_ms;         /* monotonic: sent anyway then (WEB_HELD_MAX_MS) */
 };
 
 struct ws_cached {
@@ -112,6 +126,8 @@ struct web {
 	struct web_stats stats;
 	struct web_deferred deferred[WEB_DEFERRED_MAX];
 	size_t ndeferred;
+	struct web_held held[WEB_DEFERRED_MAX];
+	size_t nheld;
 	uint64_t next_req_id;
 	unsigned char io[LWS_PRE + WEB_IO_CHUNK]; /* scratch for one write */
 };
@@ -124,6 +140,8 @@ static inline struct web *web_from_wsi(struct lws *wsi)
 /* http.c */
 /* Answers the requests the db thread has finished; on the service thread. */
 void web_http_drain(struct web *w);
+/* Sends the held answers whose change ingest now shows, or that waited too long. */
+void web_http_release_held(struct web *w);
 /* The db thread's completion for requests: queues m for the service thread. */
 void web_mail_post(struct dbmsg *m, void *ctx);
 /* A reader's completion for history queries: queues q for the service thread. */

@@ -30,6 +30,7 @@
 
 #include "core/bus.h"
 #include "core/clock.h"
+#include "core/dbmsg.h"
 #include "core/limits.h"
 #include "core/live.h"
 #include "core/log.h"
@@ -2168,6 +2169,100 @@ START_TEST(test_etag_match_is_weak_and_takes_lists_and_star)
 }
 END_TEST
 
+/* ---- read-your-writes: a source change is answered once ingest shows it ---- */
+
+/* Stand-in ingest: takes the removal (numbering it, as ingest does) but applies nothing. */
+static void fake_removed(void *ctx, int64_t id)
+{
+	struct bus *b = ctx;
+	(void)id;
+	atomic_fetch_add(&b->sources_cmds, 1);
+}
+
+/* Stand-in db writer: every message succeeds at once. */
+static void *fake_db_main(void *arg)
+{
+	struct bus *b = arg;
+	void *m;
+	while (queue_pop_batch(&b->db, &m, 1, -1) == 1) {
+		struct dbmsg *d = m;
+		d->rc = 0;
+		d->done(d, d->done_ctx);
+	}
+	return NULL;
+}
+
+struct applier {
+	struct bus *bus;
+	int after_ms;
+};
+
+/* Stand-in ingest publishing the change after a while. */
+static void *fake_apply_main(void *arg)
+{
+	struct applier *a = arg;
+	struct timespec ts = { a->after_ms / 1000, (long)(a->after_ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+	atomic_store(&a->bus->sources_applied, atomic_load(&a->bus->sources_cmds));
+	bus_wake_web(a->bus);
+	return NULL;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+START_TEST(test_source_change_is_answered_once_ingest_shows_it)
+{
+	struct server sv;
+	struct resp r;
+	pthread_t db, ap;
+	struct timespec t0;
+	char err[256];
+	struct web_config cfg = { .listen = "127.0.0.1:0", .chartjs_dir = CHARTJS_DIR,
+				  .token = TEST_TOKEN };
+
+	ck_assert_int_eq(bus_init(&sv.bus), 0);
+	sv.bus.source_ops.removed = fake_removed;
+	sv.bus.source_ops.ctx = &sv.bus;
+	make_static_dir(sv.static_dir, sizeof sv.static_dir);
+	cfg.static_dir = sv.static_dir;
+	ck_assert_msg(web_create(&sv.web, &cfg, &sv.bus, err, sizeof err) == 0, "%s", err);
+	sv.port = web_port(sv.web);
+	ck_assert_int_eq(pthread_create(&sv.th, NULL, server_main, &sv), 0);
+	ck_assert_int_eq(pthread_create(&db, NULL, fake_db_main, &sv.bus), 0);
+
+	/* ingest shows the removal after 300 ms: the answer waits for it */
+	struct applier a = { &sv.bus, 300 };
+	ck_assert_int_eq(pthread_create(&ap, NULL, fake_apply_main, &a), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	http_hdrs(&sv, "DELETE", "/api/sources/5", NULL, auth_hdrs, &r);
+	double took = ms_since(&t0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"id\":5,\"deleted\":true}");
+	ck_assert_msg(took >= 250, "answered after %.0f ms, before ingest showed the change", took);
+	ck_assert_uint_eq(atomic_load(&sv.bus.sources_applied), 1);
+	resp_free(&r);
+	pthread_join(ap, NULL);
+
+	/* a stalled ingest delays the answer by WEB_HELD_MAX_MS at most */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	http_hdrs(&sv, "DELETE", "/api/sources/6", NULL, auth_hdrs, &r);
+	took = ms_since(&t0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(took >= WEB_HELD_MAX_MS - 100 && took < WEB_HELD_MAX_MS + 3000,
+		      "answered after %.0f ms", took);
+	resp_free(&r);
+
+	queue_close(&sv.bus.db);
+	pthread_join(db, NULL);
+	server_stop(&sv);
+}
+END_TEST
+
 /* ---- term detail: a stand-in analytics thread answers bus->live ---- */
 
 struct fake_analytics {
@@ -2416,6 +2511,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_etag_match_is_weak_and_takes_lists_and_star);
 	tcase_add_test(tc, test_trends_etag_gives_304_until_the_next_snapshot);
 	tcase_add_test(tc, test_term_related_asks_analytics_without_blocking_and_checks_input);
+	tcase_add_test(tc, test_source_change_is_answered_once_ingest_shows_it);
 	tcase_add_test(tc, test_sources_and_static_files_have_etags);
 	suite_add_tcase(s, tc);
 
