@@ -22,7 +22,7 @@
 
 #define BATCH 512
 #define RATE_SECONDS 10
-#define LIVE_POLL_MS 20       /* longest wait for posts: how soon a live request is seen */
+#define LIVE_POLL_MS 20       /* longest wait for posts (a live request wakes it sooner) */
 #define LIVE_BATCH 64
 #define CKPT_RETRY_MS 100     /* db queue full: try the checkpoint again this soon */
 #define CKPT_CATCHUP_ITEMS (2 * LIMIT_POSTS_PER_PAGE) /* items taken to reach the markers */

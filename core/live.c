@@ -41,6 +41,8 @@ int live_ask(struct bus *bus, struct live_req *r, int timeout_ms)
 
 	if (queue_push(&bus->live, r, timeout_ms) < 0)
 		return -EPIPE;
+	/* Analytics waits on the post queue: wake it for the question. */
+	queue_wake(&bus->posts);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += timeout_ms / 1000;
 	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
@@ -65,6 +67,8 @@ int live_submit(struct bus *bus, struct live_req *r)
 	if (!r->done)
 		return -EINVAL;
 	int rc = queue_try_push(&bus->live, r);
+	if (rc == 0)
+		queue_wake(&bus->posts);
 	return rc == -EAGAIN ? -EAGAIN : rc < 0 ? -EPIPE : 0;
 }
 

@@ -8,6 +8,11 @@
  *
  * queue_close() wakes every waiter: pushes then fail with -EPIPE and pops drain
  * what is left and then return 0.
+ *
+ * queue_wake() makes the consumers waiting in queue_pop_batch() return at once
+ * (with 0 items if there are none): a consumer that also serves another
+ * queue without a wait of its own - analytics waits for posts and answers
+ * live questions in between - is woken for the other queue's item this way.
  */
 #ifndef TRENDD_QUEUE_H
 #define TRENDD_QUEUE_H
@@ -26,6 +31,7 @@ struct queue {
 	bool closed;
 	uint64_t pushed;      /* total items ever pushed */
 	uint64_t waits;       /* times a producer had to wait for room */
+	uint64_t wakes;       /* queue_wake() calls: a waiting pop returns when it changes */
 };
 
 int queue_init(struct queue *q, size_t cap);
@@ -43,6 +49,7 @@ int queue_try_push(struct queue *q, void *item);
 size_t queue_pop_batch(struct queue *q, void **out, size_t max, int timeout_ms);
 
 void queue_close(struct queue *q);
+void queue_wake(struct queue *q);
 size_t queue_depth(struct queue *q);
 bool queue_is_closed(struct queue *q);
 

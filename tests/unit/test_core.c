@@ -157,6 +157,42 @@ START_TEST(test_queue_times_out_and_closes)
 }
 END_TEST
 
+static void *waker(void *arg)
+{
+	struct queue *q = arg;
+	struct timespec ts = { 0, 50 * 1000000 };
+	nanosleep(&ts, NULL);
+	queue_wake(q);
+	return NULL;
+}
+
+START_TEST(test_queue_wake_ends_a_waiting_pop_at_once)
+{
+	struct queue q;
+	pthread_t th;
+	void *it;
+	struct timespec t0, t1;
+
+	ck_assert_int_eq(queue_init(&q, 4), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_create(&th, NULL, waker, &q);
+	/* would wait 10 s; the wake after 50 ms ends it with nothing taken */
+	ck_assert_uint_eq(queue_pop_batch(&q, &it, 1, 10000), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(th, NULL);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_msg(ms >= 40 && ms < 5000, "pop returned after %.0f ms", ms);
+	/* a wake before the pop does not end a later wait: it runs its 100 ms */
+	queue_wake(&q);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_uint_eq(queue_pop_batch(&q, &it, 1, 100), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_msg(ms >= 90, "pop returned after %.0f ms", ms);
+	queue_destroy(&q);
+}
+END_TEST
+
 static int destroyed;
 static void count_destroy(struct ref *r)
 {
@@ -257,6 +293,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_post_new_copies_and_caps_fields);
 	tcase_add_test(tc, test_queue_delivers_everything_in_order_under_backpressure);
 	tcase_add_test(tc, test_queue_times_out_and_closes);
+	tcase_add_test(tc, test_queue_wake_ends_a_waiting_pop_at_once);
 	tcase_add_test(tc, test_publish_keeps_old_object_alive_for_readers);
 	tcase_add_test(tc, test_strbuf_json_escapes);
 	tcase_add_test(tc, test_term_kind_and_window_names);
