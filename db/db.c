@@ -700,6 +700,8 @@ bool db_available(const struct db *db) { return atomic_load(&db->available); }
 
 uint64_t db_generation(const struct db *db) { return atomic_load(&db->generation); }
 
+uint64_t db_committed_epoch(const struct db *db) { return atomic_load(&db->committed_epoch); }
+
 void db_unavailable_reason(const struct db *db, char *buf, size_t len)
 {
 	struct db *d = (struct db *)db; /* the mutex only */
@@ -839,6 +841,7 @@ int db_open_with(struct db **out, const char *path, const struct db_options *opt
 	pthread_mutex_init(&db->reason_mu, NULL);
 	atomic_init(&db->available, true);
 	atomic_init(&db->generation, 1);
+	atomic_init(&db->committed_epoch, 0);
 	options_default(&db->opt, opt);
 	if (!(db->path = strdup(path)))
 		goto nomem;
@@ -980,6 +983,7 @@ int db_checkpoint_load(struct db *db, struct db_checkpoint *out)
 		const void *blob = sqlite3_column_blob(st, 1);
 		int len = sqlite3_column_bytes(st, 1);
 		out->epoch = (uint64_t)sqlite3_column_int64(st, 0);
+		atomic_store(&db->committed_epoch, out->epoch);
 		if (blob && len > 0) {
 			if (!(out->state = malloc((size_t)len)))
 				goto nomem;

@@ -128,6 +128,11 @@ int db_open_with(struct db **out, const char *path, const struct db_options *opt
 bool db_available(const struct db *db);
 void db_unavailable_reason(const struct db *db, char *buf, size_t len);
 uint64_t db_generation(const struct db *db);
+/*
+ * The checkpoint epoch last committed by the writer, or loaded by
+ * db_checkpoint_load() at start; 0 before either. Any thread.
+ */
+uint64_t db_committed_epoch(const struct db *db);
 
 /*
  * For a db that opened unavailable: the ids and names of the sources trendd

@@ -79,6 +79,12 @@ struct db {
 	bool started_without;          /* opened unavailable: nothing was loaded from the file */
 	struct db_running { int64_t id; char *name; } *running; /* owned; started_without */
 	size_t nrunning;
+	/*
+	 * The checkpoint epoch last committed (by the writer) or loaded at
+	 * start: history readers wait for the epoch of a live answer on it
+	 * rather than re-reading the checkpoint table (history_txn_begin).
+	 */
+	atomic_uint_fast64_t committed_epoch;
 };
 
 /* True for the SQLite errors of a file that is not a usable database. */

@@ -189,6 +189,15 @@ int history_txn_begin(struct reader *r, uint64_t need, uint64_t *epoch, bool *ca
 	int wait = 5;
 	int rc;
 
+	/*
+	 * The writer says when it has committed an epoch (db_committed_epoch()):
+	 * wait for that in 1 ms steps first, so a query that arrives while the
+	 * checkpoint commits waits for the commit and not for the next step of
+	 * the growing pause below. The table read stays the authority.
+	 */
+	while (need && r->pool->db && db_committed_epoch(r->pool->db) < need &&
+	       clock_mono_ms() < until)
+		sleep_ms(1);
 	for (;;) {
 		if ((rc = sqlite3_step(r->st[RS_BEGIN])) != SQLITE_DONE) {
 			sqlite3_reset(r->st[RS_BEGIN]);

@@ -78,6 +78,7 @@ struct db_writer {
 
 	/* The batch being written; folded into the totals on commit. */
 	uint64_t b_rows, b_skipped, b_rollup_rows;
+	uint64_t b_epoch;             /* the newest checkpoint epoch in the batch, 0 = none */
 	int64_t b_now_ms;             /* wall clock at the batch start, for retention */
 
 	struct keyed_row *keyed;      /* owned: the rows of one message, by key */
@@ -488,6 +489,8 @@ static int apply_checkpoint(struct db_writer *w, const struct dbmsg *m)
 	if ((rc = db_stmt_run(st)) != SQLITE_OK)
 		return rc;
 	w->b_rows++;
+	if (c->epoch > w->b_epoch)
+		w->b_epoch = c->epoch;
 	return SQLITE_OK;
 }
 
@@ -1061,6 +1064,8 @@ static void writer_recovered(struct db_writer *w)
 
 static void batch_committed(struct db_writer *w)
 {
+	if (w->b_epoch > atomic_load(&w->db->committed_epoch))
+		atomic_store(&w->db->committed_epoch, w->b_epoch);
 	/* Told only now: the new generation must not exist before the change does. */
 	for (size_t i = 0; i < w->nbumps; i++)
 		dbmsg_source_gen_bump(w->bumps[i]);
@@ -1177,6 +1182,7 @@ static void batch_write(struct db_writer *w)
 	int rc;
 
 	w->b_rows = w->b_skipped = w->b_rollup_rows = 0;
+	w->b_epoch = 0;
 	w->b_now_ms = db->opt.clock_ms();
 	rollups_clear(w);
 	if ((w->reconnect || !db->conn) && writer_reopen(w) != SQLITE_OK) {

@@ -1883,11 +1883,17 @@ START_TEST(test_writer_commits_a_checkpoint_with_rows_state_and_cursors)
 	push(&bus, source_state_msg(src.id, NULL, T0, "", 0, 7, 0));
 	/* a checkpoint naming a deleted source changes nothing about it */
 	push(&bus, checkpoint_msg(2, 999, "x", "state-two", 2));
+	/* readers learn of the committed epoch without reading the table */
+	for (int i = 0; i < 500 && db_committed_epoch(db) < 2; i++)
+		usleep(10000);
+	ck_assert_uint_eq(db_committed_epoch(db), 2);
 	db_close(db);
 	bus_destroy(&bus);
 
 	db = open_ok(NULL);
+	ck_assert_uint_eq(db_committed_epoch(db), 0);
 	ck_assert_int_eq(db_checkpoint_load(db, &ck), 0);
+	ck_assert_uint_eq(db_committed_epoch(db), 2);
 	ck_assert_uint_eq(ck.epoch, 2);
 	ck_assert_uint_eq(ck.state_len, 9);
 	ck_assert(memcmp(ck.state, "state-two", 9) == 0);
