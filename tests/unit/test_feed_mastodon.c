@@ -13,21 +13,9 @@
 #include "ingest/feed_mastodon.h"
 #include "tests/unit/testutil.h"
 
-struct capture {
-	char *raw;
-	const char *body;
-	size_t len;
-};
-
-static struct capture load(const char *name)
+static struct tu_capture load(const char *name)
 {
-	struct capture c;
-	char rel[256];
-	size_t n;
-	snprintf(rel, sizeof rel, "mastodon/%s", name);
-	c.raw = tu_read_fixture(rel, &n);
-	c.body = tu_http_body(c.raw, n, &c.len);
-	return c;
+	return tu_load_capture("mastodon", name);
 }
 
 /* Parses body with the given cursor and base URL into doc (initialised here). */
@@ -42,7 +30,7 @@ static void parse_body(const char *body, size_t len, const char *cursor, const c
 
 static void parse_file(const char *name, struct feed_doc *doc)
 {
-	struct capture c = load(name);
+	struct tu_capture c = load(name);
 	parse_body(c.body, c.len, NULL, "http://localhost:3000", doc);
 	free(c.raw);
 }
@@ -58,7 +46,7 @@ static void parse_json(json_t *v, const char *cursor, const char *base_url, stru
 
 static json_t *load_json(const char *name)
 {
-	struct capture c = load(name);
+	struct tu_capture c = load(name);
 	json_error_t err;
 	json_t *v = json_loadb(c.body, c.len, 0, &err);
 	ck_assert_msg(v != NULL, "%s: %s", name, err.text);
@@ -352,7 +340,7 @@ END_TEST
 
 START_TEST(test_mastodon_cursor_ignores_seen_statuses)
 {
-	struct capture c = load("timeline_public.http");
+	struct tu_capture c = load("timeline_public.http");
 	struct feed_doc doc;
 
 	/* Statuses at or below the cursor were emitted before. */
@@ -427,7 +415,7 @@ END_TEST
 
 START_TEST(test_mastodon_detects_timelines_only)
 {
-	struct capture c = load("timeline_public.http");
+	struct tu_capture c = load("timeline_public.http");
 	ck_assert_int_ge(feed_mastodon_detect(c.body, c.len, NULL), 80);
 	free(c.raw);
 	c = load("timeline_home_empty.http");

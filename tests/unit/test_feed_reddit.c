@@ -16,21 +16,9 @@
 /* A string literal and its length, as a pointer and length pair. */
 #define LIT(s) s, sizeof s - 1
 
-struct capture {
-	char *raw;
-	const char *body;
-	size_t len;
-};
-
-static struct capture load(const char *name)
+static struct tu_capture load(const char *name)
 {
-	struct capture c;
-	char rel[256];
-	size_t n;
-	snprintf(rel, sizeof rel, "reddit/%s", name);
-	c.raw = tu_read_fixture(rel, &n);
-	c.body = tu_http_body(c.raw, n, &c.len);
-	return c;
+	return tu_load_capture("reddit", name);
 }
 
 static void parse_body(const char *body, size_t len, const char *cursor, enum reddit_text mode,
@@ -43,7 +31,7 @@ static void parse_body(const char *body, size_t len, const char *cursor, enum re
 
 static void parse_file(const char *name, const char *cursor, struct feed_doc *doc)
 {
-	struct capture c = load(name);
+	struct tu_capture c = load(name);
 	parse_body(c.body, c.len, cursor, REDDIT_TEXT_AUTO, doc);
 	free(c.raw);
 }
@@ -63,7 +51,7 @@ static void parse_str(const char *s, struct feed_doc *doc)
 
 static json_t *load_json(const char *name)
 {
-	struct capture c = load(name);
+	struct tu_capture c = load(name);
 	json_error_t err;
 	json_t *v = json_loadb(c.body, c.len, 0, &err);
 	ck_assert_msg(v != NULL, "%s: %s", name, err.text);
@@ -495,7 +483,7 @@ END_TEST
 
 START_TEST(test_reddit_detects_listings)
 {
-	struct capture c = load("subreddit_popular_hot.http");
+	struct tu_capture c = load("subreddit_popular_hot.http");
 	ck_assert_int_eq(feed_reddit_detect(c.body, c.len, NULL), 95);
 	free(c.raw);
 	c = load("submission_comments.http");

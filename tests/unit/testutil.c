@@ -60,6 +60,18 @@ const char *tu_http_body(const char *buf, size_t len, size_t *body_len)
 	return p;
 }
 
+struct tu_capture tu_load_capture(const char *dir, const char *name)
+{
+	struct tu_capture c;
+	char rel[256];
+	size_t n;
+
+	snprintf(rel, sizeof rel, "%s/%s", dir, name);
+	c.raw = tu_read_fixture(rel, &n);
+	c.body = tu_http_body(c.raw, n, &c.len);
+	return c;
+}
+
 int tu_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);

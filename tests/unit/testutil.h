@@ -14,6 +14,15 @@ char *tu_read_fixture(const char *rel, size_t *len);
 char *tu_read_file(const char *path, size_t *len);
 /* For *.http captures: returns a pointer to the body inside buf (after the blank line). */
 const char *tu_http_body(const char *buf, size_t len, size_t *body_len);
+
+/* A captured HTTP response: the whole file (owned) and its body inside it. */
+struct tu_capture {
+	char *raw;
+	const char *body;
+	size_t len;
+};
+/* Reads the capture TRENDD_TEST_FIXTURES_DIR/dir/name; free(c.raw) when done. */
+struct tu_capture tu_load_capture(const char *dir, const char *name);
 /* Runs the suite with fork mode and returns the process exit code. */
 int tu_run(Suite *s);
 
