@@ -31,6 +31,7 @@
 #define HLL_SPARSE_MAX 1024   /* distinct hashes kept exactly before going dense */
 #define HLL_INLINE     6      /* distinct hashes kept inside struct hll_set */
 #define HLL_SET_DENSE  UINT32_MAX /* hll_set.cap of a dense set */
+#define HLL_SET_COLUMN (UINT32_MAX - 1) /* hll_set.cap of a member in a group column */
 
 /*
  * A hash of 0 is stored as 1 everywhere (0 marks an empty sparse slot); that
@@ -95,11 +96,12 @@ static inline uint8_t hll_reg_rank(uint32_t x)
 /*
  * Starts loading the heap line hll_set_add(s, hash) will touch first (the
  * home slot of a sparse set, the register of a dense one), so a caller adding
- * to many sets can overlap their cache misses. Reads only *s.
+ * to many sets can overlap their cache misses. Reads only *s; a member in a
+ * group column has no memory of its own and prefetches nothing.
  */
 static inline void hll_set_prefetch(const struct hll_set *s, uint32_t hash)
 {
-	if (s->cap == 0)
+	if (s->cap == 0 || s->cap == HLL_SET_COLUMN)
 		return;
 	if (hash == 0)
 		hash = 1;
@@ -123,8 +125,6 @@ static inline void hll_set_prefetch(const struct hll_set *s, uint32_t hash)
  * and n = its column; only the hll_group_* functions may read it, until
  * hll_group_detach() turns every member into an ordinary dense set.
  */
-#define HLL_SET_COLUMN (UINT32_MAX - 1)
-
 struct hll_group {
 	uint8_t *reg;          /* owned; HLL_REGISTERS rows of stride bytes */
 	uint32_t ncols;        /* columns in use */
@@ -199,49 +199,17 @@ static inline int hll_group_add(struct hll_group *g, struct hll_set *s, const st
 }
 
 /*
- * Where in memory a member's next add starts, for a caller that wants to
- * prefetch it before it can read the set itself: a base address and a
- * shape, kept as plain numbers because the caller keeps them as a hint that
- * may outlive the memory (prefetching a stale address is harmless; nothing
- * is ever read through it). hll_group_where_addr() turns it into the address
- * for one key.
+ * hll_group_add() of the hashes in the low 32 bits of x[0..n) to member s of
+ * g: the adds of one set in a row, as a log of adds sorted by set delivers
+ * them. Knowing how many come, a set that runs out of room grows once to
+ * room for all of them (repeats counted as new, at most the sparse maximum)
+ * instead of doubling and rehashing on the way there; so with repeats it can
+ * end up roomier than adds one by one would leave it, never past the
+ * 2 * HLL_SPARSE_MAX slots of a full sparse set. heap.last stays a hash s
+ * holds, not necessarily the last one added.
+ * 0 ok, -ENOMEM (the hashes that found no memory are missing from s).
  */
-#define HLL_WHERE_NONE   0u            /* inline: nothing outside the set */
-#define HLL_WHERE_COLUMN (1u << 31)    /* shape = stride | this */
-#define HLL_WHERE_DENSE  (1u << 30)    /* shape = this */
-
-static inline void hll_group_where(const struct hll_group *g, const struct hll_set *s,
-				   uintptr_t *base, uint32_t *shape)
-{
-	if (s->cap == 0) {
-		*base = 0;
-		*shape = HLL_WHERE_NONE;
-	} else if (s->cap == HLL_SET_COLUMN) {
-		*base = (uintptr_t)(g->reg + s->n);
-		*shape = HLL_WHERE_COLUMN | g->stride;
-	} else if (s->cap == HLL_SET_DENSE) {
-		*base = (uintptr_t)s->u.heap.mem;
-		*shape = HLL_WHERE_DENSE;
-	} else {
-		*base = (uintptr_t)s->u.heap.mem;
-		*shape = s->cap - 1;
-	}
-}
-
-static inline void hll_group_where_prefetch(uintptr_t base, uint32_t shape, const struct hll_key *k)
-{
-	uintptr_t a;
-	if (shape == HLL_WHERE_NONE)
-		return;
-	if (shape & HLL_WHERE_COLUMN)
-		a = base + (uintptr_t)k->row * (shape & ~HLL_WHERE_COLUMN);
-	else if (shape & HLL_WHERE_DENSE)
-		a = base + k->row;
-	else
-		a = base + 4 * (uintptr_t)(k->mix & shape);
-	__builtin_prefetch((const void *)a, 1);
-}
-
+int hll_group_add_run(struct hll_group *g, struct hll_set *s, const uint64_t *x, size_t n);
 uint64_t hll_group_count(const struct hll_group *g, const struct hll_set *s);
 /*
  * Turns the members sets[0..n) that hold columns into dense sets of their own

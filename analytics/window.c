@@ -71,18 +71,10 @@ struct wterm {
 	 * alone proves the entry is the term's (one entry per term per bucket).
 	 */
 	uint32_t cidx[2];
-	/*
-	 * Where the author set of the term's level-1 entry keeps its memory
-	 * (hll_group_where), so a token can prefetch the line its author goes
-	 * to as soon as it has read the term. A hint, refreshed at every add:
-	 * after a new minute or a grown set it points at stale memory, which a
-	 * prefetch only wastes.
-	 */
-	uintptr_t aset_base;
+	uint8_t spare[12];             /* free room on line 0 */
 	uint16_t len;
 	uint8_t kind;
 	uint8_t live;
-	uint32_t aset_shape;
 	union {
 		char in[TERM_INLINE];  /* len < TERM_INLINE: the string, NUL-terminated */
 		char *out;             /* owned, NUL-terminated; longer strings */
@@ -114,7 +106,15 @@ struct entry {
 	uint32_t term;
 	uint32_t n[3];                 /* posts by label, as in struct wsum */
 	float sent;
-	uint32_t authors;              /* estimate, set when a level-1/2 bucket closes */
+	/*
+	 * Closed level-1/2 buckets: the author estimate, set when the bucket
+	 * closes. Open level-1 buckets: 1 + the group column of the entry's
+	 * author set, 0 while the set has none - a copy of what the set says
+	 * (kept equal wherever a set takes a column, checked by window_check),
+	 * so counting a post, which reads the entry anyway, can add the author
+	 * to a column without reading the set.
+	 */
+	uint32_t authors;
 };
 
 struct bucket {
@@ -127,6 +127,14 @@ struct bucket {
 	struct entry *e;               /* owned */
 	struct hll_set *sk;            /* owned; authors of e[i], parallel to e; NULL at level 0 */
 	struct hll_group grp;          /* level 1 while open: the dense sets of sk (see hll.h) */
+	/*
+	 * Level 1 while open: author adds not yet applied to sk, each
+	 * (entry index << 32 | author hash as stored); see "Author sets of an
+	 * open minute" below. Owned; alog_cap slots, freed when the bucket
+	 * closes.
+	 */
+	uint64_t *alog;
+	uint32_t alog_n, alog_cap;
 	uint32_t *idx;                 /* owned; entry index + 1, 0 = empty */
 	uint32_t idx_cap;
 	uint32_t error;                /* largest count dropped by pruning */
@@ -548,6 +556,152 @@ static uint32_t bucket_get(struct window *w, struct bucket *b, uint32_t term)
 	return ix;
 }
 
+/*
+ * Author sets of an open minute. Adding a post's author to the set of each
+ * of its terms directly costs a cache line per sparse set: a random line of
+ * a set of a few KiB, among megabytes of sets per minute, and those lines
+ * push the tokenizer's and the sentiment tables out of the cache on every
+ * post. So a post does not touch the sets: it appends (entry, author) to
+ * its minute's log - a sequential write - and the log is applied in
+ * batches sorted by entry, so each set takes all its adds of a batch in one
+ * run (hll_group_add_run: its lines are in cache after the first few, and
+ * it grows once for the run instead of doubling on the way), and the other
+ * tables are evicted once per batch instead of once per post. A batch is a
+ * full log or whatever is pending when something reads the sets. The log
+ * grows from ALOG_FIRST to ALOG_MAX slots of 8 bytes (2 MiB) per open minute
+ * and a flush borrows as much again to sort: the memory stays bounded, and
+ * a quiet window's minutes keep small logs. The one exception is a set in
+ * a group column: its register row is picked by the author and shared by
+ * all the post's dense terms (see hll.h), so a post updates it at once,
+ * finding the column through the entry's copy of it (struct entry.authors);
+ * logging those adds too measured slower.
+ *
+ * Why this is exact: a set is a union, so adds applied later or in another
+ * order give the same set - the same hashes while exact, the same registers
+ * once dense (a sparse set that takes a column carries all its hashes into
+ * it, whenever that happens). What must hold is that nothing reads a set
+ * while adds for it wait in the log: every reader of open level-1 sets -
+ * term_authors (through window_fill_view and window_lookup),
+ * window_open_minutes, closing (which prunes and so renumbers entries),
+ * window_check and saving - applies the log first. Until then the entry
+ * indexes in the log stay valid: entries of an open bucket only move when
+ * it is pruned, at close.
+ */
+#define ALOG_FIRST 256u
+#define ALOG_MAX   (1u << 18) /* larger batches measured barely faster */
+
+/*
+ * Sorts x[0..n) by entry index (the high word) with a stable LSD radix sort
+ * over the bits that indexes below nentries use, in as few passes of at most
+ * 16 bits as they need - one for a minute of up to 65536 terms. Returns the
+ * sorted array (x or a copy the caller frees), or NULL when out of memory.
+ */
+static uint64_t *alog_sort(uint64_t *x, uint32_t n, uint32_t nentries, uint64_t **to_free)
+{
+	uint32_t bits = nentries > 1 ? 32 - (uint32_t)__builtin_clz(nentries - 1) : 1;
+	uint32_t passes = (bits + 15) / 16, digit = (bits + passes - 1) / passes;
+	uint64_t *tmp = malloc((size_t)n * sizeof *tmp);
+	uint32_t *cnt = malloc(((size_t)1 << digit) * sizeof *cnt);
+	*to_free = tmp;
+	if (!tmp || !cnt) {
+		free(cnt);
+		return NULL;
+	}
+	for (uint32_t p = 0; p < passes; p++) {
+		uint32_t shift = 32 + p * digit, mask = (1u << digit) - 1, sum = 0;
+		memset(cnt, 0, (mask + 1) * sizeof *cnt);
+		for (uint32_t i = 0; i < n; i++)
+			cnt[(x[i] >> shift) & mask]++;
+		for (uint32_t d = 0; d <= mask; d++) {
+			uint32_t c = cnt[d];
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			tmp[cnt[(x[i] >> shift) & mask]++] = x[i];
+		uint64_t *t = x;
+		x = tmp;
+		tmp = t;
+	}
+	free(cnt);
+	return x;
+}
+
+/* Adds an author to the set of entry ix of open level-1 bucket b, keeping the column copy. */
+static inline void entry_add_author(struct bucket *b, uint32_t ix, const struct hll_key *k)
+{
+	struct hll_set *set = &b->sk[ix];
+	/* -ENOMEM leaves the set without this author: fewer authors, never wrong ones */
+	hll_group_add(&b->grp, set, k);
+	if (set->cap == HLL_SET_COLUMN)
+		b->e[ix].authors = set->n + 1;
+}
+
+/* Applies b's pending author adds to its sets. */
+static void bucket_flush_authors(struct bucket *b)
+{
+	uint32_t n = b->alog_n;
+	if (n == 0)
+		return;
+	b->alog_n = 0;
+	/* scratch for one flush only: a window keeps no sort memory between them */
+	uint64_t *to_free;
+	const uint64_t *x = alog_sort(b->alog, n, b->n, &to_free);
+	if (!x)
+		x = b->alog; /* out of memory to sort: unsorted is slower, not wrong */
+	/* a run x[i..j) of one entry: sorted, every add of its set in this flush */
+	for (uint32_t i = 0, j; i < n; i = j) {
+		uint32_t ix = (uint32_t)(x[i] >> 32);
+		for (j = i + 1; j < n && (uint32_t)(x[j] >> 32) == ix; j++)
+			;
+		if (j < n) /* the next run's set, read in the order of the sort */
+			__builtin_prefetch(&b->sk[x[j] >> 32]);
+		/* -ENOMEM leaves the set without some authors: fewer, never wrong ones */
+		hll_group_add_run(&b->grp, &b->sk[ix], x + i, j - i);
+		if (b->sk[ix].cap == HLL_SET_COLUMN)
+			b->e[ix].authors = b->sk[ix].n + 1;
+	}
+	free(to_free);
+}
+
+/* Applies the pending author adds of every open minute: before anything reads their sets. */
+static void window_flush_authors(struct window *w)
+{
+	struct level *L = &w->lv[1];
+	for (uint32_t i = 0; i < L->nslots; i++)
+		bucket_flush_authors(&L->b[i]);
+}
+
+/*
+ * Makes room for need more log slots in b: grows the log up to ALOG_MAX,
+ * then applies it. False when there is no log memory at all: the caller
+ * adds to the sets directly.
+ */
+static bool alog_room(struct bucket *b, uint32_t need)
+{
+	if (b->alog_cap - b->alog_n >= need)
+		return true;
+	if (b->alog_cap < ALOG_MAX) {
+		uint32_t cap = b->alog_cap ? b->alog_cap * 2 : ALOG_FIRST;
+		uint64_t *l = realloc(b->alog, (size_t)cap * sizeof *l);
+		if (l) {
+			b->alog = l;
+			b->alog_cap = cap;
+			if (cap - b->alog_n >= need)
+				return true;
+		}
+	}
+	bucket_flush_authors(b);
+	return b->alog_cap >= need;
+}
+
+static void alog_free(struct bucket *b)
+{
+	free(b->alog);
+	b->alog = NULL;
+	b->alog_n = b->alog_cap = 0;
+}
+
 /* Drops every entry and returns the slot to empty, keeping its memory. */
 static void bucket_clear(struct window *w, struct bucket *b)
 {
@@ -557,6 +711,7 @@ static void bucket_clear(struct window *w, struct bucket *b)
 		term_unref(w, b->e[i].term);
 	}
 	hll_group_free(&b->grp);
+	alog_free(b); /* closed buckets have none; an open one's pending adds go with its sets */
 	w->entries -= b->n;
 	b->n = 0;
 	b->key = EMPTY_KEY;
@@ -800,6 +955,9 @@ static void bucket_close(struct window *w, int level, struct bucket *b)
 	assert(b->state == B_OPEN);
 	b->state = B_CLOSED;
 	if (level == 1) {
+		/* pruning renumbers entries and the sets are read from here on */
+		bucket_flush_authors(b);
+		alog_free(b);
 		/* Empty entries only carried authors for counts that were pruned
 		 * at level 0 - impossible now that both levels count at arrival -
 		 * so every entry here has a count. */
@@ -974,6 +1132,7 @@ void window_free(struct window *w)
 			for (uint32_t k = 0; b->sk && k < b->n; k++)
 				hll_set_clear(&b->sk[k]);
 			hll_group_free(&b->grp);
+			alog_free(b);
 			free(b->e);
 			free(b->sk);
 			free(b->idx);
@@ -1018,6 +1177,7 @@ int window_open_minutes(struct window *w, int64_t from_ms, int64_t to_ms, int ki
 		    (id = term_find(w, (uint8_t)kind, term, len, h, k, NULL)) == NO_TERM)
 			id = NO_TERM - 1; /* unknown term: volumes only, no rows */
 	}
+	window_flush_authors(w); /* rows carry the open sets' estimates */
 	/* oldest first: each turn takes the oldest open minute after the last one */
 	for (int64_t after = INT64_MIN;;) {
 		struct bucket *b = NULL;
@@ -1068,26 +1228,25 @@ void window_advance(struct window *w, int64_t now_ms)
 
 /*
  * Counting a post's tokens. Done one token at a time, each token is a chain
- * of dependent cache misses - term index slot, term, its entries, the author
- * set's memory - and the core waits on each in turn. So the tokens of a post
- * go through in batches, in passes, each pass prefetching for every token
- * what a later pass will read, so the misses of different tokens overlap:
+ * of dependent cache misses - term index slot, term, its entries - and the
+ * core waits on each in turn. So the tokens of a post go through in
+ * batches, in passes, each pass prefetching for every token what a later
+ * pass will read, so the misses of different tokens overlap:
  *
- *   1. hash; probe the term index by tag (the index is small and mostly in
- *      cache); prefetch both lines of the likely term
- *   2. confirm the term or intern it; dedupe within the post; by the term's
- *      hints, prefetch its level-0 and level-1 entries, its author set and
- *      the line of the set's memory this post's author goes to
- *   3. confirm the entries (or create them); count into them and into the
- *      term's totals
- *   4. add the author to the author sets; refresh the terms' set hints
+ *   1. hash; prefetch the term index slot
+ *   2. probe the term index by tag; prefetch both lines of the likely term
+ *   3. confirm the term or intern it; dedupe within the post; by the term's
+ *      hints, prefetch its level-0 and level-1 entries
+ *   4. confirm the entries (or create them); count into them and into the
+ *      term's totals; the author goes to the entry's group column, or to
+ *      the minute's log of author adds (see "Author sets of an open minute")
  *
  * The author is the same for every token of a post, so what the sets need of
- * it (probe start, register, rank) is computed once (struct hll_key).
- * Passes keep term ids and entry indexes, never pointers: interning a term or
- * adding an entry may move arrays (a prefetch of a stale address only wastes
- * the load). Dedupe happens in token order in pass 2, so it holds across
- * batches of one post too.
+ * it (register, rank, the row of the group table) is computed once (struct
+ * hll_key). Passes keep term ids and entry indexes, never pointers: interning
+ * a term or adding an entry may move arrays (a prefetch of a stale address
+ * only wastes the load). Dedupe happens in token order in pass 3, so it holds
+ * across batches of one post too.
  */
 #define ADD_BATCH 32
 
@@ -1141,6 +1300,9 @@ static void add_batch(struct window *w, const struct add_post *a, const struct t
 	assert(n <= ADD_BATCH);
 	for (size_t k = 0; k < n; k++) {
 		h[k] = term_key(tk[k].kind, tk[k].s, tk[k].len, &key[k]);
+		__builtin_prefetch(&w->tindex[term_tag(h[k]) & (w->tindex_cap - 1)]);
+	}
+	for (size_t k = 0; k < n; k++) {
 		id[k] = term_guess(w, h[k]);
 		if (id[k] != NO_TERM) {
 			__builtin_prefetch(&w->terms[id[k]], 1);
@@ -1162,13 +1324,16 @@ static void add_batch(struct window *w, const struct add_post *a, const struct t
 		x1[m] = entry_hint(t, 1, b1);
 		if (x0[m] != NO_TERM)
 			__builtin_prefetch(&b0->e[x0[m]], 1);
-		if (x1[m] != NO_TERM) {
+		if (x1[m] != NO_TERM)
 			__builtin_prefetch(&b1->e[x1[m]], 1);
-			__builtin_prefetch(&b1->sk[x1[m]], 1);
-		}
-		hll_group_where_prefetch(t->aset_base, t->aset_shape, &a->author);
 		id[m++] = i;
 	}
+	/*
+	 * Room in the log for every token of the batch, so nothing applies the
+	 * log - which may widen the group table - while row points into it.
+	 */
+	bool logged = alog_room(b1, ADD_BATCH);
+	uint8_t *row = b1->grp.reg ? b1->grp.reg + (size_t)a->author.row * b1->grp.stride : NULL;
 	for (uint32_t k = 0; k < m; k++) {
 		uint32_t i = id[k];
 		x0[k] = entry_confirm(w, 0, b0, i, x0[k]);
@@ -1180,21 +1345,24 @@ static void add_batch(struct window *w, const struct add_post *a, const struct t
 				wsum_count(&t->sum[WINDOW_5M], a);
 		}
 		if (x1[k] != NO_TERM) {
-			entry_count(&b1->e[x1[k]], a);
+			struct entry *e1 = &b1->e[x1[k]];
+			entry_count(e1, a);
 			wsum_count(&t->sum[WINDOW_1H], a);
 			wsum_count(&t->sum[WINDOW_24H], a);
+			if (!logged) {
+				entry_add_author(b1, x1[k], &a->author);
+			} else if (e1->authors) {
+				/* the set is column authors - 1 of the table: max into its register */
+				uint8_t *r = row + (e1->authors - 1);
+				if (*r < a->author.rank)
+					*r = a->author.rank;
+			} else {
+				b1->alog[b1->alog_n++] = (uint64_t)x1[k] << 32 | a->author.v;
+			}
 		} else if (x0[k] == NO_TERM && t->refs == 0) {
 			/* out of memory for a new term's entries: nothing names it */
 			term_release(w, i);
 		}
-	}
-	for (uint32_t k = 0; k < m; k++) {
-		if (x1[k] == NO_TERM)
-			continue;
-		struct hll_set *set = &b1->sk[x1[k]];
-		hll_group_add(&b1->grp, set, &a->author);
-		struct wterm *t = &w->terms[id[k]];
-		hll_group_where(&b1->grp, set, &t->aset_base, &t->aset_shape);
 	}
 }
 
@@ -1238,6 +1406,9 @@ enum window_add_result window_add_post(struct window *w, const struct window_pos
 		w->post_seq = 1;
 	a.seq = w->post_seq;
 	hll_key_init(&a.author, p->author_hash);
+	/* the author's row of the group table, which the post's dense terms share */
+	for (uint32_t o = 0; a.b1->grp.reg && o < a.b1->grp.ncols; o += 64)
+		__builtin_prefetch(a.b1->grp.reg + (size_t)a.author.row * a.b1->grp.stride + o, 1);
 	for (size_t at = 0; at < p->ntokens; at += ADD_BATCH)
 		add_batch(w, &a, p->tokens + at,
 			  p->ntokens - at < ADD_BATCH ? p->ntokens - at : ADD_BATCH);
@@ -1260,7 +1431,7 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 		for (uint32_t i = 0; i < L->nslots; i++) {
 			const struct bucket *b = &L->b[i];
 			bytes += sizeof *b + b->cap * sizeof *b->e + b->idx_cap * sizeof *b->idx +
-				 hll_group_bytes(&b->grp);
+				 hll_group_bytes(&b->grp) + b->alog_cap * sizeof *b->alog;
 			if (b->sk)
 				bytes += b->cap * sizeof *b->sk;
 			for (uint32_t k = 0; b->sk && k < b->n; k++)
@@ -1557,6 +1728,7 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 	int rc = -ENOMEM;
 
 	memset(heaps, 0, sizeof heaps);
+	window_flush_authors(w); /* term_authors reads the open minutes' sets */
 	v->window = win;
 	v->series_points = series_points[win];
 	v->series_step_ms = level_span_ms[win] * (level_nwin[win] / series_points[win]);
@@ -1716,6 +1888,7 @@ void window_lookup(struct window *w, int win, int kind, const char *term, size_t
 	uint32_t id = term_find(w, (uint8_t)kind, term, len, h, k, NULL);
 	if (id == NO_TERM)
 		return;
+	window_flush_authors(w);
 	const struct wsum *sm = &w->terms[id].sum[win];
 	uint32_t series[SNAPSHOT_SERIES_POINTS] = { 0 };
 	out->found = true;
@@ -1740,6 +1913,7 @@ int window_check(struct window *w, char *err, size_t errlen)
 		goto out;
 	}
 	int64_t end1 = floor_div(w->end_ms, 60000);
+	window_flush_authors(w); /* the sets are checked as they will be read */
 	for (int l = 0; l < NLEVELS; l++) {
 		const struct level *L = &w->lv[l];
 		for (uint32_t i = 0; i < L->nslots; i++) {
@@ -1769,6 +1943,13 @@ int window_check(struct window *w, char *err, size_t errlen)
 					snprintf(err, errlen, "term '%s': %u authors, %u posts",
 						 term_str(&w->terms[e->term]), a->n,
 						 entry_total(e));
+					goto out;
+				}
+				/* an open minute's entry names its set's column, or none */
+				if (l == 1 && b->state == B_OPEN && e->authors != (col ? a->n + 1 : 0)) {
+					snprintf(err, errlen, "term '%s': entry names column %u, set %u",
+						 term_str(&w->terms[e->term]), e->authors,
+						 col ? a->n + 1 : 0);
 					goto out;
 				}
 				refs[e->term]++;
@@ -1898,14 +2079,18 @@ static bool get_varint32(struct rd *r, uint32_t *v)
 	return true;
 }
 
-/* An entry: term id, counts by label and authors as numbers, the sentiment sum as is. */
-static void put_entry(struct strbuf *sb, const struct entry *e)
+/*
+ * An entry: term id, counts by label and authors as numbers, the sentiment
+ * sum as is. An open minute's entry saves 0 authors: its copy of the set's
+ * column is rebuilt from the set on load.
+ */
+static void put_entry(struct strbuf *sb, const struct entry *e, bool open_minute)
 {
 	put_varint(sb, e->term);
 	for (int i = 0; i < 3; i++)
 		put_varint(sb, e->n[i]);
 	PUT(sb, e->sent);
-	put_varint(sb, e->authors);
+	put_varint(sb, open_minute ? 0 : e->authors);
 }
 
 static bool get_entry(struct rd *r, struct entry *e)
@@ -2137,6 +2322,14 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 	uint8_t started = w->started;
 	size_t start = sb->len;
 
+	/*
+	 * The pending author adds go into the sets first, so the state holds
+	 * sets only. That changes how w holds its authors, not what they are:
+	 * w is logically const, and every window comes from window_new, never
+	 * from a const object, so writing through it is defined.
+	 */
+	window_flush_authors((struct window *)w);
+
 	PUT(sb, magic);
 	PUT(sb, w->end_ms);
 	PUT(sb, w->wall_ms);
@@ -2186,7 +2379,7 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 			PUT(sb, b->grp.ncols);
 			PUT(sb, b->grp.stride);
 			for (uint32_t k = 0; k < b->n; k++) {
-				put_entry(sb, &b->e[k]);
+				put_entry(sb, &b->e[k], l == 1 && b->state == B_OPEN);
 				if (b->sk)
 					put_set(sb, &b->grp, &b->sk[k]);
 			}
@@ -2321,6 +2514,9 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 		w->entries++;
 		if (has_sk && !get_set(r, &b->grp, &b->sk[k]))
 			return -EINVAL;
+		/* an open minute's entry keeps a copy of its set's column (struct entry) */
+		if (l == 1 && state == B_OPEN)
+			e->authors = b->sk[k].cap == HLL_SET_COLUMN ? b->sk[k].n + 1 : 0;
 	}
 	bucket_reindex(b);
 	for (uint32_t k = 0; k < n; k++)

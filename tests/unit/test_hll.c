@@ -233,6 +233,62 @@ START_TEST(test_hll_group_column_estimate_at_10k_is_within_2_percent)
 }
 END_TEST
 
+/*
+ * A run of adds to one member (as a sorted log delivers them) must leave it
+ * holding what the same adds one by one would: exact counts while exact,
+ * the same registers once in a column - whatever form it starts in, with
+ * repeats and a hash of 0 in the run, and when the run is split in pieces.
+ */
+START_TEST(test_hll_group_add_run_holds_what_adds_one_by_one_would)
+{
+	static const uint32_t sizes[] = { 1, 5, 6, 7, 40, 1024, 1025, 5000 };
+	enum { N = sizeof sizes / sizeof *sizes };
+	struct hll_group g = { 0 }, h = { 0 };
+	struct hll_set run[N], one[N];
+	memset(run, 0, sizeof run);
+	memset(one, 0, sizeof one);
+	uint64_t *x = malloc((3 * 5000 + 1) * sizeof *x);
+	for (int m = 0; m < N; m++) {
+		/* a few authors added singly first, so runs also start from sparse */
+		for (uint64_t i = 0; i < 3 && i < sizes[m]; i++) {
+			struct hll_key k;
+			hll_key_init(&k, author(i, 40 + (uint64_t)m));
+			ck_assert_int_eq(hll_group_add(&g, &run[m], &k), 0);
+			ck_assert_int_eq(hll_group_add(&h, &one[m], &k), 0);
+		}
+		size_t n = 0;
+		for (int rep = 0; rep < 3; rep++) /* every author three times */
+			for (uint64_t i = 0; i < sizes[m]; i++)
+				x[n++] = (uint64_t)m << 32 | author(i, 40 + (uint64_t)m);
+		x[n++] = (uint64_t)m << 32; /* hash 0, stored as 1 */
+		/* in two pieces: the second finds the set grown by the first */
+		ck_assert_int_eq(hll_group_add_run(&g, &run[m], x, n / 3), 0);
+		ck_assert_int_eq(hll_group_add_run(&g, &run[m], x + n / 3, n - n / 3), 0);
+		for (size_t i = 0; i < n; i++) {
+			struct hll_key k;
+			hll_key_init(&k, (uint32_t)x[i]);
+			ck_assert_int_eq(hll_group_add(&h, &one[m], &k), 0);
+		}
+	}
+	for (int m = 0; m < N; m++) {
+		ck_assert_uint_eq(run[m].cap == HLL_SET_COLUMN, one[m].cap == HLL_SET_COLUMN);
+		ck_assert_uint_eq(hll_group_count(&g, &run[m]), hll_group_count(&h, &one[m]));
+		if (sizes[m] < 1024) /* exact: every author, 0 as 1 (author() is never 1 here) */
+			ck_assert_uint_eq(hll_group_count(&g, &run[m]), sizes[m] + 1);
+	}
+	ck_assert_int_eq(hll_group_detach(&g, run, N), 0);
+	ck_assert_int_eq(hll_group_detach(&h, one, N), 0);
+	for (int m = 0; m < N; m++) {
+		ck_assert_uint_eq(hll_set_count(&run[m]), hll_set_count(&one[m]));
+		if (run[m].cap == HLL_SET_DENSE)
+			ck_assert(memcmp(run[m].u.heap.mem, one[m].u.heap.mem, HLL_REGISTERS) == 0);
+		hll_set_clear(&run[m]);
+		hll_set_clear(&one[m]);
+	}
+	free(x);
+}
+END_TEST
+
 START_TEST(test_hll_union_reset_forgets_the_last_hash)
 {
 	/*
@@ -275,6 +331,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hll_group_columns_hold_what_dense_sets_would);
 	tcase_add_test(tc, test_hll_group_column_estimate_at_10k_is_within_2_percent);
 	tcase_add_test(tc, test_hll_union_reset_forgets_the_last_hash);
+	tcase_add_test(tc, test_hll_group_add_run_holds_what_adds_one_by_one_would);
 	suite_add_tcase(s, tc);
 	return s;
 }

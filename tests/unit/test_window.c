@@ -960,6 +960,140 @@ START_TEST(test_window_refuses_truncated_or_corrupt_state_with_a_reason)
 END_TEST
 
 
+/*
+ * A state saved before open minutes kept a log of author adds (format TWS4,
+ * the format this code still writes; see tests/fixtures/window/ORIGIN.md):
+ * it loads, and the window then renders the views and emits the closed
+ * minutes that the code that saved it did, author estimates included.
+ */
+START_TEST(test_window_loads_a_state_saved_before_author_logs_and_continues_the_same)
+{
+	struct window_config c;
+	window_config_defaults(&c);
+	c.lateness_ms = 120000;
+	c.top_m = 64;
+	c.warmup_ms = 0;
+	size_t len, vlen, mlen;
+	char *st = tu_read_fixture("window/state-v4.bin", &len);
+	char *want_views = tu_read_fixture("window/state-v4.views.json", &vlen);
+	char *want_minutes = tu_read_fixture("window/state-v4.minutes.txt", &mlen);
+	char err[256] = "";
+	struct window *w = NULL;
+	ck_assert_msg(window_state_load(&w, &c, st, len, err, sizeof err) == 0, "%s", err);
+	check_invariants(w);
+	/* saved again, the same bytes: the format did not change */
+	size_t len2;
+	char *st2 = state_of(w, &len2);
+	ck_assert_uint_eq(len2, len);
+	ck_assert(memcmp(st, st2, len) == 0);
+
+	struct minute_log lg = { STRBUF_INIT };
+	window_set_minute_sink(w, log_minute, &lg);
+	int64_t now = T0 + 30000 * 150;
+	window_advance(w, now);
+	char *views = views_json(w);
+	ck_assert_uint_eq(strlen(views), vlen);
+	ck_assert_str_eq(views, want_views);
+	feed_stream(w, now, 10000, 7);
+	window_advance(w, now + 10000 * 150 + 600000);
+	ck_assert_uint_gt(mlen, 1000);
+	ck_assert_str_eq(lg.sb.buf, want_minutes);
+	check_invariants(w);
+	free(views);
+	free(st);
+	free(st2);
+	free(want_views);
+	free(want_minutes);
+	sb_free(&lg.sb);
+	window_free(w);
+}
+END_TEST
+
+/*
+ * An open minute takes its author adds into a log that is applied to the
+ * sets in batches (when it fills, and before anything reads the sets). Fed
+ * more adds than the log holds, with reads, a save and a restore in
+ * between, every set must hold exactly the authors it was given: inline,
+ * sparse and group-column sets alike.
+ */
+START_TEST(test_window_author_sets_are_exact_across_log_batches_reads_and_saves)
+{
+	/* past the read, 60,000 posts log 5 adds each: more than a full log */
+	enum { POSTS = 90000, FILLER = 2000 };
+	struct window *w = mkwin(60000, 4096);
+	char names[8][16];
+	struct token tk[8];
+	rng_state = 17;
+	for (int i = 0; i < POSTS; i++) {
+		/* "few": 3 authors; "mid": 700; "many": 6000 (a column); the
+		 * fillers spread adds over many small sets */
+		uint32_t a = (uint32_t)(rnd() % 6000) + 1;
+		size_t nt = 0;
+		tk[nt++] = (struct token){ "many", 4, TERM_WORD };
+		if (i % 10 == 0)
+			tk[nt++] = (struct token){ "mid", 3, TERM_WORD };
+		for (int f = 0; f < 5; f++) {
+			int l = snprintf(names[nt], sizeof names[nt], "f%u",
+					 (unsigned)(rnd() % FILLER));
+			tk[nt] = (struct token){ names[nt], (uint16_t)l, TERM_WORD };
+			nt++;
+		}
+		uint32_t author = a;
+		if (i % 10 == 0)
+			author = (uint32_t)(i / 10) % 700 + 1; /* mid sees authors 1..700 */
+		if (i % 1000 == 5) {
+			tk[nt++] = (struct token){ "few", 3, TERM_WORD };
+			author = (uint32_t)(i / 1000) % 3 + 1;
+		}
+		struct window_post p = { T0 + 1000 + i / 1000, author * 2654435761u + 1, 0.1f, tk,
+					 nt };
+		ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+		if (i == POSTS / 3) {
+			/* a read in the middle applies what is pending */
+			ck_assert_uint_eq(authors_of(w, WINDOW_1H, "few"), 3);
+			check_invariants(w);
+		}
+	}
+	ck_assert_uint_eq(authors_of(w, WINDOW_1H, "few"), 3);
+	ck_assert_uint_eq(authors_of(w, WINDOW_5M, "mid"), 700);
+	double err = fabs(authors_of(w, WINDOW_1H, "many") - 6000.0) / 6000.0;
+	ck_assert_msg(err <= 0.02, "open minute: error %.4f", err);
+	check_invariants(w);
+
+	/* more adds after the read, then a save with them pending */
+	for (uint32_t a = 701; a <= 720; a++)
+		add1(w, T0 + 59000, "mid", a * 2654435761u + 1);
+	size_t len;
+	char *st = state_of(w, &len);
+	char why[256] = "";
+	struct window *b = NULL;
+	struct window_config c;
+	window_config_defaults(&c);
+	c.lateness_ms = 60000;
+	c.top_m = 4096;
+	c.warmup_ms = 0;
+	ck_assert_msg(window_state_load(&b, &c, st, len, why, sizeof why) == 0, "%s", why);
+	check_invariants(b);
+	struct window *both[2] = { w, b };
+	for (int k = 0; k < 2; k++) {
+		ck_assert_uint_eq(authors_of(both[k], WINDOW_1H, "mid"), 720);
+		ck_assert_uint_eq(authors_of(both[k], WINDOW_1H, "few"), 3);
+		ck_assert_uint_eq(authors_of(both[k], WINDOW_1H, "many"),
+				  authors_of(w, WINDOW_1H, "many"));
+		/* closed: the history estimates are the same sets' counts */
+		window_advance(both[k], T0 + 125000);
+		ck_assert_uint_eq(authors_of(both[k], WINDOW_1H, "mid"), 720);
+		ck_assert_uint_eq(authors_of(both[k], WINDOW_24H, "few"), 3);
+		check_invariants(both[k]);
+	}
+	err = fabs(authors_of(b, WINDOW_24H, "many") - 6000.0) / 6000.0;
+	ck_assert_msg(err <= 0.02, "closed minute: error %.4f", err);
+	free(st);
+	window_free(w);
+	window_free(b);
+}
+END_TEST
+
 static int open_log(void *ctx, int64_t minute_ms, const struct window_minute_row *rows, size_t n,
 		    const struct window_minute_volume *v)
 {
@@ -1029,6 +1163,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_restores_the_watermark_so_old_posts_stay_late);
 	tcase_add_test(tc, test_window_refuses_truncated_or_corrupt_state_with_a_reason);
 	tcase_add_test(tc, test_window_lists_open_minutes_with_rows_and_volume);
+	tcase_add_test(tc, test_window_loads_a_state_saved_before_author_logs_and_continues_the_same);
+	tcase_add_test(tc, test_window_author_sets_are_exact_across_log_batches_reads_and_saves);
 	suite_add_tcase(s, tc);
 	return s;
 }
