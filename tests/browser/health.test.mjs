@@ -1,11 +1,14 @@
 // The dashboard tells the user when the server is running but unhealthy:
 // while another process holds the database's write lock, a banner names the
 // database problem, the live table keeps updating, and the banner goes away
-// once writes resume.
+// once writes resume. A corrupt database file at start gets the same banner,
+// and it goes away once a valid database is put in its place.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { httpGet, startTrendd, waitFor } from '../lib/harness.mjs';
+import { httpGet, startTrendd, tmpDir, waitFor } from '../lib/harness.mjs';
 import { launch, shot, stopServer } from './browser.mjs';
 
 describe('health banner', () => {
@@ -47,6 +50,47 @@ describe('health banner', () => {
     holder.stdin.end('COMMIT;\n');
     await new Promise((r) => holder.on('exit', r));
     holder = null;
+    await page.waitForSelector('[data-testid="health-banner"]', { state: 'hidden', timeout: 45000 });
+    assert.deepEqual(b.problems, []);
+  });
+});
+
+describe('health banner for a corrupt database file', () => {
+  let server, b, page;
+  const dir = tmpDir();
+  const db = path.join(dir, 'trendd.db');
+
+  before(async () => {
+    // a valid database to restore later, from a first run
+    const first = await startTrendd(['--demo', '--demo-rate', '200'], { db: path.join(dir, 'backup.db') });
+    await waitFor(async () => (await httpGet(first.base, '/healthz')).json.db?.batches >= 1,
+      { what: 'a first commit' });
+    await first.stop();
+    // garbage where the database should be: SQLite's header, then noise
+    const junk = Buffer.alloc(64 * 1024, 0x5a);
+    Buffer.from('SQLite format 3\0').copy(junk);
+    fs.writeFileSync(db, junk);
+    server = await startTrendd(['--demo', '--demo-rate', '200'], { db });
+    b = await launch();
+    page = await b.page();
+  });
+
+  after(async () => {
+    if (b) await b.close();
+    await stopServer(server).catch(() => {});
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names the bad file while live trends keep moving, and clears once a backup is restored', async () => {
+    await page.goto(server.base + '/');
+    await page.waitForSelector('[data-testid="trend-row"]');
+    await page.waitForSelector('[data-testid="health-banner"]:not([hidden])', { timeout: 45000 });
+    const text = await page.textContent('[data-testid="health-banner"]');
+    assert.match(text, /Database: .*(corrupt|not an SQLite database|malformed)/);
+    assert.match(text, /Live trends keep updating/);
+    await shot(page, 'health-banner-corrupt');
+
+    fs.copyFileSync(path.join(dir, 'backup.db'), db);
     await page.waitForSelector('[data-testid="health-banner"]', { state: 'hidden', timeout: 45000 });
     assert.deepEqual(b.problems, []);
   });
