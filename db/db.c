@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -450,18 +451,25 @@ static char *file_uri_immutable(const char *path)
  * anything opens it for writing: the header, the schema version, the schema
  * and the small tables start-up reads. A file that is not a database, is
  * corrupt where these reads reach, or is an SQLite file of some other program
- * (tables but no schema version) fails with SQLITE_NOTADB or SQLITE_CORRUPT
- * and is left byte for byte as it was. The connection is opened read-only
- * and "immutable" (a URI parameter): SQLite then takes no locks and creates
- * no -wal or -shm file next to the database. Creating them here would be
- * harmful besides: they take the file's mode, so a probe of a read-only
- * file would leave a read-only -shm behind that keeps every later write
- * connection read-only after the file itself is made writable again. An
- * immutable reader ignores a -wal file, so it checks the main file as of its
- * last WAL checkpoint, which is what can be corrupt. Other
- * errors are returned too; the caller lets the normal open report them. Does
- * not catch damage in pages these reads do not reach: SQLite reports that
- * when a write touches it, and the writer then drops the file the same way.
+ * (tables but no schema version, or a schema version without trendd's
+ * tables) fails with SQLITE_NOTADB or SQLITE_CORRUPT and is left byte for
+ * byte as it was. Other errors are returned too; the caller lets the normal
+ * open report them. Does not catch damage in pages these reads do not reach:
+ * SQLite reports that when a write touches it, and the writer then drops the
+ * file the same way.
+ *
+ * Without a -wal file the connection is "immutable" (a URI parameter): SQLite
+ * takes no locks and creates no -wal or -shm file. Creating them would be
+ * harmful besides: they take the file's mode, so a probe of a read-only file
+ * would leave a read-only -shm behind that keeps every later write
+ * connection read-only after the file itself is made writable again.
+ *
+ * With a -wal file (trendd was killed, or the power failed, possibly in the
+ * middle of a WAL checkpoint) the database is the file and its WAL together:
+ * the main file alone may look corrupt while the whole is fine. The probe
+ * then reads through a plain read-only connection, which replays the WAL
+ * into the -shm index without writing either file, and a -shm it had to
+ * create is removed again after it closes, for the reason above.
  */
 static int file_probe(struct db *db, char *err, size_t errlen)
 {
@@ -477,15 +485,26 @@ static int file_probe(struct db *db, char *err, size_t errlen)
 	struct stat st;
 	int64_t v = 0, n = 0;
 	int rc;
-	char *uri;
+	char *uri, wal[4200], shm[4200];
+	bool has_wal, had_shm;
 
 	if (stat(db->path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
 		return SQLITE_OK;
-	if (!(uri = file_uri_immutable(db->path)))
-		return SQLITE_NOMEM;
-	rc = sqlite3_open_v2(uri, &conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
-			     db->vfs);
-	free(uri);
+	snprintf(wal, sizeof wal, "%s-wal", db->path);
+	snprintf(shm, sizeof shm, "%s-shm", db->path);
+	has_wal = stat(wal, &st) == 0 && st.st_size > 0;
+	had_shm = stat(shm, &st) == 0;
+	if (has_wal) {
+		rc = sqlite3_open_v2(db->path, &conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+				     db->vfs);
+	} else {
+		if (!(uri = file_uri_immutable(db->path)))
+			return SQLITE_NOMEM;
+		rc = sqlite3_open_v2(uri, &conn,
+				     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+				     db->vfs);
+		free(uri);
+	}
 	if (rc != SQLITE_OK) {
 		describe(db->path, conn, rc, "open", err, errlen);
 		goto out;
@@ -509,13 +528,22 @@ static int file_probe(struct db *db, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof reads / sizeof reads[0] && v <= DB_SCHEMA_VERSION; i++) {
 		if (v < since[i])
 			continue;
-		if ((rc = exec_int(conn, reads[i], &n)) != SQLITE_OK) {
+		if ((rc = exec_int(conn, reads[i], &n)) == SQLITE_ERROR) {
+			/* a schema version but not its tables: some other program's file */
+			snprintf(err, errlen, "%s: not a trendd database (schema version %lld without "
+				 "trendd's tables: %s)", db->path, (long long)v, sqlite3_errmsg(conn));
+			rc = SQLITE_NOTADB;
+			goto out;
+		}
+		if (rc != SQLITE_OK) {
 			describe(db->path, conn, rc, "read the database", err, errlen);
 			goto out;
 		}
 	}
 out:
 	sqlite3_close_v2(conn);
+	if (has_wal && !had_shm)
+		unlink(shm);
 	return rc;
 }
 
@@ -675,12 +703,12 @@ int db_conn_reopen(struct db *db, char *err, size_t errlen)
 
 	conn_close(db);
 	/*
-	 * Only a file found bad is probed again (to take a valid one put in its
-	 * place); the other faults (read-only, full, locked) are the write
-	 * connection's to report.
+	 * Every reopen reads the file first, as a start does: the file may have
+	 * been replaced (by a valid one after a fault, or by a foreign one), and
+	 * nothing may write into a bad one. The probe takes no locks and leaves
+	 * no files behind, so it is harmless next to the history readers.
 	 */
-	if (!db_available(db) && (rc = file_probe(db, err, errlen)) != SQLITE_OK &&
-	    db_rc_bad_file(rc))
+	if ((rc = file_probe(db, err, errlen)) != SQLITE_OK && db_rc_bad_file(rc))
 		return rc;
 	if ((rc = conn_open(db, false, &v, err, errlen)) != SQLITE_OK)
 		return rc;

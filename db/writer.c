@@ -1248,6 +1248,16 @@ static void housekeeping_failed(struct db_writer *w, int rc, const char *what)
 		(void)db_stmt_run(w->db->st[ST_ROLLBACK]);
 	w->reconnect = w->reconnect || rc_wants_reconnect(rc);
 	db_describe_error(w->db, rc, what, err, sizeof err);
+	if (db_rc_bad_file(rc)) {
+		/*
+		 * Retention reads old pages, where damage is likeliest: a file found
+		 * bad here is dropped like one found by a batch (fault_note), and
+		 * never written again.
+		 */
+		fault_note(w, rc, err);
+		log_error("db", "%s; running without the database until it is replaced", err);
+		return;
+	}
 	if (strcmp(err, w->logged_hk_err) != 0) {
 		log_warn("db", "%s; trying again later", err);
 		snprintf(w->logged_hk_err, sizeof w->logged_hk_err, "%s", err);
@@ -1369,7 +1379,9 @@ static void housekeeping(struct db_writer *w)
 	if (w->failing || w->reconnect || !w->db->conn)
 		return;
 	bool more = retention_step(w);
-	more = vacuum_step(w) || more;
+	/* a retention step that found the file bad has dropped the connection */
+	if (w->db->conn)
+		more = vacuum_step(w) || more;
 	int catchup = o->retention_period_ms < DB_RETENTION_CATCHUP_MS ? o->retention_period_ms
 								       : DB_RETENTION_CATCHUP_MS;
 	w->housekeeping_at_ms = clock_mono_ms() + (more ? catchup : o->retention_period_ms);

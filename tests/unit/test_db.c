@@ -533,6 +533,107 @@ START_TEST(test_open_rolls_back_a_failed_migration)
 	ck_assert_mem_eq(before, after, len);
 	free(before);
 	free(after);
+
+	/* ... and so is one with a schema version but not trendd's tables. */
+	unlink(dbpath);
+	ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+	sq_exec(c, "CREATE TABLE foo (x); INSERT INTO foo VALUES ('keep me'); PRAGMA user_version = 1");
+	sqlite3_close(c);
+	before = file_bytes(dbpath, &len);
+	err[0] = 0;
+	ck_assert_int_lt(db_open(&db, dbpath, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "not a trendd database") != NULL, "err: %s", err);
+	after = file_bytes(dbpath, &len2);
+	ck_assert_uint_eq(len, len2);
+	ck_assert_mem_eq(before, after, len);
+	free(before);
+	free(after);
+}
+END_TEST
+
+/* The newest copy of page 1 in a WAL file (frames: 24-byte header, then the page). */
+static char *wal_page1(const char *wal_path, size_t *page_size)
+{
+	size_t len;
+	unsigned char *w = (unsigned char *)file_bytes(wal_path, &len);
+	ck_assert_uint_ge(len, 32);
+	size_t ps = (size_t)w[8] << 24 | (size_t)w[9] << 16 | (size_t)w[10] << 8 | w[11];
+	char *page = NULL;
+	for (size_t off = 32; off + 24 + ps <= len; off += 24 + ps) {
+		uint32_t pgno = (uint32_t)w[off] << 24 | (uint32_t)w[off + 1] << 16 |
+				(uint32_t)w[off + 2] << 8 | w[off + 3];
+		if (pgno == 1) {
+			free(page);
+			page = malloc(ps);
+			memcpy(page, w + off + 24, ps);
+		}
+	}
+	free(w);
+	ck_assert_ptr_nonnull(page);
+	*page_size = ps;
+	return page;
+}
+
+/*
+ * A crash in the middle of a WAL checkpoint leaves a main file that looks
+ * corrupt on its own (its first page already new, the pages it names still
+ * only in the WAL) while the file and its WAL together are a sound database.
+ * trendd must read them together and open it, not set it aside.
+ */
+START_TEST(test_open_reads_the_wal_with_a_half_checkpointed_file)
+{
+	char wal[400], copy[400], copy_wal[400];
+	snprintf(wal, sizeof wal, "%s-wal", dbpath);
+	snprintf(copy, sizeof copy, "%s.crashed", dbpath);
+	snprintf(copy_wal, sizeof copy_wal, "%s.crashed-wal", dbpath);
+
+	/* trendd's schema, built by hand in a WAL that is never checkpointed */
+	db_close(open_ok(NULL));
+	sqlite3 *src = sq_open(dbpath), *c;
+	ck_assert_int_eq(sqlite3_open(copy, &c), SQLITE_OK);
+	sq_exec(c, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0");
+	ck_assert_int_eq(sqlite3_db_config(c, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_prepare_v2(src, "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+					    " ORDER BY rowid", -1, &st, NULL), SQLITE_OK);
+	sq_exec(c, "BEGIN");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		sq_exec(c, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", DB_SCHEMA_VERSION);
+	sq_exec(c, sql);
+	sq_exec(c, "INSERT INTO sources (kind, name, url, created_ms, updated_ms)"
+		   " VALUES ('rss', 'kept', 'http://x/', 1, 1)");
+	sq_exec(c, "COMMIT");
+	sqlite3_close(src);
+	/* "the crash": the file as the checkpoint left it, with the WAL beside it */
+	size_t len, wlen, ps;
+	char *main_bytes = file_bytes(copy, &len);
+	char *wal_bytes = file_bytes(copy_wal, &wlen);
+	sqlite3_close(c);
+	char *page = wal_page1(copy_wal, &ps);
+	ck_assert_uint_ge(len, ps);
+	memcpy(main_bytes, page, ps);
+	unlink(dbpath);
+	unlink(wal);
+	write_file(dbpath, main_bytes, len);
+	write_file(wal, wal_bytes, wlen);
+	free(main_bytes);
+	free(wal_bytes);
+	free(page);
+
+	struct db *db = open_ok(NULL);
+	struct source_config *v;
+	size_t n;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(v[0].name, "kept");
+	db_sources_free(v, n);
+	db_close(db);
+	assert_integrity(dbpath);
+	unlink(copy);
+	unlink(copy_wal);
 }
 END_TEST
 
@@ -2259,6 +2360,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_reopen_keeps_data_and_schema);
 	tcase_add_test(tc, test_open_refuses_newer_schema_and_leaves_it_untouched);
 	tcase_add_test(tc, test_open_rolls_back_a_failed_migration);
+	tcase_add_test(tc, test_open_reads_the_wal_with_a_half_checkpointed_file);
 	tcase_add_test(tc, test_open_explains_a_read_only_file_that_needs_migrating);
 	tcase_add_test(tc, test_open_rejects_a_text_file_without_touching_it);
 	tcase_add_test(tc, test_open_reports_corrupt_and_unopenable_files);
