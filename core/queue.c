@@ -14,7 +14,7 @@ int queue_init(struct queue *q, size_t cap)
 	q->cap = cap;
 	q->head = q->len = 0;
 	q->closed = false;
-	q->pushed = q->waits = q->wakes = 0;
+	q->pushed = q->waits = q->wakes = q->wakes_seen = 0;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -47,18 +47,22 @@ static void deadline(struct timespec *ts, int timeout_ms)
 /*
  * Waits on cond while the queue is full (want_room) or empty (!want_room).
  * Returns 0 when the condition cleared, the queue closed or (waiting for an
- * item) queue_wake() was called, -EAGAIN on timeout. q->mu is held.
+ * item) a queue_wake() not taken yet is there, which it takes; -EAGAIN on
+ * timeout. q->mu is held.
  */
 static int wait_for(struct queue *q, pthread_cond_t *cond, bool want_room, int timeout_ms)
 {
 	struct timespec ts;
-	uint64_t wakes = q->wakes;
 
 	if (timeout_ms > 0)
 		deadline(&ts, timeout_ms);
 	for (;;) {
 		bool blocked = want_room ? q->len == q->cap : q->len == 0;
-		if (!blocked || q->closed || (!want_room && q->wakes != wakes))
+		if (!want_room && q->wakes != q->wakes_seen) {
+			q->wakes_seen = q->wakes;
+			return 0;
+		}
+		if (!blocked || q->closed)
 			return 0;
 		if (timeout_ms == 0)
 			return -EAGAIN;

@@ -9,10 +9,12 @@
  * queue_close() wakes every waiter: pushes then fail with -EPIPE and pops drain
  * what is left and then return 0.
  *
- * queue_wake() makes the consumers waiting in queue_pop_batch() return at once
- * (with 0 items if there are none): a consumer that also serves another
- * queue without a wait of its own - analytics waits for posts and answers
- * live questions in between - is woken for the other queue's item this way.
+ * queue_wake() makes a consumer's queue_pop_batch() return at once (with 0
+ * items if there are none) - the one waiting now, or else the next one: a wake
+ * is kept until a pop takes it, so one that comes while the consumer is busy
+ * elsewhere is not lost. A consumer that also serves another queue without a
+ * wait of its own - analytics waits for posts and answers live questions in
+ * between - is woken for the other queue's item this way.
  */
 #ifndef TRENDD_QUEUE_H
 #define TRENDD_QUEUE_H
@@ -31,7 +33,8 @@ struct queue {
 	bool closed;
 	uint64_t pushed;      /* total items ever pushed */
 	uint64_t waits;       /* times a producer had to wait for room */
-	uint64_t wakes;       /* queue_wake() calls: a waiting pop returns when it changes */
+	uint64_t wakes;       /* queue_wake() calls */
+	uint64_t wakes_seen;  /* wakes when a pop last returned for one */
 };
 
 int queue_init(struct queue *q, size_t cap);

@@ -166,6 +166,13 @@ static void *waker(void *arg)
 	return NULL;
 }
 
+static double ms_since_ts(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 START_TEST(test_queue_wake_ends_a_waiting_pop_at_once)
 {
 	struct queue q;
@@ -182,13 +189,18 @@ START_TEST(test_queue_wake_ends_a_waiting_pop_at_once)
 	pthread_join(th, NULL);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	ck_assert_msg(ms >= 40 && ms < 5000, "pop returned after %.0f ms", ms);
-	/* a wake before the pop does not end a later wait: it runs its 100 ms */
+	/* a wake while nobody waits is kept for the next pop, and taken by it */
 	queue_wake(&q);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_uint_eq(queue_pop_batch(&q, &it, 1, 10000), 0);
+	ck_assert_msg(ms_since_ts(&t0) < 5000, "a kept wake did not end the pop");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_uint_eq(queue_pop_batch(&q, &it, 1, 100), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	ck_assert_msg(ms >= 90, "pop returned after %.0f ms", ms);
+	ck_assert_msg(ms_since_ts(&t0) >= 90, "the taken wake ended a second pop");
+	/* items still come first */
+	ck_assert_int_eq(queue_try_push(&q, (void *)1), 0);
+	queue_wake(&q);
+	ck_assert_uint_eq(queue_pop_batch(&q, &it, 1, 100), 1);
 	queue_destroy(&q);
 }
 END_TEST
