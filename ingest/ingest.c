@@ -1044,6 +1044,7 @@ static void stream_turn(struct ingest *ig, struct src *s, int64_t now)
 			.seen = seen,
 			.seen_len = seen_encode(&s->seen, seen),
 			.cursor_markers = ig->cfg.cursor_markers,
+			.gen = s->gen,
 			.bus = ig->bus,
 			.http = ig->http,
 			.html = ig->html,

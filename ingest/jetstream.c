@@ -211,7 +211,7 @@ static void mark_push(struct jetstream *js)
 	if (!js->markers || (!js->unmarked && !js->moved) || js->res.cursor_us <= 0)
 		return;
 	lws_sul_cancel(&js->mark_sul);
-	if (!(m = jetstream_resume_marker(&js->res, js->host.source_id))) {
+	if (!(m = jetstream_resume_marker(&js->res, js->host.source_id, js->host.gen))) {
 		log_warn("ingest", "source %lld: out of memory for a cursor marker",
 			 (long long)js->host.source_id);
 		return;   /* the next batch's marker covers these posts too */
@@ -442,6 +442,8 @@ static void *client_main(void *arg)
 		mark_soon(js);
 	}
 	mark_push(js);
+	/* the last counts too: a handover carries them over to the next stream */
+	mail_flush(js, true);
 	return NULL;
 }
 

@@ -341,14 +341,15 @@ size_t jetstream_resume_encode(const struct jetstream_resume *r, char *cursor, u
 	return 4 + 8 * (size_t)n;
 }
 
-struct post *jetstream_resume_marker(const struct jetstream_resume *r, int64_t source_id)
+struct post *jetstream_resume_marker(const struct jetstream_resume *r, int64_t source_id,
+				     uint64_t gen)
 {
 	uint8_t out[INGEST_SEEN_MAX_BYTES];
 	char cursor[24];
 
 	assert(r->cursor_us > 0);
 	size_t len = jetstream_resume_encode(r, cursor, out);
-	return dbmsg_marker_new(source_id, cursor, out, len);
+	return dbmsg_marker_new_gen(source_id, gen, cursor, out, len);
 }
 
 /* Not polled: a `jetstream` source always streams. */

@@ -105,12 +105,14 @@ void jetstream_resume_add(struct jetstream_resume *r, const char *post_id);
 /* An event was read: the cursor moves up to its time_us (never down). */
 void jetstream_resume_read(struct jetstream_resume *r, int64_t time_us);
 /*
- * A cursor marker (core/dbmsg.h) of source_id: cursor_us in decimal and the
+ * A cursor marker (core/dbmsg.h) of source_id under settings generation gen
+ * (0: not stamped, core/dbmsg.h): cursor_us in decimal and the
  * newest INGEST_SEEN_IDS ids, oldest first. r must have read an event
  * (cursor_us > 0): an empty cursor would reset the stored one. NULL when out
  * of memory.
  */
-struct post *jetstream_resume_marker(const struct jetstream_resume *r, int64_t source_id);
+struct post *jetstream_resume_marker(const struct jetstream_resume *r, int64_t source_id,
+				     uint64_t gen);
 /*
  * What a marker of r carries: cursor_us in decimal into cursor (at least 24
  * bytes) and the newest INGEST_SEEN_IDS ids, oldest first, in ingest's compact

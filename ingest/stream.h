@@ -82,6 +82,8 @@ struct stream_host {
 					 * compact form, INGEST_SEEN_MAX_BYTES), or NULL */
 	size_t seen_len;
 	bool cursor_markers;            /* ingest_config.cursor_markers */
+	uint64_t gen;                   /* the source's settings generation: a stream's own
+					 * markers carry it (dbmsg_marker_new_gen) */
 	struct bus *bus;
 	struct http_client *http;       /* the ingest thread's */
 	struct html_text *html;         /* the ingest thread's */

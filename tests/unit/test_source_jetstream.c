@@ -210,7 +210,7 @@ START_TEST(test_jetstream_resume_marks_the_greatest_time_read_and_the_posts_queu
 	ck_assert(jetstream_resume_has(r, b));
 	ck_assert(!jetstream_resume_has(r, "at://did:plc:a/app.bsky.feed.post/3"));
 
-	struct post *m = jetstream_resume_marker(r, 7);
+	struct post *m = jetstream_resume_marker(r, 7, 0);
 	ck_assert_ptr_nonnull(m);
 	ck_assert(post_is_marker(m));
 	const struct source_cursor *c = dbmsg_marker_cursor(m);
@@ -241,7 +241,7 @@ START_TEST(test_jetstream_resume_marker_carries_the_newest_ids_a_checkpoint_keep
 	post_id(id, sizeof id, n - JETSTREAM_SEEN_IDS - 1);
 	ck_assert(!jetstream_resume_has(r, id));
 	/* ...a marker the newest INGEST_SEEN_IDS, the form ingest restores. */
-	struct post *m = jetstream_resume_marker(r, 7);
+	struct post *m = jetstream_resume_marker(r, 7, 0);
 	ck_assert_ptr_nonnull(m);
 	const struct source_cursor *c = dbmsg_marker_cursor(m);
 	ck_assert_str_eq(c->cursor, "1783175888085434");
@@ -267,7 +267,7 @@ START_TEST(test_jetstream_resume_restores_a_marker_and_drops_what_it_covers)
 		jetstream_resume_add(r, id);
 		jetstream_resume_read(r, 1783175888000000 + i * 1000);
 	}
-	struct post *m = jetstream_resume_marker(r, 7);
+	struct post *m = jetstream_resume_marker(r, 7, 0);
 	const struct source_cursor *c = dbmsg_marker_cursor(m);
 
 	ck_assert_int_eq(jetstream_resume_init(back, c->cursor, c->seen, c->seen_len), 0);
@@ -281,7 +281,7 @@ START_TEST(test_jetstream_resume_restores_a_marker_and_drops_what_it_covers)
 	post_id(id, sizeof id, 2500);
 	ck_assert(!jetstream_resume_has(back, id));
 	/* Restored and marked again, nothing changes: a crash loop loses nothing. */
-	struct post *m2 = jetstream_resume_marker(back, 7);
+	struct post *m2 = jetstream_resume_marker(back, 7, 0);
 	const struct source_cursor *c2 = dbmsg_marker_cursor(m2);
 	ck_assert_str_eq(c2->cursor, c->cursor);
 	ck_assert_uint_eq(c2->seen_len, c->seen_len);
@@ -289,7 +289,7 @@ START_TEST(test_jetstream_resume_restores_a_marker_and_drops_what_it_covers)
 	/* Later posts go after the restored ones. */
 	post_id(id, sizeof id, 2500);
 	jetstream_resume_add(back, id);
-	struct post *m3 = jetstream_resume_marker(back, 7);
+	struct post *m3 = jetstream_resume_marker(back, 7, 0);
 	const struct source_cursor *c3 = dbmsg_marker_cursor(m3);
 	ck_assert_uint_eq(seen_count(c3->seen, c3->seen_len), INGEST_SEEN_IDS);
 	ck_assert(seen_at(c3->seen, INGEST_SEEN_IDS - 1) == id_hash(id));
