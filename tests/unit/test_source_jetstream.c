@@ -867,77 +867,112 @@ START_TEST(test_jetstream_source_puts_a_marker_behind_its_posts)
 }
 END_TEST
 
+/*
+ * A stream read in two parts: a first connection gets the corpus' first
+ * `cut` events, a second one - after a restart or a settings edit - the
+ * whole corpus again, in time_us order, as Jetstream replays it from the
+ * rewound cursor.
+ */
+struct two_runs {
+	struct corpus c;
+	struct item it[200], again[200];   /* the items of each part */
+	size_t n, m;
+	size_t posts_before;               /* posts among the first `cut` events */
+	int64_t max_before, max_all;       /* greatest time_us of the first part, of all */
+	char *first_ids[64];               /* owned: ids the first part queued */
+	size_t nfirst;
+};
+
+/* Starts h with markers and feeds it the first part; r->it ends with the marker behind it. */
+static void first_run(struct harness *h, struct two_runs *r, size_t cut)
+{
+	memset(r, 0, sizeof *r);
+	corpus_load(&r->c);
+	for (size_t i = 0; i < r->c.n; i++) {
+		if (i < cut) {
+			r->posts_before += r->c.is_post[i];
+			if (r->c.time_us[i] > r->max_before)
+				r->max_before = r->c.time_us[i];
+		}
+		if (r->c.time_us[i] > r->max_all)
+			r->max_all = r->c.time_us[i];
+	}
+	h_start_full(h, 0, "{}", NULL, true, NULL);
+	ck_assert(wss_wait(&h->srv, 1, 5000));
+	int fd = wss_conn(&h->srv, 0);
+	for (size_t i = 0; i < cut; i++)
+		ws_frame(fd, true, 1, r->c.line[i], r->c.len[i]);
+	r->n = take_until_marked(&h->bus, r->it, 200, r->max_before, 5000);
+	ck_assert(r->n > 0 && r->it[r->n - 1].marker);
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->it[i].marker)
+			r->first_ids[r->nfirst++] = strdup(r->it[i].text);
+	ck_assert_uint_eq(r->nfirst, r->posts_before);
+}
+
+/*
+ * The second part on connection conn: it asked for the first part's cursor
+ * minus the 5 s rewind; the whole corpus is replayed to it, and exactly the
+ * posts the first part had not queued come out - none lost, none twice.
+ * Returns how many.
+ */
+static size_t second_run(struct harness *h, struct two_runs *r, int conn)
+{
+	char want_path[256];
+	size_t order[200];
+
+	snprintf(want_path, sizeof want_path,
+		 "/subscribe?wantedCollections=app.bsky.feed.post&cursor=%" PRId64,
+		 r->max_before - 5000000);
+	pthread_mutex_lock(&h->srv.mu);
+	ck_assert_str_eq(h->srv.targets[conn], want_path);
+	pthread_mutex_unlock(&h->srv.mu);
+	corpus_time_order(&r->c, order);
+	int fd = wss_conn(&h->srv, conn);
+	for (size_t i = 0; i < r->c.n; i++)
+		ws_frame(fd, true, 1, r->c.line[order[i]], r->c.len[order[i]]);
+	r->m = take_until_marked(&h->bus, r->again, 200, r->max_all, 5000);
+	ck_assert(r->m > 0 && r->again[r->m - 1].marker);
+	size_t fresh = posts_fresh_once(r->again, r->m, r->first_ids, r->nfirst);
+	ck_assert_uint_eq(fresh, 17 - r->posts_before);
+	check_markers(&r->c, r->again, r->m, r->posts_before);
+	return fresh;
+}
+
+static void two_runs_free(struct two_runs *r)
+{
+	for (size_t k = 0; k < r->nfirst; k++)
+		free(r->first_ids[k]);
+	items_free(r->it, r->n);
+	items_free(r->again, r->m);
+	corpus_free(&r->c);
+}
+
 START_TEST(test_jetstream_source_restarts_from_a_marker_without_loss_or_recount)
 {
 	struct harness h;
-	struct corpus c;
-	struct item it[200];
-	const size_t cut = 100;
-	size_t posts_before = 0, n;
-	int64_t max_before = 0, max_all = 0;
-	char want_path[256];
-
-	corpus_load(&c);
-	for (size_t i = 0; i < c.n; i++) {
-		if (i < cut) {
-			posts_before += c.is_post[i];
-			max_before = c.time_us[i] > max_before ? c.time_us[i] : max_before;
-		}
-		max_all = c.time_us[i] > max_all ? c.time_us[i] : max_all;
-	}
+	struct two_runs *r = malloc(sizeof *r);
 
 	/* A first run reads 100 events; its last marker is what a checkpoint keeps. */
-	h_start_full(&h, 0, "{}", NULL, true, NULL);
-	ck_assert(wss_wait(&h.srv, 1, 5000));
-	int fd = wss_conn(&h.srv, 0);
-	for (size_t i = 0; i < cut; i++)
-		ws_frame(fd, true, 1, c.line[i], c.len[i]);
-	n = take_until_marked(&h.bus, it, 200, max_before, 5000);
-	ck_assert(n > 0 && it[n - 1].marker);
-	char *first_ids[64];
-	size_t nfirst = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!it[i].marker)
-			first_ids[nfirst++] = strdup(it[i].text);
-	ck_assert_uint_eq(nfirst, posts_before);
+	first_run(&h, r, 100);
+	const struct item *mk = &r->it[r->n - 1];
 	char cursor[24];
-	snprintf(cursor, sizeof cursor, "%s", it[n - 1].text);
-	struct source_cursor ckpt = { .source_id = 7, .cursor = cursor, .seen = it[n - 1].seen,
-				      .seen_len = it[n - 1].seen_len };
+	snprintf(cursor, sizeof cursor, "%s", mk->text);
+	struct source_cursor ckpt = { .source_id = 7, .cursor = cursor, .seen = mk->seen,
+				      .seen_len = mk->seen_len };
 	/* Killed: it never learns what came after. */
 	h_stop(&h);
 
 	/* Restarted from the checkpoint: cursor minus the rewind, and the seen ids. */
 	h_start_full(&h, 0, "{}", cursor, true, &ckpt);
 	ck_assert(wss_wait(&h.srv, 1, 5000));
-	snprintf(want_path, sizeof want_path,
-		 "/subscribe?wantedCollections=app.bsky.feed.post&cursor=%" PRId64,
-		 max_before - 5000000);
-	pthread_mutex_lock(&h.srv.mu);
-	ck_assert_str_eq(h.srv.targets[0], want_path);
-	pthread_mutex_unlock(&h.srv.mu);
-	/* Jetstream replays from there: the whole corpus, in time_us order. */
-	size_t order[200];
-	corpus_time_order(&c, order);
-	fd = wss_conn(&h.srv, 0);
-	for (size_t i = 0; i < c.n; i++)
-		ws_frame(fd, true, 1, c.line[order[i]], c.len[order[i]]);
-	struct item again[200];
-	size_t m = take_until_marked(&h.bus, again, 200, max_all, 5000);
-	ck_assert(m > 0 && again[m - 1].marker);
-	/* Exactly the posts the first run had not queued: none lost, none twice. */
-	size_t fresh = posts_fresh_once(again, m, first_ids, nfirst);
-	ck_assert_uint_eq(fresh, 17 - posts_before);
-	check_markers(&c, again, m, posts_before);
+	size_t fresh = second_run(&h, r, 0);
 	json_t *s = fx_wait_status_int(&h.bus, "posts_seen", (json_int_t)fresh, 3000);
-	ck_assert_int_eq(fx_stream_int(s, "duplicates"), (json_int_t)posts_before);
+	ck_assert_int_eq(fx_stream_int(s, "duplicates"), (json_int_t)r->posts_before);
 	json_decref(s);
 
-	for (size_t k = 0; k < nfirst; k++)
-		free(first_ids[k]);
-	items_free(it, n);
-	items_free(again, m);
-	corpus_free(&c);
+	two_runs_free(r);
+	free(r);
 	h_stop(&h);
 }
 END_TEST
@@ -946,70 +981,25 @@ END_TEST
  * A settings edit that keeps the feed: the new stream resumes where the old
  * one stopped (its final cursor and seen ids), not at the cursor last
  * reported for the status with the ingest thread's ids, which would count
- * the rewound posts again.
+ * the rewound posts again. The old stream's last marker may come first in
+ * the second part.
  */
 START_TEST(test_jetstream_source_settings_edit_resumes_without_recount)
 {
 	struct harness h;
-	struct corpus c;
-	struct item it[200], again[200];
-	const size_t cut = 100;
-	size_t posts_before = 0, n, m, fresh = 0;
-	int64_t max_before = 0, max_all = 0;
-	char want_path[256], *first_ids[64];
-	size_t nfirst = 0;
+	struct two_runs *r = malloc(sizeof *r);
 
-	corpus_load(&c);
-	for (size_t i = 0; i < c.n; i++) {
-		if (i < cut) {
-			posts_before += c.is_post[i];
-			max_before = c.time_us[i] > max_before ? c.time_us[i] : max_before;
-		}
-		max_all = c.time_us[i] > max_all ? c.time_us[i] : max_all;
-	}
-	h_start_full(&h, 0, "{}", NULL, true, NULL);
-	ck_assert(wss_wait(&h.srv, 1, 5000));
-	int fd = wss_conn(&h.srv, 0);
-	for (size_t i = 0; i < cut; i++)
-		ws_frame(fd, true, 1, c.line[i], c.len[i]);
-	n = take_until_marked(&h.bus, it, 200, max_before, 5000);
-	ck_assert(n > 0 && it[n - 1].marker);
-	for (size_t i = 0; i < n; i++)
-		if (!it[i].marker)
-			first_ids[nfirst++] = strdup(it[i].text);
-	ck_assert_uint_eq(nfirst, posts_before);
-
+	first_run(&h, r, 100);
 	/* The same feed with other settings (the same rewind, said explicitly). */
 	struct source_config sc = { .id = 7, .enabled = true, .interval_s = 60, .name = "bsky",
 				    .url = h.url, .params_json = "{\"rewind_s\":5}", .cursor = "" };
 	snprintf(sc.kind, sizeof sc.kind, "jetstream");
 	ck_assert_int_eq(ingest_source_set(h.ig, &sc), 0);
 	ck_assert(wss_wait(&h.srv, 2, 5000));
-	snprintf(want_path, sizeof want_path,
-		 "/subscribe?wantedCollections=app.bsky.feed.post&cursor=%" PRId64,
-		 max_before - 5000000);
-	pthread_mutex_lock(&h.srv.mu);
-	ck_assert_str_eq(h.srv.targets[1], want_path);
-	pthread_mutex_unlock(&h.srv.mu);
+	second_run(&h, r, 1);
 
-	/* Jetstream replays from the rewound cursor: the whole corpus, in time_us order. */
-	size_t order[200];
-	corpus_time_order(&c, order);
-	fd = wss_conn(&h.srv, 1);
-	for (size_t i = 0; i < c.n; i++)
-		ws_frame(fd, true, 1, c.line[order[i]], c.len[order[i]]);
-	m = take_until_marked(&h.bus, again, 200, max_all, 5000);
-	ck_assert(m > 0 && again[m - 1].marker);
-	/* The old stream's last marker may come first; then only the posts not queued before. */
-	fresh = posts_fresh_once(again, m, first_ids, nfirst);
-	ck_assert_uint_eq(fresh, 17 - posts_before);
-	check_markers(&c, again, m, posts_before);
-
-	for (size_t k = 0; k < nfirst; k++)
-		free(first_ids[k]);
-	items_free(it, n);
-	items_free(again, m);
-	corpus_free(&c);
+	two_runs_free(r);
+	free(r);
 	h_stop(&h);
 }
 END_TEST
