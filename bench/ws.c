@@ -107,7 +107,7 @@ static struct {
 	bool push;
 	double *push_sent;
 	_Atomic size_t n_sent;
-	struct samples effect, over_tick;
+	struct samples effect;      /* ms from a push to the browser */
 } g;
 
 static int64_t wall_ms(void)
@@ -149,6 +149,19 @@ static double pct(const struct samples *s, double p)
 		return -1;
 	size_t i = (size_t)(p * (double)(s->n - 1) + 0.5);
 	return s->v[i];
+}
+
+/*
+ * Sorts s and prints ,"name":{"p50":…,"p99":…,"max":…} with prec decimals,
+ * every figure minus shift (-1 for each when there are no samples).
+ */
+static void put_dist(const char *name, struct samples *s, double shift, int prec)
+{
+	qsort(s->v, s->n, sizeof *s->v, cmp_float);
+	double p50 = s->n ? pct(s, 0.5) - shift : -1, p99 = s->n ? pct(s, 0.99) - shift : -1;
+	double max = s->n ? s->v[s->n - 1] - shift : -1;
+	printf(",\"%s\":{\"p50\":%.*f,\"p99\":%.*f,\"max\":%.*f}", name, prec, p50, prec, p99,
+	       prec, max);
 }
 
 /* "2026-11-25T19:50:08.536Z" -> ms since the epoch; 0 when malformed. */
@@ -197,7 +210,6 @@ static void push_effects(struct client *c, double now)
 	while (c->next_push < c->posts && c->next_push < sent) {
 		double ms = (now - g.push_sent[c->next_push]) * 1000.0;
 		samples_add(&g.effect, (float)ms);
-		samples_add(&g.over_tick, (float)(ms - 1000.0));
 		c->next_push++;
 	}
 }
@@ -607,20 +619,16 @@ static int run(int port, pid_t pid, size_t nclients, int nslow, int seconds, int
 	double dropped = metric(port, "trendd_ws_dropped_clients_total") - dropped0;
 	double seq = metric(port, "trendd_snapshot_seq");
 
-	qsort(g.lag.v, g.lag.n, sizeof *g.lag.v, cmp_float);
-	qsort(g.lag_gen.v, g.lag_gen.n, sizeof *g.lag_gen.v, cmp_float);
 	printf("{\"bench\":\"ws\",\"clients\":%zu,\"slow\":%d,\"seconds\":%.1f,"
 	       "\"connected\":%zu,\"failed\":%zu,\"closed\":%zu,\"connect_s\":%.2f,"
-	       "\"messages\":%llu,\"expected\":%.0f,\"skipped_snapshots\":%llu,"
-	       "\"lag_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
-	       "\"lag_from_generated_ms\":{\"p50\":%.0f,\"p99\":%.0f,\"max\":%.0f},"
-	       "\"server\":{\"cpu_pct\":%.1f,\"rss_mb\":%.1f,\"ws_clients\":%.0f,"
-	       "\"dropped_slow\":%.0f,\"snapshot_seq\":%.0f},\"client_cpu_pct\":%.1f",
+	       "\"messages\":%llu,\"expected\":%.0f,\"skipped_snapshots\":%llu",
 	       nclients, nslow, t_meas, g.established, g.failed, g.closed, connect_s,
 	       (unsigned long long)g.messages, (double)g.established * t_meas,
-	       (unsigned long long)g.seq_gaps, pct(&g.lag, 0.5), pct(&g.lag, 0.99),
-	       g.lag.n ? g.lag.v[g.lag.n - 1] : -1.0, pct(&g.lag_gen, 0.5), pct(&g.lag_gen, 0.99),
-	       g.lag_gen.n ? g.lag_gen.v[g.lag_gen.n - 1] : -1.0,
+	       (unsigned long long)g.seq_gaps);
+	put_dist("lag_ms", &g.lag, 0, 1);
+	put_dist("lag_from_generated_ms", &g.lag_gen, 0, 0);
+	printf(",\"server\":{\"cpu_pct\":%.1f,\"rss_mb\":%.1f,\"ws_clients\":%.0f,"
+	       "\"dropped_slow\":%.0f,\"snapshot_seq\":%.0f},\"client_cpu_pct\":%.1f",
 	       pid > 0 ? 100.0 * (cpu1 - cpu0) / t_meas : -1.0, pid > 0 ? rss : -1.0, ws_clients,
 	       dropped, seq, 100.0 * (self1 - self0) / t_meas);
 	if (g.push) {
@@ -629,22 +637,15 @@ static int run(int port, pid_t pid, size_t nclients, int nslow, int seconds, int
 			if (g.clients[i].established && !g.clients[i].closed)
 				unseen += sent - (g.clients[i].next_push < sent ? g.clients[i].next_push
 										 : sent);
-		qsort(pu.ack.v, pu.ack.n, sizeof *pu.ack.v, cmp_float);
-		qsort(g.effect.v, g.effect.n, sizeof *g.effect.v, cmp_float);
-		qsort(g.over_tick.v, g.over_tick.n, sizeof *g.over_tick.v, cmp_float);
-		printf(",\"push\":{\"rate\":%g,\"sent\":%zu,\"failed\":%zu,"
-		       "\"ack_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
-		       "\"effect_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
-		       "\"over_tick_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
-		       "\"samples\":%zu,\"unseen\":%zu}",
-		       push_rate, sent, pu.failed, pct(&pu.ack, 0.5), pct(&pu.ack, 0.99),
-		       pu.ack.n ? pu.ack.v[pu.ack.n - 1] : -1.0, pct(&g.effect, 0.5),
-		       pct(&g.effect, 0.99), g.effect.n ? g.effect.v[g.effect.n - 1] : -1.0,
-		       pct(&g.over_tick, 0.5), pct(&g.over_tick, 0.99),
-		       g.over_tick.n ? g.over_tick.v[g.over_tick.n - 1] : -1.0, g.effect.n, unseen);
+		printf(",\"push\":{\"rate\":%g,\"sent\":%zu,\"failed\":%zu", push_rate, sent,
+		       pu.failed);
+		put_dist("ack_ms", &pu.ack, 0, 1);
+		put_dist("effect_ms", &g.effect, 0, 1);
+		/* snapshots come once per 1 s tick: what the push adds to that wait */
+		put_dist("over_tick_ms", &g.effect, 1000.0, 1);
+		printf(",\"samples\":%zu,\"unseen\":%zu}", g.effect.n, unseen);
 		free(pu.ack.v);
 		free(g.effect.v);
-		free(g.over_tick.v);
 		free(g.push_sent);
 	}
 	printf("}\n");
