@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "core/clock.h"
@@ -816,6 +817,136 @@ static bool pending_over_caps(const struct db_writer *w)
 }
 
 /*
+ * Folds the pending checkpoint o into the newer pending checkpoint n: n
+ * takes o's rows before its own, less the `drop` oldest of them all (term
+ * rows first, then volume rows), and o's cursors of the sources n has none
+ * of - at n's instant those sources were still where o left them. n keeps
+ * its epoch and state (o's state, superseded, is already gone; n takes it
+ * only if n has none). o is left empty. o may be NULL: only the drop.
+ * Returns the rows dropped, or -ENOMEM with nothing changed.
+ */
+static ssize_t checkpoint_fold(struct checkpoint *n, struct checkpoint *o, size_t drop)
+{
+	size_t ont = o ? o->nterm : 0, onv = o ? o->nvolume : 0, onc = o ? o->ncursors : 0;
+	size_t nt = ont + n->nterm, nv = onv + n->nvolume;
+	size_t dt = drop < nt ? drop : nt, dv = drop - dt < nv ? drop - dt : nv;
+	struct term_minute_row *rows = NULL;
+	struct volume_minute_row *vrows = NULL;
+	struct source_cursor *cur = NULL;
+	char *pool = NULL;
+	size_t bytes = 0;
+
+	for (size_t i = dt; i < nt; i++)
+		bytes += (i < ont ? o->term_rows[i] : n->term_rows[i - ont]).term_len + 1;
+	if ((nt > dt && !(rows = malloc((nt - dt) * sizeof *rows))) ||
+	    (nt > dt && !(pool = malloc(bytes))) ||
+	    (nv > dv && !(vrows = malloc((nv - dv) * sizeof *vrows))) ||
+	    (n->ncursors + onc && !(cur = calloc(n->ncursors + onc, sizeof *cur)))) {
+		free(rows);
+		free(pool);
+		free(vrows);
+		return -ENOMEM;
+	}
+	char *at = pool;
+	for (size_t i = dt; i < nt; i++) {
+		struct term_minute_row r = i < ont ? o->term_rows[i] : n->term_rows[i - ont];
+		memcpy(at, r.term, r.term_len);
+		at[r.term_len] = 0;
+		r.term = at;
+		at += r.term_len + 1;
+		rows[i - dt] = r;
+	}
+	for (size_t i = dv; i < nv; i++)
+		vrows[i - dv] = i < onv ? o->volume_rows[i] : n->volume_rows[i - onv];
+	/* Cursors move (no copy): n's first, then o's of sources n does not name. */
+	size_t nc = 0;
+	for (size_t i = 0; i < n->ncursors; i++)
+		cur[nc++] = n->cursors[i];
+	for (size_t i = 0; i < onc; i++) {
+		size_t j = 0;
+		while (j < n->ncursors && n->cursors[j].source_id != o->cursors[i].source_id)
+			j++;
+		if (j < n->ncursors)
+			source_cursor_clear(&o->cursors[i]);
+		else
+			cur[nc++] = o->cursors[i];
+	}
+	free(n->term_rows);
+	free(n->pool);
+	free(n->volume_rows);
+	free(n->cursors);
+	n->term_rows = rows;
+	n->pool = pool;
+	n->nterm = nt - dt;
+	n->volume_rows = vrows;
+	n->nvolume = nv - dv;
+	n->cursors = cur;
+	n->ncursors = nc;
+	if (o) {
+		if (!n->state) {
+			n->state = o->state;
+			n->state_len = o->state_len;
+			o->state = NULL;
+		}
+		free(o->term_rows);
+		free(o->pool);
+		free(o->volume_rows);
+		free(o->cursors);
+		o->term_rows = NULL;
+		o->pool = NULL;
+		o->volume_rows = NULL;
+		o->cursors = NULL;
+		o->nterm = o->nvolume = o->ncursors = 0;
+	}
+	return (ssize_t)(dt + dv);
+}
+
+/*
+ * Still over the caps with only checkpoints left (writes failing for hours):
+ * the checkpoints fold into the newest one, whose state and cursors stand
+ * for them all, and the oldest rows go, counted, until the rows are an
+ * eighth under their cap (so that not every new checkpoint folds again).
+ * Folding keeps the order the rows would have committed in; only dropped
+ * rows are lost, and never the window state or a cursor.
+ */
+static void pending_fold_checkpoints(struct db_writer *w)
+{
+	const struct db_options *o = &w->db->opt;
+	size_t target = o->retry_max_rows - o->retry_max_rows / 8;
+	size_t excess = w->pending_rows > target ? w->pending_rows - target : 0;
+	struct dbmsg *prev = NULL;
+	size_t prev_i = 0;
+	for (size_t i = 0; i < w->npending; i++) {
+		struct dbmsg *m = w->pending[i];
+		if (!m || m->kind != DBMSG_CHECKPOINT)
+			continue;
+		if (!prev) {
+			prev = m;
+			prev_i = i;
+			continue;
+		}
+		size_t before = msg_rows(prev) + msg_rows(m);
+		ssize_t d = checkpoint_fold(&m->u.checkpoint, &prev->u.checkpoint, excess);
+		if (d < 0)
+			return; /* no memory to fold: the backlog stays as it is */
+		w->pending_rows = w->pending_rows - before + msg_rows(m);
+		w->rows_dropped += (uint64_t)d;
+		excess -= (size_t)d;
+		pending_remove(w, prev_i);
+		prev = m;
+		prev_i = i;
+	}
+	if (prev && excess > 0) {
+		size_t before = msg_rows(prev);
+		ssize_t d = checkpoint_fold(&prev->u.checkpoint, NULL, excess);
+		if (d < 0)
+			return;
+		w->pending_rows = w->pending_rows - before + msg_rows(prev);
+		w->rows_dropped += (uint64_t)d;
+	}
+}
+
+/*
  * Keeps the retry backlog within its caps while writes fail. First merges
  * what is superseded without loss (a source's state is replaced by its next
  * one), then drops the oldest snapshots and term-minute messages and counts
@@ -824,12 +955,13 @@ static bool pending_over_caps(const struct db_writer *w)
 static void pending_trim(struct db_writer *w)
 {
 	const struct db_options *o = &w->db->opt;
-	uint64_t dropped = w->msgs_dropped;
+	uint64_t dropped = w->msgs_dropped, rows_dropped = w->rows_dropped;
 
 	/*
 	 * A newer checkpoint supersedes the state of an older one (they commit
 	 * together, in order); their rows are deltas and all stay. Checkpoints
-	 * are never dropped: analytics counted on them.
+	 * are never dropped, only folded together (pending_fold_checkpoints()):
+	 * analytics counted on them.
 	 */
 	struct dbmsg *newest = NULL;
 	for (size_t i = w->npending; i-- > 0;) {
@@ -875,15 +1007,18 @@ static void pending_trim(struct db_writer *w)
 	for (size_t i = 0; i < w->npending && pending_over_caps(w); i++)
 		if (w->pending[i] && w->pending[i]->kind != DBMSG_CHECKPOINT)
 			pending_drop(w, i);
+	if (pending_over_caps(w))
+		pending_fold_checkpoints(w);
 	pending_compact(w);
-	if (!w->drop_logged && w->msgs_dropped > 0) {
+	if (!w->drop_logged && (w->msgs_dropped > 0 || w->rows_dropped > rows_dropped)) {
 		log_error("db", "writes keep failing; dropping the oldest history to stay within "
-			  "%zu messages / %zu rows (%llu messages dropped so far)",
+			  "%zu messages / %zu rows (%llu messages, %llu rows dropped so far)",
 			  o->retry_max_msgs, o->retry_max_rows,
-			  (unsigned long long)w->msgs_dropped);
+			  (unsigned long long)w->msgs_dropped,
+			  (unsigned long long)w->rows_dropped);
 		w->drop_logged = true;
 	}
-	if (w->msgs_dropped != dropped)
+	if (w->msgs_dropped != dropped || w->rows_dropped != rows_dropped)
 		status_publish(w);
 }
 

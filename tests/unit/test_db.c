@@ -2078,6 +2078,109 @@ START_TEST(test_a_failed_checkpoint_leaves_the_previous_one_intact)
 }
 END_TEST
 
+/* Checkpoint `epoch`: three term rows "e<epoch>r<j>" in its own minute, a volume row, a cursor. */
+static struct dbmsg *checkpoint_rows_msg(uint64_t epoch, int64_t source_id)
+{
+	char state[32], cursor[32];
+	snprintf(state, sizeof state, "state-%llu", (unsigned long long)epoch);
+	snprintf(cursor, sizeof cursor, "c%llu", (unsigned long long)epoch);
+	struct dbmsg *m = checkpoint_msg(epoch, source_id, cursor, state, 1);
+	struct checkpoint *c = &m->u.checkpoint;
+	int64_t minute = T0 + (int64_t)epoch * 60000;
+	free(c->pool);
+	free(c->term_rows);
+	c->pool = malloc(3 * 8);
+	c->term_rows = calloc(3, sizeof *c->term_rows);
+	for (int j = 0; j < 3; j++) {
+		char *s = c->pool + 8 * j;
+		snprintf(s, 8, "e%02llur%d", (unsigned long long)epoch, j);
+		c->term_rows[j] = (struct term_minute_row){ .term = s, .term_len = 5,
+							    .kind = TERM_WORD, .minute_ms = minute,
+							    .count = 1, .authors = 1 };
+	}
+	c->nterm = 3;
+	c->volume_rows[0].minute_ms = minute;
+	return m;
+}
+
+static bool st_rows_dropped(json_t *st, int64_t n)
+{
+	return jint(st, "rows_dropped") >= n && jint(st, "queue_depth") == 0;
+}
+
+START_TEST(test_checkpoints_fold_and_drop_their_oldest_rows_when_writes_fail_long)
+{
+	/* A backlog of 4 messages / 16 rows; ten checkpoints of 4 rows each arrive while failing. */
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .batch_max = 2,
+				.retry_min_ms = 10, .retry_max_ms = 20, .retry_max_msgs = 4,
+				.retry_max_rows = 16 };
+	struct db *db = open_ok(&o);
+	struct source_config a = { .kind = "rss", .name = "a", .url = "ua" };
+	struct source_config b = { .kind = "rss", .name = "b", .url = "ub" };
+	ck_assert_int_eq(db_source_upsert(db, &a), 0);
+	ck_assert_int_eq(db_source_upsert(db, &b), 0);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	atomic_store(&fault_mode, FAULT_FULL);
+	for (uint64_t e = 1; e <= 10; e++) {
+		/* a's cursor moves with the odd epochs only, b's with the even ones */
+		push(&bus, checkpoint_rows_msg(e, e % 2 ? a.id : b.id));
+		usleep(5000);
+	}
+	json_t *st = status_wait(&bus, st_rows_dropped, 1, "rows dropped");
+	json_decref(st);
+	usleep(100 * 1000); /* a few more failed attempts: the backlog must stay folded */
+	st = status_get(&bus);
+	ck_assert_int_le(jint(st, "pending"), 4);
+	int64_t dropped = jint(st, "rows_dropped");
+	ck_assert_int_eq(jint(st, "msgs_dropped"), 0);
+	ck_assert_int_le(40 - dropped, 16);
+	json_decref(st);
+	atomic_store(&fault_mode, FAULT_NONE);
+	json_decref(status_wait(&bus, st_ok_rows, 1, "recovery"));
+	db_close(db);
+	bus_destroy(&bus);
+
+	sqlite3 *c = sq_open(dbpath);
+	/* every row is either written or counted as dropped */
+	int64_t kept = sq_int(c, "SELECT count(*) FROM term_minute") +
+		       sq_int(c, "SELECT count(*) FROM volume_minute");
+	ck_assert_int_eq(kept + dropped, 40);
+	/* what was dropped is the oldest: the term rows kept are the newest ones, without a gap */
+	int64_t nterm = sq_int(c, "SELECT count(*) FROM term_minute");
+	ck_assert_int_gt(nterm, 0);
+	char *t = sq_text(c, "SELECT max(term) FROM terms t JOIN term_minute tm ON tm.term_id = t.id");
+	ck_assert_str_eq(t, "e10r2");
+	free(t);
+	t = sq_text(c, "SELECT min(term) FROM terms t JOIN term_minute tm ON tm.term_id = t.id");
+	unsigned epoch, row;
+	ck_assert_int_eq(sscanf(t, "e%ur%u", &epoch, &row), 2);
+	free(t);
+	ck_assert_int_eq(nterm, (10 - (int)epoch) * 3 + 3 - (int)row);
+	/* volume rows are one a minute: they go only after every term row */
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM volume_minute"), 10);
+	char q[256];
+	/* the newest state and epoch, and each source's newest cursor, folded in or not */
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 10);
+	t = sq_text(c, "SELECT cast(state AS TEXT) FROM checkpoint");
+	ck_assert_str_eq(t, "state-10");
+	free(t);
+	snprintf(q, sizeof q, "SELECT cursor FROM checkpoint_source WHERE source_id = %lld",
+		 (long long)a.id);
+	t = sq_text(c, q);
+	ck_assert_str_eq(t, "c9");
+	free(t);
+	snprintf(q, sizeof q, "SELECT cursor FROM checkpoint_source WHERE source_id = %lld",
+		 (long long)b.id);
+	t = sq_text(c, q);
+	ck_assert_str_eq(t, "c10");
+	free(t);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
 START_TEST(test_migration_3_adds_checkpoint_sources_to_a_version_2_file)
 {
 	/* a version-2 file with data: today's schema without what migration 3 adds */
@@ -2383,6 +2486,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_migration_2_rolls_up_the_minutes_of_a_version_1_file);
 	tcase_add_test(tc, test_writer_commits_a_checkpoint_with_rows_state_and_cursors);
 	tcase_add_test(tc, test_a_failed_checkpoint_leaves_the_previous_one_intact);
+	tcase_add_test(tc, test_checkpoints_fold_and_drop_their_oldest_rows_when_writes_fail_long);
 	tcase_add_test(tc, test_migration_3_adds_checkpoint_sources_to_a_version_2_file);
 	tcase_add_test(tc, test_migration_4_adds_the_post_log_to_a_version_3_file);
 	tcase_add_test(tc, test_writer_rolls_minutes_up_into_hours_and_days);
