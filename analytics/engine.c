@@ -25,6 +25,7 @@
 #define LIVE_POLL_MS 20       /* longest wait for posts (a live request wakes it sooner) */
 #define LIVE_BATCH 64
 #define CKPT_RETRY_MS 100     /* db queue full: try the checkpoint again this soon */
+#define CKPT_COVER_POLL_MS 20 /* waiting for a marker: look again this soon at the latest */
 #define CKPT_CATCHUP_ITEMS (2 * LIMIT_POSTS_PER_PAGE) /* items taken to reach the markers */
 #define STATE_MAGIC 0x31534554u /* "TES1" */
 #define STATE_VERSION 1
@@ -109,6 +110,8 @@ struct engine {
 	uint64_t epoch_sent;          /* last checkpoint epoch handed to the db thread */
 	int64_t next_ckpt_ms;         /* monotonic */
 	int64_t ckpt_due_ms;          /* monotonic: when the pending checkpoint fell due, 0 */
+	bool ckpt_wait_marker;        /* due, waiting for a marker to cover the posts */
+	bool ckpt_uncovered_warned;   /* uncovered_warn() said it; reset by a covered one */
 	uint64_t consumed;            /* posts and markers taken since the last checkpoint */
 	bool ckpt_warned;
 
@@ -850,14 +853,37 @@ fail:
 }
 
 /*
+ * A checkpoint goes out with posts no marker covers yet: after a crash their
+ * source resumes from its older cursor and may count them again. Said once
+ * per stretch of such checkpoints, naming the sources.
+ */
+static void uncovered_warn(struct engine *e)
+{
+	if (e->ckpt_uncovered_warned)
+		return;
+	char ids[128] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < e->nmarks && len + 24 < sizeof ids; i++)
+		if (e->marks[i].uncovered)
+			len += (size_t)snprintf(ids + len, sizeof ids - len, "%s%lld", len ? ", " : "",
+						(long long)e->marks[i].cur.source_id);
+	log_warn("analytics", "checkpoint %llu without the cursor of the newest posts of source %s "
+			      "(no cursor for %lld ms); after a crash they may be counted again",
+		 (unsigned long long)e->epoch_sent + 1, ids, (long long)e->cfg.checkpoint_ms);
+	e->ckpt_uncovered_warned = true;
+}
+
+/*
  * Checkpoints when due and every source's posts are covered by its marker;
  * after another full period without such an instant, checkpoints anyway (a
  * source that queues posts from its own thread may never pause).
  */
 static void checkpoint_maybe(struct engine *e, int64_t now)
 {
-	if (now < e->next_ckpt_ms)
+	/* Waiting for a marker: it came when every post is covered again. */
+	if (now < e->next_ckpt_ms && !(e->ckpt_wait_marker && marks_covered(e)))
 		return;
+	e->ckpt_wait_marker = false;
 	/*
 	 * Nothing counted and no rows since the last one: the committed state
 	 * differs only in how far the clock moved, which a restore catches up
@@ -879,12 +905,26 @@ static void checkpoint_maybe(struct engine *e, int64_t now)
 			break;
 		consume(e, item);
 	}
-	if (!marks_covered(e) && now - e->ckpt_due_ms < e->cfg.checkpoint_ms)
-		return;
+	if (!marks_covered(e)) {
+		if (now - e->ckpt_due_ms < e->cfg.checkpoint_ms) {
+			/*
+			 * Not again at once: the main loop would spin on a zero wait.
+			 * The marker's arrival wakes the loop, and the check above
+			 * then checkpoints without waiting for this poll.
+			 */
+			e->next_ckpt_ms = now + CKPT_COVER_POLL_MS;
+			if (e->next_ckpt_ms > e->ckpt_due_ms + e->cfg.checkpoint_ms)
+				e->next_ckpt_ms = e->ckpt_due_ms + e->cfg.checkpoint_ms;
+			e->ckpt_wait_marker = true;
+			return;
+		}
+		uncovered_warn(e);
+	}
 	if (checkpoint_send(e, 0) < 0) {
 		e->next_ckpt_ms = now + CKPT_RETRY_MS;
 		return;
 	}
+	e->ckpt_uncovered_warned = !marks_covered(e) && e->ckpt_uncovered_warned;
 	e->ckpt_due_ms = 0;
 	e->next_ckpt_ms = now + e->cfg.checkpoint_ms;
 }

@@ -276,6 +276,40 @@ START_TEST(test_engine_holds_the_checkpoint_until_the_marker_follows_the_posts)
 }
 END_TEST
 
+static int64_t cpu_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(test_engine_waits_for_a_marker_without_spinning)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine *e = start(&bus, 300, true, NULL, 0, 0);
+	post(&bus, 2, now_minute() - MIN_MS, "a", "ann", "one");
+	/* due at 300 ms; from then on the engine waits for the marker until 600 ms */
+	ck_assert_ptr_null(next_checkpoint(&bus, 350));
+	int64_t c0 = cpu_ms(), t0 = clock_mono_ms();
+	sleep_ms(200);
+	int64_t cpu = cpu_ms() - c0, wall = clock_mono_ms() - t0;
+	/* a thread spinning on a zero wait would use the whole 200 ms */
+	ck_assert_msg(cpu * 3 < wall, "%lld ms of CPU in %lld ms waiting for a marker",
+		      (long long)cpu, (long long)wall);
+	/* the marker's arrival sends the checkpoint, with no wait for a poll or the period */
+	marker(&bus, 2, "a");
+	struct dbmsg *m = next_checkpoint(&bus, 2000);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->u.checkpoint.ncursors, 1);
+	ck_assert_str_eq(m->u.checkpoint.cursors[0].cursor, "a");
+	dbmsg_free(m);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
 START_TEST(test_engine_keeps_every_row_while_the_db_queue_is_full)
 {
 	struct bus bus;
@@ -732,6 +766,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_engine_answers_live_requests_from_open_minutes_and_pending_rows);
 	tcase_add_test(tc, test_engine_checkpoint_carries_rows_volume_state_and_cursors);
 	tcase_add_test(tc, test_engine_holds_the_checkpoint_until_the_marker_follows_the_posts);
+	tcase_add_test(tc, test_engine_waits_for_a_marker_without_spinning);
 	tcase_add_test(tc, test_engine_keeps_every_row_while_the_db_queue_is_full);
 	tcase_add_test(tc, test_engine_restored_from_a_state_counts_like_an_uninterrupted_one);
 	tcase_add_test(tc, test_engine_starts_empty_from_a_damaged_state_and_keeps_counting);
