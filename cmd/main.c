@@ -711,7 +711,7 @@ static int serve(struct options *o)
 		fprintf(stderr, "trendd: out of memory\n");
 		goto out;
 	}
-	if (!have_db && db_running_sources_set(db, sources, nsources) < 0) {
+	if (db_running_sources_set(db, sources, nsources) < 0) {
 		fprintf(stderr, "trendd: out of memory\n");
 		goto out;
 	}

@@ -785,6 +785,37 @@ int db_running_sources_set(struct db *db, const struct source_config *v, size_t 
 	return 0;
 }
 
+int db_running_put(struct db *db, int64_t id, const char *name)
+{
+	char *copy = strdup(name ? name : "");
+	if (!copy)
+		return -ENOMEM;
+	for (size_t i = 0; i < db->nrunning; i++)
+		if (db->running[i].id == id) {
+			free(db->running[i].name);
+			db->running[i].name = copy;
+			return 0;
+		}
+	struct db_running *nv = realloc(db->running, (db->nrunning + 1) * sizeof *nv);
+	if (!nv) {
+		free(copy);
+		return -ENOMEM;
+	}
+	db->running = nv;
+	db->running[db->nrunning++] = (struct db_running){ .id = id, .name = copy };
+	return 0;
+}
+
+void db_running_remove(struct db *db, int64_t id)
+{
+	for (size_t i = 0; i < db->nrunning; i++)
+		if (db->running[i].id == id) {
+			free(db->running[i].name);
+			db->running[i] = db->running[--db->nrunning];
+			return;
+		}
+}
+
 static void options_default(struct db_options *o, const struct db_options *in)
 {
 	static const struct db_options zero;
@@ -896,7 +927,6 @@ fail:
 	if (db && db_rc_bad_file(rc) && db->opt.allow_unavailable) {
 		conn_close(db);
 		db_mark_unavailable(db, err);
-		db->started_without = true;
 		log_error("db", "%s; running without the database: live trends go on, history "
 			  "is unavailable, the file is left as it is and opened again once it "
 			  "is a usable database", err);

@@ -135,11 +135,14 @@ uint64_t db_generation(const struct db *db);
 uint64_t db_committed_epoch(const struct db *db);
 
 /*
- * For a db that opened unavailable: the ids and names of the sources trendd
- * runs without the file (command line, config file). When the writer opens
- * the file later it writes a source's cursor, status and pushed posts only
- * where the stored source of that id has the same name, and refuses source
- * changes until a restart. Before db_writer_start(); 0, -EBUSY or -ENOMEM.
+ * The ids and names of the sources trendd runs (stored, command line, config
+ * file); the writer keeps the list as source changes commit. When the writer
+ * opens a file that was not usable before - after a start without it, or
+ * after the file turned corrupt while trendd ran and another took its place
+ * (a backup put back) - it writes a source's cursor, status and pushed posts
+ * only where the stored source of that id has the same name, and refuses
+ * source changes until a restart. Before db_writer_start(); 0, -EBUSY or
+ * -ENOMEM.
  */
 int db_running_sources_set(struct db *db, const struct source_config *v, size_t n);
 

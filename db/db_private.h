@@ -76,8 +76,12 @@ struct db {
 	atomic_uint_fast64_t generation;
 	pthread_mutex_t reason_mu;     /* guards reason */
 	char reason[512];
-	bool started_without;          /* opened unavailable: nothing was loaded from the file */
-	struct db_running { int64_t id; char *name; } *running; /* owned; started_without */
+	/*
+	 * The sources trendd runs (db_running_sources_set()); once the writer
+	 * runs, only the writer thread reads and updates it, as source changes
+	 * commit (db_running_put(), db_running_remove()).
+	 */
+	struct db_running { int64_t id; char *name; } *running; /* owned */
 	size_t nrunning;
 	/*
 	 * The checkpoint epoch last committed (by the writer) or loaded at
@@ -86,6 +90,11 @@ struct db {
 	 */
 	atomic_uint_fast64_t committed_epoch;
 };
+
+/* Source id running under name now (added or renamed); 0 or -ENOMEM. Writer thread. */
+int db_running_put(struct db *db, int64_t id, const char *name);
+/* Source id no longer runs. Writer thread. */
+void db_running_remove(struct db *db, int64_t id);
 
 /* True for the SQLite errors of a file that is not a usable database. */
 bool db_rc_bad_file(int rc);

@@ -104,7 +104,7 @@ struct db_writer {
 	size_t nbumps, cap_bumps;
 
 	/*
-	 * A file opened after trendd started without it (db.h): only these
+	 * A file that was not usable before (db.h): only these
 	 * running sources match the stored ones by id and name.
 	 */
 	bool guard;
@@ -165,8 +165,8 @@ static bool source_writable(struct db_writer *w, int64_t id)
 		return true;
 	if (!w->logged_guard) {
 		log_warn("db", "%s: source %lld runs without a stored row of the same id and name "
-			 "(trendd started without the file); its cursor and status are not "
-			 "written", w->db->path, (long long)id);
+			 "(trendd did not load its sources from this file); its cursor and status "
+			 "are not written", w->db->path, (long long)id);
 		w->logged_guard = true;
 	}
 	return false;
@@ -584,8 +584,8 @@ static int apply_source_save(struct db_writer *w, struct dbmsg *m)
 	m->rc = 0;
 	if (w->guard) {
 		m->rc = -EBUSY;
-		snprintf(m->error, sizeof m->error, "trendd started without its database file; "
-			 "restart it to change sources");
+		snprintf(m->error, sizeof m->error, "trendd is writing to a database file it did "
+			 "not load its sources from; restart it to change sources");
 		return SQLITE_OK;
 	}
 	if (!c->name || !c->name[0] || !c->kind[0] || !db_params_valid(params)) {
@@ -668,8 +668,8 @@ static int apply_source_delete(struct db_writer *w, struct dbmsg *m)
 
 	if (w->guard) {
 		m->rc = -EBUSY;
-		snprintf(m->error, sizeof m->error, "trendd started without its database file; "
-			 "restart it to change sources");
+		snprintf(m->error, sizeof m->error, "trendd is writing to a database file it did "
+			 "not load its sources from; restart it to change sources");
 		return SQLITE_OK;
 	}
 	sqlite3_bind_int64(st, 1, m->u.delete_id);
@@ -708,8 +708,9 @@ static int apply(struct db_writer *w, struct dbmsg *m)
 	case DBMSG_PUSH:
 		if (!source_writable(w, m->u.push.source_id)) {
 			m->rc = -EBUSY;
-			snprintf(m->error, sizeof m->error, "trendd started without its database "
-				 "file and does not know this push source there; restart it");
+			snprintf(m->error, sizeof m->error, "trendd is writing to a database file it "
+				 "did not load its sources from, and this push source is not in "
+				 "it; restart it");
 			return SQLITE_OK;
 		}
 		return post_log_append(&w->db->post_log, m->u.push.posts, m->u.push.n,
@@ -818,18 +819,20 @@ static bool pending_over_caps(const struct db_writer *w)
 
 /*
  * Folds the pending checkpoint o into the newer pending checkpoint n: n
- * takes o's rows before its own, less the `drop` oldest of them all (term
- * rows first, then volume rows), and o's cursors of the sources n has none
- * of - at n's instant those sources were still where o left them. n keeps
- * its epoch and state (o's state, superseded, is already gone; n takes it
- * only if n has none). o is left empty. o may be NULL: only the drop.
- * Returns the rows dropped, or -ENOMEM with nothing changed.
+ * takes o's rows before its own, less the oldest *drop_term term rows and
+ * *drop_volume volume rows of them (the budgets go down by what is
+ * dropped), and o's cursors of the sources n has none of - at n's instant
+ * those sources were still where o left them. n keeps its epoch and state
+ * (o's state, superseded, is already gone; n takes it only if n has none).
+ * o is left empty. o may be NULL: only the drop. Returns the rows dropped,
+ * or -ENOMEM with nothing changed.
  */
-static ssize_t checkpoint_fold(struct checkpoint *n, struct checkpoint *o, size_t drop)
+static ssize_t checkpoint_fold(struct checkpoint *n, struct checkpoint *o, size_t *drop_term,
+			       size_t *drop_volume)
 {
 	size_t ont = o ? o->nterm : 0, onv = o ? o->nvolume : 0, onc = o ? o->ncursors : 0;
 	size_t nt = ont + n->nterm, nv = onv + n->nvolume;
-	size_t dt = drop < nt ? drop : nt, dv = drop - dt < nv ? drop - dt : nv;
+	size_t dt = *drop_term < nt ? *drop_term : nt, dv = *drop_volume < nv ? *drop_volume : nv;
 	struct term_minute_row *rows = NULL;
 	struct volume_minute_row *vrows = NULL;
 	struct source_cursor *cur = NULL;
@@ -898,6 +901,8 @@ static ssize_t checkpoint_fold(struct checkpoint *n, struct checkpoint *o, size_
 		o->cursors = NULL;
 		o->nterm = o->nvolume = o->ncursors = 0;
 	}
+	*drop_term -= dt;
+	*drop_volume -= dv;
 	return (ssize_t)(dt + dv);
 }
 
@@ -914,6 +919,12 @@ static void pending_fold_checkpoints(struct db_writer *w)
 	const struct db_options *o = &w->db->opt;
 	size_t target = o->retry_max_rows - o->retry_max_rows / 8;
 	size_t excess = w->pending_rows > target ? w->pending_rows - target : 0;
+	size_t nterm = 0;
+	for (size_t i = 0; i < w->npending; i++)
+		if (w->pending[i] && w->pending[i]->kind == DBMSG_CHECKPOINT)
+			nterm += w->pending[i]->u.checkpoint.nterm;
+	/* Term rows first: volume rows are one a minute, and the timeline of the outage. */
+	size_t drop_term = excess < nterm ? excess : nterm, drop_volume = excess - drop_term;
 	struct dbmsg *prev = NULL;
 	size_t prev_i = 0;
 	for (size_t i = 0; i < w->npending; i++) {
@@ -926,19 +937,19 @@ static void pending_fold_checkpoints(struct db_writer *w)
 			continue;
 		}
 		size_t before = msg_rows(prev) + msg_rows(m);
-		ssize_t d = checkpoint_fold(&m->u.checkpoint, &prev->u.checkpoint, excess);
+		ssize_t d = checkpoint_fold(&m->u.checkpoint, &prev->u.checkpoint, &drop_term,
+					    &drop_volume);
 		if (d < 0)
 			return; /* no memory to fold: the backlog stays as it is */
 		w->pending_rows = w->pending_rows - before + msg_rows(m);
 		w->rows_dropped += (uint64_t)d;
-		excess -= (size_t)d;
 		pending_remove(w, prev_i);
 		prev = m;
 		prev_i = i;
 	}
-	if (prev && excess > 0) {
+	if (prev && drop_term + drop_volume > 0) {
 		size_t before = msg_rows(prev);
-		ssize_t d = checkpoint_fold(&prev->u.checkpoint, NULL, excess);
+		ssize_t d = checkpoint_fold(&prev->u.checkpoint, NULL, &drop_term, &drop_volume);
 		if (d < 0)
 			return;
 		w->pending_rows = w->pending_rows - before + msg_rows(prev);
@@ -1197,6 +1208,29 @@ static void writer_recovered(struct db_writer *w)
 	w->retry_wait_ms = 0;
 }
 
+/*
+ * The running sources follow the committed source changes, so that a file
+ * put back later is matched against what runs (writer_reopen()). Without
+ * memory for a name the source is left out: its rows are then not written
+ * to such a file, which errs on the safe side.
+ */
+static void running_update(struct db_writer *w)
+{
+	for (size_t i = 0; i < w->npending; i++) {
+		struct dbmsg *m = w->pending[i];
+		if (!m || m->rc != 0)
+			continue;
+		if (m->kind == DBMSG_SOURCE_SAVE &&
+		    db_running_put(w->db, m->u.save.cfg.id, m->u.save.cfg.name) < 0) {
+			log_error("db", "out of memory noting source %lld as running",
+				  (long long)m->u.save.cfg.id);
+			db_running_remove(w->db, m->u.save.cfg.id);
+		} else if (m->kind == DBMSG_SOURCE_DELETE) {
+			db_running_remove(w->db, m->u.delete_id);
+		}
+	}
+}
+
 static void batch_committed(struct db_writer *w)
 {
 	if (w->b_epoch > atomic_load(&w->db->committed_epoch))
@@ -1208,6 +1242,7 @@ static void batch_committed(struct db_writer *w)
 	for (size_t i = 0; i < w->npending; i++)
 		if (w->pending[i] && w->pending[i]->kind == DBMSG_PUSH && w->pending[i]->rc == 0)
 			push_forward(w, &w->pending[i]->u.push);
+	running_update(w);
 	writer_recovered(w);
 	w->rows_written += w->b_rows;
 	w->rows_skipped += w->b_skipped;
@@ -1225,9 +1260,9 @@ static void sync_normal(struct db_writer *w, bool was_full)
 }
 
 /*
- * Which running sources the file opened after a start without it knows by
- * the same id and name (db.h, db_running_sources_set()). Returns an SQLite
- * result code.
+ * Which running sources a file that was not usable before knows by the same
+ * id and name (db.h, db_running_sources_set()). Returns an SQLite result
+ * code.
  */
 static int guard_build(struct db_writer *w)
 {
@@ -1268,9 +1303,10 @@ static void vacuum_mode_read(struct db_writer *w)
 }
 
 /*
- * Opens the file again. The first time a file opens after trendd started
- * without it, the running state stays as it is (docs/STORAGE.md, "A corrupt
- * or foreign file"): nothing is loaded from the file, and writes keyed by
+ * Opens the file again. When the file was not usable before (trendd started
+ * without it, or it turned corrupt while running and another took its
+ * place), the running state stays as it is (docs/STORAGE.md, "A corrupt or
+ * foreign file"): nothing is loaded from the file, and writes keyed by
  * source id are limited to the sources it knows by the same id and name.
  */
 static int writer_reopen(struct db_writer *w)
@@ -1280,8 +1316,8 @@ static int writer_reopen(struct db_writer *w)
 	char err[512];
 	int rc;
 
-	if ((rc = db_conn_reopen(db, err, sizeof err)) == SQLITE_OK && db->started_without &&
-	    !w->guard && (rc = guard_build(w)) != SQLITE_OK) {
+	if ((rc = db_conn_reopen(db, err, sizeof err)) == SQLITE_OK && was_unavailable &&
+	    (rc = guard_build(w)) != SQLITE_OK) {
 		db_describe_error(db, rc, "read the stored sources", err, sizeof err);
 		db_conn_drop(db);
 	}

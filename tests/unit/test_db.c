@@ -2452,6 +2452,89 @@ START_TEST(test_a_truncated_database_is_set_aside_until_it_is_replaced)
 }
 END_TEST
 
+START_TEST(test_a_file_replaced_while_running_is_matched_against_the_running_sources)
+{
+	/* The backup put back later: "demo" 1, "api" 2 and "other" 3. */
+	struct db *db = open_ok(NULL);
+	const char *names[] = { "demo", "api", "other" };
+	for (int i = 0; i < 3; i++) {
+		struct source_config c = { .kind = "rss", .name = (char *)names[i], .url = "u",
+					   .cursor = "stored" };
+		ck_assert_int_eq(db_source_upsert(db, &c), 0);
+		ck_assert_int_eq(c.id, i + 1);
+	}
+	db_close(db);
+	size_t backup_len;
+	char *backup = file_bytes(dbpath, &backup_len);
+	unlink(dbpath);
+
+	/* trendd starts on a file with "demo" 1 and "api" 2, then creates "new" (id 3). */
+	size_t good_len;
+	char *good = good_database(&good_len);
+	write_file(dbpath, good, good_len);
+	free(good);
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 10, .retry_min_ms = 20,
+				.retry_max_ms = 60, .allow_unavailable = true };
+	db = open_ok(&o);
+	struct source_config *v;
+	size_t n;
+	ck_assert_int_eq(db_sources_load(db, &v, &n), 0);
+	ck_assert_int_eq(db_running_sources_set(db, v, n), 0);
+	db_sources_free(v, n);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	push(&bus, reset_msg(0, "new", "http://n/"));
+	json_decref(status_wait(&bus, st_batches, 1, "the new source"));
+
+	/* The file turns into garbage; a failed write makes the writer open it again. */
+	char tmp[400];
+	snprintf(tmp, sizeof tmp, "%s.tmp", dbpath);
+	static const char junk[] = "not a database any more\n";
+	write_file(tmp, junk, sizeof junk - 1);
+	ck_assert_int_eq(rename(tmp, dbpath), 0);
+	snprintf(tmp, sizeof tmp, "%s-wal", dbpath);
+	unlink(tmp);
+	snprintf(tmp, sizeof tmp, "%s-shm", dbpath);
+	unlink(tmp);
+	atomic_store(&fault_mode, FAULT_READONLY);
+	push(&bus, one_row_msg("x", TERM_WORD, T0, 1));
+	json_decref(status_wait(&bus, st_failing, 1, "the failed write"));
+	atomic_store(&fault_mode, FAULT_NONE);
+	json_decref(status_wait(&bus, st_unavailable, 0, "the garbage file to be refused"));
+	ck_assert(!db_available(db));
+
+	/* The backup goes back: its source 3 is "other", not the running "new". */
+	snprintf(tmp, sizeof tmp, "%s.restore", dbpath);
+	write_file(tmp, backup, backup_len);
+	ck_assert_int_eq(rename(tmp, dbpath), 0);
+	free(backup);
+	json_decref(status_wait(&bus, st_ok_rows, 1, "writes to resume"));
+	push(&bus, checkpoint_gen(1, 3, "new-9", 0));
+	push(&bus, checkpoint_gen(2, 2, "api-5", 0));
+	push(&bus, source_state_msg(3, NULL, T0, "", 0, 77, 0));
+	push(&bus, reset_msg(0, "another", "http://a/"));
+	json_decref(status_wait(&bus, st_batches, 3, "the checkpoints"));
+	db_close(db);
+	bus_destroy(&bus);
+
+	char *t = cursor_of(3, "sources");
+	ck_assert_str_eq(t, "stored");
+	free(t);
+	ck_assert_ptr_null(cursor_of(3, "checkpoint_source"));
+	t = cursor_of(2, "sources");
+	ck_assert_str_eq(t, "api-5");
+	free(t);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources WHERE id = 3"), 0);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), 3);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 2);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 3);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("db");
@@ -2497,6 +2580,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_writer_never_writes_back_a_cursor_from_before_a_reset);
 	tcase_add_test(tc, test_a_file_that_is_not_a_database_is_set_aside_until_it_is_replaced);
 	tcase_add_test(tc, test_a_truncated_database_is_set_aside_until_it_is_replaced);
+	tcase_add_test(tc, test_a_file_replaced_while_running_is_matched_against_the_running_sources);
 	suite_add_tcase(s, tc);
 	TCase *big = tcase_create("file size");
 	tcase_add_checked_fixture(big, tmp_setup, tmp_teardown);
