@@ -4,7 +4,10 @@
  *
  * Prints one JSON object per line:
  *   write     - term-minute rows per second through the real writer thread,
- *               without and with the hour/day rollups ("rollups")
+ *               without and with the hour/day rollups ("rollups"), and with
+ *               the rollups while the live pipeline (tokenizer, VADER,
+ *               windows) runs flat out on real post texts in another thread
+ *               ("pipeline_posts_per_s": what it kept up meanwhile)
  *   size      - one day at 1,000 posts/s written through the writer: bytes
  *               per table (dbstat), and the steady-state size with the
  *               default retention (minutes 48 h, hours 90 d, snapshots 48 h)
@@ -27,6 +30,7 @@
  *                      [--stages write,size,history] [--keep]
  */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -49,6 +53,9 @@
 #include "core/clock.h"
 #include "core/dbmsg.h"
 #include "core/term.h"
+#include "analytics/sentiment.h"
+#include "analytics/tokenize.h"
+#include "analytics/window.h"
 #include "db/db.h"
 
 #define MIN_MS        60000LL
@@ -258,12 +265,110 @@ static struct dbmsg *volume_msg(int64_t t)
 static int64_t fixed_now;
 static int64_t bench_clock(void) { return fixed_now; }
 
+/* ---- the live pipeline, running beside the writer ---- */
+
+struct pipeline {
+	pthread_t thread;
+	atomic_bool stop;
+	char **text;                  /* real post texts (tests/fixtures/tokenize/posts.tsv) */
+	size_t *len, n;
+	uint64_t posts;               /* counted until stopped */
+	double seconds;
+};
+
+/* The fields of posts.tsv escape \t, \n, \r and \\. */
+static size_t unescape(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (*r == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = 0;
+	return (size_t)(w - s);
+}
+
+static void pipeline_load(struct pipeline *p)
+{
+	FILE *f = fopen(TRENDD_BENCH_FIXTURES_DIR "/tokenize/posts.tsv", "r");
+	char *line = NULL;
+	size_t cap = 0, tcap = 0;
+	ssize_t l;
+	if (!f) {
+		perror("bench: " TRENDD_BENCH_FIXTURES_DIR "/tokenize/posts.tsv");
+		exit(1);
+	}
+	while ((l = getline(&line, &cap, f)) > 0) {
+		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		if (!t2)
+			continue;
+		if (line[l - 1] == '\n')
+			line[--l] = 0;
+		if (p->n == tcap) {
+			tcap = tcap ? 2 * tcap : 1024;
+			p->text = realloc(p->text, tcap * sizeof *p->text);
+			p->len = realloc(p->len, tcap * sizeof *p->len);
+		}
+		p->text[p->n] = strdup(t2 + 1);
+		p->len[p->n] = unescape(p->text[p->n]);
+		p->n++;
+	}
+	free(line);
+	fclose(f);
+}
+
+/* Tokenize, score and count posts until told to stop, as the analytics thread does. */
+static void *pipeline_main(void *arg)
+{
+	struct pipeline *p = arg;
+	char err[512];
+	struct vader *vader;
+	struct stopwords *sw;
+	if (vader_load(&vader, TRENDD_BENCH_DATA_DIR, err, sizeof err) < 0 ||
+	    stopwords_load(&sw, TRENDD_BENCH_DATA_DIR, err, sizeof err) < 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		exit(1);
+	}
+	struct vader_scratch *vs = vader_scratch_new();
+	struct tokenizer *tok = tokenizer_new(sw);
+	struct window_config wc;
+	window_config_defaults(&wc);
+	struct window *w = window_new(&wc);
+	int64_t t0 = clock_now_ms();
+	double s0 = now_s();
+	uint64_t k = 0;
+	while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+		size_t i = k % p->n;
+		const struct token *t;
+		size_t nt = tokenizer_run(tok, p->text[i], p->len[i], "en", &t);
+		struct sentiment sc;
+		vader_score(vader, vs, p->text[i], p->len[i], &sc);
+		/* 1,000 posts a second of event time, 50,000 authors */
+		struct window_post wp = { t0 + (int64_t)(k / 1000), (uint32_t)(k % 50000) * 2654435761u,
+					  (float)sc.compound, t, nt };
+		window_add_post(w, &wp);
+		k++;
+	}
+	p->seconds = now_s() - s0;
+	p->posts = k;
+	window_free(w);
+	tokenizer_free(tok);
+	vader_scratch_free(vs);
+	stopwords_free(sw);
+	vader_free(vader);
+	return NULL;
+}
+
 /*
  * Writes `minutes` minutes (4,096 rows each, plus one volume row) through the
  * real writer as fast as it takes them; returns rows per second.
  */
 static double write_stage(const char *path, int minutes, bool rollups, int64_t start,
-			  struct gen *g, double *seconds, int64_t *rows_out)
+			  struct gen *g, struct pipeline *pipe, double *seconds, int64_t *rows_out)
 {
 	struct db *db;
 	struct bus bus;
@@ -278,6 +383,10 @@ static double write_stage(const char *path, int minutes, bool rollups, int64_t s
 	}
 	/* generating a minute takes well under a millisecond: the writer is what is measured */
 	int64_t rows = 0;
+	if (pipe) {
+		atomic_store(&pipe->stop, false);
+		pthread_create(&pipe->thread, NULL, pipeline_main, pipe);
+	}
 	db_writer_start(db, &bus);
 	double t0 = now_s();
 	for (int m = 0; m < minutes; m++) {
@@ -294,6 +403,10 @@ static double write_stage(const char *path, int minutes, bool rollups, int64_t s
 	}
 	*seconds = now_s() - t0;
 	*rows_out = rows;
+	if (pipe) {
+		atomic_store(&pipe->stop, true);
+		pthread_join(pipe->thread, NULL);
+	}
 	db_close(db);
 	bus_destroy(&bus);
 	return (double)rows / *seconds;
@@ -357,7 +470,7 @@ static void size_stage(const char *dir, struct gen *g)
 	int64_t rows;
 	snprintf(path, sizeof path, "%s/size.db", dir);
 	int64_t start = (clock_now_ms() / DAY_MS - 1) * DAY_MS;
-	double rate = write_stage(path, 1440, true, start, g, &secs, &rows);
+	double rate = write_stage(path, 1440, true, start, g, NULL, &secs, &rows);
 	printf("{\"bench\":\"write\",\"rollups\":true,\"batches\":\"one day, one minute per "
 	       "message\",\"rows\":%lld,\"seconds\":%.2f,\"rows_per_s\":%.0f}\n",
 	       (long long)rows, secs, rate);
@@ -896,15 +1009,25 @@ int main(int argc, char **argv)
 	if (strstr(stages, "write")) {
 		snprintf(path, sizeof path, "%s/trendd-bench-write.db", dir);
 		int64_t start = (clock_now_ms() / DAY_MS - 2) * DAY_MS;
-		for (int r = 0; r < 2; r++) {
+		struct pipeline pipe = { 0 };
+		pipeline_load(&pipe);
+		for (int r = 0; r < 3; r++) {
 			double secs;
 			int64_t rows;
-			double rate = write_stage(path, 480, r == 1, start, &g, &secs, &rows);
+			double rate = write_stage(path, 480, r >= 1, start, &g, r == 2 ? &pipe : NULL,
+						  &secs, &rows);
 			printf("{\"bench\":\"write\",\"rollups\":%s,\"batches\":\"8 hours, one minute "
-			       "per message\",\"rows\":%lld,\"seconds\":%.2f,\"rows_per_s\":%.0f}\n",
+			       "per message\",\"rows\":%lld,\"seconds\":%.2f,\"rows_per_s\":%.0f",
 			       r ? "true" : "false", (long long)rows, secs, rate);
+			if (r == 2)
+				printf(",\"pipeline_posts_per_s\":%.0f", pipe.posts / pipe.seconds);
+			printf("}\n");
 			fflush(stdout);
 		}
+		for (size_t i = 0; i < pipe.n; i++)
+			free(pipe.text[i]);
+		free(pipe.text);
+		free(pipe.len);
 		if (!keep)
 			unlink(path);
 	}
