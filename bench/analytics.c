@@ -29,6 +29,7 @@
 #include "analytics/sentiment.h"
 #include "analytics/tokenize.h"
 #include "analytics/window.h"
+#include "bench/posts_tsv.h"
 #include "core/clock.h"
 #include "core/hash.h"
 #include "core/term.h"
@@ -63,22 +64,6 @@ static long peak_rss_kb(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_maxrss;
-}
-
-/* Unescapes the text column of posts.tsv (\\, \t, \r, \n). */
-static size_t unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (*r == '\\' && r[1]) {
-			r++;
-			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = 0;
-	return (size_t)(w - s);
 }
 
 /* Function words first: in English they are the most frequent, as here by Zipf rank. */
@@ -156,44 +141,20 @@ static struct corpus load_corpus(const char *fixtures, size_t n)
 	c.lang = calloc(n, sizeof *c.lang);
 	c.author = calloc(n, sizeof *c.author);
 
-	/* real texts */
-	char **real = NULL, **real_lang = NULL;
-	size_t nreal = 0, cap = 0;
+	/* real texts; the corpus points at their lang strings, so they are kept */
+	struct posts_tsv real = { 0 };
 	snprintf(path, sizeof path, "%s/tokenize/posts.tsv", fixtures);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		char *line = NULL;
-		size_t lcap = 0;
-		ssize_t l;
-		while ((l = getline(&line, &lcap, f)) > 0) {
-			if (line[l - 1] == '\n')
-				line[--l] = 0;
-			char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-			if (!t2)
-				continue;
-			*t2 = 0;
-			if (nreal == cap) {
-				cap = cap ? cap * 2 : 256;
-				real = realloc(real, cap * sizeof *real);
-				real_lang = realloc(real_lang, cap * sizeof *real_lang);
-			}
-			real[nreal] = strdup(t2 + 1);
-			unescape(real[nreal]);
-			real_lang[nreal++] = strdup(t1 + 1);
-		}
-		free(line);
-		fclose(f);
-	} else {
+	if (posts_tsv_load(&real, path) < 0)
 		fprintf(stderr, "bench: no %s; generated posts only\n", path);
-	}
+	size_t nreal = real.n;
 
 	char buf[1024];
 	for (size_t i = 0; i < n; i++) {
 		if (nreal && i % 3 == 0) {
 			size_t k = rnd() % nreal;
-			c.text[i] = strdup(real[k]);
-			c.len[i] = strlen(real[k]);
-			c.lang[i] = real_lang[k];
+			c.text[i] = strdup(real.text[k]);
+			c.len[i] = strlen(real.text[k]);
+			c.lang[i] = real.lang[k];
 		} else {
 			bool intl = rnd() % 100 < 10;
 			gen_post(buf, sizeof buf, &c.len[i], intl);
@@ -209,9 +170,6 @@ static struct corpus load_corpus(const char *fixtures, size_t n)
 			}
 	}
 	c.n = n;
-	for (size_t k = 0; k < nreal; k++)
-		free(real[k]);
-	free(real);
 	return c;
 }
 

@@ -56,6 +56,7 @@
 #include "analytics/sentiment.h"
 #include "analytics/tokenize.h"
 #include "analytics/window.h"
+#include "bench/posts_tsv.h"
 #include "db/db.h"
 
 #define MIN_MS        60000LL
@@ -270,55 +271,19 @@ static int64_t bench_clock(void) { return fixed_now; }
 struct pipeline {
 	pthread_t thread;
 	atomic_bool stop;
-	char **text;                  /* real post texts (tests/fixtures/tokenize/posts.tsv) */
-	size_t *len, n;
+	struct posts_tsv posts_tsv;   /* the real post texts */
 	uint64_t posts;               /* counted until stopped */
 	double seconds;
 };
 
-/* The fields of posts.tsv escape \t, \n, \r and \\. */
-static size_t unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (*r == '\\' && r[1]) {
-			r++;
-			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = 0;
-	return (size_t)(w - s);
-}
-
 static void pipeline_load(struct pipeline *p)
 {
-	FILE *f = fopen(TRENDD_BENCH_FIXTURES_DIR "/tokenize/posts.tsv", "r");
-	char *line = NULL;
-	size_t cap = 0, tcap = 0;
-	ssize_t l;
-	if (!f) {
-		perror("bench: " TRENDD_BENCH_FIXTURES_DIR "/tokenize/posts.tsv");
+	const char *path = TRENDD_BENCH_FIXTURES_DIR "/tokenize/posts.tsv";
+	int rc = posts_tsv_load(&p->posts_tsv, path);
+	if (rc < 0 || p->posts_tsv.n == 0) {
+		fprintf(stderr, "bench: %s: %s\n", path, rc < 0 ? strerror(-rc) : "no posts");
 		exit(1);
 	}
-	while ((l = getline(&line, &cap, f)) > 0) {
-		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-		if (!t2)
-			continue;
-		if (line[l - 1] == '\n')
-			line[--l] = 0;
-		if (p->n == tcap) {
-			tcap = tcap ? 2 * tcap : 1024;
-			p->text = realloc(p->text, tcap * sizeof *p->text);
-			p->len = realloc(p->len, tcap * sizeof *p->len);
-		}
-		p->text[p->n] = strdup(t2 + 1);
-		p->len[p->n] = unescape(p->text[p->n]);
-		p->n++;
-	}
-	free(line);
-	fclose(f);
 }
 
 /* Tokenize, score and count posts until told to stop, as the analytics thread does. */
@@ -342,11 +307,12 @@ static void *pipeline_main(void *arg)
 	double s0 = now_s();
 	uint64_t k = 0;
 	while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-		size_t i = k % p->n;
+		const struct posts_tsv *pt = &p->posts_tsv;
+		size_t i = k % pt->n;
 		const struct token *t;
-		size_t nt = tokenizer_run(tok, p->text[i], p->len[i], "en", &t);
+		size_t nt = tokenizer_run(tok, pt->text[i], pt->len[i], pt->lang[i], &t);
 		struct sentiment sc;
-		vader_score(vader, vs, p->text[i], p->len[i], &sc);
+		vader_score(vader, vs, pt->text[i], pt->len[i], &sc);
 		/* 1,000 posts a second of event time, 50,000 authors */
 		struct window_post wp = { t0 + (int64_t)(k / 1000), (uint32_t)(k % 50000) * 2654435761u,
 					  (float)sc.compound, t, nt };
@@ -1024,10 +990,7 @@ int main(int argc, char **argv)
 			printf("}\n");
 			fflush(stdout);
 		}
-		for (size_t i = 0; i < pipe.n; i++)
-			free(pipe.text[i]);
-		free(pipe.text);
-		free(pipe.len);
+		posts_tsv_free(&pipe.posts_tsv);
 		if (!keep)
 			unlink(path);
 	}
