@@ -857,7 +857,7 @@ fail:
  * source resumes from its older cursor and may count them again. Said once
  * per stretch of such checkpoints, naming the sources.
  */
-static void uncovered_warn(struct engine *e)
+static void uncovered_warn(struct engine *e, int64_t waited_ms)
 {
 	if (e->ckpt_uncovered_warned)
 		return;
@@ -868,8 +868,8 @@ static void uncovered_warn(struct engine *e)
 			len += (size_t)snprintf(ids + len, sizeof ids - len, "%s%lld", len ? ", " : "",
 						(long long)e->marks[i].cur.source_id);
 	log_warn("analytics", "checkpoint %llu without the cursor of the newest posts of source %s "
-			      "(no cursor for %lld ms); after a crash they may be counted again",
-		 (unsigned long long)e->epoch_sent + 1, ids, (long long)e->cfg.checkpoint_ms);
+			      "(waited %lld ms for it); after a crash they may be counted again",
+		 (unsigned long long)e->epoch_sent, ids, (long long)waited_ms);
 	e->ckpt_uncovered_warned = true;
 }
 
@@ -918,13 +918,16 @@ static void checkpoint_maybe(struct engine *e, int64_t now)
 			e->ckpt_wait_marker = true;
 			return;
 		}
-		uncovered_warn(e);
 	}
 	if (checkpoint_send(e, 0) < 0) {
 		e->next_ckpt_ms = now + CKPT_RETRY_MS;
 		return;
 	}
-	e->ckpt_uncovered_warned = !marks_covered(e) && e->ckpt_uncovered_warned;
+	/* Said once it went out: a retried one may have been covered by then. */
+	if (!marks_covered(e))
+		uncovered_warn(e, now - e->ckpt_due_ms);
+	else
+		e->ckpt_uncovered_warned = false;
 	e->ckpt_due_ms = 0;
 	e->next_ckpt_ms = now + e->cfg.checkpoint_ms;
 }

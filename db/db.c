@@ -785,6 +785,13 @@ int db_running_sources_set(struct db *db, const struct source_config *v, size_t 
 	return 0;
 }
 
+bool db_file_replaced(const struct db *db)
+{
+	struct stat st;
+	return !db->file_known || stat(db->path, &st) != 0 || st.st_dev != db->file_dev ||
+	       st.st_ino != db->file_ino;
+}
+
 int db_running_put(struct db *db, int64_t id, const char *name)
 {
 	char *copy = strdup(name ? name : "");
@@ -918,6 +925,12 @@ int db_open_with(struct db **out, const char *path, const struct db_options *opt
 		goto fail;
 	if (sqlite3_db_readonly(db->conn, "main") == 1)
 		log_warn("db", "%s: the file is read-only; writes fail until it is writable", path);
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		db->file_known = true;
+		db->file_dev = st.st_dev;
+		db->file_ino = st.st_ino;
+	}
 	*out = db;
 	return 0;
 nomem:

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "db/db.h"
 #include "db/post_log.h"
@@ -83,6 +84,10 @@ struct db {
 	 */
 	struct db_running { int64_t id; char *name; } *running; /* owned */
 	size_t nrunning;
+	/* The file trendd opened at start (st_dev, st_ino), if it did. */
+	bool file_known;
+	dev_t file_dev;
+	ino_t file_ino;
 	/*
 	 * The checkpoint epoch last committed (by the writer) or loaded at
 	 * start: history readers wait for the epoch of a live answer on it
@@ -90,6 +95,12 @@ struct db {
 	 */
 	atomic_uint_fast64_t committed_epoch;
 };
+
+/*
+ * Whether the file at the path is not the one opened at start (or none was):
+ * replaced while trendd ran. Writer thread, after a reopen.
+ */
+bool db_file_replaced(const struct db *db);
 
 /* Source id running under name now (added or renamed); 0 or -ENOMEM. Writer thread. */
 int db_running_put(struct db *db, int64_t id, const char *name);

@@ -818,143 +818,156 @@ static bool pending_over_caps(const struct db_writer *w)
 }
 
 /*
- * Folds the pending checkpoint o into the newer pending checkpoint n: n
- * takes o's rows before its own, less the oldest *drop_term term rows and
- * *drop_volume volume rows of them (the budgets go down by what is
- * dropped), and o's cursors of the sources n has none of - at n's instant
- * those sources were still where o left them. n keeps its epoch and state
- * (o's state, superseded, is already gone; n takes it only if n has none).
- * o is left empty. o may be NULL: only the drop. Returns the rows dropped,
- * or -ENOMEM with nothing changed.
+ * Folds the k pending checkpoints c[0..k) (oldest first) into the newest,
+ * c[k-1], in one pass: its rows become all their rows in commit order, less
+ * the oldest drop_term term rows and drop_volume volume rows; its cursors
+ * one per source, from the newest checkpoint that names it unless an older
+ * one carries a newer generation (a stale marker taken after a fresh one is
+ * skipped at write time, which must not cost the fresh one); its state its
+ * own, or the newest one found. The others are left empty, for the caller
+ * to remove. A row whose term could not be written (missing, over-long) is
+ * kept without its bytes, for the writer to skip and count as it would
+ * have. Returns the rows dropped, or -ENOMEM with nothing changed.
  */
-static ssize_t checkpoint_fold(struct checkpoint *n, struct checkpoint *o, size_t *drop_term,
-			       size_t *drop_volume)
+static ssize_t checkpoints_fold(struct checkpoint **c, size_t k, size_t drop_term,
+				size_t drop_volume)
 {
-	size_t ont = o ? o->nterm : 0, onv = o ? o->nvolume : 0, onc = o ? o->ncursors : 0;
-	size_t nt = ont + n->nterm, nv = onv + n->nvolume;
-	size_t dt = *drop_term < nt ? *drop_term : nt, dv = *drop_volume < nv ? *drop_volume : nv;
+	struct checkpoint *n = c[k - 1];
+	size_t nt = 0, nv = 0, nc = 0, bytes = 0;
+	for (size_t j = 0; j < k; j++) {
+		nt += c[j]->nterm;
+		nv += c[j]->nvolume;
+		nc += c[j]->ncursors;
+	}
+	size_t dt = drop_term < nt ? drop_term : nt, dv = drop_volume < nv ? drop_volume : nv;
+	for (size_t j = 0, i = 0; j < k; j++)
+		for (size_t r = 0; r < c[j]->nterm; r++, i++)
+			if (i >= dt && c[j]->term_rows[r].term &&
+			    c[j]->term_rows[r].term_len <= LIMIT_TERM_BYTES)
+				bytes += c[j]->term_rows[r].term_len + 1;
 	struct term_minute_row *rows = NULL;
 	struct volume_minute_row *vrows = NULL;
 	struct source_cursor *cur = NULL;
 	char *pool = NULL;
-	size_t bytes = 0;
-
-	for (size_t i = dt; i < nt; i++)
-		bytes += (i < ont ? o->term_rows[i] : n->term_rows[i - ont]).term_len + 1;
 	if ((nt > dt && !(rows = malloc((nt - dt) * sizeof *rows))) ||
-	    (nt > dt && !(pool = malloc(bytes))) ||
+	    (bytes && !(pool = malloc(bytes))) ||
 	    (nv > dv && !(vrows = malloc((nv - dv) * sizeof *vrows))) ||
-	    (n->ncursors + onc && !(cur = calloc(n->ncursors + onc, sizeof *cur)))) {
+	    (nc && !(cur = calloc(nc, sizeof *cur)))) {
 		free(rows);
 		free(pool);
 		free(vrows);
 		return -ENOMEM;
 	}
 	char *at = pool;
-	for (size_t i = dt; i < nt; i++) {
-		struct term_minute_row r = i < ont ? o->term_rows[i] : n->term_rows[i - ont];
-		memcpy(at, r.term, r.term_len);
-		at[r.term_len] = 0;
-		r.term = at;
-		at += r.term_len + 1;
-		rows[i - dt] = r;
+	size_t ot = 0, ov = 0, oc = 0;
+	for (size_t j = 0, i = 0, v = 0; j < k; j++) {
+		for (size_t r = 0; r < c[j]->nterm; r++, i++) {
+			if (i < dt)
+				continue;
+			struct term_minute_row row = c[j]->term_rows[r];
+			if (!row.term || row.term_len > LIMIT_TERM_BYTES) {
+				row.term = NULL;
+				row.term_len = 0;
+			} else {
+				memcpy(at, row.term, row.term_len);
+				at[row.term_len] = 0;
+				row.term = at;
+				at += row.term_len + 1;
+			}
+			rows[ot++] = row;
+		}
+		for (size_t r = 0; r < c[j]->nvolume; r++, v++)
+			if (v >= dv)
+				vrows[ov++] = c[j]->volume_rows[r];
 	}
-	for (size_t i = dv; i < nv; i++)
-		vrows[i - dv] = i < onv ? o->volume_rows[i] : n->volume_rows[i - onv];
-	/* Cursors move (no copy): n's first, then o's of sources n does not name. */
-	size_t nc = 0;
-	for (size_t i = 0; i < n->ncursors; i++)
-		cur[nc++] = n->cursors[i];
-	for (size_t i = 0; i < onc; i++) {
-		size_t j = 0;
-		while (j < n->ncursors && n->cursors[j].source_id != o->cursors[i].source_id)
-			j++;
-		if (j < n->ncursors)
-			source_cursor_clear(&o->cursors[i]);
-		else
-			cur[nc++] = o->cursors[i];
+	/* Cursors move (no copy): newest first, an older one only for a newer generation. */
+	for (size_t j = k; j-- > 0;) {
+		for (size_t i = 0; i < c[j]->ncursors; i++) {
+			struct source_cursor *sc = &c[j]->cursors[i];
+			size_t x = 0;
+			while (x < oc && cur[x].source_id != sc->source_id)
+				x++;
+			if (x == oc) {
+				cur[oc++] = *sc;
+			} else if (sc->gen > cur[x].gen) {
+				source_cursor_clear(&cur[x]);
+				cur[x] = *sc;
+			} else {
+				source_cursor_clear(sc);
+			}
+		}
+		free(c[j]->cursors);
+		c[j]->cursors = NULL;
+		c[j]->ncursors = 0;
 	}
-	free(n->term_rows);
-	free(n->pool);
-	free(n->volume_rows);
-	free(n->cursors);
+	for (size_t j = k - 1; j-- > 0 && !n->state;) {
+		n->state = c[j]->state;
+		n->state_len = c[j]->state_len;
+		c[j]->state = NULL;
+	}
+	for (size_t j = 0; j < k; j++) {
+		free(c[j]->term_rows);
+		free(c[j]->pool);
+		free(c[j]->volume_rows);
+		c[j]->term_rows = NULL;
+		c[j]->pool = NULL;
+		c[j]->volume_rows = NULL;
+		c[j]->nterm = c[j]->nvolume = 0;
+	}
 	n->term_rows = rows;
 	n->pool = pool;
-	n->nterm = nt - dt;
+	n->nterm = ot;
 	n->volume_rows = vrows;
-	n->nvolume = nv - dv;
+	n->nvolume = ov;
 	n->cursors = cur;
-	n->ncursors = nc;
-	if (o) {
-		if (!n->state) {
-			n->state = o->state;
-			n->state_len = o->state_len;
-			o->state = NULL;
-		}
-		free(o->term_rows);
-		free(o->pool);
-		free(o->volume_rows);
-		free(o->cursors);
-		o->term_rows = NULL;
-		o->pool = NULL;
-		o->volume_rows = NULL;
-		o->cursors = NULL;
-		o->nterm = o->nvolume = o->ncursors = 0;
-	}
-	*drop_term -= dt;
-	*drop_volume -= dv;
+	n->ncursors = oc;
 	return (ssize_t)(dt + dv);
 }
 
 /*
- * Still over the caps with only checkpoints left (writes failing for hours):
- * the checkpoints fold into the newest one, whose state and cursors stand
- * for them all, and the oldest rows go, counted, until the rows are an
- * eighth under their cap (so that not every new checkpoint folds again).
- * Folding keeps the order the rows would have committed in; only dropped
- * rows are lost, and never the window state or a cursor.
+ * Folds the pending checkpoints into the newest one, whose state and
+ * cursors stand for them all; with drop, and the rows over their cap, the
+ * oldest rows go, counted, until the rows are an eighth under the cap (so
+ * that not every new checkpoint folds again). Term rows go before volume
+ * rows: those are one a minute, the timeline of the outage. Folding keeps
+ * the order the rows would have committed in; only dropped rows are lost,
+ * never the window state or a cursor. It costs a copy of the rows, so the
+ * backlog briefly takes twice its memory.
  */
-static void pending_fold_checkpoints(struct db_writer *w)
+static void pending_fold_checkpoints(struct db_writer *w, bool drop)
 {
 	const struct db_options *o = &w->db->opt;
-	size_t target = o->retry_max_rows - o->retry_max_rows / 8;
-	size_t excess = w->pending_rows > target ? w->pending_rows - target : 0;
-	size_t nterm = 0;
+	size_t k = 0, before = 0, nterm = 0;
 	for (size_t i = 0; i < w->npending; i++)
-		if (w->pending[i] && w->pending[i]->kind == DBMSG_CHECKPOINT)
+		if (w->pending[i] && w->pending[i]->kind == DBMSG_CHECKPOINT) {
+			k++;
+			before += msg_rows(w->pending[i]);
 			nterm += w->pending[i]->u.checkpoint.nterm;
-	/* Term rows first: volume rows are one a minute, and the timeline of the outage. */
-	size_t drop_term = excess < nterm ? excess : nterm, drop_volume = excess - drop_term;
-	struct dbmsg *prev = NULL;
-	size_t prev_i = 0;
-	for (size_t i = 0; i < w->npending; i++) {
-		struct dbmsg *m = w->pending[i];
-		if (!m || m->kind != DBMSG_CHECKPOINT)
-			continue;
-		if (!prev) {
-			prev = m;
-			prev_i = i;
-			continue;
 		}
-		size_t before = msg_rows(prev) + msg_rows(m);
-		ssize_t d = checkpoint_fold(&m->u.checkpoint, &prev->u.checkpoint, &drop_term,
-					    &drop_volume);
-		if (d < 0)
-			return; /* no memory to fold: the backlog stays as it is */
-		w->pending_rows = w->pending_rows - before + msg_rows(m);
-		w->rows_dropped += (uint64_t)d;
-		pending_remove(w, prev_i);
-		prev = m;
-		prev_i = i;
-	}
-	if (prev && drop_term + drop_volume > 0) {
-		size_t before = msg_rows(prev);
-		ssize_t d = checkpoint_fold(&prev->u.checkpoint, NULL, &drop_term, &drop_volume);
-		if (d < 0)
-			return;
-		w->pending_rows = w->pending_rows - before + msg_rows(prev);
-		w->rows_dropped += (uint64_t)d;
-	}
+	size_t target = o->retry_max_rows - o->retry_max_rows / 8;
+	size_t excess = drop && w->pending_rows > o->retry_max_rows ? w->pending_rows - target : 0;
+	if (k == 0 || (k == 1 && excess == 0))
+		return;
+	struct checkpoint **c = malloc(k * sizeof *c);
+	size_t *at = malloc(k * sizeof *at);
+	if (!c || !at)
+		goto out; /* no memory to fold: the backlog stays as it is */
+	for (size_t i = 0, j = 0; i < w->npending; i++)
+		if (w->pending[i] && w->pending[i]->kind == DBMSG_CHECKPOINT) {
+			at[j] = i;
+			c[j++] = &w->pending[i]->u.checkpoint;
+		}
+	size_t drop_term = excess < nterm ? excess : nterm;
+	ssize_t d = checkpoints_fold(c, k, drop_term, excess - drop_term);
+	if (d < 0)
+		goto out;
+	w->rows_dropped += (uint64_t)d;
+	w->pending_rows = w->pending_rows - before + msg_rows(w->pending[at[k - 1]]);
+	for (size_t j = 0; j + 1 < k; j++)
+		pending_remove(w, at[j]); /* empty now: no rows to take off */
+out:
+	free(c);
+	free(at);
 }
 
 /*
@@ -1010,16 +1023,24 @@ static void pending_trim(struct db_writer *w)
 	for (size_t i = 0; i < w->npending && w->pending_snapshots > o->retry_max_snapshots; i++)
 		if (w->pending[i] && w->pending[i]->kind == DBMSG_SNAPSHOT)
 			pending_drop(w, i);
+	/* Checkpoints folded into one: fewer messages, nothing lost. */
+	if (pending_over_caps(w))
+		pending_fold_checkpoints(w, false);
 	for (size_t i = 0; i < w->npending && pending_over_caps(w); i++)
 		if (w->pending[i] && (w->pending[i]->kind == DBMSG_TERM_MINUTES ||
 				      w->pending[i]->kind == DBMSG_VOLUME_MINUTES))
 			pending_drop(w, i);
-	/* Only source states left over the message cap: the oldest go. */
+	/* Still too many rows: the checkpoint's oldest. */
+	if (w->pending_rows > o->retry_max_rows)
+		pending_fold_checkpoints(w, true);
+	/*
+	 * Only source states left over the message cap: the oldest go. Never a
+	 * request somebody waits for: a failed batch answers it with its error
+	 * (pending_fail_requests()), where a drop would tell it nothing.
+	 */
 	for (size_t i = 0; i < w->npending && pending_over_caps(w); i++)
-		if (w->pending[i] && w->pending[i]->kind != DBMSG_CHECKPOINT)
+		if (w->pending[i] && w->pending[i]->kind != DBMSG_CHECKPOINT && !w->pending[i]->done)
 			pending_drop(w, i);
-	if (pending_over_caps(w))
-		pending_fold_checkpoints(w);
 	pending_compact(w);
 	if (!w->drop_logged && (w->msgs_dropped > 0 || w->rows_dropped > rows_dropped)) {
 		log_error("db", "writes keep failing; dropping the oldest history to stay within "
@@ -1288,6 +1309,7 @@ static int guard_build(struct db_writer *w)
 	}
 	qsort(w->allowed, w->nallowed, sizeof *w->allowed, cmp_i64);
 	w->guard = true;
+	w->logged_guard = false; /* a new file: say again which sources it does not know */
 	return rc;
 }
 
@@ -1303,11 +1325,12 @@ static void vacuum_mode_read(struct db_writer *w)
 }
 
 /*
- * Opens the file again. When the file was not usable before (trendd started
- * without it, or it turned corrupt while running and another took its
- * place), the running state stays as it is (docs/STORAGE.md, "A corrupt or
- * foreign file"): nothing is loaded from the file, and writes keyed by
- * source id are limited to the sources it knows by the same id and name.
+ * Opens the file again. When it is not the file whose sources trendd loaded
+ * (trendd started without one, the file turned corrupt while running, or
+ * another file took its place), the running state stays as it is
+ * (docs/STORAGE.md, "A corrupt or foreign file"): nothing is loaded from the
+ * file, and writes keyed by source id are limited to the sources it knows by
+ * the same id and name.
  */
 static int writer_reopen(struct db_writer *w)
 {
@@ -1316,8 +1339,8 @@ static int writer_reopen(struct db_writer *w)
 	char err[512];
 	int rc;
 
-	if ((rc = db_conn_reopen(db, err, sizeof err)) == SQLITE_OK && was_unavailable &&
-	    (rc = guard_build(w)) != SQLITE_OK) {
+	if ((rc = db_conn_reopen(db, err, sizeof err)) == SQLITE_OK &&
+	    (was_unavailable || db_file_replaced(db)) && (rc = guard_build(w)) != SQLITE_OK) {
 		db_describe_error(db, rc, "read the stored sources", err, sizeof err);
 		db_conn_drop(db);
 	}

@@ -2181,6 +2181,107 @@ START_TEST(test_checkpoints_fold_and_drop_their_oldest_rows_when_writes_fail_lon
 }
 END_TEST
 
+static struct dbmsg *reset_msg(int64_t id, const char *name, const char *url);
+static char *cursor_of(int64_t id, const char *table);
+
+START_TEST(test_checkpoints_fold_without_loss_over_the_message_cap)
+{
+	/* Ten checkpoints of 4 rows: over 4 messages, within 44 rows (but not an eighth under). */
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .batch_max = 2,
+				.retry_min_ms = 10, .retry_max_ms = 20, .retry_max_msgs = 4,
+				.retry_max_rows = 44 };
+	struct db *db = open_ok(&o);
+	struct source_config a = { .kind = "rss", .name = "a", .url = "ua" };
+	ck_assert_int_eq(db_source_upsert(db, &a), 0);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	atomic_store(&fault_mode, FAULT_FULL);
+	for (uint64_t e = 1; e <= 10; e++)
+		push(&bus, checkpoint_rows_msg(e, a.id));
+	json_decref(status_wait(&bus, st_failing, 3, "a few failures"));
+	json_t *st = status_wait(&bus, st_dropped, 0, "the queue to empty");
+	ck_assert_int_le(jint(st, "pending"), 4);
+	json_decref(st);
+	atomic_store(&fault_mode, FAULT_NONE);
+	json_decref(status_wait(&bus, st_ok_rows, 1, "recovery"));
+	db_close(db);
+	st = status_get(&bus);
+	ck_assert_int_eq(jint(st, "rows_dropped"), 0);
+	ck_assert_int_eq(jint(st, "msgs_dropped"), 0);
+	json_decref(st);
+	bus_destroy(&bus);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM term_minute"), 30);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM volume_minute"), 10);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 10);
+	sqlite3_close(c);
+	char *t = cursor_of(a.id, "checkpoint_source");
+	ck_assert_str_eq(t, "c10");
+	free(t);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+struct answered {
+	atomic_int n;
+	int rc;
+	char error[256];
+};
+
+static void on_answer(struct dbmsg *m, void *ctx)
+{
+	struct answered *a = ctx;
+	a->rc = m->rc;
+	snprintf(a->error, sizeof a->error, "%s", m->error);
+	dbmsg_free(m);
+	atomic_fetch_add(&a->n, 1);
+}
+
+START_TEST(test_a_request_in_a_backlog_over_its_caps_is_answered_with_the_error)
+{
+	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .batch_max = 8,
+				.retry_min_ms = 10, .retry_max_ms = 20, .retry_max_msgs = 100,
+				.retry_max_rows = 16 };
+	struct db *db = open_ok(&o);
+	struct source_config a = { .kind = "rss", .name = "a", .url = "ua" };
+	ck_assert_int_eq(db_source_upsert(db, &a), 0);
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	atomic_store(&fault_mode, FAULT_FULL);
+	for (uint64_t e = 1; e <= 4; e++)
+		push(&bus, checkpoint_rows_msg(e, a.id));
+	json_decref(status_wait(&bus, st_failing, 1, "a failure"));
+	/* rows over their cap, then a status, a source change somebody waits for, more rows */
+	struct answered ans = { 0 };
+	struct dbmsg *save = reset_msg(0, "new", "http://n/");
+	save->done = on_answer;
+	save->done_ctx = &ans;
+	push(&bus, source_state_msg(a.id, NULL, T0, "", 0, 5, 0));
+	push(&bus, save);
+	push(&bus, checkpoint_rows_msg(5, a.id));
+	for (int i = 0; i < 500 && atomic_load(&ans.n) == 0; i++)
+		usleep(10000);
+	ck_assert_int_eq(atomic_load(&ans.n), 1);
+	ck_assert_int_lt(ans.rc, 0);
+	ck_assert_msg(strstr(ans.error, "database write failed") != NULL, "%s", ans.error);
+	json_t *st = status_wait(&bus, st_rows_dropped, 1, "the oldest rows to go");
+	ck_assert_int_eq(jint(st, "msgs_dropped"), 0);
+	json_decref(st);
+	atomic_store(&fault_mode, FAULT_NONE);
+	json_decref(status_wait(&bus, st_ok_rows, 1, "recovery"));
+	db_close(db);
+	bus_destroy(&bus);
+	sqlite3 *c = sq_open(dbpath);
+	/* the status was kept and written; the refused source was not created */
+	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources"), 5);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), 1);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
 START_TEST(test_migration_3_adds_checkpoint_sources_to_a_version_2_file)
 {
 	/* a version-2 file with data: today's schema without what migration 3 adds */
@@ -2452,11 +2553,31 @@ START_TEST(test_a_truncated_database_is_set_aside_until_it_is_replaced)
 }
 END_TEST
 
-START_TEST(test_a_file_replaced_while_running_is_matched_against_the_running_sources)
+static void rename_over_dbpath(const void *bytes, size_t len)
 {
-	/* The backup put back later: "demo" 1, "api" 2 and "other" 3. */
+	char tmp[400];
+	snprintf(tmp, sizeof tmp, "%s.tmp", dbpath);
+	write_file(tmp, bytes, len);
+	ck_assert_int_eq(rename(tmp, dbpath), 0);
+	/* the write-ahead log of the file that was there is not this file's */
+	snprintf(tmp, sizeof tmp, "%s-wal", dbpath);
+	unlink(tmp);
+	snprintf(tmp, sizeof tmp, "%s-shm", dbpath);
+	unlink(tmp);
+}
+
+/*
+ * trendd runs on a file with "demo" 1 and "api" 2, and meanwhile creates
+ * "new" (3) and "x" (4), renames "api" and deletes "demo". Then a backup
+ * with "demo" 1, "api" 2 and "new" 3 takes the file's place - after the
+ * file turned to garbage (corrupt_first), or straight away, noticed when a
+ * failed write makes the writer open the path again. Only "new" is the
+ * same source in both: only its cursor and status may be written.
+ */
+static void replaced_while_running(bool corrupt_first)
+{
 	struct db *db = open_ok(NULL);
-	const char *names[] = { "demo", "api", "other" };
+	const char *names[] = { "demo", "api", "new" };
 	for (int i = 0; i < 3; i++) {
 		struct source_config c = { .kind = "rss", .name = (char *)names[i], .url = "u",
 					   .cursor = "stored" };
@@ -2468,7 +2589,6 @@ START_TEST(test_a_file_replaced_while_running_is_matched_against_the_running_sou
 	char *backup = file_bytes(dbpath, &backup_len);
 	unlink(dbpath);
 
-	/* trendd starts on a file with "demo" 1 and "api" 2, then creates "new" (id 3). */
 	size_t good_len;
 	char *good = good_database(&good_len);
 	write_file(dbpath, good, good_len);
@@ -2485,53 +2605,72 @@ START_TEST(test_a_file_replaced_while_running_is_matched_against_the_running_sou
 	bus_setup(&bus);
 	ck_assert_int_eq(db_writer_start(db, &bus), 0);
 	push(&bus, reset_msg(0, "new", "http://n/"));
-	json_decref(status_wait(&bus, st_batches, 1, "the new source"));
+	push(&bus, reset_msg(0, "x", "http://x/"));
+	push(&bus, reset_msg(2, "api renamed", "http://v/"));
+	struct dbmsg *del = dbmsg_new(DBMSG_SOURCE_DELETE);
+	del->u.delete_id = 1;
+	push(&bus, del);
+	json_decref(status_wait(&bus, st_batches, 1, "the source changes"));
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT max(id) FROM sources"), 4);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), 3);
+	sqlite3_close(c);
 
-	/* The file turns into garbage; a failed write makes the writer open it again. */
-	char tmp[400];
-	snprintf(tmp, sizeof tmp, "%s.tmp", dbpath);
-	static const char junk[] = "not a database any more\n";
-	write_file(tmp, junk, sizeof junk - 1);
-	ck_assert_int_eq(rename(tmp, dbpath), 0);
-	snprintf(tmp, sizeof tmp, "%s-wal", dbpath);
-	unlink(tmp);
-	snprintf(tmp, sizeof tmp, "%s-shm", dbpath);
-	unlink(tmp);
+	if (corrupt_first) {
+		static const char junk[] = "not a database any more\n";
+		rename_over_dbpath(junk, sizeof junk - 1);
+	} else {
+		rename_over_dbpath(backup, backup_len);
+	}
 	atomic_store(&fault_mode, FAULT_READONLY);
 	push(&bus, one_row_msg("x", TERM_WORD, T0, 1));
 	json_decref(status_wait(&bus, st_failing, 1, "the failed write"));
 	atomic_store(&fault_mode, FAULT_NONE);
-	json_decref(status_wait(&bus, st_unavailable, 0, "the garbage file to be refused"));
-	ck_assert(!db_available(db));
-
-	/* The backup goes back: its source 3 is "other", not the running "new". */
-	snprintf(tmp, sizeof tmp, "%s.restore", dbpath);
-	write_file(tmp, backup, backup_len);
-	ck_assert_int_eq(rename(tmp, dbpath), 0);
+	if (corrupt_first) {
+		json_decref(status_wait(&bus, st_unavailable, 0, "the garbage file to be refused"));
+		ck_assert(!db_available(db));
+		rename_over_dbpath(backup, backup_len);
+	}
 	free(backup);
 	json_decref(status_wait(&bus, st_ok_rows, 1, "writes to resume"));
-	push(&bus, checkpoint_gen(1, 3, "new-9", 0));
-	push(&bus, checkpoint_gen(2, 2, "api-5", 0));
-	push(&bus, source_state_msg(3, NULL, T0, "", 0, 77, 0));
+	for (int id = 1; id <= 4; id++) {
+		char cur[16];
+		snprintf(cur, sizeof cur, "run-%d", id);
+		push(&bus, checkpoint_gen((uint64_t)id, id, cur, 0));
+		push(&bus, source_state_msg(id, NULL, T0, "", 0, 70 + id, 0));
+	}
 	push(&bus, reset_msg(0, "another", "http://a/"));
 	json_decref(status_wait(&bus, st_batches, 3, "the checkpoints"));
 	db_close(db);
 	bus_destroy(&bus);
 
 	char *t = cursor_of(3, "sources");
-	ck_assert_str_eq(t, "stored");
+	ck_assert_str_eq(t, "run-3");
 	free(t);
-	ck_assert_ptr_null(cursor_of(3, "checkpoint_source"));
-	t = cursor_of(2, "sources");
-	ck_assert_str_eq(t, "api-5");
-	free(t);
-	sqlite3 *c = sq_open(dbpath);
-	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources WHERE id = 3"), 0);
+	for (int id = 1; id <= 2; id++) {
+		t = cursor_of(id, "sources");
+		ck_assert_str_eq(t, "stored"); /* deleted, renamed: not the backup's source */
+		free(t);
+		ck_assert_ptr_null(cursor_of(id, "checkpoint_source"));
+	}
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources WHERE id = 3"), 73);
+	ck_assert_int_eq(sq_int(c, "SELECT sum(posts_seen) FROM sources WHERE id <> 3"), 0);
 	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), 3);
-	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 2);
-	ck_assert_int_eq(sq_int(c, "SELECT sum(count) FROM term_minute"), 3);
+	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 4);
 	sqlite3_close(c);
 	assert_integrity(dbpath);
+}
+
+START_TEST(test_a_file_put_back_after_turning_corrupt_is_matched_against_the_running_sources)
+{
+	replaced_while_running(true);
+}
+END_TEST
+
+START_TEST(test_a_file_swapped_while_running_is_matched_against_the_running_sources)
+{
+	replaced_while_running(false);
 }
 END_TEST
 
@@ -2570,6 +2709,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_writer_commits_a_checkpoint_with_rows_state_and_cursors);
 	tcase_add_test(tc, test_a_failed_checkpoint_leaves_the_previous_one_intact);
 	tcase_add_test(tc, test_checkpoints_fold_and_drop_their_oldest_rows_when_writes_fail_long);
+	tcase_add_test(tc, test_checkpoints_fold_without_loss_over_the_message_cap);
+	tcase_add_test(tc, test_a_request_in_a_backlog_over_its_caps_is_answered_with_the_error);
 	tcase_add_test(tc, test_migration_3_adds_checkpoint_sources_to_a_version_2_file);
 	tcase_add_test(tc, test_migration_4_adds_the_post_log_to_a_version_3_file);
 	tcase_add_test(tc, test_writer_rolls_minutes_up_into_hours_and_days);
@@ -2580,7 +2721,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_writer_never_writes_back_a_cursor_from_before_a_reset);
 	tcase_add_test(tc, test_a_file_that_is_not_a_database_is_set_aside_until_it_is_replaced);
 	tcase_add_test(tc, test_a_truncated_database_is_set_aside_until_it_is_replaced);
-	tcase_add_test(tc, test_a_file_replaced_while_running_is_matched_against_the_running_sources);
+	tcase_add_test(tc, test_a_file_put_back_after_turning_corrupt_is_matched_against_the_running_sources);
+	tcase_add_test(tc, test_a_file_swapped_while_running_is_matched_against_the_running_sources);
 	suite_add_tcase(s, tc);
 	TCase *big = tcase_create("file size");
 	tcase_add_checked_fixture(big, tmp_setup, tmp_teardown);
