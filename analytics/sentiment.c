@@ -14,7 +14,8 @@
  *   3. probe: each key is looked up in a hash table whose tags answer most
  *      lookups (most tokens are in no list) from one 16-byte group. A token with
  *      a rare byte (2 to 3 in a hundred) goes byte by byte instead, which
- *      handles Unicode case and "n't". Each token ends up as one 64-bit word
+ *      handles Unicode case (for code points below 0x10000 from a table built
+ *      at load) and "n't". Each token ends up as one 64-bit word
  *      that answers everything the rules ask about it;
  *   4. the valence of each lexicon token with the modifier rules, which look at
  *      the three tokens before it and the two after it; a text without any
@@ -164,7 +165,7 @@ struct word_entry {
 
 struct word_table {
 	uint8_t *tags;                /* owned; GROUP_SLOTS per group, TAG_FREE = free slot */
-	struct word_entry *entries;   /* owned; one per slot, then one all-zero entry */
+	struct word_entry *entries;   /* owned; one per slot */
 	uint64_t seed;
 	size_t n_slots;
 	unsigned shift;               /* group of hash h: h >> shift */
@@ -232,12 +233,12 @@ struct vader {
 	uint8_t xlat_lead[256];           /* 1: the byte may start an emoji key or a space */
 	uint8_t key_high[256];            /* 1: a byte >= 0x80 that some table key has */
 	uint8_t lower[256];               /* ASCII lowercase */
+	uint8_t *bmp_case;                /* owned; 2 bits per code point below 0x10000:
+					   * enum bmp_case (see bmp_case_build()) */
 };
 
 struct vader_scratch {
 	unsigned char *text;              /* owned; VADER_TEXT_BYTES_MAX: emoji translated */
-	unsigned char *lc;                /* owned; VADER_TEXT_BYTES_MAX + VADER_LC_PAD, zeroed
-					   * once: ASCII-lowercased copy of the scored text */
 	uint64_t tok_mem[3 + LIMIT_SENTIMENT_TOKENS + 2];
 	uint64_t *tok;                    /* tok_mem + 3: packed info of each token, with
 					   * 3 zero entries before and 2 after the text's */
@@ -245,16 +246,25 @@ struct vader_scratch {
 						 * length 0 for the byte path */
 	uint32_t raw_len[LIMIT_SENTIMENT_TOKENS]; /* token length, for the byte path */
 	uint64_t hash[LIMIT_SENTIMENT_TOKENS];  /* word_hash() of each short key */
+	_Alignas(16) unsigned char keys[LIMIT_SENTIMENT_TOKENS][16]; /* each short key,
+						 * zero-padded (key_hash16()) */
 	uint16_t lex[LIMIT_SENTIMENT_TOKENS];   /* indexes of the lexicon tokens */
 	double val[LIMIT_SENTIMENT_TOKENS];     /* valence of lex[k]; all other tokens are 0 */
+	/* Zeroed once (the scratch is allocated zeroed), so that the bytes a key
+	 * read takes past a token are never uninitialized (they are masked off):
+	 * the ASCII-lowercased copy of the scored text. Inside the scratch, not
+	 * allocated apart, so that the split loop finds it at a fixed offset from
+	 * s instead of keeping one more pointer in a register. */
+	unsigned char lc[VADER_TEXT_BYTES_MAX + VADER_LC_PAD];
 };
 
 /* What the tokenizer reports besides the tokens in the scratch. */
 struct tok_stats {
 	size_t n;         /* tokens */
 	size_t n_lex;     /* lexicon tokens, listed in s->lex */
-	size_t n_upper;   /* ALL-CAPS tokens */
 	uint64_t any;     /* OR of the infos of all tokens */
+	uint64_t all;     /* AND of the infos of all tokens: with any, whether some
+			   * but not all tokens are ALL-CAPS, without counting them */
 	size_t n_bang;    /* '!' in the text */
 	size_t n_ques;    /* '?' in the text */
 	size_t end;       /* end of the last token when the token cap stopped the split */
@@ -409,6 +419,38 @@ static unsigned cp_case(int32_t cp, const utf8proc_property_t *pr)
 	if (cp_in(other_upper, sizeof other_upper / sizeof other_upper[0], cp))
 		return C_UPPER;
 	return 0;
+}
+
+/*
+ * What the byte path needs to know of a code point below 0x10000, precomputed at
+ * load for all of them from the same utf8proc properties and cp_case(), so that
+ * the common letters of accented, Cyrillic, Greek or CJK words need no property
+ * lookup: BMP_PLAIN and BMP_LOWER have no lowercase mapping (their bytes are
+ * their key bytes) and are uncased or lowercase; anything else is BMP_OTHER and
+ * takes the full route.
+ */
+enum bmp_case { BMP_PLAIN = 0, BMP_LOWER = 1, BMP_OTHER = 2 };
+
+static inline unsigned bmp_case_of(const uint8_t *t, int32_t cp)
+{
+	return (unsigned)(t[(uint32_t)cp >> 2] >> ((cp & 3) * 2)) & 3;
+}
+
+/* Builds the 2-bit table of bmp_case_of(): 16 KiB. */
+static uint8_t *bmp_case_build(void)
+{
+	uint8_t *t = calloc(0x10000 / 4, 1);
+
+	if (!t)
+		return NULL;
+	for (int32_t cp = 0x80; cp < 0x10000; cp++) {
+		const utf8proc_property_t *pr = utf8proc_get_property(cp);
+		unsigned c = cp_case(cp, pr), x = BMP_OTHER;
+		if (cp != 0x130 && pr->lowercase_seqindex == UINT16_MAX)
+			x = c == 0 ? BMP_PLAIN : c == C_LOWER ? BMP_LOWER : BMP_OTHER;
+		t[cp >> 2] |= (uint8_t)(x << ((cp & 3) * 2));
+	}
+	return t;
 }
 
 /* ---- the word tables ---- */
@@ -606,16 +648,14 @@ static int table_build(struct word_table *t, const struct vader *v, const uint64
 		t->n_slots = groups * GROUP_SLOTS;
 		t->shift = 64 - (unsigned)__builtin_ctzll(groups);
 		t->tags = aligned_alloc(64, t->n_slots);
-		/* the zero entry after the slots is what a lookup reads when no tag
-		 * matched (two, so that the size is a multiple of 64) */
-		t->entries = aligned_alloc(64, (t->n_slots + 2) * sizeof *t->entries);
+		t->entries = aligned_alloc(64, t->n_slots * sizeof *t->entries);
 		if (!t->tags || !t->entries)
 			return -ENOMEM;
 		for (uint64_t attempt = 1; attempt <= 64; attempt++) {
 			size_t k;
 			t->seed = hash_u64(attempt) | 1;
 			memset(t->tags, TAG_FREE, t->n_slots);
-			memset(t->entries, 0, (t->n_slots + 2) * sizeof *t->entries);
+			memset(t->entries, 0, t->n_slots * sizeof *t->entries);
 			for (k = 0; k < v->n_entries; k++) {
 				const struct vader_entry *e = &v->entries[k];
 				uint64_t h;
@@ -695,67 +735,87 @@ static inline __m128i key_load(const unsigned char *p, size_t k)
 			     _mm_loadu_si128((const __m128i *)(const void *)(key_mask + 16 - k)));
 }
 
-static inline uint64_t key_hash16(const struct word_table *t, const unsigned char *p, size_t k)
+/*
+ * The hash of the k-byte key at p (1 <= k <= 16, p[0..16) readable); the key,
+ * zero-padded, goes to out[0..16) (16-byte aligned), where the probe reads it.
+ */
+static inline uint64_t key_hash16(uint64_t seed, const unsigned char *p, size_t k,
+				  unsigned char *out)
 {
 	__m128i key = key_load(p, k);
 
-	return word_hash(t->seed, (uint64_t)_mm_cvtsi128_si64(key),
+	_mm_store_si128((__m128i *)(void *)out, key);
+	return word_hash(seed, (uint64_t)_mm_cvtsi128_si64(key),
 			 (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(key, key)));
 }
 #else
-static inline uint64_t key_hash16(const struct word_table *t, const unsigned char *p, size_t k)
+static inline uint64_t key_hash16(uint64_t seed, const unsigned char *p, size_t k,
+				  unsigned char *out)
 {
 	unsigned char b[16] = { 0 };
 
 	memcpy(b, p, k);
-	return word_hash(t->seed, hash_read64(b), hash_read64(b + 8));
+	memcpy(out, b, sizeof b);
+	return word_hash(seed, hash_read64(b), hash_read64(b + 8));
 }
 #endif
 
 /*
- * The info of the k-byte key at p with hash h (1 <= k <= 16, no NUL byte, and
- * p[0..16) readable), or 0. This is the lookup of nearly every token: the group's
- * tags are compared at once and the entry of the first matching tag is compared;
- * only when that fails while a second tag matched (about one lookup in thirty) do
- * the other candidates follow. With no matching tag the entry read is the zero
- * entry after the last slot, which no key equals (a key has at least one byte and
- * no NUL), so no branch on the outcome is needed (a third of the tokens hit, so a
- * branch would often be mispredicted).
+ * The info of the k-byte key with hash h (1 <= k <= 16, no NUL byte), or 0; key
+ * is the key zero-padded to 16 bytes, 16-byte aligned (from key_hash16()). This
+ * is the lookup of nearly every token: the group's tags are compared at once and
+ * the entry of the first matching tag is compared; only when that fails while a
+ * second tag matched (about one lookup in thirty) do the other candidates follow.
+ * With no matching tag the entry read is the table's first slot (entries[0]),
+ * which the key cannot equal: a key equal to the one in that slot would be in
+ * group 0 with that slot's tag, so a tag would have matched (and an empty slot is
+ * all zeros, which no key equals: a key has at least one byte and no NUL). So no
+ * branch on the outcome is needed (a third of the tokens hit, so a branch would
+ * often be mispredicted).
  *
- * That entry is picked with a mask rather than by reading whichever entry follows
- * the group: most tokens miss, and the one zero entry stays in the first-level
+ * That slot is picked with a mask rather than by reading whichever entry follows
+ * the group: most tokens miss, and the one fixed entry stays in the first-level
  * cache, while entries picked at random from the whole table (512 KiB for the
  * shipped lexicon) would each miss it and evict the window's or the tokenizer's
  * data. In a cache simulation of the analytics thread's mix (tokenizer, scorer
  * and window per post) this cuts the scorer's first-level misses by 40% and its
  * second-level misses by two thirds; alone, with the table cached, it costs ~1%.
+ *
+ * q holds t's fields as values: the caller reads them once, before its loop.
+ * Read through t, they would be read again for every token, because the
+ * caller's stores of 64-bit token words may, as far as the compiler can tell,
+ * change them. t itself is only used for the rare second candidate.
  */
+struct probe_table {
+	const uint8_t *tags;
+	const struct word_entry *entries;
+	unsigned shift;
+};
+
 static inline __attribute__((always_inline)) uint64_t
-short_probe(const struct word_table *t, uint64_t h, const unsigned char *p, size_t k)
+short_probe(const struct word_table *t, struct probe_table q, uint64_t h, const unsigned char *key,
+	    size_t k)
 {
-	size_t g = (size_t)(h >> t->shift) * GROUP_SLOTS;
-	unsigned cand = group_match(t->tags + g, word_tag(h));
+	size_t g = (size_t)(h >> q.shift) * GROUP_SLOTS;
+	unsigned cand = group_match(q.tags + g, word_tag(h));
 	unsigned c = (unsigned)__builtin_ctz(cand | 1u << GROUP_SLOTS);
-	/* All ones exactly when no tag matched (c is then GROUP_SLOTS, 16), else 0;
-	 * a mask because compilers turn "cand ? g + c : n_slots" into a branch. */
-	size_t none = 0 - (size_t)(c >> 4);
-	const struct word_entry *e = &t->entries[((g + c) & ~none) | (t->n_slots & none)];
+	/* (c >> 4) - 1 is all ones when a tag matched (c < 16), else 0 (c is then
+	 * GROUP_SLOTS, 16), which picks slot 0; a mask because compilers turn
+	 * "cand ? g + c : 0" into a branch. */
+	const struct word_entry *e = &q.entries[(g + c) & ((size_t)(c >> 4) - 1)];
 	uint64_t match;
 #ifdef VADER_SSE2
-	__m128i key = key_load(p, k);
-
 	match = _mm_movemask_epi8(_mm_cmpeq_epi8(
-			key, _mm_load_si128((const __m128i *)(const void *)e->key))) == 0xFFFF;
+			_mm_load_si128((const __m128i *)(const void *)key),
+			_mm_load_si128((const __m128i *)(const void *)e->key))) == 0xFFFF;
 #else
-	unsigned char b[16] = { 0 };
-
-	memcpy(b, p, k);
-	match = (uint64_t)((unsigned)(e->key[0] == hash_read64(b)) &
-			   (unsigned)(e->key[1] == hash_read64(b + 8)));
+	match = (uint64_t)((unsigned)(e->key[0] == hash_read64(key)) &
+			   (unsigned)(e->key[1] == hash_read64(key + 8)));
 #endif
-	if (__builtin_expect(!match & (cand > 1u << c), 0)) {
+	/* another candidate: more than one bit in cand */
+	if (__builtin_expect(!match & ((cand & (cand - 1)) != 0), 0)) {
 		uint64_t w[3] = { 0, 0, 0 };
-		memcpy(w, p, k);
+		memcpy(w, key, 16);
 		return table_find(t, h, w, k);
 	}
 	return e->info & (0 - match);
@@ -1519,6 +1579,12 @@ static __attribute__((noinline)) uint64_t token_classify_slow(const struct vader
 			enc[0] = v->lower[t[i]];
 		} else if ((w = utf8_decode(t + i, len - i, &cp)) == 1) {
 			enc[0] = t[i];          /* an invalid byte: uncased, kept as it is */
+		} else if (cp < 0x10000 && bmp_case_of(v->bmp_case, cp) != BMP_OTHER) {
+			/* what the branch below finds, from the table: the case,
+			 * and no lowercase mapping (the bytes as they are) */
+			fl |= bmp_case_of(v->bmp_case, cp) == BMP_LOWER ? C_LOWER : 0;
+			for (k = 0; k < w; k++)
+				enc[k] = t[i + k];
 		} else {
 			const utf8proc_property_t *pr = utf8proc_get_property(cp);
 			/* once a small letter is seen the token cannot be ALL-CAPS */
@@ -1639,49 +1705,95 @@ block_scan_sse2(const unsigned char *p, unsigned char *lc, struct block_masks *m
 #ifdef VADER_AVX2
 #define VADER_AVX2_TARGET __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt")))
 
-static inline VADER_AVX2_TARGET __m256i avx_in_range(__m256i x, unsigned char lo,
-						       unsigned char hi)
+/*
+ * The constants of the scan, 32 copies of a byte each, read from memory: built
+ * with _mm256_set1_epi8() (or read from a table the compiler can see into) each
+ * is built anew for every block, two instructions each and a quarter of the
+ * scan, because there are too few vector registers to keep them all, where a
+ * memory operand costs nothing extra. The table's address goes through an empty
+ * asm statement so that the compiler does not know its contents.
+ */
+#define AVX_X32(b) { b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, \
+		     b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b }
+enum {
+	K_UP_ADD, K_LO_ADD, K_DIGIT_ADD, K_PRINT_ADD, K_WS1_ADD, K_WS2_ADD,
+	K_LEN26, K_LEN10, K_LEN94, K_LEN5, K_ONE, K_APOS, K_BANG, K_QUES, K_CASE, K_COUNT
+};
+/* in range [lo, hi]: x + (0x80 - lo) < -128 + (hi - lo + 1), as signed bytes */
+static const signed char avx_k[K_COUNT][32] __attribute__((aligned(32))) = {
+	[K_UP_ADD] = AVX_X32(0x80 - 'A'), [K_LO_ADD] = AVX_X32(0x80 - 'a'),
+	[K_DIGIT_ADD] = AVX_X32(0x80 - '0'), [K_PRINT_ADD] = AVX_X32(0x80 - 0x21),
+	[K_WS1_ADD] = AVX_X32(0x80 - 0x09), [K_WS2_ADD] = AVX_X32(0x80 - 0x1C),
+	[K_LEN26] = AVX_X32(-128 + 26), [K_LEN10] = AVX_X32(-128 + 10),
+	[K_LEN94] = AVX_X32(-128 + 94), [K_LEN5] = AVX_X32(-128 + 5),
+	[K_ONE] = AVX_X32(1), [K_APOS] = AVX_X32('\''), [K_BANG] = AVX_X32('!'),
+	[K_QUES] = AVX_X32('?'), [K_CASE] = AVX_X32(0x20),
+};
+
+static inline VADER_AVX2_TARGET __m256i avx_k_get(const signed char (*k)[32], unsigned i)
 {
-	return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(-128 + (hi - lo + 1))),
-				 _mm256_add_epi8(x, _mm256_set1_epi8((char)(0x80 - lo))));
+	return _mm256_load_si256((const __m256i *)(const void *)k[i]);
 }
 
+/* Byte lanes of x within the range of constants add and len, as 0xFF. */
+static inline VADER_AVX2_TARGET __m256i avx_in_range(const signed char (*k)[32], __m256i x,
+						     unsigned add, unsigned len)
+{
+	return _mm256_cmpgt_epi8(avx_k_get(k, len), _mm256_add_epi8(x, avx_k_get(k, add)));
+}
+
+/* The masks of 32 bytes at p (bit k for byte k); writes lc[0..32). */
+struct half_masks {
+	uint32_t ws, punct, upper, lower, rare, bang, ques;
+};
+
+static inline __attribute__((always_inline)) VADER_AVX2_TARGET struct half_masks
+half_scan_avx2(const unsigned char *p, unsigned char *lc, const signed char (*k)[32])
+{
+	__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	__m256i up = avx_in_range(k, x, K_UP_ADD, K_LEN26);
+	__m256i lo = avx_in_range(k, x, K_LO_ADD, K_LEN26);
+	__m256i alnum = _mm256_or_si256(_mm256_or_si256(up, lo),
+					avx_in_range(k, x, K_DIGIT_ADD, K_LEN10));
+	__m256i punct = _mm256_andnot_si256(alnum, avx_in_range(k, x, K_PRINT_ADD, K_LEN94));
+	__m256i ws = _mm256_or_si256(avx_in_range(k, x, K_WS1_ADD, K_LEN5),
+				     avx_in_range(k, x, K_WS2_ADD, K_LEN5));
+	/* >= 0x80 and NUL: below 1 as signed bytes */
+	__m256i rare = _mm256_or_si256(_mm256_cmpgt_epi8(avx_k_get(k, K_ONE), x),
+				       _mm256_cmpeq_epi8(x, avx_k_get(k, K_APOS)));
+	struct half_masks h;
+
+	_mm256_storeu_si256((__m256i *)(void *)lc,
+			    _mm256_add_epi8(x, _mm256_and_si256(up, avx_k_get(k, K_CASE))));
+	h.ws = (uint32_t)_mm256_movemask_epi8(ws);
+	h.punct = (uint32_t)_mm256_movemask_epi8(punct);
+	h.upper = (uint32_t)_mm256_movemask_epi8(up);
+	h.lower = (uint32_t)_mm256_movemask_epi8(lo);
+	h.rare = (uint32_t)_mm256_movemask_epi8(rare);
+	h.bang = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, avx_k_get(k, K_BANG)));
+	h.ques = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, avx_k_get(k, K_QUES)));
+	return h;
+}
+
+/* The two halves written out, not a loop over them: the masks then stay in
+ * registers instead of going through an array on the stack. */
 static inline __attribute__((always_inline)) VADER_AVX2_TARGET void
 block_scan_avx2(const unsigned char *p, unsigned char *lc, struct block_masks *m)
 {
-	uint32_t b[2][7];
+	const signed char (*k)[32] = avx_k;
+	struct half_masks a, b;
 
-	for (unsigned k = 0; k < 2; k++) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * k));
-		__m256i up = avx_in_range(x, 'A', 'Z'), lo = avx_in_range(x, 'a', 'z');
-		__m256i alnum = _mm256_or_si256(_mm256_or_si256(up, lo), avx_in_range(x, '0', '9'));
-		__m256i punct = _mm256_andnot_si256(alnum, avx_in_range(x, 0x21, 0x7E));
-		__m256i ws = _mm256_or_si256(avx_in_range(x, 0x09, 0x0D),
-					     avx_in_range(x, 0x1C, 0x20));
-		__m256i rare = _mm256_or_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(1), x),
-					       _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\'')));
+	__asm__("" : "+r"(k));
+	a = half_scan_avx2(p, lc, k);
+	b = half_scan_avx2(p + 32, lc + 32, k);
 
-		__m256i bang = _mm256_cmpeq_epi8(x, _mm256_set1_epi8('!'));
-		__m256i ques = _mm256_cmpeq_epi8(x, _mm256_set1_epi8('?'));
-
-		_mm256_storeu_si256((__m256i *)(void *)(lc + 32 * k),
-				    _mm256_add_epi8(x, _mm256_and_si256(up,
-									_mm256_set1_epi8(0x20))));
-		b[k][0] = (uint32_t)_mm256_movemask_epi8(ws);
-		b[k][1] = (uint32_t)_mm256_movemask_epi8(punct);
-		b[k][2] = (uint32_t)_mm256_movemask_epi8(up);
-		b[k][3] = (uint32_t)_mm256_movemask_epi8(lo);
-		b[k][4] = (uint32_t)_mm256_movemask_epi8(rare);
-		b[k][5] = (uint32_t)_mm256_movemask_epi8(bang);
-		b[k][6] = (uint32_t)_mm256_movemask_epi8(ques);
-	}
-	m->ws = b[0][0] | (uint64_t)b[1][0] << 32;
-	m->punct = b[0][1] | (uint64_t)b[1][1] << 32;
-	m->upper = b[0][2] | (uint64_t)b[1][2] << 32;
-	m->lower = b[0][3] | (uint64_t)b[1][3] << 32;
-	m->rare = b[0][4] | (uint64_t)b[1][4] << 32;
-	m->bang = b[0][5] | (uint64_t)b[1][5] << 32;
-	m->ques = b[0][6] | (uint64_t)b[1][6] << 32;
+	m->ws = a.ws | (uint64_t)b.ws << 32;
+	m->punct = a.punct | (uint64_t)b.punct << 32;
+	m->upper = a.upper | (uint64_t)b.upper << 32;
+	m->lower = a.lower | (uint64_t)b.lower << 32;
+	m->rare = a.rare | (uint64_t)b.rare << 32;
+	m->bang = a.bang | (uint64_t)b.bang << 32;
+	m->ques = a.ques | (uint64_t)b.ques << 32;
 }
 #endif
 
@@ -1716,26 +1828,29 @@ static inline uint64_t add_carry(uint64_t a, uint64_t b, uint64_t *carry)
 /*
  * Where the key of an ASCII token without NUL lies, as offset << 8 | length. np
  * has its non-punctuation bytes (bit 0 = the token's first byte; bits from len
- * on belong to other tokens or none).
+ * on belong to other tokens or none); np_first is np with at least one more bit
+ * set at or above len, so that it is not 0.
  *
- * The strip needs no loop: the first non-punctuation byte at or after the start
- * is the lowest bit of np, the last one before the end the highest bit below len.
- * When none is in the token, the two cross (first > last) and the token stays
- * whole, as when 2 bytes or fewer would remain (ASCII: bytes are code points).
- * The choice is arithmetic, not a branch: ":)", "ok." and "a" are common enough
- * to make a branch here unpredictable.
+ * The strip needs no loop: the leading punctuation is the count of trailing zero
+ * bits of np_first, the trailing punctuation the count of leading zero bits once
+ * the token's last byte is shifted to bit 63 (the shift also drops the bits of
+ * the tokens after it). The key length is then len minus both counts. When the
+ * token has no non-punctuation byte, the two counts overlap and the length comes
+ * out at most 1 (the "| 1" keeps the second count defined): then, as when 2
+ * bytes or fewer would remain, the token stays whole (ASCII: bytes are code
+ * points). The choice is a conditional move, not a branch: ":)", "ok." and "a"
+ * are common enough to make a branch here unpredictable.
  */
-static inline __attribute__((always_inline)) uint32_t key_span(uint64_t np, size_t len)
+static inline __attribute__((always_inline)) uint32_t key_span(uint64_t np_first, uint64_t np,
+							       size_t len)
 {
-	int64_t first = __builtin_ctzll(np | 1ull << 63);
-	uint64_t below = np & ((2ull << (len - 1)) - 1);       /* len in 1..64 */
-	int64_t last = 63 - __builtin_clzll(below | 1);
-	int64_t klen = last - first + 1;
-	int64_t whole = 0 - (int64_t)(klen <= 2);
+	int64_t first = __builtin_ctzll(np_first);
+	/* len in 1..64; & 63 (64 - len for len < 64, and 0 for 64) is what the
+	 * processor's shift does with the count anyway */
+	int64_t trail = __builtin_clzll((np << ((0 - len) & 63)) | 1);
+	int64_t klen = (int64_t)len - trail - first;
 
-	first &= ~whole;
-	klen = (klen & ~whole) | ((int64_t)len & whole);
-	return (uint32_t)first << 8 | (uint32_t)klen;
+	return klen > 2 ? (uint32_t)first << 8 | (uint32_t)klen : (uint32_t)len;
 }
 
 /*
@@ -1762,19 +1877,23 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 		size_t len, struct tok_stats *st, block_scan_fn scan)
 {
 	const struct word_table *words = &v->short_words;
-	uint64_t *tok = s->tok, *hash = s->hash;
+	/* the table's fields as values, read once (see short_probe()) */
+	const struct probe_table q = { words->tags, words->entries, words->shift };
+	const uint64_t seed = words->seed;
+	/* s->tok as an offset from s, like the other arrays (one register less) */
+	uint64_t *tok = s->tok_mem + 3, *hash = s->hash;
 	uint32_t *key = s->key;
 	const unsigned char *lc = s->lc;
-	uint64_t np_prev = 0, any = 0;
+	uint64_t np_prev = 0, any = 0, all = ~0ull;
 	uint64_t c_ws = 1;      /* the byte before the text counts as whitespace */
 	uint64_t c_up = 0, c_lo = 0, c_rare = 0;
-	size_t n = 0, start = 0, base, n_bang = 0, n_ques = 0, n_lex = 0, n_upper = 0;
+	size_t n = 0, start = 0, base, n_bang = 0, n_ques = 0, n_lex = 0;
 	int open = 0;           /* a token started and has not ended yet */
 
 	for (base = 0; base < len; base += 64) {
 		struct block_masks m;
 		size_t rem = len - base;
-		uint64_t before, starts, ends, tokb, np, caps_end, rare_end;
+		uint64_t before, starts, ends, tokb, np, np_end, caps_end, rare_end;
 
 		if (rem >= 64) {
 			scan(p + base, s->lc + base, &m);
@@ -1801,6 +1920,10 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 		ends = m.ws & ~before;
 		c_ws = m.ws >> 63;
 		np = tokb & ~m.punct;
+		/* For the tokens that end in this block (their last byte is at bit 62
+		 * or before): bit 63 is past their end, so it can be the bit that
+		 * key_span() needs in np_first. */
+		np_end = np | 1ull << 63;
 		caps_end = add_carry(tokb, m.upper, &c_up) & ~add_carry(tokb, m.lower, &c_lo) &
 			   ends;
 		rare_end = add_carry(tokb, m.rare & tokb, &c_rare) & ends;
@@ -1828,17 +1951,45 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				 * two-step left shift is 0 for o == 0 (no shift by 64) */
 				size_t o = start - (base - 64);
 				uint64_t w = (np_prev >> o) | ((np << 1) << (63 - o));
-				uint32_t span = key_span(w, tl) + ((uint32_t)start << 8);
+				/* bit 63 goes to np_first only: w may be 0, and
+				 * when tl is 64, bit 63 is the token's last byte,
+				 * which the trailing count must see as it is */
+				uint32_t span = key_span(w | 1ull << 63, w, tl) +
+						((uint32_t)start << 8);
 				size_t kl = span & 0xFF;
 				key[n] = span;
 				if (kl <= 16)
-					hash[n] = key_hash16(words, lc + (span >> 8), kl);
+					hash[n] = key_hash16(seed, lc + (span >> 8), kl,
+							     s->keys[n]);
 				tok[n] = (caps_end >> e & 1) << TI_UPPER_SHIFT;
 			}
 			if (++n == LIMIT_SENTIMENT_TOKENS) {
 				st->capped = 1;
 				st->end = base + e;
 				goto lookup;
+			}
+		}
+		/* The token cap is checked once per block, not per token. When the
+		 * block's starts reach it, the starts past the cap are dropped, and
+		 * when the token at the cap ends in this block (the block has as
+		 * many ends left as tokens kept), the text is cut there, as a check
+		 * per token would have cut it; a token at the cap that goes on into
+		 * the next block is counted there, by the check above. A block has
+		 * at most 32 starts, so below that distance there is nothing to count. */
+		if (__builtin_expect(n + 32 >= LIMIT_SENTIMENT_TOKENS, 0) &&
+		    n + popcount64(starts) >= LIMIT_SENTIMENT_TOKENS) {
+			size_t keep = LIMIT_SENTIMENT_TOKENS - n;       /* >= 1 */
+			uint64_t kept = 0, last_end = ends;
+			for (size_t k = 0; k < keep; k++) {
+				kept |= starts & (0 - starts);
+				starts &= starts - 1;
+			}
+			starts = kept;
+			if (popcount64(ends) >= keep) {
+				for (size_t k = 1; k < keep; k++)
+					last_end &= last_end - 1;
+				st->capped = 1;
+				st->end = base + (size_t)__builtin_ctzll(last_end);
 			}
 		}
 		while (starts) {
@@ -1856,20 +2007,20 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				s->raw_len[n] = (uint32_t)(e - so);
 				tok[n] = 0;
 			} else {
-				uint32_t span = key_span(np >> so, e - so) +
+				uint64_t w = np_end >> so;
+				uint32_t span = key_span(w, w, e - so) +
 						((uint32_t)(base + so) << 8);
 				size_t kl = span & 0xFF;
 				key[n] = span;
 				if (__builtin_expect(kl <= 16, 1))
-					hash[n] = key_hash16(words, lc + (span >> 8), kl);
+					hash[n] = key_hash16(seed, lc + (span >> 8), kl,
+							     s->keys[n]);
 				tok[n] = (caps_end >> e & 1) << TI_UPPER_SHIFT;
 			}
-			if (++n == LIMIT_SENTIMENT_TOKENS) {
-				st->capped = 1;
-				st->end = base + e;
-				goto lookup;
-			}
+			n++;
 		}
+		if (st->capped)
+			goto lookup;
 		np_prev = np;
 	}
 	/* only when len is a multiple of 64 and the text ends inside a token */
@@ -1885,7 +2036,7 @@ lookup:
 		uint64_t info;
 
 		if (__builtin_expect(kl - 1 < 16, 1))
-			info = short_probe(words, hash[k], lc + at, kl);
+			info = short_probe(words, q, hash[k], s->keys[k], kl);
 		else if (kl == 0)
 			info = token_classify_slow(v, p + at, s->raw_len[k]);
 		else
@@ -1894,13 +2045,13 @@ lookup:
 		tok[k] = info;
 		s->lex[n_lex] = (uint16_t)k;
 		n_lex += info & TI_LEX;
-		n_upper += (info >> TI_UPPER_SHIFT) & 1;
+		all &= info;
 		any |= info;
 	}
 	st->n = n;
 	st->n_lex = n_lex;
-	st->n_upper = n_upper;
 	st->any = any;
+	st->all = all;
 	st->n_bang = n_bang;
 	st->n_ques = n_ques;
 }
@@ -2146,6 +2297,12 @@ int vader_load(struct vader **out, const char *data_dir, char *err, size_t errle
 		return -ENOMEM;
 	}
 	vader_init_classes(v);
+	v->bmp_case = bmp_case_build();
+	if (!v->bmp_case) {
+		set_err(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto fail;
+	}
 	rc = index_rehash(v, 16384);
 	if (rc) {
 		set_err(err, errlen, "out of memory");
@@ -2230,6 +2387,7 @@ void vader_free(struct vader *v)
 	free(v->emoji);
 	free(v->emoji_bits);
 	free(v->emoji_rank);
+	free(v->bmp_case);
 	free(v);
 }
 
@@ -2241,10 +2399,7 @@ struct vader_scratch *vader_scratch_new(void)
 		return NULL;
 	s->tok = s->tok_mem + 3;
 	s->text = malloc(VADER_TEXT_BYTES_MAX);
-	/* zeroed once, so that the bytes a key read takes past a token are never
-	 * uninitialized (they are masked off) */
-	s->lc = calloc(1, VADER_TEXT_BYTES_MAX + VADER_LC_PAD);
-	if (!s->text || !s->lc) {
+	if (!s->text) {
 		vader_scratch_free(s);
 		return NULL;
 	}
@@ -2256,7 +2411,6 @@ void vader_scratch_free(struct vader_scratch *s)
 	if (!s)
 		return;
 	free(s->text);
-	free(s->lc);
 	free(s);
 }
 
@@ -2311,7 +2465,8 @@ void vader_score(const struct vader *v, struct vader_scratch *s, const char *tex
 	if (st.any & TI_BUT)
 		for (bi = 0; !(s->tok[bi] & TI_BUT); bi++)
 			;
-	cap_diff = st.n_upper > 0 && st.n_upper < n;
+	/* some tokens ALL-CAPS and some not (n > 0 here) */
+	cap_diff = (st.any & TI_UPPER) && !(st.all & TI_UPPER);
 	for (size_t k = 0; k < m; k++)
 		s->val[k] = token_valence(v, s->tok, s->lex[k], cap_diff);
 	if (bi != SIZE_MAX)

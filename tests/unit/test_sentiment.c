@@ -1175,6 +1175,218 @@ START_TEST(test_sentiment_combining_marks_and_invalid_utf8_are_bounded)
 }
 END_TEST
 
+/*
+ * Builds "good", then LIMIT_SENTIMENT_TOKENS - 1 fillers, the first of them
+ * first_len bytes long, then tail: the last filler is the token at the cap, and
+ * first_len moves where it ends within a 64-byte block (or, when long, makes the
+ * first filler cross blocks).
+ */
+static char *cap_text(size_t first_len, const char *tail, size_t fillers, size_t *len)
+{
+	size_t tl = strlen(tail), cap = 5 + first_len + 1 + 2 * fillers + tl + 1, o = 0;
+	char *t = malloc(cap);
+
+	ck_assert_ptr_nonnull(t);
+	memcpy(t, "good ", 5);
+	o = 5;
+	memset(t + o, 'y', first_len);
+	o += first_len;
+	for (size_t i = 1; i < fillers; i++) {
+		memcpy(t + o, " x", 2);
+		o += 2;
+	}
+	memcpy(t + o, tail, tl);
+	o += tl;
+	*len = o;
+	return t;
+}
+
+START_TEST(test_sentiment_token_cap_cuts_after_the_cap_token_at_every_block_offset)
+{
+	struct vader *v = load_vader();
+	struct portable_vader *pv = load_portable();
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	const size_t fill = LIMIT_SENTIMENT_TOKENS - 1;
+
+	for (size_t first = 1; first <= 140; first++) {
+		size_t la, lb, lc, ld;
+		char *cut = cap_text(first, "", fill, &la);
+		char *marks = cap_text(first, " !!! GREAT!!", fill, &lb);
+		char *joined = cap_text(first, "!!! more", fill, &lc);
+		char *inside = cap_text(first, " !!!", fill - 1, &ld);
+		double a[4], b[4], c[4], d[4], e[4];
+
+		/* what follows the token at the cap is not scored: marks and words */
+		score_both(v, s, pv, ps, cut, la, a);
+		score_both(v, s, pv, ps, marks, lb, b);
+		assert_same_scores(a, b);
+		ck_assert_double_gt(a[0], 0.05);
+		/* marks inside the token at the cap count */
+		score_both(v, s, pv, ps, joined, lc, c);
+		ck_assert_double_gt(c[0], a[0]);
+		/* one token short of the cap, "!!!" is the token at the cap and counts */
+		score_both(v, s, pv, ps, inside, ld - 4, d);
+		score_both(v, s, pv, ps, inside, ld, e);
+		ck_assert_double_gt(e[0], d[0]);
+		free(cut);
+		free(marks);
+		free(joined);
+		free(inside);
+	}
+	portable_vader_scratch_free(ps);
+	portable_vader_free(pv);
+	vader_scratch_free(s);
+	vader_free(v);
+}
+END_TEST
+
+/* The strip of key_span() done byte by byte: np bit k set = byte k is not punctuation. */
+static uint32_t span_by_loop(uint64_t np, size_t len)
+{
+	size_t a = 0, b = len;
+
+	while (a < b && !(np >> a & 1))
+		a++;
+	while (b > a && !(np >> (b - 1) & 1))
+		b--;
+	return b - a > 2 ? (uint32_t)a << 8 | (uint32_t)(b - a) : (uint32_t)len;
+}
+
+START_TEST(test_sentiment_key_span_strips_like_a_byte_loop_for_every_pattern)
+{
+	uint64_t r = 0x9e3779b97f4a7c15ull;
+	size_t checked = 0, bad = 0;
+
+	/* one assertion at the end: an assertion per case would cost more than the cases */
+	for (size_t len = 1; len <= 64; len++) {
+		uint64_t patterns = len <= 14 ? 1ull << len : 40000;
+		for (uint64_t k = 0; k < patterns; k++) {
+			uint64_t low, junk, want;
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			low = len <= 14 ? k : r;
+			if (len < 64)
+				low &= (1ull << len) - 1;
+			/* bits past the token belong to other tokens: anything */
+			junk = len < 64 ? (r * 0x2545f4914f6cdd1dull) << len : 0;
+			want = span_by_loop(low, len);
+			/* the form for a token that crosses blocks */
+			bad += key_span(low | junk | 1ull << 63, low | junk, len) != want;
+			bad += key_span(low | 1ull << 63, low, len) != want;
+			/* the form for a token that ends inside its block (bit 63 set
+			 * past the end, token at offset so) */
+			if (len <= 63) {
+				size_t so = (size_t)(r >> 58) % (64 - len);
+				uint64_t block = low << so | junk << so | 1ull << 63;
+				uint64_t w = block >> so;
+				bad += key_span(w, w, len) != want;
+			}
+			checked++;
+		}
+	}
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_gt(checked, 100000);
+}
+END_TEST
+
+START_TEST(test_sentiment_probe_finds_every_short_key_and_no_other_word)
+{
+	struct portable_vader *pv = load_portable();
+	const struct word_table *t = &pv->short_words;
+	const struct probe_table q = { t->tags, t->entries, t->shift };
+	_Alignas(16) unsigned char key[16];
+	unsigned char raw[32];
+	uint64_t r = 0x853c49e6748fea9bull;
+	size_t keys = 0, bad = 0, found = 0;
+
+	/* every key, the one in slot 0 included, finds its own info */
+	for (size_t slot = 0; slot < t->n_slots; slot++) {
+		const struct word_entry *e = &t->entries[slot];
+		size_t k = info_len(e->info);
+		uint64_t h;
+		if (t->tags[slot] == TAG_FREE)
+			continue;
+		memset(raw, 0, sizeof raw);
+		memcpy(raw, e->key, 16);
+		h = key_hash16(t->seed, raw, k, key);
+		bad += short_probe(t, q, h, key, k) != e->info;
+		keys++;
+	}
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_gt(keys, 7000);
+	/* slot 0, which a miss reads, holds a key of the shipped lexicon (so the
+	 * loop above checked that it is still found as itself) */
+	ck_assert_uint_ne(t->tags[0], TAG_FREE);
+	/* words in no list find nothing, whichever entry a miss reads */
+	for (int i = 0; i < 200000; i++) {
+		size_t k = 1 + (size_t)(i % 16);
+		uint64_t h, w[3] = { 0, 0, 0 };
+		memset(raw, 0, sizeof raw);
+		for (size_t j = 0; j < k; j++) {
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			raw[j] = (unsigned char)('a' + r % 26);
+		}
+		memcpy(w, raw, k);
+		h = key_hash16(t->seed, raw, k, key);
+		found += table_find(t, h, w, k) != 0;
+		bad += short_probe(t, q, h, key, k) != table_find(t, h, w, k);
+	}
+	ck_assert_uint_eq(bad, 0);
+	/* a few random words are real ones ("a", "ok", ...), most are not */
+	ck_assert_uint_lt(found, 20000);
+	portable_vader_free(pv);
+}
+END_TEST
+
+START_TEST(test_sentiment_code_point_table_gives_what_the_properties_give)
+{
+	struct portable_vader *pv = load_portable();
+	uint8_t *table = pv->bmp_case, *none = malloc(0x10000 / 4);
+	static const char *const around[][2] = {
+		{ "", "" }, { "A", "" }, { "", "a" }, { "GOOD", "" }, { "x", "Y" }, { "'", "n't" },
+	};
+	size_t checked = 0, bad = 0, plain = 0;
+
+	ck_assert_ptr_nonnull(none);
+	/* 2 in every 2-bit field: BMP_OTHER, the route through utf8proc for all */
+	memset(none, 0xAA, 0x10000 / 4);
+	for (int32_t cp = 0x80; cp < 0x10000; cp++) {
+		unsigned char enc[4];
+		size_t w;
+		if (cp >= 0xD800 && cp <= 0xDFFF)
+			continue;
+		w = (size_t)utf8proc_encode_char(cp, enc);
+		plain += bmp_case_of(table, cp) != BMP_OTHER;
+		for (size_t f = 0; f < sizeof around / sizeof around[0]; f++) {
+			unsigned char t[16];
+			size_t a = strlen(around[f][0]), b = strlen(around[f][1]), n;
+			uint64_t x, y;
+			memcpy(t, around[f][0], a);
+			memcpy(t + a, enc, w);
+			memcpy(t + a + w, around[f][1], b);
+			n = a + w + b;
+			pv->bmp_case = table;
+			x = token_classify_slow(pv, t, n);
+			pv->bmp_case = none;
+			y = token_classify_slow(pv, t, n);
+			bad += x != y;
+			checked++;
+		}
+	}
+	pv->bmp_case = table;
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_gt(checked, 300000);
+	/* most code points take the table's short way (CJK, most letters) */
+	ck_assert_uint_gt(plain, 40000);
+	free(none);
+	portable_vader_free(pv);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sentiment");
@@ -1204,6 +1416,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_sentiment_ten_thousand_hashtags_stop_at_the_token_cap);
 	tcase_add_test(tc, test_sentiment_rtl_words_and_direction_marks_are_neutral_tokens);
 	tcase_add_test(tc, test_sentiment_combining_marks_and_invalid_utf8_are_bounded);
+	tcase_add_test(tc, test_sentiment_token_cap_cuts_after_the_cap_token_at_every_block_offset);
+	tcase_add_test(tc, test_sentiment_key_span_strips_like_a_byte_loop_for_every_pattern);
+	tcase_add_test(tc, test_sentiment_probe_finds_every_short_key_and_no_other_word);
+	tcase_add_test(tc, test_sentiment_code_point_table_gives_what_the_properties_give);
 	suite_add_tcase(s, tc);
 	return s;
 }
