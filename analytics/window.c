@@ -50,16 +50,17 @@ struct vsum {
 #define TERM_INLINE 32
 
 /*
- * A term is two cache lines, aligned, so resolving a token touches at most
- * two lines of it and never a separate allocation for common terms. Line 0
- * holds what every token reads first: length, kind, the per-post dedupe mark,
- * the entry hints and the string (short ones inline); line 1 the key words a
- * token is compared with (see term_words) and the running totals every
- * counted token adds to. What only the read side needs (first seen, score
- * peaks) lives in the parallel array window.cold.
+ * A term's hot record is one cache line, aligned: everything a counted
+ * token reads or writes of its term - the per-post dedupe mark, the
+ * reference count, the entry hints and the running totals - and nothing
+ * else, so counting a token touches one line of its term. What tells the
+ * term apart (length, kind, key words) is in its term index slot, which a
+ * token reads anyway to find the term; the string and what only the read
+ * side needs (first seen, score peaks) are in the parallel array
+ * window.cold. A token reads the cold record only when its text is longer
+ * than 16 bytes, whose key words are a hash and need a string compare.
  */
 struct wterm {
-	/* line 0 */
 	_Alignas(64) union {
 		uint32_t last_post;    /* live: dedupe within one post */
 		uint32_t next_free;    /* !live: free-list link */
@@ -71,36 +72,42 @@ struct wterm {
 	 * alone proves the entry is the term's (one entry per term per bucket).
 	 */
 	uint32_t cidx[2];
-	uint8_t spare[12];             /* free room on line 0 */
-	uint16_t len;
-	uint8_t kind;
-	uint8_t live;
+	struct wsum sum[WINDOW_COUNT]; /* running totals per window */
+};
+
+_Static_assert(sizeof(struct wterm) == 64, "struct wterm is one cache line");
+
+struct wcold {
 	union {
 		char in[TERM_INLINE];  /* len < TERM_INLINE: the string, NUL-terminated */
 		char *out;             /* owned, NUL-terminated; longer strings */
 	} str;
-	/* line 1 */
-	uint64_t key[2];               /* term_words() of the string */
-	struct wsum sum[WINDOW_COUNT]; /* running totals per window */
-};
-
-_Static_assert(sizeof(struct wterm) == 128, "struct wterm is two cache lines");
-
-struct wcold {
 	int64_t first_seen_ms;
-	float peak[WINDOW_COUNT];      /* trend score peak, for decay */
 	int64_t peak_ms[WINDOW_COUNT];
+	float peak[WINDOW_COUNT];      /* trend score peak, for decay */
+	uint16_t len;
+	uint8_t kind;
+	uint8_t live;
 };
 
 /*
- * Term index slot: the high 32 bits of the term's hash next to its id, so a
- * probe compares tags and reads a term only when they match; the home slot is
- * tag & mask, so the index rehashes without reading terms either.
+ * Term index slot: the term's key - key words (see term_words), length and
+ * kind - with the high 32 bits of its hash (the tag) and its id. A probe
+ * compares keys in the slot, so a token whose text has at most 16 bytes
+ * is resolved, found or not, without reading any term; the home slot is
+ * tag & mask, so the index rehashes without reading terms either. Tag,
+ * length and kind share one word (slot_meta), so a key is three word
+ * compares. Slots are 32 bytes in a 64-byte aligned array: two to a cache
+ * line, never across two.
  */
 struct tslot {
-	uint32_t tag;
+	uint64_t key[2];               /* term_words(), or the hash of a longer text */
+	uint64_t meta;                 /* slot_meta(): tag | len << 32 | kind << 48 */
 	uint32_t id1;                  /* term id + 1, 0 = empty */
+	uint32_t pad;
 };
+
+_Static_assert(sizeof(struct tslot) == 32, "two index slots per cache line");
 
 struct entry {
 	uint32_t term;
@@ -250,9 +257,12 @@ static inline struct tkey term_words(const char *s, size_t len)
 
 /*
  * Hash of (kind, text) and its key words. Short texts mix their two words
- * with two 128-bit multiplies, the way hash_bytes() ends; longer ones use
+ * with one 128-bit multiply folded to 64 bits (hash_mix); longer ones use
  * hash_bytes_seed() and take the hash as their first key word. Tags use the
- * high half, so all 64 bits must be good.
+ * high half, so all 64 bits must be good: the product's high word, which
+ * depends on every bit of both words, is folded into both halves. The hash
+ * only places terms in the index (slots compare whole keys): it decides no
+ * result and is not saved.
  */
 static inline __attribute__((always_inline)) uint64_t term_key(uint8_t kind, const char *s,
 								size_t len, struct tkey *k)
@@ -264,9 +274,7 @@ static inline __attribute__((always_inline)) uint64_t term_key(uint8_t kind, con
 		k->b = 0;
 		return k->a;
 	}
-	__uint128_t r = (__uint128_t)(k->a ^ 0xe7037ed1a0b428dbull) * (k->b ^ seed ^ len);
-	return hash_mix((uint64_t)r ^ 0xa0761d6478bd642full,
-			(uint64_t)(r >> 64) ^ 0x8ebc6af09c88c6e3ull);
+	return hash_mix(k->a ^ 0xe7037ed1a0b428dbull, k->b ^ seed ^ len);
 }
 
 static inline uint64_t term_hash(uint8_t kind, const char *s, size_t len)
@@ -277,35 +285,55 @@ static inline uint64_t term_hash(uint8_t kind, const char *s, size_t len)
 
 static inline uint32_t term_tag(uint64_t h) { return (uint32_t)(h >> 32); }
 
-static inline const char *term_str(const struct wterm *t)
+/*
+ * The word of a slot that holds the tag of hash h, the length and the kind.
+ * Terms are at most UINT16_MAX bytes (struct token); a longer text asked
+ * for gets bit 63, which no slot has (kind and length end below it), so it
+ * is never found.
+ */
+static inline uint64_t slot_meta(uint64_t h, uint8_t kind, size_t len)
 {
-	return t->len < TERM_INLINE ? t->str.in : t->str.out;
+	if (len > UINT16_MAX)
+		return 1ull << 63;
+	return term_tag(h) | (uint64_t)len << 32 | (uint64_t)kind << 48;
+}
+
+static inline uint32_t slot_tag(const struct tslot *sl) { return (uint32_t)sl->meta; }
+
+static inline const char *term_str(const struct wcold *c)
+{
+	return c->len < TERM_INLINE ? c->str.in : c->str.out;
 }
 
 /*
- * Whether term t is (kind, s[0..len)) with key words k. Equal words settle it
- * for texts of up to 16 bytes; a longer text's words are only its hash.
+ * Whether slot sl has the key of a text with key words k and slot_meta()
+ * meta. Equal keys settle it for texts of up to 16 bytes; a longer text's
+ * words are only its hash, and term_is compares its string.
  */
-static inline bool term_is(const struct wterm *t, uint8_t kind, const char *s, size_t len,
-			   struct tkey k)
+static inline bool slot_is(const struct tslot *sl, uint64_t meta, struct tkey k)
 {
-	bool same = (t->len == len) & (t->kind == kind) & (t->key[0] == k.a) & (t->key[1] == k.b);
-	if (!same)
-		return false;
-	return len <= 16 || memcmp(term_str(t), s, len) == 0;
+	return (sl->meta == meta) & (sl->key[0] == k.a) & (sl->key[1] == k.b);
+}
+
+/* Whether term id, whose slot has the key of (kind, s[0..len)), is that text. */
+static inline bool term_is(const struct window *w, uint32_t id, const char *s, size_t len)
+{
+	return len <= 16 || memcmp(term_str(&w->cold[id]), s, len) == 0;
 }
 
 static int tindex_grow(struct window *w)
 {
 	uint32_t cap = w->tindex_cap ? w->tindex_cap * 2 : 1024;
-	struct tslot *idx = calloc(cap, sizeof *idx);
+	/* 64-byte aligned so that no slot straddles two lines (cap * 32 is a multiple of 64) */
+	struct tslot *idx = aligned_alloc(64, (size_t)cap * sizeof *idx);
 	if (!idx)
 		return -ENOMEM;
+	memset(idx, 0, (size_t)cap * sizeof *idx);
 	for (uint32_t i = 0; i < w->tindex_cap; i++) {
 		struct tslot sl = w->tindex[i];
 		if (!sl.id1)
 			continue;
-		uint32_t j = sl.tag & (cap - 1);
+		uint32_t j = slot_tag(&sl) & (cap - 1);
 		while (idx[j].id1)
 			j = (j + 1) & (cap - 1);
 		idx[j] = sl;
@@ -320,32 +348,46 @@ static int tindex_grow(struct window *w)
 static uint32_t term_find(const struct window *w, uint8_t kind, const char *s, size_t len,
 			  uint64_t h, struct tkey k, uint32_t *slot_out)
 {
-	uint32_t mask = w->tindex_cap - 1, tag = term_tag(h), j = tag & mask;
+	uint32_t mask = w->tindex_cap - 1, j = term_tag(h) & mask;
+	uint64_t meta = slot_meta(h, kind, len);
 	for (;;) {
-		struct tslot sl = w->tindex[j];
-		if (!sl.id1) {
+		const struct tslot *sl = &w->tindex[j];
+		if (!sl->id1) {
 			if (slot_out)
 				*slot_out = j;
 			return NO_TERM;
 		}
-		if (sl.tag == tag && term_is(&w->terms[sl.id1 - 1], kind, s, len, k))
-			return sl.id1 - 1;
+		if (slot_is(sl, meta, k) && term_is(w, sl->id1 - 1, s, len))
+			return sl->id1 - 1;
 		j = (j + 1) & mask;
 	}
 }
 
-/* The first term whose tag matches h, or NO_TERM: a guess to prefetch and confirm. */
-static inline uint32_t term_guess(const struct window *w, uint64_t h)
+/*
+ * The first term whose slot has the key of (kind, text of length len), or
+ * NO_TERM: for a text of at most 16 bytes the answer, for a longer one a
+ * guess that term_is confirms. Reads the index only.
+ */
+static inline uint32_t term_guess(const struct window *w, uint8_t kind, size_t len, uint64_t h,
+				  struct tkey k)
 {
-	uint32_t mask = w->tindex_cap - 1, tag = term_tag(h), j = tag & mask;
+	uint32_t mask = w->tindex_cap - 1, j = term_tag(h) & mask;
+	uint64_t meta = slot_meta(h, kind, len);
 	for (;;) {
-		struct tslot sl = w->tindex[j];
-		if (!sl.id1)
+		const struct tslot *sl = &w->tindex[j];
+		if (!sl->id1)
 			return NO_TERM;
-		if (sl.tag == tag)
-			return sl.id1 - 1;
+		if (slot_is(sl, meta, k))
+			return sl->id1 - 1;
 		j = (j + 1) & mask;
 	}
+}
+
+static inline struct tslot slot_make(uint32_t id, uint8_t kind, size_t len, uint64_t h,
+				     struct tkey k)
+{
+	return (struct tslot){ .key = { k.a, k.b }, .meta = slot_meta(h, kind, len),
+			       .id1 = id + 1 };
 }
 
 /* Grows the term array; terms move, so callers hold ids, not pointers. */
@@ -397,23 +439,21 @@ static uint32_t term_intern(struct window *w, uint8_t kind, const char *s, size_
 	} else {
 		id = w->nterms++;
 	}
-	struct wterm *t = &w->terms[id];
-	memset(t, 0, sizeof *t);
-	memset(&w->cold[id], 0, sizeof w->cold[id]);
+	struct wcold *c = &w->cold[id];
+	memset(&w->terms[id], 0, sizeof w->terms[id]);
+	memset(c, 0, sizeof *c);
 	if (out) {
-		t->str.out = out;
+		c->str.out = out;
 	} else {
-		memcpy(t->str.in, s, len);
-		t->str.in[len] = 0;
+		memcpy(c->str.in, s, len);
+		c->str.in[len] = 0;
 	}
-	t->key[0] = k.a;
-	t->key[1] = k.b;
-	t->len = (uint16_t)len;
-	t->kind = kind;
-	t->live = 1;
-	w->cold[id].first_seen_ms = w->end_ms;
-	/* no key hint: a first check then fails on the entry's term id */
-	w->tindex[slot] = (struct tslot){ term_tag(h), id + 1 };
+	c->len = (uint16_t)len;
+	c->kind = kind;
+	c->live = 1;
+	c->first_seen_ms = w->end_ms;
+	/* no entry hint: a first check then fails on the entry's term id */
+	w->tindex[slot] = slot_make(id, kind, len, h, k);
 	w->live_terms++;
 	return id;
 }
@@ -422,20 +462,21 @@ static uint32_t term_intern(struct window *w, uint8_t kind, const char *s, size_
 static void term_release(struct window *w, uint32_t id)
 {
 	struct wterm *t = &w->terms[id];
+	struct wcold *c = &w->cold[id];
 	uint32_t mask = w->tindex_cap - 1;
-	uint32_t j = term_tag(term_hash(t->kind, term_str(t), t->len)) & mask;
+	uint32_t j = term_tag(term_hash(c->kind, term_str(c), c->len)) & mask;
 
-	assert(t->live && t->refs == 0);
+	assert(c->live && t->refs == 0);
 	while (w->tindex[j].id1 != id + 1)
 		j = (j + 1) & mask;
 	for (;;) {
 		uint32_t k = (j + 1) & mask;
-		w->tindex[j] = (struct tslot){ 0, 0 };
+		w->tindex[j] = (struct tslot){ .id1 = 0 };
 		for (;;) {
 			struct tslot sl = w->tindex[k];
 			if (!sl.id1)
 				goto done;
-			uint32_t home = sl.tag & mask;
+			uint32_t home = slot_tag(&sl) & mask;
 			/* move it back if its home is not in the (j, k] cyclic range */
 			bool between = j <= k ? (home > j && home <= k) : (home > j || home <= k);
 			if (!between) {
@@ -447,9 +488,9 @@ static void term_release(struct window *w, uint32_t id)
 		}
 	}
 done:
-	if (t->len >= TERM_INLINE)
-		free(t->str.out);
-	t->live = 0;
+	if (c->len >= TERM_INLINE)
+		free(c->str.out);
+	c->live = 0;
 	t->u.next_free = w->free_head;
 	w->free_head = id;
 	w->live_terms--;
@@ -899,7 +940,7 @@ static void emit_minute(struct window *w, const struct bucket *b)
 		const struct entry *e = &b->e[i];
 		if (entry_total(e) == 0)
 			continue;
-		const struct wterm *t = &w->terms[e->term];
+		const struct wcold *t = &w->cold[e->term];
 		w->rows[n++] = (struct window_minute_row){
 			.term = term_str(t), .term_len = t->len, .kind = t->kind,
 			.minute_ms = b->key * 60000, .count = entry_total(e),
@@ -1140,8 +1181,8 @@ void window_free(struct window *w)
 		free(L->b);
 	}
 	for (uint32_t i = 0; i < w->nterms; i++)
-		if (w->terms[i].live && w->terms[i].len >= TERM_INLINE)
-			free(w->terms[i].str.out);
+		if (w->cold[i].live && w->cold[i].len >= TERM_INLINE)
+			free(w->cold[i].str.out);
 	free(w->terms);
 	free(w->cold);
 	free(w->tindex);
@@ -1202,7 +1243,7 @@ int window_open_minutes(struct window *w, int64_t from_ms, int64_t to_ms, int ki
 			const struct entry *e = &b->e[i];
 			if ((term && e->term != id) || entry_total(e) == 0)
 				continue;
-			const struct wterm *t = &w->terms[e->term];
+			const struct wcold *t = &w->cold[e->term];
 			w->rows[nr++] = (struct window_minute_row){
 				.term = term_str(t), .term_len = t->len, .kind = t->kind,
 				.minute_ms = b->key * 60000, .count = entry_total(e),
@@ -1234,9 +1275,10 @@ void window_advance(struct window *w, int64_t now_ms)
  * pass will read, so the misses of different tokens overlap:
  *
  *   1. hash; prefetch the term index slot
- *   2. probe the term index by tag; prefetch both lines of the likely term
- *   3. confirm the term or intern it; dedupe within the post; by the term's
- *      hints, prefetch its level-0 and level-1 entries
+ *   2. probe the term index by key; prefetch the line of the term found
+ *      (and the string of a text longer than 16 bytes, to confirm it)
+ *   3. confirm a long text's term, or intern a new one; dedupe within the
+ *      post; by the term's hints, prefetch its level-0 and level-1 entries
  *   4. confirm the entries (or create them); count into them and into the
  *      term's totals; the author goes to the entry's group column, or to
  *      the minute's log of author adds (see "Author sets of an open minute")
@@ -1258,12 +1300,6 @@ struct add_post {
 	struct hll_key author;         /* prepared once for all the post's author sets */
 };
 
-/* The term's entry index in open bucket b of level l per its hint, unconfirmed; or NO_TERM. */
-static inline uint32_t entry_hint(const struct wterm *t, int l, const struct bucket *b)
-{
-	return t->cidx[l] < b->n ? t->cidx[l] : NO_TERM;
-}
-
 /* Confirms a hinted entry index or looks the entry up (creating it); sets the hint. */
 static inline uint32_t entry_confirm(struct window *w, int l, struct bucket *b, uint32_t id,
 				     uint32_t ix)
@@ -1276,94 +1312,127 @@ static inline uint32_t entry_confirm(struct window *w, int l, struct bucket *b, 
 	return ix;
 }
 
-static inline void entry_count(struct entry *e, const struct add_post *a)
+/*
+ * Passes 1-3 for tokens tk[0..n): the terms to count go to id[], their
+ * unconfirmed entry hints to x0[], x1[] (entries prefetched); returns how
+ * many.
+ */
+static uint32_t add_resolve(struct window *w, const struct add_post *a, const struct token *tk,
+			    size_t n, uint32_t *id, uint32_t *x0, uint32_t *x1)
 {
-	e->n[a->label]++;
-	e->sent += a->compound;
-}
-
-static inline void wsum_count(struct wsum *s, const struct add_post *a)
-{
-	s->n[a->label]++;
-	s->sent += a->compound;
-}
-
-static void add_batch(struct window *w, const struct add_post *a, const struct token *tk,
-		      size_t n)
-{
-	struct bucket *b0 = a->b0, *b1 = a->b1;
-	bool in5 = b0->in_sum;
+	/*
+	 * Interning (pass 3) changes neither bucket, so their entry arrays and
+	 * sizes are read once; the index may grow in pass 3, but passes 1 and 2
+	 * run before it.
+	 */
+	const struct entry *e0 = a->b0->e, *e1 = a->b1->e;
+	const uint32_t n0 = a->b0->n, n1 = a->b1->n, seq = a->seq;
+	const struct tslot *tindex = w->tindex;
+	const uint32_t mask = w->tindex_cap - 1;
 	uint64_t h[ADD_BATCH];
 	struct tkey key[ADD_BATCH];
-	uint32_t id[ADD_BATCH], x0[ADD_BATCH], x1[ADD_BATCH], m = 0;
+	uint32_t m = 0;
 
 	assert(n <= ADD_BATCH);
 	for (size_t k = 0; k < n; k++) {
 		h[k] = term_key(tk[k].kind, tk[k].s, tk[k].len, &key[k]);
-		__builtin_prefetch(&w->tindex[term_tag(h[k]) & (w->tindex_cap - 1)]);
+		__builtin_prefetch(&tindex[term_tag(h[k]) & mask]);
 	}
 	for (size_t k = 0; k < n; k++) {
-		id[k] = term_guess(w, h[k]);
-		if (id[k] != NO_TERM) {
-			__builtin_prefetch(&w->terms[id[k]], 1);
-			__builtin_prefetch(&w->terms[id[k]].sum, 1);
+		uint32_t i = term_guess(w, tk[k].kind, tk[k].len, h[k], key[k]);
+		id[k] = i;
+		if (i != NO_TERM) {
+			__builtin_prefetch(&w->terms[i], 1);
+			if (tk[k].len > 16)
+				__builtin_prefetch(&w->cold[i]);
 		}
 	}
 	for (size_t k = 0; k < n; k++) {
 		uint32_t i = id[k];
 		/* a term interned for an earlier token of this post is not among the guesses */
-		if (i == NO_TERM || !term_is(&w->terms[i], tk[k].kind, tk[k].s, tk[k].len, key[k]))
+		if (i == NO_TERM || !term_is(w, i, tk[k].s, tk[k].len))
 			i = term_intern(w, tk[k].kind, tk[k].s, tk[k].len, h[k], key[k]);
 		if (i == NO_TERM)
 			continue;
 		struct wterm *t = &w->terms[i];
-		if (t->u.last_post == a->seq)
+		if (t->u.last_post == seq)
 			continue; /* once per post */
-		t->u.last_post = a->seq;
-		x0[m] = entry_hint(t, 0, b0);
-		x1[m] = entry_hint(t, 1, b1);
-		if (x0[m] != NO_TERM)
-			__builtin_prefetch(&b0->e[x0[m]], 1);
-		if (x1[m] != NO_TERM)
-			__builtin_prefetch(&b1->e[x1[m]], 1);
+		t->u.last_post = seq;
+		/* hints, unconfirmed (see struct wterm); NO_TERM when out of range */
+		uint32_t h0 = t->cidx[0] < n0 ? t->cidx[0] : NO_TERM;
+		uint32_t h1 = t->cidx[1] < n1 ? t->cidx[1] : NO_TERM;
+		if (h0 != NO_TERM)
+			__builtin_prefetch(&e0[h0], 1);
+		if (h1 != NO_TERM)
+			__builtin_prefetch(&e1[h1], 1);
+		x0[m] = h0;
+		x1[m] = h1;
 		id[m++] = i;
 	}
+	return m;
+}
+
+/*
+ * Pass 4: counts the m terms add_resolve gave into their entries and totals.
+ * What the post adds (label, compound, author) is read into locals once:
+ * the counts are written through pointers the compiler cannot tell apart
+ * from *a, and would otherwise reload it for every token.
+ */
+static void add_count(struct window *w, const struct add_post *a, const uint32_t *id,
+		      const uint32_t *hint0, const uint32_t *hint1, uint32_t m)
+{
+	struct bucket *b0 = a->b0, *b1 = a->b1;
+	const bool in5 = b0->in_sum;
+	const uint32_t label = a->label;
+	const float c = a->compound;
+	const uint8_t rank = a->author.rank;
+	const uint64_t av = a->author.v;
 	/*
 	 * Room in the log for every token of the batch, so nothing applies the
 	 * log - which may widen the group table - while row points into it.
 	 */
-	bool logged = alog_room(b1, ADD_BATCH);
+	const bool logged = alog_room(b1, ADD_BATCH);
 	uint8_t *row = b1->grp.reg ? b1->grp.reg + (size_t)a->author.row * b1->grp.stride : NULL;
+	uint64_t *alog = b1->alog; /* alog_room made room for m more: no move until the end */
+	uint32_t alog_n = b1->alog_n;
 	for (uint32_t k = 0; k < m; k++) {
 		uint32_t i = id[k];
-		x0[k] = entry_confirm(w, 0, b0, i, x0[k]);
-		x1[k] = entry_confirm(w, 1, b1, i, x1[k]);
+		uint32_t x0 = entry_confirm(w, 0, b0, i, hint0[k]);
+		uint32_t x1 = entry_confirm(w, 1, b1, i, hint1[k]);
 		struct wterm *t = &w->terms[i];
-		if (x0[k] != NO_TERM) {
-			entry_count(&b0->e[x0[k]], a);
-			if (in5)
-				wsum_count(&t->sum[WINDOW_5M], a);
+		if (x0 != NO_TERM) {
+			struct entry *e0 = &b0->e[x0];
+			e0->n[label]++;
+			e0->sent += c;
+			if (in5) {
+				t->sum[WINDOW_5M].n[label]++;
+				t->sum[WINDOW_5M].sent += c;
+			}
 		}
-		if (x1[k] != NO_TERM) {
-			struct entry *e1 = &b1->e[x1[k]];
-			entry_count(e1, a);
-			wsum_count(&t->sum[WINDOW_1H], a);
-			wsum_count(&t->sum[WINDOW_24H], a);
+		if (x1 != NO_TERM) {
+			struct entry *e1 = &b1->e[x1];
+			e1->n[label]++;
+			e1->sent += c;
+			t->sum[WINDOW_1H].n[label]++;
+			t->sum[WINDOW_1H].sent += c;
+			t->sum[WINDOW_24H].n[label]++;
+			t->sum[WINDOW_24H].sent += c;
 			if (!logged) {
-				entry_add_author(b1, x1[k], &a->author);
+				entry_add_author(b1, x1, &a->author);
 			} else if (e1->authors) {
 				/* the set is column authors - 1 of the table: max into its register */
 				uint8_t *r = row + (e1->authors - 1);
-				if (*r < a->author.rank)
-					*r = a->author.rank;
+				if (*r < rank)
+					*r = rank;
 			} else {
-				b1->alog[b1->alog_n++] = (uint64_t)x1[k] << 32 | a->author.v;
+				alog[alog_n++] = (uint64_t)x1 << 32 | av;
 			}
-		} else if (x0[k] == NO_TERM && t->refs == 0) {
+		} else if (x0 == NO_TERM && t->refs == 0) {
 			/* out of memory for a new term's entries: nothing names it */
 			term_release(w, i);
 		}
 	}
+	b1->alog_n = alog_n;
 }
 
 enum window_add_result window_add_post(struct window *w, const struct window_post *p)
@@ -1409,9 +1478,12 @@ enum window_add_result window_add_post(struct window *w, const struct window_pos
 	/* the author's row of the group table, which the post's dense terms share */
 	for (uint32_t o = 0; a.b1->grp.reg && o < a.b1->grp.ncols; o += 64)
 		__builtin_prefetch(a.b1->grp.reg + (size_t)a.author.row * a.b1->grp.stride + o, 1);
-	for (size_t at = 0; at < p->ntokens; at += ADD_BATCH)
-		add_batch(w, &a, p->tokens + at,
-			  p->ntokens - at < ADD_BATCH ? p->ntokens - at : ADD_BATCH);
+	uint32_t id[ADD_BATCH], x0[ADD_BATCH], x1[ADD_BATCH];
+	for (size_t at = 0; at < p->ntokens; at += ADD_BATCH) {
+		size_t n = p->ntokens - at < ADD_BATCH ? p->ntokens - at : ADD_BATCH;
+		uint32_t m = add_resolve(w, &a, p->tokens + at, n, id, x0, x1);
+		add_count(w, &a, id, x0, x1, m);
+	}
 	return WINDOW_ADDED;
 }
 
@@ -1439,8 +1511,8 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 		}
 	}
 	for (uint32_t i = 0; i < w->nterms; i++)
-		if (w->terms[i].live && w->terms[i].len >= TERM_INLINE)
-			bytes += w->terms[i].len + 1u;
+		if (w->cold[i].live && w->cold[i].len >= TERM_INLINE)
+			bytes += w->cold[i].len + 1u;
 	st->bytes = bytes;
 }
 
@@ -1752,9 +1824,9 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 			goto out;
 	}
 	for (uint32_t id = 0; id < w->nterms; id++) {
-		const struct wterm *t = &w->terms[id];
-		if (t->live && wsum_total(&t->sum[win]) > 0 && t->kind < TERM_KIND_COUNT)
-			heap_push(&heaps[t->kind], w, win, id);
+		const struct wcold *c = &w->cold[id];
+		if (c->live && wsum_total(&w->terms[id].sum[win]) > 0 && c->kind < TERM_KIND_COUNT)
+			heap_push(&heaps[c->kind], w, win, id);
 	}
 	for (int k = 0; k < TERM_KIND_COUNT; k++)
 		ncand += heaps[k].n;
@@ -1795,7 +1867,7 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 	for (size_t i = 0; i < ncand; i++)
 		cands[i].view_idx = (int32_t)i;
 	for (size_t i = 0; i < ncand; i++) {
-		int kind = w->terms[cands[i].id].kind;
+		int kind = w->cold[cands[i].id].kind;
 		if (rank_n[SORT_COUNT][kind] < K)
 			rank_cand[SORT_COUNT][kind][rank_n[SORT_COUNT][kind]++] = (uint32_t)i;
 		if (rank_n[SORT_COUNT][TERM_KIND_ALL] < K)
@@ -1817,7 +1889,7 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 				hi = mid;
 		}
 		pos = (uint32_t)lo;
-		int kind = w->terms[byscore[i].id].kind;
+		int kind = w->cold[byscore[i].id].kind;
 		if (rank_n[SORT_SCORE][kind] < K)
 			rank_cand[SORT_SCORE][kind][rank_n[SORT_SCORE][kind]++] = pos;
 		if (rank_n[SORT_SCORE][TERM_KIND_ALL] < K)
@@ -1844,9 +1916,9 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 		struct cand *c = &cands[i];
 		if (c->view_idx < 0)
 			continue;
-		const struct wterm *t = &w->terms[c->id];
+		const struct wcold *t = &w->cold[c->id];
 		struct trend *tr = &v->trends[c->view_idx];
-		const struct wsum *sm = &t->sum[win];
+		const struct wsum *sm = &w->terms[c->id].sum[win];
 		tr->term = snapshot_strdup(s, term_str(t), t->len);
 		tr->series = snapshot_alloc(s, v->series_points * sizeof(uint32_t));
 		if (!tr->term || !tr->series)
@@ -1929,7 +2001,7 @@ int window_check(struct window *w, char *err, size_t errlen)
 			}
 			for (uint32_t k = 0; k < b->n; k++) {
 				const struct entry *e = &b->e[k];
-				if (e->term >= w->nterms || !w->terms[e->term].live) {
+				if (e->term >= w->nterms || !w->cold[e->term].live) {
 					snprintf(err, errlen, "entry names a dead term");
 					goto out;
 				}
@@ -1941,14 +2013,14 @@ int window_check(struct window *w, char *err, size_t errlen)
 				if ((col && a->n >= b->grp.ncols) ||
 				    (exact && a->n > entry_total(e))) {
 					snprintf(err, errlen, "term '%s': %u authors, %u posts",
-						 term_str(&w->terms[e->term]), a->n,
+						 term_str(&w->cold[e->term]), a->n,
 						 entry_total(e));
 					goto out;
 				}
 				/* an open minute's entry names its set's column, or none */
 				if (l == 1 && b->state == B_OPEN && e->authors != (col ? a->n + 1 : 0)) {
 					snprintf(err, errlen, "term '%s': entry names column %u, set %u",
-						 term_str(&w->terms[e->term]), e->authors,
+						 term_str(&w->cold[e->term]), e->authors,
 						 col ? a->n + 1 : 0);
 					goto out;
 				}
@@ -1964,24 +2036,25 @@ int window_check(struct window *w, char *err, size_t errlen)
 	}
 	for (uint32_t id = 0; id < w->nterms; id++) {
 		const struct wterm *t = &w->terms[id];
-		if (!t->live)
+		const struct wcold *c = &w->cold[id];
+		if (!c->live)
 			continue;
 		if (t->refs != refs[id]) {
-			snprintf(err, errlen, "term '%s': refs %u, entries %u", term_str(t),
+			snprintf(err, errlen, "term '%s': refs %u, entries %u", term_str(c),
 				 t->refs, refs[id]);
 			goto out;
 		}
+		/* found by its own key: the slot's key is the string's */
 		struct tkey k;
-		uint64_t h = term_key(t->kind, term_str(t), t->len, &k);
-		if (t->key[0] != k.a || t->key[1] != k.b ||
-		    term_find(w, t->kind, term_str(t), t->len, h, k, NULL) != id) {
-			snprintf(err, errlen, "term '%s' is not found in the index", term_str(t));
+		uint64_t h = term_key(c->kind, term_str(c), c->len, &k);
+		if (term_find(w, c->kind, term_str(c), c->len, h, k, NULL) != id) {
+			snprintf(err, errlen, "term '%s' is not found in the index", term_str(c));
 			goto out;
 		}
 		for (int win = 0; win < WINDOW_COUNT; win++)
 			if (wsum_total(&t->sum[win]) != tot[(size_t)id * WINDOW_COUNT + win]) {
 				snprintf(err, errlen, "term '%s' window %s: total %u, buckets %llu",
-					 term_str(t), window_name(win), wsum_total(&t->sum[win]),
+					 term_str(c), window_name(win), wsum_total(&t->sum[win]),
 					 (unsigned long long)tot[(size_t)id * WINDOW_COUNT + win]);
 				goto out;
 			}
@@ -2344,15 +2417,15 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 
 	PUT(sb, w->nterms);
 	for (uint32_t id = 0; id < w->nterms; id++) {
-		const struct wterm *t = &w->terms[id];
-		uint8_t live = t->live;
+		const struct wcold *c = &w->cold[id];
+		uint8_t live = c->live;
 		PUT(sb, live);
 		if (!live)
 			continue;
-		PUT(sb, t->kind);
-		PUT(sb, t->len);
-		sb_append(sb, term_str(t), t->len);
-		put_term_tail(sb, t, &w->cold[id]);
+		PUT(sb, c->kind);
+		PUT(sb, c->len);
+		sb_append(sb, term_str(c), c->len);
+		put_term_tail(sb, &w->terms[id], c);
 	}
 	PUT(sb, nfree);
 	for (uint32_t id = w->free_head; id != NO_TERM; id = w->terms[id].u.next_free)
@@ -2404,9 +2477,10 @@ static int load_terms(struct window *w, struct rd *r)
 			return -ENOMEM;
 	for (uint32_t id = 0; id < nterms; id++) {
 		struct wterm *t = &w->terms[id];
+		struct wcold *c = &w->cold[id];
 		uint8_t live;
 		memset(t, 0, sizeof *t);
-		memset(&w->cold[id], 0, sizeof w->cold[id]);
+		memset(c, 0, sizeof *c);
 		w->nterms = id + 1;
 		if (!GET(r, live) || live > 1)
 			return rd_fail(r, "bad term"), -EINVAL;
@@ -2417,45 +2491,42 @@ static int load_terms(struct window *w, struct rd *r)
 		if (!GET(r, kind) || !GET(r, len) || kind >= TERM_KIND_COUNT || len == 0 ||
 		    len > STATE_MAX_TERM_BYTES || len > rd_left(r))
 			return rd_fail(r, "bad term"), -EINVAL;
-		char *s = t->str.in;
-		if (len >= TERM_INLINE && !(s = t->str.out = malloc(len + 1u)))
+		char *s = c->str.in;
+		if (len >= TERM_INLINE && !(s = c->str.out = malloc(len + 1u)))
 			return -ENOMEM;
-		t->len = len;
-		t->kind = kind;
-		t->live = 1;
+		c->len = len;
+		c->kind = kind;
+		c->live = 1;
 		w->live_terms++;
 		rd_get(r, s, len);
 		s[len] = 0;
-		if (!get_term_tail(r, t, &w->cold[id]))
+		if (!get_term_tail(r, t, c))
 			return -EINVAL;
 		if (memchr(s, 0, len))
 			return rd_fail(r, "term with a NUL byte"), -EINVAL;
 		struct tkey k;
 		uint64_t h = term_key(kind, s, len, &k);
 		uint32_t slot;
-		t->key[0] = k.a;
-		t->key[1] = k.b;
 		if ((w->live_terms + 1) * 4 > w->tindex_cap * 3 && tindex_grow(w) < 0)
 			return -ENOMEM;
-		t->live = 1;
 		if (term_find(w, kind, s, len, h, k, &slot) != NO_TERM)
 			return rd_fail(r, "duplicate term"), -EINVAL;
-		w->tindex[slot] = (struct tslot){ term_tag(h), id + 1 };
+		w->tindex[slot] = slot_make(id, kind, len, h, k);
 	}
 	if (!GET(r, nfree) || nfree != w->nterms - w->live_terms)
 		return rd_fail(r, "bad free list"), -EINVAL;
 	uint32_t *link = &w->free_head;
 	for (uint32_t i = 0; i < nfree; i++) {
 		uint32_t id;
-		if (!GET(r, id) || id >= w->nterms || w->terms[id].live)
+		if (!GET(r, id) || id >= w->nterms || w->cold[id].live)
 			return rd_fail(r, "bad free list"), -EINVAL;
-		w->terms[id].live = 2; /* on the list: a second mention is refused */
+		w->cold[id].live = 2; /* on the list: a second mention is refused */
 		*link = id;
 		link = &w->terms[id].u.next_free;
 	}
 	*link = NO_TERM;
 	for (uint32_t id = w->free_head; id != NO_TERM; id = w->terms[id].u.next_free)
-		w->terms[id].live = 0;
+		w->cold[id].live = 0;
 	return 0;
 }
 
@@ -2507,7 +2578,7 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 		struct entry *e = &b->e[k];
 		if (!get_entry(r, e))
 			return -EINVAL;
-		if (e->term >= w->nterms || !w->terms[e->term].live)
+		if (e->term >= w->nterms || !w->cold[e->term].live)
 			return rd_fail(r, "entry names an unknown term"), -EINVAL;
 		b->n = k + 1;
 		w->terms[e->term].refs++;
@@ -2584,7 +2655,7 @@ int window_state_load(struct window **out, const struct window_config *cfg, cons
 		goto fail;
 	}
 	for (uint32_t id = 0; id < w->nterms; id++)
-		if (w->terms[id].live && w->terms[id].refs == 0) {
+		if (w->cold[id].live && w->terms[id].refs == 0) {
 			rd_fail(&r, "a term no bucket names");
 			rc = -EINVAL;
 			goto fail;

@@ -1136,6 +1136,79 @@ START_TEST(test_window_lists_open_minutes_with_rows_and_volume)
 }
 END_TEST
 
+/*
+ * Each reader right after a post that brought new terms: stats, a lookup, the
+ * open minutes, a view, a save (restored, it holds the post), the check, and
+ * a tick that closes the post's minute (its row reaches the sink). Each
+ * reader must see the last post counted, however the counting is staged.
+ */
+START_TEST(test_window_every_reader_sees_the_post_added_last)
+{
+	struct window *w = mkwin(0, 4096);
+	char name[40];
+	struct window_stats st;
+	struct minute_log l = { STRBUF_INIT };
+	for (int i = 1; i <= 40; i++) {
+		/* a new term of a length class that changes with i, next to a common one */
+		snprintf(name, sizeof name, "%.*s%d", i % 24, "abcdefghijklmnopqrstuvwx", i);
+		struct token tk[2] = { { "common", 6, TERM_WORD },
+				       { name, (uint16_t)strlen(name), TERM_HASHTAG } };
+		struct window_post p = { T0 + i * 10, (uint32_t)i, 0.5f, tk, 2 };
+		ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+		switch (i % 5) {
+		case 0:
+			window_get_stats(w, &st);
+			ck_assert_uint_eq(st.terms, (uint64_t)i + 1);
+			ck_assert_uint_eq(st.entries, 2 * ((uint64_t)i + 1));
+			break;
+		case 1: {
+			struct window_term_info info;
+			window_lookup(w, WINDOW_5M, TERM_HASHTAG, name, strlen(name), &info);
+			ck_assert(info.found && info.count == 1 && info.authors == 1);
+			break;
+		}
+		case 2:
+			sb_reset(&l.sb);
+			ck_assert_int_eq(window_open_minutes(w, T0, T0 + 60000, TERM_HASHTAG, name,
+							     strlen(name), open_log, &l), 0);
+			snprintf(name + strlen(name), sizeof name - strlen(name), " 1 1 1 0\n");
+			ck_assert_ptr_nonnull(strstr(l.sb.buf, name));
+			break;
+		case 3: {
+			char *views = views_json(w);
+			ck_assert_ptr_nonnull(strstr(views, name));
+			free(views);
+			size_t len;
+			char *st1 = state_of(w, &len), err[256];
+			struct window *r = NULL;
+			struct window_config c;
+			window_config_defaults(&c);
+			c.lateness_ms = 0;
+			c.warmup_ms = 0;
+			ck_assert_msg(window_state_load(&r, &c, st1, len, err, sizeof err) == 0,
+				      "%s", err);
+			ck_assert_uint_eq(count_of(r, WINDOW_1H, "common"), (uint32_t)i);
+			window_free(r);
+			free(st1);
+			break;
+		}
+		default:
+			check_invariants(w);
+			break;
+		}
+	}
+	ck_assert_uint_eq(count_of(w, WINDOW_24H, "common"), 40);
+	/* the last post's minute closes on the tick: its rows hold the last post */
+	sb_reset(&l.sb);
+	window_set_minute_sink(w, log_minute, &l);
+	window_advance(w, T0 + 60000 + 1000);
+	ck_assert_ptr_nonnull(strstr(l.sb.buf, " 0 common 40 40 40 0 "));
+	ck_assert_ptr_nonnull(strstr(l.sb.buf, " 1 abcdefghijklmnop40 1 1 1 0 "));
+	sb_free(&l.sb);
+	window_free(w);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("window");
@@ -1165,6 +1238,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_lists_open_minutes_with_rows_and_volume);
 	tcase_add_test(tc, test_window_loads_a_state_saved_before_author_logs_and_continues_the_same);
 	tcase_add_test(tc, test_window_author_sets_are_exact_across_log_batches_reads_and_saves);
+	tcase_add_test(tc, test_window_every_reader_sees_the_post_added_last);
 	suite_add_tcase(s, tc);
 	return s;
 }
