@@ -80,12 +80,13 @@
  * - Such words are not copied: their terms point into t->low, and so do
  *   the bigram of two of them one space apart ("w1 w2" is there already)
  *   and ASCII hashtags, mentions and hosts. Other terms go to t->scratch.
- * - do_words() takes runs of such words (and " #tag" hashtags) in one
- *   loop with no call and no branch on whether a word is a stopword: it
- *   probes the language's stopword set inline (struct stopword_set in
- *   tokenize.h: two slots, two compares) and advances the term count by the
- *   outcome. About every second English word is a stopword, so a branch
- *   there would be mispredicted half of the time.
+ * - do_words() takes runs of such words (and " #tag" hashtags, out of
+ *   line) in one loop with no call per word and no branch on whether a
+ *   word is a stopword (nor on where bitmap words split): it probes the
+ *   language's stopword set inline (struct stopword_set in tokenize.h: two
+ *   slots, two compares) and advances the term count by the outcome. About
+ *   every second English word is a stopword, so a branch there would be
+ *   mispredicted half of the time.
  * - URLs, mentions, hashtags and hosts have ASCII fast paths (table-driven
  *   scans, bitmaps) in front of their general code.
  * - Other non-ASCII words are decoded; only code points above U+052F,
@@ -218,6 +219,9 @@ struct tokenizer {
 	const struct stopwords *sw;   /* borrowed */
 	uint64_t mask;                /* stopword lists for the current text */
 	const struct stopword_set *set; /* borrowed: the same lists, for do_words() */
+	/* do_words()' probe of set (no_stopwords without one): slots, slot_mask << 4, seed. */
+	const uint64_t (*sw_slots)[2];
+	uint64_t sw_offset_mask, sw_seed;
 	bool words;                   /* do_words() may run: FAST, and a set or no stopwords */
 	struct lang_memo memo[LANG_MEMO];
 	size_t nmemo, memo_next;
@@ -228,6 +232,8 @@ struct tokenizer {
 	const char *prev;             /* last word, while a bigram may follow it */
 	size_t prev_len;
 	size_t ntok, pos;             /* terms emitted, scratch bytes used */
+	size_t ncopy;                 /* do_words(): bigrams noted in copy[] */
+	uint16_t copy[LIMIT_TOKENS_PER_POST / 2 + 1]; /* ... to copy; one per two terms */
 	char *low;                    /* = lowbuf + LOW_LEAD */
 
 	uint8_t ascii[128];
@@ -238,7 +244,7 @@ struct tokenizer {
 	uint32_t src[LIMIT_TOKENS_PER_POST];  /* text offset each term came from | SRC_OWNS */
 	uint64_t alnum[BITMAP_WORDS];  /* bit i: text byte i is an ASCII letter or digit */
 	uint64_t letter[BITMAP_WORDS]; /* bit i: ... an ASCII letter */
-	uint64_t lead[BITMAP_WORDS];   /* bit i: ... a lead byte 0xC2..0xD4 */
+	uint64_t high[BITMAP_WORDS];   /* bit i: ... a byte >= 0x80 */
 	uint64_t word[BITMAP_WORDS];   /* bit i: ... in a letter do_words() takes (see prescan()) */
 	struct latin_fold latin[LATIN_END - 0x80];
 	utf8proc_int32_t u32[U32_CAP];
@@ -421,11 +427,11 @@ static inline unsigned ctz64(uint64_t x)
 
 #if PRESCAN_SSE2
 /*
- * 16 bytes: stores them lowercased at out and returns the bits of their
- * ASCII letters (bits 0-15), letters or digits (bits 16-31) and lead bytes
- * 0xC2..0xD4 (bits 32-47: U+0080..U+053F, where prescan_latin() looks).
+ * 16 bytes: stores them lowercased at out and returns the masks of their
+ * ASCII letters, ASCII letters or digits, and bytes >= 0x80, one bit a byte.
  */
-static inline uint64_t prescan16(const uchar *in, char *out)
+static inline void prescan16(const uchar *in, char *out, uint64_t *let_bits,
+			     uint64_t *alnum_bits, uint64_t *high_bits)
 {
 	/*
 	 * x - 'A' < 26 unsigned is, after adding 0x80 - 'A', x < -128 + 26
@@ -440,31 +446,28 @@ static inline uint64_t prescan16(const uchar *in, char *out)
 	__m128i lo = _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
 	__m128i let = _mm_cmplt_epi8(_mm_add_epi8(lo, lower_bias), below26);
 	__m128i dig = _mm_cmplt_epi8(_mm_add_epi8(x, digit_bias), below10);
-	/* 0xC2..0xD4 are -62..-44 signed. */
-	__m128i lead = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(-63)),
-				     _mm_cmplt_epi8(x, _mm_set1_epi8(-43)));
 	_mm_storeu_si128((__m128i *)(void *)out, lo);
-	return (uint64_t)(uint32_t)_mm_movemask_epi8(let) |
-	       (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(let, dig)) << 16 |
-	       (uint64_t)(uint32_t)_mm_movemask_epi8(lead) << 32;
+	*let_bits = (uint32_t)_mm_movemask_epi8(let);
+	*alnum_bits = (uint32_t)_mm_movemask_epi8(_mm_or_si128(let, dig));
+	*high_bits = (uint32_t)_mm_movemask_epi8(x);
 }
 #endif
 
 /* Byte by byte: a text under 16 bytes, or everything with TOKENIZE_PORTABLE. */
 static void prescan_bytes(const uchar *in, char *out, size_t n, uint64_t *alnum,
-			  uint64_t *letter, uint64_t *lead)
+			  uint64_t *letter, uint64_t *high)
 {
-	uint64_t an = 0, le = 0, ld = 0;
+	uint64_t an = 0, le = 0, hi = 0;
 	for (size_t k = 0; k < n; k++) {
 		uchar c = in[k];
 		out[k] = ascii_lower(c);
 		le |= (uint64_t)ascii_alpha(c) << k;
 		an |= (uint64_t)ascii_alnum(c) << k;
-		ld |= (uint64_t)(c >= 0xC2 && c <= 0xD4) << k;
+		hi |= (uint64_t)(c >= 0x80) << k;
 	}
 	*alnum = an;
 	*letter = le;
-	*lead = ld;
+	*high = hi;
 }
 
 /*
@@ -474,14 +477,15 @@ static void prescan_bytes(const uchar *in, char *out, size_t n, uint64_t *alnum,
  * of t->low like ASCII words. The latin table folds a word character by
  * character when it has no mark (see tokenizer_new()), and a mark is not
  * marked here: it ends such a word and leaves it to the general path.
+ * Their lead bytes are 0xC2..0xD4, among the bytes >= 0x80 in t->high.
  */
 static void prescan_latin(struct tokenizer *t, const uchar *text, size_t len, size_t nb)
 {
 	for (size_t b = 0; b <= nb; b++) {
-		for (uint64_t h = t->lead[b]; h; h &= h - 1) {
+		for (uint64_t h = t->high[b]; h; h &= h - 1) {
 			size_t p = 64 * b + ctz64(h);
 			uchar c = text[p];
-			if (p + 1 >= len || (text[p + 1] & 0xC0) != 0x80)
+			if (c < 0xC2 || c > 0xD4 || p + 1 >= len || (text[p + 1] & 0xC0) != 0x80)
 				continue;
 			int32_t cp = ((c & 0x1F) << 6) | (text[p + 1] & 0x3F);
 			if (cp >= LATIN_END)
@@ -500,70 +504,78 @@ static void prescan_latin(struct tokenizer *t, const uchar *text, size_t len, si
 
 /*
  * Fills t->low (the text with ASCII letters lowercased, then LOW_PAD zero
- * bytes) and the bitmaps t->alnum, t->letter, t->lead and t->word for
+ * bytes) and the bitmaps t->alnum, t->letter, t->high and t->word for
  * text[0..len), plus a zero word after them, so bits_at() may read one word
- * past the text's last one; then prescan_latin() when the text has lead
- * bytes of U+0080..U+053F. The text is not padded, so no load may go past
- * its end: the last partial 16 bytes are loaded as the 16 bytes that end
- * the text, and the bits of the bytes already done are shifted out.
- * (Copying the tail to a padded buffer instead costs more: loads of 16
- * bytes that a byte-wise copy has just stored wait for the stores to reach
- * the cache.)
+ * past the text's last one; then prescan_latin() when the text has bytes
+ * >= 0x80. The text is not padded, so no load may go past its end: the
+ * last partial 16 bytes are loaded as the 16 bytes that end the text, and
+ * the bits of the bytes already done are shifted out. (Copying the tail
+ * to a padded buffer instead costs more: loads of 16 bytes that a
+ * byte-wise copy has just stored wait for the stores to reach the cache.)
  */
 static void prescan(struct tokenizer *t, const uchar *text, size_t len)
 {
 	char *low = t->low;
 	size_t nb = len / 64, q = 64 * nb;
-	uint64_t any_lead = 0;
+	uint64_t any_high = 0;
 #if PRESCAN_SSE2
+	/*
+	 * Each class's four 16-bit masks go straight into its 64-bit word
+	 * (rather than packing the three masks of 16 bytes into one word and
+	 * unpacking them again), and bytes >= 0x80 take one movemask where
+	 * lead bytes took two compares: prescan_latin() checks the range.
+	 */
 	for (size_t b = 0; b < nb; b++) {
-		uint64_t an = 0, le = 0, ld = 0;
+		uint64_t an = 0, le = 0, hi = 0;
 		for (size_t k = 0; k < 64; k += 16) {
-			uint64_t m = prescan16(text + 64 * b + k, low + 64 * b + k);
-			le |= (m & 0xFFFF) << k;
-			an |= (m >> 16 & 0xFFFF) << k;
-			ld |= (m >> 32) << k;
+			uint64_t l16, a16, h16;
+			prescan16(text + 64 * b + k, low + 64 * b + k, &l16, &a16, &h16);
+			le |= l16 << k;
+			an |= a16 << k;
+			hi |= h16 << k;
 		}
 		t->alnum[b] = t->word[b] = an;
 		t->letter[b] = le;
-		t->lead[b] = ld;
-		any_lead |= ld;
+		t->high[b] = hi;
+		any_high |= hi;
 	}
-	uint64_t an = 0, le = 0, ld = 0;
+	uint64_t an = 0, le = 0, hi = 0;
 	size_t r = len - q, k = 0;
 	for (; k + 16 <= r; k += 16) {
-		uint64_t m = prescan16(text + q + k, low + q + k);
-		le |= (m & 0xFFFF) << k;
-		an |= (m >> 16 & 0xFFFF) << k;
-		ld |= (m >> 32) << k;
+		uint64_t l16, a16, h16;
+		prescan16(text + q + k, low + q + k, &l16, &a16, &h16);
+		le |= l16 << k;
+		an |= a16 << k;
+		hi |= h16 << k;
 	}
 	if (k < r && len >= 16) {
 		size_t rem = r - k; /* 1..15: the 16 bytes end at len, 16 - rem done */
-		uint64_t m = prescan16(text + len - 16, low + len - 16);
-		le |= ((m & 0xFFFF) >> (16 - rem)) << k;
-		an |= ((m >> 16 & 0xFFFF) >> (16 - rem)) << k;
-		ld |= ((m >> 32) >> (16 - rem)) << k;
+		uint64_t l16, a16, h16;
+		prescan16(text + len - 16, low + len - 16, &l16, &a16, &h16);
+		le |= (l16 >> (16 - rem)) << k;
+		an |= (a16 >> (16 - rem)) << k;
+		hi |= (h16 >> (16 - rem)) << k;
 		k = r;
 	}
 	if (k < r) {
 		assert(len < 16 && k == 0); /* a text shorter than one load */
-		prescan_bytes(text, low, len, &an, &le, &ld);
+		prescan_bytes(text, low, len, &an, &le, &hi);
 	}
 	t->alnum[nb] = t->word[nb] = an;
 	t->letter[nb] = le;
-	t->lead[nb] = ld;
-	any_lead |= ld;
+	t->high[nb] = hi;
+	any_high |= hi;
 #else
 	for (size_t b = 0; b <= nb; b++) {
 		prescan_bytes(text + 64 * b, low + 64 * b, b < nb ? 64 : len - q, &t->alnum[b],
-			      &t->letter[b], &t->lead[b]);
+			      &t->letter[b], &t->high[b]);
 		t->word[b] = t->alnum[b];
-		any_lead |= t->lead[b];
+		any_high |= t->high[b];
 	}
 #endif
 	memset(low + len, 0, LOW_PAD);
-	t->alnum[nb + 1] = t->letter[nb + 1] = t->lead[nb + 1] = t->word[nb + 1] = 0;
-	if (any_lead && t->words)
+	t->alnum[nb + 1] = t->letter[nb + 1] = t->high[nb + 1] = t->word[nb + 1] = 0;
+	if (any_high && t->words)
 		prescan_latin(t, text, len, nb);
 }
 
@@ -1299,6 +1311,13 @@ static const uchar *do_word(struct tokenizer *t, const uchar *p, const uchar *en
 	return q;
 }
 
+/* "http" read as a little- or big-endian 32-bit word: (uint32_t)"http" of fast_start(). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define WORD_HTTP 0x68747470u
+#else
+#define WORD_HTTP 0x70747468u
+#endif
+
 /* A set without words, for a tokenizer without stopwords: no key is (0, 0). */
 static uint64_t no_slot[1][2];
 static const struct stopword_set no_stopwords = { .slots = no_slot };
@@ -1314,6 +1333,64 @@ static void bigrams_copy(struct tokenizer *t, const uint16_t *copy, size_t n)
 }
 
 /*
+ * Bits i, i+1, ... of a text bitmap in bits 0, 1, ...: at least 57 of them
+ * are right, the ones above may read as zero. i <= the text length.
+ */
+static inline uint64_t bits_from(const uint64_t *m, size_t i)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/*
+	 * Little-endian: bit i of the bitmap is bit i % 8 of its byte i / 8,
+	 * so one unaligned load there, shifted, has bits i..i+56 at the
+	 * bottom, with no branch on where the 64-bit words split. The 8 bytes
+	 * lie within the words prescan() filled: i / 8 + 8 <= 8 * (len / 64 + 2).
+	 */
+	uint64_t x;
+	memcpy(&x, (const char *)m + i / 8, sizeof(x));
+	return x >> (i % 8);
+#else
+	return bits_at(m, i);
+#endif
+}
+
+/*
+ * do_words(): " #tag" hashtags from the '#' at w, after a word and a space.
+ * A simple body (ASCII letters and digits with a letter) ends at ASCII that
+ * is not '_' (the body would go on) nor a sigil (the main loop would read
+ * that as after a word, where try_hashtag() leaves it as after a hashtag);
+ * other hashtags and keycaps ('#' and a byte >= 0x80) are the main loop's,
+ * and so are bodies of 56 bytes or more (bits_from() is sure of 57).
+ * Emits the simple ones that follow one another one space apart and returns
+ * the end of the last, or NULL when the first is not simple; t->ntok counts
+ * them. Out of line: hashtags come a few times a post, words many times.
+ */
+static __attribute__((noinline)) const char *words_hashtags(struct tokenizer *t, const char *w)
+{
+	const char *low = t->low, *e = NULL;
+	size_t k = t->ntok;
+	while (*w == '#') {
+		size_t h = (size_t)(w - low) + 1;
+		size_t hn = ctz64(~bits_from(t->alnum, h) | (1ull << 56));
+		uchar hc = (uchar)low[h + hn];
+		if (hn == 0 || hn == 56 || hc >= 0x80 || hc == '_' || hc == '#' || hc == '@' ||
+		    hc == '$' || !(bits_from(t->letter, h) & ((1ull << hn) - 1)) ||
+		    k >= LIMIT_TOKENS_PER_POST)
+			break;
+		t->tok[k].s = w;
+		t->tok[k].len = (uint16_t)(hn + 1);
+		t->tok[k].kind = TERM_HASHTAG;
+		t->src[k] = (uint32_t)(h - 1);
+		k++;
+		e = low + h + hn;
+		if (hc != ' ')
+			break;
+		w = e + 1;
+	}
+	t->ntok = k;
+	return e;
+}
+
+/*
  * Words from p, which the caller has checked like fast_start(): runs of
  * t->word bits (ASCII letters and digits, and the letters prescan_latin()
  * folded). A word is taken here when it is 1..16 bytes long (a stopword
@@ -1321,8 +1398,8 @@ static void bigrams_copy(struct tokenizer *t, const uint16_t *copy, size_t n)
  * punctuation, the end of the text), or T_DOT not followed by a letter or
  * digit. Anything else is left to do_word(). After a word the
  * loop goes on when a space, or a T_SEP byte and a space, lead to a
- * fast_start() word, or to simple hashtags (see below) and then such a
- * word; otherwise it returns the end of the last word or hashtag to the
+ * fast_start() word, or to simple hashtags (words_hashtags()) and then
+ * such a word; otherwise it returns the end of the last word or hashtag to the
  * main loop, which carries on as it would have after do_word().
  *
  * Terms are views of t->low, and nothing branches on whether a word is a
@@ -1331,67 +1408,73 @@ static void bigrams_copy(struct tokenizer *t, const uint16_t *copy, size_t n)
  * one word overlaps the scan of the next. Those entries exist: the loop
  * runs while two terms fit. Words one space apart make a bigram that is
  * already in t->low; the others (rare) are noted and copied to scratch
- * after the loop, which thus calls nothing.
+ * after the loop, which thus calls nothing for words.
  */
 static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *end)
 {
 	/*
-	 * Few variables: x86-64 has 15 registers for what the loop keeps, and
-	 * each one the compiler spills costs a store and a load per word. The
-	 * tables are reached from t (constant offsets), adjacency is one
-	 * variable, and only the bitmap word of the current block is kept.
+	 * What makes this loop fast or slow, as measured:
+	 * - Mispredicted branches, some 15 cycles each. A word's length is
+	 *   one unaligned load of the bitmap (bits_from()), with no branch on
+	 *   where its 64-bit words split (one per block, taken in no order a
+	 *   predictor learns); the byte after a word is checked in one branch,
+	 *   and so is whether a letter that does not start "http" follows.
+	 * - Latency: the offset of the next word comes from the current one,
+	 *   so what follows a word (a space, nearly always: predicted) is
+	 *   branched on rather than computed (an advance computed from the
+	 *   byte after the word put two more loads in that chain, and cost
+	 *   15% of the tokenizer's time).
+	 * - Registers: x86-64 has 15 for what the loop keeps, and each
+	 *   variable the compiler spills costs a store and a load per word;
+	 *   so the end of the last word or hashtag is also the end of the word
+	 *   a bigram would start with (e; the bigram is e - prev + 1 + n
+	 *   bytes), the probe's constants and the rare list of bigrams to copy
+	 *   are reached from t, the terms are stored before the probe, and
+	 *   hashtags are out of line.
 	 */
-	const struct stopword_set *set = t->set ? t->set : &no_stopwords;
-	const uint64_t (*slots)[2] = (const uint64_t (*)[2])set->slots;
-	uint64_t offset_mask = set->slot_mask << 4, seed = set->seed;
-	uint16_t copy[LIMIT_TOKENS_PER_POST / 2 + 1]; /* bigrams to copy; one per two terms */
-	size_t i = (size_t)(p - t->base), e = i, blk = i / 64, k = t->ntok, nc = 0;
-	uint64_t an = t->word[blk];
-	/* The word before and its length; adj: A_PAIR a bigram may follow it, A_GAP not one space. */
+	size_t i = (size_t)(p - t->base), e = i, k = t->ntok;
+	/* The word before; adj: A_PAIR a bigram may follow it, A_GAP not one space. */
 	enum { A_PAIR = 1, A_GAP = 2 };
 	const char *prev = t->prev;
-	size_t plen = t->prev_len;
 	unsigned adj = (prev != NULL) * A_PAIR;
-	if (!((uintptr_t)prev + plen + 1 == (uintptr_t)(t->low + i) && t->low[i - 1] == ' '))
-		adj |= A_GAP;
-	/*
-	 * Words here have at most 16 bytes, so a bigram of two of them always
-	 * fits a term; only a long word before the first (from do_word()) may
-	 * make one too long, and do_word() then takes the first word.
-	 */
-	if ((adj & A_PAIR) && plen + 1 + 16 > LIMIT_TERM_BYTES)
-		return do_word(t, p, end);
+	t->ncopy = 0;
+	if (prev) {
+		/*
+		 * Words here have at most 16 bytes, so a bigram of two of them
+		 * always fits a term; only a long word before the first (from
+		 * do_word()) may make one too long, and do_word() then takes
+		 * the first word.
+		 */
+		if (t->prev_len + 1 + 16 > LIMIT_TERM_BYTES)
+			return do_word(t, p, end);
+		/*
+		 * prev is in t->low or in scratch, and e is an offset in t->low:
+		 * integer arithmetic, where low + e is prev's end.
+		 */
+		e = (uintptr_t)prev + t->prev_len - (uintptr_t)t->low;
+		if (!(prev + t->prev_len + 1 == t->low + i && t->low[i - 1] == ' '))
+			adj |= A_GAP;
+	}
 	for (;;) {
 		/* Two terms may follow: the word and its bigram. Near the cap, do_word() checks. */
 		if (k + 2 > LIMIT_TOKENS_PER_POST)
 			goto general;
-		if (i / 64 != blk) {
-			blk = i / 64;
-			an = t->word[blk];
-		}
-		/*
-		 * Zeros shift in from the top, so a word that reaches the end of
-		 * the block may go on into the next one: bits_at() looks across.
-		 * (Bit 63 stands in for the zeros when o is 0; n is then 63 at
-		 * most, and a word that long is not taken here anyway.)
-		 */
-		size_t o = i % 64, n = ctz64(~(an >> o) | (1ull << 63));
-		if (n + o >= 64) {
-			uint64_t x = bits_at(t->word, i);
-			if (x == ~0ull)
-				goto general; /* 64 bytes or more */
-			n = ctz64(~x);
-		}
+		/* A run of 32 bits or more (of at least 57 right ones) is too long anyway. */
+		size_t n = ctz64(~bits_from(t->word, i) | (1ull << 32));
 		if (n > 16)
 			goto general;
-		e = i + n;
 		const char *w = t->lowbuf + LOW_LEAD + i;
+		/*
+		 * One branch, which is rarely taken, rather than one on T_END
+		 * and one on what follows a T_DOT byte: after a word both come
+		 * often, in an order no predictor knows. (t->lower[] is not 0
+		 * for ASCII letters and digits.)
+		 */
 		unsigned c = (uchar)w[n], tc = t->term[c];
-		if (!(tc & T_END) && !((tc & T_DOT) && !low_alnum(w[n + 1])))
+		if (!((tc & T_END) | ((tc & T_DOT) & (t->lower[(uchar)w[n + 1]] == 0) * T_DOT)))
 			goto general;
 		uint64_t ka, kb;
 		stopword_key(w, n, &ka, &kb);
-		unsigned stop = (unsigned)stopword_probe(slots, offset_mask, seed, ka, kb);
 		/*
 		 * A number (no letter) or a single letter is dropped. The key
 		 * holds the word's lowercase letters and digits and two-byte
@@ -1400,22 +1483,32 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		 */
 		unsigned drop = (((ka | kb) & 0x4040404040404040ull) == 0) |
 				(n == 1u + ((uchar)w[0] >= 0xC0));
-		unsigned out = !(stop | drop);
+		/*
+		 * Nothing branches on whether a word is a stopword: the word
+		 * goes to tok[k] and its bigram to tok[k + 1], both before the
+		 * probe, and the count moves by what was emitted: 0 (both are
+		 * written again by the next term), 1 (the word), or 2 (the word
+		 * and the bigram). About every second English word is a
+		 * stopword; a branch there would be mispredicted half of the
+		 * time. (With no word before, prev is NULL and is not used.)
+		 */
 		t->tok[k].s = w;
 		t->tok[k].len = (uint16_t)n;
 		t->tok[k].kind = TERM_WORD;
 		t->src[k] = (uint32_t)i;
-		k += out;
+		t->tok[k + 1].s = prev;
+		t->tok[k + 1].len = (uint16_t)((uintptr_t)t->low + e - (uintptr_t)prev + 1 + n);
+		t->tok[k + 1].kind = TERM_BIGRAM;
+		t->src[k + 1] = (uint32_t)i;
+		unsigned stop = (unsigned)stopword_probe(t->sw_slots, t->sw_offset_mask, t->sw_seed,
+							 ka, kb);
+		unsigned out = !(stop | drop);
 		unsigned pair = out & adj;
-		t->tok[k].s = prev;
-		t->tok[k].len = (uint16_t)(plen + 1 + n);
-		t->tok[k].kind = TERM_BIGRAM;
-		t->src[k] = (uint32_t)i;
 		if (pair & (adj >> 1))
-			copy[nc++] = (uint16_t)k; /* rare, so a branch */
-		k += pair;
+			t->copy[t->ncopy++] = (uint16_t)(k + 1); /* rare, so a branch */
+		k += out + pair;
 		prev = w;
-		plen = n;
+		e = i + n;
 		if (c == ' ') {
 			adj = out;
 			i = e + 1;
@@ -1427,45 +1520,40 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 			break;
 		}
 		/*
-		 * " #tag": a body of ASCII letters and digits with a letter,
-		 * ending at ASCII that is not '_' (the body would go on) nor a
-		 * sigil (the main loop would read that as after a word, where
-		 * try_hashtag() leaves it as after a hashtag). Other hashtags and
-		 * keycaps ('#' and a byte >= 0x80) are the main loop's.
+		 * The common case: a letter that does not start "http" (see
+		 * fast_start()), in one branch: words starting with 'h' are not
+		 * rare, and a branch on them would be mispredicted.
 		 */
-		const char *low = t->lowbuf + LOW_LEAD;
-		while (low[i] == '#') {
-			size_t h = i + 1, hn = ctz64(~bits_at(t->alnum, h) | (1ull << 63));
-			uchar hc = (uchar)low[h + hn];
-			if (hn == 0 || hn == 63 || hc >= 0x80 || hc == '_' || hc == '#' ||
-			    hc == '@' || hc == '$' || !(bits_at(t->letter, h) & ((1ull << hn) - 1)) ||
-			    k >= LIMIT_TOKENS_PER_POST)
-				goto done;
-			t->tok[k].s = low + i;
-			t->tok[k].len = (uint16_t)(hn + 1);
-			t->tok[k].kind = TERM_HASHTAG;
-			t->src[k] = (uint32_t)i;
-			k++;
+		uint32_t head;
+		memcpy(&head, t->low + i, sizeof(head));
+		uchar next = (uchar)t->low[i];
+		if (((uchar)(next - 'a') < 26) & (head != WORD_HTTP))
+			continue;
+		if (next == '#') {
+			t->ntok = k;
+			const char *x = words_hashtags(t, t->low + i);
+			k = t->ntok;
+			if (!x)
+				break;
 			adj = 0;
-			e = h + hn;
-			if (hc != ' ')
-				goto done;
+			e = (size_t)(x - t->low);
+			if (*x != ' ' || x[1] == '#')
+				break; /* the main loop goes on after the hashtag */
 			i = e + 1;
 		}
 		if (!fast_start(t, i))
 			break;
 	}
-done:
 	t->ntok = k;
 	t->prev = (adj & A_PAIR) ? prev : NULL;
-	t->prev_len = plen;
-	bigrams_copy(t, copy, nc);
-	return t->base + e;
+	t->prev_len = (uintptr_t)t->low + e - (uintptr_t)prev;
+	bigrams_copy(t, t->copy, t->ncopy);
+	return t->base + e; /* the end of the last word or hashtag */
 general:
 	t->ntok = k;
 	t->prev = (adj & A_PAIR) ? prev : NULL;
-	t->prev_len = plen;
-	bigrams_copy(t, copy, nc);
+	t->prev_len = (uintptr_t)t->low + e - (uintptr_t)prev;
+	bigrams_copy(t, t->copy, t->ncopy);
 	if (full(t))
 		return t->base + i;
 	return do_word(t, t->base + i, end);
@@ -1935,6 +2023,10 @@ static void set_lists(struct tokenizer *t, const char *lang)
 {
 	set_lang(t, lang);
 	t->words = FAST && (t->set || !t->sw);
+	const struct stopword_set *set = t->set ? t->set : &no_stopwords;
+	t->sw_slots = (const uint64_t (*)[2])set->slots;
+	t->sw_offset_mask = set->slot_mask << 4;
+	t->sw_seed = set->seed;
 }
 
 size_t tokenizer_run(struct tokenizer *t, const char *text, size_t len, const char *lang,

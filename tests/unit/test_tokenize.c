@@ -1207,6 +1207,74 @@ START_TEST(test_tokenize_words_at_block_and_text_edges)
 }
 END_TEST
 
+START_TEST(test_tokenize_long_hashtag_bodies_after_words)
+{
+	/*
+	 * The word loop takes " #tag" bodies of up to 55 bytes and leaves
+	 * longer ones to the hashtag recognizer: bodies around that length,
+	 * at every offset in a 64-byte block, give one hashtag either way.
+	 */
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	ck_assert_ptr_nonnull(ref);
+	char text[300], want[300];
+	for (size_t at = 0; at < 64; at++) {
+		for (size_t bl = 50; bl < 70; bl++) {
+			memset(text, 'x', at);
+			memcpy(text + at, "good #", 6);
+			for (size_t i = 0; i < bl; i++)
+				text[at + 6 + i] = (char)(i % 3 ? 'A' + i % 26 : '0' + i % 10);
+			memcpy(text + at + 6 + bl, " code", 5);
+			size_t len = at + 6 + bl + 5;
+			same_as_reference(tk, ref, text, len, "en");
+			if (at != 0)
+				continue;
+			int o = snprintf(want, sizeof(want), "word:good|hashtag:#");
+			for (size_t i = 0; i < bl; i++)
+				want[o++] = (char)tolower((unsigned char)text[6 + i]);
+			snprintf(want + o, sizeof(want) - (size_t)o, "|word:code");
+			ck_assert_str_eq(terms_n(tk, text, len, "en"), want);
+		}
+	}
+	ref_tokenizer_free(ref);
+}
+END_TEST
+
+START_TEST(test_tokenize_latin_words_among_other_non_ascii)
+{
+	/*
+	 * Two-byte letters are found among all bytes >= 0x80 (three- and
+	 * four-byte sequences, whose lead and continuation bytes are not
+	 * theirs) and folded in the text copy; the rest is left as it was.
+	 */
+	EXPECT("東京 Café latte", "fr", "word:東京|word:café|word:latte|bigram:café latte");
+	EXPECT("\xF0\x9F\x98\x80 Ärger über ΑΘΗΝΑ", "de",
+	       "emoji:\xF0\x9F\x98\x80|word:ärger|word:αθηνα");
+	EXPECT("\xE2\x82\xACÉléphant москва\xC3", "",
+	       "word:éléphant|word:москва|bigram:éléphant москва");
+	/* ჩ is E1 83 A9, and 83 A9 alone (invalid, two symbols) would read as é. */
+	EXPECT("ჩაი Ärger", "de", "word:ჩაი|word:ärger|bigram:ჩაი ärger");
+	EXPECT("alpha \x83\xA9 beta", "en", "word:alpha|word:beta|bigram:alpha beta");
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	ck_assert_ptr_nonnull(ref);
+	static const char *const parts[] = { "東", "é", "Ж", "ß", "ά", "\xF0\x9F\x98\x80", "a",
+					     " ", "\xC3", "\x80", "\xD4\xAF", "\xD5\x80", "e\xCC\x81",
+					     "ჩ", "\x83\xA9", "ab", "Çx", "ab ", " \x83\xA9 " };
+	uint64_t x = 7;
+	char text[400];
+	for (int iter = 0; iter < 3000; iter++) {
+		size_t len = 0;
+		while (len < 300) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			const char *q = parts[(x >> 33) % (sizeof(parts) / sizeof(*parts))];
+			memcpy(text + len, q, strlen(q));
+			len += strlen(q);
+		}
+		same_as_reference(tk, ref, text, len, iter % 2 ? "ru" : "");
+	}
+	ref_tokenizer_free(ref);
+}
+END_TEST
+
 START_TEST(test_tokenize_without_stopwords)
 {
 	struct tokenizer *t2 = tokenizer_new(NULL);
@@ -1355,6 +1423,8 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_tokenize_hashtags_between_words);
 	tcase_add_test(tc, test_tokenize_bigrams_across_other_separators);
 	tcase_add_test(tc, test_tokenize_words_at_block_and_text_edges);
+	tcase_add_test(tc, test_tokenize_long_hashtag_bodies_after_words);
+	tcase_add_test(tc, test_tokenize_latin_words_among_other_non_ascii);
 	tcase_add_test(tc, test_stopwords_sets_agree_with_lists);
 	tcase_add_test(tc, test_stopwords_keys_of_every_length);
 	suite_add_tcase(s, tc);
