@@ -351,12 +351,67 @@ static inline void run_prefetch(const struct hll_group *g, const struct hll_set 
 
 #define RUN_AHEAD 8 /* adds prefetched ahead: enough to cover a miss */
 
+/*
+ * Whether the next add of a run to s is a plain sparse one: s is sparse and
+ * hll_group_add_run's room test (made before each add, present hash or not)
+ * would not grow it.
+ */
+static inline bool run_sparse_ok(const struct hll_set *s)
+{
+	return s->cap != 0 && s->cap < HLL_SET_COLUMN &&
+	       !(s->cap < HLL_SPARSE_MAX * 2 && (s->n + 1) * 2 > s->cap);
+}
+
+/*
+ * Adds x[0..n) of a run to sparse set s (run_sparse_ok) for as long as the
+ * general loop of hll_group_add_run would only probe and insert - no growth,
+ * no column, heap.last untouched - and returns how many it took: it stops
+ * after an insert that leaves s too full for the room test of the next add,
+ * and before a new hash that finds a full set at the sparse maximum (the
+ * general loop grows the first, gives the second a column). The same adds
+ * in the same order, without the per-add tests of the form and room.
+ */
+static size_t run_sparse(struct hll_set *s, const uint64_t *x, size_t n)
+{
+	uint32_t *slot = s->u.heap.mem, mask = s->cap - 1, sn = s->n;
+	/* the last n the general loop's room test lets through without growing */
+	const uint32_t full = s->cap < HLL_SPARSE_MAX * 2 ? s->cap / 2 - 1 : s->cap / 2;
+	size_t i = 0;
+	/* a set past one line: its lines for the adds ahead are loaded early */
+	const size_t ahead = s->cap > SPARSE_FIRST ? RUN_AHEAD : n;
+	for (; i < n; i++) {
+		uint32_t v = (uint32_t)x[i] | ((uint32_t)x[i] == 0);
+		uint32_t j = hll_mix32(v) & mask, o;
+		if (i + ahead < n)
+			hll_set_prefetch(s, (uint32_t)x[i + ahead]);
+		while ((o = slot[j]) != 0 && o != v)
+			j = (j + 1) & mask;
+		if (o)
+			continue;
+		if (sn == s->cap / 2)
+			break; /* full at the sparse maximum: the general loop gives it a column */
+		slot[j] = v;
+		if (++sn > full) {
+			i++;
+			break; /* the next add grows it */
+		}
+	}
+	s->n = sn;
+	return i;
+}
+
 int hll_group_add_run(struct hll_group *g, struct hll_set *s, const uint64_t *x, size_t n)
 {
 	int rc = 0;
 	for (size_t i = 0; i < n && i < RUN_AHEAD; i++)
 		run_prefetch(g, s, x[i]);
 	for (size_t i = 0; i < n; i++) {
+		if (run_sparse_ok(s)) {
+			i += run_sparse(s, x + i, n - i);
+			if (i == n)
+				break;
+			/* x[i] grows s or gives it a column: the general case below */
+		}
 		uint32_t v = (uint32_t)x[i] ? (uint32_t)x[i] : 1;
 		if (i + RUN_AHEAD < n)
 			run_prefetch(g, s, x[i + RUN_AHEAD]);

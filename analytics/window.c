@@ -368,11 +368,9 @@ static uint32_t term_find(const struct window *w, uint8_t kind, const char *s, s
  * NO_TERM: for a text of at most 16 bytes the answer, for a longer one a
  * guess that term_is confirms. Reads the index only.
  */
-static inline uint32_t term_guess(const struct window *w, uint8_t kind, size_t len, uint64_t h,
-				  struct tkey k)
+static inline uint32_t term_guess(const struct window *w, uint64_t meta, struct tkey k)
 {
-	uint32_t mask = w->tindex_cap - 1, j = term_tag(h) & mask;
-	uint64_t meta = slot_meta(h, kind, len);
+	uint32_t mask = w->tindex_cap - 1, j = (uint32_t)meta & mask;
 	for (;;) {
 		const struct tslot *sl = &w->tindex[j];
 		if (!sl->id1)
@@ -678,6 +676,53 @@ static inline void entry_add_author(struct bucket *b, uint32_t ix, const struct 
 		b->e[ix].authors = set->n + 1;
 }
 
+/* Applies the adds of entry ix's run x[0..n) to its set, keeping the column copy. */
+static inline void entry_apply_run(struct bucket *b, uint32_t ix, const uint64_t *x, uint32_t n)
+{
+	/* -ENOMEM leaves the set without some authors: fewer, never wrong ones */
+	hll_group_add_run(&b->grp, &b->sk[ix], x, n);
+	if (b->sk[ix].cap == HLL_SET_COLUMN)
+		b->e[ix].authors = b->sk[ix].n + 1;
+}
+
+/* Entries up to which a flush sorts by counting (the one-pass case of alog_sort). */
+#define ALOG_COUNT_MAX (1u << 16)
+
+/*
+ * bucket_flush_authors() for a bucket of at most ALOG_COUNT_MAX entries: a
+ * counting sort by entry index - the one pass alog_sort would make, stable
+ * like it, so every set takes the same adds in the same order - whose
+ * counters then give each entry's run directly, with no scan of the sorted
+ * log for run boundaries. -ENOMEM (nothing applied) when out of scratch.
+ */
+static int alog_apply_counted(struct bucket *b, const uint64_t *x, uint32_t n)
+{
+	uint32_t ne = b->n;
+	uint32_t *end = calloc(ne, sizeof *end);
+	uint64_t *y = malloc((size_t)n * sizeof *y);
+	if (!end || !y) {
+		free(end);
+		free(y);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		end[x[i] >> 32]++;
+	for (uint32_t d = 0, sum = 0; d < ne; d++) {
+		uint32_t c = end[d];
+		end[d] = sum;
+		sum += c;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		y[end[x[i] >> 32]++] = x[i];
+	/* end[d] is now where entry d's run ends, and the previous one's end its start */
+	for (uint32_t d = 0, start = 0; d < ne; start = end[d++])
+		if (end[d] != start)
+			entry_apply_run(b, d, y + start, end[d] - start);
+	free(end);
+	free(y);
+	return 0;
+}
+
 /* Applies b's pending author adds to its sets. */
 static void bucket_flush_authors(struct bucket *b)
 {
@@ -685,6 +730,9 @@ static void bucket_flush_authors(struct bucket *b)
 	if (n == 0)
 		return;
 	b->alog_n = 0;
+	assert(b->n > 0);
+	if (b->n <= ALOG_COUNT_MAX && alog_apply_counted(b, b->alog, n) == 0)
+		return;
 	/* scratch for one flush only: a window keeps no sort memory between them */
 	uint64_t *to_free;
 	const uint64_t *x = alog_sort(b->alog, n, b->n, &to_free);
@@ -697,10 +745,7 @@ static void bucket_flush_authors(struct bucket *b)
 			;
 		if (j < n) /* the next run's set, read in the order of the sort */
 			__builtin_prefetch(&b->sk[x[j] >> 32]);
-		/* -ENOMEM leaves the set without some authors: fewer, never wrong ones */
-		hll_group_add_run(&b->grp, &b->sk[ix], x + i, j - i);
-		if (b->sk[ix].cap == HLL_SET_COLUMN)
-			b->e[ix].authors = b->sk[ix].n + 1;
+		entry_apply_run(b, ix, x + i, j - i);
 	}
 	free(to_free);
 }
@@ -789,6 +834,19 @@ static void sum_sub(struct wsum *s, const struct entry *e)
 	s->sent -= e->sent;
 	if (wsum_total(s) == 0)
 		s->sent = 0; /* no float residue on an empty total */
+}
+
+/*
+ * vsum_add(s, v, 1) for the one post v describes, without the sign
+ * products: a count that has just grown by one is not zero, so the sum is
+ * not reset either.
+ */
+static inline void vsum_count(struct vsum *s, const struct vsum *v)
+{
+	s->posts++;
+	s->pos += v->pos;
+	s->neg += v->neg;
+	s->sent += v->sent;
 }
 
 static void vsum_add(struct vsum *s, const struct vsum *v, int sign)
@@ -883,13 +941,10 @@ static struct bucket *level_bucket(struct level *L, int64_t key)
 
 static void bucket_retire(struct window *w, int level, struct bucket *b);
 
-/* The bucket for key, opened if new. A stale occupant of the slot is retired. */
-static struct bucket *level_open(struct window *w, int level, int64_t key)
+/* level_open() of a bucket not yet open: retires the stale occupant of its slot, opens it. */
+static struct bucket *level_open_new(struct window *w, int level, struct bucket *b, int64_t key)
 {
 	struct level *L = &w->lv[level];
-	struct bucket *b = &L->b[(uint64_t)key & (L->nslots - 1)];
-	if (b->key == key)
-		return b;
 	if (b->state != B_EMPTY)
 		bucket_retire(w, level, b);
 	b->key = key;
@@ -897,6 +952,16 @@ static struct bucket *level_open(struct window *w, int level, int64_t key)
 	int64_t end_key = floor_div(w->end_ms, L->span_ms);
 	b->in_sum = key > end_key - L->nwin;
 	return b;
+}
+
+/* The bucket for key, opened if new; the open case inline, as every post asks for two. */
+static inline struct bucket *level_open(struct window *w, int level, int64_t key)
+{
+	struct level *L = &w->lv[level];
+	struct bucket *b = &L->b[(uint64_t)key & (L->nslots - 1)];
+	if (__builtin_expect(b->key == key, 1))
+		return b;
+	return level_open_new(w, level, b, key);
 }
 
 static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
@@ -1300,13 +1365,10 @@ struct add_post {
 	struct hll_key author;         /* prepared once for all the post's author sets */
 };
 
-/* Confirms a hinted entry index or looks the entry up (creating it); sets the hint. */
-static inline uint32_t entry_confirm(struct window *w, int l, struct bucket *b, uint32_t id,
-				     uint32_t ix)
+/* Looks the entry of term id up in b (creating it) after its hint failed; sets the hint. */
+static uint32_t entry_lookup(struct window *w, int l, struct bucket *b, uint32_t id)
 {
-	if (ix != NO_TERM && b->e[ix].term == id)
-		return ix;
-	ix = bucket_get(w, b, id);
+	uint32_t ix = bucket_get(w, b, id);
 	if (ix != NO_TERM)
 		w->terms[id].cidx[l] = ix;
 	return ix;
@@ -1329,17 +1391,23 @@ static uint32_t add_resolve(struct window *w, const struct add_post *a, const st
 	const uint32_t n0 = a->b0->n, n1 = a->b1->n, seq = a->seq;
 	const struct tslot *tindex = w->tindex;
 	const uint32_t mask = w->tindex_cap - 1;
-	uint64_t h[ADD_BATCH];
+	/*
+	 * A token's slot word (slot_meta) is made once, here; its low word is
+	 * the tag, which is all of the hash that probing and interning use
+	 * (a token is at most UINT16_MAX bytes, so the word always holds it).
+	 */
+	uint64_t meta[ADD_BATCH];
 	struct tkey key[ADD_BATCH];
 	uint32_t m = 0;
 
 	assert(n <= ADD_BATCH);
 	for (size_t k = 0; k < n; k++) {
-		h[k] = term_key(tk[k].kind, tk[k].s, tk[k].len, &key[k]);
-		__builtin_prefetch(&tindex[term_tag(h[k]) & mask]);
+		uint64_t h = term_key(tk[k].kind, tk[k].s, tk[k].len, &key[k]);
+		meta[k] = slot_meta(h, tk[k].kind, tk[k].len);
+		__builtin_prefetch(&tindex[term_tag(h) & mask]);
 	}
 	for (size_t k = 0; k < n; k++) {
-		uint32_t i = term_guess(w, tk[k].kind, tk[k].len, h[k], key[k]);
+		uint32_t i = term_guess(w, meta[k], key[k]);
 		id[k] = i;
 		if (i != NO_TERM) {
 			__builtin_prefetch(&w->terms[i], 1);
@@ -1351,7 +1419,8 @@ static uint32_t add_resolve(struct window *w, const struct add_post *a, const st
 		uint32_t i = id[k];
 		/* a term interned for an earlier token of this post is not among the guesses */
 		if (i == NO_TERM || !term_is(w, i, tk[k].s, tk[k].len))
-			i = term_intern(w, tk[k].kind, tk[k].s, tk[k].len, h[k], key[k]);
+			i = term_intern(w, tk[k].kind, tk[k].s, tk[k].len,
+					(uint64_t)(uint32_t)meta[k] << 32, key[k]);
 		if (i == NO_TERM)
 			continue;
 		struct wterm *t = &w->terms[i];
@@ -1395,13 +1464,23 @@ static void add_count(struct window *w, const struct add_post *a, const uint32_t
 	uint8_t *row = b1->grp.reg ? b1->grp.reg + (size_t)a->author.row * b1->grp.stride : NULL;
 	uint64_t *alog = b1->alog; /* alog_room made room for m more: no move until the end */
 	uint32_t alog_n = b1->alog_n;
+	/* the entry arrays, read again only after a lookup (which may move them) */
+	struct entry *es0 = b0->e, *es1 = b1->e;
 	for (uint32_t k = 0; k < m; k++) {
 		uint32_t i = id[k];
-		uint32_t x0 = entry_confirm(w, 0, b0, i, hint0[k]);
-		uint32_t x1 = entry_confirm(w, 1, b1, i, hint1[k]);
+		/* a hint is confirmed by the entry's term (see struct wterm) */
+		uint32_t x0 = hint0[k], x1 = hint1[k];
+		if (__builtin_expect(x0 == NO_TERM || es0[x0].term != i, 0)) {
+			x0 = entry_lookup(w, 0, b0, i);
+			es0 = b0->e;
+		}
+		if (__builtin_expect(x1 == NO_TERM || es1[x1].term != i, 0)) {
+			x1 = entry_lookup(w, 1, b1, i);
+			es1 = b1->e;
+		}
 		struct wterm *t = &w->terms[i];
 		if (x0 != NO_TERM) {
-			struct entry *e0 = &b0->e[x0];
+			struct entry *e0 = &es0[x0];
 			e0->n[label]++;
 			e0->sent += c;
 			if (in5) {
@@ -1410,7 +1489,7 @@ static void add_count(struct window *w, const struct add_post *a, const uint32_t
 			}
 		}
 		if (x1 != NO_TERM) {
-			struct entry *e1 = &b1->e[x1];
+			struct entry *e1 = &es1[x1];
 			e1->n[label]++;
 			e1->sent += c;
 			t->sum[WINDOW_1H].n[label]++;
@@ -1464,12 +1543,12 @@ enum window_add_result window_add_post(struct window *w, const struct window_pos
 	struct vsum pv = { 1, a.label == LABEL_POS, a.label == LABEL_NEG, p->compound };
 
 	assert(a.b1->sketches);
-	vsum_add(&a.b0->vol, &pv, 1);
-	vsum_add(&a.b1->vol, &pv, 1);
+	vsum_count(&a.b0->vol, &pv);
+	vsum_count(&a.b1->vol, &pv);
 	if (a.b0->in_sum)
-		vsum_add(&w->vol[WINDOW_5M], &pv, 1);
-	vsum_add(&w->vol[WINDOW_1H], &pv, 1);
-	vsum_add(&w->vol[WINDOW_24H], &pv, 1);
+		vsum_count(&w->vol[WINDOW_5M], &pv);
+	vsum_count(&w->vol[WINDOW_1H], &pv);
+	vsum_count(&w->vol[WINDOW_24H], &pv);
 	w->posts++;
 	if (++w->post_seq == 0)
 		w->post_seq = 1;

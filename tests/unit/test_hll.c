@@ -289,6 +289,60 @@ START_TEST(test_hll_group_add_run_holds_what_adds_one_by_one_would)
 }
 END_TEST
 
+START_TEST(test_hll_group_add_run_grows_where_the_room_test_says_even_for_repeats)
+{
+	struct hll_group g = { 0 };
+	struct hll_set s = { 0 };
+	struct hll_key k;
+	/* 7 authors: the 7th spills the inline set into 16 sparse slots */
+	for (uint64_t i = 0; i < 7; i++) {
+		hll_key_init(&k, author(i, 61));
+		ck_assert_int_eq(hll_group_add(&g, &s, &k), 0);
+	}
+	ck_assert_uint_eq(s.cap, 16);
+	ck_assert_uint_eq(s.n, 7);
+	/*
+	 * A new author fills the 16 slots to half; the room test before the
+	 * next add - a repeat - grows the set for the 3 adds still to come:
+	 * 8 + 3 = 11 hashes, 32 slots.
+	 */
+	uint64_t x[4] = { author(7, 61), author(0, 61), author(7, 61), author(3, 61) };
+	ck_assert_int_eq(hll_group_add_run(&g, &s, x, 4), 0);
+	ck_assert_uint_eq(s.cap, 32);
+	ck_assert_uint_eq(s.n, 8);
+	/* room left: repeats and one new author leave the set as it is sized */
+	uint64_t y[3] = { author(1, 61), author(8, 61), author(1, 61) };
+	ck_assert_int_eq(hll_group_add_run(&g, &s, y, 3), 0);
+	ck_assert_uint_eq(s.cap, 32);
+	ck_assert_uint_eq(s.n, 9);
+	hll_set_clear(&s);
+
+	/* a full set at the sparse maximum takes repeats and stays sparse ... */
+	for (uint64_t i = 0; i < HLL_SPARSE_MAX; i++) {
+		hll_key_init(&k, author(i, 62));
+		ck_assert_int_eq(hll_group_add(&g, &s, &k), 0);
+	}
+	ck_assert_uint_eq(s.cap, 2 * HLL_SPARSE_MAX);
+	ck_assert_uint_eq(s.n, HLL_SPARSE_MAX);
+	uint64_t z[5];
+	for (int i = 0; i < 5; i++)
+		z[i] = author((uint64_t)i * 100, 62);
+	ck_assert_int_eq(hll_group_add_run(&g, &s, z, 5), 0);
+	ck_assert_uint_eq(s.cap, 2 * HLL_SPARSE_MAX);
+	ck_assert_uint_eq(s.n, HLL_SPARSE_MAX);
+	ck_assert_uint_eq(hll_group_count(&g, &s), HLL_SPARSE_MAX);
+	/* ... until a new author, in the middle of a run, gives it a column */
+	z[2] = author(HLL_SPARSE_MAX, 62);
+	ck_assert_int_eq(hll_group_add_run(&g, &s, z, 5), 0);
+	ck_assert_uint_eq(s.cap, HLL_SET_COLUMN);
+	double err = fabs((double)hll_group_count(&g, &s) - (HLL_SPARSE_MAX + 1)) /
+		     (HLL_SPARSE_MAX + 1);
+	ck_assert_msg(err < 0.03, "estimate error %.4f", err);
+	ck_assert_int_eq(hll_group_detach(&g, &s, 1), 0);
+	hll_set_clear(&s);
+}
+END_TEST
+
 START_TEST(test_hll_union_reset_forgets_the_last_hash)
 {
 	/*
@@ -332,6 +386,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hll_group_column_estimate_at_10k_is_within_2_percent);
 	tcase_add_test(tc, test_hll_union_reset_forgets_the_last_hash);
 	tcase_add_test(tc, test_hll_group_add_run_holds_what_adds_one_by_one_would);
+	tcase_add_test(tc, test_hll_group_add_run_grows_where_the_room_test_says_even_for_repeats);
 	suite_add_tcase(s, tc);
 	return s;
 }

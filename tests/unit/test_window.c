@@ -1106,6 +1106,48 @@ static int open_log(void *ctx, int64_t minute_ms, const struct window_minute_row
 	return 0;
 }
 
+START_TEST(test_window_author_sets_are_exact_in_a_minute_of_more_than_65536_terms)
+{
+	/*
+	 * 70,000 terms in one minute, each in two posts by two authors, a
+	 * third author for every 7th: an open minute's log is applied by
+	 * entry index, which past 65,536 entries takes more than one sort pass.
+	 */
+	enum { TERMS = 70000, PER_POST = 8 };
+	struct window *w = mkwin(60000, 2 * TERMS); /* closing prunes none */
+	static char names[TERMS][8];
+	struct token tk[PER_POST];
+	for (int u = 0; u < TERMS; u++)
+		snprintf(names[u], sizeof names[u], "g%d", u);
+	for (int r = 0; r < 3; r++) {
+		for (int j = 0; j < TERMS / PER_POST; j++) {
+			size_t nt = 0;
+			for (int q = 0; q < PER_POST; q++) {
+				int u = j * PER_POST + q;
+				if (r < 2 || u % 7 == 0)
+					tk[nt++] = (struct token){ names[u], (uint16_t)strlen(names[u]),
+								   TERM_WORD };
+			}
+			uint32_t author = ((uint32_t)j * 3 + (uint32_t)r + 1) * 2654435761u;
+			struct window_post p = { T0 + 1000 + r * 1000 + j / 1000, author, 0.1f, tk,
+						 nt };
+			ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+		}
+	}
+	for (int u = 0; u < TERMS; u += 997) {
+		ck_assert_uint_eq(count_of(w, WINDOW_1H, names[u]), u % 7 == 0 ? 3 : 2);
+		ck_assert_uint_eq(authors_of(w, WINDOW_1H, names[u]), u % 7 == 0 ? 3 : 2);
+	}
+	check_invariants(w);
+	/* closed: every term's minute row carries its exact author count */
+	window_advance(w, T0 + 125000);
+	for (int u = 1; u < TERMS; u += 1009)
+		ck_assert_uint_eq(authors_of(w, WINDOW_24H, names[u]), u % 7 == 0 ? 3 : 2);
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
 START_TEST(test_window_lists_open_minutes_with_rows_and_volume)
 {
 	struct window *w = mkwin(120000, 4096);
@@ -1238,6 +1280,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_lists_open_minutes_with_rows_and_volume);
 	tcase_add_test(tc, test_window_loads_a_state_saved_before_author_logs_and_continues_the_same);
 	tcase_add_test(tc, test_window_author_sets_are_exact_across_log_batches_reads_and_saves);
+	tcase_add_test(tc, test_window_author_sets_are_exact_in_a_minute_of_more_than_65536_terms);
 	tcase_add_test(tc, test_window_every_reader_sees_the_post_added_last);
 	suite_add_tcase(s, tc);
 	return s;
