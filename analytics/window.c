@@ -2624,8 +2624,13 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 	bool in_sum = flags & 1, sketches = flags & 2, has_sk = flags & 4;
 	if (key == EMPTY_KEY || state < B_OPEN || state > B_BASELINE || flags > 7)
 		return rd_fail(r, "bad bucket"), -EINVAL;
+	/*
+	 * A bucket that never took an entry has no arrays yet, author sets
+	 * included (bucket_grow() makes them with the first entry).
+	 */
 	if ((l == 0 && (sketches || has_sk)) ||
-	    (l > 0 && (has_sk != sketches || sketches != (state != B_BASELINE))))
+	    (l > 0 && ((has_sk != sketches && !(sketches && n == 0)) ||
+		       sketches != (state != B_BASELINE))))
 		return rd_fail(r, "bucket author sets misplaced"), -EINVAL;
 	if (n > rd_left(r) / 8 || ncols > n || stride > 2 * n + 16 ||
 	    (ncols && (l != 1 || state != B_OPEN || stride < ncols)))
@@ -2640,6 +2645,8 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 	b->error = error;
 	b->error_in = error_in;
 	b->vol = vol;
+	if (n == 0 && !has_sk)
+		return 0; /* as it was saved: arrays come with the first entry */
 	uint32_t cap = pow2_at_least(n > 16 ? n : 16);
 	uint32_t icap = pow2_at_least(2 * ((uint64_t)n + 1) > 32 ? 2 * ((uint64_t)n + 1) : 32);
 	b->e = malloc((size_t)cap * sizeof *b->e);

@@ -776,6 +776,43 @@ static char *views_json(struct window *w)
 	return sb_detach(&out, NULL);
 }
 
+START_TEST(test_window_state_with_a_minute_of_posts_without_terms_restores)
+{
+	/*
+	 * A minute whose posts have no terms (numbers, stopwords, an image) has
+	 * buckets that never took an entry, so no arrays, author sets included.
+	 * Its state must load, check and save back to the same bytes.
+	 */
+	struct window_config c;
+	window_config_defaults(&c);
+	struct window *a = window_new(&c);
+	window_advance(a, T0);
+	struct window_post p = { T0, 1, 0.0f, NULL, 0 };
+	window_add_post(a, &p);
+	window_advance(a, T0 + 3 * 60000);
+	add1(a, T0 + 3 * 60000, "later", 2);
+	check_invariants(a);
+	size_t len, len2;
+	char *st = state_of(a, &len);
+	char err[256] = "";
+	struct window *b = NULL;
+	ck_assert_msg(window_state_load(&b, &c, st, len, err, sizeof err) == 0, "%s", err);
+	check_invariants(b);
+	char *st2 = state_of(b, &len2);
+	ck_assert_uint_eq(len2, len);
+	ck_assert(memcmp(st, st2, len) == 0);
+	/* and it goes on counting, in the minute that had no entry too */
+	add1(b, T0 + 10, "late", 3);
+	add1(b, T0 + 3 * 60000 + 5, "later", 4);
+	check_invariants(b);
+	ck_assert_uint_eq(count_of(b, WINDOW_5M, "later"), 2);
+	free(st);
+	free(st2);
+	window_free(a);
+	window_free(b);
+}
+END_TEST
+
 START_TEST(test_window_restored_state_continues_exactly_like_the_original)
 {
 	struct window_config c;
@@ -1275,6 +1312,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_gives_memory_back_when_buckets_are_pruned);
 	tcase_add_test(tc, test_window_keeps_terms_apart_whose_index_tags_collide);
 	tcase_add_test(tc, test_window_restored_state_continues_exactly_like_the_original);
+	tcase_add_test(tc, test_window_state_with_a_minute_of_posts_without_terms_restores);
 	tcase_add_test(tc, test_window_restores_the_watermark_so_old_posts_stay_late);
 	tcase_add_test(tc, test_window_refuses_truncated_or_corrupt_state_with_a_reason);
 	tcase_add_test(tc, test_window_lists_open_minutes_with_rows_and_volume);
