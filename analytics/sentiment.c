@@ -587,11 +587,13 @@ static size_t value_index(const double *values, size_t n, double x)
 /*
  * Scoring hash of a key read as two words: one 64x64->128-bit multiply, folded,
  * so that every output bit depends on every key bit (the group comes from the
- * top bits, the tag from the low byte).
+ * top bits, the tag from the low byte). Both words take the seed (the second
+ * added, so that swapping the words changes the hash), not a second constant:
+ * the split loop has no register to spare for one.
  */
 static inline uint64_t word_hash(uint64_t seed, uint64_t w0, uint64_t w1)
 {
-	return hash_mix(w0 ^ seed, w1 ^ 0xe7037ed1a0b428dbull);
+	return hash_mix(w0 ^ seed, w1 + seed);
 }
 
 /* The hash of a key of the odd table: all three words and the length. */
@@ -798,11 +800,12 @@ short_probe(const struct word_table *t, struct probe_table q, uint64_t h, const 
 {
 	size_t g = (size_t)(h >> q.shift) * GROUP_SLOTS;
 	unsigned cand = group_match(q.tags + g, word_tag(h));
-	unsigned c = (unsigned)__builtin_ctz(cand | 1u << GROUP_SLOTS);
+	/* a 64-bit count, so that the result needs no sign extension */
+	size_t c = (size_t)__builtin_ctzll((uint64_t)cand | 1ull << GROUP_SLOTS);
 	/* (c >> 4) - 1 is all ones when a tag matched (c < 16), else 0 (c is then
 	 * GROUP_SLOTS, 16), which picks slot 0; a mask because compilers turn
 	 * "cand ? g + c : 0" into a branch. */
-	const struct word_entry *e = &q.entries[(g + c) & ((size_t)(c >> 4) - 1)];
+	const struct word_entry *e = &q.entries[(g + c) & ((c >> 4) - 1)];
 	uint64_t match;
 #ifdef VADER_SSE2
 	match = _mm_movemask_epi8(_mm_cmpeq_epi8(
@@ -1570,21 +1573,42 @@ static __attribute__((noinline)) uint64_t token_classify_slow(const struct vader
 	 * decides) and the lowercase key, the way str.lower() maps it. A key longer
 	 * than any table key is not built further, but the case still counts. */
 	while (i < len) {
-		unsigned char enc[8] = { 0 };
+		unsigned char enc[8];
 		size_t w = 1, k = 1;
 		int32_t cp;
+		unsigned c = t[i], bc;
 
-		if (t[i] < 0x80) {
-			fl |= v->cls[t[i]];
-			enc[0] = v->lower[t[i]];
-		} else if ((w = utf8_decode(t + i, len - i, &cp)) == 1) {
+		/* The common characters first, without the staging copy through enc
+		 * below: ASCII, and the 2- and 3-byte characters that the table says
+		 * have no lowercase mapping (accented, Cyrillic, Greek, CJK letters).
+		 * Both write the key bytes at once; the cap test is the one below. */
+		if (c < 0x80) {
+			fl |= v->cls[c];
+			if (klen < VADER_KEY_BYTES_MAX)
+				key[klen] = v->lower[c];
+			klen++;
+			i++;
+			continue;
+		}
+		if ((w = utf8_decode(t + i, len - i, &cp)) >= 2 && cp < 0x10000 &&
+		    (bc = bmp_case_of(v->bmp_case, cp)) != BMP_OTHER) {
+			/* what the general branch below finds, from the table: the
+			 * case, and no lowercase mapping (the bytes as they are) */
+			fl |= bc == BMP_LOWER ? C_LOWER : 0;
+			/* w is 2 or 3: bytes 0, 1 and w - 1 (1 again when w is 2),
+			 * without a loop and without reading past the character */
+			if (klen + w <= VADER_KEY_BYTES_MAX) {
+				key[klen] = t[i];
+				key[klen + 1] = t[i + 1];
+				key[klen + w - 1] = t[i + w - 1];
+			}
+			klen += w;
+			i += w;
+			continue;
+		}
+		memset(enc, 0, sizeof enc);
+		if (w == 1) {
 			enc[0] = t[i];          /* an invalid byte: uncased, kept as it is */
-		} else if (cp < 0x10000 && bmp_case_of(v->bmp_case, cp) != BMP_OTHER) {
-			/* what the branch below finds, from the table: the case,
-			 * and no lowercase mapping (the bytes as they are) */
-			fl |= bmp_case_of(v->bmp_case, cp) == BMP_LOWER ? C_LOWER : 0;
-			for (k = 0; k < w; k++)
-				enc[k] = t[i + k];
 		} else {
 			const utf8proc_property_t *pr = utf8proc_get_property(cp);
 			/* once a small letter is seen the token cannot be ALL-CAPS */
@@ -1992,20 +2016,27 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				st->end = base + (size_t)__builtin_ctzll(last_end);
 			}
 		}
+		/* A token with a rare byte gets its case from the byte path, so its
+		 * ASCII-only caps bit is dropped here, once per block: then every
+		 * token's word can be stored as soon as its end is known, and the end
+		 * need not be kept (in a register the loop is short of) until after
+		 * the key is hashed. The ctz results go through unsigned so that they
+		 * are not sign-extended. */
+		caps_end &= ~rare_end;
 		while (starts) {
-			size_t so = (size_t)__builtin_ctzll(starts), e;
+			size_t so = (unsigned)__builtin_ctzll(starts), e;
 			starts &= starts - 1;
 			if (!ends) {
 				open = 1;       /* it ends in a later block */
 				start = base + so;
 				break;
 			}
-			e = (size_t)__builtin_ctzll(ends);
+			e = (unsigned)__builtin_ctzll(ends);
 			ends &= ends - 1;
+			tok[n] = (caps_end >> e & 1) << TI_UPPER_SHIFT;
 			if (__builtin_expect(rare_end >> e & 1, 0)) {
 				key[n] = (uint32_t)(base + so) << 8;
 				s->raw_len[n] = (uint32_t)(e - so);
-				tok[n] = 0;
 			} else {
 				uint64_t w = np_end >> so;
 				uint32_t span = key_span(w, w, e - so) +
@@ -2015,7 +2046,6 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				if (__builtin_expect(kl <= 16, 1))
 					hash[n] = key_hash16(seed, lc + (span >> 8), kl,
 							     s->keys[n]);
-				tok[n] = (caps_end >> e & 1) << TI_UPPER_SHIFT;
 			}
 			n++;
 		}
@@ -2193,7 +2223,10 @@ static inline double boost_apply(const struct vader *v, uint64_t tj, size_t d, d
  */
 static double token_valence(const struct vader *v, const uint64_t *t, size_t i, int cap_diff)
 {
-	const uint64_t ti = t[i], t1 = t[i - 1], t2 = t[i - 2], t3 = t[i - 3], n1 = t[i + 1];
+	/* p[-3] .. p[-1] are the zero entries before the text for i < 3; t[i - 1]
+	 * would first wrap the unsigned index, an overflow of the pointer sum */
+	const uint64_t *p = t + i;
+	const uint64_t ti = p[0], t1 = p[-1], t2 = p[-2], t3 = p[-3], n1 = p[1];
 	const double lex = v->values[info_lex(ti)], ns = v->c.n_scalar, nst = v->c.never_so_this;
 	double val = lex;
 

@@ -1060,6 +1060,69 @@ static struct portable_vader *load_portable(void)
 	return pv;
 }
 
+/*
+ * Tokens with 2- and 3-byte characters that have no lowercase mapping (accented,
+ * Cyrillic, CJK letters) build their key on a route of their own: their bytes go
+ * to the key as they are, lowercase ones make the token not ALL-CAPS, uncased
+ * ones do not, and a key that reaches 24 bytes at such a character is still
+ * looked up while one past 24 bytes is not.
+ */
+START_TEST(test_sentiment_keys_with_multibyte_letters_up_to_24_bytes)
+{
+	static const char lexicon[] =
+		"zq\xc3\xa9\t2.0\t0\t[]\n"                              /* zqé */
+		"zqa\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5"
+		"\xe6\x97\xa5\t-2.5\t0\t[]\n"                           /* zqa + 7 x 日: 24 */
+		"zq\xd0\xb0\xd0\xb1\xd0\xb2\xd0\xb3\xd0\xb4\xd0\xb5\xd0\xb6\xd0\xb7\xd0\xb8"
+		"\xd0\xb9\xd0\xba\t1.5\t0\t[]\n"                        /* zq + 11 Cyrillic: 24 */
+		"zq\xe6\x97\xa5\xe6\x9c\xac\t3.0\t0\t[]\n"              /* zq日本 */
+		"zq\xd0\xb0\xd0\xb1\xd0\xb2\t-1.0\t0\t[]\n";            /* zqабв */
+	char dir[64], err[512] = "";
+	struct vader *v = NULL;
+	struct portable_vader *pv = NULL;
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	const double c_incr = 0.733;
+	double r[4];
+
+	make_data_dir_lexicon(dir, lexicon, sizeof lexicon - 1);
+	ck_assert_msg(vader_load(&v, dir, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(portable_vader_load(&pv, dir, err, sizeof err) == 0, "%s", err);
+	remove_data_dir(dir);
+#define CHECK(text, want) \
+	do { \
+		score_both(v, s, pv, ps, text, sizeof text - 1, r); \
+		ck_assert_double_eq_tol(r[0], want, 1e-12); \
+	} while (0)
+	/* ASCII capitals are lowercased, é is kept and is lowercase: no emphasis */
+	CHECK("ZQ\xc3\xa9 x", single_word(2.0));
+	CHECK("\"zq\xc3\xa9.\" x", single_word(2.0));
+	/* 3-byte characters up to the 24th byte; one more letter and no key */
+	CHECK("zqa\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5"
+	      "\xe6\x97\xa5 x", single_word(-2.5));
+	CHECK("zqa\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5"
+	      "\xe6\x97\xa5" "b x", 0.0);
+	CHECK("zq\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5"
+	      "\xe6\x97\xa5\xe6\x97\xa5 x", 0.0);
+	/* 2-byte characters up to the 24th byte; one more and no key */
+	CHECK("zq\xd0\xb0\xd0\xb1\xd0\xb2\xd0\xb3\xd0\xb4\xd0\xb5\xd0\xb6\xd0\xb7\xd0\xb8"
+	      "\xd0\xb9\xd0\xba x", single_word(1.5));
+	CHECK("zq\xd0\xb0\xd0\xb1\xd0\xb2\xd0\xb3\xd0\xb4\xd0\xb5\xd0\xb6\xd0\xb7\xd0\xb8"
+	      "\xd0\xb9\xd0\xba\xd0\xba x", 0.0);
+	/* uncased CJK letters leave ASCII capitals ALL-CAPS: emphasis in mixed text */
+	CHECK("zq\xe6\x97\xa5\xe6\x9c\xac x", single_word(3.0));
+	CHECK("ZQ\xe6\x97\xa5\xe6\x9c\xac x", single_word(3.0 + c_incr));
+	/* capital Cyrillic letters take the full route and are lowercased */
+	CHECK("ZQ\xd0\x90\xd0\x91\xd0\x92 x", single_word(-1.0 - c_incr));
+	CHECK("zq\xd0\xb0\xd0\xb1\xd0\x92 x", single_word(-1.0));
+#undef CHECK
+	vader_free(v);
+	portable_vader_free(pv);
+	vader_scratch_free(s);
+	portable_vader_scratch_free(ps);
+}
+END_TEST
+
 START_TEST(test_sentiment_ten_thousand_hashtags_stop_at_the_token_cap)
 {
 	struct vader *v = load_vader();
@@ -1412,6 +1475,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_sentiment_keys_inside_long_tokens_and_long_keys);
 	tcase_add_test(tc, test_sentiment_text_without_lexicon_words_is_exactly_neutral);
 	tcase_add_test(tc, test_sentiment_keys_with_nul_and_up_to_24_bytes_from_data);
+	tcase_add_test(tc, test_sentiment_keys_with_multibyte_letters_up_to_24_bytes);
 	tcase_add_test(tc, test_sentiment_large_lexicon_finds_every_key);
 	tcase_add_test(tc, test_sentiment_ten_thousand_hashtags_stop_at_the_token_cap);
 	tcase_add_test(tc, test_sentiment_rtl_words_and_direction_marks_are_neutral_tokens);
