@@ -29,7 +29,7 @@
 
 #define LANG_NAME_BYTES 4   /* "en", "fil": two or three letters and a NUL */
 #define FILTER_BITS     (1u << 16)
-#define SET_MAX_SLOTS   (1u << 24)  /* what stopword_slot1/2() can address */
+#define SET_MAX_SLOTS   (1u << 24)  /* bound on a set's table; stopword_slot() allows 2^32 */
 
 /*
  * A word of up to 16 bytes is keyed exactly by its bytes as two zero-padded
@@ -265,45 +265,86 @@ static int load_file(struct stopwords *sw, const char *path, int lang, size_t *b
 	return rc;
 }
 
-/* Cuckoo insertion; false when the key (or one it moved) found no place. */
-static bool set_put(struct stopword_set *st, uint64_t a, uint64_t b)
+/* Salt number d of a bucket: odd multiples of a constant spread d over 32 bits. */
+static inline uint32_t set_salt(uint32_t d)
 {
-	uint64_t x = stopword_mix(st->seed, a, b);
-	uint64_t (*slots)[2] = st->slots;
-	size_t i = stopword_slot1(x, st->slot_mask), j = stopword_slot2(x, st->slot_mask);
-	if (!slots[i][1] || !slots[j][1]) {
-		size_t d = slots[i][1] ? j : i;
-		slots[d][0] = a;
-		slots[d][1] = b;
-		return true;
+	return d * 0x9E3779B9u;
+}
+
+#define SET_SALTS     (1u << 16) /* salts tried per bucket */
+#define SET_BUCKET_MAX 64        /* keys of one bucket beyond this: another seed */
+
+/*
+ * One attempt to place the n keys (a[i], b[i]) in st's table with st's
+ * seed, bucket and slot counts (slots all empty): buckets with more keys
+ * first, while the table is emptier, each taking the first salt that puts
+ * its keys in free slots of their own. False when a bucket finds none (or
+ * is too big); the caller then tries another seed or more slots.
+ */
+static bool set_place(struct stopword_set *st, const uint64_t *a, const uint64_t *b, size_t n,
+		      uint32_t *bucket_of, uint32_t *order, uint32_t *count)
+{
+	size_t nb = st->bucket_mask + 1;
+	memset(count, 0, (nb + 1) * sizeof(*count));
+	for (size_t i = 0; i < n; i++) {
+		bucket_of[i] = (uint32_t)stopword_bucket(stopword_mix(st->seed, a[i], b[i]),
+							 st->bucket_mask);
+		count[bucket_of[i] + 1]++;
 	}
-	for (int kick = 0; kick < 500; kick++) {
-		uint64_t oa = slots[i][0], ob = slots[i][1];
-		slots[i][0] = a;
-		slots[i][1] = b;
-		a = oa;
-		b = ob;
-		x = stopword_mix(st->seed, a, b);
-		size_t i1 = stopword_slot1(x, st->slot_mask), i2 = stopword_slot2(x, st->slot_mask);
-		i = i == i1 ? i2 : i1; /* the other slot of the key just moved out */
-		if (!slots[i][1]) {
-			slots[i][0] = a;
-			slots[i][1] = b;
-			return true;
+	/* order[]: keys grouped by bucket; count[k]..count[k + 1] is bucket k's run. */
+	for (size_t k = 0; k < nb; k++) {
+		if (count[k + 1] > SET_BUCKET_MAX)
+			return false;
+		count[k + 1] += count[k];
+	}
+	uint32_t *fill = bucket_of + n; /* nb next positions, borrowed from the caller */
+	memcpy(fill, count, nb * sizeof(*fill));
+	for (size_t i = 0; i < n; i++)
+		order[fill[bucket_of[i]]++] = (uint32_t)i;
+	for (size_t size = SET_BUCKET_MAX; size > 0; size--) {
+		for (size_t k = 0; k < nb; k++) {
+			const uint32_t *keys = order + count[k];
+			if (count[k + 1] - count[k] != size)
+				continue;
+			size_t at[SET_BUCKET_MAX];
+			uint32_t d = 0;
+			for (; d < SET_SALTS; d++) {
+				size_t j = 0;
+				for (; j < size; j++) {
+					uint32_t e = keys[j];
+					at[j] = stopword_slot(stopword_mix(st->seed, a[e], b[e]),
+							      set_salt(d), st->slot_mask + 1);
+					if (st->slots[at[j]][1])
+						break;
+					size_t m = 0;
+					while (m < j && at[m] != at[j])
+						m++;
+					if (m < j)
+						break;
+				}
+				if (j == size)
+					break;
+			}
+			if (d == SET_SALTS)
+				return false;
+			st->salt[k] = set_salt(d);
+			for (size_t j = 0; j < size; j++) {
+				st->slots[at[j]][0] = a[keys[j]];
+				st->slots[at[j]][1] = b[keys[j]];
+			}
 		}
 	}
-	return false;
+	return true;
 }
 
 /*
  * Builds the set of the lists in mask from the main table. No key is (x, 0):
  * b has a length byte or, at 16 bytes, word bytes; so b == 0 marks an empty
- * slot. The table starts at two slots per word or more (a two-choice cuckoo
- * table fills up to about half its slots); a seed that fails is replaced,
- * and after a few, the table doubles. A smaller table is what the word loop
- * probes twice per word: at two slots a word the English set takes 8 KiB and
- * the set of every list 128 KiB (at three, 16 and 256 KiB), which leaves more
- * of the caches to the rest of the analytics thread.
+ * slot. A bucket holds about five keys, and the table starts at 1/16 more
+ * slots than keys; a seed that fails is replaced, and after a few, the
+ * table grows by an eighth. (A table nearly full costs more salts to try at
+ * load, once; the word loop then probes fewer cache lines, and leaves more
+ * of the caches to the rest of the analytics thread.)
  */
 static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mask)
 {
@@ -313,31 +354,61 @@ static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mas
 		const struct sw_slot *e = &sw->slots[i];
 		n += e->len && e->len <= 16 && (e->langs & mask);
 	}
-	size_t cap = 64;
-	while (cap < 2 * n)
-		cap *= 2;
+	size_t nb = 1;
+	while (nb < n / 5)
+		nb *= 2;
+	uint64_t *a = malloc((n + 1) * sizeof(*a));
+	uint64_t *b = malloc((n + 1) * sizeof(*b));
+	uint32_t *bucket_of = malloc((n + nb) * sizeof(*bucket_of));
+	uint32_t *order = malloc((n + 1) * sizeof(*order));
+	uint32_t *count = malloc((nb + 1) * sizeof(*count));
+	int rc = -ENOMEM;
+	if (!a || !b || !bucket_of || !order || !count)
+		goto out;
+	n = 0;
+	for (size_t i = 0; i <= sw->slot_mask; i++) {
+		const struct sw_slot *e = &sw->slots[i];
+		if (e->len && e->len <= 16 && (e->langs & mask)) {
+			a[n] = e->a;
+			b[n] = e->b;
+			n++;
+		}
+	}
+	size_t cap = n + n / 16 + 1;
+	rc = 0;
 	for (unsigned attempt = 1; cap <= SET_MAX_SLOTS; attempt++) {
 		if (attempt % 8 == 0)
-			cap *= 2;
+			cap += cap / 8 + 1;
 		st->slots = calloc(cap, sizeof(*st->slots));
-		if (!st->slots)
-			return -ENOMEM;
-		st->slot_mask = cap - 1;
-		st->seed = hash_u64(attempt);
-		bool ok = true;
-		for (size_t i = 0; ok && i <= sw->slot_mask; i++) {
-			const struct sw_slot *e = &sw->slots[i];
-			if (e->len && e->len <= 16 && (e->langs & mask))
-				ok = set_put(st, e->a, e->b);
+		st->salt = calloc(nb, sizeof(*st->salt));
+		if (!st->slots || !st->salt) {
+			rc = -ENOMEM;
+			break;
 		}
-		if (ok)
-			return 0;
+		st->slot_mask = cap - 1;
+		st->bucket_mask = nb - 1;
+		st->seed = hash_u64(attempt);
+		if (set_place(st, a, b, n, bucket_of, order, count))
+			goto out;
 		free(st->slots);
+		free(st->salt);
 		st->slots = NULL;
+		st->salt = NULL;
 	}
+	free(st->slots);
+	free(st->salt);
+	st->slots = NULL;
+	st->salt = NULL;
 	/* Never seen; correct anyway: without a set, lookups take the main table. */
-	log_warn("stopwords", "no compact set for lists %#llx", (unsigned long long)mask);
-	return 0;
+	if (!rc)
+		log_warn("stopwords", "no compact set for lists %#llx", (unsigned long long)mask);
+out:
+	free(a);
+	free(b);
+	free(bucket_of);
+	free(order);
+	free(count);
+	return rc;
 }
 
 static int sets_build(struct stopwords *sw)
@@ -453,8 +524,10 @@ void stopwords_free(struct stopwords *sw)
 	if (!sw)
 		return;
 	if (sw->sets)
-		for (size_t i = 0; i <= sw->nlangs; i++)
+		for (size_t i = 0; i <= sw->nlangs; i++) {
 			free(sw->sets[i].slots);
+			free(sw->sets[i].salt);
+		}
 	free(sw->sets);
 	free(sw->slots);
 	free(sw->pool);

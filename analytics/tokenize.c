@@ -219,9 +219,10 @@ struct tokenizer {
 	const struct stopwords *sw;   /* borrowed */
 	uint64_t mask;                /* stopword lists for the current text */
 	const struct stopword_set *set; /* borrowed: the same lists, for do_words() */
-	/* do_words()' probe of set (no_stopwords without one): slots, slot_mask << 4, seed. */
+	/* do_words()' probe of set (no_stopwords without one): its fields. */
 	const uint64_t (*sw_slots)[2];
-	uint64_t sw_offset_mask, sw_seed;
+	const uint32_t *sw_salt;
+	uint64_t sw_bucket_mask, sw_nslots, sw_seed;
 	bool words;                   /* do_words() may run: FAST, and a set or no stopwords */
 	struct lang_memo memo[LANG_MEMO];
 	size_t nmemo, memo_next;
@@ -244,7 +245,7 @@ struct tokenizer {
 	uint32_t src[LIMIT_TOKENS_PER_POST];  /* text offset each term came from | SRC_OWNS */
 	uint64_t alnum[BITMAP_WORDS];  /* bit i: text byte i is an ASCII letter or digit */
 	uint64_t letter[BITMAP_WORDS]; /* bit i: ... an ASCII letter */
-	uint64_t high[BITMAP_WORDS];   /* bit i: ... a byte >= 0x80 */
+	uint64_t high[BITMAP_WORDS];   /* bit i: ... a byte 0xC2..0xD4 (see prescan_latin()) */
 	uint64_t word[BITMAP_WORDS];   /* bit i: ... in a letter do_words() takes (see prescan()) */
 	struct latin_fold latin[LATIN_END - 0x80];
 	utf8proc_int32_t u32[U32_CAP];
@@ -428,7 +429,9 @@ static inline unsigned ctz64(uint64_t x)
 #if PRESCAN_SSE2
 /*
  * 16 bytes: stores them lowercased at out and returns the masks of their
- * ASCII letters, ASCII letters or digits, and bytes >= 0x80, one bit a byte.
+ * ASCII letters, ASCII letters or digits, and bytes 0xC2..0xD4 (lead bytes
+ * of U+0080..U+052F, the only ones prescan_latin() looks at), one bit a
+ * byte.
  */
 static inline void prescan16(const uchar *in, char *out, uint64_t *let_bits,
 			     uint64_t *alnum_bits, uint64_t *high_bits)
@@ -440,7 +443,9 @@ static inline void prescan16(const uchar *in, char *out, uint64_t *let_bits,
 	const __m128i upper_bias = _mm_set1_epi8((char)(0x80 - 'A'));
 	const __m128i lower_bias = _mm_set1_epi8((char)(0x80 - 'a'));
 	const __m128i digit_bias = _mm_set1_epi8((char)(0x80 - '0'));
+	const __m128i lead_bias = _mm_set1_epi8((char)(0x80 - 0xC2));
 	const __m128i below26 = _mm_set1_epi8(-128 + 26), below10 = _mm_set1_epi8(-128 + 10);
+	const __m128i below19 = _mm_set1_epi8(-128 + 0xD5 - 0xC2);
 	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)in);
 	__m128i up = _mm_cmplt_epi8(_mm_add_epi8(x, upper_bias), below26);
 	__m128i lo = _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
@@ -449,7 +454,8 @@ static inline void prescan16(const uchar *in, char *out, uint64_t *let_bits,
 	_mm_storeu_si128((__m128i *)(void *)out, lo);
 	*let_bits = (uint32_t)_mm_movemask_epi8(let);
 	*alnum_bits = (uint32_t)_mm_movemask_epi8(_mm_or_si128(let, dig));
-	*high_bits = (uint32_t)_mm_movemask_epi8(x);
+	*high_bits = (uint32_t)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(x, lead_bias),
+								 below19));
 }
 #endif
 
@@ -463,7 +469,7 @@ static void prescan_bytes(const uchar *in, char *out, size_t n, uint64_t *alnum,
 		out[k] = ascii_lower(c);
 		le |= (uint64_t)ascii_alpha(c) << k;
 		an |= (uint64_t)ascii_alnum(c) << k;
-		hi |= (uint64_t)(c >= 0x80) << k;
+		hi |= (uint64_t)((uchar)(c - 0xC2) < 0xD5 - 0xC2) << k;
 	}
 	*alnum = an;
 	*letter = le;
@@ -477,7 +483,9 @@ static void prescan_bytes(const uchar *in, char *out, size_t n, uint64_t *alnum,
  * of t->low like ASCII words. The latin table folds a word character by
  * character when it has no mark (see tokenizer_new()), and a mark is not
  * marked here: it ends such a word and leaves it to the general path.
- * Their lead bytes are 0xC2..0xD4, among the bytes >= 0x80 in t->high.
+ * Their lead bytes are 0xC2..0xD4, the bytes t->high marks: so a text in
+ * other scripts (CJK, emoji: three and four byte sequences) costs nothing
+ * here.
  */
 static void prescan_latin(struct tokenizer *t, const uchar *text, size_t len, size_t nb)
 {
@@ -485,7 +493,8 @@ static void prescan_latin(struct tokenizer *t, const uchar *text, size_t len, si
 		for (uint64_t h = t->high[b]; h; h &= h - 1) {
 			size_t p = 64 * b + ctz64(h);
 			uchar c = text[p];
-			if (c < 0xC2 || c > 0xD4 || p + 1 >= len || (text[p + 1] & 0xC0) != 0x80)
+			assert(c >= 0xC2 && c <= 0xD4);
+			if (p + 1 >= len || (text[p + 1] & 0xC0) != 0x80)
 				continue;
 			int32_t cp = ((c & 0x1F) << 6) | (text[p + 1] & 0x3F);
 			if (cp >= LATIN_END)
@@ -506,8 +515,8 @@ static void prescan_latin(struct tokenizer *t, const uchar *text, size_t len, si
  * Fills t->low (the text with ASCII letters lowercased, then LOW_PAD zero
  * bytes) and the bitmaps t->alnum, t->letter, t->high and t->word for
  * text[0..len), plus a zero word after them, so bits_at() may read one word
- * past the text's last one; then prescan_latin() when the text has bytes
- * >= 0x80. The text is not padded, so no load may go past its end: the
+ * past the text's last one; then prescan_latin() when the text has lead
+ * bytes 0xC2..0xD4. The text is not padded, so no load may go past its end: the
  * last partial 16 bytes are loaded as the 16 bytes that end the text, and
  * the bits of the bytes already done are shifted out. (Copying the tail
  * to a padded buffer instead costs more: loads of 16 bytes that a
@@ -522,8 +531,9 @@ static void prescan(struct tokenizer *t, const uchar *text, size_t len)
 	/*
 	 * Each class's four 16-bit masks go straight into its 64-bit word
 	 * (rather than packing the three masks of 16 bytes into one word and
-	 * unpacking them again), and bytes >= 0x80 take one movemask where
-	 * lead bytes took two compares: prescan_latin() checks the range.
+	 * unpacking them again). The lead bytes prescan_latin() wants take
+	 * one compare more than all bytes >= 0x80 would (one movemask), and
+	 * spare it the bytes of other scripts: in CJK text, every byte.
 	 */
 	for (size_t b = 0; b < nb; b++) {
 		uint64_t an = 0, le = 0, hi = 0;
@@ -1320,7 +1330,8 @@ static const uchar *do_word(struct tokenizer *t, const uchar *p, const uchar *en
 
 /* A set without words, for a tokenizer without stopwords: no key is (0, 0). */
 static uint64_t no_slot[1][2];
-static const struct stopword_set no_stopwords = { .slots = no_slot };
+static uint32_t no_salt[1];
+static const struct stopword_set no_stopwords = { .slots = no_slot, .salt = no_salt };
 
 /* Copies the bigrams do_words() noted: each follows its second word, which follows the first. */
 static void bigrams_copy(struct tokenizer *t, const uint16_t *copy, size_t n)
@@ -1500,8 +1511,8 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		t->tok[k + 1].len = (uint16_t)((uintptr_t)t->low + e - (uintptr_t)prev + 1 + n);
 		t->tok[k + 1].kind = TERM_BIGRAM;
 		t->src[k + 1] = (uint32_t)i;
-		unsigned stop = (unsigned)stopword_probe(t->sw_slots, t->sw_offset_mask, t->sw_seed,
-							 ka, kb);
+		unsigned stop = (unsigned)stopword_probe(t->sw_slots, t->sw_salt, t->sw_bucket_mask,
+							 t->sw_nslots, t->sw_seed, ka, kb);
 		unsigned out = !(stop | drop);
 		unsigned pair = out & adj;
 		if (pair & (adj >> 1))
@@ -2025,7 +2036,9 @@ static void set_lists(struct tokenizer *t, const char *lang)
 	t->words = FAST && (t->set || !t->sw);
 	const struct stopword_set *set = t->set ? t->set : &no_stopwords;
 	t->sw_slots = (const uint64_t (*)[2])set->slots;
-	t->sw_offset_mask = set->slot_mask << 4;
+	t->sw_salt = set->salt;
+	t->sw_bucket_mask = set->bucket_mask;
+	t->sw_nslots = set->slot_mask + 1;
 	t->sw_seed = set->seed;
 }
 

@@ -5,7 +5,7 @@
  *
  * A tokenizer is owned by one thread (the analytics thread, or a CLI tool);
  * the stopword tables it points to are immutable and may be shared (the
- * shipped lists take about 0.8 MB: one table, and a set per language).
+ * shipped lists take about 0.55 MB: one table, and a set per language).
  * tokenizer_run() returns terms that point into the tokenizer's buffers (a
  * lowercased copy of the text, and scratch space) and stay valid until the
  * next call. At most LIMIT_TOKENS_PER_POST terms come out of one text, and
@@ -104,18 +104,25 @@ const struct stopword_set *stopwords_set(const struct stopwords *sw, uint64_t ma
  * free (under 16 bytes). Keys hold no byte below 0x20 (no term has one, and
  * the loader skips such entries), so the length byte is never a word byte
  * and equal keys mean equal words. A set keeps the keys of its words of up
- * to 16 bytes in a two-choice cuckoo table: a word is in the set iff its key
- * is in one of the two slots its hash picks, so a probe compares two keys
- * and has no branch on the outcome (in English text about every second word
- * is a stopword: no branch predictor guesses that). Longer words are rare in
- * stopword lists; callers look them up with stopwords_contains().
+ * to 16 bytes in a table where each key has exactly one slot (hash and
+ * displace): the key's hash picks a bucket, the bucket's salt and the hash
+ * pick the slot, and the salts were chosen at load so that no two keys
+ * share a slot. A word is in the set iff its key is in that slot, so a
+ * probe compares one key and has no branch on the outcome (in English text
+ * about every second word is a stopword: no branch predictor guesses
+ * that). The table is nearly full, so a set takes about 17 bytes a word
+ * and a probe reads one line of it (a two-choice table took 32 and two).
+ * Longer words are rare in stopword lists; callers look them up with
+ * stopwords_contains().
  */
 struct stopword_set {
 	const struct stopwords *sw;  /* borrowed: the lists it was built from */
 	uint64_t mask;               /* which of them */
 	uint64_t seed;               /* of the hash that placed every key */
-	uint64_t slot_mask;          /* slots - 1 */
+	uint64_t bucket_mask;        /* buckets - 1 (a power of two) */
+	uint64_t slot_mask;          /* slots - 1: the index of the last slot (any count) */
 	uint64_t (*slots)[2];        /* owned by sw: keys, (0, 0) when empty */
+	uint32_t *salt;              /* owned by sw: one per bucket */
 };
 
 /* Key of a word of 1..16 bytes (see above); 16 bytes must be readable at s. */
@@ -153,11 +160,9 @@ static inline void stopword_key(const char *s, size_t len, uint64_t *a, uint64_t
 }
 
 /*
- * The two slots of a key. A product's bit j depends only on bits 0..j of
- * what was multiplied, so the key is first folded into 64 bits whose high
- * half is also xored into the low half; the top bits of two products of
- * that then depend on every key bit. Bits 40-63 pick a slot, so a set has
- * at most 2^24 slots. A set whose keys do not fit takes another seed.
+ * A key folded into 64 bits. A product's bit j depends only on bits 0..j
+ * of what was multiplied, so the high half is also xored into the low
+ * half; the top bits of a product of that then depend on every key bit.
  */
 static inline uint64_t stopword_mix(uint64_t seed, uint64_t a, uint64_t b)
 {
@@ -165,38 +170,46 @@ static inline uint64_t stopword_mix(uint64_t seed, uint64_t a, uint64_t b)
 	return x ^ (x >> 32);
 }
 
-static inline size_t stopword_slot1(uint64_t x, uint64_t slot_mask)
+/* The bucket of a folded key: bits 40-63 of a product, so at most 2^24 buckets. */
+static inline size_t stopword_bucket(uint64_t x, uint64_t bucket_mask)
 {
-	return (size_t)((x * 0x9E3779B97F4A7C15ull >> 40) & slot_mask);
-}
-
-static inline size_t stopword_slot2(uint64_t x, uint64_t slot_mask)
-{
-	return (size_t)((x * 0xD6E8FEB86659FD93ull >> 40) & slot_mask);
+	return (size_t)((x * 0x9E3779B97F4A7C15ull >> 40) & bucket_mask);
 }
 
 /*
- * Whether the key (a, b) is in the table of a set: its slots, seed, and
- * slot_mask << 4 (slot i starts 16 * i bytes in, and (v >> 36) & (slot_mask
- * << 4) is 16 * ((v >> 40) & slot_mask)).
+ * The slot of a folded key in a table of nslots slots, given its bucket's
+ * salt. The salt goes in before a multiplication, so two keys of a bucket
+ * that collide under one salt are apart under most others (an xor after it
+ * would keep their distance, and their collision, for every salt). The top
+ * 32 bits of the product, times the slot count, over 2^32, are an index
+ * below the count without a division.
  */
-static inline int stopword_probe(const uint64_t (*slots)[2], uint64_t offset_mask, uint64_t seed,
+static inline size_t stopword_slot(uint64_t x, uint32_t salt, uint64_t nslots)
+{
+	uint64_t y = (x ^ salt) * 0xD6E8FEB86659FD93ull >> 32;
+	return (size_t)((y * nslots) >> 32);
+}
+
+/*
+ * Whether the key (a, b) is in the table of a set (its fields passed one
+ * by one, so that a loop may keep them where it likes; nslots is
+ * slot_mask + 1).
+ */
+static inline int stopword_probe(const uint64_t (*slots)[2], const uint32_t *salt,
+				 uint64_t bucket_mask, uint64_t nslots, uint64_t seed,
 				 uint64_t a, uint64_t b)
 {
 	uint64_t x = stopword_mix(seed, a, b);
-	uint64_t h1 = x * 0x9E3779B97F4A7C15ull, h2 = x * 0xD6E8FEB86659FD93ull;
-	const uint64_t *p = (const uint64_t *)(const void *)((const char *)slots +
-							     ((h1 >> 36) & offset_mask));
-	const uint64_t *q = (const uint64_t *)(const void *)((const char *)slots +
-							     ((h2 >> 36) & offset_mask));
-	return ((p[0] == a) & (p[1] == b)) | ((q[0] == a) & (q[1] == b));
+	const uint64_t *p = slots[stopword_slot(x, salt[stopword_bucket(x, bucket_mask)],
+						nslots)];
+	return (p[0] == a) & (p[1] == b);
 }
 
 /* Whether the key (a, b) of a word of 1..16 bytes is in set. */
 static inline int stopword_set_probe(const struct stopword_set *set, uint64_t a, uint64_t b)
 {
-	return stopword_probe((const uint64_t (*)[2])set->slots, set->slot_mask << 4, set->seed,
-			      a, b);
+	return stopword_probe((const uint64_t (*)[2])set->slots, set->salt, set->bucket_mask,
+			      set->slot_mask + 1, set->seed, a, b);
 }
 
 /*

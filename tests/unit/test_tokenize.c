@@ -1370,6 +1370,82 @@ START_TEST(test_stopwords_keys_of_every_length)
 }
 END_TEST
 
+/* Word number i of a generated list: 2..16 lowercase letters. */
+static size_t gen_word(unsigned i, char *w)
+{
+	size_t n = 2 + (i * 7u) % 15;
+	unsigned x = i;
+	for (size_t k = 0; k < n; k++) {
+		w[k] = (char)('a' + x % 26);
+		x /= 26;
+	}
+	/* Letters spell i in base 26, then 'a's: words of 3 letters or more are distinct. */
+	return n;
+}
+
+START_TEST(test_stopwords_large_set_has_one_slot_per_word)
+{
+	/*
+	 * 12,000 words, and a list of one: each set holds every word in exactly
+	 * one slot of a table barely larger than its words (a two-choice table
+	 * takes twice as many slots), finds them all, and finds no neighbour.
+	 */
+	enum { NWORDS = 12000 };
+	char dir[] = "/tmp/trendd-sw-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char sub[64], path[96], path1[96];
+	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/xx.txt", sub);
+	snprintf(path1, sizeof(path1), "%s/yy.txt", sub);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	for (unsigned i = 0; i < NWORDS; i++) {
+		char w[17];
+		size_t n = gen_word(i, w);
+		fprintf(f, "%.*s\n", (int)n, w);
+	}
+	fclose(f);
+	write_file(path1, "solo\n");
+	struct stopwords *s2;
+	char err[256];
+	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	const char *langs[] = { "xx", "yy", "" };
+	for (size_t g = 0; g < 3; g++) {
+		uint64_t mask = stopwords_lang_mask(s2, langs[g]);
+		const struct stopword_set *set = stopwords_set(s2, mask);
+		ck_assert_ptr_nonnull(set);
+		size_t keys = 0;
+		for (size_t i = 0; i <= set->slot_mask; i++)
+			keys += set->slots[i][1] != 0;
+		ck_assert_uint_ge(keys, g == 1 ? 1 : 11000);
+		ck_assert_uint_le(set->slot_mask + 1, keys + keys / 4 + 1);
+		for (unsigned i = 0; i < NWORDS + 1; i++) {
+			char w[32] = { 0 };
+			size_t n = i < NWORDS ? gen_word(i, w) : 4;
+			if (i == NWORDS)
+				memcpy(w, "solo", 4);
+			for (int v = 0; v < 2; v++) {
+				uint64_t a, b;
+				stopword_key(w, n, &a, &b);
+				int in = stopwords_contains(s2, w, n, mask);
+				ck_assert_int_eq(!!stopword_set_probe(set, a, b), in);
+				if (v == 0)
+					ck_assert_int_eq(in, i < NWORDS ? g != 1 : g != 0);
+				else
+					ck_assert_int_eq(in, 0);
+				w[n - 1] = '0'; /* a neighbour: no listed word has a digit */
+			}
+		}
+	}
+	stopwords_free(s2);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(unlink(path1), 0);
+	ck_assert_int_eq(rmdir(sub), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *tokenize_suite(void)
 {
 	Suite *s = suite_create("tokenize");
@@ -1427,6 +1503,7 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_tokenize_latin_words_among_other_non_ascii);
 	tcase_add_test(tc, test_stopwords_sets_agree_with_lists);
 	tcase_add_test(tc, test_stopwords_keys_of_every_length);
+	tcase_add_test(tc, test_stopwords_large_set_has_one_slot_per_word);
 	suite_add_tcase(s, tc);
 	return s;
 }
