@@ -2108,24 +2108,42 @@ static bool st_rows_dropped(json_t *st, int64_t n)
 	return jint(st, "rows_dropped") >= n && jint(st, "queue_depth") == 0;
 }
 
-START_TEST(test_checkpoints_fold_and_drop_their_oldest_rows_when_writes_fail_long)
+static struct dbmsg *reset_msg(int64_t id, const char *name, const char *url);
+static char *cursor_of(int64_t id, const char *table);
+
+/*
+ * A writer on a disk that is full from the start, with the backlog caps of
+ * o (batch_max 2 unless set) and sources "a" and "b" (ids 1 and 2).
+ */
+static struct db *full_disk_writer(struct db_options o, struct bus *bus)
 {
-	/* A backlog of 4 messages / 16 rows; ten checkpoints of 4 rows each arrive while failing. */
-	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .batch_max = 2,
-				.retry_min_ms = 10, .retry_max_ms = 20, .retry_max_msgs = 4,
-				.retry_max_rows = 16 };
+	o.vfs = fault_vfs_name();
+	o.batch_ms = 5;
+	o.batch_max = o.batch_max ? o.batch_max : 2;
+	o.retry_min_ms = 10;
+	o.retry_max_ms = 20;
 	struct db *db = open_ok(&o);
 	struct source_config a = { .kind = "rss", .name = "a", .url = "ua" };
 	struct source_config b = { .kind = "rss", .name = "b", .url = "ub" };
 	ck_assert_int_eq(db_source_upsert(db, &a), 0);
 	ck_assert_int_eq(db_source_upsert(db, &b), 0);
-	struct bus bus;
-	bus_setup(&bus);
-	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	ck_assert_int_eq(a.id, 1);
+	ck_assert_int_eq(b.id, 2);
+	bus_setup(bus);
+	ck_assert_int_eq(db_writer_start(db, bus), 0);
 	atomic_store(&fault_mode, FAULT_FULL);
+	return db;
+}
+
+START_TEST(test_checkpoints_fold_and_drop_their_oldest_rows_when_writes_fail_long)
+{
+	/* A backlog of 4 messages / 16 rows; ten checkpoints of 4 rows each arrive while failing. */
+	struct bus bus;
+	struct db *db = full_disk_writer((struct db_options){ .retry_max_msgs = 4,
+							      .retry_max_rows = 16 }, &bus);
 	for (uint64_t e = 1; e <= 10; e++) {
 		/* a's cursor moves with the odd epochs only, b's with the even ones */
-		push(&bus, checkpoint_rows_msg(e, e % 2 ? a.id : b.id));
+		push(&bus, checkpoint_rows_msg(e, e % 2 ? 1 : 2));
 		usleep(5000);
 	}
 	json_t *st = status_wait(&bus, st_rows_dropped, 1, "rows dropped");
@@ -2160,20 +2178,15 @@ START_TEST(test_checkpoints_fold_and_drop_their_oldest_rows_when_writes_fail_lon
 	ck_assert_int_eq(nterm, (10 - (int)epoch) * 3 + 3 - (int)row);
 	/* volume rows are one a minute: they go only after every term row */
 	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM volume_minute"), 10);
-	char q[256];
 	/* the newest state and epoch, and each source's newest cursor, folded in or not */
 	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 10);
 	t = sq_text(c, "SELECT cast(state AS TEXT) FROM checkpoint");
 	ck_assert_str_eq(t, "state-10");
 	free(t);
-	snprintf(q, sizeof q, "SELECT cursor FROM checkpoint_source WHERE source_id = %lld",
-		 (long long)a.id);
-	t = sq_text(c, q);
+	t = cursor_of(1, "checkpoint_source");
 	ck_assert_str_eq(t, "c9");
 	free(t);
-	snprintf(q, sizeof q, "SELECT cursor FROM checkpoint_source WHERE source_id = %lld",
-		 (long long)b.id);
-	t = sq_text(c, q);
+	t = cursor_of(2, "checkpoint_source");
 	ck_assert_str_eq(t, "c10");
 	free(t);
 	sqlite3_close(c);
@@ -2181,24 +2194,14 @@ START_TEST(test_checkpoints_fold_and_drop_their_oldest_rows_when_writes_fail_lon
 }
 END_TEST
 
-static struct dbmsg *reset_msg(int64_t id, const char *name, const char *url);
-static char *cursor_of(int64_t id, const char *table);
-
 START_TEST(test_checkpoints_fold_without_loss_over_the_message_cap)
 {
 	/* Ten checkpoints of 4 rows: over 4 messages, within 44 rows (but not an eighth under). */
-	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .batch_max = 2,
-				.retry_min_ms = 10, .retry_max_ms = 20, .retry_max_msgs = 4,
-				.retry_max_rows = 44 };
-	struct db *db = open_ok(&o);
-	struct source_config a = { .kind = "rss", .name = "a", .url = "ua" };
-	ck_assert_int_eq(db_source_upsert(db, &a), 0);
 	struct bus bus;
-	bus_setup(&bus);
-	ck_assert_int_eq(db_writer_start(db, &bus), 0);
-	atomic_store(&fault_mode, FAULT_FULL);
+	struct db *db = full_disk_writer((struct db_options){ .retry_max_msgs = 4,
+							      .retry_max_rows = 44 }, &bus);
 	for (uint64_t e = 1; e <= 10; e++)
-		push(&bus, checkpoint_rows_msg(e, a.id));
+		push(&bus, checkpoint_rows_msg(e, 1));
 	json_decref(status_wait(&bus, st_failing, 3, "a few failures"));
 	json_t *st = status_wait(&bus, st_dropped, 0, "the queue to empty");
 	ck_assert_int_le(jint(st, "pending"), 4);
@@ -2216,7 +2219,7 @@ START_TEST(test_checkpoints_fold_without_loss_over_the_message_cap)
 	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM volume_minute"), 10);
 	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 10);
 	sqlite3_close(c);
-	char *t = cursor_of(a.id, "checkpoint_source");
+	char *t = cursor_of(1, "checkpoint_source");
 	ck_assert_str_eq(t, "c10");
 	free(t);
 	assert_integrity(dbpath);
@@ -2240,27 +2243,21 @@ static void on_answer(struct dbmsg *m, void *ctx)
 
 START_TEST(test_a_request_in_a_backlog_over_its_caps_is_answered_with_the_error)
 {
-	struct db_options o = { .vfs = fault_vfs_name(), .batch_ms = 5, .batch_max = 8,
-				.retry_min_ms = 10, .retry_max_ms = 20, .retry_max_msgs = 100,
-				.retry_max_rows = 16 };
-	struct db *db = open_ok(&o);
-	struct source_config a = { .kind = "rss", .name = "a", .url = "ua" };
-	ck_assert_int_eq(db_source_upsert(db, &a), 0);
 	struct bus bus;
-	bus_setup(&bus);
-	ck_assert_int_eq(db_writer_start(db, &bus), 0);
-	atomic_store(&fault_mode, FAULT_FULL);
+	struct db *db = full_disk_writer((struct db_options){ .batch_max = 8,
+							      .retry_max_msgs = 100,
+							      .retry_max_rows = 16 }, &bus);
 	for (uint64_t e = 1; e <= 4; e++)
-		push(&bus, checkpoint_rows_msg(e, a.id));
+		push(&bus, checkpoint_rows_msg(e, 1));
 	json_decref(status_wait(&bus, st_failing, 1, "a failure"));
 	/* rows over their cap, then a status, a source change somebody waits for, more rows */
 	struct answered ans = { 0 };
 	struct dbmsg *save = reset_msg(0, "new", "http://n/");
 	save->done = on_answer;
 	save->done_ctx = &ans;
-	push(&bus, source_state_msg(a.id, NULL, T0, "", 0, 5, 0));
+	push(&bus, source_state_msg(1, NULL, T0, "", 0, 5, 0));
 	push(&bus, save);
-	push(&bus, checkpoint_rows_msg(5, a.id));
+	push(&bus, checkpoint_rows_msg(5, 1));
 	for (int i = 0; i < 500 && atomic_load(&ans.n) == 0; i++)
 		usleep(10000);
 	ck_assert_int_eq(atomic_load(&ans.n), 1);
@@ -2275,8 +2272,8 @@ START_TEST(test_a_request_in_a_backlog_over_its_caps_is_answered_with_the_error)
 	bus_destroy(&bus);
 	sqlite3 *c = sq_open(dbpath);
 	/* the status was kept and written; the refused source was not created */
-	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources"), 5);
-	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), 1);
+	ck_assert_int_eq(sq_int(c, "SELECT posts_seen FROM sources WHERE id = 1"), 5);
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sources"), 2);
 	sqlite3_close(c);
 	assert_integrity(dbpath);
 }
