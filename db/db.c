@@ -772,16 +772,11 @@ int db_running_sources_set(struct db *db, const struct source_config *v, size_t 
 	if (db->writer)
 		return -EBUSY;
 	running_free(db);
-	if (n && !(db->running = calloc(n, sizeof *db->running)))
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (!(db->running[i].name = strdup(v[i].name ? v[i].name : ""))) {
+	for (size_t i = 0; i < n; i++)
+		if (db_running_put(db, v[i].id, v[i].name) < 0) {
 			running_free(db);
 			return -ENOMEM;
 		}
-		db->running[i].id = v[i].id;
-		db->nrunning++;
-	}
 	return 0;
 }
 
