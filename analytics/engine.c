@@ -905,19 +905,17 @@ static void checkpoint_maybe(struct engine *e, int64_t now)
 			break;
 		consume(e, item);
 	}
-	if (!marks_covered(e)) {
-		if (now - e->ckpt_due_ms < e->cfg.checkpoint_ms) {
-			/*
-			 * Not again at once: the main loop would spin on a zero wait.
-			 * The marker's arrival wakes the loop, and the check above
-			 * then checkpoints without waiting for this poll.
-			 */
-			e->next_ckpt_ms = now + CKPT_COVER_POLL_MS;
-			if (e->next_ckpt_ms > e->ckpt_due_ms + e->cfg.checkpoint_ms)
-				e->next_ckpt_ms = e->ckpt_due_ms + e->cfg.checkpoint_ms;
-			e->ckpt_wait_marker = true;
-			return;
-		}
+	if (!marks_covered(e) && now - e->ckpt_due_ms < e->cfg.checkpoint_ms) {
+		/*
+		 * Not again at once: the main loop would spin on a zero wait. The
+		 * marker's arrival wakes the loop, and the check above then
+		 * checkpoints without waiting for this poll.
+		 */
+		e->next_ckpt_ms = now + CKPT_COVER_POLL_MS;
+		if (e->next_ckpt_ms > e->ckpt_due_ms + e->cfg.checkpoint_ms)
+			e->next_ckpt_ms = e->ckpt_due_ms + e->cfg.checkpoint_ms;
+		e->ckpt_wait_marker = true;
+		return;
 	}
 	if (checkpoint_send(e, 0) < 0) {
 		e->next_ckpt_ms = now + CKPT_RETRY_MS;
