@@ -313,7 +313,7 @@ static void *pipeline_main(void *arg)
 		size_t nt = tokenizer_run(tok, pt->text[i], pt->len[i], pt->lang[i], &t);
 		struct sentiment sc;
 		vader_score(vader, vs, pt->text[i], pt->len[i], &sc);
-		/* 1,000 posts a second of event time, 50,000 authors */
+		/* a millisecond of event time per 1,000 posts, 50,000 authors */
 		struct window_post wp = { t0 + (int64_t)(k / 1000), (uint32_t)(k % 50000) * 2654435761u,
 					  (float)sc.compound, t, nt };
 		window_add_post(w, &wp);
