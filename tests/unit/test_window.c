@@ -755,6 +755,21 @@ static char *state_of(const struct window *w, size_t *len)
 	return sb_detach(&sb, len);
 }
 
+/* Loads a saved state, which must check out and save back to the same bytes. */
+static struct window *load_same_bytes(const struct window_config *c, const char *st, size_t len)
+{
+	char err[256] = "";
+	struct window *w = NULL;
+	ck_assert_msg(window_state_load(&w, c, st, len, err, sizeof err) == 0, "%s", err);
+	check_invariants(w);
+	size_t len2;
+	char *st2 = state_of(w, &len2);
+	ck_assert_uint_eq(len2, len);
+	ck_assert(memcmp(st, st2, len) == 0);
+	free(st2);
+	return w;
+}
+
 static char *views_json(struct window *w)
 {
 	struct strbuf out = STRBUF_INIT;
@@ -792,22 +807,15 @@ START_TEST(test_window_state_with_a_minute_of_posts_without_terms_restores)
 	window_advance(a, T0 + 3 * 60000);
 	add1(a, T0 + 3 * 60000, "later", 2);
 	check_invariants(a);
-	size_t len, len2;
+	size_t len;
 	char *st = state_of(a, &len);
-	char err[256] = "";
-	struct window *b = NULL;
-	ck_assert_msg(window_state_load(&b, &c, st, len, err, sizeof err) == 0, "%s", err);
-	check_invariants(b);
-	char *st2 = state_of(b, &len2);
-	ck_assert_uint_eq(len2, len);
-	ck_assert(memcmp(st, st2, len) == 0);
+	struct window *b = load_same_bytes(&c, st, len);
 	/* and it goes on counting, in the minute that had no entry too */
 	add1(b, T0 + 10, "late", 3);
 	add1(b, T0 + 3 * 60000 + 5, "later", 4);
 	check_invariants(b);
 	ck_assert_uint_eq(count_of(b, WINDOW_5M, "later"), 2);
 	free(st);
-	free(st2);
 	window_free(a);
 	window_free(b);
 }
@@ -831,16 +839,7 @@ START_TEST(test_window_restored_state_continues_exactly_like_the_original)
 
 	size_t len;
 	char *st = state_of(a, &len);
-	char err[256] = "";
-	struct window *b = NULL;
-	ck_assert_msg(window_state_load(&b, &c, st, len, err, sizeof err) == 0, "%s", err);
-	check_invariants(b);
-	/* the restored window saves to the same bytes */
-	size_t len2;
-	char *st2 = state_of(b, &len2);
-	ck_assert_uint_eq(len2, len);
-	ck_assert(memcmp(st, st2, len) == 0);
-	free(st2);
+	struct window *b = load_same_bytes(&c, st, len); /* saves to the same bytes */
 
 	window_set_minute_sink(a, log_minute, &la);
 	window_set_volume_sink(a, log_volume, &la);
@@ -872,8 +871,9 @@ START_TEST(test_window_restored_state_continues_exactly_like_the_original)
 	ck_assert_uint_eq(sa.future_posts, sbs.future_posts);
 	ck_assert_uint_gt(sa.pruned, 0);
 	free(st);
+	size_t len2;
 	st = state_of(a, &len);
-	st2 = state_of(b, &len2);
+	char *st2 = state_of(b, &len2);
 	ck_assert_uint_eq(len, len2);
 	ck_assert(memcmp(st, st2, len) == 0);
 	free(st);
@@ -1014,15 +1014,8 @@ START_TEST(test_window_loads_a_state_saved_before_author_logs_and_continues_the_
 	char *st = tu_read_fixture("window/state-v4.bin", &len);
 	char *want_views = tu_read_fixture("window/state-v4.views.json", &vlen);
 	char *want_minutes = tu_read_fixture("window/state-v4.minutes.txt", &mlen);
-	char err[256] = "";
-	struct window *w = NULL;
-	ck_assert_msg(window_state_load(&w, &c, st, len, err, sizeof err) == 0, "%s", err);
-	check_invariants(w);
 	/* saved again, the same bytes: the format did not change */
-	size_t len2;
-	char *st2 = state_of(w, &len2);
-	ck_assert_uint_eq(len2, len);
-	ck_assert(memcmp(st, st2, len) == 0);
+	struct window *w = load_same_bytes(&c, st, len);
 
 	struct minute_log lg = { STRBUF_INIT };
 	window_set_minute_sink(w, log_minute, &lg);
@@ -1038,7 +1031,6 @@ START_TEST(test_window_loads_a_state_saved_before_author_logs_and_continues_the_
 	check_invariants(w);
 	free(views);
 	free(st);
-	free(st2);
 	free(want_views);
 	free(want_minutes);
 	sb_free(&lg.sb);
