@@ -1242,9 +1242,9 @@ END_TEST
 START_TEST(test_tokenize_latin_words_among_other_non_ascii)
 {
 	/*
-	 * Two-byte letters are found among all bytes >= 0x80 (three- and
-	 * four-byte sequences, whose lead and continuation bytes are not
-	 * theirs) and folded in the text copy; the rest is left as it was.
+	 * Two-byte letters are found by their lead bytes, also next to three-
+	 * and four-byte sequences whose continuation bytes look like theirs,
+	 * and folded in the text copy; the rest is left as it was.
 	 */
 	EXPECT("東京 Café latte", "fr", "word:東京|word:café|word:latte|bigram:café latte");
 	EXPECT("\xF0\x9F\x98\x80 Ärger über ΑΘΗΝΑ", "de",
