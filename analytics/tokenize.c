@@ -70,11 +70,12 @@
  * code is laid out for that; the general recognizers above stay the
  * definition, and every shortcut must give exactly their result (the unit
  * test compares them on generated and real text).
- * - prescan() makes one SSE2 pass over the text (a portable loop with
+ * - prescan() makes one AVX-512BW or SSE2 pass over the text (chosen at
+ *   tokenizer_new() by what the CPU has; a portable loop with
  *   TOKENIZE_PORTABLE or elsewhere): it copies it to t->low with ASCII
  *   letters lowercased and sets bitmaps of ASCII letters, ASCII letters or
- *   digits, and bytes >= 0x80. The length of a word is then one count of
- *   trailing zeros. When the text has bytes >= 0x80, prescan_latin() also
+ *   digits, and lead bytes 0xC2..0xD4. The length of a word is then one
+ *   count of trailing zeros. When the text has such bytes, prescan_latin() also
  *   folds there the Latin, Greek and Cyrillic letters whose fold keeps
  *   their length, and marks them as word bytes.
  * - Such words are not copied: their terms point into t->low, and so do
@@ -148,6 +149,20 @@
 #else
 #define PRESCAN_SSE2 0
 #endif
+/*
+ * An AVX-512BW prescan, chosen at tokenizer_new() when the CPU has it and
+ * TRENDD_TOKENIZE_ISA is not "sse2" (which keeps the SSE2 one, so that
+ * the unit test compares the two on a machine with both). GCC and clang
+ * compile it for that ISA alone with a target attribute; the rest of the
+ * file stays baseline x86-64.
+ */
+#if PRESCAN_SSE2 && defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PRESCAN_AVX512 1
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw")))
+#else
+#define PRESCAN_AVX512 0
+#endif
 #ifdef TOKENIZE_REFERENCE
 #define FAST 0
 #else
@@ -208,6 +223,7 @@ enum {
 	T_SEP = 4,        /* with a space after, the main loop would merely step over it */
 	T_BREAK = 8,      /* ... and it ends adjacency (sentence punctuation, line breaks) */
 };
+_Static_assert(T_DOT == 2, "do_words() reads bit n + 1 of a bitmap run as T_DOT");
 
 struct lang_memo {
 	char lang[LIMIT_POST_LANG_BYTES + 1];
@@ -224,6 +240,7 @@ struct tokenizer {
 	const uint32_t *sw_salt;
 	uint64_t sw_bucket_mask, sw_nslots, sw_seed;
 	bool words;                   /* do_words() may run: FAST, and a set or no stopwords */
+	bool avx512;                  /* prescan() uses AVX-512BW (see PRESCAN_AVX512) */
 	struct lang_memo memo[LANG_MEMO];
 	size_t nmemo, memo_next;
 
@@ -512,17 +529,15 @@ static void prescan_latin(struct tokenizer *t, const uchar *text, size_t len, si
 }
 
 /*
- * Fills t->low (the text with ASCII letters lowercased, then LOW_PAD zero
- * bytes) and the bitmaps t->alnum, t->letter, t->high and t->word for
- * text[0..len), plus a zero word after them, so bits_at() may read one word
- * past the text's last one; then prescan_latin() when the text has lead
- * bytes 0xC2..0xD4. The text is not padded, so no load may go past its end: the
- * last partial 16 bytes are loaded as the 16 bytes that end the text, and
- * the bits of the bytes already done are shifted out. (Copying the tail
- * to a padded buffer instead costs more: loads of 16 bytes that a
- * byte-wise copy has just stored wait for the stores to reach the cache.)
+ * prescan() with SSE2 (or byte by byte): fills t->low and the bitmap words
+ * 0..len / 64 and returns the OR of the t->high words. The text is not
+ * padded, so no load may go past its end: the last partial 16 bytes are
+ * loaded as the 16 bytes that end the text, and the bits of the bytes
+ * already done are shifted out. (Copying the tail to a padded buffer
+ * instead costs more: loads of 16 bytes that a byte-wise copy has just
+ * stored wait for the stores to reach the cache.)
  */
-static void prescan(struct tokenizer *t, const uchar *text, size_t len)
+static uint64_t prescan_blocks(struct tokenizer *t, const uchar *text, size_t len)
 {
 	char *low = t->low;
 	size_t nb = len / 64, q = 64 * nb;
@@ -584,6 +599,70 @@ static void prescan(struct tokenizer *t, const uchar *text, size_t len)
 	}
 #endif
 	memset(low + len, 0, LOW_PAD);
+	return any_high;
+}
+
+#if PRESCAN_AVX512
+/*
+ * prescan_blocks() with AVX-512BW. A 64-byte block is one load, and each
+ * class one compare into a mask register, which is the block's bitmap word
+ * as it is (SSE2 takes four loads, and per class four movemasks, shifts and
+ * ORs). A range test c - lo < n is a byte subtraction and an unsigned
+ * compare; ASCII uppercase letters are lowercased by adding 0x20 under
+ * their mask. The last, partial block is a masked load: masked-out bytes
+ * are not read (an AVX-512 masked load does not fault on them) and come
+ * out as zero, which no class matches. Every block is stored whole to
+ * t->low: the partial one ends at most 64 bytes past the text, inside the
+ * LOW_PAD bytes, and its bytes past the text are zero, as the pad must be;
+ * one more store of 64 zero bytes at the text's end makes all of the pad.
+ */
+_Static_assert(LOW_PAD >= 64, "prescan_avx512() stores 64 bytes from the end of the text");
+static AVX512_TARGET uint64_t prescan_avx512(struct tokenizer *t, const uchar *text,
+					     size_t len)
+{
+	const __m512i upper = _mm512_set1_epi8('A'), lower = _mm512_set1_epi8('a');
+	const __m512i digit = _mm512_set1_epi8('0'), lead = _mm512_set1_epi8((char)0xC2);
+	const __m512i n26 = _mm512_set1_epi8(26), n10 = _mm512_set1_epi8(10);
+	const __m512i nlead = _mm512_set1_epi8(0xD5 - 0xC2), bit5 = _mm512_set1_epi8(0x20);
+	char *low = t->low;
+	size_t nb = len / 64;
+	uint64_t any_high = 0;
+	for (size_t b = 0; b <= nb; b++) {
+		__mmask64 in = b < nb ? ~(__mmask64)0 : ((__mmask64)1 << (len % 64)) - 1;
+		__m512i x = _mm512_maskz_loadu_epi8(in, text + 64 * b);
+		__mmask64 up = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, upper), n26);
+		__m512i lo = _mm512_mask_add_epi8(x, up, x, bit5);
+		__mmask64 let = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(lo, lower), n26);
+		__mmask64 dig = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, digit), n10);
+		__mmask64 hi = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, lead), nlead);
+		_mm512_storeu_si512((void *)(low + 64 * b), lo);
+		t->alnum[b] = t->word[b] = let | dig;
+		t->letter[b] = let;
+		t->high[b] = hi;
+		any_high |= hi;
+	}
+	_mm512_storeu_si512((void *)(low + len), _mm512_setzero_si512());
+	return any_high;
+}
+#endif
+
+/*
+ * Fills t->low (the text with ASCII letters lowercased, then LOW_PAD zero
+ * bytes) and the bitmaps t->alnum, t->letter, t->high and t->word for
+ * text[0..len), plus a zero word after them, so bits_at() may read one word
+ * past the text's last one; then prescan_latin() when the text has lead
+ * bytes 0xC2..0xD4.
+ */
+static void prescan(struct tokenizer *t, const uchar *text, size_t len)
+{
+	size_t nb = len / 64;
+	uint64_t any_high;
+#if PRESCAN_AVX512
+	if (t->avx512)
+		any_high = prescan_avx512(t, text, len);
+	else
+#endif
+		any_high = prescan_blocks(t, text, len);
 	t->alnum[nb + 1] = t->letter[nb + 1] = t->high[nb + 1] = t->word[nb + 1] = 0;
 	if (any_high && t->words)
 		prescan_latin(t, text, len, nb);
@@ -1406,8 +1485,8 @@ static __attribute__((noinline)) const char *words_hashtags(struct tokenizer *t,
  * t->word bits (ASCII letters and digits, and the letters prescan_latin()
  * folded). A word is taken here when it is 1..16 bytes long (a stopword
  * key) and ends at a byte that needs no further look: T_END (space, most
- * punctuation, the end of the text), or T_DOT not followed by a letter or
- * digit. Anything else is left to do_word(). After a word the
+ * punctuation, the end of the text), or T_DOT not followed by a t->word
+ * byte. Anything else is left to do_word(). After a word the
  * loop goes on when a space, or a T_SEP byte and a space, lead to a
  * fast_start() word, or to simple hashtags (words_hashtags()) and then
  * such a word; otherwise it returns the end of the last word or hashtag to the
@@ -1471,29 +1550,27 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		if (k + 2 > LIMIT_TOKENS_PER_POST)
 			goto general;
 		/* A run of 32 bits or more (of at least 57 right ones) is too long anyway. */
-		size_t n = ctz64(~bits_from(t->word, i) | (1ull << 32));
+		uint64_t run = bits_from(t->word, i);
+		size_t n = ctz64(~run | (1ull << 32));
 		if (n > 16)
 			goto general;
 		const char *w = t->lowbuf + LOW_LEAD + i;
 		/*
 		 * One branch, which is rarely taken, rather than one on T_END
 		 * and one on what follows a T_DOT byte: after a word both come
-		 * often, in an order no predictor knows. (t->lower[] is not 0
-		 * for ASCII letters and digits.)
+		 * often, in an order no predictor knows. Whether a word byte
+		 * follows the T_DOT byte is bit n + 1 of the bitmap bits just
+		 * loaded (T_DOT is 2: bit 1 of run >> n), not a load of the
+		 * byte and of its class: fewer instructions, and w[n + 1] is
+		 * only read on the rare T_SEP path below. A Latin letter there
+		 * (a word byte, though not ASCII) sends the word to do_word()
+		 * too, which is the definition the fast path must agree with.
 		 */
 		unsigned c = (uchar)w[n], tc = t->term[c];
-		if (!((tc & T_END) | ((tc & T_DOT) & (t->lower[(uchar)w[n + 1]] == 0) * T_DOT)))
+		if (!(tc & (T_END | T_DOT) & ~((unsigned)(run >> n) & T_DOT)))
 			goto general;
 		uint64_t ka, kb;
 		stopword_key(w, n, &ka, &kb);
-		/*
-		 * A number (no letter) or a single letter is dropped. The key
-		 * holds the word's lowercase letters and digits and two-byte
-		 * letters, and only letters and lead bytes have bit 0x40 (the
-		 * length byte is under 0x10, continuation bytes are 10xxxxxx).
-		 */
-		unsigned drop = (((ka | kb) & 0x4040404040404040ull) == 0) |
-				(n == 1u + ((uchar)w[0] >= 0xC0));
 		/*
 		 * Nothing branches on whether a word is a stopword: the word
 		 * goes to tok[k] and its bigram to tok[k + 1], both before the
@@ -1513,6 +1590,17 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		t->src[k + 1] = (uint32_t)i;
 		unsigned stop = (unsigned)stopword_probe(t->sw_slots, t->sw_salt, t->sw_bucket_mask,
 							 t->sw_nslots, t->sw_seed, ka, kb);
+		/*
+		 * A number (no letter) or a single letter is dropped. The key
+		 * holds the word's lowercase letters and digits and two-byte
+		 * letters, and only letters and lead bytes have bit 0x40 (the
+		 * length byte is under 0x10, continuation bytes are 10xxxxxx).
+		 * (Worked out after the probe, from the key it compared: before
+		 * it, the outcome was one more value kept across the probe, on
+		 * the stack.)
+		 */
+		unsigned drop = (((ka | kb) & 0x4040404040404040ull) == 0) |
+				(n == 1u + ((uchar)w[0] >= 0xC0));
 		unsigned out = !(stop | drop);
 		unsigned pair = out & adj;
 		if (pair & (adj >> 1))
@@ -1903,6 +1991,24 @@ static const uchar *do_cjk(struct tokenizer *t, const uchar *p, const uchar *end
 
 /* ---- driver ---- */
 
+/*
+ * Whether prescan() may use AVX-512BW: the CPU (and the OS, for the
+ * registers' state, which __builtin_cpu_supports() checks too) has it, and
+ * TRENDD_TOKENIZE_ISA is not "sse2".
+ */
+static bool isa_avx512(void)
+{
+#if PRESCAN_AVX512
+	const char *isa = getenv("TRENDD_TOKENIZE_ISA");
+	if (isa && strcmp(isa, "sse2") == 0)
+		return false;
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#else
+	return false;
+#endif
+}
+
 struct tokenizer *tokenizer_new(const struct stopwords *sw)
 {
 	struct tokenizer *t = calloc(1, sizeof(*t));
@@ -1910,6 +2016,7 @@ struct tokenizer *tokenizer_new(const struct stopwords *sw)
 		return NULL;
 	t->sw = sw;
 	t->low = t->lowbuf + LOW_LEAD;
+	t->avx512 = isa_avx512();
 	for (int c = 0; c < 128; c++) {
 		uint8_t k = CC_OTHER;
 		if (ascii_alpha((uchar)c))

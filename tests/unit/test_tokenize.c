@@ -1275,6 +1275,141 @@ START_TEST(test_tokenize_latin_words_among_other_non_ascii)
 }
 END_TEST
 
+START_TEST(test_tokenize_dot_between_words_and_latin_letters)
+{
+	/*
+	 * The word loop ends a word at '.' or ',' only when no word byte
+	 * follows (a Latin letter counts, and leaves the word to the general
+	 * path): every mix of ASCII and Latin words around them.
+	 */
+	EXPECT("voilà.zèbre", "en", "word:voilà|word:zèbre");
+	EXPECT("rust.zèbre", "en", "word:rust|word:zèbre");
+	EXPECT("café, zèbre", "en", "word:café|word:zèbre");
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	ck_assert_ptr_nonnull(ref);
+	static const char *const words[] = { "abc", "caf\xC3\xA9", "\xC3\xA9t\xC3\xA9", "x9",
+					     "\xD0\xBC\xD0\xB8\xD1\x80", "the", "9" };
+	static const char *const seps[] = { ".", ",", ". ", ", ", ".,", "" };
+	const size_t nw = sizeof(words) / sizeof(*words), ns = sizeof(seps) / sizeof(*seps);
+	char text[64];
+	for (size_t a = 0; a < nw; a++)
+		for (size_t sp = 0; sp < ns; sp++)
+			for (size_t b = 0; b < nw; b++) {
+				int len = snprintf(text, sizeof(text), "go %s%s%s now", words[a],
+						   seps[sp], words[b]);
+				ck_assert(len > 0 && (size_t)len < sizeof(text));
+				same_as_reference(tk, ref, text, (size_t)len, "fr");
+				same_as_reference(tk, ref, text, (size_t)len - 4, "");
+			}
+	ref_tokenizer_free(ref);
+}
+END_TEST
+
+/* A tokenizer made with TRENDD_TOKENIZE_ISA=sse2: the SSE2 prescan, whatever the CPU has. */
+static struct tokenizer *sse2_tokenizer_new(const struct stopwords *s)
+{
+	ck_assert_int_eq(setenv("TRENDD_TOKENIZE_ISA", "sse2", 1), 0);
+	struct tokenizer *t = tokenizer_new(s);
+	ck_assert_int_eq(unsetenv("TRENDD_TOKENIZE_ISA"), 0);
+	ck_assert_ptr_nonnull(t);
+	return t;
+}
+
+/*
+ * Tokenizes text with the tokenizers def and sse, and fails when the text
+ * copies, the bitmaps or the terms differ. The text is copied to a
+ * buffer of exactly len bytes, so that ASan sees any read past its end.
+ */
+static void same_prescan(struct tokenizer *def, struct tokenizer *sse, const char *text,
+			 size_t len, const char *lang)
+{
+	char *copy = malloc(len ? len : 1);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, text, len);
+	static char a[1 << 17], b[1 << 17];
+	const struct token *ta, *tb;
+	size_t na = tokenizer_run(def, copy, len, lang, &ta);
+	size_t nb = tokenizer_run(sse, copy, len, lang, &tb);
+	size_t la = render_into(a, sizeof(a), ta, na), lb = render_into(b, sizeof(b), tb, nb);
+	ck_assert_msg(la == lb && memcmp(a, b, la) == 0, "terms differ for [%.*s]",
+		      (int)(len < 200 ? len : 200), text);
+	size_t scanned = len < TOKENIZE_SCAN_BYTES ? len : TOKENIZE_SCAN_BYTES;
+	size_t words = scanned / 64 + 2;
+	ck_assert(memcmp(def->lowbuf, sse->lowbuf, LOW_LEAD + scanned + LOW_PAD) == 0);
+	ck_assert(memcmp(def->alnum, sse->alnum, words * sizeof(uint64_t)) == 0);
+	ck_assert(memcmp(def->letter, sse->letter, words * sizeof(uint64_t)) == 0);
+	ck_assert(memcmp(def->high, sse->high, words * sizeof(uint64_t)) == 0);
+	ck_assert(memcmp(def->word, sse->word, words * sizeof(uint64_t)) == 0);
+	free(copy);
+}
+
+START_TEST(test_tokenize_isa_variants_agree)
+{
+	/*
+	 * A tokenizer takes the AVX-512BW prescan where the CPU has it; the
+	 * SSE2 one must make the same text copy, bitmaps and terms on every
+	 * kind of byte, at every length around the 16- and 64-byte loads.
+	 * (This file's own build of tokenize.c is the portable reference, so
+	 * the CPU is asked here, not through PRESCAN_AVX512.)
+	 */
+	struct tokenizer *sse = sse2_tokenizer_new(sw);
+	ck_assert(!sse->avx512);
+	ck_assert_int_eq(unsetenv("TRENDD_TOKENIZE_ISA"), 0);
+	struct tokenizer *def = tokenizer_new(sw);
+	ck_assert_ptr_nonnull(def);
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	ck_assert_int_eq(def->avx512, __builtin_cpu_supports("avx512f") &&
+					      __builtin_cpu_supports("avx512bw"));
+#endif
+	static const char *const parts[] = {
+		"a", "Z", "@", "[", "`", "{", "/", ":", "0", "9", "A", "z", " ", "\t", "\n",
+		"\x7F", "\x80", "\xBF", "\xC0", "\xC1", "\xC2", "\xD4", "\xD5", "\xFF",
+		"\xC3\xA9", "\xC3\x89", "\xD0\x96", "\xD4\xAF", "\xE6\x97\xA5",
+		"\xF0\x9F\x98\x80", "the", "Rust", "http://x.org", "#tag", "\0",
+	};
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	char text[600];
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = 0, want = xs(&x) % 300;
+		while (len < want) {
+			const char *q = parts[xs(&x) % (sizeof(parts) / sizeof(*parts))];
+			size_t ql = q[0] ? strlen(q) : 1;
+			memcpy(text + len, q, ql);
+			len += ql;
+		}
+		same_prescan(def, sse, text, len, iter % 3 ? "en" : "");
+	}
+	/* Every byte value at every position of texts up to three blocks long. */
+	for (size_t len = 0; len <= 192; len++) {
+		for (unsigned c = 0; c < 256; c += 3) {
+			memset(text, 'q', len);
+			for (size_t i = c % 7; i < len; i += 7)
+				text[i] = (char)(c + i);
+			same_prescan(def, sse, text, len, "en");
+		}
+	}
+	struct post *ps;
+	size_t n = load_posts(&ps);
+	for (size_t i = 0; i < n; i++) {
+		same_prescan(def, sse, ps[i].text, ps[i].len, ps[i].lang);
+		for (size_t cut = 0; cut < ps[i].len; cut += 1 + cut / 32)
+			same_prescan(def, sse, ps[i].text, cut, "");
+	}
+	free(ps);
+	/* The scan cap: a text longer than TOKENIZE_SCAN_BYTES. */
+	char *big = malloc(TOKENIZE_SCAN_BYTES + 100);
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i < TOKENIZE_SCAN_BYTES + 100; i++)
+		big[i] = "Ab \xC3\xA9z,9"[i % 9];
+	same_prescan(def, sse, big, TOKENIZE_SCAN_BYTES + 100, "fr");
+	same_prescan(def, sse, big, TOKENIZE_SCAN_BYTES - 1, "fr");
+	free(big);
+	tokenizer_free(sse);
+	tokenizer_free(def);
+}
+END_TEST
+
 START_TEST(test_tokenize_without_stopwords)
 {
 	struct tokenizer *t2 = tokenizer_new(NULL);
@@ -1494,6 +1629,8 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_stopwords_load_missing_dir_fails);
 	tcase_add_test(tc, test_stopwords_shipped_lists_cover_required_languages);
 	tcase_add_test(tc, test_tokenize_without_stopwords);
+	tcase_add_test(tc, test_tokenize_isa_variants_agree);
+	tcase_add_test(tc, test_tokenize_dot_between_words_and_latin_letters);
 	tcase_add_test(tc, test_tokenize_shortcuts_match_reference_on_generated_text);
 	tcase_add_test(tc, test_tokenize_shortcuts_match_reference_on_real_posts);
 	tcase_add_test(tc, test_tokenize_hashtags_between_words);
