@@ -26,8 +26,12 @@
  * the comments say where that shapes the code.
  *
  * Instruction sets: x86-64 uses SSE2, and vader_load() picks an AVX2 build of
- * the split and probe loops when the CPU has AVX2 and BMI (the environment
- * variable TRENDD_VADER_ISA=sse2 keeps the SSE2 one, so that tests cover both).
+ * the split and probe loops when the CPU has AVX2 and BMI, and an AVX-512 one
+ * when it also has AVX-512 F, BW, VL, VBMI2 and CD: one register per 64-byte
+ * block, the tokens of a block split 8 at a time in vector lanes, a lookup loop
+ * without a length test (see block_tokens_avx512() and lookup_avx512()). The
+ * environment variable TRENDD_VADER_ISA=avx2 or =sse2 caps the choice at that
+ * variant, so that the tests run every one of them on any machine that has it.
  * Built with VADER_NO_SIMD defined (or for another architecture), portable code
  * computes the same masks byte by byte; the unit tests build that variant too.
  *
@@ -59,6 +63,9 @@
 #define VADER_AVX2 1
 #include <cpuid.h>
 #include <immintrin.h>
+#if !defined(VADER_NO_AVX512)
+#define VADER_AVX512 1
+#endif
 #endif
 #endif
 
@@ -242,10 +249,14 @@ struct vader_scratch {
 	uint64_t tok_mem[3 + LIMIT_SENTIMENT_TOKENS + 2];
 	uint64_t *tok;                    /* tok_mem + 3: packed info of each token, with
 					   * 3 zero entries before and 2 after the text's */
-	uint32_t key[LIMIT_SENTIMENT_TOKENS];   /* where each key lies: offset << 8 | length,
-						 * length 0 for the byte path */
+	uint32_t key[LIMIT_SENTIMENT_TOKENS + 8]; /* where each key lies: offset << 8 |
+						 * length, length 0 for the byte path;
+						 * 8 more, for whole 8-entry stores */
 	uint32_t raw_len[LIMIT_SENTIMENT_TOKENS]; /* token length, for the byte path */
 	uint64_t hash[LIMIT_SENTIMENT_TOKENS];  /* word_hash() of each short key */
+	uint32_t special[LIMIT_SENTIMENT_TOKENS + 8]; /* AVX-512 split: the tokens with
+						 * no short key (byte path, long keys);
+						 * 8 more, for whole 8-entry stores */
 	_Alignas(16) unsigned char keys[LIMIT_SENTIMENT_TOKENS][16]; /* each short key,
 						 * zero-padded (key_hash16()) */
 	uint16_t lex[LIMIT_SENTIMENT_TOKENS];   /* indexes of the lexicon tokens */
@@ -763,7 +774,8 @@ static inline uint64_t key_hash16(uint64_t seed, const unsigned char *p, size_t 
 #endif
 
 /*
- * The info of the k-byte key with hash h (1 <= k <= 16, no NUL byte), or 0; key
+ * The info of the k-byte key with hash h (1 <= k <= 16, no NUL byte; k 0 when the
+ * caller does not know it, see below), or 0; key
  * is the key zero-padded to 16 bytes, 16-byte aligned (from key_hash16()). This
  * is the lookup of nearly every token: the group's tags are compared at once and
  * the entry of the first matching tag is compared; only when that fails while a
@@ -819,6 +831,12 @@ short_probe(const struct word_table *t, struct probe_table q, uint64_t h, const 
 	if (__builtin_expect(!match & ((cand & (cand - 1)) != 0), 0)) {
 		uint64_t w[3] = { 0, 0, 0 };
 		memcpy(w, key, 16);
+		/* k 0: not known to the caller; a short key has no NUL byte, so
+		 * its length is where its zero padding begins */
+		if (!k) {
+			const unsigned char *z = memchr(key, 0, 16);
+			k = z ? (size_t)(z - key) : 16;
+		}
 		return table_find(t, h, w, k);
 	}
 	return e->info & (0 - match);
@@ -1821,6 +1839,232 @@ block_scan_avx2(const unsigned char *p, unsigned char *lc, struct block_masks *m
 }
 #endif
 
+#ifdef VADER_AVX512
+#define VADER_AVX512_TARGET __attribute__((target( \
+	"avx512f,avx512bw,avx512vl,avx512vbmi2,avx512cd,avx2,bmi,bmi2,lzcnt,popcnt")))
+
+/*
+ * The scan of one block with AVX-512BW: the 64 bytes are one register and every
+ * compare writes its 64-bit mask directly (no movemask, no joining of halves).
+ * A range test is a subtract and one unsigned compare; the lowercased copy is a
+ * masked add of 0x20 under the capitals' mask. Each constant is one byte of a
+ * 16-byte table, broadcast from memory (one instruction) and read through an
+ * empty asm statement: from immediates the compiler rebuilds most of them for
+ * every block (a move and a broadcast each), and 64-byte copies read as memory
+ * operands (as the AVX2 scan reads 32-byte ones) take 14 cache lines, which in
+ * the full pipeline (tokenizer, scorer, window) cost more than the broadcasts:
+ * about 30 ns a post, measured.
+ *
+ * A block of fewer than 64 bytes (rem < 64, the last one of a text) is loaded
+ * with a mask of its rem bytes: the processor does not read the masked-off bytes
+ * (no fault, no access past the text), and they come in as zeros. A zero byte is
+ * in no mask but "rare", and the caller marks every byte from rem on as
+ * whitespace, which no token covers, so the masks are those that the other
+ * variants get by shifting the scan of the text's last 64 bytes. lc[rem..64)
+ * gets zeros, inside the copy's padding (VADER_LC_PAD).
+ */
+enum {
+	Z_A, Z_LA, Z_0, Z_PRINT, Z_WS1, Z_WS2, Z_26, Z_10, Z_94, Z_5, Z_APOS, Z_BANG, Z_QUES,
+	Z_CASE, Z_COUNT
+};
+/* in range [lo, hi]: (x - lo) mod 256 < hi - lo + 1, unsigned */
+static const unsigned char avx512_k[16] __attribute__((aligned(16))) = {
+	[Z_A] = 'A', [Z_LA] = 'a', [Z_0] = '0', [Z_PRINT] = 0x21, [Z_WS1] = 0x09,
+	[Z_WS2] = 0x1C, [Z_26] = 26, [Z_10] = 10, [Z_94] = 94, [Z_5] = 5, [Z_APOS] = '\'',
+	[Z_BANG] = '!', [Z_QUES] = '?', [Z_CASE] = 0x20,
+};
+
+static inline VADER_AVX512_TARGET __m512i z_get(const unsigned char *k, unsigned i)
+{
+	return _mm512_set1_epi8((char)k[i]);
+}
+
+/* Byte lanes of x within [lo, hi] given as constants lo and hi - lo + 1. */
+static inline VADER_AVX512_TARGET __mmask64 z_in_range(const unsigned char *k, __m512i x,
+						       unsigned lo, unsigned n)
+{
+	return _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, z_get(k, lo)), z_get(k, n));
+}
+
+static inline __attribute__((always_inline)) VADER_AVX512_TARGET void
+block_scan_avx512_n(const unsigned char *p, unsigned char *lc, struct block_masks *m,
+		    size_t rem)
+{
+	const unsigned char *k = avx512_k;
+	__m512i x;
+	__mmask64 up, lo, digit;
+
+	__asm__("" : "+r"(k));
+	x = rem >= 64 ? _mm512_loadu_si512((const void *)p) :
+	    _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, (unsigned)rem), (const void *)p);
+	up = z_in_range(k, x, Z_A, Z_26);
+	lo = z_in_range(k, x, Z_LA, Z_26);
+	digit = z_in_range(k, x, Z_0, Z_10);
+	_mm512_storeu_si512((void *)lc, _mm512_mask_add_epi8(x, up, x, z_get(k, Z_CASE)));
+	/* whitespace: 0x09-0x0D and 0x1C-0x20 */
+	m->ws = z_in_range(k, x, Z_WS1, Z_5) | z_in_range(k, x, Z_WS2, Z_5);
+	m->punct = z_in_range(k, x, Z_PRINT, Z_94) & ~(up | lo | digit);
+	m->upper = up;
+	m->lower = lo;
+	/* >= 0x80 and NUL: at most 0 as signed bytes */
+	m->rare = _mm512_cmple_epi8_mask(x, _mm512_setzero_si512()) |
+		  _mm512_cmpeq_epi8_mask(x, z_get(k, Z_APOS));
+	m->bang = _mm512_cmpeq_epi8_mask(x, z_get(k, Z_BANG));
+	m->ques = _mm512_cmpeq_epi8_mask(x, z_get(k, Z_QUES));
+}
+
+static inline __attribute__((always_inline)) VADER_AVX512_TARGET void
+block_scan_avx512(const unsigned char *p, unsigned char *lc, struct block_masks *m)
+{
+	block_scan_avx512_n(p, lc, m, 64);
+}
+
+/* The rare second-candidate lookup, out of line: inlined, its registers would
+ * push the lookup loop's values to the stack. */
+static __attribute__((noinline)) uint64_t probe_others(const struct word_table *t,
+						       struct probe_table q, uint64_t h,
+						       const unsigned char *key)
+{
+	return short_probe(t, q, h, key, 0);
+}
+
+/*
+ * short_probe() for the AVX-512 lookup loop, in fewer instructions (more
+ * iterations, whose loads wait on misses, then fit in the processor's window):
+ * the compares write mask registers, the slot of the first matching tag or 0
+ * is a conditional move (written in asm because compilers make a branch of
+ * it, see short_probe()), and the key's length is not needed (k 0 there).
+ */
+static inline __attribute__((always_inline)) VADER_AVX512_TARGET uint64_t
+short_probe_avx512(const struct word_table *t, struct probe_table q, uint64_t h,
+		   const unsigned char *key)
+{
+	size_t g = (size_t)(h >> q.shift) * GROUP_SLOTS;
+	unsigned cand = _mm_cmpeq_epi8_mask(_mm_load_si128((const __m128i *)(const void *)
+							   (q.tags + g)),
+					    _mm_set1_epi8((char)word_tag(h)));
+	size_t slot = g + (size_t)_tzcnt_u64(cand), zero = 0;
+	const struct word_entry *e;
+	unsigned ne;
+
+	__asm__("test %[c], %[c]\n\tcmovz %[z], %[s]"
+		: [s] "+r"(slot) : [c] "r"(cand), [z] "r"(zero) : "cc");
+	e = &q.entries[slot];
+	ne = _mm_cmpneq_epi8_mask(_mm_load_si128((const __m128i *)(const void *)key),
+				  _mm_load_si128((const __m128i *)(const void *)e->key));
+	if (__builtin_expect((ne != 0) & ((cand & (cand - 1)) != 0), 0))
+		return probe_others(t, q, h, key);
+	return e->info & (0 - (uint64_t)(ne == 0));
+}
+
+/* 0, 1, ..., 63: compressed by a mask, the positions of its bits in order. */
+static const unsigned char avx512_iota[64] __attribute__((aligned(64))) = {
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+	22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+	43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+};
+
+/* key_hash16() with a masked load: k bytes at p (any k; the hash only means
+ * something for 1 <= k <= 16), zero-padded; p[0..16) readable. */
+static inline __attribute__((always_inline)) VADER_AVX512_TARGET uint64_t
+key_hash16_avx512(uint64_t seed, const unsigned char *p, unsigned k, unsigned char *out)
+{
+	__m128i key = _mm_maskz_loadu_epi8((__mmask16)_bzhi_u32(0xFFFF, k), (const void *)p);
+
+	uint64_t a = (uint64_t)_mm_cvtsi128_si64(key) ^ seed;
+	uint64_t b = (uint64_t)_mm_extract_epi64(key, 1) + seed, lo, hi;
+
+	_mm_store_si128((__m128i *)(void *)out, key);
+	/* word_hash() = hash_mix(a, b), the product's halves from MULX in asm:
+	 * written with a 128-bit integer (or the _mulx_u64() intrinsic), the
+	 * compiler stores both halves to the stack and loads one back here */
+	__asm__("mulx %[b], %[lo], %[hi]" : [lo] "=r"(lo), [hi] "=r"(hi) : "d"(a), [b] "r"(b));
+	return lo ^ hi;
+}
+
+/*
+ * The tokens that start and end in the block at base, 8 at a time in the lanes of
+ * vector registers instead of one after the other: what the scalar loop of
+ * tokenize_blocks() does per token (pair the k-th start with the k-th end, the
+ * caps and rare bits at the end, key_span()) is the same arithmetic per lane.
+ * Compressing 0..63 by the starts and by the ends (VBMI2) gives their positions
+ * in order, so no lane waits for the bit scans of the tokens before it. The
+ * strip counts are lzcnt (AVX512CD): the count of trailing zeros of w is 63
+ * minus the leading zeros of its lowest set bit (w & -w; w is not 0, see
+ * key_span()), and every len is 1..63 here, so 64 - len is key_span()'s shift.
+ *
+ * Writes key[], raw_len[] (tokens for the byte path) and tok[] of tokens n ..
+ * n + cnt - 1, where cnt is the number of tokens that end here (the smaller of
+ * the counts of starts and ends; a start left over is the last one, and its
+ * token goes on into the next block: *open_at gets its offset). key[] is
+ * written 8 entries at a time without a mask (see struct vader_scratch), so
+ * that the hash loop below reads it from a plain store. Then each key is hashed
+ * (also the byte path's and long ones, without a branch: their hashes are never
+ * read, and the masked load reads no byte past the 16 that every key read may
+ * take, see VADER_LC_PAD).
+ */
+static inline __attribute__((always_inline)) VADER_AVX512_TARGET size_t
+block_tokens_avx512(struct vader_scratch *s, uint64_t *tok, size_t n, uint64_t starts,
+		    uint64_t ends, uint64_t np_end, uint64_t caps_end, uint64_t rare_end,
+		    size_t base, uint64_t seed, size_t *n_special, size_t *open_at)
+{
+	_Alignas(64) unsigned char sb[64], eb[64];
+	const __m512i iota = _mm512_load_si512((const void *)avx512_iota);
+	const __m512i one = _mm512_set1_epi64(1);
+	const __m512i npv = _mm512_set1_epi64((long long)np_end);
+	const __m512i capsv = _mm512_set1_epi64((long long)caps_end);
+	const __m512i rarev = _mm512_set1_epi64((long long)rare_end);
+	const __m512i basev = _mm512_set1_epi64((long long)base);
+	const __m256i iota32 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	size_t cs = (size_t)_mm_popcnt_u64(starts), ce = (size_t)_mm_popcnt_u64(ends);
+	size_t cnt = cs < ce ? cs : ce;
+
+	if (cs > cnt)
+		*open_at = base + 63 - (size_t)_lzcnt_u64(starts);
+	_mm512_store_si512((void *)sb, _mm512_maskz_compress_epi8(starts, iota));
+	_mm512_store_si512((void *)eb, _mm512_maskz_compress_epi8(ends, iota));
+	for (size_t j = 0; j < cnt; j += 8) {
+		__mmask8 lanes = (__mmask8)_bzhi_u32(0xFF, (unsigned)(cnt - j));
+		__m512i so = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(sb + j)));
+		__m512i e = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(eb + j)));
+		__m512i len = _mm512_sub_epi64(e, so);
+		__m512i w = _mm512_srlv_epi64(npv, so);
+		__m512i low = _mm512_and_si512(w, _mm512_sub_epi64(_mm512_setzero_si512(), w));
+		__m512i first = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(low));
+		__m512i trail = _mm512_lzcnt_epi64(_mm512_or_si512(
+			_mm512_sllv_epi64(w, _mm512_sub_epi64(_mm512_set1_epi64(64), len)), one));
+		__m512i klen = _mm512_sub_epi64(_mm512_sub_epi64(len, trail), first);
+		__mmask8 strip = _mm512_cmpgt_epi64_mask(klen, _mm512_set1_epi64(2));
+		__mmask8 rare = _mm512_test_epi64_mask(_mm512_srlv_epi64(rarev, e), one);
+		__mmask8 caps = _mm512_test_epi64_mask(_mm512_srlv_epi64(capsv, e), one);
+		__m512i span = _mm512_mask_blend_epi64(
+			strip, len, _mm512_or_si512(_mm512_slli_epi64(first, 8), klen));
+
+		/* the byte path's tokens: offset and length 0, as in the scalar loop */
+		span = _mm512_maskz_mov_epi64((__mmask8)~rare, span);
+		span = _mm512_add_epi64(span, _mm512_slli_epi64(_mm512_add_epi64(so, basev), 8));
+		/* the tokens without a short key: length 0 or above 16 */
+		__mmask8 sp = lanes & (rare | _mm512_cmpgt_epu64_mask(
+			_mm512_and_si512(span, _mm512_set1_epi64(0xFF)), _mm512_set1_epi64(16)));
+		_mm256_storeu_si256((__m256i *)(void *)(s->special + *n_special),
+				    _mm256_maskz_compress_epi32(sp, _mm256_add_epi32(
+					    _mm256_set1_epi32((int)(n + j)), iota32)));
+		*n_special += (size_t)_mm_popcnt_u32(sp);
+		_mm256_storeu_si256((__m256i *)(void *)(s->key + n + j),
+				    _mm512_cvtepi64_epi32(span));
+		_mm512_mask_cvtepi64_storeu_epi32(s->raw_len + n + j, lanes & rare, len);
+		_mm512_mask_storeu_epi64(tok + n + j, lanes,
+					 _mm512_maskz_mov_epi64(caps, _mm512_set1_epi64(TI_UPPER)));
+	}
+	for (size_t j = 0; j < cnt; j++) {
+		uint32_t span = s->key[n + j];
+		s->hash[n + j] = key_hash16_avx512(seed, s->lc + (span >> 8), span & 0xFF,
+						   s->keys[n + j]);
+	}
+	return cnt;
+}
+#endif
+
 /* Looks up an ASCII key of 17..64 bytes (no NUL) read from the lowercased text. */
 static __attribute__((noinline)) uint64_t token_long_key(const struct vader *v,
 							  const unsigned char *lc, size_t klen)
@@ -1877,6 +2121,66 @@ static inline __attribute__((always_inline)) uint32_t key_span(uint64_t np_first
 	return klen > 2 ? (uint32_t)first << 8 | (uint32_t)klen : (uint32_t)len;
 }
 
+#ifdef VADER_AVX512
+/*
+ * The lookup loop of the AVX-512 split, in a function of its own so that its
+ * values stay in registers. The split listed the tokens without a short key
+ * (byte path, long keys), so the loop need not test every token's key length:
+ * those are looked up first, their info goes to tok[] (which the loop ORs in
+ * anyway), and their key in keys[] is made all zeros, which the probe finds
+ * nowhere: an occupied slot holds a key of 1-16 bytes without NUL, which is not
+ * all zeros, and an empty slot (all zeros) has info 0. Their hash is whatever
+ * the split wrote (any group will do).
+ */
+static __attribute__((noinline)) VADER_AVX512_TARGET void
+lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
+	      size_t n_special, struct tok_stats *st)
+{
+	const struct word_table *words = &v->short_words;
+	const struct probe_table q = { words->tags, words->entries, words->shift };
+	uint64_t *tok = s->tok_mem + 3, all = ~0ull, any = 0;
+	size_t n_lex = 0;
+
+	for (size_t i = 0; i < n_special; i++) {
+		size_t k = s->special[i];
+		uint32_t x = s->key[k];
+		size_t kl = x & 0xFF, at = x >> 8;
+		memset(s->keys[k], 0, sizeof s->keys[k]);
+		tok[k] |= kl == 0 ? token_classify_slow(v, p + at, s->raw_len[k]) :
+				    token_long_key(v, s->lc + at, kl);
+	}
+	for (size_t k = 0; k < n; k++) {
+		uint64_t info = short_probe_avx512(words, q, s->hash[k], s->keys[k]) | tok[k];
+		tok[k] = info;
+		s->lex[n_lex] = (uint16_t)k;
+		n_lex += info & TI_LEX;
+		all &= info;
+		any |= info;
+	}
+	st->n = n;
+	st->n_lex = n_lex;
+	st->any = any;
+	st->all = all;
+}
+#endif
+
+/*
+ * The AVX-512 variant's parts of tokenize_blocks(): the scan of a last block of
+ * fewer than 64 bytes (a masked load), the split of the tokens inside a block and
+ * the lookup loop. The other variants pass NULL: tokenize_blocks() is inlined
+ * into each variant, so the tests of these pointers are constants and fold away.
+ */
+typedef void (*block_scan_n_fn)(const unsigned char *p, unsigned char *lc, struct block_masks *m,
+				size_t rem);
+typedef size_t (*block_tokens_fn)(struct vader_scratch *s, uint64_t *tok, size_t n,
+				  uint64_t starts, uint64_t ends, uint64_t np_end,
+				  uint64_t caps_end, uint64_t rare_end, size_t base, uint64_t seed,
+				  size_t *n_special, size_t *open_at);
+
+typedef void (*block_lookup_fn)(const struct vader *v, struct vader_scratch *s,
+				const unsigned char *p, size_t n, size_t n_special,
+				struct tok_stats *st);
+
 /*
  * Splits p[0..len) on whitespace into at most LIMIT_SENTIMENT_TOKENS tokens and
  * stores the info of each in s->tok; st gets the counts of the text.
@@ -1898,7 +2202,8 @@ static inline __attribute__((always_inline)) uint32_t key_span(uint64_t np_first
  */
 static inline __attribute__((always_inline)) void
 tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned char *p,
-		size_t len, struct tok_stats *st, block_scan_fn scan)
+		size_t len, struct tok_stats *st, block_scan_fn scan, block_scan_n_fn scan_n,
+		block_tokens_fn tokens, block_lookup_fn lookup)
 {
 	const struct word_table *words = &v->short_words;
 	/* the table's fields as values, read once (see short_probe()) */
@@ -1911,7 +2216,7 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 	uint64_t np_prev = 0, any = 0, all = ~0ull;
 	uint64_t c_ws = 1;      /* the byte before the text counts as whitespace */
 	uint64_t c_up = 0, c_lo = 0, c_rare = 0;
-	size_t n = 0, start = 0, base, n_bang = 0, n_ques = 0, n_lex = 0;
+	size_t n = 0, start = 0, base, n_bang = 0, n_ques = 0, n_lex = 0, n_special = 0;
 	int open = 0;           /* a token started and has not ended yet */
 
 	for (base = 0; base < len; base += 64) {
@@ -1921,6 +2226,8 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 
 		if (rem >= 64) {
 			scan(p + base, s->lc + base, &m);
+		} else if (scan_n) {
+			scan_n(p + base, s->lc + base, &m, rem);  /* a masked load */
 		} else if (len >= 64) {
 			unsigned sh = (unsigned)(64 - rem);
 			scan(p + len - 64, s->lc + len - 64, &m);
@@ -1970,6 +2277,8 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				key[n] = (uint32_t)start << 8;
 				s->raw_len[n] = (uint32_t)tl;
 				tok[n] = 0;
+				if (tokens)
+					s->special[n_special++] = (uint32_t)n;
 			} else {
 				/* o in [0, 63]: the token starts in the previous block; the
 				 * two-step left shift is 0 for o == 0 (no shift by 64) */
@@ -1985,6 +2294,8 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				if (kl <= 16)
 					hash[n] = key_hash16(seed, lc + (span >> 8), kl,
 							     s->keys[n]);
+				else if (tokens)
+					s->special[n_special++] = (uint32_t)n;
 				tok[n] = (caps_end >> e & 1) << TI_UPPER_SHIFT;
 			}
 			if (++n == LIMIT_SENTIMENT_TOKENS) {
@@ -2023,6 +2334,16 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 		 * the key is hashed. The ctz results go through unsigned so that they
 		 * are not sign-extended. */
 		caps_end &= ~rare_end;
+		if (tokens) {
+			size_t at = SIZE_MAX;
+			n += tokens(s, tok, n, starts, ends, np_end, caps_end, rare_end, base, seed,
+				    &n_special, &at);
+			if (at != SIZE_MAX) {
+				open = 1;
+				start = at;
+			}
+			starts = 0;
+		}
 		while (starts) {
 			size_t so = (unsigned)__builtin_ctzll(starts), e;
 			starts &= starts - 1;
@@ -2057,9 +2378,17 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 	if (open) {
 		key[n] = (uint32_t)start << 8;
 		s->raw_len[n] = (uint32_t)(len - start);
+		if (tokens)
+			s->special[n_special++] = (uint32_t)n;
 		tok[n++] = 0;
 	}
 lookup:
+	st->n_bang = n_bang;
+	st->n_ques = n_ques;
+	if (tokens) {
+		lookup(v, s, p, n, n_special, st);
+		return;
+	}
 	for (size_t k = 0; k < n; k++) {
 		uint32_t x = key[k];
 		size_t kl = x & 0xFF, at = x >> 8;
@@ -2082,17 +2411,15 @@ lookup:
 	st->n_lex = n_lex;
 	st->any = any;
 	st->all = all;
-	st->n_bang = n_bang;
-	st->n_ques = n_ques;
 }
 
 static void tokenize_default(const struct vader *v, struct vader_scratch *s,
 			     const unsigned char *p, size_t len, struct tok_stats *st)
 {
 #ifdef VADER_SSE2
-	tokenize_blocks(v, s, p, len, st, block_scan_sse2);
+	tokenize_blocks(v, s, p, len, st, block_scan_sse2, NULL, NULL, NULL);
 #else
-	tokenize_blocks(v, s, p, len, st, block_scan_portable);
+	tokenize_blocks(v, s, p, len, st, block_scan_portable, NULL, NULL, NULL);
 #endif
 }
 
@@ -2102,7 +2429,18 @@ static VADER_AVX2_TARGET void tokenize_avx2(const struct vader *v, struct vader_
 					    const unsigned char *p, size_t len,
 					    struct tok_stats *st)
 {
-	tokenize_blocks(v, s, p, len, st, block_scan_avx2);
+	tokenize_blocks(v, s, p, len, st, block_scan_avx2, NULL, NULL, NULL);
+}
+#endif
+
+#ifdef VADER_AVX512
+/* The same loops built for AVX-512BW (the probe's compares also write mask registers). */
+static VADER_AVX512_TARGET void tokenize_avx512(const struct vader *v, struct vader_scratch *s,
+						const unsigned char *p, size_t len,
+						struct tok_stats *st)
+{
+	tokenize_blocks(v, s, p, len, st, block_scan_avx512, block_scan_avx512_n,
+			block_tokens_avx512, lookup_avx512);
 }
 #endif
 
@@ -2387,10 +2725,20 @@ int vader_load(struct vader **out, const char *data_dir, char *err, size_t errle
 		/* LZCNT: CPUID 0x80000001, ECX bit 5 (__builtin_cpu_supports does not
 		 * know it everywhere) */
 		int lzcnt = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5));
-		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
-		    __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt") && lzcnt &&
-		    !(isa && !strcmp(isa, "sse2")))
+		int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+			   __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt") &&
+			   lzcnt;
+		if (avx2 && !(isa && !strcmp(isa, "sse2")))
 			v->tokenize = tokenize_avx2;
+#ifdef VADER_AVX512
+		/* __builtin_cpu_supports() also checks that the OS saves the AVX-512
+		 * registers (XCR0) */
+		if (avx2 && __builtin_cpu_supports("avx512f") &&
+		    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+		    __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("avx512cd") &&
+		    !(isa && (!strcmp(isa, "sse2") || !strcmp(isa, "avx2"))))
+			v->tokenize = tokenize_avx512;
+#endif
 	}
 #endif
 	free(v->entries);

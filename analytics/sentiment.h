@@ -15,8 +15,9 @@
  * same prefix. A post text (at most LIMIT_POST_TEXT_BYTES) reaches the byte cap
  * before the token cap only if its tokens average more than 64 bytes.
  *
- * On x86-64, vader_load() picks AVX2 code when the CPU has it, else SSE2; the
- * environment variable TRENDD_VADER_ISA=sse2 keeps SSE2 (the tests compare both).
+ * On x86-64, vader_load() picks AVX-512 code when the CPU has it (F, BW, VL,
+ * VBMI2, CD), else AVX2, else SSE2; the environment variable TRENDD_VADER_ISA=avx2
+ * or =sse2 caps the choice at that variant (the tests compare all of them).
  * Every variant gives the same scores, bit for bit.
  */
 #ifndef TRENDD_SENTIMENT_H

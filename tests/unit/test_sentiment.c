@@ -3,7 +3,7 @@
  * outputs (vader_cases.tsv), against trendd's own probe sentences scored by an
  * independent model of the rules (trendd_cases.tsv), hand-computed examples, the
  * token and byte caps, hostile input and data-file errors; and the fast paths:
- * the SIMD builds (AVX2 and SSE2) against the portable one, tokens across 64-byte
+ * the SIMD builds (AVX-512, AVX2 and SSE2) against the portable one, tokens across 64-byte
  * blocks, texts read in place, long and odd keys, a large lexicon.
  */
 #include <errno.h>
@@ -22,7 +22,7 @@
 /*
  * A second build of the scorer inside this file, without SIMD (VADER_NO_SIMD),
  * renamed so that it lives next to the SIMD build linked in: the tests below
- * compare the portable code with the AVX2 and SSE2 code on the same texts.
+ * compare the portable code with the AVX-512, AVX2 and SSE2 code on the same texts.
  */
 #define VADER_NO_SIMD 1
 #define vader portable_vader
@@ -754,9 +754,13 @@ static void show_text(const char *t, size_t len)
 	fputc('\n', stderr);
 }
 
+/*
+ * fast is what vader_load() picks (AVX-512 on a CPU that has it), avx2 and
+ * sse2 are forced with TRENDD_VADER_ISA, so that every variant runs here.
+ */
 START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 {
-	struct vader *fast = load_vader(), *sse2;
+	struct vader *fast = load_vader(), *sse2, *avx2;
 	struct portable_vader *port = NULL;
 	struct vader_scratch *s = vader_scratch_new();
 	struct portable_vader_scratch *ps = portable_vader_scratch_new();
@@ -767,6 +771,8 @@ START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_int_eq(setenv("TRENDD_VADER_ISA", "sse2", 1), 0);
 	sse2 = load_vader();
+	ck_assert_int_eq(setenv("TRENDD_VADER_ISA", "avx2", 1), 0);
+	avx2 = load_vader();
 	unsetenv("TRENDD_VADER_ISA");
 	ck_assert_msg(portable_vader_load(&port, TRENDD_TEST_DATA_DIR, err, sizeof err) == 0,
 		      "%s", err);
@@ -774,11 +780,13 @@ START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 		size_t n;
 		struct vcase *cases = read_cases(files[f], f, &n);
 		for (size_t i = 0; i < n; i++) {
-			struct sentiment a, b, c;
+			struct sentiment a, b, c, d;
 			score_exact(fast, s, cases[i].text, cases[i].len, &a);
 			score_exact(sse2, s, cases[i].text, cases[i].len, &b);
 			portable_vader_score(port, ps, cases[i].text, cases[i].len, &c);
-			if (memcmp(&a, &b, sizeof a) || memcmp(&a, &c, sizeof a)) {
+			score_exact(avx2, s, cases[i].text, cases[i].len, &d);
+			if (memcmp(&a, &b, sizeof a) || memcmp(&a, &c, sizeof a) ||
+			    memcmp(&a, &d, sizeof a)) {
 				if (bad++ < 5)
 					show_text(cases[i].text, cases[i].len);
 			}
@@ -788,11 +796,13 @@ START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 	}
 	for (int i = 0; i < 20000; i++) {
 		size_t len = gen_text(buf, 65536);
-		struct sentiment a, b, c;
+		struct sentiment a, b, c, d;
 		score_exact(fast, s, buf, len, &a);
 		score_exact(sse2, s, buf, len, &b);
 		portable_vader_score(port, ps, buf, len, &c);
-		if (memcmp(&a, &b, sizeof a) || memcmp(&a, &c, sizeof a)) {
+		score_exact(avx2, s, buf, len, &d);
+		if (memcmp(&a, &b, sizeof a) || memcmp(&a, &c, sizeof a) ||
+		    memcmp(&a, &d, sizeof a)) {
 			if (bad++ < 5)
 				show_text(buf, len);
 		}
@@ -804,6 +814,7 @@ START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 	portable_vader_scratch_free(ps);
 	portable_vader_free(port);
 	vader_scratch_free(s);
+	vader_free(avx2);
 	vader_free(sse2);
 	vader_free(fast);
 }
@@ -875,6 +886,54 @@ START_TEST(test_sentiment_reads_each_length_in_place_like_a_padded_copy)
 	}
 	vader_scratch_free(s);
 	vader_free(v);
+}
+END_TEST
+
+/*
+ * Every instruction-set variant, on every prefix length of a text whose bytes
+ * hit every mask (so the last, partial block ends at every offset and inside
+ * every kind of token), scores like the portable build, reading from an
+ * exact-size copy (ASan: no byte past the text is read).
+ */
+START_TEST(test_sentiment_every_isa_variant_scores_every_prefix_like_portable)
+{
+	static const char *const isas[] = { NULL, "avx2", "sse2" };
+	static const char unit[] = "Great day, GOOD food!! not bad \xc3\xa9t\xc3\xa9 :) isn't "
+				   "\"ok.\" NO\tway\x1c BAD??? \x00x 'so' kind of ~nice~ 9 ";
+	struct portable_vader *port = NULL;
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	struct vader_scratch *s = vader_scratch_new();
+	char err[512] = "", text[300];
+	size_t o = 0, differ = 0;
+
+	ck_assert_msg(portable_vader_load(&port, TRENDD_TEST_DATA_DIR, err, sizeof err) == 0,
+		      "%s", err);
+	while (o < sizeof text) {
+		size_t k = sizeof unit - 1 < sizeof text - o ? sizeof unit - 1 : sizeof text - o;
+		memcpy(text + o, unit, k);
+		o += k;
+	}
+	for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+		struct vader *v;
+		if (isas[i])
+			ck_assert_int_eq(setenv("TRENDD_VADER_ISA", isas[i], 1), 0);
+		v = load_vader();
+		unsetenv("TRENDD_VADER_ISA");
+		for (size_t len = 0; len <= sizeof text; len++) {
+			struct sentiment a, b;
+			score_exact(v, s, text, len, &a);
+			portable_vader_score(port, ps, text, len, &b);
+			ck_assert_msg(!memcmp(&a, &b, sizeof a), "%s, length %zu",
+				      isas[i] ? isas[i] : "default", len);
+			differ += len && memcmp(&a, &(struct sentiment){ 0, 0, 1, 0 }, sizeof a);
+		}
+		vader_free(v);
+	}
+	/* the prefixes are not all neutral: the comparison saw real scores */
+	ck_assert_uint_gt(differ, 600);
+	vader_scratch_free(s);
+	portable_vader_scratch_free(ps);
+	portable_vader_free(port);
 }
 END_TEST
 
@@ -1472,6 +1531,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_sentiment_simd_and_portable_builds_agree_bit_for_bit);
 	tcase_add_test(tc, test_sentiment_same_score_at_every_offset_across_blocks);
 	tcase_add_test(tc, test_sentiment_reads_each_length_in_place_like_a_padded_copy);
+	tcase_add_test(tc, test_sentiment_every_isa_variant_scores_every_prefix_like_portable);
 	tcase_add_test(tc, test_sentiment_keys_inside_long_tokens_and_long_keys);
 	tcase_add_test(tc, test_sentiment_text_without_lexicon_words_is_exactly_neutral);
 	tcase_add_test(tc, test_sentiment_keys_with_nul_and_up_to_24_bytes_from_data);
