@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
+
 /*
  * Forms of a struct hll_set, told apart by cap:
  *  - inline (cap 0): u.inl[0..n) are the distinct hashes, no heap memory;
@@ -235,6 +237,33 @@ void hll_set_clear(struct hll_set *s)
 
 /* ---- groups ----------------------------------------------------------- */
 
+/*
+ * A group's register table: HLL_REGISTERS rows of stride bytes, 1-2 MiB for
+ * a busy minute, made anew each time the table widens: from core/bigmem.h,
+ * on huge pages, where filling a new 2 MiB table costs one page fault
+ * instead of 512.
+ */
+static inline size_t table_bytes(uint32_t stride) { return (size_t)HLL_REGISTERS * stride; }
+
+/* A zeroed table of stride columns, or NULL. Freed with table_free(reg, stride). */
+static uint8_t *table_alloc(uint32_t stride) { return bigmem_alloc(table_bytes(stride), true); }
+
+static void table_free(uint8_t *reg, uint32_t stride) { bigmem_free(reg, table_bytes(stride)); }
+
+int hll_group_alloc(struct hll_group *g, uint32_t ncols, uint32_t stride)
+{
+	if (ncols > stride || !stride)
+		return -EINVAL;
+	uint8_t *reg = table_alloc(stride);
+	if (!reg)
+		return -ENOMEM;
+	hll_group_free(g);
+	g->reg = reg;
+	g->ncols = ncols;
+	g->stride = stride;
+	return 0;
+}
+
 static inline void column_insert(struct hll_group *g, uint32_t col, uint32_t v)
 {
 	uint32_t x = hll_reg_hash(v);
@@ -249,12 +278,12 @@ static int group_take_column(struct hll_group *g, uint32_t *col)
 {
 	if (g->ncols == g->stride) {
 		uint32_t stride = g->stride ? g->stride * 2 : 16;
-		uint8_t *reg = calloc(HLL_REGISTERS, stride);
+		uint8_t *reg = table_alloc(stride);
 		if (!reg)
 			return -ENOMEM;
 		for (uint32_t r = 0; g->reg && r < HLL_REGISTERS; r++)
 			memcpy(reg + (size_t)r * stride, g->reg + (size_t)r * g->stride, g->stride);
-		free(g->reg);
+		table_free(g->reg, g->stride);
 		g->reg = reg;
 		g->stride = stride;
 	}
@@ -524,7 +553,7 @@ size_t hll_group_bytes(const struct hll_group *g) { return (size_t)HLL_REGISTERS
 
 void hll_group_free(struct hll_group *g)
 {
-	free(g->reg);
+	table_free(g->reg, g->stride);
 	memset(g, 0, sizeof *g);
 }
 

@@ -218,6 +218,12 @@ uint64_t hll_group_count(const struct hll_group *g, const struct hll_set *s);
  */
 int hll_group_detach(struct hll_group *g, struct hll_set *sets, size_t n);
 size_t hll_group_bytes(const struct hll_group *g);
+/*
+ * Gives g (its previous table freed) a zeroed table of stride columns, ncols
+ * of them in use - to fill in registers read back from elsewhere.
+ * 0, -EINVAL (ncols > stride or no stride), -ENOMEM (g unchanged).
+ */
+int hll_group_alloc(struct hll_group *g, uint32_t ncols, uint32_t stride);
 void hll_group_free(struct hll_group *g); /* members in columns must be cleared too */
 
 struct hll;

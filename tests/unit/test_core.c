@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 
+#include "core/bigmem.h"
 #include "core/clock.h"
 #include "core/post.h"
 #include "core/publish.h"
@@ -285,6 +287,90 @@ START_TEST(test_snapshot_arena_and_views)
 }
 END_TEST
 
+/* Fills p[0..n) with a pattern of seed, or checks it is there. */
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 31 + seed);
+}
+
+static bool filled(const uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (uint8_t)(i * 31 + seed))
+			return false;
+	return true;
+}
+
+static bool zeroed(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+START_TEST(test_bigmem_arrays_are_aligned_zeroed_and_keep_their_bytes)
+{
+	static const size_t sizes[] = { 0, 1, 100, 4096, BIGMEM_MIN - 1, BIGMEM_MIN,
+					(size_t)2 << 20, ((size_t)2 << 20) + 1, (size_t)5 << 20 };
+	for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+		size_t n = sizes[k];
+		uint8_t *p = bigmem_alloc(n, true);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq((uintptr_t)p % 64, 0);
+		/* mapped arrays start on a huge-page boundary */
+		ck_assert_int_eq(bigmem_is_mapped(n), n >= BIGMEM_MIN);
+		if (bigmem_is_mapped(n))
+			ck_assert_uint_eq((uintptr_t)p % ((size_t)2 << 20), 0);
+		ck_assert(zeroed(p, n));
+		fill(p, n, (unsigned)k);
+		ck_assert(filled(p, n, (unsigned)k));
+		bigmem_free(p, n);
+	}
+	bigmem_free(NULL, 0);
+	bigmem_free(NULL, (size_t)4 << 20);
+}
+END_TEST
+
+START_TEST(test_bigmem_realloc_keeps_the_prefix_across_every_kind_of_move)
+{
+	/* small to small, small to mapped, within one mapping, to a longer
+	 * mapping, and back to small */
+	static const size_t steps[] = { 2048, 700000, BIGMEM_MIN + 10, (size_t)2 << 20,
+					(size_t)3 << 20, (size_t)7 << 20, 4096, 64 };
+	size_t old = 0;
+	uint8_t *p = NULL;
+	for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+		size_t n = steps[k], keep = old < n ? old : n;
+		uint8_t *q = bigmem_realloc(p, old, n);
+		ck_assert_ptr_nonnull(q);
+		ck_assert_uint_eq((uintptr_t)q % 64, 0);
+		ck_assert_msg(filled(q, keep, 7), "step %zu: %zu -> %zu lost bytes", k, old, n);
+		/* a mapped array that still fits its 2 MiB mapping stays in place */
+		if (old >= BIGMEM_MIN && n >= BIGMEM_MIN && (old - 1) >> 21 == (n - 1) >> 21)
+			ck_assert_ptr_eq(q, p);
+		fill(q, n, 7);
+		p = q;
+		old = n;
+	}
+	bigmem_free(p, old);
+}
+END_TEST
+
+#if defined(__SANITIZE_ADDRESS__)
+/* An overrun past a mapped array, inside its mapping, fails like one past a malloc'd array. */
+START_TEST(test_bigmem_overrun_inside_the_mapping_is_caught)
+{
+	size_t n = BIGMEM_MIN + 100;
+	volatile uint8_t *p = bigmem_alloc(n, false);
+	ck_assert_ptr_nonnull((void *)p);
+	p[n - 1] = 1;
+	p[n + 5] = 1; /* AddressSanitizer ends the process here */
+}
+END_TEST
+#endif
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("core");
@@ -301,6 +387,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_strbuf_json_escapes);
 	tcase_add_test(tc, test_term_kind_and_window_names);
 	tcase_add_test(tc, test_snapshot_arena_and_views);
+	tcase_add_test(tc, test_bigmem_arrays_are_aligned_zeroed_and_keep_their_bytes);
+	tcase_add_test(tc, test_bigmem_realloc_keeps_the_prefix_across_every_kind_of_move);
+#if defined(__SANITIZE_ADDRESS__)
+	tcase_add_exit_test(tc, test_bigmem_overrun_inside_the_mapping_is_caught, 1);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }

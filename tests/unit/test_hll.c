@@ -1,4 +1,5 @@
 /* Tests for analytics/hll.c: exact small counts, HyperLogLog accuracy, unions. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,60 @@ START_TEST(test_hll_union_reset_forgets_the_last_hash)
 }
 END_TEST
 
+/*
+ * A group of 150 dense members: the table widens to 256 columns, 4 MiB,
+ * which is mapped on its own (huge pages) rather than taken from the heap;
+ * every member must still hold what a dense set of its own would, across
+ * the widenings, a copy into a table made by hll_group_alloc, and detach.
+ */
+START_TEST(test_hll_group_table_of_megabytes_holds_what_dense_sets_would)
+{
+	enum { MEMBERS = 150, AUTHORS = HLL_SPARSE_MAX + 200 };
+	struct hll_group g = { 0 }, copy = { 0 };
+	static struct hll_set mem[MEMBERS], solo[MEMBERS];
+	for (uint64_t i = 0; i < AUTHORS; i++)
+		for (int m = 0; m < MEMBERS; m++) {
+			uint32_t h = author(i * 131 + (uint64_t)m, 9);
+			struct hll_key k;
+			hll_key_init(&k, h);
+			ck_assert_int_eq(hll_group_add(&g, &mem[m], &k), 0);
+			ck_assert_int_eq(hll_set_add(&solo[m], h), 0);
+		}
+	ck_assert_uint_eq(g.ncols, MEMBERS);
+	ck_assert_uint_eq(g.stride, 256);
+	for (int m = 0; m < MEMBERS; m++) {
+		ck_assert_uint_eq(mem[m].cap, HLL_SET_COLUMN);
+		ck_assert_uint_eq(hll_group_count(&g, &mem[m]), hll_set_count(&solo[m]));
+	}
+	/* every byte of the table is a register or an unused column: a rank or 0
+	 * (read to the last one, which AddressSanitizer checks is the table's) */
+	for (size_t i = 0; i < hll_group_bytes(&g); i += 4093)
+		ck_assert_uint_le(g.reg[i], 32 - HLL_P + 1);
+	ck_assert_uint_le(g.reg[hll_group_bytes(&g) - 1], 32 - HLL_P + 1);
+
+	/* a table made by hll_group_alloc, filled row by row, holds the same columns */
+	ck_assert_int_eq(hll_group_alloc(&copy, MEMBERS + 1, MEMBERS), -EINVAL);
+	ck_assert_int_eq(hll_group_alloc(&copy, MEMBERS, g.stride), 0);
+	ck_assert_uint_eq(copy.ncols, MEMBERS);
+	uint8_t any = 0;
+	for (size_t i = 0; i < hll_group_bytes(&copy); i++)
+		any |= copy.reg[i];
+	ck_assert_uint_eq(any, 0);
+	memcpy(copy.reg, g.reg, hll_group_bytes(&g));
+	for (int m = 0; m < MEMBERS; m++)
+		ck_assert_uint_eq(hll_group_count(&copy, &mem[m]), hll_set_count(&solo[m]));
+	hll_group_free(&copy);
+
+	ck_assert_int_eq(hll_group_detach(&g, mem, MEMBERS), 0);
+	ck_assert_ptr_null(g.reg);
+	for (int m = 0; m < MEMBERS; m++) {
+		ck_assert_uint_eq(hll_set_count(&mem[m]), hll_set_count(&solo[m]));
+		hll_set_clear(&mem[m]);
+		hll_set_clear(&solo[m]);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hll");
@@ -387,6 +442,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hll_union_reset_forgets_the_last_hash);
 	tcase_add_test(tc, test_hll_group_add_run_holds_what_adds_one_by_one_would);
 	tcase_add_test(tc, test_hll_group_add_run_grows_where_the_room_test_says_even_for_repeats);
+	tcase_add_test(tc, test_hll_group_table_of_megabytes_holds_what_dense_sets_would);
 	suite_add_tcase(s, tc);
 	return s;
 }

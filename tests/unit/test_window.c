@@ -1123,6 +1123,65 @@ START_TEST(test_window_author_sets_are_exact_across_log_batches_reads_and_saves)
 }
 END_TEST
 
+START_TEST(test_window_author_sets_are_right_with_a_group_table_of_megabytes)
+{
+	/*
+	 * 100 terms in every post of one minute, 1,500 authors: each set goes
+	 * dense and takes a column, so the minute's group table widens to 128
+	 * columns (2 MiB, a mapping of its own). Read, saved with adds pending,
+	 * loaded (the loaded table is made the same way) and closed.
+	 */
+	enum { TERMS = 100, AUTHORS = 1500 };
+	struct window *w = mkwin(60000, 4096);
+	char names[TERMS][8];
+	struct token tk[TERMS];
+	for (int u = 0; u < TERMS; u++) {
+		int l = snprintf(names[u], sizeof names[u], "d%d", u);
+		tk[u] = (struct token){ names[u], (uint16_t)l, TERM_WORD };
+	}
+	for (uint32_t a = 0; a < AUTHORS; a++) {
+		struct window_post p = { T0 + 1000 + a * 10, (a + 1) * 2654435761u, 0.1f, tk,
+					 TERMS };
+		ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+	}
+	uint32_t got[TERMS];
+	for (int u = 0; u < TERMS; u++) {
+		got[u] = authors_of(w, WINDOW_1H, names[u]);
+		double err = fabs(got[u] - (double)AUTHORS) / AUTHORS;
+		ck_assert_msg(err <= 0.02, "%s: %u authors", names[u], got[u]);
+		ck_assert_uint_eq(count_of(w, WINDOW_1H, names[u]), AUTHORS);
+	}
+	check_invariants(w);
+	add1(w, T0 + 20000, "d7", 4242); /* pending at the save */
+	size_t len;
+	char *st = state_of(w, &len);
+	struct window_config c;
+	window_config_defaults(&c);
+	c.lateness_ms = 60000;
+	c.top_m = 4096;
+	c.warmup_ms = 0;
+	struct window *b = load_same_bytes(&c, st, len);
+	for (int u = 0; u < TERMS; u++)
+		ck_assert_uint_eq(authors_of(b, WINDOW_1H, names[u]),
+				  authors_of(w, WINDOW_1H, names[u]));
+	struct window *both[2] = { w, b };
+	for (int k = 0; k < 2; k++) {
+		add1(both[k], T0 + 21000, "d8", 4343);
+		window_advance(both[k], T0 + 125000);
+		check_invariants(both[k]);
+	}
+	for (int u = 0; u < TERMS; u++) {
+		ck_assert_uint_eq(authors_of(w, WINDOW_24H, names[u]),
+				  authors_of(b, WINDOW_24H, names[u]));
+		double err = fabs(authors_of(b, WINDOW_24H, names[u]) - (double)AUTHORS) / AUTHORS;
+		ck_assert_msg(err <= 0.02, "closed %s", names[u]);
+	}
+	free(st);
+	window_free(w);
+	window_free(b);
+}
+END_TEST
+
 static int open_log(void *ctx, int64_t minute_ms, const struct window_minute_row *rows, size_t n,
 		    const struct window_minute_volume *v)
 {
@@ -1311,6 +1370,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_loads_a_state_saved_before_author_logs_and_continues_the_same);
 	tcase_add_test(tc, test_window_author_sets_are_exact_across_log_batches_reads_and_saves);
 	tcase_add_test(tc, test_window_author_sets_are_exact_in_a_minute_of_more_than_65536_terms);
+	tcase_add_test(tc, test_window_author_sets_are_right_with_a_group_table_of_megabytes);
 	tcase_add_test(tc, test_window_every_reader_sees_the_post_added_last);
 	suite_add_tcase(s, tc);
 	return s;
