@@ -1423,6 +1423,9 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 	rc = -ENOMEM;
 	e->vscratch = vader_scratch_new();
 	e->tok = tokenizer_new(e->stopwords);
+	if (e->tok)
+		log_info("analytics", "tokenizer prescan: %s; sentiment split: %s",
+			 tokenizer_isa(e->tok), vader_isa(e->vader));
 	struct window_config *wc = &e->wcfg;
 	window_config_defaults(wc);
 	if (cfg->lateness_ms >= 0)

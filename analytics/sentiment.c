@@ -236,6 +236,7 @@ struct vader {
 	uint32_t emoji_cp_max;
 	struct vader_consts c;
 	vader_tokenize_fn tokenize;       /* the variant this CPU runs */
+	const char *isa;                  /* its name, for vader_isa() */
 	uint8_t cls[256];                 /* C_* class of each byte < 0x80 */
 	uint8_t xlat_lead[256];           /* 1: the byte may start an emoji key or a space */
 	uint8_t key_high[256];            /* 1: a byte >= 0x80 that some table key has */
@@ -2130,7 +2131,8 @@ static inline __attribute__((always_inline)) uint32_t key_span(uint64_t np_first
  * anyway), and their key in keys[] is made all zeros, which the probe finds
  * nowhere: an occupied slot holds a key of 1-16 bytes without NUL, which is not
  * all zeros, and an empty slot (all zeros) has info 0. Their hash is whatever
- * the split wrote (any group will do).
+ * hash[] holds - the split writes none for a byte-path token, so it may be
+ * left from an earlier text - and any group will do.
  */
 static __attribute__((noinline)) VADER_AVX512_TARGET void
 lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
@@ -2193,7 +2195,8 @@ typedef void (*block_lookup_fn)(const struct vader *v, struct vader_scratch *s,
  * longer than 64 bytes, or with a rare byte, is marked for the byte path. p is
  * read only within [0, len): the last partial block is scanned as the 64 bytes
  * that end the text (masks shifted down), or from a zero-padded copy when the
- * whole text is shorter than that.
+ * whole text is shorter than that. (The AVX-512 variant reads the last partial
+ * block with a masked load instead; see block_scan_avx512_n().)
  *
  * Probe: a second loop looks each key up. A probe is a chain of dependent loads
  * (tags, then entry); with the hashes computed beforehand, its iterations are
@@ -2718,6 +2721,11 @@ int vader_load(struct vader **out, const char *data_dir, char *err, size_t errle
 		goto fail;
 	}
 	v->tokenize = tokenize_default;
+#ifndef VADER_SSE2
+	v->isa = "portable";
+#else
+	v->isa = "sse2";
+#endif
 #ifdef VADER_AVX2
 	{
 		const char *isa = getenv("TRENDD_VADER_ISA");
@@ -2728,16 +2736,20 @@ int vader_load(struct vader **out, const char *data_dir, char *err, size_t errle
 		int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
 			   __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt") &&
 			   lzcnt;
-		if (avx2 && !(isa && !strcmp(isa, "sse2")))
+		if (avx2 && !(isa && !strcmp(isa, "sse2"))) {
 			v->tokenize = tokenize_avx2;
+			v->isa = "avx2";
+		}
 #ifdef VADER_AVX512
 		/* __builtin_cpu_supports() also checks that the OS saves the AVX-512
 		 * registers (XCR0) */
 		if (avx2 && __builtin_cpu_supports("avx512f") &&
 		    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
 		    __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("avx512cd") &&
-		    !(isa && (!strcmp(isa, "sse2") || !strcmp(isa, "avx2"))))
+		    !(isa && (!strcmp(isa, "sse2") || !strcmp(isa, "avx2")))) {
 			v->tokenize = tokenize_avx512;
+			v->isa = "avx512";
+		}
 #endif
 	}
 #endif
@@ -2771,6 +2783,8 @@ void vader_free(struct vader *v)
 	free(v->bmp_case);
 	free(v);
 }
+
+const char *vader_isa(const struct vader *v) { return v->isa; }
 
 struct vader_scratch *vader_scratch_new(void)
 {

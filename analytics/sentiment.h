@@ -44,6 +44,8 @@ struct sentiment {
  */
 int vader_load(struct vader **out, const char *data_dir, char *err, size_t errlen);
 void vader_free(struct vader *v);
+/* The variant vader_load() picked: "avx512", "avx2", "sse2" or "portable". */
+const char *vader_isa(const struct vader *v);
 
 struct vader_scratch *vader_scratch_new(void);
 void vader_scratch_free(struct vader_scratch *s);

@@ -219,7 +219,8 @@ enum {
 /* t->term[]: what the byte after an ASCII word means to do_words(). */
 enum {
 	T_END = 1,        /* ends the word outright (no ' - . , @, letter or digit) */
-	T_DOT = 2,        /* '.' or ',': ends it unless a letter or digit follows */
+	T_DOT = 2,        /* '.' or ',': ends it unless a t->word byte follows (a letter or
+			   * digit, or a Latin letter the prescan marked) */
 	T_SEP = 4,        /* with a space after, the main loop would merely step over it */
 	T_BREAK = 8,      /* ... and it ends adjacency (sentence punctuation, line breaks) */
 };
@@ -616,7 +617,8 @@ static uint64_t prescan_blocks(struct tokenizer *t, const uchar *text, size_t le
  * LOW_PAD bytes, and its bytes past the text are zero, as the pad must be;
  * one more store of 64 zero bytes at the text's end makes all of the pad.
  */
-_Static_assert(LOW_PAD >= 64, "prescan_avx512() stores 64 bytes from the end of the text");
+_Static_assert(LOW_PAD == 64, "prescan_avx512() zeroes exactly 64 bytes from the end of the "
+			      "text: a larger pad would keep bytes of an earlier text");
 static AVX512_TARGET uint64_t prescan_avx512(struct tokenizer *t, const uchar *text,
 					     size_t len)
 {
@@ -2099,6 +2101,11 @@ struct tokenizer *tokenizer_new(const struct stopwords *sw)
 void tokenizer_free(struct tokenizer *t)
 {
 	free(t);
+}
+
+const char *tokenizer_isa(const struct tokenizer *t)
+{
+	return t->avx512 ? "avx512" : PRESCAN_SSE2 ? "sse2" : "portable";
 }
 
 /* Sets t->mask and t->set for lang; posts come in a few languages, so they are remembered. */

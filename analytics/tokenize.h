@@ -218,6 +218,8 @@ static inline int stopword_set_probe(const struct stopword_set *set, uint64_t a,
  */
 struct tokenizer *tokenizer_new(const struct stopwords *sw);
 void tokenizer_free(struct tokenizer *t);
+/* The prescan tokenizer_new() picked: "avx512", "sse2" or "portable". */
+const char *tokenizer_isa(const struct tokenizer *t);
 
 /*
  * Tokenizes text[0..len). lang is the post's BCP-47 language or "" (it picks
