@@ -4,7 +4,8 @@
  * independent model of the rules (trendd_cases.tsv), hand-computed examples, the
  * token and byte caps, hostile input and data-file errors; and the fast paths:
  * the SIMD builds (AVX-512, AVX2 and SSE2) against the portable one, tokens across 64-byte
- * blocks, texts read in place, long and odd keys, a large lexicon.
+ * blocks, texts read in place, long and odd keys, a large lexicon, lexicon words
+ * in a plain context.
  */
 #include <errno.h>
 #include <math.h>
@@ -527,6 +528,46 @@ START_TEST(test_sentiment_threads_share_one_lexicon)
 		ck_assert_uint_eq(args[k].mismatches, 0);
 	}
 	free_cases(cases, n);
+	vader_free(v);
+}
+END_TEST
+
+/*
+ * A lexicon word with no booster, negation, role word or phrase word within three
+ * tokens before it, and not ALL-CAPS in mixed-case text, takes its lexicon
+ * valence as it is (vader_score() skips the rules for it); each of those context
+ * words, at each distance a rule looks, still changes the score.
+ */
+START_TEST(test_sentiment_plain_context_keeps_lexicon_value_and_each_modifier_counts)
+{
+	static const char *const changed[] = {
+		"cats very good", "very cats good", "very cats dogs good",       /* booster */
+		"cats not good", "not cats good", "not cats dogs good",          /* negation */
+		"cats dogs no good", "no cats good", "no cats or good",          /* "no" */
+		"cats dogs isn't good", "cats least good",                       /* "n't", "least" */
+		"cats dogs so good", "we never so good",                         /* "so", "never so" */
+		"cats dogs GOOD",                                                /* caps */
+	};
+	struct vader *v = load_vader();
+	struct vader_scratch *s = vader_scratch_new();
+	const double plain = 1.9 / sqrt(1.9 * 1.9 + 15);
+
+	/* exactly the reference's arithmetic on the lexicon value 1.9 */
+	ck_assert_double_eq(score_compound(v, s, "cats dogs eat good"), plain);
+	ck_assert_double_eq(score_compound(v, s, "good"), plain);
+	ck_assert_double_eq(score_compound(v, s, "CATS DOGS GOOD"), plain);
+	ck_assert_double_eq(score_compound(v, s, "we cats dogs bomb"),
+			    -2.2 / sqrt(2.2 * 2.2 + 15));
+	for (size_t i = 0; i < sizeof changed / sizeof changed[0]; i++) {
+		double c = score_compound(v, s, changed[i]);
+		if (c == plain)
+			ck_abort_msg("\"%s\" scored like a plain context", changed[i]);
+	}
+	/* "the bomb" is a special phrase worth 3.0; "kind of" has no valence */
+	ck_assert_double_eq(score_compound(v, s, "we cats the bomb"), 3.0 / sqrt(9.0 + 15));
+	ck_assert_double_eq(score_compound(v, s, "cats dogs eat kind of"), 0);
+	ck_assert_double_ne(score_compound(v, s, "cats dogs eat kind"), 0);
+	vader_scratch_free(s);
 	vader_free(v);
 }
 END_TEST
@@ -1548,6 +1589,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_sentiment_hostile_megabyte_inputs_stay_bounded);
 	tcase_add_test(tc, test_sentiment_scratch_reuse_and_separate_scratches_agree);
 	tcase_add_test(tc, test_sentiment_threads_share_one_lexicon);
+	tcase_add_test(tc, test_sentiment_plain_context_keeps_lexicon_value_and_each_modifier_counts);
 	tcase_add_test(tc, test_sentiment_label_thresholds);
 	tcase_add_test(tc, test_sentiment_load_reports_missing_and_malformed_files);
 	tcase_add_test(tc, test_sentiment_load_later_duplicate_and_crlf_lines);
