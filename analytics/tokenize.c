@@ -230,6 +230,7 @@ struct lang_memo {
 	char lang[LIMIT_POST_LANG_BYTES + 1];
 	uint64_t mask;
 	const struct stopword_set *set;
+	bool used;                    /* hit since set_lang()'s clock hand last passed */
 };
 
 struct tokenizer {
@@ -243,7 +244,7 @@ struct tokenizer {
 	bool words;                   /* do_words() may run: FAST, and a set or no stopwords */
 	bool avx512;                  /* prescan() uses AVX-512BW (see PRESCAN_AVX512) */
 	struct lang_memo memo[LANG_MEMO];
-	size_t nmemo, memo_next;
+	size_t nmemo, memo_next;      /* entries in memo[]; the clock hand (see set_lang()) */
 
 	/* Per-call state. */
 	const uchar *base;            /* start of the text */
@@ -678,6 +679,27 @@ static inline uint64_t bits_at(const uint64_t *m, size_t i)
 	return (m[w] >> s) | ((m[w + 1] << 1) << (63 - s));
 }
 
+/*
+ * Bits i, i+1, ... of a text bitmap in bits 0, 1, ...: at least 57 of them
+ * are right, the ones above may read as zero. i <= the text length.
+ */
+static inline uint64_t bits_from(const uint64_t *m, size_t i)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/*
+	 * Little-endian: bit i of the bitmap is bit i % 8 of its byte i / 8,
+	 * so one unaligned load there, shifted, has bits i..i+56 at the
+	 * bottom, with no branch on where the 64-bit words split. The 8 bytes
+	 * lie within the words prescan() filled: i / 8 + 8 <= 8 * (len / 64 + 2).
+	 */
+	uint64_t x;
+	memcpy(&x, (const char *)m + i / 8, sizeof(x));
+	return x >> (i % 8);
+#else
+	return bits_at(m, i);
+#endif
+}
+
 static inline bool low_alnum(char c)
 {
 	/* t->low is lowercased: one range for letters, one for digits. */
@@ -901,11 +923,26 @@ static const struct {
 	{ "lorsqu", 6 }, { "puisqu", 6 }, { "quoiqu", 6 },
 };
 
+#define ELISION_MAX 6
+/*
+ * elisions[] is sorted by length: those of length n are elisions[from[n]]
+ * up to elisions[from[n + 1]] (tokenizer_new() asserts it). Most words
+ * with an apostrophe are no elision ("don't", "it's"), and are then
+ * compared with the few of their length, byte by byte (no memcmp() call).
+ */
+static const uint8_t elision_from[ELISION_MAX + 2] = { 0, 0, 8, 10, 11, 17, 20, 23 };
+
 static bool is_elision(const char *s, size_t n)
 {
-	for (size_t i = 0; i < sizeof(elisions) / sizeof(*elisions); i++)
-		if (elisions[i].n == n && memcmp(elisions[i].s, s, n) == 0)
+	if (n > ELISION_MAX)
+		return false;
+	for (size_t i = elision_from[n]; i < elision_from[n + 1]; i++) {
+		size_t k = 0;
+		while (k < n && elisions[i].s[k] == s[k])
+			k++;
+		if (k == n)
 			return true;
+	}
 	return false;
 }
 
@@ -1105,7 +1142,7 @@ static bool parse_labels_bytes(const uchar *p, const uchar *end, struct host *h)
 /*
  * parse_labels_bytes() for p in the current text. Labels of ASCII letters
  * and digits come off the bitmaps a label at a time; a hyphen, a label of
- * 63 bytes or more, or a host longer than HOST_MAX go byte by byte.
+ * 56 bytes or more, or a host longer than HOST_MAX go byte by byte.
  */
 static bool parse_labels(const struct tokenizer *t, const uchar *p, const uchar *end,
 			 struct host *h)
@@ -1116,9 +1153,9 @@ static bool parse_labels(const struct tokenizer *t, const uchar *p, const uchar 
 		return parse_labels_bytes(p, end, h);
 	*h = (struct host){ .end = p };
 	for (;;) {
-		uint64_t w = bits_at(t->alnum, off);
-		size_t run = ctz64(~w | (1ull << 63));
-		if (run == 63 || low[off + run] == '-' || off + run - s > HOST_MAX)
+		/* bits_from() is sure of 57 bits: a run of 56 or more goes byte by byte. */
+		size_t run = ctz64(~bits_from(t->alnum, off) | (1ull << 56));
+		if (run == 56 || low[off + run] == '-' || off + run - s > HOST_MAX)
 			return parse_labels_bytes(p, end, h);
 		if (run == 0)
 			break;
@@ -1126,7 +1163,7 @@ static bool parse_labels(const struct tokenizer *t, const uchar *p, const uchar 
 		h->nlabels++;
 		h->tld = t->base + off;
 		h->tld_len = run;
-		h->tld_alpha = (bits_at(t->letter, off) & in) == in;
+		h->tld_alpha = (bits_from(t->letter, off) & in) == in;
 		h->end = t->base + off + run;
 		off += run;
 		if (low[off] == '.' && low_alnum(low[off + 1]))
@@ -1177,10 +1214,36 @@ static bool bare_tld_ok(const uchar *s, size_t n)
 	return false;
 }
 
+/*
+ * The offset of the first byte from offset i of the text whose t->bytef
+ * class has none of the bits f, where every ASCII letter and digit has one
+ * of them (BF_HOST, BF_URL_REST). Runs of letters and digits are skipped
+ * a run at a time off t->alnum, so "example.com" or "/status/12345" take a
+ * step per label or path segment rather than one per byte. The scan reads
+ * t->low, whose ASCII bytes have the class of the text's (lowercasing keeps
+ * it), whose other bytes stay >= 0x80 (class 0, as in the text), and which
+ * has a zero byte (class BF_URL_END only) at the text's end: so it stops at
+ * the end at the latest, and i never passes it, as bits_from() wants. A
+ * run of 56 bytes or more is cut there (bits_from() is sure of 57 bits);
+ * its next byte is then a letter or digit, and the loop goes on.
+ */
+static inline size_t scan_bytef(const struct tokenizer *t, size_t i, unsigned f)
+{
+	const uchar *low = (const uchar *)t->low;
+	for (;;) {
+		i += ctz64(~bits_from(t->alnum, i) | (1ull << 56));
+		if (!(t->bytef[low[i]] & f))
+			return i;
+		i++;
+	}
+}
+
 /* Skips the rest of a URL: everything up to white space or a delimiter. */
 static const uchar *skip_url_rest(const struct tokenizer *t, const uchar *p, const uchar *end)
 {
 	for (;;) {
+		if (FAST)
+			p = t->base + scan_bytef(t, (size_t)(p - t->base), BF_URL_REST);
 		while (p < end && (t->bytef[*p] & BF_URL_REST))
 			p++;
 		if (p == end || *p < 0x80)
@@ -1193,8 +1256,12 @@ static const uchar *skip_url_rest(const struct tokenizer *t, const uchar *p, con
 	}
 }
 
-/* Writes host (lowercased, "www." stripped when a dot remains) as a domain term. */
-static void emit_domain(struct tokenizer *t, const uchar *s, size_t n, const uchar *src)
+/*
+ * Writes host (lowercased, "www." stripped when a dot remains) as a domain
+ * term. plain: the caller knows every byte of it is BF_HOST.
+ */
+static void emit_domain(struct tokenizer *t, const uchar *s, size_t n, const uchar *src,
+			bool plain)
 {
 	if (n > 4 && (s[0] | 0x20) == 'w' && (s[1] | 0x20) == 'w' && (s[2] | 0x20) == 'w' &&
 	    s[3] == '.' && memchr(s + 4, '.', n - 4)) {
@@ -1202,7 +1269,7 @@ static void emit_domain(struct tokenizer *t, const uchar *s, size_t n, const uch
 		n -= 4;
 	}
 	/* A plain ASCII host is already lowercased in the text copy. */
-	size_t i = 0;
+	size_t i = plain ? n : 0;
 	while (i < n && (t->bytef[s[i]] & BF_HOST))
 		i++;
 	if (FAST && i == n) {
@@ -1236,6 +1303,8 @@ static const uchar *try_url(struct tokenizer *t, const uchar *p, const uchar *en
 	 * of the checks below, only the trailing dots of "https://host." off.
 	 */
 	const uchar *a = q;
+	if (FAST)
+		a = t->base + scan_bytef(t, (size_t)(q - t->base), BF_HOST);
 	while (a < end && (t->bytef[*a] & BF_HOST))
 		a++;
 	if (FAST && (a == end || (t->bytef[*a] & BF_URL_END))) {
@@ -1243,7 +1312,7 @@ static const uchar *try_url(struct tokenizer *t, const uchar *p, const uchar *en
 		while (he > q && he[-1] == '.')
 			he--;
 		if (he > q && (size_t)(he - q) <= HOST_MAX)
-			emit_domain(t, q, (size_t)(he - q), p);
+			emit_domain(t, q, (size_t)(he - q), p, true);
 		t->prev = NULL;
 		if (a < end && (*a == '/' || *a == '?' || *a == '#'))
 			return skip_url_rest(t, a, end);
@@ -1301,7 +1370,7 @@ static const uchar *try_url(struct tokenizer *t, const uchar *p, const uchar *en
 		for (const uchar *x = hs; ok && x < he; x++)
 			ok = *x >= 0x80 || ascii_alnum(*x) || *x == '-' || *x == '.' || *x == '_';
 		if (ok)
-			emit_domain(t, hs, (size_t)(he - hs), p);
+			emit_domain(t, hs, (size_t)(he - hs), p, false);
 	}
 	t->prev = NULL;
 	/* A path, query or fragment goes on to white space; otherwise the URL ends here. */
@@ -1340,7 +1409,7 @@ static const uchar *try_bare_host(struct tokenizer *t, const uchar *s, const uch
 	bool path = r < end && *r == '/';
 	if (!path && !port && !www && !bare_tld_ok(h.tld, h.tld_len))
 		goto fail;
-	emit_domain(t, s, (size_t)(h.end - s), s);
+	emit_domain(t, s, (size_t)(h.end - s), s, true); /* labels and dots */
 	t->prev = NULL;
 	return path ? skip_url_rest(t, r, end) : r;
 fail:
@@ -1422,27 +1491,6 @@ static void bigrams_copy(struct tokenizer *t, const uint16_t *copy, size_t n)
 		bg->s = bigram_copy(t, bg->s, (size_t)(bg->len - 1 - w2->len), w2->s, w2->len);
 		t->src[copy[i]] |= SRC_OWNS;
 	}
-}
-
-/*
- * Bits i, i+1, ... of a text bitmap in bits 0, 1, ...: at least 57 of them
- * are right, the ones above may read as zero. i <= the text length.
- */
-static inline uint64_t bits_from(const uint64_t *m, size_t i)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/*
-	 * Little-endian: bit i of the bitmap is bit i % 8 of its byte i / 8,
-	 * so one unaligned load there, shifted, has bits i..i+56 at the
-	 * bottom, with no branch on where the 64-bit words split. The 8 bytes
-	 * lie within the words prescan() filled: i / 8 + 8 <= 8 * (len / 64 + 2).
-	 */
-	uint64_t x;
-	memcpy(&x, (const char *)m + i / 8, sizeof(x));
-	return x >> (i % 8);
-#else
-	return bits_at(m, i);
-#endif
 }
 
 /*
@@ -1694,12 +1742,12 @@ static const uchar *try_hashtag(struct tokenizer *t, const uchar *p, size_t sigi
 	 * loop below reads it character by character.
 	 */
 	size_t off = (size_t)(b - t->base);
-	uint64_t w = bits_at(t->alnum, off);
-	size_t run = ctz64(~w | (1ull << 63)); /* at most 63 */
+	/* At most 56: bits_from() is sure of 57 bits; a run that long goes to the loop. */
+	size_t run = ctz64(~bits_from(t->alnum, off) | (1ull << 56));
 	uchar stop = (uchar)t->low[off + run];
-	if (FAST && stop != '_' && stop < 0x80 && run < 63) {
+	if (FAST && stop != '_' && stop < 0x80 && run < 56) {
 		q = b + run;
-		nondigit = (bits_at(t->letter, off) & ((1ull << run) - 1)) != 0;
+		nondigit = (bits_from(t->letter, off) & ((1ull << run) - 1)) != 0;
 		goto scanned;
 	}
 	while (q < end) {
@@ -1756,9 +1804,9 @@ static const uchar *try_mention(struct tokenizer *t, const uchar *p, size_t sigi
 	const uchar *u = p + sigil, *q = u;
 	/* The user name usually ends at a byte that is not '_', '.' or '-'. */
 	size_t off = (size_t)(u - t->base);
-	size_t run = ctz64(~bits_at(t->alnum, off) | (1ull << 63));
+	size_t run = ctz64(~bits_from(t->alnum, off) | (1ull << 56)); /* 56: see try_hashtag() */
 	uchar stop = (uchar)t->low[off + run];
-	if (FAST && run < 63 && stop != '_' && stop != '.' && stop != '-') {
+	if (FAST && run < 56 && stop != '_' && stop != '.' && stop != '-') {
 		q = u + run;
 	} else {
 		while (q < end) {
@@ -2019,6 +2067,12 @@ struct tokenizer *tokenizer_new(const struct stopwords *sw)
 	t->sw = sw;
 	t->low = t->lowbuf + LOW_LEAD;
 	t->avx512 = isa_avx512();
+	/* is_elision() finds the elisions of one length by elision_from[]. */
+	for (size_t i = 0; i < sizeof(elisions) / sizeof(*elisions); i++) {
+		assert(elisions[i].n >= 1 && elisions[i].n <= ELISION_MAX);
+		assert(i >= elision_from[elisions[i].n] && i < elision_from[elisions[i].n + 1]);
+	}
+	assert(elision_from[ELISION_MAX + 1] == sizeof(elisions) / sizeof(*elisions));
 	for (int c = 0; c < 128; c++) {
 		uint8_t k = CC_OTHER;
 		if (ascii_alpha((uchar)c))
@@ -2126,6 +2180,7 @@ static void set_lang(struct tokenizer *t, const char *lang)
 		if (m[k] == lang[k]) {
 			t->mask = t->memo[i].mask;
 			t->set = t->memo[i].set;
+			t->memo[i].used = true;
 			return;
 		}
 	}
@@ -2134,10 +2189,28 @@ static void set_lang(struct tokenizer *t, const char *lang)
 	size_t n = strnlen(lang, sizeof(t->memo[0].lang));
 	if (n == sizeof(t->memo[0].lang))
 		return; /* too long to remember */
-	struct lang_memo *m = &t->memo[t->memo_next];
-	t->memo_next = (t->memo_next + 1) % LANG_MEMO;
-	if (t->nmemo < LANG_MEMO)
+	/*
+	 * Which entry to replace: the next one from memo_next not used since
+	 * the hand last passed it (the "clock" approximation of least
+	 * recently used). The common languages are used between two misses
+	 * and stay, so a rare language replaces another rare one, and entries
+	 * keep their places: moving hits to the front was measured to make
+	 * the compares above mispredict more. The hand clears the marks it
+	 * passes, so it stops within LANG_MEMO + 1 steps.
+	 */
+	size_t r = t->nmemo;
+	if (r < LANG_MEMO) {
 		t->nmemo++;
+	} else {
+		while (t->memo[t->memo_next].used) {
+			t->memo[t->memo_next].used = false;
+			t->memo_next = (t->memo_next + 1) % LANG_MEMO;
+		}
+		r = t->memo_next;
+		t->memo_next = (t->memo_next + 1) % LANG_MEMO;
+	}
+	struct lang_memo *m = &t->memo[r];
+	m->used = false;
 	memcpy(m->lang, lang, n + 1);
 	m->mask = t->mask;
 	m->set = t->set;

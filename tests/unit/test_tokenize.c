@@ -1016,6 +1016,38 @@ static uint64_t xs(uint64_t *x)
 	return *x;
 }
 
+START_TEST(test_tokenize_many_languages_in_turn_keep_their_lists)
+{
+	/*
+	 * A tokenizer remembers the lists of a few languages and replaces one
+	 * when a new language comes: over many more languages, in an order
+	 * with frequent and rare ones, each post gets the lists a new
+	 * tokenizer gives its language.
+	 */
+	static const char *const langs[] = {
+		"en", "", "de", "ja", "fr", "en-US", "es", "xx", "nl", "ru", "de-AT", "it",
+		"pt-BR", "sv", "EN", "zh",
+	};
+	enum { NL = sizeof(langs) / sizeof(*langs) };
+	static const char text[] = "die hard the le la der el het и это de che";
+	char want[NL][512];
+	for (size_t l = 0; l < NL; l++) {
+		struct tokenizer *fresh = tokenizer_new(sw);
+		ck_assert_ptr_nonnull(fresh);
+		snprintf(want[l], sizeof(want[l]), "%s",
+			 terms_n(fresh, text, sizeof(text) - 1, langs[l]));
+		tokenizer_free(fresh);
+	}
+	ck_assert_str_ne(want[0], want[2]); /* the lists differ, so a stale one shows */
+	uint64_t x = 7;
+	for (int i = 0; i < 3000; i++) {
+		/* Half of the posts in the first three languages, the rest in any. */
+		size_t l = (size_t)(xs(&x) % 2 ? xs(&x) % 3 : xs(&x) % NL);
+		ck_assert_str_eq(terms_n(tk, text, sizeof(text) - 1, langs[l]), want[l]);
+	}
+}
+END_TEST
+
 START_TEST(test_tokenize_shortcuts_match_reference_on_generated_text)
 {
 	/* Pieces the shortcuts treat specially, valid UTF-8 or not. */
@@ -1240,6 +1272,81 @@ START_TEST(test_tokenize_long_hashtag_bodies_after_words)
 		}
 	}
 	ref_tokenizer_free(ref);
+}
+END_TEST
+
+START_TEST(test_tokenize_long_labels_names_and_url_runs_match_reference)
+{
+	/*
+	 * Hashtag, mention and host labels, URL hosts and URL paths are read
+	 * a run of letters and digits at a time off the prescan's bitmaps,
+	 * which are sure of 57 bits; longer runs go byte by byte. Runs around
+	 * that length, at every offset in a 64-byte block, give the reference
+	 * build's terms.
+	 */
+	static const char *const forms[] = {
+		"#%s x", "@%s x", "@ada@%s.org x", "%s.com x", "www.%s.io/p x",
+		"see https://%s.example.com x", "https://a.%s.b.co/%s?q=%s x",
+		"http://ex.com/%s/%s y", "https://%s-%s.org/ z", "go https://x.io/%s_%s. Next",
+	};
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	ck_assert_ptr_nonnull(ref);
+	char body[80], text[600];
+	for (size_t f = 0; f < sizeof(forms) / sizeof(*forms); f++) {
+		for (size_t at = 0; at < 64; at++) {
+			for (size_t bl = 50; bl < 66; bl++) {
+				for (size_t i = 0; i < bl; i++)
+					body[i] = (char)(i % 3 ? 'A' + (i + f) % 26 : '0' + i % 10);
+				memset(text, 'y', at);
+				text[at] = ' ';
+				/* Each "%s" of the form is the body. */
+				size_t n = at + 1;
+				for (const char *c = forms[f]; *c; c++) {
+					if (c[0] == '%' && c[1] == 's') {
+						memcpy(text + n, body, bl);
+						n += bl;
+						c++;
+					} else {
+						text[n++] = *c;
+					}
+				}
+				ck_assert(n < sizeof(text));
+				same_as_reference(tk, ref, text, n, "en");
+			}
+		}
+	}
+	EXPECT("#Aa0123456789012345678901234567890123456789012345678901234567 x", "en",
+	       "hashtag:#aa0123456789012345678901234567890123456789012345678901234567");
+	EXPECT("rust https://WWW.Example.COM/Path/To?x=1 code", "en",
+	       "word:rust|domain:example.com|word:code");
+	ref_tokenizer_free(ref);
+}
+END_TEST
+
+START_TEST(test_tokenize_every_elision_and_no_other_is_cut)
+{
+	/* The French and Italian elisions, by length (the tokenizer looks them up by length). */
+	static const char *const elided[] = {
+		"l", "d", "j", "m", "n", "s", "t", "c", "qu", "un", "all", "dell", "dall", "nell",
+		"sull", "coll", "anch", "quest", "quell", "jusqu", "lorsqu", "puisqu", "quoiqu",
+	};
+	char text[64], want[128];
+	for (size_t i = 0; i < sizeof(elided) / sizeof(*elided); i++) {
+		snprintf(text, sizeof(text), "%s'zorg", elided[i]);
+		ck_assert_str_eq(terms(text, "fr"), "word:zorg");
+		/* One letter more, or the last one changed: not an elision, one word. */
+		snprintf(text, sizeof(text), "%sz'zorg", elided[i]);
+		snprintf(want, sizeof(want), "word:%sz'zorg", elided[i]);
+		ck_assert_str_eq(terms(text, "fr"), want);
+		snprintf(text, sizeof(text), "%s'zorg", elided[i]);
+		text[strlen(elided[i]) - 1] = 'x';
+		snprintf(want, sizeof(want), "word:%s", text);
+		ck_assert_str_eq(terms(text, "fr"), want);
+	}
+	EXPECT("puisqu'il quoiqu'elle lorsqu'ami", "en", "word:il|word:elle|bigram:il elle|word:ami|"
+	       "bigram:elle ami");
+	EXPECT("puisquu'il xorsqu'on", "en", "word:puisquu'il|word:xorsqu'on|"
+	       "bigram:puisquu'il xorsqu'on");
 }
 END_TEST
 
@@ -1649,6 +1756,9 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_tokenize_bigrams_across_other_separators);
 	tcase_add_test(tc, test_tokenize_words_at_block_and_text_edges);
 	tcase_add_test(tc, test_tokenize_long_hashtag_bodies_after_words);
+	tcase_add_test(tc, test_tokenize_long_labels_names_and_url_runs_match_reference);
+	tcase_add_test(tc, test_tokenize_every_elision_and_no_other_is_cut);
+	tcase_add_test(tc, test_tokenize_many_languages_in_turn_keep_their_lists);
 	tcase_add_test(tc, test_tokenize_latin_words_among_other_non_ascii);
 	tcase_add_test(tc, test_stopwords_sets_agree_with_lists);
 	tcase_add_test(tc, test_stopwords_keys_of_every_length);
