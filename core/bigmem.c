@@ -27,15 +27,24 @@ static void guard(uint8_t *p, size_t bytes)
 	BIG_POISON(p + bytes, map_len(bytes) - bytes);
 }
 
+/* bytes rounded up to the 64-byte multiple aligned_alloc() wants (at least 64) */
+static size_t small_len(size_t bytes) { return bytes ? (bytes + 63) & ~(size_t)63 : 64; }
+
 void *bigmem_alloc(size_t bytes, bool zero)
 {
 	if (!bigmem_is_mapped(bytes)) {
-		size_t n = (bytes + 63) & ~(size_t)63;
-		void *p = aligned_alloc(64, n ? n : 64);
+		size_t n = small_len(bytes);
+		uint8_t *p = aligned_alloc(64, n);
 		if (p && zero)
 			memset(p, 0, n);
+		/* the rounding is out of bounds too, as past a malloc'd array */
+		if (p)
+			BIG_POISON(p + bytes, n - bytes);
 		return p;
 	}
+	/* the mapping asked for below must not wrap around */
+	if (bytes > SIZE_MAX - 2 * HUGE_BYTES)
+		return NULL;
 	size_t len = map_len(bytes);
 	/* room to cut a 2 MiB aligned run of len bytes out of the mapping */
 	uint8_t *m = mmap(NULL, len + HUGE_BYTES, PROT_READ | PROT_WRITE,
@@ -62,6 +71,7 @@ void bigmem_free(void *p, size_t bytes)
 		BIG_UNPOISON(p, map_len(bytes)); /* a later mapping may reuse the addresses */
 		munmap(p, map_len(bytes));
 	} else {
+		BIG_UNPOISON(p, small_len(bytes));
 		free(p);
 	}
 }

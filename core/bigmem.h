@@ -22,8 +22,9 @@
  * may call these; they keep no state.
  *
  * AddressSanitizer knows nothing of mappings it did not make, so in builds
- * with it the rest of a mapping past the array is marked out of bounds: an
- * overrun fails as it would on a malloc'd array.
+ * with it the rest of a mapping past the array, and the rounding of a small
+ * array, are marked out of bounds: an overrun past the end fails as it would
+ * on a malloc'd array. (A mapping has no guard before its start.)
  */
 #ifndef TRENDD_BIGMEM_H
 #define TRENDD_BIGMEM_H
@@ -33,7 +34,8 @@
 
 #define BIGMEM_MIN ((size_t)1 << 20)
 
-/* bytes of memory (zeroed when zero is set), 64-byte aligned; NULL when out of memory */
+/* bytes of memory (zeroed when zero is set), 64-byte aligned; NULL when out of memory
+ * (or when bytes is too large to map) */
 void *bigmem_alloc(size_t bytes, bool zero);
 /* frees p (NULL is fine), allocated with bytes */
 void bigmem_free(void *p, size_t bytes);

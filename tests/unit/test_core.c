@@ -330,6 +330,9 @@ START_TEST(test_bigmem_arrays_are_aligned_zeroed_and_keep_their_bytes)
 	}
 	bigmem_free(NULL, 0);
 	bigmem_free(NULL, (size_t)4 << 20);
+	/* a size whose mapping would wrap around is refused, not mapped short */
+	ck_assert_ptr_null(bigmem_alloc(SIZE_MAX - 100, false));
+	ck_assert_ptr_null(bigmem_alloc(SIZE_MAX - ((size_t)3 << 20), false));
 }
 END_TEST
 
@@ -369,6 +372,16 @@ START_TEST(test_bigmem_overrun_inside_the_mapping_is_caught)
 	p[n + 5] = 1; /* AddressSanitizer ends the process here */
 }
 END_TEST
+
+/* ... and so does one into the rounding of a small array. */
+START_TEST(test_bigmem_overrun_into_a_small_arrays_rounding_is_caught)
+{
+	volatile uint8_t *p = bigmem_alloc(100, false);
+	ck_assert_ptr_nonnull((void *)p);
+	p[99] = 1;
+	p[100] = 1; /* AddressSanitizer ends the process here */
+}
+END_TEST
 #endif
 
 static Suite *suite(void)
@@ -391,6 +404,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_bigmem_realloc_keeps_the_prefix_across_every_kind_of_move);
 #if defined(__SANITIZE_ADDRESS__)
 	tcase_add_exit_test(tc, test_bigmem_overrun_inside_the_mapping_is_caught, 1);
+	tcase_add_exit_test(tc, test_bigmem_overrun_into_a_small_arrays_rounding_is_caught, 1);
 #endif
 	suite_add_tcase(s, tc);
 	return s;
