@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -783,15 +782,10 @@ static size_t gen_text(char *buf, size_t cap)
 static void score_exact(const struct vader *v, struct vader_scratch *s, const char *text,
 			size_t len, struct sentiment *out)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), span = (len + page - 1) / page * page;
-	char *m = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	char *copy = tu_guarded_copy(text, len);
 
-	ck_assert_ptr_ne(m, MAP_FAILED);
-	ck_assert_int_eq(mprotect(m + span, page, PROT_NONE), 0);
-	memcpy(m + span - len, text, len);
-	vader_score(v, s, m + span - len, len, out);
-	munmap(m, span + page);
+	vader_score(v, s, copy, len, out);
+	tu_guarded_free(copy, len);
 }
 
 static void show_text(const char *t, size_t len)

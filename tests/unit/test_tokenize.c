@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1436,13 +1435,7 @@ static struct tokenizer *sse2_tokenizer_new(const struct stopwords *s)
 static void same_prescan(struct tokenizer *def, struct tokenizer *sse, const char *text,
 			 size_t len, const char *lang)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), span = (len + page - 1) / page * page;
-	char *m = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
-	ck_assert_ptr_ne(m, MAP_FAILED);
-	ck_assert_int_eq(mprotect(m + span, page, PROT_NONE), 0);
-	char *copy = m + span - len;
-	memcpy(copy, text, len);
+	char *copy = tu_guarded_copy(text, len);
 	static char a[1 << 17], b[1 << 17];
 	const struct token *ta, *tb;
 	size_t na = tokenizer_run(def, copy, len, lang, &ta);
@@ -1457,7 +1450,7 @@ static void same_prescan(struct tokenizer *def, struct tokenizer *sse, const cha
 	ck_assert(memcmp(def->letter, sse->letter, words * sizeof(uint64_t)) == 0);
 	ck_assert(memcmp(def->high, sse->high, words * sizeof(uint64_t)) == 0);
 	ck_assert(memcmp(def->word, sse->word, words * sizeof(uint64_t)) == 0);
-	munmap(m, span + page);
+	tu_guarded_free(copy, len);
 }
 
 START_TEST(test_tokenize_isa_variants_agree)

@@ -31,13 +31,20 @@ static uint64_t rnd(void)
 }
 static double rnd01(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
 
-static struct window *mkwin(int64_t lateness_ms, uint32_t top_m)
+/* The defaults with this lateness and top m, and no warm-up. */
+static struct window_config wincfg(int64_t lateness_ms, uint32_t top_m)
 {
 	struct window_config c;
 	window_config_defaults(&c);
 	c.lateness_ms = lateness_ms;
 	c.top_m = top_m;
 	c.warmup_ms = 0;
+	return c;
+}
+
+static struct window *mkwin(int64_t lateness_ms, uint32_t top_m)
+{
+	struct window_config c = wincfg(lateness_ms, top_m);
 	return window_new(&c);
 }
 
@@ -823,11 +830,7 @@ END_TEST
 
 START_TEST(test_window_restored_state_continues_exactly_like_the_original)
 {
-	struct window_config c;
-	window_config_defaults(&c);
-	c.lateness_ms = 120000;
-	c.top_m = 64;
-	c.warmup_ms = 0;
+	struct window_config c = wincfg(120000, 64);
 	struct window *a = window_new(&c);
 	struct minute_log la = { STRBUF_INIT }, lb = { STRBUF_INIT };
 	/* two hours: levels 1 and 2 close, roll up and become baseline */
@@ -1005,11 +1008,7 @@ END_TEST
  */
 START_TEST(test_window_loads_a_state_saved_before_author_logs_and_continues_the_same)
 {
-	struct window_config c;
-	window_config_defaults(&c);
-	c.lateness_ms = 120000;
-	c.top_m = 64;
-	c.warmup_ms = 0;
+	struct window_config c = wincfg(120000, 64);
 	size_t len, vlen, mlen;
 	char *st = tu_read_fixture("window/state-v4.bin", &len);
 	char *want_views = tu_read_fixture("window/state-v4.views.json", &vlen);
@@ -1096,11 +1095,7 @@ START_TEST(test_window_author_sets_are_exact_across_log_batches_reads_and_saves)
 	char *st = state_of(w, &len);
 	char why[256] = "";
 	struct window *b = NULL;
-	struct window_config c;
-	window_config_defaults(&c);
-	c.lateness_ms = 60000;
-	c.top_m = 4096;
-	c.warmup_ms = 0;
+	struct window_config c = wincfg(60000, 4096);
 	ck_assert_msg(window_state_load(&b, &c, st, len, why, sizeof why) == 0, "%s", why);
 	check_invariants(b);
 	struct window *both[2] = { w, b };
@@ -1155,11 +1150,7 @@ START_TEST(test_window_author_sets_are_right_with_a_group_table_of_megabytes)
 	add1(w, T0 + 20000, "d7", 4242); /* pending at the save */
 	size_t len;
 	char *st = state_of(w, &len);
-	struct window_config c;
-	window_config_defaults(&c);
-	c.lateness_ms = 60000;
-	c.top_m = 4096;
-	c.warmup_ms = 0;
+	struct window_config c = wincfg(60000, 4096);
 	struct window *b = load_same_bytes(&c, st, len);
 	for (int u = 0; u < TERMS; u++)
 		ck_assert_uint_eq(authors_of(b, WINDOW_1H, names[u]),

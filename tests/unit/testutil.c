@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 char *tu_read_file(const char *path, size_t *len)
 {
@@ -80,4 +82,28 @@ int tu_run(Suite *s)
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? 0 : 1;
+}
+
+/* The bytes mapped for a guarded copy of len bytes before its guard page. */
+static size_t guarded_span(size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	return (len + page - 1) / page * page;
+}
+
+char *tu_guarded_copy(const void *text, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), span = guarded_span(len);
+	char *m = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	ck_assert_int_eq(mprotect(m + span, page, PROT_NONE), 0);
+	memcpy(m + span - len, text, len);
+	return m + span - len;
+}
+
+void tu_guarded_free(char *copy, size_t len)
+{
+	size_t span = guarded_span(len);
+	munmap(copy + len - span, span + (size_t)sysconf(_SC_PAGESIZE));
 }

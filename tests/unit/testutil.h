@@ -23,6 +23,14 @@ struct tu_capture {
 };
 /* Reads the capture TRENDD_TEST_FIXTURES_DIR/dir/name; free(c.raw) when done. */
 struct tu_capture tu_load_capture(const char *dir, const char *name);
+/*
+ * A copy of text[0..len) that ends where an inaccessible page begins, so that
+ * reading past it faults - also where ASan would not see it (GCC's ASan does
+ * not check masked vector loads). Aborts the test on failure; free it with
+ * tu_guarded_free(copy, len).
+ */
+char *tu_guarded_copy(const void *text, size_t len);
+void tu_guarded_free(char *copy, size_t len);
 /* Runs the suite with fork mode and returns the process exit code. */
 int tu_run(Suite *s);
 
