@@ -289,6 +289,34 @@ struct tok_stats {
 	int capped;
 };
 
+/* What the lookup loops gather about the tokens, kept in registers until the end. */
+struct tok_tally {
+	size_t n_lex;
+	uint64_t all, any;
+};
+
+#define TOK_TALLY_INIT { 0, ~0ull, 0 }
+
+/* Stores the info of token k (its lookup ORed with what the split found) and counts it. */
+static inline __attribute__((always_inline)) void
+tally_add(struct tok_tally *a, struct vader_scratch *s, uint64_t *tok, size_t k, uint64_t info)
+{
+	tok[k] = info;
+	s->lex[a->n_lex] = (uint16_t)k;
+	a->n_lex += info & TI_LEX;
+	a->all &= info;
+	a->any |= info;
+}
+
+static inline __attribute__((always_inline)) void
+tally_put(struct tok_stats *st, size_t n, const struct tok_tally *a)
+{
+	st->n = n;
+	st->n_lex = a->n_lex;
+	st->any = a->any;
+	st->all = a->all;
+}
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -2171,8 +2199,8 @@ lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned cha
 {
 	const struct word_table *words = &v->short_words;
 	const struct probe_table q = { words->tags, words->entries, words->shift };
-	uint64_t *tok = s->tok_mem + 3, all = ~0ull, any = 0;
-	size_t n_lex = 0;
+	uint64_t *tok = s->tok_mem + 3;
+	struct tok_tally a = TOK_TALLY_INIT;
 
 	for (size_t i = 0; i < n_special; i++) {
 		size_t k = s->special[i];
@@ -2182,18 +2210,9 @@ lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned cha
 		tok[k] |= kl == 0 ? token_classify_slow(v, p + at, s->raw_len[k]) :
 				    token_long_key(v, s->lc + at, kl);
 	}
-	for (size_t k = 0; k < n; k++) {
-		uint64_t info = short_probe_avx512(words, q, s->hash[k], s->keys[k]) | tok[k];
-		tok[k] = info;
-		s->lex[n_lex] = (uint16_t)k;
-		n_lex += info & TI_LEX;
-		all &= info;
-		any |= info;
-	}
-	st->n = n;
-	st->n_lex = n_lex;
-	st->any = any;
-	st->all = all;
+	for (size_t k = 0; k < n; k++)
+		tally_add(&a, s, tok, k, short_probe_avx512(words, q, s->hash[k], s->keys[k]) | tok[k]);
+	tally_put(st, n, &a);
 }
 #endif
 
@@ -2247,10 +2266,11 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 	uint64_t *tok = s->tok_mem + 3, *hash = s->hash;
 	uint32_t *key = s->key;
 	const unsigned char *lc = s->lc;
-	uint64_t np_prev = 0, any = 0, all = ~0ull;
+	uint64_t np_prev = 0;
+	struct tok_tally a = TOK_TALLY_INIT;
 	uint64_t c_ws = 1;      /* the byte before the text counts as whitespace */
 	uint64_t c_up = 0, c_lo = 0, c_rare = 0;
-	size_t n = 0, start = 0, base, n_bang = 0, n_ques = 0, n_lex = 0, n_special = 0;
+	size_t n = 0, start = 0, base, n_bang = 0, n_ques = 0, n_special = 0;
 	int open = 0;           /* a token started and has not ended yet */
 
 	for (base = 0; base < len; base += 64) {
@@ -2434,17 +2454,9 @@ lookup:
 			info = token_classify_slow(v, p + at, s->raw_len[k]);
 		else
 			info = token_long_key(v, lc + at, kl);
-		info |= tok[k];
-		tok[k] = info;
-		s->lex[n_lex] = (uint16_t)k;
-		n_lex += info & TI_LEX;
-		all &= info;
-		any |= info;
+		tally_add(&a, s, tok, k, info | tok[k]);
 	}
-	st->n = n;
-	st->n_lex = n_lex;
-	st->any = any;
-	st->all = all;
+	tally_put(st, n, &a);
 }
 
 static void tokenize_default(const struct vader *v, struct vader_scratch *s,
