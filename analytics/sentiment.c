@@ -2480,7 +2480,8 @@ static VADER_AVX2_TARGET void tokenize_avx2(const struct vader *v, struct vader_
 #endif
 
 #ifdef VADER_AVX512
-/* The same loops built for AVX-512BW (the probe's compares also write mask registers). */
+/* The same loops with the AVX-512 scan, split and lookup (block_scan_avx512_n(),
+ * block_tokens_avx512(), lookup_avx512()). */
 static VADER_AVX512_TARGET void tokenize_avx512(const struct vader *v, struct vader_scratch *s,
 						const unsigned char *p, size_t len,
 						struct tok_stats *st)
