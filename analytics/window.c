@@ -51,18 +51,18 @@ struct vsum {
 #define TERM_INLINE 32
 
 /*
- * A term's hot record is one cache line, aligned: everything a counted
- * token reads or writes of its term - the per-post dedupe mark, the
- * reference count, the entry hints and the running totals - and nothing
- * else, so counting a token touches one line of its term. What tells the
- * term apart (length, kind, key words) is in its term index slot, which a
- * token reads anyway to find the term; the string and what only the read
- * side needs (first seen, score peaks) are in the parallel array
- * window.cold. A token reads the cold record only when its text is longer
- * than 16 bytes, whose key words are a hash and need a string compare.
+ * A term's hot record: what a counted token reads or writes of its term -
+ * the per-post dedupe mark, the reference count and the entry hints - and
+ * nothing else, in 16 bytes, four to a cache line. What tells the term
+ * apart (length, kind, key words) is in its term index slot, which a token
+ * reads anyway to find the term; its running totals, the string and what
+ * only the read side needs (first seen, score peaks) are in the parallel
+ * array window.cold. A token reads the cold record only when its text is
+ * longer than 16 bytes, whose key words are a hash and need a string
+ * compare. The totals are not written per token: see "Running totals".
  */
 struct wterm {
-	_Alignas(64) union {
+	_Alignas(16) union {
 		uint32_t last_post;    /* live: dedupe within one post */
 		uint32_t next_free;    /* !live: free-list link */
 	} u;
@@ -73,12 +73,12 @@ struct wterm {
 	 * alone proves the entry is the term's (one entry per term per bucket).
 	 */
 	uint32_t cidx[2];
-	struct wsum sum[WINDOW_COUNT]; /* running totals per window */
 };
 
-_Static_assert(sizeof(struct wterm) == 64, "struct wterm is one cache line");
+_Static_assert(sizeof(struct wterm) == 16, "four hot term records per cache line");
 
 struct wcold {
+	struct wsum sum[WINDOW_COUNT]; /* running totals per window (see "Running totals") */
 	union {
 		char in[TERM_INLINE];  /* len < TERM_INLINE: the string, NUL-terminated */
 		char *out;             /* owned, NUL-terminated; longer strings */
@@ -143,6 +143,14 @@ struct bucket {
 	 */
 	uint64_t *alog;
 	uint32_t alog_n, alog_cap;
+	/*
+	 * Open level-0 and level-1 buckets: what of each entry is in its term's
+	 * running totals, parallel to e (syn_cap slots, owned; freed at close);
+	 * dirty when a post was counted since the last bucket_sync().
+	 */
+	struct wsum *syn;
+	uint32_t syn_cap;
+	bool dirty;
 	uint32_t *idx;                 /* owned; entry index + 1, 0 = empty */
 	uint32_t idx_cap;
 	uint32_t error;                /* largest count dropped by pruning */
@@ -584,6 +592,26 @@ static int bucket_grow(struct bucket *b)
 	return 0;
 }
 
+/* Gives an open level-0/1 bucket's syn as many slots as e. 0 or -ENOMEM. */
+static int syn_fit(struct bucket *b)
+{
+	if (b->syn_cap >= b->cap)
+		return 0;
+	struct wsum *ns = realloc(b->syn, (size_t)b->cap * sizeof *ns);
+	if (!ns)
+		return -ENOMEM;
+	b->syn = ns;
+	b->syn_cap = b->cap;
+	return 0;
+}
+
+static void syn_free(struct bucket *b)
+{
+	free(b->syn);
+	b->syn = NULL;
+	b->syn_cap = 0;
+}
+
 /* Index of the entry for term, creating it (and a term reference); NO_TERM when out of memory. */
 static uint32_t bucket_get(struct window *w, struct bucket *b, uint32_t term)
 {
@@ -595,10 +623,14 @@ static uint32_t bucket_get(struct window *w, struct bucket *b, uint32_t term)
 	uint32_t mask = b->idx_cap - 1, j = entry_home(term, mask);
 	while (b->idx[j])
 		j = (j + 1) & mask;
+	if (b->level < 2 && b->state == B_OPEN && syn_fit(b) < 0)
+		return NO_TERM;
 	ix = b->n++;
 	b->e[ix] = (struct entry){ .term = term };
 	if (b->sketches)
 		memset(&b->sk[ix], 0, sizeof b->sk[ix]);
+	if (b->syn)
+		b->syn[ix] = (struct wsum){ { 0, 0, 0 }, 0 };
 	b->idx[j] = ix + 1;
 	w->terms[term].refs++;
 	w->entries++;
@@ -810,6 +842,8 @@ static void bucket_clear(struct window *w, struct bucket *b)
 	}
 	hll_group_free(&b->grp);
 	alog_free(b); /* closed buckets have none; an open one's pending adds go with its sets */
+	syn_free(b);  /* likewise (bucket_close frees it) */
+	b->dirty = false;
 	w->entries -= b->n;
 	b->n = 0;
 	b->key = EMPTY_KEY;
@@ -885,11 +919,75 @@ static int cmp_count_desc(const void *a, const void *b)
 static void subtract_entry(struct window *w, int level, const struct bucket *b,
 			   const struct entry *e, bool from_own_window, bool from_24h)
 {
-	struct wterm *t = &w->terms[e->term];
+	struct wcold *t = &w->cold[e->term];
 	if (from_own_window && b->in_sum)
 		sum_sub(&t->sum[level], e);
 	if (from_24h)
 		sum_sub(&t->sum[WINDOW_24H], e);
+}
+
+/*
+ * Running totals. A term's totals per window (wcold.sum) are what its
+ * entries in that window's buckets hold. Counting a post does not write
+ * them: its tokens count into their entries of the open level-0 and
+ * level-1 bucket, which a token has to touch anyway, and the bucket is
+ * marked dirty. bucket_sync() then adds to the totals what each entry
+ * gained since the last sync - the entry minus its copy in b->syn - and
+ * everything that reads the totals or takes a bucket out of them syncs
+ * first: reading a view (window_fill_view, window_lookup), window_check,
+ * saving, closing a bucket (pruning subtracts what it drops) and a bucket
+ * leaving its window. So the totals read are the same as if every token
+ * had added to them (up to the rounding of the sentiment sums), and the
+ * term record a token touches keeps only its dedupe mark, references and
+ * entry hints: 16 bytes instead of a cache line, which keeps four times
+ * as many hot terms in the cache. A sync costs one pass over a dirty
+ * bucket's entries; a bucket is dirty at most once per post and synced at
+ * most once per read, close or expiry, not per token.
+ *
+ * Which totals a delta goes to follows the buckets' windows: a level-0
+ * bucket's into 5m while in_sum, a level-1 bucket's into 1h while in_sum
+ * and into 24h (an open minute has not rolled up into level 2 yet).
+ * in_sum only ever turns false (bucket_leave_window, which syncs first),
+ * so this is where each count would have gone when it came.
+ */
+static void bucket_sync(struct window *w, int level, struct bucket *b)
+{
+	if (!b->dirty)
+		return;
+	b->dirty = false;
+	assert(level < 2 && b->state == B_OPEN && (b->syn || b->n == 0));
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct entry *e = &b->e[i];
+		struct wsum *y = &b->syn[i];
+		if (e->n[0] == y->n[0] && e->n[1] == y->n[1] && e->n[2] == y->n[2] &&
+		    e->sent == y->sent)
+			continue;
+		struct wsum d = { { e->n[0] - y->n[0], e->n[1] - y->n[1], e->n[2] - y->n[2] },
+				  e->sent - y->sent };
+		*y = (struct wsum){ { e->n[0], e->n[1], e->n[2] }, e->sent };
+		struct wsum *sum = w->cold[e->term].sum;
+		int win[2], nwin = 0;
+		if (b->in_sum)
+			win[nwin++] = level; /* WINDOW_5M or WINDOW_1H */
+		if (level == 1)
+			win[nwin++] = WINDOW_24H;
+		for (int k = 0; k < nwin; k++) {
+			for (int j = 0; j < 3; j++)
+				sum[win[k]].n[j] += d.n[j];
+			sum[win[k]].sent += d.sent;
+		}
+	}
+}
+
+/* bucket_sync() of every dirty bucket: before reading the totals. */
+static void window_sync(struct window *w)
+{
+	for (int l = 0; l < 2; l++) {
+		struct level *L = &w->lv[l];
+		for (uint32_t i = 0; i < L->nslots; i++)
+			if (L->b[i].dirty)
+				bucket_sync(w, l, &L->b[i]);
+	}
 }
 
 /*
@@ -987,7 +1085,7 @@ static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 		uint32_t ix = bucket_get(w, dst, s->term);
 		if (ix == NO_TERM) {
 			/* out of memory: the count leaves the 24h total with the entry */
-			sum_sub(&w->terms[s->term].sum[WINDOW_24H], s);
+			sum_sub(&w->cold[s->term].sum[WINDOW_24H], s);
 			continue;
 		}
 		struct entry *d = &dst->e[ix];
@@ -1071,6 +1169,9 @@ static void bucket_count_authors(struct bucket *b)
 static void bucket_close(struct window *w, int level, struct bucket *b)
 {
 	assert(b->state == B_OPEN);
+	/* pruning subtracts dropped entries from the totals: they must hold them */
+	bucket_sync(w, level, b);
+	syn_free(b);
 	b->state = B_CLOSED;
 	if (level == 1) {
 		/* pruning renumbers entries and the sets are read from here on */
@@ -1104,8 +1205,9 @@ static void bucket_leave_window(struct window *w, int level, struct bucket *b)
 {
 	if (!b->in_sum)
 		return;
+	bucket_sync(w, level, b); /* an open bucket's last counts, to take them out */
 	for (uint32_t i = 0; i < b->n; i++)
-		sum_sub(&w->terms[b->e[i].term].sum[level], &b->e[i]);
+		sum_sub(&w->cold[b->e[i].term].sum[level], &b->e[i]);
 	vsum_add(&w->vol[level], &b->vol, -1);
 	b->in_sum = false;
 }
@@ -1251,6 +1353,7 @@ void window_free(struct window *w)
 				hll_set_clear(&b->sk[k]);
 			hll_group_free(&b->grp);
 			alog_free(b);
+			syn_free(b);
 			free(b->e);
 			free(b->sk);
 			free(b->idx);
@@ -1463,7 +1566,6 @@ static void add_count(struct window *w, const struct add_post *a, const uint32_t
 		      const uint32_t *hint0, const uint32_t *hint1, uint32_t m)
 {
 	struct bucket *b0 = a->b0, *b1 = a->b1;
-	const bool in5 = b0->in_sum;
 	const uint32_t label = a->label;
 	const float c = a->compound;
 	const uint8_t rank = a->author.rank;
@@ -1490,24 +1592,15 @@ static void add_count(struct window *w, const struct add_post *a, const uint32_t
 			x1 = entry_lookup(w, 1, b1, i);
 			es1 = b1->e;
 		}
-		struct wterm *t = &w->terms[i];
 		if (x0 != NO_TERM) {
 			struct entry *e0 = &es0[x0];
 			e0->n[label]++;
 			e0->sent += c;
-			if (in5) {
-				t->sum[WINDOW_5M].n[label]++;
-				t->sum[WINDOW_5M].sent += c;
-			}
 		}
 		if (x1 != NO_TERM) {
 			struct entry *e1 = &es1[x1];
 			e1->n[label]++;
 			e1->sent += c;
-			t->sum[WINDOW_1H].n[label]++;
-			t->sum[WINDOW_1H].sent += c;
-			t->sum[WINDOW_24H].n[label]++;
-			t->sum[WINDOW_24H].sent += c;
 			if (!logged) {
 				entry_add_author(b1, x1, &a->author);
 			} else if (e1->authors) {
@@ -1518,7 +1611,7 @@ static void add_count(struct window *w, const struct add_post *a, const uint32_t
 			} else {
 				alog[alog_n++] = (uint64_t)x1 << 32 | av;
 			}
-		} else if (x0 == NO_TERM && t->refs == 0) {
+		} else if (x0 == NO_TERM && w->terms[i].refs == 0) {
 			/* out of memory for a new term's entries: nothing names it */
 			term_release(w, i);
 		}
@@ -1555,6 +1648,7 @@ enum window_add_result window_add_post(struct window *w, const struct window_pos
 	struct vsum pv = { 1, a.label == LABEL_POS, a.label == LABEL_NEG, p->compound };
 
 	assert(a.b1->sketches);
+	a.b0->dirty = a.b1->dirty = true; /* their counts go into the totals at the next sync */
 	vsum_count(&a.b0->vol, &pv);
 	vsum_count(&a.b1->vol, &pv);
 	if (a.b0->in_sum)
@@ -1594,7 +1688,8 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 		for (uint32_t i = 0; i < L->nslots; i++) {
 			const struct bucket *b = &L->b[i];
 			bytes += sizeof *b + b->cap * sizeof *b->e + b->idx_cap * sizeof *b->idx +
-				 hll_group_bytes(&b->grp) + b->alog_cap * sizeof *b->alog;
+				 hll_group_bytes(&b->grp) + b->alog_cap * sizeof *b->alog +
+				 b->syn_cap * sizeof *b->syn;
 			if (b->sk)
 				bytes += b->cap * sizeof *b->sk;
 			for (uint32_t k = 0; b->sk && k < b->n; k++)
@@ -1762,7 +1857,7 @@ struct heap {
 
 static inline uint32_t hcount(const struct window *w, int win, uint32_t id)
 {
-	return wsum_total(&w->terms[id].sum[win]);
+	return wsum_total(&w->cold[id].sum[win]);
 }
 
 static void heap_push(struct heap *h, const struct window *w, int win, uint32_t id)
@@ -1892,6 +1987,7 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 
 	memset(heaps, 0, sizeof heaps);
 	window_flush_authors(w); /* term_authors reads the open minutes' sets */
+	window_sync(w);          /* and the ranking, the totals */
 	v->window = win;
 	v->series_points = series_points[win];
 	v->series_step_ms = level_span_ms[win] * (level_nwin[win] / series_points[win]);
@@ -1916,7 +2012,7 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 	}
 	for (uint32_t id = 0; id < w->nterms; id++) {
 		const struct wcold *c = &w->cold[id];
-		if (c->live && wsum_total(&w->terms[id].sum[win]) > 0 && c->kind < TERM_KIND_COUNT)
+		if (c->live && wsum_total(&w->cold[id].sum[win]) > 0 && c->kind < TERM_KIND_COUNT)
 			heap_push(&heaps[c->kind], w, win, id);
 	}
 	for (int k = 0; k < TERM_KIND_COUNT; k++)
@@ -2009,7 +2105,7 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 			continue;
 		const struct wcold *t = &w->cold[c->id];
 		struct trend *tr = &v->trends[c->view_idx];
-		const struct wsum *sm = &w->terms[c->id].sum[win];
+		const struct wsum *sm = &w->cold[c->id].sum[win];
 		tr->term = snapshot_strdup(s, term_str(t), t->len);
 		tr->series = snapshot_alloc(s, v->series_points * sizeof(uint32_t));
 		if (!tr->term || !tr->series)
@@ -2052,7 +2148,8 @@ void window_lookup(struct window *w, int win, int kind, const char *term, size_t
 	if (id == NO_TERM)
 		return;
 	window_flush_authors(w);
-	const struct wsum *sm = &w->terms[id].sum[win];
+	window_sync(w);
+	const struct wsum *sm = &w->cold[id].sum[win];
 	uint32_t series[SNAPSHOT_SERIES_POINTS] = { 0 };
 	out->found = true;
 	out->count = wsum_total(sm);
@@ -2077,6 +2174,7 @@ int window_check(struct window *w, char *err, size_t errlen)
 	}
 	int64_t end1 = floor_div(w->end_ms, 60000);
 	window_flush_authors(w); /* the sets are checked as they will be read */
+	window_sync(w);          /* and the totals */
 	for (int l = 0; l < NLEVELS; l++) {
 		const struct level *L = &w->lv[l];
 		for (uint32_t i = 0; i < L->nslots; i++) {
@@ -2090,6 +2188,20 @@ int window_check(struct window *w, char *err, size_t errlen)
 					 l, (long long)b->key);
 				goto out;
 			}
+			/* open level-0/1 buckets copy their entries into syn; others have none */
+			bool syncs = l < 2 && b->state == B_OPEN;
+			if ((!syncs && b->syn) || (syncs && b->n && b->syn_cap < b->n)) {
+				snprintf(err, errlen, "level %d bucket %lld: totals copy misplaced",
+					 l, (long long)b->key);
+				goto out;
+			}
+			for (uint32_t k = 0; syncs && k < b->n; k++)
+				if (memcmp(b->syn[k].n, b->e[k].n, sizeof b->e[k].n) ||
+				    b->syn[k].sent != b->e[k].sent) {
+					snprintf(err, errlen, "term '%s': entry not in the totals",
+						 term_str(&w->cold[b->e[k].term]));
+					goto out;
+				}
 			for (uint32_t k = 0; k < b->n; k++) {
 				const struct entry *e = &b->e[k];
 				if (e->term >= w->nterms || !w->cold[e->term].live) {
@@ -2143,9 +2255,9 @@ int window_check(struct window *w, char *err, size_t errlen)
 			goto out;
 		}
 		for (int win = 0; win < WINDOW_COUNT; win++)
-			if (wsum_total(&t->sum[win]) != tot[(size_t)id * WINDOW_COUNT + win]) {
+			if (wsum_total(&c->sum[win]) != tot[(size_t)id * WINDOW_COUNT + win]) {
 				snprintf(err, errlen, "term '%s' window %s: total %u, buckets %llu",
-					 term_str(c), window_name(win), wsum_total(&t->sum[win]),
+					 term_str(c), window_name(win), wsum_total(&c->sum[win]),
 					 (unsigned long long)tot[(size_t)id * WINDOW_COUNT + win]);
 				goto out;
 			}
@@ -2273,11 +2385,11 @@ static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 
  * which windows have a total and which a score peak, then only those, as
  * numbers; times as they are (zigzag), floats as they are.
  */
-static void put_term_tail(struct strbuf *sb, const struct wterm *t, const struct wcold *c)
+static void put_term_tail(struct strbuf *sb, const struct wcold *c)
 {
 	uint8_t have = 0;
 	for (int k = 0; k < WINDOW_COUNT; k++) {
-		if (wsum_total(&t->sum[k]) || t->sum[k].sent != 0)
+		if (wsum_total(&c->sum[k]) || c->sum[k].sent != 0)
 			have |= (uint8_t)(1u << k);
 		if (c->peak[k] != 0 || c->peak_ms[k] != 0)
 			have |= (uint8_t)(1u << (4 + k));
@@ -2287,8 +2399,8 @@ static void put_term_tail(struct strbuf *sb, const struct wterm *t, const struct
 	for (int k = 0; k < WINDOW_COUNT; k++) {
 		if (have & (1u << k)) {
 			for (int i = 0; i < 3; i++)
-				put_varint(sb, t->sum[k].n[i]);
-			PUT(sb, t->sum[k].sent);
+				put_varint(sb, c->sum[k].n[i]);
+			PUT(sb, c->sum[k].sent);
 		}
 		if (have & (1u << (4 + k))) {
 			PUT(sb, c->peak[k]);
@@ -2297,7 +2409,7 @@ static void put_term_tail(struct strbuf *sb, const struct wterm *t, const struct
 	}
 }
 
-static bool get_term_tail(struct rd *r, struct wterm *t, struct wcold *c)
+static bool get_term_tail(struct rd *r, struct wcold *c)
 {
 	uint8_t have;
 	uint64_t v;
@@ -2307,9 +2419,9 @@ static bool get_term_tail(struct rd *r, struct wterm *t, struct wcold *c)
 	for (int k = 0; k < WINDOW_COUNT; k++) {
 		if (have & (1u << k)) {
 			for (int i = 0; i < 3; i++)
-				if (!get_varint32(r, &t->sum[k].n[i]))
+				if (!get_varint32(r, &c->sum[k].n[i]))
 					return false;
-			if (!GET(r, t->sum[k].sent))
+			if (!GET(r, c->sum[k].sent))
 				return false;
 		}
 		if (have & (1u << (4 + k))) {
@@ -2493,6 +2605,7 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 	 * from a const object, so writing through it is defined.
 	 */
 	window_flush_authors((struct window *)w);
+	window_sync((struct window *)w); /* the totals saved hold every count */
 
 	PUT(sb, magic);
 	PUT(sb, w->end_ms);
@@ -2516,7 +2629,7 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 		PUT(sb, c->kind);
 		PUT(sb, c->len);
 		sb_append(sb, term_str(c), c->len);
-		put_term_tail(sb, &w->terms[id], c);
+		put_term_tail(sb, c);
 	}
 	PUT(sb, nfree);
 	for (uint32_t id = w->free_head; id != NO_TERM; id = w->terms[id].u.next_free)
@@ -2591,7 +2704,7 @@ static int load_terms(struct window *w, struct rd *r)
 		w->live_terms++;
 		rd_get(r, s, len);
 		s[len] = 0;
-		if (!get_term_tail(r, t, c))
+		if (!get_term_tail(r, c))
 			return -EINVAL;
 		if (memchr(s, 0, len))
 			return rd_fail(r, "term with a NUL byte"), -EINVAL;
@@ -2688,6 +2801,14 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 	for (uint32_t k = 0; k < n; k++)
 		if (bucket_find_ix(b, b->e[k].term) != k)
 			return rd_fail(r, "a term twice in one bucket"), -EINVAL;
+	if (l < 2 && state == B_OPEN) {
+		/* saving synced the totals: they hold all of every entry */
+		if (syn_fit(b) < 0)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < n; k++)
+			b->syn[k] = (struct wsum){ { b->e[k].n[0], b->e[k].n[1], b->e[k].n[2] },
+						   b->e[k].sent };
+	}
 	return 0;
 }
 

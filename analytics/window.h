@@ -7,8 +7,10 @@
  * buckets (the 24h window, plus the 24 h before it as the baseline). A post
  * updates the level-0 and level-1 buckets of its event time (exact counts in
  * open buckets); level-1 buckets roll up into level 2 when they close.
- * Each term keeps a running total per window: added when a post arrives,
- * subtracted when the bucket holding it leaves the window or drops it.
+ * Each term keeps a running total per window: a post's counts go into it
+ * at the next read of the totals (or close of the bucket) after it arrives,
+ * and are subtracted when the bucket holding them leaves the window or drops
+ * them.
  *
  * Event time. The window end is the newest event time seen (or the wall
  * clock given to window_advance, whichever is later). The watermark is the
@@ -21,7 +23,8 @@
  *
  * Invariants (checked in debug builds by window_check):
  *  - for every term and window, total = sum of its entries in the buckets of
- *    that window's level that are in range, counting open buckets;
+ *    that window's level that are in range, counting open buckets (as every
+ *    reader sees it: the open buckets' new counts are added first);
  *  - term->refs = number of bucket entries that name the term; a term with
  *    refs == 0 is freed;
  *  - a reported count is never above the true count and never below it by

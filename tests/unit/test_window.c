@@ -777,6 +777,61 @@ static struct window *load_same_bytes(const struct window_config *c, const char 
 	return w;
 }
 
+/*
+ * Counting a post does not write the terms' totals; every read of them adds
+ * what the open buckets gained first. A sync that added whole entries again,
+ * a state that did not carry what was already added, or an open bucket that
+ * left its window with counts not yet added would each give other totals.
+ */
+START_TEST(test_window_totals_hold_every_count_across_reads_saves_and_expiry)
+{
+	/* 10 min lateness: a second's bucket leaves the 5m window while still open */
+	struct window_config c = wincfg(600000, 4096);
+	struct window *w = window_new(&c);
+	for (int i = 0; i < 3; i++)
+		add1(w, T0 + 1000, "beta", (uint32_t)i + 1);
+	ck_assert_uint_eq(count_of(w, WINDOW_5M, "beta"), 3);
+	add1(w, T0 + 1200, "beta", 4);
+	add1(w, T0 + 1400, "beta", 5);
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		ck_assert_uint_eq(count_of(w, win, "beta"), 5);
+	check_invariants(w);
+
+	/* one count not yet read when saving */
+	add1(w, T0 + 1600, "beta", 6);
+	size_t len;
+	char *st = state_of(w, &len);
+	struct window *r = load_same_bytes(&c, st, len);
+	free(st);
+	window_free(w);
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		ck_assert_uint_eq(count_of(r, win, "beta"), 6);
+	/* the restored open buckets count on from what their totals hold */
+	add1(r, T0 + 1800, "beta", 7);
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		ck_assert_uint_eq(count_of(r, win, "beta"), 7);
+	check_invariants(r);
+
+	/* a count the totals have not seen yet when its second leaves the 5m window */
+	add1(r, T0 + 1900, "beta", 8);
+	window_advance(r, T0 + 301000);
+	ck_assert_uint_eq(count_of(r, WINDOW_5M, "beta"), 0);
+	ck_assert_uint_eq(count_of(r, WINDOW_1H, "beta"), 8);
+	/* late but inside the lateness: counted in 1h and 24h, not in 5m */
+	ck_assert_int_eq(add1(r, T0 + 1950, "beta", 9), WINDOW_ADDED);
+	ck_assert_uint_eq(count_of(r, WINDOW_5M, "beta"), 0);
+	ck_assert_uint_eq(count_of(r, WINDOW_1H, "beta"), 9);
+	ck_assert_uint_eq(count_of(r, WINDOW_24H, "beta"), 9);
+	check_invariants(r);
+	/* closing the second and the minute keeps the totals */
+	window_advance(r, T0 + 60000 + 600000 + 1000);
+	ck_assert_uint_eq(count_of(r, WINDOW_1H, "beta"), 9);
+	ck_assert_uint_eq(count_of(r, WINDOW_24H, "beta"), 9);
+	check_invariants(r);
+	window_free(r);
+}
+END_TEST
+
 static char *views_json(struct window *w)
 {
 	struct strbuf out = STRBUF_INIT;
@@ -1346,6 +1401,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_warmup_keeps_new_terms_from_trending);
 	tcase_add_test(tc, test_window_memory_stays_bounded_with_many_distinct_terms);
 	tcase_add_test(tc, test_window_view_has_rankings_series_and_volume);
+	tcase_add_test(tc, test_window_totals_hold_every_count_across_reads_saves_and_expiry);
 	tcase_add_test(tc, test_window_counts_authors_exactly_while_few);
 	tcase_add_test(tc, test_window_authors_of_a_popular_term_stay_within_2_percent);
 	tcase_add_test(tc, test_window_counts_every_term_once_in_long_posts);
