@@ -265,30 +265,32 @@ static int load_file(struct stopwords *sw, const char *path, int lang, size_t *b
 	return rc;
 }
 
-/* Salt number d of a bucket: odd multiples of a constant spread d over 32 bits. */
-static inline uint32_t set_salt(uint32_t d)
+/* Salt number d of a bucket: an odd multiplier, d mixed so that salts share no pattern. */
+static inline uint64_t set_salt(uint32_t d)
 {
-	return d * 0x9E3779B9u;
+	return hash_u64(d + 1) | 1;
 }
 
 #define SET_SALTS     (1u << 16) /* salts tried per bucket */
-#define SET_BUCKET_MAX 64        /* keys of one bucket beyond this: another seed */
+#define SET_BUCKET_MAX 64        /* keys of one bucket beyond this: another multiplier */
+#define SET_ATTEMPTS  48         /* multipliers tried; the table grows by at most 1.125^6 */
 
 /*
  * One attempt to place the n keys (a[i], b[i]) in st's table with st's
- * seed, bucket and slot counts (slots all empty): buckets with more keys
- * first, while the table is emptier, each taking the first salt that puts
- * its keys in free slots of their own. False when a bucket finds none (or
- * is too big); the caller then tries another seed or more slots.
+ * multiplier, bucket and slot counts (slots all empty): buckets with more
+ * keys first, while the table is emptier, each taking the first salt that
+ * puts its keys in free slots of their own. False when a bucket finds none
+ * (or is too big); the caller then tries another multiplier or more slots.
+ * h[] takes the keys' hashes.
  */
 static bool set_place(struct stopword_set *st, const uint64_t *a, const uint64_t *b, size_t n,
-		      uint32_t *bucket_of, uint32_t *order, uint32_t *count)
+		      uint64_t *h, uint32_t *bucket_of, uint32_t *order, uint32_t *count)
 {
 	size_t nb = st->bucket_mask + 1;
 	memset(count, 0, (nb + 1) * sizeof(*count));
 	for (size_t i = 0; i < n; i++) {
-		bucket_of[i] = (uint32_t)stopword_bucket(stopword_mix(st->seed, a[i], b[i]),
-							 st->bucket_mask);
+		h[i] = stopword_hash(st->mult, a[i], b[i]);
+		bucket_of[i] = (uint32_t)stopword_bucket(h[i], st->bucket_mask);
 		count[bucket_of[i] + 1]++;
 	}
 	/* order[]: keys grouped by bucket; count[k]..count[k + 1] is bucket k's run. */
@@ -312,8 +314,8 @@ static bool set_place(struct stopword_set *st, const uint64_t *a, const uint64_t
 				size_t j = 0;
 				for (; j < size; j++) {
 					uint32_t e = keys[j];
-					at[j] = stopword_slot(stopword_mix(st->seed, a[e], b[e]),
-							      set_salt(d), st->slot_mask + 1);
+					at[j] = stopword_slot(h[e], set_salt(d),
+							      st->slot_mask + 1);
 					if (st->slots[at[j]][1])
 						break;
 					size_t m = 0;
@@ -341,10 +343,14 @@ static bool set_place(struct stopword_set *st, const uint64_t *a, const uint64_t
  * Builds the set of the lists in mask from the main table. No key is (x, 0):
  * b has a length byte or, at 16 bytes, word bytes; so b == 0 marks an empty
  * slot. A bucket holds about five keys, and the table starts at 1/16 more
- * slots than keys; a seed that fails is replaced, and after a few, the
- * table grows by an eighth. (A table nearly full costs more salts to try at
- * load, once; the word loop then probes fewer cache lines, and leaves more
- * of the caches to the rest of the analytics thread.)
+ * slots than keys; a multiplier that fails is replaced, and after a few,
+ * the table grows by an eighth. (A table nearly full costs more salts to
+ * try at load, once; the word loop then probes fewer cache lines, and
+ * leaves more of the caches to the rest of the analytics thread.) The
+ * shipped lists all place with the first multiplier. Two keys with the
+ * same a ^ rotated b hash alike under every multiplier and never place;
+ * SET_ATTEMPTS bounds the time and memory such a list costs (it then gets
+ * no set, which is slower, not wrong).
  */
 static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mask)
 {
@@ -359,11 +365,12 @@ static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mas
 		nb *= 2;
 	uint64_t *a = malloc((n + 1) * sizeof(*a));
 	uint64_t *b = malloc((n + 1) * sizeof(*b));
+	uint64_t *h = malloc((n + 1) * sizeof(*h));
 	uint32_t *bucket_of = malloc((n + nb) * sizeof(*bucket_of));
 	uint32_t *order = malloc((n + 1) * sizeof(*order));
 	uint32_t *count = malloc((nb + 1) * sizeof(*count));
 	int rc = -ENOMEM;
-	if (!a || !b || !bucket_of || !order || !count)
+	if (!a || !b || !h || !bucket_of || !order || !count)
 		goto out;
 	n = 0;
 	for (size_t i = 0; i <= sw->slot_mask; i++) {
@@ -376,7 +383,7 @@ static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mas
 	}
 	size_t cap = n + n / 16 + 1;
 	rc = 0;
-	for (unsigned attempt = 1; cap <= SET_MAX_SLOTS; attempt++) {
+	for (unsigned attempt = 1; attempt <= SET_ATTEMPTS && cap <= SET_MAX_SLOTS; attempt++) {
 		if (attempt % 8 == 0)
 			cap += cap / 8 + 1;
 		st->slots = calloc(cap, sizeof(*st->slots));
@@ -387,8 +394,8 @@ static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mas
 		}
 		st->slot_mask = cap - 1;
 		st->bucket_mask = nb - 1;
-		st->seed = hash_u64(attempt);
-		if (set_place(st, a, b, n, bucket_of, order, count))
+		st->mult = hash_u64(attempt) | 1;
+		if (set_place(st, a, b, n, h, bucket_of, order, count))
 			goto out;
 		free(st->slots);
 		free(st->salt);
@@ -399,12 +406,14 @@ static int set_build(struct stopwords *sw, struct stopword_set *st, uint64_t mas
 	free(st->salt);
 	st->slots = NULL;
 	st->salt = NULL;
-	/* Never seen; correct anyway: without a set, lookups take the main table. */
+	/* Correct anyway: without a set, lookups take the main table. */
 	if (!rc)
-		log_warn("stopwords", "no compact set for lists %#llx", (unsigned long long)mask);
+		log_warn("stopwords", "no compact set for lists %#llx after %d multipliers",
+			 (unsigned long long)mask, SET_ATTEMPTS);
 out:
 	free(a);
 	free(b);
+	free(h);
 	free(bucket_of);
 	free(order);
 	free(count);

@@ -84,8 +84,8 @@
  * - do_words() takes runs of such words (and " #tag" hashtags, out of
  *   line) in one loop with no call per word and no branch on whether a
  *   word is a stopword (nor on where bitmap words split): it probes the
- *   language's stopword set inline (struct stopword_set in tokenize.h: two
- *   slots, two compares) and advances the term count by the outcome. About
+ *   language's stopword set inline (struct stopword_set in tokenize.h: one
+ *   slot, one compare) and advances the term count by the outcome. About
  *   every second English word is a stopword, so a branch there would be
  *   mispredicted half of the time.
  * - URLs, mentions, hashtags and hosts have ASCII fast paths (table-driven
@@ -239,8 +239,8 @@ struct tokenizer {
 	const struct stopword_set *set; /* borrowed: the same lists, for do_words() */
 	/* do_words()' probe of set (no_stopwords without one): its fields. */
 	const uint64_t (*sw_slots)[2];
-	const uint32_t *sw_salt;
-	uint64_t sw_bucket_mask, sw_nslots, sw_seed;
+	const uint64_t *sw_salt;
+	uint64_t sw_bucket_mask, sw_nslots, sw_mult;
 	bool words;                   /* do_words() may run: FAST, and a set or no stopwords */
 	bool avx512;                  /* prescan() uses AVX-512BW (see PRESCAN_AVX512) */
 	struct lang_memo memo[LANG_MEMO];
@@ -1480,7 +1480,7 @@ static const uchar *do_word(struct tokenizer *t, const uchar *p, const uchar *en
 
 /* A set without words, for a tokenizer without stopwords: no key is (0, 0). */
 static uint64_t no_slot[1][2];
-static uint32_t no_salt[1];
+static uint64_t no_salt[1];
 static const struct stopword_set no_stopwords = { .slots = no_slot, .salt = no_salt };
 
 /* Copies the bigrams do_words() noted: each follows its second word, which follows the first. */
@@ -1639,7 +1639,7 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		t->tok[k + 1].kind = TERM_BIGRAM;
 		t->src[k + 1] = (uint32_t)i;
 		unsigned stop = (unsigned)stopword_probe(t->sw_slots, t->sw_salt, t->sw_bucket_mask,
-							 t->sw_nslots, t->sw_seed, ka, kb);
+							 t->sw_nslots, t->sw_mult, ka, kb);
 		/*
 		 * A number (no letter) or a single letter is dropped. The key
 		 * holds the word's lowercase letters and digits and two-byte
@@ -2226,7 +2226,7 @@ static void set_lists(struct tokenizer *t, const char *lang)
 	t->sw_salt = set->salt;
 	t->sw_bucket_mask = set->bucket_mask;
 	t->sw_nslots = set->slot_mask + 1;
-	t->sw_seed = set->seed;
+	t->sw_mult = set->mult;
 }
 
 size_t tokenizer_run(struct tokenizer *t, const char *text, size_t len, const char *lang,

@@ -105,24 +105,33 @@ const struct stopword_set *stopwords_set(const struct stopwords *sw, uint64_t ma
  * the loader skips such entries), so the length byte is never a word byte
  * and equal keys mean equal words. A set keeps the keys of its words of up
  * to 16 bytes in a table where each key has exactly one slot (hash and
- * displace): the key's hash picks a bucket, the bucket's salt and the hash
- * pick the slot, and the salts were chosen at load so that no two keys
- * share a slot. A word is in the set iff its key is in that slot, so a
- * probe compares one key and has no branch on the outcome (in English text
- * about every second word is a stopword: no branch predictor guesses
- * that). The table is nearly full, so a set takes about 17 bytes a word
- * and a probe reads one line of it (a two-choice table took 32 and two).
- * Longer words are rare in stopword lists; callers look them up with
- * stopwords_contains().
+ * displace): the key's hash picks a bucket, the hash times the bucket's
+ * salt picks the slot, and the salts were chosen at load so that no two
+ * keys share a slot. A word is in the set iff its key is in that slot, so
+ * a probe compares one key and has no branch on the outcome (in English
+ * text about every second word is a stopword: no branch predictor guesses
+ * that). The table is nearly full, so a set takes about 19 bytes a word
+ * and a probe reads one line of it and a salt (a two-choice table took 32
+ * bytes and two lines). Longer words are rare in stopword lists; callers
+ * look them up with stopwords_contains().
+ *
+ * In the tokenizer's word loop a probe costs about what it executes more
+ * than its latency (the loop overlaps the probes of successive words), so
+ * it is one multiply for the hash, one by the salt, and the high half of
+ * one to scale to the slot count, with no folding, constants or xors
+ * between them. Measured and slower: a bucketed two-choice table (no salt
+ * to load, but four keys to compare), power-of-two tables (masks instead
+ * of the scaling, at up to twice the size), and scaling the bucket the
+ * same way as the slot.
  */
 struct stopword_set {
 	const struct stopwords *sw;  /* borrowed: the lists it was built from */
 	uint64_t mask;               /* which of them */
-	uint64_t seed;               /* of the hash that placed every key */
-	uint64_t bucket_mask;        /* buckets - 1 (a power of two) */
+	uint64_t mult;               /* odd multiplier of the hash that placed every key */
+	uint64_t bucket_mask;        /* buckets - 1 (a power of two, at most 2^24) */
 	uint64_t slot_mask;          /* slots - 1: the index of the last slot (any count) */
 	uint64_t (*slots)[2];        /* owned by sw: keys, (0, 0) when empty */
-	uint32_t *salt;              /* owned by sw: one per bucket */
+	uint64_t *salt;              /* owned by sw: an odd multiplier per bucket (0 if empty) */
 };
 
 /* Key of a word of 1..16 bytes (see above); 16 bytes must be readable at s. */
@@ -160,34 +169,38 @@ static inline void stopword_key(const char *s, size_t len, uint64_t *a, uint64_t
 }
 
 /*
- * A key folded into 64 bits. A product's bit j depends only on bits 0..j
- * of what was multiplied, so the high half is also xored into the low
- * half; the top bits of a product of that then depend on every key bit.
+ * The hash of a key: a, xor b rotated so that its length byte (bits 56-59)
+ * lands on bits 15-18 and its word bytes do not line up with a's, times an
+ * odd multiplier. Only the top bits of a product are used (here and in
+ * stopword_slot()): bit j of a product depends on bits 0..j of what was
+ * multiplied, so the top bits depend on every key bit, and for two keys
+ * they agree for few multipliers (multiply-shift hashing) - unless a ^
+ * rotated b is the same for both, which no multiplier separates
+ * (stopwords.c then gives up on the set after a bounded number of tries).
  */
-static inline uint64_t stopword_mix(uint64_t seed, uint64_t a, uint64_t b)
+static inline uint64_t stopword_hash(uint64_t mult, uint64_t a, uint64_t b)
 {
-	uint64_t x = a ^ seed ^ (b << 23 | b >> 41);
-	return x ^ (x >> 32);
+	return (a ^ (b << 23 | b >> 41)) * mult;
 }
 
-/* The bucket of a folded key: bits 40-63 of a product, so at most 2^24 buckets. */
-static inline size_t stopword_bucket(uint64_t x, uint64_t bucket_mask)
+/* The bucket of a hash: bits 40-63, so at most 2^24 buckets. */
+static inline size_t stopword_bucket(uint64_t h, uint64_t bucket_mask)
 {
-	return (size_t)((x * 0x9E3779B97F4A7C15ull >> 40) & bucket_mask);
+	return (size_t)((h >> 40) & bucket_mask);
 }
 
 /*
- * The slot of a folded key in a table of nslots slots, given its bucket's
- * salt. The salt goes in before a multiplication, so two keys of a bucket
- * that collide under one salt are apart under most others (an xor after it
- * would keep their distance, and their collision, for every salt). The top
- * 32 bits of the product, times the slot count, over 2^32, are an index
- * below the count without a division.
+ * The slot of a hash in a table of nslots slots, given its bucket's salt
+ * (an odd multiplier): the hash times the salt, whose top bits for two
+ * keys of a bucket differ under most salts (their hashes share the top
+ * bits that chose the bucket, not the others), times the slot count, over
+ * 2^64 - an index below the count without a division, which is the high
+ * half of one 64 x 64-bit multiply (one instruction; scaling the top 32
+ * bits instead took a shift, a multiply and a shift).
  */
-static inline size_t stopword_slot(uint64_t x, uint32_t salt, uint64_t nslots)
+static inline size_t stopword_slot(uint64_t h, uint64_t salt, uint64_t nslots)
 {
-	uint64_t y = (x ^ salt) * 0xD6E8FEB86659FD93ull >> 32;
-	return (size_t)((y * nslots) >> 32);
+	return (size_t)(((__uint128_t)(h * salt) * nslots) >> 64);
 }
 
 /*
@@ -195,12 +208,12 @@ static inline size_t stopword_slot(uint64_t x, uint32_t salt, uint64_t nslots)
  * by one, so that a loop may keep them where it likes; nslots is
  * slot_mask + 1).
  */
-static inline int stopword_probe(const uint64_t (*slots)[2], const uint32_t *salt,
-				 uint64_t bucket_mask, uint64_t nslots, uint64_t seed,
+static inline int stopword_probe(const uint64_t (*slots)[2], const uint64_t *salt,
+				 uint64_t bucket_mask, uint64_t nslots, uint64_t mult,
 				 uint64_t a, uint64_t b)
 {
-	uint64_t x = stopword_mix(seed, a, b);
-	const uint64_t *p = slots[stopword_slot(x, salt[stopword_bucket(x, bucket_mask)],
+	uint64_t h = stopword_hash(mult, a, b);
+	const uint64_t *p = slots[stopword_slot(h, salt[stopword_bucket(h, bucket_mask)],
 						nslots)];
 	return (p[0] == a) & (p[1] == b);
 }
@@ -209,7 +222,7 @@ static inline int stopword_probe(const uint64_t (*slots)[2], const uint32_t *sal
 static inline int stopword_set_probe(const struct stopword_set *set, uint64_t a, uint64_t b)
 {
 	return stopword_probe((const uint64_t (*)[2])set->slots, set->salt, set->bucket_mask,
-			      set->slot_mask + 1, set->seed, a, b);
+			      set->slot_mask + 1, set->mult, a, b);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include <utf8proc.h>
 
 #include "analytics/tokenize.h"
+#include "core/hash.h"
 #include "core/term.h"
 #include "tests/unit/testutil.h"
 
@@ -1693,6 +1694,197 @@ START_TEST(test_stopwords_large_set_has_one_slot_per_word)
 }
 END_TEST
 
+/* Whether a set's probe and the main table agree on s[0..n) (1..16 bytes). */
+static int set_probe_checked(const struct stopwords *s2, const struct stopword_set *set,
+			     const char *s, size_t n, uint64_t mask)
+{
+	char w[32] = { 0 };
+	memcpy(w, s, n);
+	uint64_t a, b;
+	stopword_key(w, n, &a, &b);
+	int in = !!stopword_set_probe(set, a, b);
+	ck_assert_msg(in == !!stopwords_contains(s2, w, n, mask), "%.*s: set %d", (int)n, w, in);
+	return in;
+}
+
+START_TEST(test_stopwords_sets_find_every_word_and_no_one_byte_neighbour)
+{
+	/*
+	 * Every list, in its own set and in the set of all lists (an empty
+	 * and an unknown language): each listed word of up to 16 bytes is
+	 * found, and so is no word of the same length with one byte changed
+	 * that no list holds (each byte, two ways).
+	 */
+	char path[4096];
+	size_t found = 0, rejected = 0;
+	for (size_t l = 0; l < stopwords_lang_count(sw); l++) {
+		const char *lang = stopwords_lang_name(sw, l);
+		snprintf(path, sizeof(path), "%s/stopwords/%s.txt", TRENDD_TEST_DATA_DIR, lang);
+		size_t flen;
+		char *buf = tu_read_file(path, &flen);
+		ck_assert_ptr_nonnull(buf);
+		const char *langs[] = { lang, "", "qq-ZZ" };
+		for (size_t g = 0; g < 3; g++) {
+			uint64_t mask = stopwords_lang_mask(sw, langs[g]);
+			const struct stopword_set *set = stopwords_set(sw, mask);
+			ck_assert_ptr_nonnull(set);
+			for (char *line = buf; line < buf + flen;) {
+				char *nl = memchr(line, '\n', (size_t)(buf + flen - line));
+				size_t n = nl ? (size_t)(nl - line) : (size_t)(buf + flen - line);
+				char w[17];
+				bool plain = n && n <= 16 && line[0] != '#';
+				for (size_t i = 0; plain && i < n; i++)
+					plain = (line[i] >= 'a' && line[i] <= 'z') || line[i] == '\'' ||
+						(unsigned char)line[i] >= 0x80;
+				if (plain) {
+					/* Lowercase or non-ASCII lines: the shipped lists are normalized. */
+					ck_assert_msg(set_probe_checked(sw, set, line, n, mask), "%.*s",
+						      (int)n, line);
+					found++;
+					for (size_t i = 0; i < n; i++) {
+						for (int v = 0; v < 2; v++) {
+							memcpy(w, line, n);
+							w[i] = (char)(v ? w[i] ^ 0x01 : w[i] + 1);
+							if ((unsigned char)w[i] < 0x20 ||
+							    stopwords_contains(sw, w, n, mask))
+								continue;
+							ck_assert(!set_probe_checked(sw, set, w, n, mask));
+							rejected++;
+						}
+					}
+				}
+				line += n + 1;
+			}
+		}
+		free(buf);
+	}
+	ck_assert_uint_ge(stopwords_lang_count(sw), 17);
+	ck_assert_uint_gt(found, 3 * 3000);
+	ck_assert_uint_gt(rejected, 10 * found);
+}
+END_TEST
+
+START_TEST(test_stopwords_set_takes_another_multiplier_when_a_bucket_overflows)
+{
+	/*
+	 * 80 words that all fall in one bucket under the first multiplier a
+	 * set tries (stopwords.c numbers them from 1: hash_u64(1) | 1; 80 keys
+	 * make 16 buckets): more than a bucket may hold, so that multiplier
+	 * fails, and the set is built with another one. All 80 are found in
+	 * it, and their neighbours are not.
+	 */
+	enum { NWORDS = 80 };
+	const uint64_t first = hash_u64(1) | 1;
+	char words[NWORDS][8];
+	size_t nw = 0;
+	for (unsigned i = 0; nw < NWORDS; i++) {
+		char w[32] = { 0 };
+		w[0] = 'q';
+		for (unsigned k = 1, x = i; k < 6; k++, x /= 26)
+			w[k] = (char)('a' + x % 26);
+		uint64_t a, b;
+		stopword_key(w, 6, &a, &b);
+		if (stopword_bucket(stopword_hash(first, a, b), 15) == 0)
+			memcpy(words[nw++], w, 8);
+	}
+	char dir[] = "/tmp/trendd-sw-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char sub[64], path[96];
+	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/xx.txt", sub);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < NWORDS; i++)
+		fprintf(f, "%s\n", words[i]);
+	fclose(f);
+	struct stopwords *s2;
+	char err[256];
+	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	uint64_t mask = stopwords_lang_mask(s2, "xx");
+	const struct stopword_set *set = stopwords_set(s2, mask);
+	ck_assert_ptr_nonnull(set);
+	ck_assert_uint_eq(set->bucket_mask, 15);
+	ck_assert_uint_ne(set->mult, first);
+	for (size_t i = 0; i < NWORDS; i++) {
+		char w[8];
+		memcpy(w, words[i], 8);
+		ck_assert(set_probe_checked(s2, set, w, 6, mask));
+		w[5] = '0'; /* no listed word has a digit */
+		ck_assert(!set_probe_checked(s2, set, w, 6, mask));
+	}
+	/* The word loop drops them, as the reference tokenizer does. */
+	struct tokenizer *t2 = tokenizer_new(s2);
+	struct tokenizer *r2 = ref_tokenizer_new(s2);
+	char text[NWORDS * 8];
+	size_t o = 0;
+	for (size_t i = 0; i < NWORDS; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s", i ? " " : "", words[i]);
+	ck_assert_str_eq(terms_n(t2, text, o, "xx"), "");
+	same_as_reference(t2, r2, text, o, "xx");
+	ref_tokenizer_free(r2);
+	tokenizer_free(t2);
+	stopwords_free(s2);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(sub), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+START_TEST(test_stopwords_keys_that_hash_alike_leave_the_list_to_the_table_quickly)
+{
+	/*
+	 * Two 16-byte words whose keys fold to the same 64 bits: a2 = a1 with
+	 * bit 24 flipped, b2 = b1 with bit 1 flipped, which the rotation by 23
+	 * moves to bit 24. They hash alike under every multiplier, so no set
+	 * can place them: the load gives up after a bounded number of tries
+	 * (it used to try tables up to 2^24 slots, for seconds and 256 MB),
+	 * and the lists are looked up in the main table, with the same terms.
+	 */
+	static const char w1[] = "abcdefghabcdefgh", w2[] = "abceefghcbcdefgh";
+	uint64_t a1, b1, a2, b2;
+	stopword_key(w1, 16, &a1, &b1);
+	stopword_key(w2, 16, &a2, &b2);
+	ck_assert(a1 != a2 && b1 != b2);
+	ck_assert_uint_eq(stopword_hash(3, a1, b1), stopword_hash(3, a2, b2));
+	char dir[] = "/tmp/trendd-sw-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char sub[64], path[96], path1[96];
+	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/xx.txt", sub);
+	snprintf(path1, sizeof(path1), "%s/yy.txt", sub);
+	write_file(path, "abcdefghabcdefgh\nabceefghcbcdefgh\nthe\n");
+	write_file(path1, "solo\n");
+	struct stopwords *s2;
+	char err[256];
+	double t0 = now_s();
+	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	ck_assert_double_lt(now_s() - t0, 5.0);
+	ck_assert_ptr_null(stopwords_set(s2, stopwords_lang_mask(s2, "xx")));
+	ck_assert_ptr_null(stopwords_set(s2, stopwords_lang_mask(s2, "")));
+	ck_assert_ptr_nonnull(stopwords_set(s2, stopwords_lang_mask(s2, "yy")));
+	struct tokenizer *t2 = tokenizer_new(s2);
+	struct tokenizer *r2 = ref_tokenizer_new(s2);
+	const char *text = "abcdefghabcdefgh the abceefghcbcdefgh abceefghcbcdefgi solo";
+	ck_assert_str_eq(terms_n(t2, text, strlen(text), "xx"),
+			 "word:abceefghcbcdefgi|word:solo|bigram:abceefghcbcdefgi solo");
+	ck_assert_str_eq(terms_n(t2, text, strlen(text), "yy"),
+			 "word:abcdefghabcdefgh|word:the|bigram:abcdefghabcdefgh the|"
+			 "word:abceefghcbcdefgh|bigram:the abceefghcbcdefgh|"
+			 "word:abceefghcbcdefgi|bigram:abceefghcbcdefgh abceefghcbcdefgi");
+	for (size_t g = 0; g < 3; g++)
+		same_as_reference(t2, r2, text, strlen(text), (const char *[]){ "xx", "yy", "" }[g]);
+	ref_tokenizer_free(r2);
+	tokenizer_free(t2);
+	stopwords_free(s2);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(unlink(path1), 0);
+	ck_assert_int_eq(rmdir(sub), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *tokenize_suite(void)
 {
 	Suite *s = suite_create("tokenize");
@@ -1756,6 +1948,9 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_stopwords_sets_agree_with_lists);
 	tcase_add_test(tc, test_stopwords_keys_of_every_length);
 	tcase_add_test(tc, test_stopwords_large_set_has_one_slot_per_word);
+	tcase_add_test(tc, test_stopwords_sets_find_every_word_and_no_one_byte_neighbour);
+	tcase_add_test(tc, test_stopwords_set_takes_another_multiplier_when_a_bucket_overflows);
+	tcase_add_test(tc, test_stopwords_keys_that_hash_alike_leave_the_list_to_the_table_quickly);
 	suite_add_tcase(s, tc);
 	return s;
 }
