@@ -813,8 +813,8 @@ static inline uint64_t key_hash16(uint64_t seed, const unsigned char *p, size_t 
  * caller does not know it, see below), or 0; key
  * is the key zero-padded to 16 bytes, 16-byte aligned (from key_hash16()). This
  * is the lookup of nearly every token: the group's tags are compared at once and
- * the entry of the first matching tag is compared; only when that fails while a
- * second tag matched (about one lookup in thirty) do the other candidates follow.
+ * the entry of the first matching tag is compared; when a second tag matched
+ * (about one lookup in thirty), every candidate is compared instead.
  * With no matching tag the entry read is the table's first slot (entries[0]),
  * which the key cannot equal: a key equal to the one in that slot would be in
  * group 0 with that slot's tag, so a tag would have matched (and an empty slot is
@@ -853,17 +853,13 @@ short_probe(const struct word_table *t, struct probe_table q, uint64_t h, const 
 	 * GROUP_SLOTS, 16), which picks slot 0; a mask because compilers turn
 	 * "cand ? g + c : 0" into a branch. */
 	const struct word_entry *e = &q.entries[(g + c) & ((c >> 4) - 1)];
-	uint64_t match;
-#ifdef VADER_SSE2
-	match = _mm_movemask_epi8(_mm_cmpeq_epi8(
-			_mm_load_si128((const __m128i *)(const void *)key),
-			_mm_load_si128((const __m128i *)(const void *)e->key))) == 0xFFFF;
-#else
-	match = (uint64_t)((unsigned)(e->key[0] == hash_read64(key)) &
-			   (unsigned)(e->key[1] == hash_read64(key + 8)));
-#endif
-	/* another candidate: more than one bit in cand */
-	if (__builtin_expect(!match & ((cand & (cand - 1)) != 0), 0)) {
+	uint64_t info = e->info;
+	int match;
+
+	/* more than one matching tag: every candidate, whether or not the first
+	 * is the key (tested first: it depends on the tags only, not on the
+	 * entry's key, so the branch is decided early) */
+	if (__builtin_expect((cand & (cand - 1)) != 0, 0)) {
 		uint64_t w[3] = { 0, 0, 0 };
 		memcpy(w, key, 16);
 		/* k 0: not known to the caller; a short key has no NUL byte, so
@@ -874,7 +870,14 @@ short_probe(const struct word_table *t, struct probe_table q, uint64_t h, const 
 		}
 		return table_find(t, h, w, k);
 	}
-	return e->info & (0 - match);
+#ifdef VADER_SSE2
+	match = _mm_movemask_epi8(_mm_cmpeq_epi8(
+			_mm_load_si128((const __m128i *)(const void *)key),
+			_mm_load_si128((const __m128i *)(const void *)e->key))) == 0xFFFF;
+#else
+	match = (e->key[0] == hash_read64(key)) & (e->key[1] == hash_read64(key + 8));
+#endif
+	return match ? info : 0;
 }
 
 /* Builds the scoring tables (values, short and odd words) from the load-time entries. */
@@ -2004,17 +2007,26 @@ short_probe_avx512(const struct word_table *t, struct probe_table q, uint64_t h,
 		_mm_set1_epi8((char)word_tag(h))));
 	size_t slot = g + (size_t)_tzcnt_u64(cand), zero = 0;
 	const struct word_entry *e;
-	unsigned ne;
+	uint64_t info;
+	__m128i diff;
 
 	__asm__("test %[c], %[c]\n\tcmovz %[z], %[s]"
 		: [s] "+r"(slot) : [c] "r"(cand), [z] "r"(zero) : "cc");
-	e = &q.entries[slot];
-	ne = !_mm_testz_si128(_mm_xor_si128(_mm_load_si128((const __m128i *)(const void *)key),
-					    _mm_load_si128((const __m128i *)(const void *)e->key)),
-			      _mm_set1_epi8(-1));
-	if (__builtin_expect((ne != 0) & ((cand & (cand - 1)) != 0), 0))
+	/* more than one matching tag (about one lookup in thirty): all of them
+	 * out of line, whether or not the first is the key */
+	if (__builtin_expect((cand & (cand - 1)) != 0, 0))
 		return probe_others(t, q, h, key);
-	return e->info & (0 - (uint64_t)(ne == 0));
+	e = &q.entries[slot];
+	info = e->info;
+	diff = _mm_xor_si128(_mm_load_si128((const __m128i *)(const void *)key),
+			     _mm_load_si128((const __m128i *)(const void *)e->key));
+	/* info, or 0 when the keys differ: vptest sets ZF when diff is all
+	 * zeros, and the conditional move (in asm: compilers compute a mask from
+	 * the flag, three instructions more on the path that waits for the
+	 * entry) clears info otherwise */
+	__asm__("vptest %[d], %[d]\n\tcmovnz %[z], %[i]"
+		: [i] "+r"(info) : [d] "x"(diff), [z] "r"(zero) : "cc");
+	return info;
 }
 
 /* 0, 1, ..., 63: compressed by a mask, the positions of its bits in order. */
@@ -2183,6 +2195,46 @@ static inline __attribute__((always_inline)) uint32_t key_span(uint64_t np_first
 
 #ifdef VADER_AVX512
 /*
+ * What tally_add() gathers, for the AVX-512 lookup loop: a pass over the
+ * finished infos, 8 tokens at a time, instead of work in the loop. There, the
+ * list of lexicon tokens made every iteration's store wait for the lookups
+ * before it (its position is the count so far), and the tally's 6 instructions
+ * a token were a sixth of the loop, whose iterations the processor overlaps
+ * only as far as its scheduler holds them while they wait on the table. Here,
+ * the positions of the lexicon tokens among 8 are compressed out of 0..7 by
+ * their TI_LEX bits. The result is tally_add()'s: lex[0..n_lex) in token
+ * order, the OR and AND of all infos (lanes past n take no part).
+ */
+static inline __attribute__((always_inline)) VADER_AVX512_TARGET void
+tally_avx512(struct vader_scratch *s, const uint64_t *tok, size_t n, struct tok_stats *st)
+{
+	__m512i any = _mm512_setzero_si512(), all = _mm512_set1_epi64(-1);
+	const __m512i lex_bit = _mm512_set1_epi64(TI_LEX);
+	const __m128i iota16 = _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7);
+	size_t n_lex = 0;
+
+	for (size_t k = 0; k < n; k += 8) {
+		/* bzhi takes its bit count mod 256: at most 8 here */
+		__mmask8 lanes = (__mmask8)_bzhi_u32(0xFF, (unsigned)(n - k < 8 ? n - k : 8));
+		/* a masked load: no lane past n is read */
+		__m512i t = _mm512_maskz_loadu_epi64(lanes, (const void *)(tok + k));
+		__mmask8 lx = _mm512_mask_test_epi64_mask(lanes, t, lex_bit);
+		unsigned c = (unsigned)_mm_popcnt_u32(lx);
+		__m128i at = _mm_maskz_compress_epi16(lx, _mm_add_epi16(
+			iota16, _mm_set1_epi16((short)k)));
+
+		any = _mm512_or_si512(any, t);
+		all = _mm512_mask_and_epi64(all, lanes, all, t);
+		_mm_mask_storeu_epi16((void *)(s->lex + n_lex), (__mmask8)_bzhi_u32(0xFF, c), at);
+		n_lex += c;
+	}
+	st->n = n;
+	st->n_lex = n_lex;
+	st->any = (uint64_t)_mm512_reduce_or_epi64(any);
+	st->all = (uint64_t)_mm512_reduce_and_epi64(all);
+}
+
+/*
  * The lookup loop of the AVX-512 split, in a function of its own so that its
  * values stay in registers. The split listed the tokens without a short key
  * (byte path, long keys), so the loop need not test every token's key length:
@@ -2200,7 +2252,6 @@ lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned cha
 	const struct word_table *words = &v->short_words;
 	const struct probe_table q = { words->tags, words->entries, words->shift };
 	uint64_t *tok = s->tok_mem + 3;
-	struct tok_tally a = TOK_TALLY_INIT;
 
 	for (size_t i = 0; i < n_special; i++) {
 		size_t k = s->special[i];
@@ -2211,8 +2262,8 @@ lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned cha
 				    token_long_key(v, s->lc + at, kl);
 	}
 	for (size_t k = 0; k < n; k++)
-		tally_add(&a, s, tok, k, short_probe_avx512(words, q, s->hash[k], s->keys[k]) | tok[k]);
-	tally_put(st, n, &a);
+		tok[k] |= short_probe_avx512(words, q, s->hash[k], s->keys[k]);
+	tally_avx512(s, tok, n, st);
 }
 #endif
 

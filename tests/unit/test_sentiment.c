@@ -1523,6 +1523,102 @@ START_TEST(test_sentiment_probe_finds_every_short_key_and_no_other_word)
 }
 END_TEST
 
+/*
+ * The AVX-512 lookup gathers the lexicon token list and the OR and AND of the
+ * token infos in a pass of 8 tokens at a time after its loop: texts of every
+ * token count from 1 to 80, around 256 and up to past the token cap, with
+ * lexicon, ALL-CAPS and "but" tokens at every position of an 8-token pass,
+ * score as in the portable build (which keeps the list token by token).
+ */
+START_TEST(test_sentiment_lexicon_list_at_every_count_and_lane_like_portable)
+{
+	static const char *const words[] = {
+		"good", "the", "BAD", "but", "very", "nice", "x", "LOVE", "not", "happy",
+		"kind", "of", "sad", "ok.", "NO", "WAY", "hate", ":)", "isn't", "great",
+	};
+	const size_t n_words = sizeof words / sizeof words[0];
+	struct vader *v = load_vader();
+	struct portable_vader *pv = load_portable();
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	static char text[16384];
+	size_t scored = 0, non_neutral = 0;
+
+	for (size_t n = 1; n <= LIMIT_SENTIMENT_TOKENS + 8; n++) {
+		if (n == 81)
+			n = 248;
+		else if (n == 273)
+			n = LIMIT_SENTIMENT_TOKENS - 8;
+		for (size_t shift = 0; shift < n_words; shift++) {
+			struct sentiment a, b;
+			size_t len = 0;
+			for (size_t k = 0; k < n; k++) {
+				/* a step of 7 through 20 words: each word at every lane */
+				const char *w = words[(shift + 7 * k) % n_words];
+				len += (size_t)snprintf(text + len, sizeof text - len, "%s ", w);
+			}
+			score_exact(v, s, text, len, &a);
+			portable_vader_score(pv, ps, text, len, &b);
+			ck_assert_msg(!memcmp(&a, &b, sizeof a), "%zu tokens, shift %zu", n, shift);
+			non_neutral += a.compound != 0;
+			scored++;
+		}
+	}
+	ck_assert_uint_eq(scored, (80 + 25 + 17) * n_words);
+	ck_assert_uint_gt(non_neutral, scored * 9 / 10);
+	portable_vader_scratch_free(ps);
+	vader_scratch_free(s);
+	portable_vader_free(pv);
+	vader_free(v);
+}
+END_TEST
+
+/*
+ * A short key whose group holds another key with the same 7-bit tag takes the
+ * lookup's out-of-line path (every candidate compared): each such key of the
+ * shipped lexicon, alone and after a booster, scores as in the portable build.
+ * The keys are found in the portable build's table, which the SIMD build lays
+ * out alike (the table is built without SIMD code).
+ */
+START_TEST(test_sentiment_keys_sharing_a_tag_in_their_group_score_like_portable)
+{
+	struct vader *v = load_vader();
+	struct portable_vader *pv = load_portable();
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	const struct word_table *t = &pv->short_words;
+	size_t shared = 0, non_neutral = 0;
+
+	for (size_t slot = 0; slot < t->n_slots; slot++) {
+		size_t g = slot - slot % GROUP_SLOTS, same = 0;
+		char key[17] = { 0 }, text[64];
+		if (t->tags[slot] == TAG_FREE)
+			continue;
+		for (size_t k = g; k < g + GROUP_SLOTS; k++)
+			same += t->tags[k] == t->tags[slot];
+		if (same < 2)
+			continue;
+		memcpy(key, t->entries[slot].key, 16);
+		for (int form = 0; form < 2; form++) {
+			struct sentiment a, b;
+			int len = snprintf(text, sizeof text, form ? "very %s" : "%s", key);
+			score_exact(v, s, text, (size_t)len, &a);
+			portable_vader_score(pv, ps, text, (size_t)len, &b);
+			ck_assert_msg(!memcmp(&a, &b, sizeof a), "%s", text);
+			non_neutral += a.compound != 0;
+		}
+		shared++;
+	}
+	/* the shipped lexicon has such keys, and their scores are real ones */
+	ck_assert_uint_gt(shared, 50);
+	ck_assert_uint_gt(non_neutral, shared / 2);
+	portable_vader_scratch_free(ps);
+	vader_scratch_free(s);
+	portable_vader_free(pv);
+	vader_free(v);
+}
+END_TEST
+
 START_TEST(test_sentiment_code_point_table_gives_what_the_properties_give)
 {
 	struct portable_vader *pv = load_portable();
@@ -1603,6 +1699,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_sentiment_token_cap_cuts_after_the_cap_token_at_every_block_offset);
 	tcase_add_test(tc, test_sentiment_key_span_strips_like_a_byte_loop_for_every_pattern);
 	tcase_add_test(tc, test_sentiment_probe_finds_every_short_key_and_no_other_word);
+	tcase_add_test(tc, test_sentiment_lexicon_list_at_every_count_and_lane_like_portable);
+	tcase_add_test(tc, test_sentiment_keys_sharing_a_tag_in_their_group_score_like_portable);
 	tcase_add_test(tc, test_sentiment_code_point_table_gives_what_the_properties_give);
 	suite_add_tcase(s, tc);
 	return s;
