@@ -1243,6 +1243,53 @@ START_TEST(test_tokenize_words_at_block_and_text_edges)
 }
 END_TEST
 
+START_TEST(test_tokenize_word_loop_endings_and_cap_match_reference)
+{
+	/*
+	 * The word loop tests for a space after a word before it looks at the
+	 * byte's class, tells a one-character word by the first byte of its
+	 * stopword key, and stops two terms short of the cap: every ASCII byte
+	 * after words of one and two bytes (one- and two-byte letters, digits,
+	 * stopwords), and caps reached after a word and after a bigram.
+	 */
+	static const char *const words[] = {
+		"a", "x", "Q", "7", "\xC3\xA9", "\xC3\x89\xC3\xA9", "\xD0\xB6", "ab", "a1", "42",
+		"the", "zebra", "caf\xC3\xA9", "abcdefghijklmnop",
+	};
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	char text[8192];
+	for (size_t wi = 0; wi < sizeof(words) / sizeof(*words); wi++) {
+		for (int c = 1; c < 0x80; c++) {
+			int len = snprintf(text, sizeof(text), "start %s%c next %s", words[wi], c,
+					   words[wi]);
+			same_as_reference(tk, ref, text, (size_t)len, "en");
+			same_as_reference(tk, ref, text, (size_t)len, "");
+		}
+	}
+	/* "w000q w001q ...": a word and a bigram each; leading stopwords shift the parity. */
+	for (int lead = 0; lead < 4; lead++) {
+		for (int nw = 270; nw < 290; nw++) {
+			size_t o = 0;
+			for (int i = 0; i < lead; i++)
+				o += (size_t)snprintf(text + o, sizeof(text) - o, "the ");
+			for (int i = 0; i < nw; i++)
+				o += (size_t)snprintf(text + o, sizeof(text) - o, "w%03dq%s", i,
+						      i % 7 == 3 ? ". " : " ");
+			same_as_reference(tk, ref, text, o, "en");
+			const struct token *tok;
+			size_t n = tokenizer_run(tk, text, o, "en", &tok);
+			/* Every word, and a bigram unless ". " comes before it; cut at the cap. */
+			size_t all = (size_t)nw;
+			for (int i = 1; i < nw; i++)
+				all += (i - 1) % 7 != 3;
+			size_t want = all < LIMIT_TOKENS_PER_POST ? all : LIMIT_TOKENS_PER_POST;
+			ck_assert_uint_eq(n, want);
+		}
+	}
+	ref_tokenizer_free(ref);
+}
+END_TEST
+
 START_TEST(test_tokenize_long_hashtag_bodies_after_words)
 {
 	/*
@@ -1945,6 +1992,7 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_tokenize_every_elision_and_no_other_is_cut);
 	tcase_add_test(tc, test_tokenize_many_languages_in_turn_keep_their_lists);
 	tcase_add_test(tc, test_tokenize_latin_words_among_other_non_ascii);
+	tcase_add_test(tc, test_tokenize_word_loop_endings_and_cap_match_reference);
 	tcase_add_test(tc, test_stopwords_sets_agree_with_lists);
 	tcase_add_test(tc, test_stopwords_keys_of_every_length);
 	tcase_add_test(tc, test_stopwords_large_set_has_one_slot_per_word);
