@@ -12,6 +12,7 @@
  */
 #include <check.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -894,26 +895,63 @@ static void write_file(const char *path, const char *body)
 	fclose(f);
 }
 
+/*
+ * A data directory of stopword lists for one test: dir (a fresh directory in
+ * /tmp) and its stopwords/ subdirectory sub, where list_file() names the
+ * lists. list_dir_remove() deletes every file in sub and both directories,
+ * and asserts that it could.
+ */
+struct list_dir {
+	char dir[32], sub[64];
+};
+
+static void list_dir_make(struct list_dir *d)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/trendd-sw-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d->dir));
+	snprintf(d->sub, sizeof(d->sub), "%s/stopwords", d->dir);
+	ck_assert_int_eq(mkdir(d->sub, 0755), 0);
+}
+
+/* The path of list file name in d (into buf). */
+static char *list_file(const struct list_dir *d, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", d->sub, name);
+	return buf;
+}
+
+static void list_dir_remove(const struct list_dir *d)
+{
+	DIR *dh = opendir(d->sub);
+	ck_assert_ptr_nonnull(dh);
+	struct dirent *de;
+	char path[128];
+	while ((de = readdir(dh)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			ck_assert_int_eq(unlink(list_file(d, de->d_name, path, sizeof(path))), 0);
+	closedir(dh);
+	ck_assert_int_eq(rmdir(d->sub), 0);
+	ck_assert_int_eq(rmdir(d->dir), 0);
+}
+
 START_TEST(test_stopwords_load_normalizes_and_skips_bad_lines)
 {
-	char dir[] = "/tmp/trendd-sw-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char sub[64], path[96];
-	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
-	ck_assert_int_eq(mkdir(sub, 0755), 0);
-	snprintf(path, sizeof(path), "%s/xx.txt", sub);
+	struct list_dir d;
+	list_dir_make(&d);
+	char path[96];
+	list_file(&d, "xx.txt", path, sizeof(path));
 	write_file(path, "\xEF\xBB\xBF" "# comment\nFOO\n  Straße  \r\n\nbad\xFF\n"
 			 "ｆｕｌｌ\nDon’t\n");
-	snprintf(path, sizeof(path), "%s/en.txt", sub);
+	list_file(&d, "en.txt", path, sizeof(path));
 	write_file(path, "the\n");
-	snprintf(path, sizeof(path), "%s/README.md", sub);
+	list_file(&d, "README.md", path, sizeof(path));
 	write_file(path, "not a list\n");
-	snprintf(path, sizeof(path), "%s/Toolong.txt", sub);
+	list_file(&d, "Toolong.txt", path, sizeof(path));
 	write_file(path, "ignored\n");
 
 	struct stopwords *s2;
 	char err[256];
-	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(stopwords_load(&s2, d.dir, err, sizeof(err)), 0);
 	ck_assert_uint_eq(stopwords_lang_count(s2), 2);
 	ck_assert_str_eq(stopwords_lang_name(s2, 0), "en");
 	ck_assert_str_eq(stopwords_lang_name(s2, 1), "xx");
@@ -935,13 +973,7 @@ START_TEST(test_stopwords_load_normalizes_and_skips_bad_lines)
 	tokenizer_free(t2);
 	stopwords_free(s2);
 
-	const char *files[] = { "xx.txt", "en.txt", "README.md", "Toolong.txt" };
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-		ck_assert_int_eq(unlink(path), 0);
-	}
-	ck_assert_int_eq(rmdir(sub), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
+	list_dir_remove(&d);
 }
 END_TEST
 
@@ -1633,17 +1665,15 @@ END_TEST
 START_TEST(test_stopwords_keys_of_every_length)
 {
 	/* Keys hold up to 16 bytes and the length: words around those edges. */
-	char dir[] = "/tmp/trendd-sw-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char sub[64], path[96];
-	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
-	ck_assert_int_eq(mkdir(sub, 0755), 0);
-	snprintf(path, sizeof(path), "%s/xx.txt", sub);
+	struct list_dir d;
+	list_dir_make(&d);
+	char path[96];
+	list_file(&d, "xx.txt", path, sizeof(path));
 	write_file(path, "abcdefg\nabcdefgh\nabcdefghi\nabcdefghijklmno\nabcdefghijklmnop\n"
 			 "abcdefghijklmnopq\nab\tc\nab\x01\n");
 	struct stopwords *s2;
 	char err[256];
-	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(stopwords_load(&s2, d.dir, err, sizeof(err)), 0);
 	struct tokenizer *t2 = tokenizer_new(s2);
 	struct tokenizer *r2 = ref_tokenizer_new(s2);
 	const char *text = "abcdefg abcdefgh abcdefghi abcdefghijklmno abcdefghijklmnop "
@@ -1659,9 +1689,7 @@ START_TEST(test_stopwords_keys_of_every_length)
 	ref_tokenizer_free(r2);
 	tokenizer_free(t2);
 	stopwords_free(s2);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(rmdir(sub), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
+	list_dir_remove(&d);
 }
 END_TEST
 
@@ -1686,13 +1714,11 @@ START_TEST(test_stopwords_large_set_has_one_slot_per_word)
 	 * takes twice as many slots), finds them all, and finds no neighbour.
 	 */
 	enum { NWORDS = 12000 };
-	char dir[] = "/tmp/trendd-sw-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char sub[64], path[96], path1[96];
-	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
-	ck_assert_int_eq(mkdir(sub, 0755), 0);
-	snprintf(path, sizeof(path), "%s/xx.txt", sub);
-	snprintf(path1, sizeof(path1), "%s/yy.txt", sub);
+	struct list_dir d;
+	list_dir_make(&d);
+	char path[96], path1[96];
+	list_file(&d, "xx.txt", path, sizeof(path));
+	list_file(&d, "yy.txt", path1, sizeof(path1));
 	FILE *f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
 	for (unsigned i = 0; i < NWORDS; i++) {
@@ -1704,7 +1730,7 @@ START_TEST(test_stopwords_large_set_has_one_slot_per_word)
 	write_file(path1, "solo\n");
 	struct stopwords *s2;
 	char err[256];
-	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(stopwords_load(&s2, d.dir, err, sizeof(err)), 0);
 	const char *langs[] = { "xx", "yy", "" };
 	for (size_t g = 0; g < 3; g++) {
 		uint64_t mask = stopwords_lang_mask(s2, langs[g]);
@@ -1734,10 +1760,7 @@ START_TEST(test_stopwords_large_set_has_one_slot_per_word)
 		}
 	}
 	stopwords_free(s2);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(unlink(path1), 0);
-	ck_assert_int_eq(rmdir(sub), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
+	list_dir_remove(&d);
 }
 END_TEST
 
@@ -1834,12 +1857,10 @@ START_TEST(test_stopwords_set_takes_another_multiplier_when_a_bucket_overflows)
 		if (stopword_bucket(stopword_hash(first, a, b), 15) == 0)
 			memcpy(words[nw++], w, 8);
 	}
-	char dir[] = "/tmp/trendd-sw-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char sub[64], path[96];
-	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
-	ck_assert_int_eq(mkdir(sub, 0755), 0);
-	snprintf(path, sizeof(path), "%s/xx.txt", sub);
+	struct list_dir d;
+	list_dir_make(&d);
+	char path[96];
+	list_file(&d, "xx.txt", path, sizeof(path));
 	FILE *f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
 	for (size_t i = 0; i < NWORDS; i++)
@@ -1847,7 +1868,7 @@ START_TEST(test_stopwords_set_takes_another_multiplier_when_a_bucket_overflows)
 	fclose(f);
 	struct stopwords *s2;
 	char err[256];
-	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(stopwords_load(&s2, d.dir, err, sizeof(err)), 0);
 	uint64_t mask = stopwords_lang_mask(s2, "xx");
 	const struct stopword_set *set = stopwords_set(s2, mask);
 	ck_assert_ptr_nonnull(set);
@@ -1872,9 +1893,7 @@ START_TEST(test_stopwords_set_takes_another_multiplier_when_a_bucket_overflows)
 	ref_tokenizer_free(r2);
 	tokenizer_free(t2);
 	stopwords_free(s2);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(rmdir(sub), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
+	list_dir_remove(&d);
 }
 END_TEST
 
@@ -1894,19 +1913,17 @@ START_TEST(test_stopwords_keys_that_hash_alike_leave_the_list_to_the_table_quick
 	stopword_key(w2, 16, &a2, &b2);
 	ck_assert(a1 != a2 && b1 != b2);
 	ck_assert_uint_eq(stopword_hash(3, a1, b1), stopword_hash(3, a2, b2));
-	char dir[] = "/tmp/trendd-sw-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char sub[64], path[96], path1[96];
-	snprintf(sub, sizeof(sub), "%s/stopwords", dir);
-	ck_assert_int_eq(mkdir(sub, 0755), 0);
-	snprintf(path, sizeof(path), "%s/xx.txt", sub);
-	snprintf(path1, sizeof(path1), "%s/yy.txt", sub);
+	struct list_dir d;
+	list_dir_make(&d);
+	char path[96], path1[96];
+	list_file(&d, "xx.txt", path, sizeof(path));
+	list_file(&d, "yy.txt", path1, sizeof(path1));
 	write_file(path, "abcdefghabcdefgh\nabceefghcbcdefgh\nthe\n");
 	write_file(path1, "solo\n");
 	struct stopwords *s2;
 	char err[256];
 	double t0 = now_s();
-	ck_assert_int_eq(stopwords_load(&s2, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(stopwords_load(&s2, d.dir, err, sizeof(err)), 0);
 	ck_assert_double_lt(now_s() - t0, 5.0);
 	ck_assert_ptr_null(stopwords_set(s2, stopwords_lang_mask(s2, "xx")));
 	ck_assert_ptr_null(stopwords_set(s2, stopwords_lang_mask(s2, "")));
@@ -1925,10 +1942,7 @@ START_TEST(test_stopwords_keys_that_hash_alike_leave_the_list_to_the_table_quick
 	ref_tokenizer_free(r2);
 	tokenizer_free(t2);
 	stopwords_free(s2);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(unlink(path1), 0);
-	ck_assert_int_eq(rmdir(sub), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
+	list_dir_remove(&d);
 }
 END_TEST
 
