@@ -27,7 +27,7 @@
  *
  * Instruction sets: x86-64 uses SSE2, and vader_load() picks an AVX2 build of
  * the split and probe loops when the CPU has AVX2 and BMI, and an AVX-512 one
- * when it also has AVX-512 F, BW, VL, VBMI2 and CD: one register per 64-byte
+ * when it also has AVX-512 F, BW, VL, VBMI, VBMI2 and CD: one register per 64-byte
  * block, the tokens of a block split 8 at a time in vector lanes, a lookup loop
  * without a length test (see block_tokens_avx512() and lookup_avx512()). The
  * environment variable TRENDD_VADER_ISA=avx2 or =sse2 caps the choice at that
@@ -264,8 +264,10 @@ struct vader_scratch {
 	uint32_t special[LIMIT_SENTIMENT_TOKENS + 8]; /* AVX-512 split: the tokens with
 						 * no short key (byte path, long keys);
 						 * 8 more, for whole 8-entry stores */
-	_Alignas(16) unsigned char keys[LIMIT_SENTIMENT_TOKENS][16]; /* each short key,
-						 * zero-padded (key_hash16()) */
+	_Alignas(16) unsigned char keys[LIMIT_SENTIMENT_TOKENS + 4][16]; /* each short
+						 * key, zero-padded (key_hash16()); 4 more:
+						 * the AVX-512 split's second store of 4
+						 * keys starts up to 4 past the last token */
 	uint16_t lex[LIMIT_SENTIMENT_TOKENS];   /* indexes of the lexicon tokens */
 	double val[LIMIT_SENTIMENT_TOKENS];     /* valence of lex[k]; all other tokens are 0 */
 	/* Zeroed once (the scratch is allocated zeroed), so that the bytes a key
@@ -1898,7 +1900,7 @@ block_scan_avx2(const unsigned char *p, unsigned char *lc, struct block_masks *m
 
 #ifdef VADER_AVX512
 #define VADER_AVX512_TARGET __attribute__((target( \
-	"avx512f,avx512bw,avx512vl,avx512vbmi2,avx512cd,avx2,bmi,bmi2,lzcnt,popcnt")))
+	"avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,avx512cd,avx2,bmi,bmi2,lzcnt,popcnt")))
 
 /*
  * The scan of one block with AVX-512BW: the 64 bytes are one register and every
@@ -2036,24 +2038,6 @@ static const unsigned char avx512_iota[64] __attribute__((aligned(64))) = {
 	43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
 };
 
-/* key_hash16() with a masked load: k bytes at p (any k; the hash only means
- * something for 1 <= k <= 16), zero-padded; p[0..16) readable. */
-static inline __attribute__((always_inline)) VADER_AVX512_TARGET uint64_t
-key_hash16_avx512(uint64_t seed, const unsigned char *p, unsigned k, unsigned char *out)
-{
-	__m128i key = _mm_maskz_loadu_epi8((__mmask16)_bzhi_u32(0xFFFF, k), (const void *)p);
-
-	uint64_t a = (uint64_t)_mm_cvtsi128_si64(key) ^ seed;
-	uint64_t b = (uint64_t)_mm_extract_epi64(key, 1) + seed, lo, hi;
-
-	_mm_store_si128((__m128i *)(void *)out, key);
-	/* word_hash() = hash_mix(a, b), the product's halves from MULX in asm:
-	 * written with a 128-bit integer (or the _mulx_u64() intrinsic), the
-	 * compiler stores both halves to the stack and loads one back here */
-	__asm__("mulx %[b], %[lo], %[hi]" : [lo] "=r"(lo), [hi] "=r"(hi) : "d"(a), [b] "r"(b));
-	return lo ^ hi;
-}
-
 /*
  * The tokens that start and end in the block at base, 8 at a time in the lanes of
  * vector registers instead of one after the other: what the scalar loop of
@@ -2069,11 +2053,14 @@ key_hash16_avx512(uint64_t seed, const unsigned char *p, unsigned k, unsigned ch
  * n + cnt - 1, where cnt is the number of tokens that end here (the smaller of
  * the counts of starts and ends; a start left over is the last one, and its
  * token goes on into the next block: *open_at gets its offset). key[] is
- * written 8 entries at a time without a mask (see struct vader_scratch), so
- * that the hash loop below reads it from a plain store. Then each key is hashed
- * (also the byte path's and long ones, without a branch: their hashes are never
- * read, and the masked load reads no byte past the 16 that every key read may
- * take, see VADER_LC_PAD).
+ * written 8 entries at a time without a mask (see struct vader_scratch). The
+ * same pass builds keys[] and hash[] of the 8 lanes (also the byte path's and
+ * long ones, without a branch: their hashes are never read): the keys with
+ * byte permutes (VBMI) of the lowercased block, the hashes with 32-bit
+ * multiplies: about 40 instructions for 8 tokens, where a scalar step per
+ * token (masked load, two extracts, MULX, stores) took about 14. Lanes past
+ * the block's tokens are masked off in the stores of keys[] and hash[]
+ * (unmasked 64-byte stores there measured slower).
  */
 static inline __attribute__((always_inline)) VADER_AVX512_TARGET size_t
 block_tokens_avx512(struct vader_scratch *s, uint64_t *tok, size_t n, uint64_t starts,
@@ -2090,6 +2077,24 @@ block_tokens_avx512(struct vader_scratch *s, uint64_t *tok, size_t n, uint64_t s
 	const __m256i iota32 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
 	size_t cs = (size_t)_mm_popcnt_u64(starts), ce = (size_t)_mm_popcnt_u64(ends);
 	size_t cnt = cs < ce ? cs : ce;
+	/* for the keys: the lowercased block (every key lies in it, see below);
+	 * per byte i of a register, i % 16 (the byte's place in a 16-byte key)
+	 * and 8 * (i / 16) (the first byte of the 64-bit lane of the token whose
+	 * key goes to 16-byte lane i / 16; the 16-bit shift's stray bit 7 is
+	 * masked off); the low and high words of eight keys from two registers of
+	 * four (lanes 0, 2, ..., 14 and 1, 3, ..., 15) */
+	const __m512i blk = _mm512_loadu_si512((const void *)(s->lc + base));
+	const __m512i pos16 = _mm512_and_si512(iota, _mm512_set1_epi8(15));
+	const __m512i lk0 = _mm512_and_si512(_mm512_srli_epi16(iota, 1), _mm512_set1_epi8(0x38));
+	const __m512i lo0 = _mm512_or_si512(lk0, _mm512_set1_epi8(1));
+	const __m512i lk1 = _mm512_add_epi8(lk0, _mm512_set1_epi8(32));
+	const __m512i lo1 = _mm512_add_epi8(lo0, _mm512_set1_epi8(32));
+	const __m512i even =
+		_mm512_slli_epi64(_mm512_cvtepu8_epi64(_mm512_castsi512_si128(iota)), 1);
+	const __m512i odd = _mm512_or_si512(even, one);
+	const __m512i seedv = _mm512_set1_epi64((long long)seed);
+	const __m512i base8 = _mm512_set1_epi64((long long)(base << 8));
+	const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
 
 	if (cs > cnt)
 		*open_at = base + 63 - (size_t)_lzcnt_u64(starts);
@@ -2127,11 +2132,50 @@ block_tokens_avx512(struct vader_scratch *s, uint64_t *tok, size_t n, uint64_t s
 		_mm512_mask_cvtepi64_storeu_epi32(s->raw_len + n + j, lanes & rare, len);
 		_mm512_mask_storeu_epi64(tok + n + j, lanes,
 					 _mm512_maskz_mov_epi64(caps, _mm512_set1_epi64(TI_UPPER)));
-	}
-	for (size_t j = 0; j < cnt; j++) {
-		uint32_t span = s->key[n + j];
-		s->hash[n + j] = key_hash16_avx512(seed, s->lc + (span >> 8), span & 0xFF,
-						   s->keys[n + j]);
+
+		/* The keys, zero-padded to 16 bytes, from the block register: c has
+		 * each token's key length in byte 0 and its offset in the block in
+		 * byte 1 (span - base << 8). A key's bytes lie inside its token, which
+		 * ends in this block, so offset + length <= 64; byte k of a key is
+		 * block byte offset + k when k < length and 0 otherwise (the index's
+		 * wrap past 63 only happens where the mask zeroes). The byte path's
+		 * tokens (length 0) get zeros, long ones (17..63) their first 16
+		 * bytes, as the scalar loop's key_load() makes them. */
+		__m512i c = _mm512_sub_epi64(span, base8);
+		__mmask64 m0 = _mm512_cmplt_epu8_mask(pos16, _mm512_permutexvar_epi8(lk0, c));
+		__mmask64 m1 = _mm512_cmplt_epu8_mask(pos16, _mm512_permutexvar_epi8(lk1, c));
+		__m512i k0 = _mm512_maskz_permutexvar_epi8(
+			m0, _mm512_add_epi8(_mm512_permutexvar_epi8(lo0, c), pos16), blk);
+		__m512i k1 = _mm512_maskz_permutexvar_epi8(
+			m1, _mm512_add_epi8(_mm512_permutexvar_epi8(lo1, c), pos16), blk);
+		/* the 16-byte keys of lanes j .. j + 3 and j + 4 .. j + 7, two
+		 * 64-bit words each */
+		size_t r = cnt - j;
+		__mmask8 q0 = (__mmask8)_bzhi_u32(0xFF, (unsigned)(2 * r));
+		__mmask8 q1 = (__mmask8)(r > 4 ? _bzhi_u32(0xFF, (unsigned)(2 * (r - 4))) : 0);
+		_mm512_mask_storeu_epi64(s->keys[n + j], q0, k0);
+		_mm512_mask_storeu_epi64(s->keys[n + j + 4], q1, k1);
+		/* word_hash() of each key in its lane: hash_mix(a, b) = the low and
+		 * high halves of the 128-bit product a * b XORed, the product from
+		 * four 32 x 32-bit multiplies (AVX-512 has no 64 x 64 -> 128):
+		 * with a = ah:al and b = bh:bl, mid = (al*bl >> 32) + low 32 bits
+		 * of al*bh and of ah*bl (below 2^34: no overflow), low half =
+		 * low 32 bits of al*bl | mid << 32, high half = ah*bh + (al*bh >> 32)
+		 * + (ah*bl >> 32) + (mid >> 32). */
+		__m512i a = _mm512_xor_si512(_mm512_permutex2var_epi64(k0, even, k1), seedv);
+		__m512i b = _mm512_add_epi64(_mm512_permutex2var_epi64(k0, odd, k1), seedv);
+		__m512i ah = _mm512_srli_epi64(a, 32), bh = _mm512_srli_epi64(b, 32);
+		__m512i ll = _mm512_mul_epu32(a, b), lh = _mm512_mul_epu32(a, bh);
+		__m512i hl = _mm512_mul_epu32(ah, b), hh = _mm512_mul_epu32(ah, bh);
+		__m512i mid = _mm512_add_epi64(
+			_mm512_add_epi64(_mm512_srli_epi64(ll, 32), _mm512_and_si512(lh, low32)),
+			_mm512_and_si512(hl, low32));
+		__m512i hi = _mm512_add_epi64(
+			_mm512_add_epi64(hh, _mm512_srli_epi64(mid, 32)),
+			_mm512_add_epi64(_mm512_srli_epi64(lh, 32), _mm512_srli_epi64(hl, 32)));
+		__m512i lo = _mm512_or_si512(_mm512_and_si512(ll, low32),
+					     _mm512_slli_epi64(mid, 32));
+		_mm512_mask_storeu_epi64(s->hash + n + j, lanes, _mm512_xor_si512(lo, hi));
 	}
 	return cnt;
 }
@@ -2840,6 +2884,7 @@ int vader_load(struct vader **out, const char *data_dir, char *err, size_t errle
 		 * registers (XCR0) */
 		if (avx2 && __builtin_cpu_supports("avx512f") &&
 		    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+		    __builtin_cpu_supports("avx512vbmi") &&
 		    __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("avx512cd") &&
 		    !(isa && (!strcmp(isa, "sse2") || !strcmp(isa, "avx2")))) {
 			v->tokenize = tokenize_avx512;

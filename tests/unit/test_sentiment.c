@@ -826,6 +826,7 @@ START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 	bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
 	bool has_avx512 = has_avx2 && __builtin_cpu_supports("avx512bw") &&
 			  __builtin_cpu_supports("avx512vl") &&
+			  __builtin_cpu_supports("avx512vbmi") &&
 			  __builtin_cpu_supports("avx512vbmi2") &&
 			  __builtin_cpu_supports("avx512cd");
 	ck_assert_str_eq(vader_isa(sse2), "sse2");
@@ -1664,6 +1665,63 @@ START_TEST(test_sentiment_code_point_table_gives_what_the_properties_give)
 }
 END_TEST
 
+/*
+ * The AVX-512 split builds each block's keys from the block's register and hashes
+ * them 8 lanes at a time: a lexicon key of every length 1..16 (and a 17-byte one,
+ * which takes the long-key path), stripped or not, ALL-CAPS or not, starts at every
+ * offset of a 64-byte block after 0 to 17 other tokens (so in every lane of the
+ * split, and across block edges), some of them byte-path tokens; each text scores
+ * as in the portable build, and every word but "x" has a lexicon value.
+ */
+START_TEST(test_sentiment_keys_at_every_block_offset_and_lane_like_portable)
+{
+	static const char *const words[] = {
+		"x", "ha", "lol", "good", "(love)", "HAPPY", "hateful", "terrible", "wonderful",
+		"Comfortable", "\"heartbreak\"", "disappointed", "heartbreaking", "advantageously",
+		"adventurousness", "ANTAGONISTICALLY", "advantageousness!!", "compassionateness",
+		":)", "<3",
+	};
+	struct vader *v = load_vader();
+	struct portable_vader *pv = load_portable();
+	struct vader_scratch *s = vader_scratch_new();
+	struct portable_vader_scratch *ps = portable_vader_scratch_new();
+	char text[256];
+	size_t scored = 0, neutral = 0;
+
+	for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+		for (size_t before = 0; before <= 17; before++) {
+			for (size_t pad = 0; pad < 64; pad++) {
+				struct sentiment a, b;
+				size_t len = 0;
+				memset(text, ' ', pad);
+				len = pad;
+				for (size_t k = 0; k < before; k++) {
+					const char *f = k % 5 == 4 ? "\xc3\xa9" : "q";
+					len += (size_t)snprintf(text + len, sizeof text - len,
+								"%s ", f);
+				}
+				len += (size_t)snprintf(text + len, sizeof text - len, "%s zq",
+							words[w]);
+				score_exact(v, s, text, len, &a);
+				portable_vader_score(pv, ps, text, len, &b);
+				ck_assert_msg(!memcmp(&a, &b, sizeof a),
+					      "'%s', %zu before, pad %zu", words[w], before,
+					      pad);
+				neutral += a.compound == 0;
+				scored++;
+			}
+		}
+	}
+	ck_assert_uint_eq(scored, 20 * 18 * 64);
+	/* "x" is the only word of the list without a lexicon value */
+	ck_assert_uint_eq(neutral, 18 * 64);
+	portable_vader_scratch_free(ps);
+	vader_scratch_free(s);
+	portable_vader_free(pv);
+	vader_free(v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sentiment");
@@ -1702,6 +1760,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_sentiment_lexicon_list_at_every_count_and_lane_like_portable);
 	tcase_add_test(tc, test_sentiment_keys_sharing_a_tag_in_their_group_score_like_portable);
 	tcase_add_test(tc, test_sentiment_code_point_table_gives_what_the_properties_give);
+	tcase_add_test(tc, test_sentiment_keys_at_every_block_offset_and_lane_like_portable);
 	suite_add_tcase(s, tc);
 	return s;
 }
