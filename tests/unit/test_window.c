@@ -1282,6 +1282,51 @@ START_TEST(test_window_author_sets_are_exact_in_a_minute_of_more_than_65536_term
 }
 END_TEST
 
+/*
+ * A flush applies each entry's run of adds while it loads the set of the
+ * next entry that has any, skipping the entries without. Terms that take
+ * adds only in some batches (and reads in between that apply short logs)
+ * must each end with exactly the authors they were given.
+ */
+START_TEST(test_window_author_sets_are_exact_when_batches_skip_entries)
+{
+	enum { TERMS = 1200, POSTS = 150000, PER_POST = 4, AUTHORS = 1000 };
+	struct window *w = mkwin(60000, 2 * TERMS);
+	static char names[TERMS][8];
+	static bool seen[TERMS][AUTHORS];
+	uint32_t truth[TERMS] = { 0 };
+	struct token tk[PER_POST];
+	for (int u = 0; u < TERMS; u++)
+		snprintf(names[u], sizeof names[u], "s%d", u);
+	rng_state = 29;
+	for (int i = 0; i < POSTS; i++) {
+		/* alternating halves of the terms, and the last 200 only early on */
+		int half = (i / 20000) % 2;
+		uint32_t a = (uint32_t)(rnd() % AUTHORS);
+		for (int q = 0; q < PER_POST; q++) {
+			/* distinct terms within a post: q picks a quarter of the half */
+			int u = i < 3000 && q == 0 ? 1000 + (int)(rnd() % 200)
+						   : half * 500 + q * 125 + (int)(rnd() % 125);
+			tk[q] = (struct token){ names[u], (uint16_t)strlen(names[u]), TERM_WORD };
+			if (!seen[u][a]) {
+				seen[u][a] = true;
+				truth[u]++;
+			}
+		}
+		struct window_post p = { T0 + 1000 + i / 3000, a * 2654435761u + 7, 0.1f, tk,
+					 PER_POST };
+		ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+		if (i % 9000 == 4500) /* a read applies a short log: most entries have no run */
+			ck_assert_uint_eq(authors_of(w, WINDOW_1H, names[i % 1000]), truth[i % 1000]);
+	}
+	for (int u = 0; u < TERMS; u++)
+		ck_assert_msg(authors_of(w, WINDOW_1H, names[u]) == truth[u], "%s: %u authors, not %u",
+			      names[u], authors_of(w, WINDOW_1H, names[u]), truth[u]);
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
 START_TEST(test_window_lists_open_minutes_with_rows_and_volume)
 {
 	struct window *w = mkwin(120000, 4096);
@@ -1418,6 +1463,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_author_sets_are_exact_across_log_batches_reads_and_saves);
 	tcase_add_test(tc, test_window_author_sets_are_exact_in_a_minute_of_more_than_65536_terms);
 	tcase_add_test(tc, test_window_author_sets_are_right_with_a_group_table_of_megabytes);
+	tcase_add_test(tc, test_window_author_sets_are_exact_when_batches_skip_entries);
 	tcase_add_test(tc, test_window_every_reader_sees_the_post_added_last);
 	suite_add_tcase(s, tc);
 	return s;
