@@ -916,6 +916,19 @@ static void bucket_clear(struct window *w, struct bucket *b)
 static inline uint32_t wsum_total(const struct wsum *s) { return s->n[0] + s->n[1] + s->n[2]; }
 static inline uint32_t entry_total(const struct entry *e) { return e->n[0] + e->n[1] + e->n[2]; }
 
+/* An entry's counts as a total (what an open bucket's syn copies). */
+static inline struct wsum entry_sum(const struct entry *e)
+{
+	return (struct wsum){ { e->n[0], e->n[1], e->n[2] }, e->sent };
+}
+
+/* Whether y holds all of e (same counts and sentiment sum). */
+static inline bool entry_synced(const struct entry *e, const struct wsum *y)
+{
+	return e->n[0] == y->n[0] && e->n[1] == y->n[1] && e->n[2] == y->n[2] &&
+	       e->sent == y->sent;
+}
+
 static void sum_sub(struct wsum *s, const struct entry *e)
 {
 	for (int i = 0; i < 3; i++)
@@ -1002,12 +1015,11 @@ static void bucket_sync(struct window *w, int level, struct bucket *b)
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct entry *e = &b->e[i];
 		struct wsum *y = &b->syn[i];
-		if (e->n[0] == y->n[0] && e->n[1] == y->n[1] && e->n[2] == y->n[2] &&
-		    e->sent == y->sent)
+		if (entry_synced(e, y))
 			continue;
 		struct wsum d = { { e->n[0] - y->n[0], e->n[1] - y->n[1], e->n[2] - y->n[2] },
 				  e->sent - y->sent };
-		*y = (struct wsum){ { e->n[0], e->n[1], e->n[2] }, e->sent };
+		*y = entry_sum(e);
 		struct wsum *sum = w->cold[e->term].sum;
 		int win[2], nwin = 0;
 		if (b->in_sum)
@@ -2239,8 +2251,7 @@ int window_check(struct window *w, char *err, size_t errlen)
 				goto out;
 			}
 			for (uint32_t k = 0; syncs && k < b->n; k++)
-				if (memcmp(b->syn[k].n, b->e[k].n, sizeof b->e[k].n) ||
-				    b->syn[k].sent != b->e[k].sent) {
+				if (!entry_synced(&b->e[k], &b->syn[k])) {
 					snprintf(err, errlen, "term '%s': entry not in the totals",
 						 term_str(&w->cold[b->e[k].term]));
 					goto out;
@@ -2849,8 +2860,7 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 		if (syn_fit(b) < 0)
 			return -ENOMEM;
 		for (uint32_t k = 0; k < n; k++)
-			b->syn[k] = (struct wsum){ { b->e[k].n[0], b->e[k].n[1], b->e[k].n[2] },
-						   b->e[k].sent };
+			b->syn[k] = entry_sum(&b->e[k]);
 	}
 	return 0;
 }
