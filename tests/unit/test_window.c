@@ -694,6 +694,56 @@ START_TEST(test_window_keeps_terms_apart_whose_index_tags_collide)
 }
 END_TEST
 
+START_TEST(test_window_keeps_apart_terms_that_differ_in_any_one_byte)
+{
+	/*
+	 * A term of up to 16 bytes is found by its key words alone, with no
+	 * string compare: they must hold every byte. For each length 1..20,
+	 * a text and every text that differs from it in one byte are distinct
+	 * terms counted once each; a key that missed a position would merge
+	 * two of them. Each text is in an allocation of exactly its length,
+	 * so a key read past the text fails under the address sanitizer.
+	 */
+	struct window *w = mkwin(60000, 4096);
+	uint32_t expect = 0;
+	for (size_t len = 1; len <= 20; len++) {
+		for (size_t pos = 0; pos <= len; pos++) {
+			/* pos == len: the text itself; else the text with byte pos changed */
+			char *s = malloc(len);
+			ck_assert_ptr_nonnull(s);
+			for (size_t i = 0; i < len; i++)
+				s[i] = (char)('a' + i % 26);
+			if (pos < len)
+				s[pos] = 'Z';
+			struct token tk = { s, (uint16_t)len, TERM_WORD };
+			struct window_post p = { T0 + 500, 7, 0.5f, &tk, 1 };
+			ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+			free(s);
+			expect++;
+		}
+	}
+	struct window_stats st;
+	window_get_stats(w, &st);
+	ck_assert_uint_eq(st.terms, expect);
+	for (size_t len = 1; len <= 20; len++)
+		for (size_t pos = 0; pos <= len; pos++) {
+			char *s = malloc(len);
+			ck_assert_ptr_nonnull(s);
+			for (size_t i = 0; i < len; i++)
+				s[i] = (char)('a' + i % 26);
+			if (pos < len)
+				s[pos] = 'Z';
+			struct window_term_info info;
+			window_lookup(w, WINDOW_5M, TERM_WORD, s, len, &info);
+			ck_assert_msg(info.found && info.count == 1, "length %zu, byte %zu: count %u",
+				      len, pos, info.count);
+			free(s);
+		}
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
 /* ---- saving and restoring ---- */
 
 struct minute_log {
@@ -1454,6 +1504,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_sees_the_authors_of_the_latest_post);
 	tcase_add_test(tc, test_window_gives_memory_back_when_buckets_are_pruned);
 	tcase_add_test(tc, test_window_keeps_terms_apart_whose_index_tags_collide);
+	tcase_add_test(tc, test_window_keeps_apart_terms_that_differ_in_any_one_byte);
 	tcase_add_test(tc, test_window_restored_state_continues_exactly_like_the_original);
 	tcase_add_test(tc, test_window_state_with_a_minute_of_posts_without_terms_restores);
 	tcase_add_test(tc, test_window_restores_the_watermark_so_old_posts_stay_late);
