@@ -14,6 +14,7 @@
  * hashtags, mentions, links, emoji and non-ASCII words, to ~150 bytes a post
  * and ~20% non-ASCII posts. Event time advances at the measured rate, so the
  * windows close buckets and prune as they would live.
+ * The heap keeps freed memory for reuse as in the daemon (core/heap.h).
  *
  * usage: bench/analytics [--data-dir DIR] [--fixtures DIR] [--posts N]
  *                        [--stages a,b,...] [--memory-terms N]
@@ -32,6 +33,7 @@
 #include "bench/posts_tsv.h"
 #include "core/clock.h"
 #include "core/hash.h"
+#include "core/heap.h"
 #include "core/term.h"
 
 struct corpus {
@@ -215,6 +217,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	heap_tune(); /* the heap settings of the daemon (core/heap.h) */
 	char err[512];
 	struct vader *vader;
 	struct stopwords *sw;

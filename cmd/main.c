@@ -25,6 +25,7 @@
 #include "analytics/engine.h"
 #include "cmd/tools.h"
 #include "core/bus.h"
+#include "core/heap.h"
 #include "core/log.h"
 #include "core/source.h"
 #include "db/db.h"
@@ -813,6 +814,7 @@ out:
 
 int main(int argc, char **argv)
 {
+	heap_tune(); /* the analytics thread's churn reuses the heap (core/heap.h) */
 	if (argc > 1 && argv[1][0] != '-') {
 		const char *cmd = argv[1];
 		if (!strcmp(cmd, "parse"))

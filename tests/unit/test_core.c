@@ -1,5 +1,8 @@
 /* Unit tests for core/: clock, post, queue, publish, strbuf, term. */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +10,7 @@
 
 #include "core/bigmem.h"
 #include "core/clock.h"
+#include "core/heap.h"
 #include "core/post.h"
 #include "core/publish.h"
 #include "core/queue.h"
@@ -310,6 +314,29 @@ static bool zeroed(const uint8_t *p, size_t n)
 	return true;
 }
 
+START_TEST(test_heap_keeps_freed_memory_for_reuse)
+{
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+	/* each test runs in a child of its own: the settings stay there */
+	ck_assert_int_eq(heap_tune(), 3);
+	size_t n = (size_t)2 << 20; /* above glibc's default own-mapping size, below ours */
+	struct mallinfo2 before = mallinfo2();
+	char *p = malloc(n);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 1, n);
+	struct mallinfo2 in = mallinfo2();
+	ck_assert_uint_eq(in.hblks, before.hblks); /* from the heap, not a mapping */
+	free(p);
+	struct mallinfo2 after = mallinfo2();
+	ck_assert_uint_ge(after.arena, in.arena); /* the heap kept it */
+	ck_assert_uint_ge(after.fordblks, n);     /* free for the next allocation */
+#else
+	/* AddressSanitizer's allocator (or a C library other than glibc) takes no settings */
+	ck_assert_int_ge(heap_tune(), 0);
+#endif
+}
+END_TEST
+
 START_TEST(test_bigmem_arrays_are_aligned_zeroed_and_keep_their_bytes)
 {
 	static const size_t sizes[] = { 0, 1, 100, 4096, BIGMEM_MIN - 1, BIGMEM_MIN,
@@ -400,6 +427,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_strbuf_json_escapes);
 	tcase_add_test(tc, test_term_kind_and_window_names);
 	tcase_add_test(tc, test_snapshot_arena_and_views);
+	tcase_add_test(tc, test_heap_keeps_freed_memory_for_reuse);
 	tcase_add_test(tc, test_bigmem_arrays_are_aligned_zeroed_and_keep_their_bytes);
 	tcase_add_test(tc, test_bigmem_realloc_keeps_the_prefix_across_every_kind_of_move);
 #if defined(__SANITIZE_ADDRESS__)
