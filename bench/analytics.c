@@ -188,6 +188,23 @@ static bool want(const char *stages, const char *s)
 
 #define T0 1795608000000LL
 
+/*
+ * What a reader of the window does first, timed with the posts: a window
+ * defers some of the work a post causes - author adds wait in a log that is
+ * applied in batches, running totals are synced lazily - until something
+ * reads it or the batch is full. Without this the round would end with up to
+ * a batch of that work never done (about a fifth of the author adds) and the
+ * time would leave it out. The live engine reads its windows every second.
+ */
+static volatile uint64_t settled; /* keeps the lookups */
+
+static uint32_t settle(struct window *w)
+{
+	struct window_term_info info;
+	window_lookup(w, WINDOW_5M, TERM_WORD, "coffee", 6, &info);
+	return info.count;
+}
+
 int main(int argc, char **argv)
 {
 	const char *data_dir = TRENDD_BENCH_DATA_DIR, *fixtures = TRENDD_BENCH_FIXTURES_DIR;
@@ -311,6 +328,7 @@ int main(int argc, char **argv)
 								 post_tokens[i], post_ntok[i] };
 					window_add_post(w, &p);
 				}
+			settled += settle(w);
 			double dt = now_s() - t0;
 			if (dt < best)
 				best = dt;
@@ -339,6 +357,7 @@ int main(int argc, char **argv)
 							 (float)s.compound, t, n };
 				window_add_post(w, &p);
 			}
+			settled += settle(w);
 			double dt = now_s() - t0;
 			if (dt < best)
 				best = dt;
