@@ -694,6 +694,21 @@ START_TEST(test_window_keeps_terms_apart_whose_index_tags_collide)
 }
 END_TEST
 
+/*
+ * Text number pos of length len in an allocation of exactly len bytes: with
+ * pos == len "abc..." itself, else that text with byte pos changed.
+ */
+static char *one_byte_variant(size_t len, size_t pos)
+{
+	char *s = malloc(len);
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < len; i++)
+		s[i] = (char)('a' + i % 26);
+	if (pos < len)
+		s[pos] = 'Z';
+	return s;
+}
+
 START_TEST(test_window_keeps_apart_terms_that_differ_in_any_one_byte)
 {
 	/*
@@ -706,33 +721,20 @@ START_TEST(test_window_keeps_apart_terms_that_differ_in_any_one_byte)
 	 */
 	struct window *w = mkwin(60000, 4096);
 	uint32_t expect = 0;
-	for (size_t len = 1; len <= 20; len++) {
-		for (size_t pos = 0; pos <= len; pos++) {
-			/* pos == len: the text itself; else the text with byte pos changed */
-			char *s = malloc(len);
-			ck_assert_ptr_nonnull(s);
-			for (size_t i = 0; i < len; i++)
-				s[i] = (char)('a' + i % 26);
-			if (pos < len)
-				s[pos] = 'Z';
+	for (size_t len = 1; len <= 20; len++)
+		for (size_t pos = 0; pos <= len; pos++, expect++) {
+			char *s = one_byte_variant(len, pos);
 			struct token tk = { s, (uint16_t)len, TERM_WORD };
 			struct window_post p = { T0 + 500, 7, 0.5f, &tk, 1 };
 			ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
 			free(s);
-			expect++;
 		}
-	}
 	struct window_stats st;
 	window_get_stats(w, &st);
 	ck_assert_uint_eq(st.terms, expect);
 	for (size_t len = 1; len <= 20; len++)
 		for (size_t pos = 0; pos <= len; pos++) {
-			char *s = malloc(len);
-			ck_assert_ptr_nonnull(s);
-			for (size_t i = 0; i < len; i++)
-				s[i] = (char)('a' + i % 26);
-			if (pos < len)
-				s[pos] = 'Z';
+			char *s = one_byte_variant(len, pos);
 			struct window_term_info info;
 			window_lookup(w, WINDOW_5M, TERM_WORD, s, len, &info);
 			ck_assert_msg(info.found && info.count == 1, "length %zu, byte %zu: count %u",
