@@ -732,13 +732,19 @@ static inline void entry_apply_run(struct bucket *b, uint32_t ix, const uint64_t
 /* Entries up to which a flush sorts by counting (the one-pass case of alog_sort). */
 #define ALOG_COUNT_MAX (1u << 16)
 
+/* Where entry d's run in a counted log starts: end[] as alog_apply_counted leaves it. */
+static inline uint32_t run_start(const uint32_t *end, uint32_t d)
+{
+	return d ? end[d - 1] : 0;
+}
+
 /*
  * The first entry after d (from 0 when d is UINT32_MAX) whose run in a
- * counted log is not empty, or ne: end[] as alog_apply_counted leaves it.
+ * counted log is not empty, or ne.
  */
 static inline uint32_t run_next(const uint32_t *end, uint32_t ne, uint32_t d)
 {
-	for (d++; d < ne && end[d] == (d ? end[d - 1] : 0); d++)
+	for (d++; d < ne && end[d] == run_start(end, d); d++)
 		;
 	return d;
 }
@@ -761,7 +767,7 @@ static inline uint32_t run_next(const uint32_t *end, uint32_t ne, uint32_t d)
 static inline void run_prefetch_set(const struct bucket *b, const uint32_t *end, uint32_t d)
 {
 	const struct hll_set *s = &b->sk[d];
-	uint32_t len = end[d] - (d ? end[d - 1] : 0), per_line = 64 / sizeof(uint32_t);
+	uint32_t len = end[d] - run_start(end, d), per_line = 64 / sizeof(uint32_t);
 	if (s->cap == 0 || s->cap >= HLL_SET_COLUMN || s->cap / per_line > RUN_PF_LINES * len + 8)
 		return;
 	for (uint32_t k = 0; k < s->cap; k += per_line)
@@ -802,7 +808,7 @@ static int alog_apply_counted(struct bucket *b, const uint64_t *x, uint32_t n)
 		next = run_next(end, ne, d);
 		if (next < ne)
 			run_prefetch_set(b, end, next);
-		uint32_t start = d ? end[d - 1] : 0;
+		uint32_t start = run_start(end, d);
 		entry_apply_run(b, d, y + start, end[d] - start);
 	}
 	free(end);
