@@ -1,5 +1,6 @@
 #include "analytics/hll.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -273,6 +274,37 @@ static inline void column_insert(struct hll_group *g, uint32_t col, uint32_t v)
 		*r = rank;
 }
 
+/*
+ * Adds of many hashes to one column: a sparse set's hashes when it takes the
+ * column, and the rest of a run once its set has one. The table's fields are
+ * read once: a register store (uint8_t) may alias them, so column_insert()
+ * in a loop reloads both for every add. column_fill() takes hashes as stored
+ * (never 0), column_run() the low words of log entries (0 stored as 1).
+ */
+static void column_fill(struct hll_group *g, uint32_t col, const uint32_t *v, size_t n)
+{
+	uint8_t *reg = g->reg + col;
+	const size_t stride = g->stride;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t x = hll_reg_hash(v[i]);
+		uint8_t *r = reg + (size_t)hll_reg_index(x) * stride, rank = hll_reg_rank(x);
+		if (*r < rank)
+			*r = rank;
+	}
+}
+
+static void column_run(struct hll_group *g, uint32_t col, const uint64_t *x, size_t n)
+{
+	uint8_t *reg = g->reg + col;
+	const size_t stride = g->stride;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v = (uint32_t)x[i] ? (uint32_t)x[i] : 1, h = hll_reg_hash(v);
+		uint8_t *r = reg + (size_t)hll_reg_index(h) * stride, rank = hll_reg_rank(h);
+		if (*r < rank)
+			*r = rank;
+	}
+}
+
 /* A new zeroed column, widening every row when the table is full. */
 static int group_take_column(struct hll_group *g, uint32_t *col)
 {
@@ -322,11 +354,19 @@ int hll_group_add_slow(struct hll_group *g, struct hll_set *s, uint32_t v)
 	int rc = group_take_column(g, &col);
 	if (rc < 0)
 		return rc;
+	/*
+	 * The set's HLL_SPARSE_MAX hashes, gathered out of its slots without a
+	 * branch per slot (see set_resize), and v.
+	 */
+	assert(s->n == HLL_SPARSE_MAX);
+	uint32_t vals[HLL_SPARSE_MAX + 1], k = 0;
 	const uint32_t *slot = s->u.heap.mem;
-	for (uint32_t i = 0; i < s->cap; i++)
-		if (slot[i])
-			column_insert(g, col, slot[i]);
-	column_insert(g, col, v);
+	for (uint32_t i = 0; i < s->cap; i++) {
+		vals[k] = slot[i];
+		k += slot[i] != 0;
+	}
+	vals[k++] = v;
+	column_fill(g, col, vals, k);
 	free(s->u.heap.mem);
 	s->cap = HLL_SET_COLUMN;
 	s->n = col;
@@ -338,22 +378,37 @@ int hll_group_add_slow(struct hll_group *g, struct hll_set *s, uint32_t v)
 /*
  * An inline or sparse set made sparse with cap slots (a power of two of at
  * least SPARSE_FIRST and more than twice its hashes), in one rehash.
+ *
+ * The rehash first gathers the hashes out of the old slots without a branch
+ * (every slot is copied, the count moves by whether it held a hash): a test
+ * per slot goes either way about as often, and a flush grows thousands of
+ * sets (in the bench ~4,500 per flush, ~31 hashes each), so those tests
+ * mispredicted more than the inserts cost. The copy also keeps an inline
+ * set's hashes, which share the union with the heap fields. The hashes are
+ * distinct, so an insert needs no compare; and the new slots are well under
+ * half full (a sparse set grows from half full to at least twice the slots,
+ * an inline one puts its HLL_INLINE hashes into at least SPARSE_FIRST), so
+ * a probe mostly stops at its home slot.
  */
 static int set_resize(struct hll_set *s, uint32_t cap)
 {
-	uint32_t tmp[HLL_INLINE], len, last = s->cap ? s->u.heap.last : 0;
+	uint32_t tmp[HLL_SPARSE_MAX], len, k = 0, last = s->cap ? s->u.heap.last : 0;
 	const uint32_t *v = set_values(s, &len);
 	uint32_t *slot = calloc(cap, sizeof *slot);
 	if (!slot)
 		return -ENOMEM;
-	if (s->cap == 0) {
-		/* the inline hashes share the union with the heap fields */
-		memcpy(tmp, v, len * sizeof *v);
-		v = tmp;
+	/* a set grows only inline or below 2 * HLL_SPARSE_MAX slots: len fits tmp */
+	assert(len <= HLL_SPARSE_MAX);
+	for (uint32_t i = 0; i < len; i++) {
+		tmp[k] = v[i];
+		k += v[i] != 0;
 	}
-	for (uint32_t i = 0; i < len; i++)
-		if (v[i])
-			slots_insert(slot, cap, v[i]);
+	for (uint32_t i = 0, mask = cap - 1; i < k; i++) {
+		uint32_t j = hll_mix32(tmp[i]) & mask;
+		while (slot[j])
+			j = (j + 1) & mask;
+		slot[j] = tmp[i];
+	}
 	if (s->cap)
 		free(s->u.heap.mem);
 	s->cap = cap;
@@ -361,24 +416,6 @@ static int set_resize(struct hll_set *s, uint32_t cap)
 	s->u.heap.last = last;
 	return 0;
 }
-
-/*
- * Starts loading the line an add of x's hash to s will touch first, so that
- * the cache misses of a run's adds overlap instead of coming one by one.
- * Reads only *s and g; the address may be stale by the time of the add (a
- * set that grows moves), which only wastes the prefetch.
- */
-static inline void run_prefetch(const struct hll_group *g, const struct hll_set *s, uint64_t x)
-{
-	uint32_t v = (uint32_t)x ? (uint32_t)x : 1;
-	if (s->cap == HLL_SET_COLUMN)
-		__builtin_prefetch(g->reg + (size_t)hll_reg_index(hll_reg_hash(v)) * g->stride + s->n,
-				   1);
-	else
-		hll_set_prefetch(s, v);
-}
-
-#define RUN_AHEAD 8 /* adds prefetched ahead: enough to cover a miss */
 
 /*
  * Whether the next add of a run to s is a plain sparse one: s is sparse and
@@ -398,26 +435,26 @@ static inline bool run_sparse_ok(const struct hll_set *s)
  * after an insert that leaves s too full for the room test of the next add,
  * and before a new hash that finds a full set at the sparse maximum (the
  * general loop grows the first, gives the second a column). The same adds
- * in the same order, without the per-add tests of the form and room.
+ * in the same order, without the per-add tests of the form and room. The
+ * set's cap is read once: a slot store (uint32_t) may alias it, and the
+ * compiler reloaded it after every insert. Nothing is prefetched ahead: a
+ * flush loads the whole set before its run (analytics/window.c), and loading
+ * the slots of the adds 8 ahead as well made applying a flush 5% slower.
  */
 static size_t run_sparse(struct hll_set *s, const uint64_t *x, size_t n)
 {
-	uint32_t *slot = s->u.heap.mem, mask = s->cap - 1, sn = s->n;
+	uint32_t *slot = s->u.heap.mem, cap = s->cap, mask = cap - 1, sn = s->n;
 	/* the last n the general loop's room test lets through without growing */
-	const uint32_t full = s->cap < HLL_SPARSE_MAX * 2 ? s->cap / 2 - 1 : s->cap / 2;
+	const uint32_t full = cap < HLL_SPARSE_MAX * 2 ? cap / 2 - 1 : cap / 2, max = cap / 2;
 	size_t i = 0;
-	/* a set past one line: its lines for the adds ahead are loaded early */
-	const size_t ahead = s->cap > SPARSE_FIRST ? RUN_AHEAD : n;
 	for (; i < n; i++) {
 		uint32_t v = (uint32_t)x[i] | ((uint32_t)x[i] == 0);
 		uint32_t j = hll_mix32(v) & mask, o;
-		if (i + ahead < n)
-			hll_set_prefetch(s, (uint32_t)x[i + ahead]);
 		while ((o = slot[j]) != 0 && o != v)
 			j = (j + 1) & mask;
 		if (o)
 			continue;
-		if (sn == s->cap / 2)
+		if (sn == max)
 			break; /* full at the sparse maximum: the general loop gives it a column */
 		slot[j] = v;
 		if (++sn > full) {
@@ -432,8 +469,6 @@ static size_t run_sparse(struct hll_set *s, const uint64_t *x, size_t n)
 int hll_group_add_run(struct hll_group *g, struct hll_set *s, const uint64_t *x, size_t n)
 {
 	int rc = 0;
-	for (size_t i = 0; i < n && i < RUN_AHEAD; i++)
-		run_prefetch(g, s, x[i]);
 	for (size_t i = 0; i < n; i++) {
 		if (run_sparse_ok(s)) {
 			i += run_sparse(s, x + i, n - i);
@@ -442,11 +477,10 @@ int hll_group_add_run(struct hll_group *g, struct hll_set *s, const uint64_t *x,
 			/* x[i] grows s or gives it a column: the general case below */
 		}
 		uint32_t v = (uint32_t)x[i] ? (uint32_t)x[i] : 1;
-		if (i + RUN_AHEAD < n)
-			run_prefetch(g, s, x[i + RUN_AHEAD]);
 		if (s->cap == HLL_SET_COLUMN) {
-			column_insert(g, s->n, v);
-			continue;
+			/* a column stays one: the rest of the run in one loop, no form tests */
+			column_run(g, s->n, x + i, n - i);
+			break;
 		}
 		if (s->cap == 0) {
 			bool have = false;

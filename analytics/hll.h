@@ -94,26 +94,6 @@ static inline uint8_t hll_reg_rank(uint32_t x)
 }
 
 /*
- * Starts loading the heap line hll_set_add(s, hash) will touch first (the
- * home slot of a sparse set, the register of a dense one), so a caller adding
- * to many sets can overlap their cache misses. Reads only *s; a member in a
- * group column has no memory of its own and prefetches nothing.
- */
-static inline void hll_set_prefetch(const struct hll_set *s, uint32_t hash)
-{
-	if (s->cap == 0 || s->cap == HLL_SET_COLUMN)
-		return;
-	if (hash == 0)
-		hash = 1;
-	if (s->cap == HLL_SET_DENSE)
-		__builtin_prefetch((const uint8_t *)s->u.heap.mem +
-					   hll_reg_index(hll_reg_hash(hash)), 1);
-	else
-		__builtin_prefetch((const uint32_t *)s->u.heap.mem +
-					   (hll_mix32(hash) & (s->cap - 1)), 1);
-}
-
-/*
  * A group: sets that mostly receive the same hashes together - the author
  * sets of one open minute, one per term, where a post adds its author to the
  * set of each of its terms. When a member goes dense it takes a column in

@@ -751,15 +751,14 @@ static inline uint32_t run_next(const uint32_t *end, uint32_t ne, uint32_t d)
 
 /*
  * Starts loading the whole slot array of entry d's sparse set, for the run
- * after the one being applied. Within a run, hll_group_add_run prefetches
- * a few adds ahead, but each run still began with its first probes waiting
- * on a set last touched a flush earlier - in the bench about 10,000 such
- * waits per flush, one after another. Loaded a run early, the set arrives
- * while the previous run is applied (a set that grows first rehashes these
- * same slots). Only a set of at most RUN_PF_LINES lines per add of its run
- * (plus 8) is loaded whole, so a big set with a short run does not load
- * lines it will not probe; an inline set needs nothing, a column is not
- * read here. A prefetch changes nothing the adds see, and the run applied
+ * after the one being applied. Without it each run began with its first
+ * probes waiting on a set last touched a flush earlier - in the bench about
+ * 10,000 such waits per flush, one after another. Loaded a run early, the
+ * set arrives while the previous run is applied (a set that grows first
+ * rehashes these same slots). Only a set of at most RUN_PF_LINES lines per
+ * add of its run (plus 8) is loaded whole, so a big set with a short run
+ * does not load lines it will not probe; an inline set needs nothing, a
+ * column is not read here. A prefetch changes nothing the adds see, and the run applied
  * meanwhile is another entry's: it neither moves nor frees this set.
  */
 #define RUN_PF_LINES 2

@@ -424,6 +424,42 @@ START_TEST(test_hll_group_table_of_megabytes_holds_what_dense_sets_would)
 }
 END_TEST
 
+/*
+ * A set that grows in runs - from inline, then from sparse sizes again and
+ * again - must keep every hash where a probe finds it: adding any hash it
+ * already holds changes nothing, and it holds exactly the distinct hashes.
+ */
+START_TEST(test_hll_group_add_run_growing_sets_find_every_hash_again)
+{
+	struct hll_group g = { 0 };
+	struct hll_set s = { 0 };
+	uint64_t x[1024];
+	uint64_t have = 0; /* authors 0 .. have-1 are in s */
+	static const uint32_t news[] = { 3, 5, 9, 30, 60, 200, 400, 300 };
+	for (size_t r = 0; r < sizeof news / sizeof *news; r++) {
+		size_t n = 0;
+		for (uint64_t i = 0; i < news[r]; i++) {
+			x[n++] = author(have + i, 77);
+			if (have)
+				x[n++] = author((have + i * 31) % have, 77); /* a repeat */
+		}
+		ck_assert_int_eq(hll_group_add_run(&g, &s, x, n), 0);
+		have += news[r];
+		ck_assert_uint_ne(s.cap, HLL_SET_COLUMN);
+		ck_assert_uint_eq(s.n, have);
+		for (uint64_t i = 0; i < have; i++) {
+			struct hll_key k;
+			hll_key_init(&k, author(i, 77));
+			ck_assert_int_eq(hll_group_add(&g, &s, &k), 0);
+			ck_assert_uint_eq(s.n, have);
+		}
+	}
+	ck_assert_uint_eq(hll_group_count(&g, &s), have);
+	hll_set_clear(&s);
+	hll_group_free(&g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hll");
@@ -442,6 +478,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hll_union_reset_forgets_the_last_hash);
 	tcase_add_test(tc, test_hll_group_add_run_holds_what_adds_one_by_one_would);
 	tcase_add_test(tc, test_hll_group_add_run_grows_where_the_room_test_says_even_for_repeats);
+	tcase_add_test(tc, test_hll_group_add_run_growing_sets_find_every_hash_again);
 	tcase_add_test(tc, test_hll_group_table_of_megabytes_holds_what_dense_sets_would);
 	suite_add_tcase(s, tc);
 	return s;
