@@ -1554,16 +1554,18 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 {
 	/*
 	 * What makes this loop fast or slow, as measured:
-	 * - Mispredicted branches, some 15 cycles each. A word's length is
-	 *   one unaligned load of the bitmap (bits_from()), with no branch on
-	 *   where its 64-bit words split (one per block, taken in no order a
-	 *   predictor learns); the byte after a word is checked in one branch,
-	 *   and so is whether a letter that does not start "http" follows.
+	 * - Mispredicted branches, some 15 cycles each. A word's length comes
+	 *   from one unaligned load of the bitmap (bits_from()), with no
+	 *   branch on where its 64-bit words split (one per block, taken in no
+	 *   order a predictor learns); the byte after a word is checked in one
+	 *   branch, and so is whether a letter that does not start "http"
+	 *   follows; nothing on entry branches on the last probe's outcome.
 	 * - Latency: the offset of the next word comes from the current one,
 	 *   so what follows a word (a space, nearly always: predicted) is
 	 *   branched on rather than computed (an advance computed from the
 	 *   byte after the word put two more loads in that chain, and cost
-	 *   15% of the tokenizer's time).
+	 *   15% of the tokenizer's time), and a word's bits come from the load
+	 *   made at the word before (see gaps below).
 	 * - Registers: x86-64 has 15 for what the loop keeps, and each
 	 *   variable the compiler spills costs a store and a load per word;
 	 *   so the end of the last word or hashtag is also the end of the word
@@ -1576,41 +1578,73 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 	/* The word before; adj: A_PAIR a bigram may follow it, A_GAP not one space. */
 	enum { A_PAIR = 1, A_GAP = 2 };
 	const char *prev = t->prev;
-	unsigned adj = (prev != NULL) * A_PAIR;
 	t->ncopy = 0;
-	if (prev) {
-		/*
-		 * Words here have at most 16 bytes, so a bigram of two of them
-		 * always fits a term; only a long word before the first (from
-		 * do_word()) may make one too long, and do_word() then takes
-		 * the first word.
-		 */
-		if (t->prev_len + 1 + 16 > LIMIT_TERM_BYTES)
-			return do_word(t, p, end);
-		/*
-		 * prev is in t->low or in scratch, and e is an offset in t->low:
-		 * integer arithmetic, where low + e is prev's end.
-		 */
-		e = (uintptr_t)prev + t->prev_len - (uintptr_t)t->low;
-		if (!(prev + t->prev_len + 1 == t->low + i && t->low[i - 1] == ' '))
-			adj |= A_GAP;
-	}
+	/*
+	 * No branch on whether prev is NULL: it is NULL when the last word was
+	 * a stopword, a number or one letter, which the last word's probe
+	 * decided, often just before the previous call returned. A branch on
+	 * it is mispredicted often, and is resolved only when that probe ends.
+	 * (t->prev_len is stale but defined when prev is NULL: t is calloc'ed.)
+	 */
+	size_t plen = t->prev_len;
+	unsigned has = prev != NULL;
+	/*
+	 * Words here have at most 16 bytes, so a bigram of two of them always
+	 * fits a term; only a long word before the first (from do_word()) may
+	 * make one too long, and do_word() then takes the first word. Rarely
+	 * true, so predicted whatever prev is.
+	 */
+	if (has & (plen + 1 + 16 > LIMIT_TERM_BYTES))
+		return do_word(t, p, end);
+	/*
+	 * prev is in t->low or in scratch, and e is an offset in t->low:
+	 * integer arithmetic, where low + e is prev's end. Without prev, e = i
+	 * (nothing reads it before the first word sets it). t->low[i - 1]
+	 * exists (LOW_LEAD).
+	 */
+	uintptr_t pend = (uintptr_t)prev + plen;
+	e = has ? pend - (uintptr_t)t->low : i;
+	unsigned apart = !((pend + 1 == (uintptr_t)(t->low + i)) & (t->low[i - 1] == ' '));
+	unsigned adj = has * A_PAIR | (has & apart) * A_GAP;
+	/*
+	 * gaps: bits i, i + 1, ... of NOT t->word (a set bit: not a word
+	 * byte), of which at least the first 39 are right; never zero.
+	 *
+	 * The chain from one word's length to the next one's limits this
+	 * loop: one more load in it (about 6 cycles) cost 40 ns a post. So a
+	 * word's bits are not loaded at its start, which put a load and two
+	 * shifts in that chain, but shifted out of the 57 right bits loaded
+	 * at the word before (ahead), of which that word, a separator and a
+	 * space take at most 18. Each word's own load waits only for its
+	 * start and is ready long before the next word needs it. The bits are
+	 * kept inverted, with a stop bit (bit 50: after shifts by at most 18
+	 * it is still above bit 17, and it keeps gaps nonzero for the count of
+	 * zeros), and shifted by the one or two bytes after the word before
+	 * the shift by the length, all off the chain: what remains in it is
+	 * one shift and one count of zeros per word.
+	 */
+	const uint64_t gap_stop = 1ull << 50;
+	uint64_t gaps = ~bits_from(t->word, i) | gap_stop;
 	for (;;) {
 		/* Two terms may follow: the word and its bigram. Near the cap, do_word() checks. */
 		if (k > LIMIT_TOKENS_PER_POST - 2) /* not k + 2 > ...: one instruction less */
 			goto general;
-		/* A run of 32 bits or more (of at least 57 right ones) is too long anyway. */
-		uint64_t run = bits_from(t->word, i);
-		size_t n = ctz64(~run | (1ull << 32));
+		/*
+		 * A run of 17 word bytes or more is too long: n > 16 needs only
+		 * bits 0..16 of gaps right, and the T_DOT test below bit n + 1
+		 * <= 17.
+		 */
+		size_t n = ctz64(gaps);
 		if (n > 16)
 			goto general;
+		uint64_t ahead = ~bits_from(t->word, i) | gap_stop; /* for the next word's gaps */
 		const char *w = t->lowbuf + LOW_LEAD + i;
 		/*
 		 * One branch, which is rarely taken, rather than one on T_END
 		 * and one on what follows a T_DOT byte: after a word both come
-		 * often, in an order no predictor knows. Whether a word byte
-		 * follows the T_DOT byte is bit n + 1 of the bitmap bits just
-		 * loaded (T_DOT is 2: bit 1 of run >> n), not a load of the
+		 * often, in an order no predictor knows. Whether no word byte
+		 * follows the T_DOT byte is bit n + 1 of the bitmap bits at
+		 * hand (T_DOT is 2: bit 1 of gaps >> n), not a load of the
 		 * byte and of its class: fewer instructions, and w[n + 1] is
 		 * only read on the rare T_SEP path below. A Latin letter there
 		 * (a word byte, though not ASCII) sends the word to do_word()
@@ -1622,7 +1656,7 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		 * instructions a post).
 		 */
 		unsigned c = (uchar)w[n], tc = t->term[c];
-		if (c != ' ' && !(tc & (T_END | T_DOT) & ~((unsigned)(run >> n) & T_DOT)))
+		if (c != ' ' && !(tc & (T_END | ((unsigned)(gaps >> n) & T_DOT))))
 			goto general;
 		uint64_t ka, kb;
 		stopword_key(w, n, &ka, &kb);
@@ -1666,9 +1700,11 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		if (c == ' ') {
 			adj = out;
 			i = e + 1;
+			gaps = (ahead >> 1) >> n;
 		} else if ((tc & T_SEP) && w[n + 1] == ' ') {
 			adj = (out & !(tc & T_BREAK)) | A_GAP;
 			i = e + 2;
+			gaps = (ahead >> 2) >> n;
 		} else {
 			adj = out;
 			break;
@@ -1697,6 +1733,8 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		}
 		if (!fast_start(t, i))
 			break;
+		/* Not the common path: load them here (i <= the text length). */
+		gaps = ~bits_from(t->word, i) | gap_stop;
 	}
 	t->ntok = k;
 	t->prev = (adj & A_PAIR) ? prev : NULL;

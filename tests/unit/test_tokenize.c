@@ -1322,6 +1322,63 @@ START_TEST(test_tokenize_word_loop_endings_and_cap_match_reference)
 }
 END_TEST
 
+START_TEST(test_tokenize_word_loop_longest_steps_match_reference)
+{
+	/*
+	 * The word loop takes a word's bits from those loaded at the word
+	 * before, shifted by its length and the one or two bytes after it: the
+	 * longest steps (16-byte words, then ", " or ". "), a 16-byte word
+	 * before ".x" (the bit after the dot is the last one read), and 17-byte
+	 * words (too long for the loop), at every offset in a 64-byte block;
+	 * and the loop entered after a stopword, a dropped word and a long
+	 * kept word that the general path took.
+	 */
+	static const char *const words[] = {
+		"abcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmno", "themselves",
+		"the", "1234567890123456", "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9xy",
+		"x", "ab",
+	};
+	static const char *const seps[] = { " ", ", ", ". ", ".x ", "! ", "; " };
+	const size_t nwords = sizeof(words) / sizeof(*words), nseps = sizeof(seps) / sizeof(*seps);
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	char text[4096];
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	for (size_t off = 0; off < 64; off++) {
+		for (int round = 0; round < 24; round++) {
+			size_t o = off;
+			memset(text, ' ', off);
+			for (int i = 0; i < 40; i++) {
+				const char *w = words[xs(&x) % nwords];
+				/* mostly the longest words, so that long steps follow one another */
+				if (round % 2 == 0 && xs(&x) % 4)
+					w = words[0];
+				const char *sep = seps[xs(&x) % nseps];
+				o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s", w, sep);
+			}
+			same_as_reference(tk, ref, text, o, "en");
+			same_as_reference(tk, ref, text, o, "");
+		}
+	}
+	/* One count a wrong step would change: 16-byte words, each a term and a bigram. */
+	size_t o = 0;
+	for (int i = 0; i < 10; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "abcdefghijklmn%02d ", i);
+	const struct token *tok;
+	ck_assert_uint_eq(tokenizer_run(tk, text, o, "en", &tok), 19);
+	ck_assert_int_eq(tok[18].len, 33);
+	/* The loop entered after a kept word the general path took, of every length near the cap. */
+	for (size_t n = LIMIT_TERM_BYTES - 24; n <= LIMIT_TERM_BYTES + 1; n++) {
+		memset(text, 'a', n);
+		text[n / 2] = '-';
+		o = n;
+		o += (size_t)snprintf(text + o, sizeof(text) - o, " next words, don't stop the loop");
+		same_as_reference(tk, ref, text, o, "en");
+		same_as_reference(tk, ref, text + n / 2 + 1, o - n / 2 - 1, "en");
+	}
+	ref_tokenizer_free(ref);
+}
+END_TEST
+
 START_TEST(test_tokenize_long_hashtag_bodies_after_words)
 {
 	/*
@@ -2007,6 +2064,7 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_tokenize_many_languages_in_turn_keep_their_lists);
 	tcase_add_test(tc, test_tokenize_latin_words_among_other_non_ascii);
 	tcase_add_test(tc, test_tokenize_word_loop_endings_and_cap_match_reference);
+	tcase_add_test(tc, test_tokenize_word_loop_longest_steps_match_reference);
 	tcase_add_test(tc, test_stopwords_sets_agree_with_lists);
 	tcase_add_test(tc, test_stopwords_keys_of_every_length);
 	tcase_add_test(tc, test_stopwords_large_set_has_one_slot_per_word);
