@@ -203,6 +203,27 @@ static bool want(const char *stages, const char *s)
 
 #define T0 1795608000000LL
 
+/* What the analytics thread does with a post: full and steady time it. */
+struct pipeline {
+	struct tokenizer *tok;
+	const struct vader *vader;
+	struct vader_scratch *vs;
+	const struct corpus *c;
+};
+
+/* Tokenizes and scores post i of the corpus and counts it into w at event time t. */
+static inline void pipeline_post(const struct pipeline *pl, struct window *w, size_t i, int64_t t,
+				 uint32_t author)
+{
+	const struct corpus *c = pl->c;
+	const struct token *tk;
+	size_t n = tokenizer_run(pl->tok, c->text[i], c->len[i], c->lang[i], &tk);
+	struct sentiment s;
+	vader_score(pl->vader, pl->vs, c->text[i], c->len[i], &s);
+	struct window_post p = { t, author, (float)s.compound, tk, n };
+	window_add_post(w, &p);
+}
+
 /*
  * What a reader of the window does first, timed with the posts: a window
  * defers some of the work a post causes - author adds wait in a log that is
@@ -370,6 +391,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
+	const struct pipeline pl = { tok, vader, vs, &c };
 	if (want(stages, "full")) {
 		struct window_config wc;
 		window_config_defaults(&wc);
@@ -377,15 +399,8 @@ int main(int argc, char **argv)
 		for (int r = 0; r < rounds; r++) {
 			struct window *w = window_new(&wc);
 			double t0 = now_s();
-			for (size_t i = 0; i < c.n; i++) {
-				const struct token *t;
-				size_t n = tokenizer_run(tok, c.text[i], c.len[i], c.lang[i], &t);
-				struct sentiment s;
-				vader_score(vader, vs, c.text[i], c.len[i], &s);
-				struct window_post p = { T0 + (int64_t)(i / 1000), c.author[i],
-							 (float)s.compound, t, n };
-				window_add_post(w, &p);
-			}
+			for (size_t i = 0; i < c.n; i++)
+				pipeline_post(&pl, w, i, T0 + (int64_t)(i / 1000), c.author[i]);
 			settled += settle(w);
 			double dt = now_s() - t0;
 			if (dt < best)
@@ -424,16 +439,9 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < c.n; i++)
 				author[i] = r == 0 ? c.author[i] : author_from(&state);
 			double t0 = now_s();
-			for (size_t i = 0; i < c.n; i++) {
-				const struct token *t;
-				size_t n = tokenizer_run(tok, c.text[i], c.len[i], c.lang[i], &t);
-				struct sentiment s;
-				vader_score(vader, vs, c.text[i], c.len[i], &s);
-				size_t k = (size_t)r * c.n + i;
-				struct window_post p = { T0 + (int64_t)(k / 1000), author[i],
-							 (float)s.compound, t, n };
-				window_add_post(w, &p);
-			}
+			for (size_t i = 0; i < c.n; i++)
+				pipeline_post(&pl, w, i, T0 + (int64_t)(((size_t)r * c.n + i) / 1000),
+					      author[i]);
 			settled += settle(w);
 			double dt = now_s() - t0;
 			if (r == 0)
