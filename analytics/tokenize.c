@@ -700,6 +700,19 @@ static inline uint64_t bits_from(const uint64_t *m, size_t i)
 #endif
 }
 
+/*
+ * do_words()' word gaps at byte i: bits i, i + 1, ... of NOT t->word (a set
+ * bit is a byte that is no word byte), at least the first 57 right, with a
+ * stop bit at bit 50 that keeps them nonzero for a count of zeros after
+ * shifts by at most 18 (see do_words()).
+ */
+#define WORD_GAP_STOP (1ull << 50)
+
+static inline uint64_t word_gaps(const struct tokenizer *t, size_t i)
+{
+	return ~bits_from(t->word, i) | WORD_GAP_STOP;
+}
+
 static inline bool low_alnum(char c)
 {
 	/* t->low is lowercased: one range for letters, one for digits. */
@@ -1623,8 +1636,7 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 	 * the shift by the length, all off the chain: what remains in it is
 	 * one shift and one count of zeros per word.
 	 */
-	const uint64_t gap_stop = 1ull << 50;
-	uint64_t gaps = ~bits_from(t->word, i) | gap_stop;
+	uint64_t gaps = word_gaps(t, i);
 	for (;;) {
 		/* Two terms may follow: the word and its bigram. Near the cap, do_word() checks. */
 		if (k > LIMIT_TOKENS_PER_POST - 2) /* not k + 2 > ...: one instruction less */
@@ -1637,7 +1649,7 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		size_t n = ctz64(gaps);
 		if (n > 16)
 			goto general;
-		uint64_t ahead = ~bits_from(t->word, i) | gap_stop; /* for the next word's gaps */
+		uint64_t ahead = word_gaps(t, i); /* for the next word's gaps */
 		const char *w = t->lowbuf + LOW_LEAD + i;
 		/*
 		 * One branch, which is rarely taken, rather than one on T_END
@@ -1734,7 +1746,7 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 		if (!fast_start(t, i))
 			break;
 		/* Not the common path: load them here (i <= the text length). */
-		gaps = ~bits_from(t->word, i) | gap_stop;
+		gaps = word_gaps(t, i);
 	}
 	t->ntok = k;
 	t->prev = (adj & A_PAIR) ? prev : NULL;

@@ -758,8 +758,9 @@ static inline uint32_t run_next(const uint32_t *end, uint32_t ne, uint32_t d)
  * rehashes these same slots). Only a set of at most RUN_PF_LINES lines per
  * add of its run (plus 8) is loaded whole, so a big set with a short run
  * does not load lines it will not probe; an inline set needs nothing, a
- * column is not read here. A prefetch changes nothing the adds see, and the run applied
- * meanwhile is another entry's: it neither moves nor frees this set.
+ * column is not read here. A prefetch changes nothing the adds see, and the
+ * run applied meanwhile is another entry's: it neither moves nor frees this
+ * set.
  */
 #define RUN_PF_LINES 2
 
