@@ -196,14 +196,17 @@ static void assert_in_range(const double r[4])
 		ck_assert(isfinite(r[k]) && r[k] >= 0.0 && r[k] <= 1.0);
 }
 
-START_TEST(test_sentiment_matches_every_reference_case)
+/*
+ * Scores every case of a file of reference outputs and compares them as the
+ * reference rounds them; returns how many cases the file has.
+ */
+static size_t check_reference_cases(const char *rel, int escaped)
 {
 	struct vader *v = load_vader();
 	struct vader_scratch *s = vader_scratch_new();
 	size_t n, bad = 0;
-	struct vcase *cases = read_cases("vader/vader_cases.tsv", 0, &n);
+	struct vcase *cases = read_cases(rel, escaped, &n);
 
-	ck_assert_uint_eq(n, 93);
 	for (size_t i = 0; i < n; i++) {
 		double got[4];
 		char g[128], w[128];
@@ -211,8 +214,9 @@ START_TEST(test_sentiment_matches_every_reference_case)
 		format_rounded(got, g, sizeof g);
 		format_rounded(cases[i].want, w, sizeof w);
 		if (strcmp(g, w)) {
-			fprintf(stderr, "line %zu [%s]: got %s, want %s\n", cases[i].lineno,
-				cases[i].text, g, w);
+			if (bad < 10)
+				fprintf(stderr, "%s line %zu [%s]: got %s, want %s\n", rel,
+					cases[i].lineno, cases[i].text, g, w);
 			bad++;
 		}
 	}
@@ -220,6 +224,24 @@ START_TEST(test_sentiment_matches_every_reference_case)
 	free_cases(cases, n);
 	vader_scratch_free(s);
 	vader_free(v);
+	return n;
+}
+
+START_TEST(test_sentiment_matches_every_reference_case)
+{
+	ck_assert_uint_eq(check_reference_cases("vader/vader_cases.tsv", 0), 93);
+}
+END_TEST
+
+/*
+ * Generated sentences - lexicon words, boosters, negations, special phrases,
+ * emoji, punctuation, odd case and separators, non-ASCII letters, control
+ * bytes - as the reference scored them: the rules' interplay, far beyond
+ * what hand-written cases reach.
+ */
+START_TEST(test_sentiment_matches_reference_on_generated_sentences)
+{
+	ck_assert_uint_eq(check_reference_cases("vader/reference_generated.tsv", 1), 1998);
 }
 END_TEST
 
@@ -811,7 +833,9 @@ START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 	struct vader_scratch *s = vader_scratch_new();
 	struct portable_vader_scratch *ps = portable_vader_scratch_new();
 	char err[512] = "", *buf = malloc(65536);
-	const char *files[] = { "vader/vader_cases.tsv", "vader/trendd_cases.tsv" };
+	const char *files[] = { "vader/vader_cases.tsv", "vader/trendd_cases.tsv",
+				"vader/reference_generated.tsv" };
+	const int escaped[] = { 0, 1, 1 };
 	size_t bad = 0, texts = 0;
 
 	ck_assert_ptr_nonnull(buf);
@@ -836,9 +860,9 @@ START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 	ck_assert_msg(portable_vader_load(&port, TRENDD_TEST_DATA_DIR, err, sizeof err) == 0,
 		      "%s", err);
 	ck_assert_str_eq(portable_vader_isa(port), "portable");
-	for (int f = 0; f < 2; f++) {
+	for (int f = 0; f < 3; f++) {
 		size_t n;
-		struct vcase *cases = read_cases(files[f], f, &n);
+		struct vcase *cases = read_cases(files[f], escaped[f], &n);
 		for (size_t i = 0; i < n; i++) {
 			struct sentiment a, b, c, d;
 			score_exact(fast, s, cases[i].text, cases[i].len, &a);
@@ -869,7 +893,7 @@ START_TEST(test_sentiment_simd_and_portable_builds_agree_bit_for_bit)
 		texts++;
 	}
 	ck_assert_uint_eq(bad, 0);
-	ck_assert_uint_gt(texts, 20300);
+	ck_assert_uint_gt(texts, 22300);
 	free(buf);
 	portable_vader_scratch_free(ps);
 	portable_vader_free(port);
@@ -1728,6 +1752,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("sentiment");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_sentiment_matches_every_reference_case);
+	tcase_add_test(tc, test_sentiment_matches_reference_on_generated_sentences);
 	tcase_add_test(tc, test_sentiment_matches_independent_model_on_own_cases);
 	tcase_add_test(tc, test_sentiment_hand_computed_examples);
 	tcase_add_test(tc, test_sentiment_empty_and_whitespace_only_score_zero);
