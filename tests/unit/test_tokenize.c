@@ -473,6 +473,92 @@ START_TEST(test_tokenize_emoji_breaks_bigrams)
 }
 END_TEST
 
+/*
+ * The code points of one line of emoji-test.txt ("1F469 200D 1F467 ;
+ * status # ..."), as UTF-8 into seq, and the same without U+FE0F into term.
+ * Returns the number of code points, 0 for a comment or blank line.
+ */
+static size_t emoji_test_line(const char *line, char *seq, size_t *seq_len, char *term,
+			      size_t *term_len, int32_t *first)
+{
+	size_t ncp = 0;
+	*seq_len = *term_len = 0;
+	for (const char *p = line; *p && *p != ';' && *p != '#';) {
+		char *e;
+		long cp = strtol(p, &e, 16);
+		if (e == p) {
+			p++;
+			continue;
+		}
+		p = e;
+		utf8proc_uint8_t u[4];
+		utf8proc_ssize_t k = utf8proc_encode_char((utf8proc_int32_t)cp, u);
+		ck_assert_int_gt(k, 0);
+		memcpy(seq + *seq_len, u, (size_t)k);
+		*seq_len += (size_t)k;
+		if (cp != 0xFE0F) {
+			memcpy(term + *term_len, u, (size_t)k);
+			*term_len += (size_t)k;
+		}
+		if (ncp++ == 0)
+			*first = (int32_t)cp;
+	}
+	return ncp;
+}
+
+/*
+ * Every sequence of Unicode's emoji test list (UTS #51, 11.0: ZWJ families
+ * and professions, skin tones, hair styles, flags, subdivision tags,
+ * keycaps, with and without U+FE0F) is one emoji term - the whole sequence,
+ * U+FE0F dropped - alone and between words, in the fast tokenizer and the
+ * reference build. The exceptions are the documented ones: a skin tone
+ * modifier on its own, and the symbols that are text unless U+FE0F follows.
+ */
+START_TEST(test_tokenize_every_sequence_of_the_unicode_emoji_test_list)
+{
+	struct tokenizer *ref = ref_tokenizer_new(sw);
+	size_t len, n = 0, none = 0;
+	char *buf = tu_read_fixture("tokenize/emoji-test.txt", &len);
+	ck_assert_ptr_nonnull(ref);
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char seq[128], term[128], text[300], want[300], alone[200];
+		size_t seq_len, term_len;
+		int32_t first = 0;
+		size_t ncp = emoji_test_line(line, seq, &seq_len, term, &term_len, &first);
+		if (ncp == 0)
+			continue;
+		n++;
+		bool modifier = ncp == 1 && first >= 0x1F3FB && first <= 0x1F3FF;
+		bool text_default = ncp == 1 && (first == 0xA9 || first == 0xAE || first == 0x203C ||
+						 first == 0x2049 || first == 0x2122 ||
+						 first == 0x2139 || (first >= 0x2194 && first <= 0x2199) ||
+						 first == 0x21A9 || first == 0x21AA || first == 0x24C2);
+		if (modifier || text_default) {
+			none++;
+			snprintf(alone, sizeof alone, "%s", "");
+		} else {
+			snprintf(alone, sizeof alone, "emoji:%.*s", (int)term_len, term);
+		}
+		ck_assert_msg(strcmp(terms_n(tk, seq, seq_len, ""), alone) == 0, "%s: got %s", line,
+			      terms_n(tk, seq, seq_len, ""));
+		ck_assert_msg(strcmp(terms_n(ref, seq, seq_len, ""), alone) == 0, "%s (reference)",
+			      line);
+		if (!*alone)
+			continue;
+		int k = snprintf(text, sizeof text, "wow %.*s nice", (int)seq_len, seq);
+		snprintf(want, sizeof want, "word:wow|%s|word:nice", alone);
+		ck_assert_msg(strcmp(terms_n(tk, text, (size_t)k, "en"), want) == 0, "%s: got %s",
+			      line, terms_n(tk, text, (size_t)k, "en"));
+		ck_assert_msg(strcmp(terms_n(ref, text, (size_t)k, "en"), want) == 0,
+			      "%s (reference)", line);
+	}
+	ck_assert_uint_eq(n, 3570);
+	ck_assert_uint_eq(none, 20); /* 5 modifiers, 15 text-default symbols */
+	free(buf);
+	ref_tokenizer_free(ref);
+}
+END_TEST
+
 /* ---- stopwords and bigrams ---- */
 
 START_TEST(test_tokenize_stopwords_several_languages)
@@ -2031,6 +2117,7 @@ static Suite *tokenize_suite(void)
 	tcase_add_test(tc, test_tokenize_emoji_clusters);
 	tcase_add_test(tc, test_tokenize_emoji_variation_selectors_dropped);
 	tcase_add_test(tc, test_tokenize_emoji_breaks_bigrams);
+	tcase_add_test(tc, test_tokenize_every_sequence_of_the_unicode_emoji_test_list);
 	tcase_add_test(tc, test_tokenize_stopwords_several_languages);
 	tcase_add_test(tc, test_tokenize_stopword_list_follows_language);
 	tcase_add_test(tc, test_tokenize_bigram_breaks);
