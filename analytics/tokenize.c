@@ -671,6 +671,9 @@ static void prescan(struct tokenizer *t, const uchar *text, size_t len)
 		prescan_latin(t, text, len, nb);
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BITMAP_BYTE_LOADS 1 /* bits_from() loads the bitmap's bytes directly */
+#else
 /* Bits i..i+63 of a text bitmap (bit 0 = byte i); i <= the text length. */
 static inline uint64_t bits_at(const uint64_t *m, size_t i)
 {
@@ -678,6 +681,7 @@ static inline uint64_t bits_at(const uint64_t *m, size_t i)
 	/* (x << 1) << (63 - s) is x << (64 - s) without the undefined shift by 64 when s == 0. */
 	return (m[w] >> s) | ((m[w + 1] << 1) << (63 - s));
 }
+#endif
 
 /*
  * Bits i, i+1, ... of a text bitmap in bits 0, 1, ...: at least 57 of them
@@ -685,7 +689,7 @@ static inline uint64_t bits_at(const uint64_t *m, size_t i)
  */
 static inline uint64_t bits_from(const uint64_t *m, size_t i)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef BITMAP_BYTE_LOADS
 	/*
 	 * Little-endian: bit i of the bitmap is bit i % 8 of its byte i / 8,
 	 * so one unaligned load there, shifted, has bits i..i+56 at the
@@ -1612,12 +1616,14 @@ static const uchar *do_words(struct tokenizer *t, const uchar *p, const uchar *e
 	/*
 	 * prev is in t->low or in scratch, and e is an offset in t->low:
 	 * integer arithmetic, where low + e is prev's end. Without prev, e = i
-	 * (nothing reads it before the first word sets it). t->low[i - 1]
-	 * exists (LOW_LEAD).
+	 * (nothing reads it before the first word sets it). The byte before
+	 * the word exists (LOW_LEAD), and is indexed from lowbuf: low + (i - 1)
+	 * with i = 0 would add SIZE_MAX to a pointer.
 	 */
 	uintptr_t pend = (uintptr_t)prev + plen;
 	e = has ? pend - (uintptr_t)t->low : i;
-	unsigned apart = !((pend + 1 == (uintptr_t)(t->low + i)) & (t->low[i - 1] == ' '));
+	unsigned apart = !((pend + 1 == (uintptr_t)(t->low + i)) &
+			   (t->lowbuf[LOW_LEAD - 1 + i] == ' '));
 	unsigned adj = has * A_PAIR | (has & apart) * A_GAP;
 	/*
 	 * gaps: bits i, i + 1, ... of NOT t->word (a set bit: not a word
