@@ -320,6 +320,8 @@ tally_put(struct tok_stats *st, size_t n, const struct tok_tally *a)
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -877,7 +879,7 @@ short_probe(const struct word_table *t, struct probe_table q, uint64_t h, const 
 			_mm_load_si128((const __m128i *)(const void *)key),
 			_mm_load_si128((const __m128i *)(const void *)e->key))) == 0xFFFF;
 #else
-	match = (e->key[0] == hash_read64(key)) & (e->key[1] == hash_read64(key + 8));
+	match = (int)(e->key[0] == hash_read64(key)) & (int)(e->key[1] == hash_read64(key + 8));
 #endif
 	return match ? info : 0;
 }

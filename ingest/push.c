@@ -22,6 +22,8 @@
 #define PUSH_MAX_UNIX_S 253402300799.0
 
 static int line_error(struct push_batch *b, size_t line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int line_error(struct push_batch *b, size_t line, const char *fmt, ...)
 {
 	if (b->nerrors < PUSH_MAX_ERRORS) {
 		if (!b->errors && !(b->errors = calloc(PUSH_MAX_ERRORS, sizeof *b->errors)))

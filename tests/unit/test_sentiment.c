@@ -762,7 +762,7 @@ static size_t gen_text(char *buf, size_t cap)
 		"kind", "of", "sort", "the", "bomb", "shit", "bad", "ass", "but", "BUT", "no",
 		"NO", "or", "nor", "least", "at", "without", "doubt", "just", "enough", ":)",
 		":-(", "<3", "ok.", "lol!", "x-d", "\"great\"", "(nice)", "good,", "!!good??", "I",
-		"A", "a", "\xc3\x89T\xc3\x89", "\xc3\xa9t\xc3\xa9", "stra\xc3\x9f" "e",
+		"A", "a", "\xc3\x89T\xc3\x89", "\xc3\xa9t\xc3\xa9", ("stra\xc3\x9f" "e"),
 		"\xe6\x9d\xb1",
 		"o\xe2\x84\xaa", "\xc4\xb0yi", "\xe2\x93\x90", "\xe2\x85\xab", ":\xc3\x9e",
 		"\xf0\x9f\x98\x81", "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd", "\xe2\x9d\xa4\xef\xb8\x8f",

@@ -1002,7 +1002,8 @@ static void list_dir_make(struct list_dir *d)
 /* The path of list file name in d (into buf). */
 static char *list_file(const struct list_dir *d, const char *name, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/%s", d->sub, name);
+	int n = snprintf(buf, size, "%s/%s", d->sub, name);
+	ck_assert(n > 0 && (size_t)n < size);
 	return buf;
 }
 
@@ -1176,7 +1177,7 @@ START_TEST(test_tokenize_shortcuts_match_reference_on_generated_text)
 		"\xF0\x9F\x87\xA9", "\xE6\x97\xA5", "\xE3\x81\x82", "\xD8\xB9", "\xFF", "\x80",
 		"\xE2\x82", "\xEF\xBC\x83", "\xC2\xB7", "\0", "the", "The", "and", "rust", "hello",
 		"example", "github", ".io", "e.g.", "l'", "qu'", "'s", "don't", "covid-19",
-		"3.14", "1,000", "!", "?", ";", "\t", "  ", "*", "(", ")", "stra\xC3\x9F" "e",
+		"3.14", "1,000", "!", "?", ";", "\t", "  ", "*", "(", ")", ("stra\xC3\x9F" "e"),
 		"caf\xC3\xA9", "\xD0\xBF\xD1\x80\xD0\xB8", "@x.org", "$TSLA", "$5", "#AI", "x",
 		"abcdefghijklmnop", "abcdefghijklmnopq",
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "0", "\r",
