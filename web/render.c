@@ -154,6 +154,7 @@ int render_view_set(struct web_view *v, const char *name, size_t nlen, const cha
 		    size_t vlen, char *err, size_t errlen)
 {
 	uint64_t n = 0;
+	bool ok;
 
 	if (name_is(name, nlen, "window"))
 		return set_window(v, val, vlen, err, errlen);
@@ -163,10 +164,19 @@ int render_view_set(struct web_view *v, const char *name, size_t nlen, const cha
 		return set_sort(v, val, vlen, err, errlen);
 	if (name_is(name, nlen, "lang"))
 		return set_lang(v, val, vlen, err, errlen);
-	if (name_is(name, nlen, "limit"))
-		return set_limit(v, n, parse_uint(val, vlen, UINT32_MAX, &n) == 0, err, errlen);
-	if (name_is(name, nlen, "source"))
-		return set_source(v, n, parse_uint(val, vlen, INT64_MAX, &n) == 0, err, errlen);
+	/*
+	 * Parsed before the call that takes n: the order in which a call's
+	 * arguments are evaluated is unspecified, and with n and the parse as
+	 * two arguments of one call, clang passed n before the parse set it.
+	 */
+	if (name_is(name, nlen, "limit")) {
+		ok = parse_uint(val, vlen, UINT32_MAX, &n) == 0;
+		return set_limit(v, n, ok, err, errlen);
+	}
+	if (name_is(name, nlen, "source")) {
+		ok = parse_uint(val, vlen, INT64_MAX, &n) == 0;
+		return set_source(v, n, ok, err, errlen);
+	}
 	return 1;
 }
 
