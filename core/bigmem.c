@@ -1,11 +1,12 @@
 #include "core/bigmem.h"
+#include "core/sanitize.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef TRENDD_ASAN
 #include <sanitizer/asan_interface.h>
 #define BIG_POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
 #define BIG_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)

@@ -14,6 +14,7 @@
 #include "core/post.h"
 #include "core/publish.h"
 #include "core/queue.h"
+#include "core/sanitize.h"
 #include "core/snapshot.h"
 #include "core/strbuf.h"
 #include "core/term.h"
@@ -316,7 +317,7 @@ static bool zeroed(const uint8_t *p, size_t n)
 
 START_TEST(test_heap_keeps_freed_memory_for_reuse)
 {
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GLIBC__) && !defined(TRENDD_ASAN)
 	/* each test runs in a child of its own: the settings stay there */
 	ck_assert_int_eq(heap_tune(), 3);
 	size_t n = (size_t)2 << 20; /* above glibc's default own-mapping size, below ours */
@@ -388,7 +389,7 @@ START_TEST(test_bigmem_realloc_keeps_the_prefix_across_every_kind_of_move)
 }
 END_TEST
 
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef TRENDD_ASAN
 /* An overrun past a mapped array, inside its mapping, fails like one past a malloc'd array. */
 START_TEST(test_bigmem_overrun_inside_the_mapping_is_caught)
 {
@@ -430,7 +431,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_heap_keeps_freed_memory_for_reuse);
 	tcase_add_test(tc, test_bigmem_arrays_are_aligned_zeroed_and_keep_their_bytes);
 	tcase_add_test(tc, test_bigmem_realloc_keeps_the_prefix_across_every_kind_of_move);
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef TRENDD_ASAN
 	tcase_add_exit_test(tc, test_bigmem_overrun_inside_the_mapping_is_caught, 1);
 	tcase_add_exit_test(tc, test_bigmem_overrun_into_a_small_arrays_rounding_is_caught, 1);
 #endif
