@@ -3,7 +3,8 @@
 # missing packages are installed.
 #   scripts/install-deps.sh          build and run dependencies
 #   scripts/install-deps.sh --test   also what the test suite needs
-#                                    (Chromium, Node.js, npm packages)
+#                                    (Check, clang, Chromium, Node.js,
+#                                    npm packages)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,8 @@ pkgs="build-essential cmake pkg-config libwebsockets-dev libcurl4-openssl-dev
 libutf8proc-dev libsqlite3-dev sqlite3 libxml2-dev libjansson-dev libjs-chart.js
 ca-certificates"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs check chromium"
+	# clang (with its sanitizer runtimes) builds the unit tests a second time
+	pkgs="$pkgs check chromium clang libclang-rt-14-dev"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 fi
