@@ -535,7 +535,7 @@ START_TEST(test_tokenize_every_sequence_of_the_unicode_emoji_test_list)
 						 first == 0x21A9 || first == 0x21AA || first == 0x24C2);
 		if (modifier || text_default) {
 			none++;
-			snprintf(alone, sizeof alone, "%s", "");
+			alone[0] = 0;
 		} else {
 			snprintf(alone, sizeof alone, "emoji:%.*s", (int)term_len, term);
 		}
