@@ -19,12 +19,39 @@
 #define RANK_BITS    (32 - HLL_P)
 #define SPARSE_FIRST 16 /* slots of a set that outgrows its inline room */
 
+/*
+ * Raises the register hash v picks to its rank: reg is the first register of
+ * a set (stride 1 for a dense set's own array, the table's stride for a
+ * column, reg then pointing at the column's byte of row 0).
+ */
+static inline void register_max(uint8_t *reg, size_t stride, uint32_t v)
+{
+	uint32_t x = hll_reg_hash(v);
+	uint8_t *r = reg + (size_t)hll_reg_index(x) * stride, rank = hll_reg_rank(x);
+	if (*r < rank)
+		*r = rank;
+}
+
 static inline void dense_insert(uint8_t *reg, uint32_t v)
 {
-	uint32_t x = hll_reg_hash(v), i = hll_reg_index(x);
-	uint8_t r = hll_reg_rank(x);
-	if (reg[i] < r)
-		reg[i] = r;
+	register_max(reg, 1, v);
+}
+
+/*
+ * Copies the hashes of vals[0..len) - the slots of a sparse set or an inline
+ * set's hashes - to out without a branch per slot: every slot is copied and
+ * the count moves by whether it held a hash (a test per slot goes either way
+ * about as often, and mispredicted more than the copies cost). Returns how
+ * many.
+ */
+static inline uint32_t hashes_gather(const uint32_t *vals, uint32_t len, uint32_t *out)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < len; i++) {
+		out[k] = vals[i];
+		k += vals[i] != 0;
+	}
+	return k;
 }
 
 /* Inserts into sparse slots with room; returns true when newly added. */
@@ -267,11 +294,7 @@ int hll_group_alloc(struct hll_group *g, uint32_t ncols, uint32_t stride)
 
 static inline void column_insert(struct hll_group *g, uint32_t col, uint32_t v)
 {
-	uint32_t x = hll_reg_hash(v);
-	uint8_t *r = g->reg + (size_t)hll_reg_index(x) * g->stride + col;
-	uint8_t rank = hll_reg_rank(x);
-	if (*r < rank)
-		*r = rank;
+	register_max(g->reg + col, g->stride, v);
 }
 
 /*
@@ -285,24 +308,16 @@ static void column_fill(struct hll_group *g, uint32_t col, const uint32_t *v, si
 {
 	uint8_t *reg = g->reg + col;
 	const size_t stride = g->stride;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t x = hll_reg_hash(v[i]);
-		uint8_t *r = reg + (size_t)hll_reg_index(x) * stride, rank = hll_reg_rank(x);
-		if (*r < rank)
-			*r = rank;
-	}
+	for (size_t i = 0; i < n; i++)
+		register_max(reg, stride, v[i]);
 }
 
 static void column_run(struct hll_group *g, uint32_t col, const uint64_t *x, size_t n)
 {
 	uint8_t *reg = g->reg + col;
 	const size_t stride = g->stride;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t v = (uint32_t)x[i] ? (uint32_t)x[i] : 1, h = hll_reg_hash(v);
-		uint8_t *r = reg + (size_t)hll_reg_index(h) * stride, rank = hll_reg_rank(h);
-		if (*r < rank)
-			*r = rank;
-	}
+	for (size_t i = 0; i < n; i++)
+		register_max(reg, stride, (uint32_t)x[i] ? (uint32_t)x[i] : 1);
 }
 
 /* A new zeroed column, widening every row when the table is full. */
@@ -354,17 +369,10 @@ int hll_group_add_slow(struct hll_group *g, struct hll_set *s, uint32_t v)
 	int rc = group_take_column(g, &col);
 	if (rc < 0)
 		return rc;
-	/*
-	 * The set's HLL_SPARSE_MAX hashes, gathered out of its slots without a
-	 * branch per slot (see set_resize), and v.
-	 */
+	/* the set's HLL_SPARSE_MAX hashes, and v */
 	assert(s->n == HLL_SPARSE_MAX);
-	uint32_t vals[HLL_SPARSE_MAX + 1], k = 0;
-	const uint32_t *slot = s->u.heap.mem;
-	for (uint32_t i = 0; i < s->cap; i++) {
-		vals[k] = slot[i];
-		k += slot[i] != 0;
-	}
+	uint32_t vals[HLL_SPARSE_MAX + 1];
+	uint32_t k = hashes_gather(s->u.heap.mem, s->cap, vals);
 	vals[k++] = v;
 	column_fill(g, col, vals, k);
 	free(s->u.heap.mem);
@@ -380,11 +388,9 @@ int hll_group_add_slow(struct hll_group *g, struct hll_set *s, uint32_t v)
  * least SPARSE_FIRST and more than twice its hashes), in one rehash.
  *
  * The rehash first gathers the hashes out of the old slots without a branch
- * (every slot is copied, the count moves by whether it held a hash): a test
- * per slot goes either way about as often, and a flush grows thousands of
- * sets (in the bench ~4,500 per flush, ~31 hashes each), so those tests
- * mispredicted more than the inserts cost. The copy also keeps an inline
- * set's hashes, which share the union with the heap fields. The hashes are
+ * (hashes_gather: a flush grows thousands of sets, in the bench ~4,500 per
+ * flush of ~31 hashes each). The copy also keeps an inline set's hashes,
+ * which share the union with the heap fields. The hashes are
  * distinct, so an insert needs no compare; and the new slots are well under
  * half full (a sparse set grows from half full to at least twice the slots,
  * an inline one puts its HLL_INLINE hashes into at least SPARSE_FIRST), so
@@ -392,17 +398,14 @@ int hll_group_add_slow(struct hll_group *g, struct hll_set *s, uint32_t v)
  */
 static int set_resize(struct hll_set *s, uint32_t cap)
 {
-	uint32_t tmp[HLL_SPARSE_MAX], len, k = 0, last = s->cap ? s->u.heap.last : 0;
+	uint32_t tmp[HLL_SPARSE_MAX], len, last = s->cap ? s->u.heap.last : 0;
 	const uint32_t *v = set_values(s, &len);
 	uint32_t *slot = calloc(cap, sizeof *slot);
 	if (!slot)
 		return -ENOMEM;
 	/* a set grows only inline or below 2 * HLL_SPARSE_MAX slots: len fits tmp */
 	assert(len <= HLL_SPARSE_MAX);
-	for (uint32_t i = 0; i < len; i++) {
-		tmp[k] = v[i];
-		k += v[i] != 0;
-	}
+	uint32_t k = hashes_gather(v, len, tmp);
 	for (uint32_t i = 0, mask = cap - 1; i < k; i++) {
 		uint32_t j = hll_mix32(tmp[i]) & mask;
 		while (slot[j])
