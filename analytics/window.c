@@ -1136,20 +1136,29 @@ static inline struct bucket *level_open(struct window *w, int level, int64_t key
 	return level_open_new(w, level, b, key);
 }
 
+/*
+ * Adds the closed minute src to its quarter dst_key. An open minute counts in
+ * the 24h totals, and so does the quarter it goes to - unless that quarter is
+ * already outside the 24h window: event time moved on by more than a day
+ * while the minute was open (a restart after a day or more, the clock set
+ * forward). The minute's counts then leave the totals here, as the quarter's
+ * would have when it left the window; the quarter keeps them as baseline.
+ */
 static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 {
 	struct bucket *dst = level_open(w, 2, dst_key);
+	if (!dst->in_sum)
+		vsum_add(&w->vol[WINDOW_24H], &src->vol, -1);
 	for (uint32_t i = 0; i < src->n; i++) {
 		const struct entry *s = &src->e[i];
 		const struct hll_set *sa = entry_authors(src, s);
 		if (entry_total(s) == 0 && (!sa || hll_set_empty(sa)))
 			continue;
 		uint32_t ix = bucket_get(w, dst, s->term);
-		if (ix == NO_TERM) {
-			/* out of memory: the count leaves the 24h total with the entry */
+		if (ix == NO_TERM || !dst->in_sum)
 			sum_sub(&w->cold[s->term].sum[WINDOW_24H], s);
-			continue;
-		}
+		if (ix == NO_TERM)
+			continue; /* out of memory: the count leaves with the entry */
 		struct entry *d = &dst->e[ix];
 		for (int k = 0; k < 3; k++)
 			d->n[k] += s->n[k];
@@ -2235,12 +2244,39 @@ int window_check(struct window *w, char *err, size_t errlen)
 		goto out;
 	}
 	int64_t end1 = floor_div(w->end_ms, 60000);
+	struct vsum vol[WINDOW_COUNT] = { { 0, 0, 0, 0 } };
 	window_flush_authors(w); /* the sets are checked as they will be read */
 	window_sync(w);          /* and the totals */
 	for (int l = 0; l < NLEVELS; l++) {
 		const struct level *L = &w->lv[l];
 		for (uint32_t i = 0; i < L->nslots; i++) {
 			const struct bucket *b = &L->b[i];
+			/*
+			 * Where the window's end puts a bucket (see slide_to()): none
+			 * after it; in the totals exactly while inside the window;
+			 * closed ones inside, baseline ones before it, and none before
+			 * what the level keeps unless still open.
+			 */
+			if (b->state != B_EMPTY) {
+				int64_t end_key = floor_div(w->end_ms, L->span_ms);
+				int64_t first_in = end_key - L->nwin + 1, first_kept = end_key - L->keep + 1;
+				bool placed = w->started && b->key <= end_key &&
+					      b->in_sum == (b->key >= first_in) &&
+					      (b->state == B_OPEN ||
+					       (b->key >= first_kept &&
+						(b->state == B_BASELINE) == (b->key < first_in)));
+				if (!placed) {
+					snprintf(err, errlen,
+						 "level %d bucket %lld: misplaced for the window's end %lld",
+						 l, (long long)b->key, (long long)w->end_ms);
+					goto out;
+				}
+			}
+			/* volumes: as the term totals below */
+			if (b->in_sum)
+				vsum_add(&vol[l], &b->vol, 1);
+			if (l == 1 && b->state == B_OPEN && b->key <= end1)
+				vsum_add(&vol[WINDOW_24H], &b->vol, 1);
 			/* author sets: levels 1 and 2 until baseline; columns only while open */
 			bool misplaced = (b->cap > 0 && (b->sk != NULL) != b->sketches) ||
 					 (l == 0 && b->sketches) ||
@@ -2296,6 +2332,15 @@ int window_check(struct window *w, char *err, size_t errlen)
 					tot[(size_t)e->term * WINDOW_COUNT + WINDOW_24H] +=
 						entry_total(e);
 			}
+		}
+	}
+	for (int win = 0; win < WINDOW_COUNT; win++) {
+		const struct vsum *x = &w->vol[win], *y = &vol[win];
+		if (x->posts != y->posts || x->pos != y->pos || x->neg != y->neg ||
+		    fabs(x->sent - y->sent) > 1e-6 * (double)(x->posts + 1)) {
+			snprintf(err, errlen, "window %s: %llu posts, buckets %llu", window_name(win),
+				 (unsigned long long)x->posts, (unsigned long long)y->posts);
+			goto out;
 		}
 	}
 	for (uint32_t id = 0; id < w->nterms; id++) {

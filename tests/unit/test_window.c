@@ -1482,6 +1482,117 @@ START_TEST(test_window_every_reader_sees_the_post_added_last)
 }
 END_TEST
 
+/* Posts in window win, as the dashboard's volume shows them. */
+static uint64_t posts_in(struct window *w, int win)
+{
+	struct snapshot *s = snapshot_new();
+	struct snapshot_view *v = snapshot_alloc(s, sizeof *v);
+	ck_assert_int_eq(window_fill_view(w, win, s, v), 0);
+	uint64_t n = v->posts;
+	snapshot_put(s);
+	return n;
+}
+
+/*
+ * Event time that moves on by a day or more while a minute is still open -
+ * a restart after a day's downtime, a clock set forward - closes that minute
+ * into a quarter hour already outside the 24h window. Its counts and posts
+ * must leave the 24h totals with it, not stay there for as long as the term
+ * lives; the same whether a tick or the next post moves the window.
+ */
+START_TEST(test_window_event_time_jumping_a_day_or_more_leaves_no_counts_behind)
+{
+	static const int64_t hours[] = { 1, 23, 25, 36, 47, 49, 100 };
+	for (size_t j = 0; j < sizeof hours / sizeof *hours; j++) {
+		for (int by_post = 0; by_post < 2; by_post++) {
+			struct window *w = mkwin(60000, 4096);
+			/* 100 posts over 70 s: a closed minute and an open one */
+			for (int i = 0; i < 100; i++)
+				add1(w, T0 + i * 700, "coffee", (uint32_t)i);
+			int64_t t = T0 + 70000 + hours[j] * 3600000;
+			if (by_post)
+				add1(w, t, "tea", 1000);
+			else
+				window_advance(w, t);
+			check_invariants(w);
+			uint32_t before = hours[j] < 24 ? 100 : 0;
+			ck_assert_msg(count_of(w, WINDOW_24H, "coffee") == before,
+				      "%lld h on: coffee %u in 24h", (long long)hours[j],
+				      count_of(w, WINDOW_24H, "coffee"));
+			ck_assert_uint_eq(posts_in(w, WINDOW_24H), before + (uint64_t)by_post);
+			/* the term goes on; its 24h count is what is left plus what came */
+			for (int i = 0; i < 10; i++)
+				add1(w, t + 1000 + i * 1000, "coffee", 2000 + (uint32_t)i);
+			window_advance(w, t + 200000);
+			check_invariants(w);
+			ck_assert_uint_eq(count_of(w, WINDOW_24H, "coffee"), before + 10);
+			ck_assert_uint_eq(posts_in(w, WINDOW_24H), before + (uint64_t)by_post + 10);
+			window_free(w);
+		}
+	}
+}
+END_TEST
+
+/* The same through a restart: saved with a minute open, started again 36 h later. */
+START_TEST(test_window_restored_after_a_day_and_a_half_counts_only_what_is_in_the_window)
+{
+	struct window_config c = wincfg(60000, 4096);
+	struct window *a = window_new(&c);
+	for (int i = 0; i < 100; i++)
+		add1(a, T0 + i * 700, "coffee", (uint32_t)i);
+	size_t len;
+	char *st = state_of(a, &len);
+	struct window *b = load_same_bytes(&c, st, len);
+	window_advance(b, T0 + 70000 + 36 * 3600000LL);
+	check_invariants(b);
+	ck_assert_uint_eq(count_of(b, WINDOW_24H, "coffee"), 0);
+	ck_assert_uint_eq(posts_in(b, WINDOW_24H), 0);
+	add1(b, T0 + 71000 + 36 * 3600000LL, "coffee", 7);
+	ck_assert_uint_eq(count_of(b, WINDOW_24H, "coffee"), 1);
+	check_invariants(b);
+	free(st);
+	window_free(a);
+	window_free(b);
+}
+END_TEST
+
+/*
+ * A state whose end does not match its buckets - moved after them by days,
+ * or before them - is not one a window saves; with a valid hash it is still
+ * refused, with a reason, rather than counted on with buckets the window
+ * would never have kept.
+ */
+START_TEST(test_window_refuses_state_whose_end_does_not_match_its_buckets)
+{
+	struct window_config c = wincfg(60000, 4096);
+	struct window *a = window_new(&c);
+	for (int i = 0; i < 100; i++)
+		add1(a, T0 + i * 700, "coffee", (uint32_t)i);
+	size_t len;
+	char *st = state_of(a, &len);
+	static const int64_t moves[] = { 10LL * 86400000, 3600000, -3600000, -1000 };
+	for (size_t i = 0; i < sizeof moves / sizeof *moves; i++) {
+		char *bad = malloc(len);
+		memcpy(bad, st, len);
+		int64_t end;
+		memcpy(&end, bad + 4, sizeof end); /* after the 4-byte magic */
+		ck_assert_int_eq(end, window_end_ms(a));
+		end += moves[i];
+		memcpy(bad + 4, &end, sizeof end);
+		uint64_t h = hash_bytes(bad, len - 8);
+		memcpy(bad + len - 8, &h, 8);
+		struct window *b = NULL;
+		char err[256] = "";
+		ck_assert_int_eq(window_state_load(&b, &c, bad, len, err, sizeof err), -EINVAL);
+		ck_assert_ptr_null(b);
+		ck_assert_msg(strstr(err, "misplaced"), "%s", err);
+		free(bad);
+	}
+	free(st);
+	window_free(a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("window");
@@ -1518,6 +1629,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_author_sets_are_right_with_a_group_table_of_megabytes);
 	tcase_add_test(tc, test_window_author_sets_are_exact_when_batches_skip_entries);
 	tcase_add_test(tc, test_window_every_reader_sees_the_post_added_last);
+	tcase_add_test(tc, test_window_event_time_jumping_a_day_or_more_leaves_no_counts_behind);
+	tcase_add_test(tc, test_window_restored_after_a_day_and_a_half_counts_only_what_is_in_the_window);
+	tcase_add_test(tc, test_window_refuses_state_whose_end_does_not_match_its_buckets);
 	suite_add_tcase(s, tc);
 	return s;
 }
