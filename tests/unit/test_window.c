@@ -1593,6 +1593,60 @@ START_TEST(test_window_refuses_state_whose_end_does_not_match_its_buckets)
 }
 END_TEST
 
+/*
+ * Random streams through windows of random lateness and top m: posts in and
+ * out of order, ticks, jumps of an hour to three days (by a tick or by the
+ * next post), and saves restored in place; the invariants hold throughout.
+ */
+START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_restores)
+{
+	static const char *const terms[] = { "a1", "b2", "c3", "d4", "e5", "f6",
+					     "g7", "h8", "i9", "j10", "k11", "l12" };
+	static const int64_t jumps[] = { 3600000, 86400000, 90000000, 130000000, 172800000,
+					 260000000 };
+	rng_state = 0x5eed;
+	for (int run = 0; run < 40; run++) {
+		struct window_config c = wincfg((int64_t)(rnd() % 4) * 20000 + (int64_t)(rnd() % 2) * 777,
+						(uint32_t)(16 + rnd() % 3 * 16));
+		struct window *w = window_new(&c);
+		int64_t t = T0 + (int64_t)(rnd() % 1000000);
+		for (int step = 0; step < 1500; step++) {
+			unsigned op = (unsigned)(rnd() % 100);
+			if (op < 85) {
+				struct token tk[4];
+				size_t n = 1 + rnd() % 4;
+				for (size_t i = 0; i < n; i++) {
+					const char *x = terms[rnd() % 12];
+					tk[i] = (struct token){ x, (uint16_t)strlen(x), TERM_WORD };
+				}
+				int64_t at = t - (rnd() % 3 == 0 ? (int64_t)(rnd() % 120000) : 0);
+				struct window_post p = { at, (uint32_t)(rnd() % 300),
+							 (float)((int)(rnd() % 200) - 100) / 100.0f, tk, n };
+				window_add_post(w, &p);
+				t += (int64_t)(rnd() % 3000);
+			} else if (op < 93) {
+				t += (int64_t)(rnd() % 600000);
+				window_advance(w, t);
+			} else if (op < 96) {
+				t += jumps[rnd() % 6] + (int64_t)(rnd() % 1000000) - 500000;
+				if (rnd() % 2)
+					window_advance(w, t);
+			} else if (op < 98) {
+				size_t len;
+				char *st = state_of(w, &len);
+				window_free(w);
+				w = load_same_bytes(&c, st, len);
+				free(st);
+			}
+			if (step % 10 == 0)
+				check_invariants(w);
+		}
+		check_invariants(w);
+		window_free(w);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("window");
@@ -1632,6 +1686,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_event_time_jumping_a_day_or_more_leaves_no_counts_behind);
 	tcase_add_test(tc, test_window_restored_after_a_day_and_a_half_counts_only_what_is_in_the_window);
 	tcase_add_test(tc, test_window_refuses_state_whose_end_does_not_match_its_buckets);
+	tcase_add_test(tc, test_window_invariants_hold_through_random_streams_with_jumps_and_restores);
 	suite_add_tcase(s, tc);
 	return s;
 }
