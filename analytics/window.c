@@ -968,6 +968,38 @@ static void vsum_add(struct vsum *s, const struct vsum *v, int sign)
 		s->sent = 0;
 }
 
+/* Whether v is what posts with compound scores in [-1, 1] can sum to (NaN is not). */
+static bool vsum_in_range(const struct vsum *v)
+{
+	return v->pos <= v->posts && v->neg <= v->posts - v->pos &&
+	       fabs(v->sent) <= (double)v->posts * (1 + 1e-9) + 1e-6;
+}
+
+/*
+ * Sets the volume of window win to what its buckets hold: the buckets in the
+ * window, and for 24h also the open minutes (which count there until they
+ * roll up). Called when a bucket leaves a window, instead of subtracting its
+ * volume, so that no rounding builds up in the sentiment sum however long
+ * the window runs; a level has at most a few hundred slots, and a bucket
+ * leaves at most once a second.
+ */
+static void vol_recount(struct window *w, int win)
+{
+	struct vsum v = { 0, 0, 0, 0 };
+	const struct level *L = &w->lv[win];
+	for (uint32_t i = 0; i < L->nslots; i++)
+		if (L->b[i].in_sum)
+			vsum_add(&v, &L->b[i].vol, 1);
+	if (win == WINDOW_24H) {
+		const struct level *L1 = &w->lv[1];
+		int64_t end1 = floor_div(w->end_ms, 60000);
+		for (uint32_t i = 0; i < L1->nslots; i++)
+			if (L1->b[i].state == B_OPEN && L1->b[i].key <= end1)
+				vsum_add(&v, &L1->b[i].vol, 1);
+	}
+	w->vol[win] = v;
+}
+
 static int cmp_count_desc(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -1148,7 +1180,7 @@ static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 {
 	struct bucket *dst = level_open(w, 2, dst_key);
 	if (!dst->in_sum)
-		vsum_add(&w->vol[WINDOW_24H], &src->vol, -1);
+		vol_recount(w, WINDOW_24H); /* src, closed, no longer counts in it */
 	for (uint32_t i = 0; i < src->n; i++) {
 		const struct entry *s = &src->e[i];
 		const struct hll_set *sa = entry_authors(src, s);
@@ -1279,8 +1311,8 @@ static void bucket_leave_window(struct window *w, int level, struct bucket *b)
 	bucket_sync(w, level, b); /* an open bucket's last counts, to take them out */
 	for (uint32_t i = 0; i < b->n; i++)
 		sum_sub(&w->cold[b->e[i].term].sum[level], &b->e[i]);
-	vsum_add(&w->vol[level], &b->vol, -1);
 	b->in_sum = false;
+	vol_recount(w, level);
 }
 
 /*
@@ -1708,15 +1740,19 @@ enum window_add_result window_add_post(struct window *w, const struct window_pos
 			return WINDOW_LATE;
 		}
 	}
+	/* a compound score is in [-1, 1]: one past a bound counts as the bound, NaN as 0 */
+	float compound = p->compound;
+	if (__builtin_expect(!(compound >= -1.0f && compound <= 1.0f), 0))
+		compound = compound > 1.0f ? 1.0f : compound < -1.0f ? -1.0f : 0.0f;
 	struct add_post a = {
 		.b0 = level_open(w, 0, floor_div(t, 1000)),
 		.b1 = level_open(w, 1, floor_div(t, 60000)),
-		.label = p->compound >= 0.05f    ? LABEL_POS
-			 : p->compound <= -0.05f ? LABEL_NEG
-						 : LABEL_NEU,
-		.compound = p->compound,
+		.label = compound >= 0.05f    ? LABEL_POS
+			 : compound <= -0.05f ? LABEL_NEG
+					      : LABEL_NEU,
+		.compound = compound,
 	};
-	struct vsum pv = { 1, a.label == LABEL_POS, a.label == LABEL_NEG, p->compound };
+	struct vsum pv = { 1, a.label == LABEL_POS, a.label == LABEL_NEG, compound };
 
 	assert(a.b1->sketches);
 	a.b0->dirty = a.b1->dirty = true; /* their counts go into the totals at the next sync */
@@ -2272,6 +2308,12 @@ int window_check(struct window *w, char *err, size_t errlen)
 					goto out;
 				}
 			}
+			/* what compound scores in [-1, 1] can sum to */
+			if (b->state != B_EMPTY && !vsum_in_range(&b->vol)) {
+				snprintf(err, errlen, "level %d bucket %lld: volume out of range", l,
+					 (long long)b->key);
+				goto out;
+			}
 			/* volumes: as the term totals below */
 			if (b->in_sum)
 				vsum_add(&vol[l], &b->vol, 1);
@@ -2305,6 +2347,12 @@ int window_check(struct window *w, char *err, size_t errlen)
 					snprintf(err, errlen, "entry names a dead term");
 					goto out;
 				}
+				if (!(fabs(e->sent) <= entry_total(e) * (1 + 1e-3) + 1e-3)) {
+					snprintf(err, errlen, "term '%s': sentiment %g for %u posts",
+						 term_str(&w->cold[e->term]), (double)e->sent,
+						 entry_total(e));
+					goto out;
+				}
 				/* a column names a column; an exact set holds at most one
 				 * author per post */
 				const struct hll_set *a = entry_authors(b, e);
@@ -2336,10 +2384,15 @@ int window_check(struct window *w, char *err, size_t errlen)
 	}
 	for (int win = 0; win < WINDOW_COUNT; win++) {
 		const struct vsum *x = &w->vol[win], *y = &vol[win];
-		if (x->posts != y->posts || x->pos != y->pos || x->neg != y->neg ||
+		if (!vsum_in_range(x) || x->posts != y->posts || x->pos != y->pos || x->neg != y->neg ||
 		    fabs(x->sent - y->sent) > 1e-6 * (double)(x->posts + 1)) {
-			snprintf(err, errlen, "window %s: %llu posts, buckets %llu", window_name(win),
-				 (unsigned long long)x->posts, (unsigned long long)y->posts);
+			snprintf(err, errlen,
+				 "window %s: %llu posts (%llu+ %llu-, sentiment %.6g), buckets %llu "
+				 "(%llu+ %llu-, %.6g)",
+				 window_name(win), (unsigned long long)x->posts,
+				 (unsigned long long)x->pos, (unsigned long long)x->neg, x->sent,
+				 (unsigned long long)y->posts, (unsigned long long)y->pos,
+				 (unsigned long long)y->neg, y->sent);
 			goto out;
 		}
 	}

@@ -1647,6 +1647,27 @@ START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_res
 }
 END_TEST
 
+/* A compound score outside [-1, 1] counts as its bound, NaN as neutral; sums stay in range. */
+START_TEST(test_window_takes_out_of_range_sentiment_as_its_bound)
+{
+	struct window *w = mkwin(60000, 4096);
+	static const float scores[] = { 7.0f, -3.0f, NAN, INFINITY, -INFINITY, 0.25f };
+	for (size_t i = 0; i < sizeof scores / sizeof *scores; i++) {
+		struct token tk = { "mood", 4, TERM_WORD };
+		struct window_post p = { T0 + (int64_t)i * 100, (uint32_t)i, scores[i], &tk, 1 };
+		ck_assert_int_eq(window_add_post(w, &p), WINDOW_ADDED);
+	}
+	struct window_term_info info;
+	window_lookup(w, WINDOW_5M, TERM_WORD, "mood", 4, &info);
+	ck_assert_uint_eq(info.count, 6);
+	ck_assert_uint_eq(info.pos, 3); /* 7, +inf, 0.25 */
+	ck_assert_uint_eq(info.neg, 2); /* -3, -inf */
+	ck_assert_double_eq_tol(info.sent_sum, 1 - 1 + 0 + 1 - 1 + 0.25, 1e-6);
+	check_invariants(w);
+	window_free(w);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("window");
@@ -1687,6 +1708,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_restored_after_a_day_and_a_half_counts_only_what_is_in_the_window);
 	tcase_add_test(tc, test_window_refuses_state_whose_end_does_not_match_its_buckets);
 	tcase_add_test(tc, test_window_invariants_hold_through_random_streams_with_jumps_and_restores);
+	tcase_add_test(tc, test_window_takes_out_of_range_sentiment_as_its_bound);
 	suite_add_tcase(s, tc);
 	return s;
 }
