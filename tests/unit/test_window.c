@@ -1622,7 +1622,8 @@ START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_res
 					const char *x = terms[rnd() % 12];
 					tk[i] = (struct token){ x, (uint16_t)strlen(x), TERM_WORD };
 				}
-				int64_t at = t - (rnd() % 3 == 0 ? (int64_t)(rnd() % (c.lateness_ms * 2 + 1000)) : 0);
+				int64_t behind = (int64_t)(rnd() % (uint64_t)(c.lateness_ms * 2 + 1000));
+				int64_t at = rnd() % 3 == 0 ? t - behind : t;
 				struct window_post p = { at, (uint32_t)(rnd() % 300),
 							 (float)((int)(rnd() % 200) - 100) / 100.0f, tk, n };
 				window_add_post(w, &p);
