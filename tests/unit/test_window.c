@@ -1493,6 +1493,15 @@ static uint64_t posts_in(struct window *w, int win)
 	return n;
 }
 
+/* A window of c with 100 posts of "coffee" over 70 s from T0: a closed minute and an open one. */
+static struct window *coffee_minutes(const struct window_config *c)
+{
+	struct window *w = window_new(c);
+	for (int i = 0; i < 100; i++)
+		add1(w, T0 + i * 700, "coffee", (uint32_t)i);
+	return w;
+}
+
 /*
  * Event time that moves on by a day or more while a minute is still open -
  * a restart after a day's downtime, a clock set forward - closes that minute
@@ -1505,10 +1514,8 @@ START_TEST(test_window_event_time_jumping_a_day_or_more_leaves_no_counts_behind)
 	static const int64_t hours[] = { 1, 23, 25, 36, 47, 49, 100 };
 	for (size_t j = 0; j < sizeof hours / sizeof *hours; j++) {
 		for (int by_post = 0; by_post < 2; by_post++) {
-			struct window *w = mkwin(60000, 4096);
-			/* 100 posts over 70 s: a closed minute and an open one */
-			for (int i = 0; i < 100; i++)
-				add1(w, T0 + i * 700, "coffee", (uint32_t)i);
+			struct window_config c = wincfg(60000, 4096);
+			struct window *w = coffee_minutes(&c);
 			int64_t t = T0 + 70000 + hours[j] * 3600000;
 			if (by_post)
 				add1(w, t, "tea", 1000);
@@ -1537,9 +1544,7 @@ END_TEST
 START_TEST(test_window_restored_after_a_day_and_a_half_counts_only_what_is_in_the_window)
 {
 	struct window_config c = wincfg(60000, 4096);
-	struct window *a = window_new(&c);
-	for (int i = 0; i < 100; i++)
-		add1(a, T0 + i * 700, "coffee", (uint32_t)i);
+	struct window *a = coffee_minutes(&c);
 	size_t len;
 	char *st = state_of(a, &len);
 	struct window *b = load_same_bytes(&c, st, len);
@@ -1565,9 +1570,7 @@ END_TEST
 START_TEST(test_window_refuses_state_whose_end_does_not_match_its_buckets)
 {
 	struct window_config c = wincfg(60000, 4096);
-	struct window *a = window_new(&c);
-	for (int i = 0; i < 100; i++)
-		add1(a, T0 + i * 700, "coffee", (uint32_t)i);
+	struct window *a = coffee_minutes(&c);
 	size_t len;
 	char *st = state_of(a, &len);
 	static const int64_t moves[] = { 10LL * 86400000, 3600000, -3600000, -1000 };
