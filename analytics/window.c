@@ -976,14 +976,11 @@ static bool vsum_in_range(const struct vsum *v)
 }
 
 /*
- * Sets the volume of window win to what its buckets hold: the buckets in the
- * window, and for 24h also the open minutes (which count there until they
- * roll up). Called when a bucket leaves a window, instead of subtracting its
- * volume, so that no rounding builds up in the sentiment sum however long
- * the window runs; a level has at most a few hundred slots, and a bucket
- * leaves at most once a second.
+ * The volume of window win by its buckets: those in the window, and for 24h
+ * also the open minutes (which count there until they roll up). What the
+ * running volume w->vol[win] must equal (window_check()).
  */
-static void vol_recount(struct window *w, int win)
+static struct vsum buckets_vol(const struct window *w, int win)
 {
 	struct vsum v = { 0, 0, 0, 0 };
 	const struct level *L = &w->lv[win];
@@ -997,8 +994,16 @@ static void vol_recount(struct window *w, int win)
 			if (L1->b[i].state == B_OPEN && L1->b[i].key <= end1)
 				vsum_add(&v, &L1->b[i].vol, 1);
 	}
-	w->vol[win] = v;
+	return v;
 }
+
+/*
+ * Recounts the volume of window win from its buckets. Called when a bucket
+ * leaves a window, instead of subtracting its volume, so that no rounding
+ * builds up in the sentiment sum however long the window runs; a level has
+ * at most a few hundred slots, and a bucket leaves at most once a second.
+ */
+static void vol_recount(struct window *w, int win) { w->vol[win] = buckets_vol(w, win); }
 
 static int cmp_count_desc(const void *a, const void *b)
 {
@@ -2280,7 +2285,6 @@ int window_check(struct window *w, char *err, size_t errlen)
 		goto out;
 	}
 	int64_t end1 = floor_div(w->end_ms, 60000);
-	struct vsum vol[WINDOW_COUNT] = { { 0, 0, 0, 0 } };
 	window_flush_authors(w); /* the sets are checked as they will be read */
 	window_sync(w);          /* and the totals */
 	for (int l = 0; l < NLEVELS; l++) {
@@ -2314,11 +2318,6 @@ int window_check(struct window *w, char *err, size_t errlen)
 					 (long long)b->key);
 				goto out;
 			}
-			/* volumes: as the term totals below */
-			if (b->in_sum)
-				vsum_add(&vol[l], &b->vol, 1);
-			if (l == 1 && b->state == B_OPEN && b->key <= end1)
-				vsum_add(&vol[WINDOW_24H], &b->vol, 1);
 			/* author sets: levels 1 and 2 until baseline; columns only while open */
 			bool misplaced = (b->cap > 0 && (b->sk != NULL) != b->sketches) ||
 					 (l == 0 && b->sketches) ||
@@ -2382,17 +2381,19 @@ int window_check(struct window *w, char *err, size_t errlen)
 			}
 		}
 	}
+	/* each running volume against its buckets */
 	for (int win = 0; win < WINDOW_COUNT; win++) {
-		const struct vsum *x = &w->vol[win], *y = &vol[win];
-		if (!vsum_in_range(x) || x->posts != y->posts || x->pos != y->pos || x->neg != y->neg ||
-		    fabs(x->sent - y->sent) > 1e-6 * (double)(x->posts + 1)) {
+		const struct vsum *x = &w->vol[win];
+		const struct vsum y = buckets_vol(w, win);
+		if (!vsum_in_range(x) || x->posts != y.posts || x->pos != y.pos || x->neg != y.neg ||
+		    fabs(x->sent - y.sent) > 1e-6 * (double)(x->posts + 1)) {
 			snprintf(err, errlen,
 				 "window %s: %llu posts (%llu+ %llu-, sentiment %.6g), buckets %llu "
 				 "(%llu+ %llu-, %.6g)",
 				 window_name(win), (unsigned long long)x->posts,
 				 (unsigned long long)x->pos, (unsigned long long)x->neg, x->sent,
-				 (unsigned long long)y->posts, (unsigned long long)y->pos,
-				 (unsigned long long)y->neg, y->sent);
+				 (unsigned long long)y.posts, (unsigned long long)y.pos,
+				 (unsigned long long)y.neg, y.sent);
 			goto out;
 		}
 	}
