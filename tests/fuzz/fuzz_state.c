@@ -67,7 +67,7 @@ static void fail(const char *what, const char *err)
 
 static void check(struct window *w, const char *when)
 {
-	char err[512];
+	char err[512] = "";
 	if (window_check(w, err, sizeof err) != 0)
 		fail(when, err);
 }
@@ -168,7 +168,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct window_config c;
-	char err[512];
+	char err[512] = "";
 	struct window *w = NULL;
 
 	config(&c);
