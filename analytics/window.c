@@ -2289,17 +2289,18 @@ int window_check(struct window *w, char *err, size_t errlen)
 	window_sync(w);          /* and the totals */
 	for (int l = 0; l < NLEVELS; l++) {
 		const struct level *L = &w->lv[l];
+		int64_t end_key = floor_div(w->end_ms, L->span_ms);
+		int64_t first_in = end_key - L->nwin + 1, first_kept = end_key - L->keep + 1;
 		for (uint32_t i = 0; i < L->nslots; i++) {
 			const struct bucket *b = &L->b[i];
 			/*
 			 * Where the window's end puts a bucket (see slide_to()): none
 			 * after it; in the totals exactly while inside the window;
 			 * closed ones inside, baseline ones before it, and none before
-			 * what the level keeps unless still open.
+			 * what the level keeps unless still open. And its volume is
+			 * what compound scores in [-1, 1] can sum to.
 			 */
 			if (b->state != B_EMPTY) {
-				int64_t end_key = floor_div(w->end_ms, L->span_ms);
-				int64_t first_in = end_key - L->nwin + 1, first_kept = end_key - L->keep + 1;
 				bool placed = w->started && b->key <= end_key &&
 					      b->in_sum == (b->key >= first_in) &&
 					      (b->state == B_OPEN ||
@@ -2311,12 +2312,11 @@ int window_check(struct window *w, char *err, size_t errlen)
 						 l, (long long)b->key, (long long)w->end_ms);
 					goto out;
 				}
-			}
-			/* what compound scores in [-1, 1] can sum to */
-			if (b->state != B_EMPTY && !vsum_in_range(&b->vol)) {
-				snprintf(err, errlen, "level %d bucket %lld: volume out of range", l,
-					 (long long)b->key);
-				goto out;
+				if (!vsum_in_range(&b->vol)) {
+					snprintf(err, errlen, "level %d bucket %lld: volume out of range",
+						 l, (long long)b->key);
+					goto out;
+				}
 			}
 			/* author sets: levels 1 and 2 until baseline; columns only while open */
 			bool misplaced = (b->cap > 0 && (b->sk != NULL) != b->sketches) ||
