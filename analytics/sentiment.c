@@ -28,8 +28,9 @@
  * Instruction sets: x86-64 uses SSE2, and vader_load() picks an AVX2 build of
  * the split and probe loops when the CPU has AVX2 and BMI, and an AVX-512 one
  * when it also has AVX-512 F, BW, VL, VBMI, VBMI2 and CD: one register per 64-byte
- * block, the tokens of a block split 8 at a time in vector lanes, a lookup loop
- * without a length test (see block_tokens_avx512() and lookup_avx512()). The
+ * block, the tokens of a block split 8 at a time in vector lanes (see
+ * block_tokens_avx512()). Both have a lookup loop without a length test that
+ * only probes (lookup_avx2(), lookup_avx512()). The
  * environment variable TRENDD_VADER_ISA=avx2 or =sse2 caps the choice at that
  * variant, so that the tests run every one of them on any machine that has it.
  * Built with VADER_NO_SIMD defined (or for another architecture), portable code
@@ -261,7 +262,7 @@ struct vader_scratch {
 						 * 8 more, for whole 8-entry stores */
 	uint32_t raw_len[LIMIT_SENTIMENT_TOKENS]; /* token length, for the byte path */
 	uint64_t hash[LIMIT_SENTIMENT_TOKENS];  /* word_hash() of each short key */
-	uint32_t special[LIMIT_SENTIMENT_TOKENS + 8]; /* AVX-512 split: the tokens with
+	uint32_t special[LIMIT_SENTIMENT_TOKENS + 8]; /* AVX2, AVX-512: the tokens with
 						 * no short key (byte path, long keys);
 						 * 8 more, for whole 8-entry stores */
 	_Alignas(16) unsigned char keys[LIMIT_SENTIMENT_TOKENS + 4][16]; /* each short
@@ -1898,6 +1899,57 @@ block_scan_avx2(const unsigned char *p, unsigned char *lc, struct block_masks *m
 	m->bang = a.bang | (uint64_t)b.bang << 32;
 	m->ques = a.ques | (uint64_t)b.ques << 32;
 }
+static __attribute__((noinline)) uint64_t probe_others(const struct word_table *t,
+						       struct probe_table q, uint64_t h,
+						       const unsigned char *key)
+{
+	return short_probe(t, q, h, key, 0);
+}
+
+/*
+ * short_probe() for the AVX2 and AVX-512 lookup loops, in fewer instructions (more
+ * iterations, whose loads wait on misses, then fit in the processor's window):
+ * the slot of the first matching tag or 0 is a conditional move (written in asm
+ * because compilers make a branch of it, see short_probe()), the key compare is
+ * one vptest, and the key's length is not needed (k 0 there).
+ *
+ * Neither compare goes through a mask register: GCC 12 at -O1 with
+ * -fsanitize=alignment spilled a 16-bit compare mask with kmovw and read it
+ * back as 32 bits, two bytes of stale stack included, so every word missed.
+ * A movemask and a vptest leave their results in general registers and flags.
+ */
+static inline __attribute__((always_inline)) VADER_AVX2_TARGET uint64_t
+short_probe_vex(const struct word_table *t, struct probe_table q, uint64_t h,
+		   const unsigned char *key)
+{
+	size_t g = (size_t)(h >> q.shift) * GROUP_SLOTS;
+	unsigned cand = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		_mm_load_si128((const __m128i *)(const void *)(q.tags + g)),
+		_mm_set1_epi8((char)word_tag(h))));
+	size_t slot = g + (size_t)_tzcnt_u64(cand), zero = 0;
+	const struct word_entry *e;
+	uint64_t info;
+	__m128i diff;
+
+	__asm__("test %[c], %[c]\n\tcmovz %[z], %[s]"
+		: [s] "+r"(slot) : [c] "r"(cand), [z] "r"(zero) : "cc");
+	/* more than one matching tag (about one lookup in thirty): all of them
+	 * out of line, whether or not the first is the key */
+	if (__builtin_expect((cand & (cand - 1)) != 0, 0))
+		return probe_others(t, q, h, key);
+	e = &q.entries[slot];
+	info = e->info;
+	diff = _mm_xor_si128(_mm_load_si128((const __m128i *)(const void *)key),
+			     _mm_load_si128((const __m128i *)(const void *)e->key));
+	/* info, or 0 when the keys differ: vptest sets ZF when diff is all
+	 * zeros, and the conditional move (in asm: compilers compute a mask from
+	 * the flag, three instructions more on the path that waits for the
+	 * entry) clears info otherwise */
+	__asm__("vptest %[d], %[d]\n\tcmovnz %[z], %[i]"
+		: [i] "+r"(info) : [d] "x"(diff), [z] "r"(zero) : "cc");
+	return info;
+}
+
 #endif
 
 #ifdef VADER_AVX512
@@ -1982,57 +2034,6 @@ block_scan_avx512(const unsigned char *p, unsigned char *lc, struct block_masks 
 
 /* The rare second-candidate lookup, out of line: inlined, its registers would
  * push the lookup loop's values to the stack. */
-static __attribute__((noinline)) uint64_t probe_others(const struct word_table *t,
-						       struct probe_table q, uint64_t h,
-						       const unsigned char *key)
-{
-	return short_probe(t, q, h, key, 0);
-}
-
-/*
- * short_probe() for the AVX-512 lookup loop, in fewer instructions (more
- * iterations, whose loads wait on misses, then fit in the processor's window):
- * the slot of the first matching tag or 0 is a conditional move (written in asm
- * because compilers make a branch of it, see short_probe()), the key compare is
- * one vptest, and the key's length is not needed (k 0 there).
- *
- * Neither compare goes through a mask register: GCC 12 at -O1 with
- * -fsanitize=alignment spilled a 16-bit compare mask with kmovw and read it
- * back as 32 bits, two bytes of stale stack included, so every word missed.
- * A movemask and a vptest leave their results in general registers and flags.
- */
-static inline __attribute__((always_inline)) VADER_AVX512_TARGET uint64_t
-short_probe_avx512(const struct word_table *t, struct probe_table q, uint64_t h,
-		   const unsigned char *key)
-{
-	size_t g = (size_t)(h >> q.shift) * GROUP_SLOTS;
-	unsigned cand = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-		_mm_load_si128((const __m128i *)(const void *)(q.tags + g)),
-		_mm_set1_epi8((char)word_tag(h))));
-	size_t slot = g + (size_t)_tzcnt_u64(cand), zero = 0;
-	const struct word_entry *e;
-	uint64_t info;
-	__m128i diff;
-
-	__asm__("test %[c], %[c]\n\tcmovz %[z], %[s]"
-		: [s] "+r"(slot) : [c] "r"(cand), [z] "r"(zero) : "cc");
-	/* more than one matching tag (about one lookup in thirty): all of them
-	 * out of line, whether or not the first is the key */
-	if (__builtin_expect((cand & (cand - 1)) != 0, 0))
-		return probe_others(t, q, h, key);
-	e = &q.entries[slot];
-	info = e->info;
-	diff = _mm_xor_si128(_mm_load_si128((const __m128i *)(const void *)key),
-			     _mm_load_si128((const __m128i *)(const void *)e->key));
-	/* info, or 0 when the keys differ: vptest sets ZF when diff is all
-	 * zeros, and the conditional move (in asm: compilers compute a mask from
-	 * the flag, three instructions more on the path that waits for the
-	 * entry) clears info otherwise */
-	__asm__("vptest %[d], %[d]\n\tcmovnz %[z], %[i]"
-		: [i] "+r"(info) : [d] "x"(diff), [z] "r"(zero) : "cc");
-	return info;
-}
-
 /* 0, 1, ..., 63: compressed by a mask, the positions of its bits in order. */
 static const unsigned char avx512_iota[64] __attribute__((aligned(64))) = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
@@ -2281,22 +2282,22 @@ tally_avx512(struct vader_scratch *s, const uint64_t *tok, size_t n, struct tok_
 }
 
 /*
- * The lookup loop of the AVX-512 split, in a function of its own so that its
- * values stay in registers. The split listed the tokens without a short key
- * (byte path, long keys), so the loop need not test every token's key length:
- * those are looked up first, their info goes to tok[] (which the loop ORs in
- * anyway), and their key in keys[] is made all zeros, which the probe finds
- * nowhere: an occupied slot holds a key of 1-16 bytes without NUL, which is not
- * all zeros, and an empty slot (all zeros) has info 0. Their hash is whatever
- * hash[] holds - the split writes none for a byte-path token, so it may be
- * left from an earlier text - and any group will do.
+ * The lookup loops of the AVX2 and AVX-512 variants, each in a function of its
+ * own so that its values stay in registers. The split listed the tokens without
+ * a short key (byte path, long keys), so the loop need not test every token's
+ * key length: lookup_specials() looks those up first, their info goes to tok[]
+ * (which the loop ORs in anyway), and their key in keys[] is made all zeros,
+ * which the probe finds nowhere: an occupied slot holds a key of 1-16 bytes
+ * without NUL, which is not all zeros, and an empty slot (all zeros) has info 0.
+ * Their hash is whatever hash[] holds - the split writes none for a byte-path
+ * token, so it may be left from an earlier text - and any group will do. The
+ * loop then only probes: the counts over all tokens come after it (the tally),
+ * so no iteration's stores wait for the lookups before it.
  */
-static __attribute__((noinline)) VADER_AVX512_TARGET void
-lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
-	      size_t n_special, struct tok_stats *st)
+static inline __attribute__((always_inline)) void
+lookup_specials(const struct vader *v, struct vader_scratch *s, const unsigned char *p,
+		size_t n_special)
 {
-	const struct word_table *words = &v->short_words;
-	const struct probe_table q = { words->tags, words->entries, words->shift };
 	uint64_t *tok = s->tok_mem + 3;
 
 	for (size_t i = 0; i < n_special; i++) {
@@ -2307,17 +2308,87 @@ lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned cha
 		tok[k] |= kl == 0 ? token_classify_slow(v, p + at, s->raw_len[k]) :
 				    token_long_key(v, s->lc + at, kl);
 	}
+}
+
+static __attribute__((noinline)) VADER_AVX512_TARGET void
+lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
+	      size_t n_special, struct tok_stats *st)
+{
+	const struct word_table *words = &v->short_words;
+	const struct probe_table q = { words->tags, words->entries, words->shift };
+	uint64_t *tok = s->tok_mem + 3;
+
+	lookup_specials(v, s, p, n_special);
 	for (size_t k = 0; k < n; k++)
-		tok[k] |= short_probe_avx512(words, q, s->hash[k], s->keys[k]);
+		tok[k] |= short_probe_vex(words, q, s->hash[k], s->keys[k]);
 	tally_avx512(s, tok, n, st);
+}
+#endif
+
+#ifdef VADER_AVX2
+/* The positions of the set bits of a 4-bit mask, 16 bits each, in order. */
+static const uint64_t compress4[16] = {
+	0x0000000000000000, 0x0000000000000000, 0x0000000000000001, 0x0000000000010000,
+	0x0000000000000002, 0x0000000000020000, 0x0000000000020001, 0x0000000200010000,
+	0x0000000000000003, 0x0000000000030000, 0x0000000000030001, 0x0000000300010000,
+	0x0000000000030002, 0x0000000300020000, 0x0000000300020001, 0x0003000200010000,
+};
+
+/* The lookup loop of the AVX2 variant (see lookup_avx512()); the tally takes 4
+ * tokens a step, their lexicon positions from compress4[]. */
+static __attribute__((noinline)) VADER_AVX2_TARGET void
+lookup_avx2(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
+	    size_t n_special, struct tok_stats *st)
+{
+	const struct word_table *words = &v->short_words;
+	const struct probe_table q = { words->tags, words->entries, words->shift };
+	uint64_t *tok = s->tok_mem + 3;
+	__m256i any = _mm256_setzero_si256(), all = _mm256_set1_epi64x(-1);
+	size_t n_lex = 0, k;
+
+	lookup_specials(v, s, p, n_special);
+	for (k = 0; k < n; k++)
+		tok[k] |= short_probe_vex(words, q, s->hash[k], s->keys[k]);
+	for (k = 0; k + 4 <= n; k += 4) {
+		__m256i t = _mm256_loadu_si256((const void *)(tok + k));
+		unsigned lx = (unsigned)_mm256_movemask_pd(
+			_mm256_castsi256_pd(_mm256_slli_epi64(t, 63)));   /* TI_LEX is bit 0 */
+		uint64_t at = compress4[lx] + 0x0001000100010001ull * k;
+
+		any = _mm256_or_si256(any, t);
+		all = _mm256_and_si256(all, t);
+		memcpy(s->lex + n_lex, &at, sizeof at);
+		n_lex += (size_t)_mm_popcnt_u32(lx);
+	}
+	{
+		uint64_t a4[4], l4[4], a = ~0ull, o = 0;
+		_mm256_storeu_si256((void *)a4, all);
+		_mm256_storeu_si256((void *)l4, any);
+		for (size_t j = 0; j < 4; j++) {
+			a &= a4[j];
+			o |= l4[j];
+		}
+		for (; k < n; k++) {
+			s->lex[n_lex] = (uint16_t)k;
+			n_lex += tok[k] & TI_LEX;
+			a &= tok[k];
+			o |= tok[k];
+		}
+		st->n = n;
+		st->n_lex = n_lex;
+		st->any = o;
+		st->all = a;
+	}
 }
 #endif
 
 /*
  * The AVX-512 variant's parts of tokenize_blocks(): the scan of a last block of
  * fewer than 64 bytes (a masked load), the split of the tokens inside a block and
- * the lookup loop. The other variants pass NULL: tokenize_blocks() is inlined
- * into each variant, so the tests of these pointers are constants and fold away.
+ * the lookup loop; the AVX2 variant has a lookup loop of its own too. The others
+ * pass NULL: tokenize_blocks() is inlined into each variant, so the tests of
+ * these pointers are constants and fold away. With a lookup loop, the split lists
+ * the tokens without a short key in s->special (see lookup_specials()).
  */
 typedef void (*block_scan_n_fn)(const unsigned char *p, unsigned char *lc, struct block_masks *m,
 				size_t rem);
@@ -2348,7 +2419,9 @@ typedef void (*block_lookup_fn)(const struct vader *v, struct vader_scratch *s,
  * Probe: a second loop looks each key up. A probe is a chain of dependent loads
  * (tags, then entry); with the hashes computed beforehand, its iterations are
  * short and independent of each other, so the processor overlaps the probes of
- * many tokens instead of waiting for one chain after the other.
+ * many tokens instead of waiting for one chain after the other. The variants
+ * with a lookup loop of their own (AVX2, AVX-512) also leave the counts of the
+ * tokens until after the probes.
  */
 static inline __attribute__((always_inline)) void
 tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned char *p,
@@ -2428,7 +2501,7 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				key[n] = (uint32_t)start << 8;
 				s->raw_len[n] = (uint32_t)tl;
 				tok[n] = 0;
-				if (tokens)
+				if (lookup)
 					s->special[n_special++] = (uint32_t)n;
 			} else {
 				/* o in [0, 63]: the token starts in the previous block; the
@@ -2445,7 +2518,7 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				if (kl <= 16)
 					hash[n] = key_hash16(seed, lc + (span >> 8), kl,
 							     s->keys[n]);
-				else if (tokens)
+				else if (lookup)
 					s->special[n_special++] = (uint32_t)n;
 				tok[n] = (caps_end >> e & 1) << TI_UPPER_SHIFT;
 			}
@@ -2509,6 +2582,8 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 			if (__builtin_expect(rare_end >> e & 1, 0)) {
 				key[n] = (uint32_t)(base + so) << 8;
 				s->raw_len[n] = (uint32_t)(e - so);
+				if (lookup)
+					s->special[n_special++] = (uint32_t)n;
 			} else {
 				uint64_t w = np_end >> so;
 				uint32_t span = key_span(w, w, e - so) +
@@ -2518,6 +2593,8 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 				if (__builtin_expect(kl <= 16, 1))
 					hash[n] = key_hash16(seed, lc + (span >> 8), kl,
 							     s->keys[n]);
+				else if (lookup)
+					s->special[n_special++] = (uint32_t)n;
 			}
 			n++;
 		}
@@ -2529,14 +2606,14 @@ tokenize_blocks(const struct vader *v, struct vader_scratch *s, const unsigned c
 	if (open) {
 		key[n] = (uint32_t)start << 8;
 		s->raw_len[n] = (uint32_t)(len - start);
-		if (tokens)
+		if (lookup)
 			s->special[n_special++] = (uint32_t)n;
 		tok[n++] = 0;
 	}
 lookup:
 	st->n_bang = n_bang;
 	st->n_ques = n_ques;
-	if (tokens) {
+	if (lookup) {
 		lookup(v, s, p, n, n_special, st);
 		return;
 	}
@@ -2572,7 +2649,7 @@ static VADER_AVX2_TARGET void tokenize_avx2(const struct vader *v, struct vader_
 					    const unsigned char *p, size_t len,
 					    struct tok_stats *st)
 {
-	tokenize_blocks(v, s, p, len, st, block_scan_avx2, NULL, NULL, NULL);
+	tokenize_blocks(v, s, p, len, st, block_scan_avx2, NULL, NULL, lookup_avx2);
 }
 #endif
 
