@@ -2280,12 +2280,14 @@ tally_avx512(struct vader_scratch *s, const uint64_t *tok, size_t n, struct tok_
 	st->any = (uint64_t)_mm512_reduce_or_epi64(any);
 	st->all = (uint64_t)_mm512_reduce_and_epi64(all);
 }
+#endif
 
+#ifdef VADER_AVX2
 /*
  * The lookup loops of the AVX2 and AVX-512 variants, each in a function of its
  * own so that its values stay in registers. The split listed the tokens without
  * a short key (byte path, long keys), so the loop need not test every token's
- * key length: lookup_specials() looks those up first, their info goes to tok[]
+ * key length: lookup_probes() looks those up first, their info goes to tok[]
  * (which the loop ORs in anyway), and their key in keys[] is made all zeros,
  * which the probe finds nowhere: an occupied slot holds a key of 1-16 bytes
  * without NUL, which is not all zeros, and an empty slot (all zeros) has info 0.
@@ -2294,10 +2296,12 @@ tally_avx512(struct vader_scratch *s, const uint64_t *tok, size_t n, struct tok_
  * loop then only probes: the counts over all tokens come after it (the tally),
  * so no iteration's stores wait for the lookups before it.
  */
-static inline __attribute__((always_inline)) void
-lookup_specials(const struct vader *v, struct vader_scratch *s, const unsigned char *p,
-		size_t n_special)
+static inline __attribute__((always_inline)) VADER_AVX2_TARGET void
+lookup_probes(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
+	      size_t n_special)
 {
+	const struct word_table *words = &v->short_words;
+	const struct probe_table q = { words->tags, words->entries, words->shift };
 	uint64_t *tok = s->tok_mem + 3;
 
 	for (size_t i = 0; i < n_special; i++) {
@@ -2308,24 +2312,20 @@ lookup_specials(const struct vader *v, struct vader_scratch *s, const unsigned c
 		tok[k] |= kl == 0 ? token_classify_slow(v, p + at, s->raw_len[k]) :
 				    token_long_key(v, s->lc + at, kl);
 	}
+	for (size_t k = 0; k < n; k++)
+		tok[k] |= short_probe_vex(words, q, s->hash[k], s->keys[k]);
 }
 
+#ifdef VADER_AVX512
 static __attribute__((noinline)) VADER_AVX512_TARGET void
 lookup_avx512(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
 	      size_t n_special, struct tok_stats *st)
 {
-	const struct word_table *words = &v->short_words;
-	const struct probe_table q = { words->tags, words->entries, words->shift };
-	uint64_t *tok = s->tok_mem + 3;
-
-	lookup_specials(v, s, p, n_special);
-	for (size_t k = 0; k < n; k++)
-		tok[k] |= short_probe_vex(words, q, s->hash[k], s->keys[k]);
-	tally_avx512(s, tok, n, st);
+	lookup_probes(v, s, p, n, n_special);
+	tally_avx512(s, s->tok_mem + 3, n, st);
 }
 #endif
 
-#ifdef VADER_AVX2
 /* The positions of the set bits of a 4-bit mask, 16 bits each, in order. */
 static const uint64_t compress4[16] = {
 	0x0000000000000000, 0x0000000000000000, 0x0000000000000001, 0x0000000000010000,
@@ -2340,15 +2340,11 @@ static __attribute__((noinline)) VADER_AVX2_TARGET void
 lookup_avx2(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
 	    size_t n_special, struct tok_stats *st)
 {
-	const struct word_table *words = &v->short_words;
-	const struct probe_table q = { words->tags, words->entries, words->shift };
-	uint64_t *tok = s->tok_mem + 3;
+	const uint64_t *tok = s->tok_mem + 3;
 	__m256i any = _mm256_setzero_si256(), all = _mm256_set1_epi64x(-1);
 	size_t n_lex = 0, k;
 
-	lookup_specials(v, s, p, n_special);
-	for (k = 0; k < n; k++)
-		tok[k] |= short_probe_vex(words, q, s->hash[k], s->keys[k]);
+	lookup_probes(v, s, p, n, n_special);
 	for (k = 0; k + 4 <= n; k += 4) {
 		__m256i t = _mm256_loadu_si256((const void *)(tok + k));
 		unsigned lx = (unsigned)_mm256_movemask_pd(
@@ -2388,7 +2384,7 @@ lookup_avx2(const struct vader *v, struct vader_scratch *s, const unsigned char 
  * the lookup loop; the AVX2 variant has a lookup loop of its own too. The others
  * pass NULL: tokenize_blocks() is inlined into each variant, so the tests of
  * these pointers are constants and fold away. With a lookup loop, the split lists
- * the tokens without a short key in s->special (see lookup_specials()).
+ * the tokens without a short key in s->special (see lookup_probes()).
  */
 typedef void (*block_scan_n_fn)(const unsigned char *p, unsigned char *lc, struct block_masks *m,
 				size_t rem);
