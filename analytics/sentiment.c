@@ -1899,6 +1899,9 @@ block_scan_avx2(const unsigned char *p, unsigned char *lc, struct block_masks *m
 	m->bang = a.bang | (uint64_t)b.bang << 32;
 	m->ques = a.ques | (uint64_t)b.ques << 32;
 }
+
+/* The rare second-candidate lookup, out of line: inlined, its registers would
+ * push the lookup loop's values to the stack. */
 static __attribute__((noinline)) uint64_t probe_others(const struct word_table *t,
 						       struct probe_table q, uint64_t h,
 						       const unsigned char *key)
@@ -1920,7 +1923,7 @@ static __attribute__((noinline)) uint64_t probe_others(const struct word_table *
  */
 static inline __attribute__((always_inline)) VADER_AVX2_TARGET uint64_t
 short_probe_vex(const struct word_table *t, struct probe_table q, uint64_t h,
-		   const unsigned char *key)
+		const unsigned char *key)
 {
 	size_t g = (size_t)(h >> q.shift) * GROUP_SLOTS;
 	unsigned cand = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
@@ -2032,8 +2035,6 @@ block_scan_avx512(const unsigned char *p, unsigned char *lc, struct block_masks 
 	block_scan_avx512_n(p, lc, m, 64);
 }
 
-/* The rare second-candidate lookup, out of line: inlined, its registers would
- * push the lookup loop's values to the stack. */
 /* 0, 1, ..., 63: compressed by a mask, the positions of its bits in order. */
 static const unsigned char avx512_iota[64] __attribute__((aligned(64))) = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
