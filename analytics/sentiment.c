@@ -2341,7 +2341,7 @@ static __attribute__((noinline)) VADER_AVX2_TARGET void
 lookup_avx2(const struct vader *v, struct vader_scratch *s, const unsigned char *p, size_t n,
 	    size_t n_special, struct tok_stats *st)
 {
-	const uint64_t *tok = s->tok_mem + 3;
+	uint64_t *tok = s->tok_mem + 3;
 	__m256i any = _mm256_setzero_si256(), all = _mm256_set1_epi64x(-1);
 	size_t n_lex = 0, k;
 
@@ -2358,23 +2358,18 @@ lookup_avx2(const struct vader *v, struct vader_scratch *s, const unsigned char 
 		n_lex += (size_t)_mm_popcnt_u32(lx);
 	}
 	{
-		uint64_t a4[4], l4[4], a = ~0ull, o = 0;
-		_mm256_storeu_si256((void *)a4, all);
-		_mm256_storeu_si256((void *)l4, any);
+		/* the lanes folded, then the last tokens one by one */
+		struct tok_tally a = { n_lex, ~0ull, 0 };
+		uint64_t all4[4], any4[4];
+		_mm256_storeu_si256((void *)all4, all);
+		_mm256_storeu_si256((void *)any4, any);
 		for (size_t j = 0; j < 4; j++) {
-			a &= a4[j];
-			o |= l4[j];
+			a.all &= all4[j];
+			a.any |= any4[j];
 		}
-		for (; k < n; k++) {
-			s->lex[n_lex] = (uint16_t)k;
-			n_lex += tok[k] & TI_LEX;
-			a &= tok[k];
-			o |= tok[k];
-		}
-		st->n = n;
-		st->n_lex = n_lex;
-		st->any = o;
-		st->all = a;
+		for (; k < n; k++)
+			tally_add(&a, s, tok, k, tok[k]);
+		tally_put(st, n, &a);
 	}
 }
 #endif
