@@ -670,6 +670,34 @@ static int serve(struct options *o)
 	bool have_db = db_available(db);
 	if (config_sources(db, o->config, &mem, &nmem) < 0)
 		goto out;
+	char token[256];
+	bool token_created;
+	if (token_load(o->db_path, token, sizeof token, &token_created) < 0)
+		goto out;
+	if (token_created) {
+		char path[4096];
+		token_path(o->db_path, path, sizeof path);
+		fprintf(stderr, "trendd: admin token for the API (stored in %s, mode 0600):\n  %s\n",
+			path, token);
+	}
+	/* History readers open their connections now: the schema is migrated. */
+	if (history_pool_start(&history, db, &bus, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "trendd: %s\n", err);
+		goto out;
+	}
+	struct web_config wc = { .listen = o->listen, .static_dir = o->static_dir,
+				 .chartjs_dir = o->chartjs_dir, .token = token,
+				 .history = { .submit = history_submit_ctx, .ctx = history },
+				 .preview = { .submit = preview_submit_ctx, .stop = preview_worker_stop_ctx,
+					      .ctx = preview_worker_new() } };
+	/*
+	 * Listen before the demo feed takes an ephemeral port, which could
+	 * otherwise be the one asked for here.
+	 */
+	if (web_create(&web, &wc, &bus, err, sizeof err) < 0) {
+		fprintf(stderr, "trendd: %s\n", err);
+		goto out;
+	}
 	if (o->demo) {
 		struct demo_feed_config dc = { .seed = 20261125, .posts_per_s = o->demo_rate };
 		uint16_t port = 0;
@@ -730,30 +758,6 @@ static int serve(struct options *o)
 			ckpt.cursors[i].seen_len = 0;
 		}
 
-	char token[256];
-	bool token_created;
-	if (token_load(o->db_path, token, sizeof token, &token_created) < 0)
-		goto out;
-	if (token_created) {
-		char path[4096];
-		token_path(o->db_path, path, sizeof path);
-		fprintf(stderr, "trendd: admin token for the API (stored in %s, mode 0600):\n  %s\n",
-			path, token);
-	}
-	/* History readers open their connections now: the schema is migrated. */
-	if (history_pool_start(&history, db, &bus, NULL, err, sizeof err) < 0) {
-		fprintf(stderr, "trendd: %s\n", err);
-		goto out;
-	}
-	struct web_config wc = { .listen = o->listen, .static_dir = o->static_dir,
-				 .chartjs_dir = o->chartjs_dir, .token = token,
-				 .history = { .submit = history_submit_ctx, .ctx = history },
-				 .preview = { .submit = preview_submit_ctx, .stop = preview_worker_stop_ctx,
-					      .ctx = preview_worker_new() } };
-	if (web_create(&web, &wc, &bus, err, sizeof err) < 0) {
-		fprintf(stderr, "trendd: %s\n", err);
-		goto out;
-	}
 	struct engine_config ec = { .data_dir = o->data_dir, .tick_ms = 1000,
 				    .lateness_ms = o->lateness_ms >= 0 ? o->lateness_ms : 60000,
 				    .top_m = o->top_m > 0 ? (size_t)o->top_m : 4096,

@@ -76,9 +76,24 @@ export async function httpGet(base, p, headers = {}) {
  * { base, port, db, proc, stop(), log() }.
  */
 export async function startTrendd(args = [], { port, db, env = {}, uid, gid } = {}) {
-  port = port || (await freePort());
   const dir = db ? path.dirname(db) : tmpDir();
   db = db || path.join(dir, 'trendd.db');
+  if (port) return launchTrendd(args, { port, db, dir, env, uid, gid });
+  /*
+   * A port freePort() found free can be taken by another process before
+   * trendd binds it: then trendd exits with "address in use", and a second
+   * free port is tried.
+   */
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchTrendd(args, { port: await freePort(), db, dir, env, uid, gid });
+    } catch (e) {
+      if (attempt >= 3 || !/cannot listen on [^\n]*: address in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function launchTrendd(args, { port, db, dir, env, uid, gid }) {
   const full = [...args, '--listen', `127.0.0.1:${port}`, '--db', db];
   const proc = spawn(BIN, full, {
     env: { ...process.env, ...env },
@@ -108,17 +123,28 @@ export async function startTrendd(args = [], { port, db, env = {}, uid, gid } = 
       return r;
     },
   };
-  try {
-    await waitFor(async () => {
-      if (proc.exitCode !== null) throw new Error(`trendd exited with ${proc.exitCode}:\n${output}`);
-      const r = await httpGet(base, '/healthz');
-      return r.status === 200;
-    }, { timeout: 20000, what: 'trendd /healthz' });
-  } catch (e) {
-    proc.kill('SIGKILL');
-    throw new Error(e.message + '\n--- trendd output ---\n' + output.slice(-4000));
+  /* 'close' comes after the last of its output, 'exit' may come before. */
+  const closed = new Promise((resolve) => proc.on('close', resolve));
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      await closed;
+      throw new Error(`trendd exited with ${proc.exitCode ?? proc.signalCode} before /healthz answered:\n` +
+                      output.slice(-4000));
+    }
+    try {
+      const r = await fetch(base + '/healthz', { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return t;
+    } catch {
+      /* not listening yet, or another server holds the port */
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error('timed out waiting for trendd /healthz\n--- trendd output ---\n' + output.slice(-4000));
+    }
+    await sleep(250);
   }
-  return t;
 }
 
 /*
