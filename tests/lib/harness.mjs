@@ -14,16 +14,41 @@ export const FIXTURES = path.join(TOP, 'tests/fixtures');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/*
+ * The ports the kernel hands out on its own (a listen on port 0, the local
+ * end of an outgoing connection) come from ip_local_port_range. A port a
+ * test picks for trendd lies below it, so that nothing else on the machine -
+ * fixture servers, trendd's own demo feed, Chromium's connections - can be
+ * given it between the pick and trendd's bind, nor while a test restarts
+ * trendd on the same port.
+ */
+function pickRange() {
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    /* not Linux: the usual range */
+  }
+  return low > 12000 ? [10000, low - 1] : [1024, 65535]; /* an odd range: anywhere */
+}
+const [PICK_LOW, PICK_HIGH] = pickRange();
+
+function tryListen(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
     s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    s.on('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/* A port nothing listens on now, below the kernel's ephemeral range. */
+export async function freePort() {
+  for (let i = 0; i < 100; i++) {
+    const port = PICK_LOW + Math.floor(Math.random() * (PICK_HIGH - PICK_LOW + 1));
+    if (await tryListen(port)) return port;
+  }
+  throw new Error(`no free port in ${PICK_LOW}-${PICK_HIGH}`);
 }
 
 /*
