@@ -218,7 +218,10 @@ void hll_free(struct hll *h);
 
 /*
  * A reusable union accumulator for "how many distinct authors across these
- * sketches": reset, add sketches, count. Cheaper than merging into a sketch.
+ * sketches": reset, add sketches, count. Cheaper than merging into a sketch:
+ * it allocates nothing after hll_union_new(), and a union of one set reads
+ * nothing but that set's count. The sets added are borrowed until the count:
+ * they must not change (nor a group they are members of) before it.
  */
 struct hll_union;
 struct hll_union *hll_union_new(void);

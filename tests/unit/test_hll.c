@@ -344,12 +344,95 @@ START_TEST(test_hll_group_add_run_grows_where_the_room_test_says_even_for_repeat
 }
 END_TEST
 
+/*
+ * The rule a union follows, written out plainly: exact (a set of the hashes)
+ * until a set added is dense or a column, or the hashes so far and the
+ * set's would be more than HLL_SPARSE_MAX; from then on registers, the max
+ * of everything added. ref is made dense by merging an empty dense set.
+ */
+static void ref_union_add(struct hll_set *ref, bool *dense, const struct hll_set *s, bool column)
+{
+	if (!*dense && (column || s->cap == HLL_SET_DENSE || ref->n + s->n > HLL_SPARSE_MAX)) {
+		struct hll_set zero = { .cap = HLL_SET_DENSE };
+		zero.u.heap.mem = calloc(1, HLL_REGISTERS);
+		ck_assert_ptr_nonnull(zero.u.heap.mem);
+		ck_assert_int_eq(hll_set_merge(ref, &zero), 0);
+		hll_set_clear(&zero);
+		*dense = true;
+	}
+	ck_assert_int_eq(hll_set_merge(ref, s), 0);
+}
+
+START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
+{
+	/*
+	 * Sets of every form - inline, sparse near and far from the exact
+	 * limit, dense, columns of a group - overlapping, united in random
+	 * subsets and orders, against the rule above. The union holds the first
+	 * set without copying it and keeps one table of slots: neither may show.
+	 */
+	enum { SETS = 24, ROUNDS = 400 };
+	static const uint32_t sizes[SETS] = { 1,   3,    6,    7,   40,   100,  300,  500,
+					      511, 512,  513,  700,  1000, 1023, 1024, 1100,
+					      2000, 5000, 20000, 2,  900,  1024, 3000, 60 };
+	struct hll_group g = { 0 };
+	struct hll_set set[SETS], solo[SETS];
+	memset(set, 0, sizeof set);
+	memset(solo, 0, sizeof solo);
+	for (int m = 0; m < SETS; m++) {
+		/* sets m and m + 1 share about half their hashes */
+		uint64_t base = (uint64_t)m * 997;
+		for (uint64_t i = 0; i < sizes[m]; i++) {
+			uint32_t h = author(base + i, 11);
+			struct hll_key k;
+			hll_key_init(&k, h);
+			if (m % 3 == 0)
+				ck_assert_int_eq(hll_group_add(&g, &set[m], &k), 0);
+			else
+				ck_assert_int_eq(hll_set_add(&set[m], h), 0);
+			ck_assert_int_eq(hll_set_add(&solo[m], h), 0);
+		}
+	}
+	int columns = 0;
+	for (int m = 0; m < SETS; m++)
+		columns += set[m].cap == HLL_SET_COLUMN;
+	ck_assert_int_ge(columns, 2);
+
+	struct hll_union *u = hll_union_new();
+	uint64_t rng = 42;
+	for (int r = 0; r < ROUNDS; r++) {
+		int n = 1 + (int)(hash_u64(rng++) % 6), order[6];
+		for (int i = 0; i < n; i++)
+			order[i] = (int)(hash_u64(rng++) % SETS);
+		struct hll_set ref = { 0 };
+		bool dense = false;
+		hll_union_reset(u);
+		for (int i = 0; i < n; i++) {
+			int m = order[i];
+			hll_union_add_member(u, &g, &set[m]);
+			ref_union_add(&ref, &dense, &solo[m], set[m].cap == HLL_SET_COLUMN);
+		}
+		ck_assert_msg(hll_union_count(u) == hll_set_count(&ref),
+			      "round %d: union %llu, rule %llu", r,
+			      (unsigned long long)hll_union_count(u),
+			      (unsigned long long)hll_set_count(&ref));
+		hll_set_clear(&ref);
+	}
+	hll_union_free(u);
+	ck_assert_int_eq(hll_group_detach(&g, set, SETS), 0);
+	for (int m = 0; m < SETS; m++) {
+		hll_set_clear(&set[m]);
+		hll_set_clear(&solo[m]);
+	}
+}
+END_TEST
+
 START_TEST(test_hll_union_reset_forgets_the_last_hash)
 {
 	/*
-	 * The accumulator keeps a small slot array across resets, and a set
-	 * skips a hash equal to the one it added last. After a reset every hash
-	 * must count again, whichever was added last before it.
+	 * The accumulator keeps its table across resets and clears only the
+	 * slots it filled, and holds the first set added without copying it.
+	 * After a reset every hash must count again, whichever came before.
 	 */
 	struct hll_union *u = hll_union_new();
 	struct hll_set a = { 0 };
@@ -476,6 +559,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hll_group_columns_hold_what_dense_sets_would);
 	tcase_add_test(tc, test_hll_group_column_estimate_at_10k_is_within_2_percent);
 	tcase_add_test(tc, test_hll_union_reset_forgets_the_last_hash);
+	tcase_add_test(tc, test_hll_union_follows_its_rule_for_every_mix_of_forms);
 	tcase_add_test(tc, test_hll_group_add_run_holds_what_adds_one_by_one_would);
 	tcase_add_test(tc, test_hll_group_add_run_grows_where_the_room_test_says_even_for_repeats);
 	tcase_add_test(tc, test_hll_group_add_run_growing_sets_find_every_hash_again);
