@@ -86,6 +86,9 @@ struct wcold {
 	int64_t first_seen_ms;
 	int64_t peak_ms[WINDOW_COUNT];
 	float peak[WINDOW_COUNT];      /* trend score peak, for decay */
+	/* term_expected()'s author sum per window, valid while hist_key matches the window's */
+	uint64_t hist_sum[WINDOW_COUNT];
+	uint32_t hist_key[WINDOW_COUNT];
 	uint16_t len;
 	uint8_t kind;
 	uint8_t live;
@@ -190,9 +193,29 @@ struct window {
 	struct hll_union *uni;
 	uint64_t posts, late, future, pruned, entries;
 
+	/*
+	 * term_expected() reads only closed level-1 and level-2 buckets, which
+	 * change only when such a bucket changes state (closes, becomes
+	 * baseline, is cleared) or takes a minute's roll-up: each of those
+	 * counts in hist_epoch. Its results are kept per term (wcold.hist_*)
+	 * under a key per window that is new whenever hist_epoch or the
+	 * window's history range has moved since: about once a minute, instead
+	 * of a few hundred bucket probes per candidate per view every tick.
+	 */
+	uint32_t hist_epoch, hist_next_key;
+	struct {
+		uint32_t key, epoch;
+		int64_t m_hi;
+		int64_t covered_ms;
+	} hist[WINDOW_COUNT];
+
 	/* fill_view scratch */
 	uint32_t *cand;
 	size_t cand_cap;
+	/* a view's bucket lists (struct view_plan), and buckets_find()'s answers */
+	const struct bucket **fb;
+	uint8_t *fat;
+	const struct entry **fe;
 };
 
 static const uint32_t NO_TERM = UINT32_MAX;
@@ -547,6 +570,30 @@ static const struct entry *bucket_find(const struct bucket *b, uint32_t term)
 	return ix == NO_TERM ? NULL : &b->e[ix];
 }
 
+/*
+ * bucket_find() of term id in each of b[0..n) (a NULL bucket finds nothing)
+ * into e[0..n): the reads of a view, which look one term up in tens to
+ * hundreds of buckets, each probe two dependent cache misses (index slot,
+ * entry). Here the home slots of all are fetched first, then the entries
+ * they name, then the probes run: the misses overlap instead of queueing.
+ */
+static void buckets_find(const struct bucket *const *b, uint32_t n, uint32_t id,
+			 const struct entry **e)
+{
+	uint32_t h = (uint32_t)hash_u64(id); /* entry_home() before the mask */
+	for (uint32_t k = 0; k < n; k++)
+		if (b[k] && b[k]->idx_cap)
+			__builtin_prefetch(&b[k]->idx[h & (b[k]->idx_cap - 1)]);
+	for (uint32_t k = 0; k < n; k++)
+		if (b[k] && b[k]->idx_cap) {
+			uint32_t i1 = b[k]->idx[h & (b[k]->idx_cap - 1)];
+			if (i1)
+				__builtin_prefetch(&b[k]->e[i1 - 1]);
+		}
+	for (uint32_t k = 0; k < n; k++)
+		e[k] = b[k] ? bucket_find(b[k], id) : NULL;
+}
+
 /* The author set of entry e of b, or NULL when b keeps none. */
 static inline const struct hll_set *entry_authors(const struct bucket *b, const struct entry *e)
 {
@@ -882,9 +929,14 @@ static void alog_free(struct bucket *b)
 	b->alog_n = b->alog_cap = 0;
 }
 
+/* A level-1 or level-2 bucket that term_expected() may read changed (see hist_epoch). */
+static inline void history_changed(struct window *w) { w->hist_epoch++; }
+
 /* Drops every entry and returns the slot to empty, keeping its memory. */
 static void bucket_clear(struct window *w, struct bucket *b)
 {
+	if (b->level > 0)
+		history_changed(w);
 	for (uint32_t i = 0; i < b->n; i++) {
 		if (b->sk)
 			hll_set_clear(&b->sk[i]);
@@ -1184,6 +1236,7 @@ static inline struct bucket *level_open(struct window *w, int level, int64_t key
 static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 {
 	struct bucket *dst = level_open(w, 2, dst_key);
+	history_changed(w);
 	if (!dst->in_sum)
 		vol_recount(w, WINDOW_24H); /* src, closed, no longer counts in it */
 	for (uint32_t i = 0; i < src->n; i++) {
@@ -1281,6 +1334,8 @@ static void bucket_close(struct window *w, int level, struct bucket *b)
 	bucket_sync(w, level, b);
 	syn_free(b);
 	b->state = B_CLOSED;
+	if (level > 0)
+		history_changed(w);
 	if (level == 1) {
 		/* pruning renumbers entries and the sets are read from here on */
 		bucket_flush_authors(b);
@@ -1381,6 +1436,7 @@ static void level_expire(struct window *w, int level)
 				b->sk = NULL;
 				b->sketches = false;
 				b->state = B_BASELINE;
+				history_changed(w);
 			}
 			continue;
 		}
@@ -1441,7 +1497,10 @@ struct window *window_new(const struct window_config *cfg)
 		}
 	}
 	w->uni = hll_union_new();
-	if (!w->uni || tindex_grow(w) < 0)
+	w->fb = malloc(2 * (w->lv[0].nslots + w->lv[1].nslots + w->lv[2].nslots) * sizeof *w->fb);
+	w->fe = malloc((w->lv[0].nslots + w->lv[1].nslots + w->lv[2].nslots) * sizeof *w->fe);
+	w->fat = malloc(w->lv[0].nslots + w->lv[1].nslots + w->lv[2].nslots);
+	if (!w->uni || !w->fb || !w->fe || !w->fat || tindex_grow(w) < 0)
 		goto fail;
 	return w;
 fail:
@@ -1476,6 +1535,9 @@ void window_free(struct window *w)
 	bigmem_free(w->tindex, (size_t)w->tindex_cap * sizeof *w->tindex);
 	free(w->rows);
 	free(w->cand);
+	free(w->fb);
+	free(w->fe);
+	free(w->fat);
 	hll_union_free(w->uni);
 	free(w);
 }
@@ -1817,40 +1879,108 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 /* ---- reading windows ------------------------------------------------- */
 
 /* Distinct authors of a term in window win: the union of its sketches. */
-static uint64_t term_authors(struct window *w, int win, uint32_t id)
+/*
+ * The buckets a view of one window reads for each of its terms, listed once
+ * per view (window_fill_view(), window_lookup()) rather than once per term,
+ * in w->fb. Every list is in the order the reads have always taken.
+ */
+struct view_plan {
+	int win;
+	const struct bucket **series;  /* the window's buckets that exist, oldest first */
+	const struct bucket **open;    /* 24h: open minutes whose quarter is open or missing */
+	const struct bucket **authors; /* the author sets term_authors() unites */
+	const struct bucket **hist;    /* term_expected()'s closed history buckets */
+	uint32_t nseries, nopen, nauthors, nhist;
+	uint8_t *series_at, *open_at;  /* the series point of each series bucket, open minute */
+};
+
+static void history_ranges(const struct window *w, int win, int64_t *m_lo, int64_t *m_hi,
+			   int64_t *q_lo, int64_t *q_hi);
+
+static void view_plan(struct window *w, int win, struct view_plan *p)
+{
+	struct level *L = &w->lv[win], *L1 = &w->lv[1], *L2 = &w->lv[2];
+	const struct bucket **at = w->fb;
+	memset(p, 0, sizeof *p);
+	p->win = win;
+	p->series_at = w->fat;
+
+	/* series: the window's own level; the newest quarters fill from minutes as they close */
+	int64_t end = floor_div(w->end_ms, L->span_ms), first = end - L->nwin + 1;
+	uint32_t per = (uint32_t)(L->nwin / series_points[win]);
+	p->series = at;
+	for (int64_t k = first; k <= end; k++) {
+		const struct bucket *b = level_bucket(L, k);
+		if (b) {
+			p->series_at[p->nseries] = (uint8_t)((k - first) / per);
+			p->series[p->nseries++] = b;
+		}
+	}
+	at += p->nseries;
+	p->open = at;
+	p->open_at = w->fat + p->nseries;
+	for (uint32_t i = 0; win == WINDOW_24H && i < L1->nslots; i++) {
+		const struct bucket *b1 = &L1->b[i];
+		int64_t k = floor_div(b1->key, 15);
+		if (b1->state != B_OPEN || k < first || k > end)
+			continue;
+		const struct bucket *q = level_bucket(L, k);
+		if (q && q->state != B_OPEN)
+			continue;
+		p->open_at[p->nopen] = (uint8_t)((k - first) / per);
+		p->open[p->nopen++] = b1;
+	}
+	at += p->nopen;
+
+	/* authors: minute sets (the 5m window reads the 6 minutes it touches), or quarters
+	 * and the minutes not yet rolled up */
+	p->authors = at;
+	if (win == WINDOW_5M || win == WINDOW_1H) {
+		int64_t end1 = floor_div(w->end_ms, 60000);
+		int64_t nm = win == WINDOW_5M ? 6 : 60;
+		for (int64_t k = end1 - nm + 1; k <= end1; k++) {
+			const struct bucket *b = level_bucket(L1, k);
+			if (b && b->sk)
+				p->authors[p->nauthors++] = b;
+		}
+	} else {
+		int64_t end2 = floor_div(w->end_ms, 900000);
+		for (int64_t k = end2 - L2->nwin + 1; k <= end2; k++) {
+			const struct bucket *b = level_bucket(L2, k);
+			if (b && b->state != B_BASELINE && b->sk)
+				p->authors[p->nauthors++] = b;
+		}
+		for (uint32_t i = 0; i < L1->nslots; i++)
+			if (L1->b[i].state == B_OPEN && L1->b[i].sk)
+				p->authors[p->nauthors++] = &L1->b[i];
+	}
+	at += p->nauthors;
+
+	/* history: the closed minutes and quarters before the window */
+	int64_t m_lo, m_hi, q_lo, q_hi;
+	history_ranges(w, win, &m_lo, &m_hi, &q_lo, &q_hi);
+	p->hist = at;
+	for (int64_t k = m_lo; k <= m_hi; k++) {
+		const struct bucket *b = level_bucket(L1, k);
+		if (b && b->state != B_OPEN)
+			p->hist[p->nhist++] = b;
+	}
+	for (int64_t k = q_lo; k <= q_hi; k++) {
+		const struct bucket *b = level_bucket(L2, k);
+		if (b && b->state != B_OPEN)
+			p->hist[p->nhist++] = b;
+	}
+}
+
+static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32_t id)
 {
 	struct hll_union *u = w->uni;
 	hll_union_reset(u);
-	const struct level *L1 = &w->lv[1];
-	int64_t end1 = floor_div(w->end_ms, 60000);
-	if (win == WINDOW_5M || win == WINDOW_1H) {
-		/* minute resolution: the 5m window reads the 6 minutes it touches */
-		int64_t n = win == WINDOW_5M ? 6 : 60;
-		for (int64_t k = end1 - n + 1; k <= end1; k++) {
-			const struct bucket *b = level_bucket((struct level *)L1, k);
-			const struct entry *e = b ? bucket_find(b, id) : NULL;
-			if (e && b->sk)
-				hll_union_add_member(u, &b->grp, entry_authors(b, e));
-		}
-	} else {
-		const struct level *L2 = &w->lv[2];
-		int64_t end2 = floor_div(w->end_ms, 900000);
-		for (int64_t k = end2 - L2->nwin + 1; k <= end2; k++) {
-			const struct bucket *b = level_bucket((struct level *)L2, k);
-			const struct entry *e = b && b->state != B_BASELINE ? bucket_find(b, id) : NULL;
-			if (e && b->sk)
-				hll_union_add_member(u, &b->grp, entry_authors(b, e));
-		}
-		/* minutes not yet rolled up */
-		for (uint32_t i = 0; i < L1->nslots; i++) {
-			const struct bucket *b = &L1->b[i];
-			if (b->state != B_OPEN)
-				continue;
-			const struct entry *e = bucket_find(b, id);
-			if (e && b->sk)
-				hll_union_add_member(u, &b->grp, entry_authors(b, e));
-		}
-	}
+	buckets_find(p->authors, p->nauthors, id, w->fe);
+	for (uint32_t i = 0; i < p->nauthors; i++)
+		if (w->fe[i])
+			hll_union_add_member(u, &p->authors[i]->grp,
+					     entry_authors(p->authors[i], w->fe[i]));
 	return hll_union_count(u);
 }
 
@@ -1899,35 +2029,38 @@ static int64_t window_history_ms(struct window *w, int win)
  * history. *known is false until the history covers one window span (at most
  * an hour): before that there is no baseline to rise above.
  */
-static double term_expected(struct window *w, int win, uint32_t id, bool *known)
+static double term_expected(struct window *w, const struct view_plan *p, uint32_t id,
+			    bool *known)
 {
+	int win = p->win;
 	int64_t span = window_span_ms(win), m_lo, m_hi, q_lo, q_hi;
-	uint64_t sum = 0;
-	int64_t covered_ms = 0;
+	struct wcold *c = &w->cold[id];
 
 	history_ranges(w, win, &m_lo, &m_hi, &q_lo, &q_hi);
-	for (int64_t k = m_lo; k <= m_hi; k++) {
-		const struct bucket *b = level_bucket(&w->lv[1], k);
-		if (!b || b->state == B_OPEN)
-			continue;
-		covered_ms += 60000;
-		const struct entry *e = bucket_find(b, id);
-		if (e)
-			sum += e->authors;
+	if (w->hist[win].epoch != w->hist_epoch || w->hist[win].m_hi != m_hi ||
+	    w->hist[win].key == 0) {
+		/* a new key (never 0, which no term holds after a reset of its record) */
+		if (++w->hist_next_key == 0)
+			w->hist_next_key = 1;
+		w->hist[win].key = w->hist_next_key;
+		w->hist[win].epoch = w->hist_epoch;
+		w->hist[win].m_hi = m_hi;
+		w->hist[win].covered_ms = window_history_ms(w, win);
 	}
-	for (int64_t k = q_lo; k <= q_hi; k++) {
-		const struct bucket *b = level_bucket(&w->lv[2], k);
-		if (!b || b->state == B_OPEN)
-			continue;
-		covered_ms += 900000;
-		const struct entry *e = bucket_find(b, id);
-		if (e)
-			sum += e->authors;
+	int64_t covered_ms = w->hist[win].covered_ms;
+	if (c->hist_key[win] != w->hist[win].key) {
+		uint64_t sum = 0;
+		buckets_find(p->hist, p->nhist, id, w->fe);
+		for (uint32_t i = 0; i < p->nhist; i++)
+			if (w->fe[i])
+				sum += w->fe[i]->authors;
+		c->hist_sum[win] = sum;
+		c->hist_key[win] = w->hist[win].key;
 	}
 	*known = covered_ms >= history_needed_ms(win);
 	if (covered_ms == 0)
 		return 0;
-	return (double)sum * (double)span / (double)covered_ms;
+	return (double)c->hist_sum[win] * (double)span / (double)covered_ms;
 }
 
 static double trend_raw_score(double obs, double exp, uint32_t min_authors)
@@ -1938,13 +2071,15 @@ static double trend_raw_score(double obs, double exp, uint32_t min_authors)
 	return d * d / (exp > 1 ? exp : 1);
 }
 
-static double term_score(struct window *w, int win, uint32_t id, uint64_t authors)
+static double term_score(struct window *w, const struct view_plan *p, uint32_t id,
+			 uint64_t authors)
 {
+	int win = p->win;
 	struct wcold *pk = &w->cold[id];
 	if (w->end_ms - pk->first_seen_ms < w->cfg.warmup_ms)
 		return 0;
 	bool known;
-	double exp_authors = term_expected(w, win, id, &known);
+	double exp_authors = term_expected(w, p, id, &known);
 	if (!known)
 		return 0; /* warming up: no history to compare with yet */
 	double raw = trend_raw_score((double)authors, exp_authors, w->cfg.min_authors);
@@ -2034,37 +2169,24 @@ static int cmp_cand_score(const void *a, const void *b)
 }
 
 /* Series and per-term error bound: the buckets of the window's level in range. */
-static void term_series(struct window *w, int win, uint32_t id, uint32_t *series,
-			uint32_t *error)
+static void term_series(struct window *w, const struct view_plan *p, uint32_t id,
+			uint32_t *series, uint32_t *error)
 {
-	const struct level *L = &w->lv[win];
-	int64_t end = floor_div(w->end_ms, L->span_ms), first = end - L->nwin + 1;
-	uint32_t per = (uint32_t)(L->nwin / series_points[win]);
 	uint32_t err = 0;
-	for (int64_t k = first; k <= end; k++) {
-		const struct bucket *b = level_bucket((struct level *)L, k);
-		uint32_t c = 0;
-		if (b) {
-			const struct entry *e = bucket_find(b, id);
-			if (e)
-				c = entry_total(e);
-			else if (b->state != B_OPEN)
-				err += b->error;
-			err += b->error_in;
-		}
-		if (win == WINDOW_24H && (!b || b->state == B_OPEN)) {
-			/* the newest quarter fills from minutes as they close */
-			const struct level *L1 = &w->lv[1];
-			for (int64_t m = k * 15; m < k * 15 + 15; m++) {
-				const struct bucket *b1 = level_bucket((struct level *)L1, m);
-				if (b1 && b1->state == B_OPEN) {
-					const struct entry *e1 = bucket_find(b1, id);
-					if (e1)
-						c += entry_total(e1);
-				}
-			}
-		}
-		series[(uint32_t)(k - first) / per] += c;
+	const struct entry **es = w->fe;
+	buckets_find(p->series, p->nseries, id, es);
+	for (uint32_t i = 0; i < p->nseries; i++) {
+		const struct bucket *b = p->series[i];
+		if (es[i])
+			series[p->series_at[i]] += entry_total(es[i]);
+		else if (b->state != B_OPEN)
+			err += b->error;
+		err += b->error_in;
+	}
+	for (uint32_t j = 0; j < p->nopen; j++) {
+		const struct entry *e1 = bucket_find(p->open[j], id);
+		if (e1)
+			series[p->open_at[j]] += entry_total(e1);
 	}
 	*error = err;
 }
@@ -2143,11 +2265,13 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 	qsort(cands, ncand, sizeof *cands, cmp_cand_count);
 
 	/* 2. authors and score for every candidate */
+	struct view_plan plan;
+	view_plan(w, win, &plan);
 	for (size_t i = 0; i < ncand; i++) {
-		cands[i].authors = term_authors(w, win, cands[i].id);
+		cands[i].authors = term_authors(w, &plan, cands[i].id);
 		if (cands[i].authors > cands[i].count)
 			cands[i].authors = cands[i].count; /* an estimate never beats the count */
-		cands[i].score = term_score(w, win, cands[i].id, cands[i].authors);
+		cands[i].score = term_score(w, &plan, cands[i].id, cands[i].authors);
 	}
 	memcpy(byscore, cands, ncand * sizeof *cands);
 	qsort(byscore, ncand, sizeof *byscore, cmp_cand_score);
@@ -2231,7 +2355,7 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 		tr->pos = sm->n[LABEL_POS];
 		tr->neg = sm->n[LABEL_NEG];
 		tr->neu = sm->n[LABEL_NEU];
-		term_series(w, win, c->id, tr->series, &tr->error);
+		term_series(w, &plan, c->id, tr->series, &tr->error);
 	}
 	for (int sort = 0; sort < SORT_COUNT_; sort++)
 		for (int k = 0; k <= TERM_KIND_COUNT; k++) {
@@ -2268,10 +2392,12 @@ void window_lookup(struct window *w, int win, int kind, const char *term, size_t
 	out->pos = sm->n[LABEL_POS];
 	out->neg = sm->n[LABEL_NEG];
 	out->sent_sum = sm->sent;
-	out->authors = (uint32_t)term_authors(w, win, id);
-	term_series(w, win, id, series, &out->error);
+	struct view_plan plan;
+	view_plan(w, win, &plan);
+	out->authors = (uint32_t)term_authors(w, &plan, id);
+	term_series(w, &plan, id, series, &out->error);
 	bool known;
-	double exp_authors = term_expected(w, win, id, &known);
+	double exp_authors = term_expected(w, &plan, id, &known);
 	out->score = known ? trend_raw_score(out->authors, exp_authors, w->cfg.min_authors) : 0;
 }
 

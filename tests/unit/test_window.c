@@ -997,6 +997,53 @@ START_TEST(test_window_restored_state_continues_exactly_like_the_original)
 }
 END_TEST
 
+/*
+ * A view reads each term's baseline (its authors over the history before the
+ * window) from a cache per term that holds until a minute or quarter closes,
+ * leaves, or the window's history range moves; and it lists the buckets it
+ * reads once per view. A window read after every step of a long stream must
+ * show, at every point, what a fresh copy of it (restored from its state,
+ * nothing cached) shows: a cache kept past a change would give other scores.
+ */
+START_TEST(test_window_views_read_often_show_what_a_fresh_copy_shows)
+{
+	/*
+	 * 10.5 min lateness: the minutes of the 5m window's baseline close while
+	 * it reads them, half a minute after its history range last moved
+	 */
+	struct window_config c = wincfg(630000, 64);
+	struct window *a = window_new(&c);
+	int64_t t = T0;
+	int compared = 0;
+	for (int step = 0; step < 300; step++) {
+		/* 15 s of posts, then a read of every view (which fills the caches) */
+		feed_stream(a, t, 100, 1000 + (uint64_t)step);
+		if (step % 60 == 7)
+			for (uint32_t i = 0; i < 1500; i++) /* a crowd: columns, then dense sets */
+				add1(a, t + 100 * 150 - 200, "crowd", i * 2654435761u);
+		t += 100 * 150;
+		window_advance(a, t);
+		if (step % 7 != 6) {
+			free(views_json(a));
+			continue;
+		}
+		size_t len;
+		char *st = state_of(a, &len);
+		struct window *b = load_same_bytes(&c, st, len);
+		char *ja = views_json(a), *jb = views_json(b);
+		ck_assert_msg(strcmp(ja, jb) == 0, "step %d: views differ from a fresh copy's", step);
+		compared++;
+		free(ja);
+		free(jb);
+		free(st);
+		window_free(b);
+	}
+	ck_assert_int_eq(compared, 42);
+	check_invariants(a);
+	window_free(a);
+}
+END_TEST
+
 START_TEST(test_window_restores_the_watermark_so_old_posts_stay_late)
 {
 	struct window *a = mkwin(60000, 4096);
@@ -1701,6 +1748,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_keeps_terms_apart_whose_index_tags_collide);
 	tcase_add_test(tc, test_window_keeps_apart_terms_that_differ_in_any_one_byte);
 	tcase_add_test(tc, test_window_restored_state_continues_exactly_like_the_original);
+	tcase_add_test(tc, test_window_views_read_often_show_what_a_fresh_copy_shows);
 	tcase_add_test(tc, test_window_state_with_a_minute_of_posts_without_terms_restores);
 	tcase_add_test(tc, test_window_restores_the_watermark_so_old_posts_stay_late);
 	tcase_add_test(tc, test_window_refuses_truncated_or_corrupt_state_with_a_reason);
