@@ -29,9 +29,11 @@
  * hashes for matching, and their texts). LIVE_TERM_DETAIL scans the ring for
  * the posts with one term and answers with the terms most often in the same
  * posts and the newest of those posts. Every cap below bounds one post's
- * record, so the ring holds at most recent_posts * ENGINE_RECENT_POST_MAX_BYTES
- * (about 2.4 KB a post; 20,000 posts: 48 MB at worst, about 15 MB for
- * ordinary posts). The ring is not checkpointed: it starts empty.
+ * record, and a slot of the ring keeps the block of the largest record it
+ * has held (rounded up to 256 bytes) for the posts that take it later, so
+ * the ring holds at most recent_posts * (ENGINE_RECENT_POST_MAX_BYTES + 256)
+ * (about 2.6 KB a post; 20,000 posts: 53 MB at worst). The ring is not
+ * checkpointed: it starts empty.
  */
 #ifndef TRENDD_ENGINE_H
 #define TRENDD_ENGINE_H
