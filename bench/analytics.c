@@ -12,6 +12,20 @@
  *               corpus per round (mean of the passes after the first),
  *               authors drawn anew for each pass
  *   memory    - 10 million distinct terms streamed through the 24h window
+ *   engine    - the daemon's analytics thread itself (analytics/engine.c),
+ *               default settings: the corpus as posts through the post
+ *               queue, each counted into the global, its language's and its
+ *               source's windows (16 sources), kept in the recent-post ring,
+ *               with snapshots every second and checkpoints every 5 s, which
+ *               a thread standing in for the db writer takes off the db
+ *               queue and frees (SQLite is bench/storage's). Another thread
+ *               makes the posts (event time: the wall clock) and pushes
+ *               them, on a 2-core machine from the other core, as ingest
+ *               does in the daemon; the time is from its start until
+ *               engine_stop() has drained the queue and sent the last
+ *               checkpoint.
+ *   engine_no_views - the same with the per-language and per-source
+ *               windows off ("views" in the configuration file)
  *
  * The corpus is real post texts (tests/fixtures/tokenize/posts.tsv: Mastodon,
  * Bluesky and Reddit captures) repeated, mixed with generated Zipf text with
@@ -25,19 +39,26 @@
  */
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "analytics/engine.h"
 #include "analytics/sentiment.h"
 #include "analytics/tokenize.h"
 #include "analytics/window.h"
 #include "bench/posts_tsv.h"
+#include "core/bus.h"
 #include "core/clock.h"
+#include "core/dbmsg.h"
 #include "core/hash.h"
 #include "core/heap.h"
+#include "core/post.h"
+#include "core/snapshot.h"
 #include "core/term.h"
 
 struct corpus {
@@ -65,6 +86,20 @@ static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double process_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -241,16 +276,175 @@ static uint32_t settle(struct window *w)
 	return info.count;
 }
 
+/* ---- engine: the daemon's analytics thread ---- */
+
+/*
+ * Stands in for the db writer and the web thread: takes the engine's
+ * checkpoints and other db messages off the queue and frees them, and reads
+ * each snapshot's build time (tick_ms) as it is published.
+ */
+struct drain {
+	struct bus *bus;
+	atomic_bool stop;
+	size_t ticks;
+	double tick_ms_sum, tick_ms_max;
+	double cpu_s;   /* the thread's own CPU time */
+	double engine_cpu_s; /* the round's CPU time but this thread's, the pusher's and main's */
+};
+
+static void *drain_run(void *arg)
+{
+	struct drain *d = arg;
+	void *m[64];
+	uint64_t seen = publish_version(&d->bus->trends);
+	while (!atomic_load(&d->stop)) {
+		size_t n = queue_pop_batch(&d->bus->db, m, 64, 20);
+		for (size_t i = 0; i < n; i++)
+			dbmsg_free(m[i]);
+		uint64_t v = publish_version(&d->bus->trends);
+		struct snapshot *s = v != seen ? snapshot_acquire(&d->bus->trends) : NULL;
+		seen = v;
+		if (s) {
+			d->ticks++;
+			d->tick_ms_sum += s->stats.tick_ms;
+			if (s->stats.tick_ms > d->tick_ms_max)
+				d->tick_ms_max = s->stats.tick_ms;
+			snapshot_put(s);
+		}
+	}
+	d->cpu_s = thread_cpu_s();
+	return NULL;
+}
+
+struct pusher {
+	struct bus *bus;
+	const struct corpus *c;
+	double rate; /* posts/s, or 0: as fast as the queue takes them */
+	int rc;
+	double cpu_s; /* the thread's own CPU time */
+};
+
+
+/*
+ * Makes the corpus into posts and pushes them, as ingest does: 16 sources,
+ * one author string per author, event time the wall clock when the post is
+ * made (live posts; the engine advances its windows to the wall clock every
+ * tick, so posts from further back would be late).
+ */
+static void *pusher_run(void *arg)
+{
+	struct pusher *p = arg;
+	const struct corpus *c = p->c;
+	double t0 = now_s();
+	for (size_t i = 0; i < c->n; i++) {
+		if (p->rate > 0 && i % 64 == 0) {
+			double ahead = t0 + (double)i / p->rate - now_s();
+			if (ahead > 0)
+				nanosleep(&(struct timespec){ (time_t)ahead,
+							      (long)((ahead - (time_t)ahead) * 1e9) },
+					  NULL);
+		}
+		char id[24], author[24];
+		snprintf(id, sizeof id, "%zu", i);
+		snprintf(author, sizeof author, "user%08x", c->author[i]);
+		struct post *post = post_new(&(struct post_fields){
+			.source_id = 1 + (int64_t)(hash_u64(i) % 16), .created_at_ms = clock_now_ms(),
+			.id = id, .author = author, .lang = c->lang[i], .text = c->text[i],
+			.text_len = c->len[i] });
+		if (!post) {
+			p->rc = -1;
+			return NULL;
+		}
+		if (queue_push(&p->bus->posts, post, 10000) < 0) {
+			post_free(post);
+			p->rc = -2;
+			return NULL;
+		}
+	}
+	p->cpu_s = thread_cpu_s();
+	return NULL;
+}
+
+/*
+ * One round of the engine stage: a fresh engine fed the corpus from another
+ * thread; returns the seconds from the start of the pushing until
+ * engine_stop() returned, or a negative value on failure.
+ */
+static double engine_round(const struct corpus *c, const char *data_dir, bool views, double rate,
+			   struct drain *drain)
+{
+	struct bus bus;
+	if (bus_init(&bus) < 0)
+		return -1;
+	struct engine_config cfg = { .data_dir = data_dir, .lateness_ms = -1,
+				     .no_lang_views = !views, .no_source_views = !views };
+	struct engine *e = NULL;
+	char err[512];
+	if (engine_start(&e, &cfg, &bus, err, sizeof err) < 0) {
+		fprintf(stderr, "bench: engine: %s\n", err);
+		bus_destroy(&bus);
+		return -1;
+	}
+	struct pusher push = { &bus, c, rate, 0, 0 };
+	double cpu0 = process_cpu_s(), main0 = thread_cpu_s();
+	pthread_t td, tp;
+	*drain = (struct drain){ .bus = &bus };
+	atomic_init(&drain->stop, false);
+	pthread_create(&td, NULL, drain_run, drain);
+	double t0 = now_s();
+	pthread_create(&tp, NULL, pusher_run, &push);
+	pthread_join(tp, NULL);
+	engine_stop(e);
+	double dt = now_s() - t0;
+	atomic_store(&drain->stop, true);
+	pthread_join(td, NULL);
+	drain->engine_cpu_s = process_cpu_s() - cpu0 - (thread_cpu_s() - main0) - push.cpu_s -
+			      drain->cpu_s;
+	bus_destroy(&bus);
+	if (push.rc < 0) {
+		fprintf(stderr, "bench: engine: %s\n",
+			push.rc == -1 ? "out of memory" : "the post queue stayed full");
+		return -1;
+	}
+	return dt;
+}
+
+static int engine_stage(const struct corpus *c, const char *data_dir, int rounds, bool views,
+			double rate)
+{
+	double best = 1e9;
+	struct drain d, at_best = { 0 };
+	for (int r = 0; r < rounds; r++) {
+		double dt = engine_round(c, data_dir, views, rate, &d);
+		if (dt < 0)
+			return -1;
+		if (dt < best) {
+			best = dt;
+			at_best = d;
+		}
+	}
+	printf("{\"stage\":\"%s\",\"posts_per_s\":%.0f,\"ns_per_post\":%.1f,"
+	       "\"cpu_ns_per_post\":%.1f,\"offered_posts_per_s\":%.0f,\"sources\":16,"
+	       "\"ticks\":%zu,\"tick_ms_mean\":%.1f,\"tick_ms_max\":%.1f}\n",
+	       views ? "engine" : "engine_no_views", c->n / best, best * 1e9 / c->n,
+	       at_best.engine_cpu_s * 1e9 / c->n, rate, at_best.ticks,
+	       at_best.ticks ? at_best.tick_ms_sum / at_best.ticks : 0.0, at_best.tick_ms_max);
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *data_dir = TRENDD_BENCH_DATA_DIR, *fixtures = TRENDD_BENCH_FIXTURES_DIR;
 	const char *stages = NULL;
 	size_t nposts = 200000, memory_terms = 10000000;
 	int rounds = 5;
+	double rate = 0;
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, 'd' }, { "fixtures", required_argument, NULL, 'f' },
 		{ "posts", required_argument, NULL, 'n' },    { "stages", required_argument, NULL, 's' },
 		{ "memory-terms", required_argument, NULL, 'm' }, { "rounds", required_argument, NULL, 'r' },
+		{ "rate", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -262,10 +456,12 @@ int main(int argc, char **argv)
 		case 's': stages = optarg; break;
 		case 'm': memory_terms = strtoull(optarg, NULL, 10); break;
 		case 'r': rounds = atoi(optarg); break;
+		case 'R': rate = strtod(optarg, NULL); break;
 		default:
 			fprintf(stderr, "usage: %s [--data-dir D] [--fixtures D] [--posts N] "
-					"[--stages tokenize,sentiment,window,full,steady,memory] "
-					"[--memory-terms N] [--rounds N]\n", argv[0]);
+					"[--stages tokenize,sentiment,window,full,steady,memory,"
+					"engine,engine_no_views] "
+					"[--memory-terms N] [--rounds N] [--rate POSTS_PER_S]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -505,5 +701,10 @@ int main(int argc, char **argv)
 		       rss_before / 1024.0, dt);
 		window_free(w);
 	}
+
+	if (want(stages, "engine") && engine_stage(&c, data_dir, rounds, true, rate) < 0)
+		return 1;
+	if (want(stages, "engine_no_views") && engine_stage(&c, data_dir, rounds, false, rate) < 0)
+		return 1;
 	return 0;
 }
