@@ -2722,23 +2722,33 @@ static bool get_term_tail(struct rd *r, struct wcold *c)
 /* Registers reg[r * stride]: the non-zero ones as (index, value) when few, else all. */
 static void put_registers(struct strbuf *sb, const uint8_t *reg, size_t stride)
 {
+	/* built in buf and appended at once: the sparse form is under HLL_REGISTERS bytes */
+	uint8_t buf[HLL_REGISTERS];
 	uint32_t nnz = 0;
 	for (uint32_t i = 0; i < HLL_REGISTERS; i++)
 		nnz += reg[(size_t)i * stride] != 0;
 	PUT(sb, nnz);
 	if (nnz * 3 < HLL_REGISTERS) {
+		size_t o = 0;
 		for (uint32_t i = 0; i < HLL_REGISTERS; i++) {
 			uint8_t v = reg[(size_t)i * stride];
 			uint16_t ix = (uint16_t)i;
 			if (!v)
 				continue;
-			PUT(sb, ix);
-			PUT(sb, v);
+			memcpy(buf + o, &ix, sizeof ix);
+			buf[o + sizeof ix] = v;
+			o += sizeof ix + 1;
 		}
+		sb_append(sb, (const char *)buf, o);
+		return;
+	}
+	if (stride == 1) {
+		sb_append(sb, (const char *)reg, HLL_REGISTERS);
 		return;
 	}
 	for (uint32_t i = 0; i < HLL_REGISTERS; i++)
-		PUT(sb, reg[(size_t)i * stride]);
+		buf[i] = reg[(size_t)i * stride];
+	sb_append(sb, (const char *)buf, HLL_REGISTERS);
 }
 
 static bool get_registers(struct rd *r, uint8_t *reg, size_t stride)
@@ -2765,10 +2775,32 @@ static bool get_registers(struct rd *r, uint8_t *reg, size_t stride)
 	return true;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* Sorts v[0..n) ascending, tmp holding n: by insertion while short, else by bytes (LSD radix). */
+static void sort_u32(uint32_t *v, uint32_t *tmp, uint32_t n)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
+	if (n <= 32) {
+		for (uint32_t i = 1; i < n; i++) {
+			uint32_t x = v[i], j = i;
+			for (; j > 0 && v[j - 1] > x; j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+		return;
+	}
+	uint32_t *from = v, *to = tmp;
+	for (unsigned shift = 0; shift < 32; shift += 8) {
+		uint32_t at[257] = { 0 };
+		for (uint32_t i = 0; i < n; i++)
+			at[((from[i] >> shift) & 255) + 1]++;
+		for (int b = 0; b < 256; b++)
+			at[b + 1] += at[b];
+		for (uint32_t i = 0; i < n; i++)
+			to[at[(from[i] >> shift) & 255]++] = from[i];
+		uint32_t *t = from;
+		from = to;
+		to = t;
+	}
+	/* four passes: the sorted values are back in v */
 }
 
 static void put_set(struct strbuf *sb, const struct hll_group *g, const struct hll_set *s)
@@ -2793,12 +2825,12 @@ static void put_set(struct strbuf *sb, const struct hll_group *g, const struct h
 		put_registers(sb, s->u.heap.mem, 1);
 	} else {
 		/* the hashes in ascending order, not the slots: a quarter to half the bytes */
-		uint32_t v[2 * HLL_SPARSE_MAX], n = 0;
+		uint32_t v[2 * HLL_SPARSE_MAX], tmp[2 * HLL_SPARSE_MAX], n = 0;
 		const uint32_t *slot = s->u.heap.mem;
 		for (uint32_t i = 0; i < s->cap; i++)
 			if (slot[i])
 				v[n++] = slot[i];
-		qsort(v, n, sizeof *v, cmp_u32);
+		sort_u32(v, tmp, n);
 		tag = SET_SPARSE;
 		PUT(sb, tag);
 		PUT(sb, s->cap);
