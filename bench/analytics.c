@@ -34,8 +34,8 @@
  * windows close buckets and prune as they would live.
  * The heap keeps freed memory for reuse as in the daemon (core/heap.h).
  *
- * usage: bench/analytics [--data-dir DIR] [--fixtures DIR] [--posts N]
- *                        [--stages a,b,...] [--memory-terms N]
+ * usage: bench/analytics [--data-dir DIR] [--fixtures DIR] [--posts N] [--rounds N]
+ *                        [--stages a,b,...] [--memory-terms N] [--rate POSTS_PER_S]
  */
 #include <getopt.h>
 #include <math.h>
