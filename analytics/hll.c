@@ -799,6 +799,23 @@ void hll_union_add(struct hll_union *u, const struct hll *h)
 		hll_union_add_set(u, &h->s);
 }
 
+const uint8_t *hll_union_registers(struct hll_union *u)
+{
+	if (u->only && (u->only->cap == HLL_SET_DENSE || u->only->cap == HLL_SET_COLUMN)) {
+		/* what the next set would do first: dense either way */
+		union_take(u, u->only_g, u->only);
+		u->only = NULL;
+	}
+	return u->dense ? u->reg : NULL;
+}
+
+void hll_union_load_registers(struct hll_union *u, const uint8_t *reg)
+{
+	hll_union_reset(u);
+	memcpy(u->reg, reg, HLL_REGISTERS);
+	u->dense = true;
+}
+
 uint64_t hll_union_count(struct hll_union *u)
 {
 	if (u->only)

@@ -231,5 +231,13 @@ void hll_union_add(struct hll_union *u, const struct hll *h);
 void hll_union_add_set(struct hll_union *u, const struct hll_set *s);
 void hll_union_add_member(struct hll_union *u, const struct hll_group *g, const struct hll_set *s);
 uint64_t hll_union_count(struct hll_union *u);
+/*
+ * The union's HLL_REGISTERS registers when it is dense (it will be from now
+ * on, whatever is added), else NULL: what a caller may keep to start the
+ * same union again with hll_union_load_registers() - reset, then dense with
+ * a copy of reg - and add the sets that follow, for the same count.
+ */
+const uint8_t *hll_union_registers(struct hll_union *u);
+void hll_union_load_registers(struct hll_union *u, const uint8_t *reg);
 
 #endif

@@ -167,6 +167,41 @@ struct level {
 	struct bucket *b;              /* owned ring */
 };
 
+/*
+ * term_authors() unites a term's author sets over a window's buckets in key
+ * order: the closed ones first, which no longer change, then the open ones.
+ * When the closed ones alone already make the union dense, its registers
+ * are kept here per term - the 24h window unites up to 96 quarter-hour sets
+ * per term, every view, every tick - and later views start from them and
+ * add only the open buckets' sets. The union is then the same: once dense,
+ * a union is the max of the registers of everything added. Entries hold
+ * while the level whose closed buckets they cover has no bucket change
+ * state and the window's end stays in the same bucket; then all go at once
+ * (their memory is kept for the next). At most PREFIX_CACHE_MAX terms a
+ * window (16 KiB each): past that the rest unite as before.
+ */
+#define PREFIX_CACHE_MAX 512
+
+struct prefix_cache {
+	uint32_t epoch;                /* level_epoch of the level the entries cover */
+	int64_t end_key;               /* the window's end bucket at that level */
+	bool valid;
+	uint32_t n, nmem;              /* entries; register blocks allocated */
+	uint32_t *ids;                 /* owned, PREFIX_CACHE_MAX: the entries' terms */
+	uint8_t **reg;                 /* owned, PREFIX_CACHE_MAX blocks of HLL_REGISTERS */
+	uint32_t *slot;                /* owned, 2 * PREFIX_CACHE_MAX: 1 + entry, 0 = empty */
+};
+
+static void prefix_cache_free(struct prefix_cache *pc)
+{
+	for (uint32_t i = 0; i < pc->nmem; i++)
+		free(pc->reg[i]);
+	free(pc->reg);
+	free(pc->ids);
+	free(pc->slot);
+	memset(pc, 0, sizeof *pc);
+}
+
 struct window {
 	struct window_config cfg;
 	struct level lv[NLEVELS];
@@ -203,6 +238,8 @@ struct window {
 	 * of a few hundred bucket probes per candidate per view every tick.
 	 */
 	uint32_t hist_epoch, hist_next_key;
+	uint32_t level_epoch[NLEVELS]; /* the same, per level: each change of that level */
+	struct prefix_cache prefix[WINDOW_COUNT];
 	struct {
 		uint32_t key, epoch;
 		int64_t m_hi;
@@ -930,13 +967,17 @@ static void alog_free(struct bucket *b)
 }
 
 /* A level-1 or level-2 bucket that term_expected() may read changed (see hist_epoch). */
-static inline void history_changed(struct window *w) { w->hist_epoch++; }
+static inline void history_changed(struct window *w, int level)
+{
+	w->hist_epoch++;
+	w->level_epoch[level]++;
+}
 
 /* Drops every entry and returns the slot to empty, keeping its memory. */
 static void bucket_clear(struct window *w, struct bucket *b)
 {
 	if (b->level > 0)
-		history_changed(w);
+		history_changed(w, b->level);
 	for (uint32_t i = 0; i < b->n; i++) {
 		if (b->sk)
 			hll_set_clear(&b->sk[i]);
@@ -1236,7 +1277,8 @@ static inline struct bucket *level_open(struct window *w, int level, int64_t key
 static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 {
 	struct bucket *dst = level_open(w, 2, dst_key);
-	history_changed(w);
+	if (dst->state != B_OPEN)
+		history_changed(w, 2); /* a closed quarter's sets change (not in normal flow) */
 	if (!dst->in_sum)
 		vol_recount(w, WINDOW_24H); /* src, closed, no longer counts in it */
 	for (uint32_t i = 0; i < src->n; i++) {
@@ -1335,7 +1377,7 @@ static void bucket_close(struct window *w, int level, struct bucket *b)
 	syn_free(b);
 	b->state = B_CLOSED;
 	if (level > 0)
-		history_changed(w);
+		history_changed(w, level);
 	if (level == 1) {
 		/* pruning renumbers entries and the sets are read from here on */
 		bucket_flush_authors(b);
@@ -1436,7 +1478,7 @@ static void level_expire(struct window *w, int level)
 				b->sk = NULL;
 				b->sketches = false;
 				b->state = B_BASELINE;
-				history_changed(w);
+				history_changed(w, level);
 			}
 			continue;
 		}
@@ -1538,6 +1580,8 @@ void window_free(struct window *w)
 	free(w->fb);
 	free(w->fe);
 	free(w->fat);
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		prefix_cache_free(&w->prefix[win]);
 	hll_union_free(w->uni);
 	free(w);
 }
@@ -1873,6 +1917,11 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 	for (uint32_t i = 0; i < w->nterms; i++)
 		if (w->cold[i].live && w->cold[i].len >= TERM_INLINE)
 			bytes += w->cold[i].len + 1u;
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		if (w->prefix[win].ids)
+			bytes += (size_t)w->prefix[win].nmem * HLL_REGISTERS +
+				 PREFIX_CACHE_MAX * (sizeof(uint32_t) + sizeof(uint8_t *)) +
+				 2 * PREFIX_CACHE_MAX * sizeof(uint32_t);
 	st->bytes = bytes;
 }
 
@@ -1891,11 +1940,78 @@ struct view_plan {
 	const struct bucket **authors; /* the author sets term_authors() unites */
 	const struct bucket **hist;    /* term_expected()'s closed history buckets */
 	uint32_t nseries, nopen, nauthors, nhist;
+	uint32_t nstable;              /* authors[0..nstable): closed, so cached unions hold */
+	struct prefix_cache *cache;    /* of this window, valid for them; NULL: none */
 	uint8_t *series_at, *open_at;  /* the series point of each series bucket, open minute */
 };
 
 static void history_ranges(const struct window *w, int win, int64_t *m_lo, int64_t *m_hi,
 			   int64_t *q_lo, int64_t *q_hi);
+
+/* w->prefix[win], emptied first if its level changed or the window moved on; NULL: no memory */
+static struct prefix_cache *prefix_cache_for(struct window *w, int win)
+{
+	struct prefix_cache *pc = &w->prefix[win];
+	int level = win == WINDOW_24H ? 2 : 1;
+	int64_t end_key = floor_div(w->end_ms, level_span_ms[level]);
+	if (!pc->ids) {
+		pc->ids = malloc(PREFIX_CACHE_MAX * sizeof *pc->ids);
+		pc->reg = calloc(PREFIX_CACHE_MAX, sizeof *pc->reg);
+		pc->slot = calloc(2 * PREFIX_CACHE_MAX, sizeof *pc->slot);
+		if (!pc->ids || !pc->reg || !pc->slot) {
+			free(pc->ids);
+			free(pc->reg);
+			free(pc->slot);
+			memset(pc, 0, sizeof *pc);
+			return NULL;
+		}
+	}
+	if (!pc->valid || pc->epoch != w->level_epoch[level] || pc->end_key != end_key) {
+		for (uint32_t i = 0; i < pc->n; i++) {
+			uint32_t j = (uint32_t)hash_u64(pc->ids[i]) & (2 * PREFIX_CACHE_MAX - 1);
+			while (pc->slot[j] != i + 1)
+				j = (j + 1) & (2 * PREFIX_CACHE_MAX - 1);
+			pc->slot[j] = 0;
+		}
+		pc->n = 0;
+		pc->epoch = w->level_epoch[level];
+		pc->end_key = end_key;
+		pc->valid = true;
+	}
+	return pc;
+}
+
+/* The registers kept for term id, or NULL. */
+static const uint8_t *prefix_find(const struct prefix_cache *pc, uint32_t id)
+{
+	for (uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_MAX - 1);;
+	     j = (j + 1) & (2 * PREFIX_CACHE_MAX - 1)) {
+		uint32_t e = pc->slot[j];
+		if (!e)
+			return NULL;
+		if (pc->ids[e - 1] == id)
+			return pc->reg[e - 1];
+	}
+}
+
+/* Keeps reg for term id (not kept yet) while there is room and memory. */
+static void prefix_put(struct prefix_cache *pc, uint32_t id, const uint8_t *reg)
+{
+	if (pc->n == PREFIX_CACHE_MAX)
+		return;
+	if (pc->n == pc->nmem) {
+		pc->reg[pc->nmem] = malloc(HLL_REGISTERS);
+		if (!pc->reg[pc->nmem])
+			return;
+		pc->nmem++;
+	}
+	uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_MAX - 1);
+	while (pc->slot[j])
+		j = (j + 1) & (2 * PREFIX_CACHE_MAX - 1);
+	memcpy(pc->reg[pc->n], reg, HLL_REGISTERS);
+	pc->ids[pc->n] = id;
+	pc->slot[j] = ++pc->n;
+}
 
 static void view_plan(struct window *w, int win, struct view_plan *p)
 {
@@ -1955,6 +2071,10 @@ static void view_plan(struct window *w, int win, struct view_plan *p)
 				p->authors[p->nauthors++] = &L1->b[i];
 	}
 	at += p->nauthors;
+	while (p->nstable < p->nauthors && p->authors[p->nstable]->state == B_CLOSED)
+		p->nstable++;
+	if (p->nstable)
+		p->cache = prefix_cache_for(w, win);
 
 	/* history: the closed minutes and quarters before the window */
 	int64_t m_lo, m_hi, q_lo, q_hi;
@@ -1975,12 +2095,35 @@ static void view_plan(struct window *w, int win, struct view_plan *p)
 static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32_t id)
 {
 	struct hll_union *u = w->uni;
+	const struct bucket *const *bs = p->authors;
+	const struct entry **fe = w->fe;
+	const uint8_t *kept = p->cache ? prefix_find(p->cache, id) : NULL;
+	if (kept) {
+		/* the closed buckets' union, kept: only the open ones are read */
+		hll_union_load_registers(u, kept);
+		buckets_find(bs + p->nstable, p->nauthors - p->nstable, id, fe);
+		for (uint32_t i = p->nstable; i < p->nauthors; i++)
+			if (fe[i - p->nstable])
+				hll_union_add_member(u, &bs[i]->grp,
+						     entry_authors(bs[i], fe[i - p->nstable]));
+		return hll_union_count(u);
+	}
 	hll_union_reset(u);
-	buckets_find(p->authors, p->nauthors, id, w->fe);
-	for (uint32_t i = 0; i < p->nauthors; i++)
-		if (w->fe[i])
-			hll_union_add_member(u, &p->authors[i]->grp,
-					     entry_authors(p->authors[i], w->fe[i]));
+	buckets_find(bs, p->nauthors, id, fe);
+	for (uint32_t i = 0; i < p->nauthors; i++) {
+		if (i == p->nstable && p->cache) {
+			const uint8_t *reg = hll_union_registers(u);
+			if (reg)
+				prefix_put(p->cache, id, reg);
+		}
+		if (fe[i])
+			hll_union_add_member(u, &bs[i]->grp, entry_authors(bs[i], fe[i]));
+	}
+	if (p->nstable == p->nauthors && p->cache) {
+		const uint8_t *reg = hll_union_registers(u);
+		if (reg)
+			prefix_put(p->cache, id, reg);
+	}
 	return hll_union_count(u);
 }
 

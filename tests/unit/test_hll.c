@@ -370,6 +370,8 @@ START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
 	 * limit, dense, columns of a group - overlapping, united in random
 	 * subsets and orders, against the rule above. The union holds the first
 	 * set without copying it and keeps one table of slots: neither may show.
+	 * A union started from the registers of another one's first sets, once
+	 * they are dense, and given the rest counts the same.
 	 */
 	enum { SETS = 24, ROUNDS = 400 };
 	static const uint32_t sizes[SETS] = { 1,   3,    6,    7,   40,   100,  300,  500,
@@ -398,27 +400,47 @@ START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
 		columns += set[m].cap == HLL_SET_COLUMN;
 	ck_assert_int_ge(columns, 2);
 
-	struct hll_union *u = hll_union_new();
+	struct hll_union *u = hll_union_new(), *v = hll_union_new();
 	uint64_t rng = 42;
+	int reloaded = 0;
 	for (int r = 0; r < ROUNDS; r++) {
 		int n = 1 + (int)(hash_u64(rng++) % 6), order[6];
 		for (int i = 0; i < n; i++)
 			order[i] = (int)(hash_u64(rng++) % SETS);
 		struct hll_set ref = { 0 };
 		bool dense = false;
+		/* v: the registers of the first k sets, when dense, loaded, then the rest */
+		int k = (int)(hash_u64(rng++) % (unsigned)n);
+		bool loaded = false;
 		hll_union_reset(u);
+		hll_union_reset(v);
 		for (int i = 0; i < n; i++) {
 			int m = order[i];
+			if (i == k) {
+				const uint8_t *reg = hll_union_registers(u);
+				if (reg) {
+					hll_union_load_registers(v, reg);
+					loaded = true;
+				}
+			}
 			hll_union_add_member(u, &g, &set[m]);
+			if (loaded)
+				hll_union_add_member(v, &g, &set[m]);
 			ref_union_add(&ref, &dense, &solo[m], set[m].cap == HLL_SET_COLUMN);
 		}
 		ck_assert_msg(hll_union_count(u) == hll_set_count(&ref),
 			      "round %d: union %llu, rule %llu", r,
 			      (unsigned long long)hll_union_count(u),
 			      (unsigned long long)hll_set_count(&ref));
+		if (loaded) {
+			ck_assert_uint_eq(hll_union_count(v), hll_union_count(u));
+			reloaded++;
+		}
 		hll_set_clear(&ref);
 	}
+	ck_assert_int_ge(reloaded, ROUNDS / 10);
 	hll_union_free(u);
+	hll_union_free(v);
 	ck_assert_int_eq(hll_group_detach(&g, set, SETS), 0);
 	for (int m = 0; m < SETS; m++) {
 		hll_set_clear(&set[m]);

@@ -1000,10 +1000,13 @@ END_TEST
 /*
  * A view reads each term's baseline (its authors over the history before the
  * window) from a cache per term that holds until a minute or quarter closes,
- * leaves, or the window's history range moves; and it lists the buckets it
- * reads once per view. A window read after every step of a long stream must
- * show, at every point, what a fresh copy of it (restored from its state,
- * nothing cached) shows: a cache kept past a change would give other scores.
+ * leaves, or the window's history range moves; it starts a term's author
+ * union from the kept union of its closed buckets, which holds until a bucket
+ * of that level changes state or the window's end moves to the next bucket;
+ * and it lists the buckets it reads once per view. A window read after every
+ * step of a long stream must show, at every point, what a fresh copy of it
+ * (restored from its state, nothing cached) shows: a cache kept past a change
+ * would give other authors or scores.
  */
 START_TEST(test_window_views_read_often_show_what_a_fresh_copy_shows)
 {
