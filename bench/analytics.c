@@ -26,6 +26,12 @@
  *               checkpoint.
  *   engine_no_views - the same with the per-language and per-source
  *               windows off ("views" in the configuration file)
+ *   views     - what a snapshot view costs a day into a run: --view-hours
+ *               (25) of event time at --view-rate (100) posts/s of 12 terms
+ *               from a Zipf vocabulary of 200,000 and Zipf authors of 50,000
+ *               through one window (not timed), then each window's view built
+ *               three times: the first, and the best of the two after it
+ *               (which find the closed buckets' author unions kept)
  *
  * The corpus is real post texts (tests/fixtures/tokenize/posts.tsv: Mastodon,
  * Bluesky and Reddit captures) repeated, mixed with generated Zipf text with
@@ -36,6 +42,7 @@
  *
  * usage: bench/analytics [--data-dir DIR] [--fixtures DIR] [--posts N] [--rounds N]
  *                        [--stages a,b,...] [--memory-terms N] [--rate POSTS_PER_S]
+ *                        [--view-rate POSTS_PER_S] [--view-hours H]
  */
 #include <getopt.h>
 #include <math.h>
@@ -439,12 +446,14 @@ int main(int argc, char **argv)
 	const char *stages = NULL;
 	size_t nposts = 200000, memory_terms = 10000000;
 	int rounds = 5;
-	double rate = 0;
+	double rate = 0, view_rate = 100, view_hours = 25;
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, 'd' }, { "fixtures", required_argument, NULL, 'f' },
 		{ "posts", required_argument, NULL, 'n' },    { "stages", required_argument, NULL, 's' },
 		{ "memory-terms", required_argument, NULL, 'm' }, { "rounds", required_argument, NULL, 'r' },
 		{ "rate", required_argument, NULL, 'R' },
+		{ "view-rate", required_argument, NULL, 'V' },
+		{ "view-hours", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -457,11 +466,14 @@ int main(int argc, char **argv)
 		case 'm': memory_terms = strtoull(optarg, NULL, 10); break;
 		case 'r': rounds = atoi(optarg); break;
 		case 'R': rate = strtod(optarg, NULL); break;
+		case 'V': view_rate = strtod(optarg, NULL); break;
+		case 'H': view_hours = strtod(optarg, NULL); break;
 		default:
 			fprintf(stderr, "usage: %s [--data-dir D] [--fixtures D] [--posts N] "
 					"[--stages tokenize,sentiment,window,full,steady,memory,"
-					"engine,engine_no_views] "
-					"[--memory-terms N] [--rounds N] [--rate POSTS_PER_S]\n", argv[0]);
+					"views,engine,engine_no_views] "
+					"[--memory-terms N] [--rounds N] [--rate POSTS_PER_S] [--view-rate POSTS_PER_S] "
+					"[--view-hours H]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -699,6 +711,56 @@ int main(int argc, char **argv)
 		       posts * per_post, (unsigned long long)max_terms,
 		       (unsigned long long)st.terms, st.bytes, peak_rss_kb() / 1024.0,
 		       rss_before / 1024.0, dt);
+		window_free(w);
+	}
+
+	if (want(stages, "views")) {
+		struct window_config wc;
+		window_config_defaults(&wc);
+		struct window *w = window_new(&wc);
+		long total = (long)(view_hours * 3600.0 * view_rate);
+		char names[12][16];
+		struct token tk[12];
+		uint64_t state = 0x6a09e667f3bcc908ull;
+		for (long i = 0; i < total; i++) {
+			for (int k = 0; k < 12; k++) {
+				int l = snprintf(names[k], sizeof names[k], "w%zu",
+						 zipf_from(&state, 200000));
+				tk[k] = (struct token){ names[k], (uint16_t)l,
+							(uint8_t)(k == 11 ? TERM_HASHTAG : TERM_WORD) };
+			}
+			int64_t t = T0 + (int64_t)((double)i * 1000.0 / view_rate);
+			struct window_post p = { t, author_from(&state), 0.1f, tk, 12 };
+			window_add_post(w, &p);
+			if (i % 1000 == 0)
+				window_advance(w, t);
+		}
+		double first[WINDOW_COUNT], later[WINDOW_COUNT];
+		for (int rep = 0; rep < 3; rep++)
+			for (int win = 0; win < WINDOW_COUNT; win++) {
+				struct snapshot *s = snapshot_new();
+				struct snapshot_view v;
+				memset(&v, 0, sizeof v);
+				double t0 = now_s();
+				if (!s || window_fill_view(w, win, s, &v) < 0) {
+					fprintf(stderr, "bench: out of memory\n");
+					return 1;
+				}
+				double ms = (now_s() - t0) * 1e3;
+				if (rep == 0)
+					first[win] = later[win] = ms;
+				else if (rep == 1 || ms < later[win])
+					later[win] = ms;
+				snapshot_put(s);
+			}
+		struct window_stats st;
+		window_get_stats(w, &st);
+		printf("{\"stage\":\"views\",\"event_hours\":%.1f,\"posts_per_s\":%.0f,"
+		       "\"terms\":%llu,\"window_mb\":%.1f,\"first_ms\":[%.1f,%.1f,%.1f],"
+		       "\"ms\":[%.1f,%.1f,%.1f]}\n",
+		       view_hours, view_rate, (unsigned long long)st.terms, st.bytes / 1e6, first[0],
+		       first[1], first[2], later[0], later[1], later[2]);
+		fflush(stdout);
 		window_free(w);
 	}
 
