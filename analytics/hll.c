@@ -42,7 +42,7 @@ static inline void register_max(uint8_t *reg, size_t stride, uint32_t v)
  * Sixteen registers a step (a compare-and-branch per byte mispredicts about
  * as often as it is taken).
  */
-static void registers_max(uint8_t *restrict dst, const uint8_t *restrict src)
+static void registers_max(uint8_t *dst, const uint8_t *src)
 {
 #ifdef __SSE2__
 	for (uint32_t i = 0; i < HLL_REGISTERS; i += 16) {

@@ -1927,7 +1927,6 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 
 /* ---- reading windows ------------------------------------------------- */
 
-/* Distinct authors of a term in window win: the union of its sketches. */
 /*
  * The buckets a view of one window reads for each of its terms, listed once
  * per view (window_fill_view(), window_lookup()) rather than once per term,
@@ -2092,6 +2091,7 @@ static void view_plan(struct window *w, int win, struct view_plan *p)
 	}
 }
 
+/* Distinct authors of a term in the plan's window: the union of its sketches. */
 static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32_t id)
 {
 	struct hll_union *u = w->uni;
