@@ -229,16 +229,17 @@ struct window {
 	uint64_t posts, late, future, pruned, entries;
 
 	/*
-	 * term_expected() reads only closed level-1 and level-2 buckets, which
-	 * change only when such a bucket changes state (closes, becomes
-	 * baseline, is cleared) or takes a minute's roll-up: each of those
-	 * counts in hist_epoch. Its results are kept per term (wcold.hist_*)
-	 * under a key per window that is new whenever hist_epoch or the
+	 * Closed level-1 and level-2 buckets change only when one changes state
+	 * (closes, becomes baseline, is cleared) or, outside the normal flow,
+	 * a closed quarter takes a minute's roll-up: level_epoch[] counts those
+	 * per level (history_changed()). term_expected() reads such buckets
+	 * only; its results are kept per term (wcold.hist_*) under a key per
+	 * window that is new whenever a level-1 or level-2 epoch or the
 	 * window's history range has moved since: about once a minute, instead
 	 * of a few hundred bucket probes per candidate per view every tick.
+	 * term_authors() keeps unions under the epoch of one level (prefix).
 	 */
-	uint32_t hist_epoch, hist_next_key;
-	uint32_t level_epoch[NLEVELS]; /* the same, per level: each change of that level */
+	uint32_t level_epoch[NLEVELS], hist_next_key;
 	struct prefix_cache prefix[WINDOW_COUNT];
 	struct {
 		uint32_t key, epoch;
@@ -966,12 +967,8 @@ static void alog_free(struct bucket *b)
 	b->alog_n = b->alog_cap = 0;
 }
 
-/* A level-1 or level-2 bucket that term_expected() may read changed (see hist_epoch). */
-static inline void history_changed(struct window *w, int level)
-{
-	w->hist_epoch++;
-	w->level_epoch[level]++;
-}
+/* A level-1 or level-2 bucket that views may have read changed (see level_epoch). */
+static inline void history_changed(struct window *w, int level) { w->level_epoch[level]++; }
 
 /* Drops every entry and returns the slot to empty, keeping its memory. */
 static void bucket_clear(struct window *w, struct bucket *b)
@@ -2180,13 +2177,14 @@ static double term_expected(struct window *w, const struct view_plan *p, uint32_
 	struct wcold *c = &w->cold[id];
 
 	history_ranges(w, win, &m_lo, &m_hi, &q_lo, &q_hi);
-	if (w->hist[win].epoch != w->hist_epoch || w->hist[win].m_hi != m_hi ||
+	uint32_t epoch = w->level_epoch[1] + w->level_epoch[2];
+	if (w->hist[win].epoch != epoch || w->hist[win].m_hi != m_hi ||
 	    w->hist[win].key == 0) {
 		/* a new key (never 0, which no term holds after a reset of its record) */
 		if (++w->hist_next_key == 0)
 			w->hist_next_key = 1;
 		w->hist[win].key = w->hist_next_key;
-		w->hist[win].epoch = w->hist_epoch;
+		w->hist[win].epoch = epoch;
 		w->hist[win].m_hi = m_hi;
 		w->hist[win].covered_ms = window_history_ms(w, win);
 	}
