@@ -2088,39 +2088,39 @@ static void view_plan(struct window *w, int win, struct view_plan *p)
 	}
 }
 
+/* Adds to u the author sets of the entries e[0..n) found in buckets b[0..n). */
+static void union_add_entries(struct hll_union *u, const struct bucket *const *b,
+			      const struct entry *const *e, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (e[i])
+			hll_union_add_member(u, &b[i]->grp, entry_authors(b[i], e[i]));
+}
+
 /* Distinct authors of a term in the plan's window: the union of its sketches. */
 static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32_t id)
 {
 	struct hll_union *u = w->uni;
 	const struct bucket *const *bs = p->authors;
 	const struct entry **fe = w->fe;
+	uint32_t ns = p->nstable;
 	const uint8_t *kept = p->cache ? prefix_find(p->cache, id) : NULL;
 	if (kept) {
 		/* the closed buckets' union, kept: only the open ones are read */
 		hll_union_load_registers(u, kept);
-		buckets_find(bs + p->nstable, p->nauthors - p->nstable, id, fe);
-		for (uint32_t i = p->nstable; i < p->nauthors; i++)
-			if (fe[i - p->nstable])
-				hll_union_add_member(u, &bs[i]->grp,
-						     entry_authors(bs[i], fe[i - p->nstable]));
+		buckets_find(bs + ns, p->nauthors - ns, id, fe);
+		union_add_entries(u, bs + ns, fe, p->nauthors - ns);
 		return hll_union_count(u);
 	}
 	hll_union_reset(u);
 	buckets_find(bs, p->nauthors, id, fe);
-	for (uint32_t i = 0; i < p->nauthors; i++) {
-		if (i == p->nstable && p->cache) {
-			const uint8_t *reg = hll_union_registers(u);
-			if (reg)
-				prefix_put(p->cache, id, reg);
-		}
-		if (fe[i])
-			hll_union_add_member(u, &bs[i]->grp, entry_authors(bs[i], fe[i]));
-	}
-	if (p->nstable == p->nauthors && p->cache) {
+	union_add_entries(u, bs, fe, ns);
+	if (p->cache) {
 		const uint8_t *reg = hll_union_registers(u);
 		if (reg)
 			prefix_put(p->cache, id, reg);
 	}
+	union_add_entries(u, bs + ns, fe + ns, p->nauthors - ns);
 	return hll_union_count(u);
 }
 

@@ -89,26 +89,16 @@ static uint64_t rnd_from(uint64_t *state)
 static uint64_t rng = 0x853c49e6748fea9bull;
 static uint64_t rnd(void) { return rnd_from(&rng); }
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double thread_cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double process_cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+static double thread_cpu_s(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
+static double process_cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static long peak_rss_kb(void)
 {
@@ -330,7 +320,6 @@ struct pusher {
 	int rc;
 	double cpu_s; /* the thread's own CPU time */
 };
-
 
 /*
  * Makes the corpus into posts and pushes them, as ingest does: 16 sources,
