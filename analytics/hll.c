@@ -680,6 +680,7 @@ void hll_free(struct hll *h)
 struct hll_union {
 	uint32_t *slot;            /* owned; UNION_SLOTS, 0 = empty */
 	uint16_t *used;            /* owned; the n slots filled, in order */
+	uint32_t *out;             /* owned; HLL_SPARSE_MAX: hll_union_hashes()' copy */
 	uint32_t n;                /* distinct hashes in slot[] */
 	const struct hll_set *only; /* borrowed: the one set added so far, not in slot[] */
 	const struct hll_group *only_g; /* its group, when it is a member */
@@ -697,7 +698,8 @@ struct hll_union *hll_union_new(void)
 	u->reg = calloc(1, HLL_REGISTERS);
 	u->slot = calloc(UNION_SLOTS, sizeof *u->slot);
 	u->used = malloc(HLL_SPARSE_MAX * sizeof *u->used);
-	if (!u->reg || !u->slot || !u->used) {
+	u->out = malloc(HLL_SPARSE_MAX * sizeof *u->out);
+	if (!u->reg || !u->slot || !u->used || !u->out) {
 		hll_union_free(u);
 		return NULL;
 	}
@@ -710,6 +712,7 @@ void hll_union_free(struct hll_union *u)
 		return;
 	free(u->slot);
 	free(u->used);
+	free(u->out);
 	free(u->reg);
 	free(u);
 }
@@ -814,6 +817,39 @@ void hll_union_load_registers(struct hll_union *u, const uint8_t *reg)
 	hll_union_reset(u);
 	memcpy(u->reg, reg, HLL_REGISTERS);
 	u->dense = true;
+}
+
+const uint32_t *hll_union_hashes(struct hll_union *u, uint32_t *n)
+{
+	if (u->only) {
+		/* into the table (or the registers, for a dense set) */
+		union_take(u, u->only_g, u->only);
+		u->only = NULL;
+	}
+	if (u->dense)
+		return NULL;
+	for (uint32_t i = 0; i < u->n; i++)
+		u->out[i] = u->slot[u->used[i]];
+	*n = u->n;
+	return u->out;
+}
+
+void hll_union_load_hashes(struct hll_union *u, const uint32_t *v, uint32_t n)
+{
+	hll_union_reset(u);
+	if (n > HLL_SPARSE_MAX) { /* not from hll_union_hashes(); still the same union */
+		for (uint32_t k = 0; k < n; k++)
+			dense_insert(u->reg, v[k]);
+		u->dense = true;
+		return;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = hll_mix32(v[k]) & (UNION_SLOTS - 1);
+		while (u->slot[i])
+			i = (i + 1) & (UNION_SLOTS - 1);
+		u->slot[i] = v[k];
+		u->used[u->n++] = (uint16_t)i;
+	}
 }
 
 uint64_t hll_union_count(struct hll_union *u)

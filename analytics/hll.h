@@ -239,5 +239,14 @@ uint64_t hll_union_count(struct hll_union *u);
  */
 const uint8_t *hll_union_registers(struct hll_union *u);
 void hll_union_load_registers(struct hll_union *u, const uint8_t *reg);
+/*
+ * The same for a union that is still exact: its *n distinct hashes (at most
+ * HLL_SPARSE_MAX), valid until the union changes, or NULL when it is dense.
+ * hll_union_load_hashes() resets u and starts it again from v[0..n), the
+ * distinct hashes returned here: adding the sets that follow then gives the
+ * count (and the form, exact or dense) the original union would have.
+ */
+const uint32_t *hll_union_hashes(struct hll_union *u, uint32_t *n);
+void hll_union_load_hashes(struct hll_union *u, const uint32_t *v, uint32_t n);
 
 #endif

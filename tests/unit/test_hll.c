@@ -370,8 +370,9 @@ START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
 	 * limit, dense, columns of a group - overlapping, united in random
 	 * subsets and orders, against the rule above. The union holds the first
 	 * set without copying it and keeps one table of slots: neither may show.
-	 * A union started from the registers of another one's first sets, once
-	 * they are dense, and given the rest counts the same.
+	 * A union started from another one's first sets - their registers once
+	 * dense, else their distinct hashes - and given the rest counts the
+	 * same, and turns dense at the same set.
 	 */
 	enum { SETS = 24, ROUNDS = 400 };
 	static const uint32_t sizes[SETS] = { 1,   3,    6,    7,   40,   100,  300,  500,
@@ -402,7 +403,9 @@ START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
 
 	struct hll_union *u = hll_union_new(), *v = hll_union_new();
 	uint64_t rng = 42;
-	int reloaded = 0;
+	int reloaded = 0, from_hashes = 0;
+	uint32_t *kept = malloc(HLL_SPARSE_MAX * sizeof *kept);
+	ck_assert_ptr_nonnull(kept);
 	for (int r = 0; r < ROUNDS; r++) {
 		int n = 1 + (int)(hash_u64(rng++) % 6), order[6];
 		for (int i = 0; i < n; i++)
@@ -418,10 +421,22 @@ START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
 			int m = order[i];
 			if (i == k) {
 				const uint8_t *reg = hll_union_registers(u);
+				uint32_t nh = 0;
+				const uint32_t *h = reg ? NULL : hll_union_hashes(u, &nh);
 				if (reg) {
 					hll_union_load_registers(v, reg);
-					loaded = true;
+				} else {
+					/* as many distinct hashes as the union counts */
+					ck_assert_ptr_nonnull(h);
+					ck_assert_uint_eq(nh, hll_union_count(u));
+					memcpy(kept, h, nh * sizeof *h);
+					for (uint32_t a = 0; a < nh; a++)
+						for (uint32_t b = a + 1; b < nh; b++)
+							ck_assert_uint_ne(kept[a], kept[b]);
+					hll_union_load_hashes(v, kept, nh);
+					from_hashes++;
 				}
+				loaded = true;
 			}
 			hll_union_add_member(u, &g, &set[m]);
 			if (loaded)
@@ -434,11 +449,18 @@ START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
 			      (unsigned long long)hll_set_count(&ref));
 		if (loaded) {
 			ck_assert_uint_eq(hll_union_count(v), hll_union_count(u));
+			/* the same form: registers (the same ones) or none */
+			const uint8_t *ru = hll_union_registers(u), *rv = hll_union_registers(v);
+			ck_assert((ru == NULL) == (rv == NULL));
+			ck_assert(!ru || memcmp(ru, rv, HLL_REGISTERS) == 0);
 			reloaded++;
 		}
 		hll_set_clear(&ref);
 	}
 	ck_assert_int_ge(reloaded, ROUNDS / 10);
+	ck_assert_int_ge(from_hashes, ROUNDS / 10);
+	ck_assert_int_ge(reloaded - from_hashes, ROUNDS / 10);
+	free(kept);
 	hll_union_free(u);
 	hll_union_free(v);
 	ck_assert_int_eq(hll_group_detach(&g, set, SETS), 0);
