@@ -595,17 +595,17 @@ static void publish(struct engine *e)
 	s->views = snapshot_alloc(s, s->nviews * sizeof *s->views);
 	if (!s->views)
 		goto fail;
-	for (int w = 0; w < WINDOW_COUNT; w++)
-		if (window_fill_view(e->win, w, s, &s->views[w]) < 0)
+	if (window_fill_views(e->win, s, &s->views[0]) < 0)
+		goto fail;
+	for (size_t d = 0; d < e->ndims; d++) {
+		struct snapshot_view *v = &s->views[WINDOW_COUNT * (1 + d)];
+		if (window_fill_views(e->dims[d].w, s, v) < 0)
 			goto fail;
-	for (size_t d = 0; d < e->ndims; d++)
 		for (int w = 0; w < WINDOW_COUNT; w++) {
-			struct snapshot_view *v = &s->views[WINDOW_COUNT * (1 + d) + w];
-			if (window_fill_view(e->dims[d].w, w, s, v) < 0)
-				goto fail;
-			snprintf(v->lang, sizeof v->lang, "%s", e->dims[d].lang);
-			v->source_id = e->dims[d].source_id;
+			snprintf(v[w].lang, sizeof v[w].lang, "%s", e->dims[d].lang);
+			v[w].source_id = e->dims[d].source_id;
 		}
+	}
 
 	struct window_stats ws;
 	window_get_stats(e->win, &ws);

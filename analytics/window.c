@@ -79,19 +79,19 @@ _Static_assert(sizeof(struct wterm) == 16, "four hot term records per cache line
 
 struct wcold {
 	struct wsum sum[WINDOW_COUNT]; /* running totals per window (see "Running totals") */
+	uint16_t len;                  /* next to sum: ranking a view reads them, every term */
+	uint8_t kind;
+	uint8_t live;
+	float peak[WINDOW_COUNT];      /* trend score peak, for decay */
 	union {
 		char in[TERM_INLINE];  /* len < TERM_INLINE: the string, NUL-terminated */
 		char *out;             /* owned, NUL-terminated; longer strings */
 	} str;
 	int64_t first_seen_ms;
 	int64_t peak_ms[WINDOW_COUNT];
-	float peak[WINDOW_COUNT];      /* trend score peak, for decay */
 	/* term_expected()'s author sum per window, valid while hist_key matches the window's */
 	uint64_t hist_sum[WINDOW_COUNT];
 	uint32_t hist_key[WINDOW_COUNT];
-	uint16_t len;
-	uint8_t kind;
-	uint8_t live;
 };
 
 /*
@@ -170,26 +170,39 @@ struct level {
 /*
  * term_authors() unites a term's author sets over a window's buckets in key
  * order: the closed ones first, which no longer change, then the open ones.
- * When the closed ones alone already make the union dense, its registers
- * are kept here per term - the 24h window unites up to 96 quarter-hour sets
- * per term, every view, every tick - and later views start from them and
- * add only the open buckets' sets. The union is then the same: once dense,
- * a union is the max of the registers of everything added. Entries hold
- * while the level whose closed buckets they cover has no bucket change
- * state and the window's end stays in the same bucket; then all go at once
- * (their memory is kept for the next). At most PREFIX_CACHE_MAX terms a
- * window (16 KiB each): past that the rest unite as before.
+ * The union of the closed ones is kept here per term - the 24h window
+ * unites up to 96 quarter-hour sets per term, the 1h window 60 minute sets,
+ * every view, every tick - and later views start from it and add only the
+ * open buckets' sets: its registers when it is dense, else its distinct
+ * hashes (a term in none of the closed buckets keeps an empty list, which
+ * saves looking for it in all of them). The union is then the same: what
+ * it holds, exact or dense, is all that adding more sets depends on.
+ * Entries hold while the level whose closed buckets they cover has no
+ * bucket change state and the window's end stays in the same bucket; then
+ * all go at once (their memory is kept for the next). At most
+ * PREFIX_CACHE_TERMS terms a window and view (the candidates of a view are
+ * fewer), PREFIX_CACHE_DENSE of them dense (16 KiB each) and
+ * PREFIX_CACHE_HASHES hashes for the exact ones: past that the rest unite
+ * as before.
  */
-#define PREFIX_CACHE_MAX 512
+#define PREFIX_CACHE_TERMS  2048
+#define PREFIX_CACHE_DENSE  512
+#define PREFIX_CACHE_HASHES (256 * 1024)
+#define PREFIX_DENSE        UINT32_MAX /* prefix_cache.len of a dense entry */
 
 struct prefix_cache {
 	uint32_t epoch;                /* level_epoch of the level the entries cover */
 	int64_t end_key;               /* the window's end bucket at that level */
 	bool valid;
-	uint32_t n, nmem;              /* entries; register blocks allocated */
-	uint32_t *ids;                 /* owned, PREFIX_CACHE_MAX: the entries' terms */
-	uint8_t **reg;                 /* owned, PREFIX_CACHE_MAX blocks of HLL_REGISTERS */
-	uint32_t *slot;                /* owned, 2 * PREFIX_CACHE_MAX: 1 + entry, 0 = empty */
+	uint32_t n, ndense, nmem;      /* entries; dense ones; register blocks allocated */
+	uint32_t nhash, hash_cap;      /* hashes kept; room in hashes */
+	uint32_t *ids;                 /* owned, PREFIX_CACHE_TERMS: the entries' terms */
+	uint32_t *at;                  /* owned, PREFIX_CACHE_TERMS: register block or first hash */
+	uint32_t *len;                 /* owned, PREFIX_CACHE_TERMS: hashes, or PREFIX_DENSE */
+	uint64_t *count;               /* owned, PREFIX_CACHE_TERMS: the union's count */
+	uint8_t **reg;                 /* owned, PREFIX_CACHE_DENSE blocks of HLL_REGISTERS */
+	uint32_t *hashes;              /* owned, hash_cap (grown up to PREFIX_CACHE_HASHES) */
+	uint32_t *slot;                /* owned, 2 * PREFIX_CACHE_TERMS: 1 + entry, 0 = empty */
 };
 
 static void prefix_cache_free(struct prefix_cache *pc)
@@ -198,8 +211,22 @@ static void prefix_cache_free(struct prefix_cache *pc)
 		free(pc->reg[i]);
 	free(pc->reg);
 	free(pc->ids);
+	free(pc->at);
+	free(pc->len);
+	free(pc->count);
+	free(pc->hashes);
 	free(pc->slot);
 	memset(pc, 0, sizeof *pc);
+}
+
+static size_t prefix_cache_bytes(const struct prefix_cache *pc)
+{
+	if (!pc->ids)
+		return 0;
+	return (size_t)pc->nmem * HLL_REGISTERS + (size_t)pc->hash_cap * sizeof(uint32_t) +
+	       PREFIX_CACHE_TERMS * (3 * sizeof(uint32_t) + sizeof(uint64_t)) +
+	       PREFIX_CACHE_DENSE * sizeof(uint8_t *) +
+	       2 * PREFIX_CACHE_TERMS * sizeof(uint32_t);
 }
 
 struct window {
@@ -1915,10 +1942,7 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 		if (w->cold[i].live && w->cold[i].len >= TERM_INLINE)
 			bytes += w->cold[i].len + 1u;
 	for (int win = 0; win < WINDOW_COUNT; win++)
-		if (w->prefix[win].ids)
-			bytes += (size_t)w->prefix[win].nmem * HLL_REGISTERS +
-				 PREFIX_CACHE_MAX * (sizeof(uint32_t) + sizeof(uint8_t *)) +
-				 2 * PREFIX_CACHE_MAX * sizeof(uint32_t);
+		bytes += prefix_cache_bytes(&w->prefix[win]);
 	st->bytes = bytes;
 }
 
@@ -1951,25 +1975,21 @@ static struct prefix_cache *prefix_cache_for(struct window *w, int win)
 	int level = win == WINDOW_24H ? 2 : 1;
 	int64_t end_key = floor_div(w->end_ms, level_span_ms[level]);
 	if (!pc->ids) {
-		pc->ids = malloc(PREFIX_CACHE_MAX * sizeof *pc->ids);
-		pc->reg = calloc(PREFIX_CACHE_MAX, sizeof *pc->reg);
-		pc->slot = calloc(2 * PREFIX_CACHE_MAX, sizeof *pc->slot);
-		if (!pc->ids || !pc->reg || !pc->slot) {
-			free(pc->ids);
-			free(pc->reg);
-			free(pc->slot);
-			memset(pc, 0, sizeof *pc);
+		pc->ids = malloc(PREFIX_CACHE_TERMS * sizeof *pc->ids);
+		pc->at = malloc(PREFIX_CACHE_TERMS * sizeof *pc->at);
+		pc->len = malloc(PREFIX_CACHE_TERMS * sizeof *pc->len);
+		pc->count = malloc(PREFIX_CACHE_TERMS * sizeof *pc->count);
+		pc->reg = calloc(PREFIX_CACHE_DENSE, sizeof *pc->reg);
+		pc->slot = calloc(2 * PREFIX_CACHE_TERMS, sizeof *pc->slot);
+		if (!pc->ids || !pc->at || !pc->len || !pc->count || !pc->reg || !pc->slot) {
+			prefix_cache_free(pc);
 			return NULL;
 		}
 	}
 	if (!pc->valid || pc->epoch != w->level_epoch[level] || pc->end_key != end_key) {
-		for (uint32_t i = 0; i < pc->n; i++) {
-			uint32_t j = (uint32_t)hash_u64(pc->ids[i]) & (2 * PREFIX_CACHE_MAX - 1);
-			while (pc->slot[j] != i + 1)
-				j = (j + 1) & (2 * PREFIX_CACHE_MAX - 1);
-			pc->slot[j] = 0;
-		}
-		pc->n = 0;
+		if (pc->n)
+			memset(pc->slot, 0, 2 * PREFIX_CACHE_TERMS * sizeof *pc->slot);
+		pc->n = pc->ndense = pc->nhash = 0;
 		pc->epoch = w->level_epoch[level];
 		pc->end_key = end_key;
 		pc->valid = true;
@@ -1977,35 +1997,72 @@ static struct prefix_cache *prefix_cache_for(struct window *w, int win)
 	return pc;
 }
 
-/* The registers kept for term id, or NULL. */
-static const uint8_t *prefix_find(const struct prefix_cache *pc, uint32_t id)
+/* The entry kept for term id, or -1. */
+static int prefix_find(const struct prefix_cache *pc, uint32_t id)
 {
-	for (uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_MAX - 1);;
-	     j = (j + 1) & (2 * PREFIX_CACHE_MAX - 1)) {
+	for (uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_TERMS - 1);;
+	     j = (j + 1) & (2 * PREFIX_CACHE_TERMS - 1)) {
 		uint32_t e = pc->slot[j];
 		if (!e)
-			return NULL;
+			return -1;
 		if (pc->ids[e - 1] == id)
-			return pc->reg[e - 1];
+			return (int)e - 1;
 	}
 }
 
-/* Keeps reg for term id (not kept yet) while there is room and memory. */
-static void prefix_put(struct prefix_cache *pc, uint32_t id, const uint8_t *reg)
+/* Starts u again from entry k: the union it was kept from. */
+static void prefix_load(const struct prefix_cache *pc, int k, struct hll_union *u)
 {
-	if (pc->n == PREFIX_CACHE_MAX)
+	if (pc->len[k] == PREFIX_DENSE)
+		hll_union_load_registers(u, pc->reg[pc->at[k]]);
+	else
+		hll_union_load_hashes(u, pc->hashes + pc->at[k], pc->len[k]);
+}
+
+/* Keeps the union u for term id (not kept yet) while there is room and memory. */
+static void prefix_put(struct prefix_cache *pc, uint32_t id, struct hll_union *u)
+{
+	if (pc->n == PREFIX_CACHE_TERMS)
 		return;
-	if (pc->n == pc->nmem) {
-		pc->reg[pc->nmem] = malloc(HLL_REGISTERS);
-		if (!pc->reg[pc->nmem])
+	uint32_t n, at;
+	const uint32_t *v = hll_union_hashes(u, &n);
+	if (v) {
+		if (pc->nhash + n > pc->hash_cap) {
+			uint32_t cap = pc->hash_cap ? pc->hash_cap : 4096;
+			while (cap < pc->nhash + n)
+				cap *= 2;
+			if (cap > PREFIX_CACHE_HASHES)
+				return;
+			uint32_t *nh = realloc(pc->hashes, cap * sizeof *nh);
+			if (!nh)
+				return;
+			pc->hashes = nh;
+			pc->hash_cap = cap;
+		}
+		if (n) /* a term in none of the closed buckets keeps no hashes */
+			memcpy(pc->hashes + pc->nhash, v, n * sizeof *v);
+		at = pc->nhash;
+		pc->nhash += n;
+	} else {
+		if (pc->ndense == PREFIX_CACHE_DENSE)
 			return;
-		pc->nmem++;
+		if (pc->ndense == pc->nmem) {
+			pc->reg[pc->nmem] = malloc(HLL_REGISTERS);
+			if (!pc->reg[pc->nmem])
+				return;
+			pc->nmem++;
+		}
+		memcpy(pc->reg[pc->ndense], hll_union_registers(u), HLL_REGISTERS);
+		at = pc->ndense++;
+		n = PREFIX_DENSE;
 	}
-	uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_MAX - 1);
+	uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_TERMS - 1);
 	while (pc->slot[j])
-		j = (j + 1) & (2 * PREFIX_CACHE_MAX - 1);
-	memcpy(pc->reg[pc->n], reg, HLL_REGISTERS);
+		j = (j + 1) & (2 * PREFIX_CACHE_TERMS - 1);
 	pc->ids[pc->n] = id;
+	pc->at[pc->n] = at;
+	pc->len[pc->n] = n;
+	pc->count[pc->n] = hll_union_count(u);
 	pc->slot[j] = ++pc->n;
 }
 
@@ -2104,22 +2161,26 @@ static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32
 	const struct bucket *const *bs = p->authors;
 	const struct entry **fe = w->fe;
 	uint32_t ns = p->nstable;
-	const uint8_t *kept = p->cache ? prefix_find(p->cache, id) : NULL;
-	if (kept) {
+	int kept = p->cache ? prefix_find(p->cache, id) : -1;
+	if (kept >= 0) {
 		/* the closed buckets' union, kept: only the open ones are read */
-		hll_union_load_registers(u, kept);
+		uint32_t found = 0;
 		buckets_find(bs + ns, p->nauthors - ns, id, fe);
+		for (uint32_t i = 0; i < p->nauthors - ns; i++) {
+			const struct hll_set *a = fe[i] ? entry_authors(bs[ns + i], fe[i]) : NULL;
+			found += a && !hll_set_empty(a);
+		}
+		if (!found)
+			return p->cache->count[kept]; /* nothing to add: its count */
+		prefix_load(p->cache, kept, u);
 		union_add_entries(u, bs + ns, fe, p->nauthors - ns);
 		return hll_union_count(u);
 	}
 	hll_union_reset(u);
 	buckets_find(bs, p->nauthors, id, fe);
 	union_add_entries(u, bs, fe, ns);
-	if (p->cache) {
-		const uint8_t *reg = hll_union_registers(u);
-		if (reg)
-			prefix_put(p->cache, id, reg);
-	}
+	if (p->cache)
+		prefix_put(p->cache, id, u);
 	union_add_entries(u, bs + ns, fe + ns, p->nauthors - ns);
 	return hll_union_count(u);
 }
@@ -2352,17 +2413,108 @@ static void volume_series(struct window *w, int win, uint32_t *series)
 	}
 }
 
-int window_fill_view(struct window *w, int win, struct snapshot *s, struct snapshot_view *v)
+/*
+ * The series and error bounds of a view's terms tr[0..n) (ids[k] the term
+ * of tr[k]): term_series() of each, but read bucket by bucket - each series
+ * bucket's entries once, looking their terms up among the view's - instead
+ * of term by term, one probe of every bucket for each (a view shows up to a
+ * thousand terms, the 5m window has 300 buckets). The sums are the same:
+ * a term's error is what the closed buckets without it and every bucket's
+ * error_in add, that is all closed buckets' errors less those of the ones
+ * that have it, plus the error_in.
+ */
+static int view_series(struct window *w, const struct view_plan *p, const uint32_t *ids,
+		       struct trend *tr, uint32_t n)
 {
-	const size_t K = SNAPSHOT_TOP_K, C = w->cfg.candidates;
-	struct heap heaps[TERM_KIND_COUNT];
+	uint32_t cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	uint32_t *slot = calloc(cap, sizeof *slot); /* 1 + k for term ids[k] */
+	uint32_t *got = calloc(n ? n : 1, sizeof *got); /* closed buckets' errors a term is in */
+	uint64_t *shown = calloc(w->nterms / 64 + 1, sizeof *shown); /* bit id: ids has it */
+	if (!slot || !got || !shown) {
+		free(slot);
+		free(got);
+		free(shown);
+		return -ENOMEM;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t j = (uint32_t)hash_u64(ids[k]) & (cap - 1);
+		while (slot[j])
+			j = (j + 1) & (cap - 1);
+		slot[j] = k + 1;
+		shown[ids[k] / 64] |= 1ull << (ids[k] % 64);
+	}
+	uint32_t err = 0;
+	for (uint32_t i = 0; i < p->nseries; i++) {
+		const struct bucket *b = p->series[i];
+		bool closed = b->state != B_OPEN;
+		uint8_t at = p->series_at[i];
+		if (closed)
+			err += b->error;
+		err += b->error_in;
+		for (uint32_t x = 0; x < b->n; x++) {
+			const struct entry *e = &b->e[x];
+			if (!(shown[e->term / 64] >> (e->term % 64) & 1))
+				continue;
+			uint32_t j = (uint32_t)hash_u64(e->term) & (cap - 1), k;
+			while (ids[(k = slot[j]) - 1] != e->term) /* there: its bit is set */
+				j = (j + 1) & (cap - 1);
+			tr[k - 1].series[at] += entry_total(e);
+			if (closed)
+				got[k - 1] += b->error;
+		}
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		for (uint32_t j = 0; j < p->nopen; j++) {
+			const struct entry *e1 = bucket_find(p->open[j], ids[k]);
+			if (e1)
+				tr[k].series[p->open_at[j]] += entry_total(e1);
+		}
+		tr[k].error = err - got[k];
+	}
+	free(slot);
+	free(got);
+	free(shown);
+	return 0;
+}
+
+/*
+ * The candidates of each view wanted (want[win]): the top C terms by count
+ * of each kind, into heaps[win][kind], in one pass over the terms for all.
+ */
+static int view_candidates(struct window *w, const bool *want,
+			   struct heap (*heaps)[TERM_KIND_COUNT])
+{
+	const size_t C = w->cfg.candidates;
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		for (int k = 0; want[win] && k < TERM_KIND_COUNT; k++) {
+			heaps[win][k].cap = C;
+			heaps[win][k].v = malloc(C * sizeof(uint32_t));
+			if (!heaps[win][k].v)
+				return -ENOMEM;
+		}
+	for (uint32_t id = 0; id < w->nterms; id++) {
+		const struct wcold *c = &w->cold[id];
+		if (!c->live || c->kind >= TERM_KIND_COUNT)
+			continue;
+		for (int win = 0; win < WINDOW_COUNT; win++)
+			if (want[win] && wsum_total(&c->sum[win]) > 0)
+				heap_push(&heaps[win][c->kind], w, win, id);
+	}
+	return 0;
+}
+
+/* One view from its candidates (view_candidates()). */
+static int fill_view(struct window *w, int win, struct snapshot *s, struct snapshot_view *v,
+		     struct heap *heaps)
+{
+	const size_t K = SNAPSHOT_TOP_K;
 	struct cand *cands = NULL, *byscore = NULL;
+	uint32_t *ids = NULL;
 	size_t ncand = 0;
 	int rc = -ENOMEM;
 
-	memset(heaps, 0, sizeof heaps);
-	window_flush_authors(w); /* term_authors reads the open minutes' sets */
-	window_sync(w);          /* and the ranking, the totals */
 	v->window = win;
 	v->series_points = series_points[win];
 	v->series_step_ms = level_span_ms[win] * (level_nwin[win] / series_points[win]);
@@ -2379,22 +2531,12 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 	volume_series(w, win, v->volume_series);
 
 	/* 1. candidates: the top C terms by count of each kind */
-	for (int k = 0; k < TERM_KIND_COUNT; k++) {
-		heaps[k].cap = C;
-		heaps[k].v = malloc(C * sizeof(uint32_t));
-		if (!heaps[k].v)
-			goto out;
-	}
-	for (uint32_t id = 0; id < w->nterms; id++) {
-		const struct wcold *c = &w->cold[id];
-		if (c->live && wsum_total(&w->cold[id].sum[win]) > 0 && c->kind < TERM_KIND_COUNT)
-			heap_push(&heaps[c->kind], w, win, id);
-	}
 	for (int k = 0; k < TERM_KIND_COUNT; k++)
 		ncand += heaps[k].n;
 	cands = calloc(ncand ? ncand : 1, sizeof *cands);
 	byscore = calloc(ncand ? ncand : 1, sizeof *byscore);
-	if (!cands || !byscore)
+	ids = malloc((ncand ? ncand : 1) * sizeof *ids);
+	if (!cands || !byscore || !ids)
 		goto out;
 	ncand = 0;
 	for (int k = 0; k < TERM_KIND_COUNT; k++)
@@ -2404,7 +2546,6 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 							.view_idx = -1 };
 		}
 	qsort(cands, ncand, sizeof *cands, cmp_cand_count);
-
 	/* 2. authors and score for every candidate */
 	struct view_plan plan;
 	view_plan(w, win, &plan);
@@ -2496,8 +2637,10 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 		tr->pos = sm->n[LABEL_POS];
 		tr->neg = sm->n[LABEL_NEG];
 		tr->neu = sm->n[LABEL_NEU];
-		term_series(w, &plan, c->id, tr->series, &tr->error);
+		ids[c->view_idx] = c->id;
 	}
+	if (view_series(w, &plan, ids, v->trends, (uint32_t)nview) < 0)
+		goto out;
 	for (int sort = 0; sort < SORT_COUNT_; sort++)
 		for (int k = 0; k <= TERM_KIND_COUNT; k++) {
 			struct trend_ranking *rk = &v->rank[sort][k];
@@ -2508,10 +2651,47 @@ int window_fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 		}
 	rc = 0;
 out:
-	for (int k = 0; k < TERM_KIND_COUNT; k++)
-		free(heaps[k].v);
+	free(ids);
 	free(cands);
 	free(byscore);
+	return rc;
+}
+
+
+/* Frees the heaps view_candidates() made (and any it could not). */
+static void heaps_free(struct heap (*heaps)[TERM_KIND_COUNT])
+{
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		for (int k = 0; k < TERM_KIND_COUNT; k++)
+			free(heaps[win][k].v);
+}
+
+int window_fill_views(struct window *w, struct snapshot *s, struct snapshot_view *v)
+{
+	struct heap heaps[WINDOW_COUNT][TERM_KIND_COUNT];
+	const bool want[WINDOW_COUNT] = { true, true, true };
+	memset(heaps, 0, sizeof heaps);
+	window_flush_authors(w); /* term_authors reads the open minutes' sets */
+	window_sync(w);          /* and the ranking, the totals */
+	int rc = view_candidates(w, want, heaps);
+	for (int win = 0; rc == 0 && win < WINDOW_COUNT; win++)
+		rc = fill_view(w, win, s, &v[win], heaps[win]);
+	heaps_free(heaps);
+	return rc;
+}
+
+int window_fill_view(struct window *w, int win, struct snapshot *s, struct snapshot_view *v)
+{
+	struct heap heaps[WINDOW_COUNT][TERM_KIND_COUNT];
+	bool want[WINDOW_COUNT] = { false };
+	want[win] = true;
+	memset(heaps, 0, sizeof heaps);
+	window_flush_authors(w);
+	window_sync(w);
+	int rc = view_candidates(w, want, heaps);
+	if (rc == 0)
+		rc = fill_view(w, win, s, v, heaps[win]);
+	heaps_free(heaps);
 	return rc;
 }
 
@@ -2527,7 +2707,6 @@ void window_lookup(struct window *w, int win, int kind, const char *term, size_t
 	window_flush_authors(w);
 	window_sync(w);
 	const struct wsum *sm = &w->cold[id].sum[win];
-	uint32_t series[SNAPSHOT_SERIES_POINTS] = { 0 };
 	out->found = true;
 	out->count = wsum_total(sm);
 	out->pos = sm->n[LABEL_POS];
@@ -2536,7 +2715,7 @@ void window_lookup(struct window *w, int win, int kind, const char *term, size_t
 	struct view_plan plan;
 	view_plan(w, win, &plan);
 	out->authors = (uint32_t)term_authors(w, &plan, id);
-	term_series(w, &plan, id, series, &out->error);
+	term_series(w, &plan, id, out->series, &out->error);
 	bool known;
 	double exp_authors = term_expected(w, &plan, id, &known);
 	out->score = known ? trend_raw_score(out->authors, exp_authors, w->cfg.min_authors) : 0;

@@ -158,12 +158,18 @@ void window_get_stats(const struct window *w, struct window_stats *st);
  * sentiment, error bound and series) and the overall volume. 0 or -ENOMEM.
  */
 int window_fill_view(struct window *w, int win, struct snapshot *s, struct snapshot_view *v);
+/*
+ * window_fill_view() of every window id into v[0..WINDOW_COUNT), for less:
+ * the terms are ranked for all three in one pass. 0 or -ENOMEM.
+ */
+int window_fill_views(struct window *w, struct snapshot *s, struct snapshot_view *v);
 
 /* Test support: totals of one term in window win (0 when unknown). */
 struct window_term_info {
 	uint32_t count, error, authors, pos, neg;
 	double sent_sum, score;
 	bool found;
+	uint32_t series[SNAPSHOT_SERIES_POINTS]; /* as a view's, read term by term */
 };
 void window_lookup(struct window *w, int win, int kind, const char *term, size_t len,
 		   struct window_term_info *out);

@@ -884,14 +884,17 @@ START_TEST(test_window_totals_hold_every_count_across_reads_saves_and_expiry)
 }
 END_TEST
 
-static char *views_json(struct window *w)
+/* The views of w as JSON: all three at once (as the engine reads them) or one by one. */
+static char *views_json_as(struct window *w, bool at_once)
 {
 	struct strbuf out = STRBUF_INIT;
 	struct snapshot *s = snapshot_new();
 	struct snapshot_view *v = snapshot_alloc(s, WINDOW_COUNT * sizeof *v);
 	s->views = v;
 	s->nviews = WINDOW_COUNT;
-	for (int win = 0; win < WINDOW_COUNT; win++)
+	if (at_once)
+		ck_assert_int_eq(window_fill_views(w, s, v), 0);
+	for (int win = 0; !at_once && win < WINDOW_COUNT; win++)
 		ck_assert_int_eq(window_fill_view(w, win, s, &v[win]), 0);
 	for (int win = 0; win < WINDOW_COUNT; win++)
 		for (int sort = 0; sort < 2; sort++) {
@@ -904,6 +907,8 @@ static char *views_json(struct window *w)
 	ck_assert(!out.failed);
 	return sb_detach(&out, NULL);
 }
+
+static char *views_json(struct window *w) { return views_json_as(w, false); }
 
 START_TEST(test_window_state_with_a_minute_of_posts_without_terms_restores)
 {
@@ -1027,13 +1032,13 @@ START_TEST(test_window_views_read_often_show_what_a_fresh_copy_shows)
 		t += 100 * 150;
 		window_advance(a, t);
 		if (step % 7 != 6) {
-			free(views_json(a));
+			free(views_json_as(a, step % 2));
 			continue;
 		}
 		size_t len;
 		char *st = state_of(a, &len);
 		struct window *b = load_same_bytes(&c, st, len);
-		char *ja = views_json(a), *jb = views_json(b);
+		char *ja = views_json_as(a, true), *jb = views_json(b);
 		ck_assert_msg(strcmp(ja, jb) == 0, "step %d: views differ from a fresh copy's", step);
 		compared++;
 		free(ja);
@@ -1044,6 +1049,56 @@ START_TEST(test_window_views_read_often_show_what_a_fresh_copy_shows)
 	ck_assert_int_eq(compared, 42);
 	check_invariants(a);
 	window_free(a);
+}
+END_TEST
+
+/*
+ * A view reads its terms' series bucket by bucket - every entry of each
+ * series bucket, looked up among the terms it shows - and their error
+ * bounds from what the buckets without them miss; window_lookup() reads
+ * the same term by term, probing every bucket. Both must agree on every
+ * term of every view, through pruning (bounds above zero), late posts (open
+ * buckets behind the watermark) and open minutes whose quarter is open.
+ */
+START_TEST(test_window_view_series_read_by_bucket_match_those_read_by_term)
+{
+	struct window_config c = wincfg(630000, 64);
+	struct window *w = window_new(&c);
+	int64_t t = T0;
+	int terms = 0, bounded = 0;
+	for (int step = 0; step < 48; step++) {
+		feed_stream(w, t, 1000, 7000 + (uint64_t)step);
+		t += 1000 * 150;
+		window_advance(w, t);
+		if (step % 8 != 7)
+			continue;
+		struct snapshot *s = snapshot_new();
+		struct snapshot_view v[WINDOW_COUNT];
+		memset(v, 0, sizeof v);
+		ck_assert_int_eq(window_fill_views(w, s, v), 0);
+		for (int win = 0; win < WINDOW_COUNT; win++) {
+			ck_assert_uint_gt(v[win].ntrends, 0);
+			for (uint32_t i = 0; i < v[win].ntrends; i++) {
+				const struct trend *tr = &v[win].trends[i];
+				struct window_term_info info;
+				window_lookup(w, win, tr->kind, tr->term, tr->term_len, &info);
+				ck_assert(info.found);
+				ck_assert_uint_eq(info.count, tr->count);
+				ck_assert_msg(info.error == tr->error, "%s %s: bound %u, by term %u",
+					      window_name(win), tr->term, tr->error, info.error);
+				ck_assert_msg(memcmp(info.series, tr->series,
+						     v[win].series_points * sizeof *tr->series) == 0,
+					      "%s %s: series differ", window_name(win), tr->term);
+				terms++;
+				bounded += tr->error > 0;
+			}
+		}
+		snapshot_put(s);
+	}
+	ck_assert_int_gt(terms, 1000);
+	ck_assert_int_gt(bounded, 100);
+	check_invariants(w);
+	window_free(w);
 }
 END_TEST
 
@@ -1752,6 +1807,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_keeps_apart_terms_that_differ_in_any_one_byte);
 	tcase_add_test(tc, test_window_restored_state_continues_exactly_like_the_original);
 	tcase_add_test(tc, test_window_views_read_often_show_what_a_fresh_copy_shows);
+	tcase_add_test(tc, test_window_view_series_read_by_bucket_match_those_read_by_term);
 	tcase_add_test(tc, test_window_state_with_a_minute_of_posts_without_terms_restores);
 	tcase_add_test(tc, test_window_restores_the_watermark_so_old_posts_stay_late);
 	tcase_add_test(tc, test_window_refuses_truncated_or_corrupt_state_with_a_reason);
