@@ -91,15 +91,47 @@ static inline bool slots_insert(uint32_t *slot, uint32_t cap, uint32_t v)
 	return true;
 }
 
-/* The hashes of an inline or sparse set: vals[0..len), zeros to be skipped. */
+/* The hashes of an inline, sparse or packed set: vals[0..len), zeros to be skipped. */
 static const uint32_t *set_values(const struct hll_set *s, uint32_t *len)
 {
 	if (s->cap == 0) {
 		*len = s->n;
 		return s->u.inl;
 	}
-	*len = s->cap;
+	*len = s->cap == HLL_SET_PACKED ? s->n : s->cap;
 	return s->u.heap.mem;
+}
+
+static int set_resize(struct hll_set *s, uint32_t cap);
+
+/* A packed set sparse again, with the slots an add may need. */
+static int set_unpack(struct hll_set *s)
+{
+	uint32_t cap = SPARSE_FIRST;
+	while (cap < 2 * (s->n + 1) && cap < 2 * HLL_SPARSE_MAX)
+		cap *= 2;
+	return set_resize(s, cap);
+}
+
+int hll_set_pack(struct hll_set *s)
+{
+	if (s->cap == 0 || s->cap >= HLL_SET_PACKED)
+		return 0;
+	uint32_t *v = malloc((s->n ? s->n : 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	const uint32_t *slot = s->u.heap.mem;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < s->cap; i++) /* not hashes_gather(): v has room for n */
+		if (slot[i])
+			v[n++] = slot[i];
+	assert(n == s->n);
+	(void)n;
+	free(s->u.heap.mem);
+	s->u.heap.slots = s->cap;
+	s->u.heap.mem = v;
+	s->cap = HLL_SET_PACKED;
+	return 0;
 }
 
 /* Turns an inline or sparse set dense. */
@@ -174,6 +206,11 @@ int hll_set_add(struct hll_set *s, uint32_t v)
 	}
 	if (s->u.heap.last == v)
 		return 0;
+	if (s->cap == HLL_SET_PACKED) {
+		int rc = set_unpack(s);
+		if (rc < 0)
+			return rc;
+	}
 	if (s->cap == HLL_SET_DENSE) {
 		dense_insert(s->u.heap.mem, v);
 		s->u.heap.last = v;
@@ -282,6 +319,8 @@ size_t hll_set_bytes(const struct hll_set *s)
 {
 	if (s->cap == 0 || s->cap == HLL_SET_COLUMN)
 		return 0;
+	if (s->cap == HLL_SET_PACKED)
+		return s->n * sizeof(uint32_t);
 	return s->cap == HLL_SET_DENSE ? HLL_REGISTERS : s->cap * sizeof(uint32_t);
 }
 
@@ -456,7 +495,7 @@ static int set_resize(struct hll_set *s, uint32_t cap)
  */
 static inline bool run_sparse_ok(const struct hll_set *s)
 {
-	return s->cap != 0 && s->cap < HLL_SET_COLUMN &&
+	return s->cap != 0 && s->cap < HLL_SET_PACKED &&
 	       !(s->cap < HLL_SPARSE_MAX * 2 && (s->n + 1) * 2 > s->cap);
 }
 
@@ -538,7 +577,7 @@ int hll_group_add_run(struct hll_group *g, struct hll_set *s, const uint64_t *x,
 				continue;
 			}
 		}
-		if (s->cap == HLL_SET_DENSE) {
+		if (s->cap == HLL_SET_DENSE || s->cap == HLL_SET_PACKED) {
 			hll_set_add(s, v); /* not a member form, but an ordinary set is still served */
 			continue;
 		}

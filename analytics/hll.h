@@ -8,7 +8,10 @@
  * a few authors cost no allocation and no extra memory access. Past that it
  * turns sparse: a heap open-addressing set, exact, growing 16 -> 32 -> ... ->
  * 2 * HLL_SPARSE_MAX slots (load factor at most 1/2); past HLL_SPARSE_MAX
- * distinct hashes it turns dense (16 KiB of registers). Sets merge (union)
+ * distinct hashes it turns dense (16 KiB of registers). A sparse set that
+ * will not change for a while can be packed (hll_set_pack): its hashes in
+ * an array of just their number, a quarter to a half of the slots' memory;
+ * it is read as before and unpacked by the first add. Sets merge (union)
  * exactly while the result stays sparse and by register-wise max in dense
  * form, so minute sets roll up into quarter-hour sets and windows are unions
  * of bucket sets.
@@ -32,6 +35,7 @@
 #define HLL_INLINE     6      /* distinct hashes kept inside struct hll_set */
 #define HLL_SET_DENSE  UINT32_MAX /* hll_set.cap of a dense set */
 #define HLL_SET_COLUMN (UINT32_MAX - 1) /* hll_set.cap of a member in a group column */
+#define HLL_SET_PACKED (UINT32_MAX - 2) /* hll_set.cap of a packed set; below: sparse slots */
 
 /*
  * A hash of 0 is stored as 1 everywhere (0 marks an empty sparse slot); that
@@ -43,8 +47,9 @@ struct hll_set {
 	union {
 		uint32_t inl[HLL_INLINE];
 		struct {
-			void *mem;     /* owned: cap uint32_t slots or HLL_REGISTERS bytes */
+			void *mem;     /* owned: cap (packed: n) uint32_t slots or HLL_REGISTERS bytes */
 			uint32_t last; /* the hash added last: a repeat touches no heap memory */
+			uint32_t slots; /* packed: the cap it had, which its saved form keeps */
 		} heap;
 	} u;
 };
@@ -56,6 +61,11 @@ int hll_set_merge(struct hll_set *dst, const struct hll_set *src);
 uint64_t hll_set_count(const struct hll_set *s); /* exact unless dense */
 size_t hll_set_bytes(const struct hll_set *s);   /* heap memory held */
 void hll_set_clear(struct hll_set *s);           /* frees it; the set is empty again */
+/*
+ * Packs a sparse set (anything else stays as it is): the same hashes, count
+ * and heap.last, in n slots instead of cap. 0 ok, -ENOMEM (left unpacked).
+ */
+int hll_set_pack(struct hll_set *s);
 /* hll_set_* except hll_set_clear must not see a set in a group column (below). */
 
 static inline bool hll_set_empty(const struct hll_set *s) { return s->cap == 0 && s->n == 0; }
@@ -159,7 +169,7 @@ static inline int hll_group_add(struct hll_group *g, struct hll_set *s, const st
 			*r = k->rank;
 		s->u.heap.last = v;
 		return 0;
-	} else if (s->cap != HLL_SET_DENSE) {
+	} else if (s->cap < HLL_SET_PACKED) {
 		uint32_t *slot = s->u.heap.mem, mask = s->cap - 1, i = k->mix & mask;
 		while (slot[i]) {
 			if (slot[i] == v) {

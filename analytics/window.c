@@ -880,7 +880,7 @@ static inline void run_prefetch_set(const struct bucket *b, const uint32_t *end,
 {
 	const struct hll_set *s = &b->sk[d];
 	uint32_t len = end[d] - run_start(end, d), per_line = 64 / sizeof(uint32_t);
-	if (s->cap == 0 || s->cap >= HLL_SET_COLUMN || s->cap / per_line > RUN_PF_LINES * len + 8)
+	if (s->cap == 0 || s->cap >= HLL_SET_PACKED || s->cap / per_line > RUN_PF_LINES * len + 8)
 		return;
 	for (uint32_t k = 0; k < s->cap; k += per_line)
 		__builtin_prefetch((const uint32_t *)s->u.heap.mem + k, 1);
@@ -1393,6 +1393,18 @@ static void bucket_count_authors(struct bucket *b)
 		b->e[i].authors = b->sk ? (uint32_t)hll_set_count(&b->sk[i]) : 0;
 }
 
+/*
+ * Packs a closed bucket's sparse author sets (hll_set_pack): from now on they
+ * are read, by views and roll-ups, and changed only in flows out of the
+ * ordinary (a late minute rolling up into a closed quarter), which unpack
+ * them. A day of quarter-hour sets is most of a busy window's memory.
+ */
+static void bucket_pack_sets(struct bucket *b)
+{
+	for (uint32_t i = 0; b->sk && i < b->n; i++)
+		hll_set_pack(&b->sk[i]); /* out of memory: it stays unpacked, which is fine */
+}
+
 static void bucket_close(struct window *w, int level, struct bucket *b)
 {
 	assert(b->state == B_OPEN);
@@ -1413,6 +1425,7 @@ static void bucket_close(struct window *w, int level, struct bucket *b)
 		/* closed: its sets no longer share a register table */
 		hll_group_detach(&b->grp, b->sk, b->n);
 		bucket_count_authors(b);
+		bucket_pack_sets(b);
 		emit_minute(w, b);
 		if (w->volume_fn && b->vol.posts > 0) {
 			struct window_minute_volume v = { b->vol.posts, b->vol.pos, b->vol.neg,
@@ -1423,6 +1436,7 @@ static void bucket_close(struct window *w, int level, struct bucket *b)
 	} else if (level == 2) {
 		bucket_prune(w, 2, b);
 		bucket_count_authors(b);
+		bucket_pack_sets(b);
 	} else {
 		bucket_prune(w, 0, b);
 	}
@@ -3144,16 +3158,19 @@ static void put_set(struct strbuf *sb, const struct hll_group *g, const struct h
 		PUT(sb, s->u.heap.last);
 		put_registers(sb, s->u.heap.mem, 1);
 	} else {
-		/* the hashes in ascending order, not the slots: a quarter to half the bytes */
+		/* the hashes in ascending order, not the slots: a quarter to half the bytes;
+		 * a packed set as the sparse one it was */
 		uint32_t v[2 * HLL_SPARSE_MAX], tmp[2 * HLL_SPARSE_MAX], n = 0;
 		const uint32_t *slot = s->u.heap.mem;
-		for (uint32_t i = 0; i < s->cap; i++)
+		bool packed = s->cap == HLL_SET_PACKED;
+		uint32_t len = packed ? s->n : s->cap, cap = packed ? s->u.heap.slots : s->cap;
+		for (uint32_t i = 0; i < len; i++)
 			if (slot[i])
 				v[n++] = slot[i];
 		sort_u32(v, tmp, n);
 		tag = SET_SPARSE;
 		PUT(sb, tag);
-		PUT(sb, s->cap);
+		PUT(sb, cap);
 		PUT(sb, n);
 		PUT(sb, s->u.heap.last);
 		sb_append(sb, (const char *)v, (size_t)n * sizeof *v);
@@ -3446,6 +3463,8 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 		for (uint32_t k = 0; k < n; k++)
 			b->syn[k] = entry_sum(&b->e[k]);
 	}
+	if (state == B_CLOSED)
+		bucket_pack_sets(b); /* as closing packed them */
 	return 0;
 }
 

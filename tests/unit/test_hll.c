@@ -350,6 +350,12 @@ END_TEST
  * set's would be more than HLL_SPARSE_MAX; from then on registers, the max
  * of everything added. ref is made dense by merging an empty dense set.
  */
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void ref_union_add(struct hll_set *ref, bool *dense, const struct hll_set *s, bool column)
 {
 	if (!*dense && (column || s->cap == HLL_SET_DENSE || ref->n + s->n > HLL_SPARSE_MAX)) {
@@ -430,10 +436,10 @@ START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
 					ck_assert_ptr_nonnull(h);
 					ck_assert_uint_eq(nh, hll_union_count(u));
 					memcpy(kept, h, nh * sizeof *h);
-					for (uint32_t a = 0; a < nh; a++)
-						for (uint32_t b = a + 1; b < nh; b++)
-							ck_assert_uint_ne(kept[a], kept[b]);
 					hll_union_load_hashes(v, kept, nh);
+					qsort(kept, nh, sizeof *kept, cmp_u32);
+					for (uint32_t a = 1; a < nh; a++)
+						ck_assert_uint_ne(kept[a - 1], kept[a]);
 					from_hashes++;
 				}
 				loaded = true;
@@ -468,6 +474,77 @@ START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
 		hll_set_clear(&set[m]);
 		hll_set_clear(&solo[m]);
 	}
+}
+END_TEST
+
+/*
+ * A packed set holds the same hashes in an array of just their number: it
+ * counts, unites and merges as the sparse set it was, and an add unpacks it
+ * and goes on exactly as the sparse set would (turning dense past the
+ * sparse maximum). Anything but a sparse set is left as it is.
+ */
+START_TEST(test_hll_packed_set_reads_and_grows_as_the_sparse_one)
+{
+	static const uint32_t sizes[] = { 7, 8, 31, 100, 513, 1000, 1023, 1024 };
+	struct hll_union *u = hll_union_new(), *v = hll_union_new();
+	for (size_t m = 0; m < sizeof sizes / sizeof *sizes; m++) {
+		struct hll_set a = { 0 }, b = { 0 }, other = { 0 };
+		for (uint32_t i = 0; i < sizes[m]; i++) {
+			ck_assert_int_eq(hll_set_add(&a, author(i, 90 + m)), 0);
+			ck_assert_int_eq(hll_set_add(&b, author(i, 90 + m)), 0);
+		}
+		for (uint32_t i = 0; i < 300; i++) /* overlaps a and b in a third */
+			ck_assert_int_eq(hll_set_add(&other, author(i * 3, 90 + m)), 0);
+		uint32_t cap = b.cap, last = b.u.heap.last;
+		ck_assert_int_eq(hll_set_pack(&b), 0);
+		ck_assert_uint_eq(b.cap, HLL_SET_PACKED);
+		ck_assert_uint_eq(b.u.heap.slots, cap);
+		ck_assert_uint_eq(b.u.heap.last, last);
+		ck_assert_uint_eq(hll_set_count(&b), sizes[m]);
+		ck_assert_uint_eq(hll_set_bytes(&b), sizes[m] * sizeof(uint32_t));
+		ck_assert_uint_lt(hll_set_bytes(&b), hll_set_bytes(&a));
+		/* united, alone and with another set, in either order */
+		hll_union_reset(u);
+		hll_union_reset(v);
+		hll_union_add_set(u, &a);
+		hll_union_add_set(v, &b);
+		ck_assert_uint_eq(hll_union_count(v), hll_union_count(u));
+		hll_union_add_set(u, &other);
+		hll_union_add_set(v, &other);
+		ck_assert_uint_eq(hll_union_count(v), hll_union_count(u));
+		/* merged into another set, and another set merged into it */
+		struct hll_set ma = { 0 }, mb = { 0 };
+		ck_assert_int_eq(hll_set_merge(&ma, &other), 0);
+		ck_assert_int_eq(hll_set_merge(&mb, &other), 0);
+		ck_assert_int_eq(hll_set_merge(&ma, &a), 0);
+		ck_assert_int_eq(hll_set_merge(&mb, &b), 0);
+		ck_assert_uint_eq(hll_set_count(&mb), hll_set_count(&ma));
+		ck_assert_int_eq(hll_set_merge(&a, &other), 0);
+		ck_assert_int_eq(hll_set_merge(&b, &other), 0); /* unpacks b */
+		ck_assert_uint_ne(b.cap, HLL_SET_PACKED);
+		ck_assert_uint_eq(b.cap, a.cap); /* sparse with the same room, or dense */
+		ck_assert_uint_eq(hll_set_count(&b), hll_set_count(&a));
+		if (a.cap == HLL_SET_DENSE)
+			ck_assert(memcmp(a.u.heap.mem, b.u.heap.mem, HLL_REGISTERS) == 0);
+		hll_set_clear(&a);
+		hll_set_clear(&b);
+		hll_set_clear(&ma);
+		hll_set_clear(&mb);
+		hll_set_clear(&other);
+	}
+	/* inline and dense sets stay as they are */
+	struct hll_set in = { 0 }, dense = { 0 };
+	ck_assert_int_eq(hll_set_add(&in, 5), 0);
+	for (uint32_t i = 0; i < 2000; i++)
+		ck_assert_int_eq(hll_set_add(&dense, author(i, 77)), 0);
+	ck_assert_int_eq(hll_set_pack(&in), 0);
+	ck_assert_int_eq(hll_set_pack(&dense), 0);
+	ck_assert_uint_eq(in.cap, 0);
+	ck_assert_uint_eq(dense.cap, HLL_SET_DENSE);
+	hll_set_clear(&in);
+	hll_set_clear(&dense);
+	hll_union_free(u);
+	hll_union_free(v);
 }
 END_TEST
 
@@ -608,6 +685,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hll_group_add_run_grows_where_the_room_test_says_even_for_repeats);
 	tcase_add_test(tc, test_hll_group_add_run_growing_sets_find_every_hash_again);
 	tcase_add_test(tc, test_hll_group_table_of_megabytes_holds_what_dense_sets_would);
+	tcase_add_test(tc, test_hll_packed_set_reads_and_grows_as_the_sparse_one);
 	suite_add_tcase(s, tc);
 	return s;
 }
