@@ -32,6 +32,12 @@
  *               through one window (not timed), then each window's view built
  *               three times: the first, and the best of the two after it
  *               (which find the closed buckets' author unions kept)
+ *   tick      - what a tick of the engine costs a day into a run: the views
+ *               stream, each post also counted into its language's window (5
+ *               languages, Zipf) and its source's (--view-sources, 16, Zipf),
+ *               then every view of every window built as the engine builds
+ *               them each second: the first tick, and the best of --rounds
+ *               (at least 2) after it, which find the kept author unions
  *
  * The corpus is real post texts (tests/fixtures/tokenize/posts.tsv: Mastodon,
  * Bluesky and Reddit captures) repeated, mixed with generated Zipf text with
@@ -42,7 +48,7 @@
  *
  * usage: bench/analytics [--data-dir DIR] [--fixtures DIR] [--posts N] [--rounds N]
  *                        [--stages a,b,...] [--memory-terms N] [--rate POSTS_PER_S]
- *                        [--view-rate POSTS_PER_S] [--view-hours H]
+ *                        [--view-rate POSTS_PER_S] [--view-hours H] [--view-sources N]
  */
 #include <getopt.h>
 #include <math.h>
@@ -429,6 +435,39 @@ static int engine_stage(const struct corpus *c, const char *data_dir, int rounds
 	return 0;
 }
 
+/*
+ * The stream of the views and tick stages: hours of event time at rate
+ * posts/s, 12 terms a post from a Zipf vocabulary of 200,000 (the last a
+ * hashtag), Zipf authors of 50,000, into ws[0]; with langs, each post also
+ * into one of ws[1..langs] and with sources into one of the sources windows
+ * after them, both Zipf, as the engine counts a post into its language's
+ * and its source's windows.
+ */
+static void views_stream(struct window **ws, int langs, int sources, double hours, double rate)
+{
+	long total = (long)(hours * 3600.0 * rate);
+	char names[12][16];
+	struct token tk[12];
+	uint64_t state = 0x6a09e667f3bcc908ull;
+	for (long i = 0; i < total; i++) {
+		for (int k = 0; k < 12; k++) {
+			int l = snprintf(names[k], sizeof names[k], "w%zu", zipf_from(&state, 200000));
+			tk[k] = (struct token){ names[k], (uint16_t)l,
+						(uint8_t)(k == 11 ? TERM_HASHTAG : TERM_WORD) };
+		}
+		int64_t t = T0 + (int64_t)((double)i * 1000.0 / rate);
+		struct window_post p = { t, author_from(&state), 0.1f, tk, 12 };
+		window_add_post(ws[0], &p);
+		if (langs)
+			window_add_post(ws[1 + zipf_from(&state, (size_t)langs)], &p);
+		if (sources)
+			window_add_post(ws[1 + langs + zipf_from(&state, (size_t)sources)], &p);
+		if (i % 1000 == 0)
+			for (int k = 0; k < 1 + langs + sources; k++)
+				window_advance(ws[k], t);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *data_dir = TRENDD_BENCH_DATA_DIR, *fixtures = TRENDD_BENCH_FIXTURES_DIR;
@@ -436,6 +475,7 @@ int main(int argc, char **argv)
 	size_t nposts = 200000, memory_terms = 10000000;
 	int rounds = 5;
 	double rate = 0, view_rate = 100, view_hours = 25;
+	int view_sources = 16;
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, 'd' }, { "fixtures", required_argument, NULL, 'f' },
 		{ "posts", required_argument, NULL, 'n' },    { "stages", required_argument, NULL, 's' },
@@ -443,6 +483,7 @@ int main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'R' },
 		{ "view-rate", required_argument, NULL, 'V' },
 		{ "view-hours", required_argument, NULL, 'H' },
+		{ "view-sources", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -457,12 +498,13 @@ int main(int argc, char **argv)
 		case 'R': rate = strtod(optarg, NULL); break;
 		case 'V': view_rate = strtod(optarg, NULL); break;
 		case 'H': view_hours = strtod(optarg, NULL); break;
+		case 'S': view_sources = atoi(optarg) > 0 ? atoi(optarg) : 0; break;
 		default:
 			fprintf(stderr, "usage: %s [--data-dir D] [--fixtures D] [--posts N] "
 					"[--stages tokenize,sentiment,window,full,steady,memory,"
-					"views,engine,engine_no_views] "
+					"views,tick,engine,engine_no_views] "
 					"[--memory-terms N] [--rounds N] [--rate POSTS_PER_S] [--view-rate POSTS_PER_S] "
-					"[--view-hours H]\n", argv[0]);
+					"[--view-hours H] [--view-sources N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -707,23 +749,7 @@ int main(int argc, char **argv)
 		struct window_config wc;
 		window_config_defaults(&wc);
 		struct window *w = window_new(&wc);
-		long total = (long)(view_hours * 3600.0 * view_rate);
-		char names[12][16];
-		struct token tk[12];
-		uint64_t state = 0x6a09e667f3bcc908ull;
-		for (long i = 0; i < total; i++) {
-			for (int k = 0; k < 12; k++) {
-				int l = snprintf(names[k], sizeof names[k], "w%zu",
-						 zipf_from(&state, 200000));
-				tk[k] = (struct token){ names[k], (uint16_t)l,
-							(uint8_t)(k == 11 ? TERM_HASHTAG : TERM_WORD) };
-			}
-			int64_t t = T0 + (int64_t)((double)i * 1000.0 / view_rate);
-			struct window_post p = { t, author_from(&state), 0.1f, tk, 12 };
-			window_add_post(w, &p);
-			if (i % 1000 == 0)
-				window_advance(w, t);
-		}
+		views_stream(&w, 0, 0, view_hours, view_rate);
 		double first[WINDOW_COUNT], later[WINDOW_COUNT];
 		for (int rep = 0; rep < 3; rep++)
 			for (int win = 0; win < WINDOW_COUNT; win++) {
@@ -751,6 +777,68 @@ int main(int argc, char **argv)
 		       first[1], first[2], later[0], later[1], later[2]);
 		fflush(stdout);
 		window_free(w);
+	}
+
+	if (want(stages, "tick")) {
+		/*
+		 * The views stream into the global, language and source
+		 * windows, then every view of every window built as one tick of
+		 * the engine builds them (publish()): the first tick, and the
+		 * best of --rounds (at least two) after it.
+		 */
+		enum { LANGS = 5 };
+		int nwin = 1 + LANGS + view_sources;
+		struct window **ws = calloc((size_t)nwin, sizeof *ws);
+		struct window_config wc;
+		window_config_defaults(&wc);
+		for (int k = 0; ws && k < nwin; k++)
+			if (!(ws[k] = window_new(&wc))) {
+				fprintf(stderr, "bench: out of memory\n");
+				return 1;
+			}
+		if (!ws) {
+			fprintf(stderr, "bench: out of memory\n");
+			return 1;
+		}
+		double t_stream = now_s();
+		views_stream(ws, LANGS, view_sources, view_hours, view_rate);
+		t_stream = now_s() - t_stream;
+		double first = 0, later = 0;
+		for (int rep = 0; rep <= (rounds > 2 ? rounds : 2); rep++) {
+			struct snapshot *s = snapshot_new();
+			struct snapshot_view *v = calloc((size_t)nwin * WINDOW_COUNT, sizeof *v);
+			if (!s || !v) {
+				fprintf(stderr, "bench: out of memory\n");
+				return 1;
+			}
+			double t0 = now_s();
+			for (int k = 0; k < nwin; k++)
+				if (window_fill_views(ws[k], s, &v[k * WINDOW_COUNT]) < 0) {
+					fprintf(stderr, "bench: out of memory\n");
+					return 1;
+				}
+			double ms = (now_s() - t0) * 1e3;
+			if (rep == 0)
+				first = ms;
+			else if (rep == 1 || ms < later)
+				later = ms;
+			free(v);
+			snapshot_put(s);
+		}
+		double bytes = 0;
+		for (int k = 0; k < nwin; k++) {
+			struct window_stats st;
+			window_get_stats(ws[k], &st);
+			bytes += (double)st.bytes;
+			window_free(ws[k]);
+		}
+		free(ws);
+		printf("{\"stage\":\"tick\",\"event_hours\":%.1f,\"posts_per_s\":%.0f,"
+		       "\"windows\":%d,\"windows_mb\":%.1f,\"stream_ns_per_post\":%.0f,"
+		       "\"first_tick_ms\":%.1f,\"tick_ms\":%.1f,\"peak_rss_mb\":%.1f}\n",
+		       view_hours, view_rate, nwin, bytes / 1e6, t_stream * 1e9 / (view_hours * 3600.0 * view_rate), first,
+		       later, peak_rss_kb() / 1024.0);
+		fflush(stdout);
 	}
 
 	if (want(stages, "engine") && engine_stage(&c, data_dir, rounds, true, rate) < 0)
