@@ -124,6 +124,8 @@ struct engine {
 	uint64_t rate[RATE_SECONDS];  /* posts per wall second, ring */
 	int64_t rate_sec;
 	int64_t last_snapshot_minute;
+	struct snapshot *last;        /* the last one published (a reference), or NULL */
+	size_t dim_next;              /* the dimension whose views the next tick rebuilds first */
 };
 
 static uint64_t row_hash(uint8_t kind, int64_t minute_ms, const char *term, size_t len)
@@ -581,6 +583,51 @@ static void consume(struct engine *e, struct post *p)
 	post_free(p);
 }
 
+/*
+ * The views of the language and source windows. A day into a run each
+ * window's three views take milliseconds to rebuild, seconds for all of
+ * them when a minute or quarter hour closes (docs/ANALYTICS.md, tick
+ * stage) - the thread would count no post meanwhile. So they are rebuilt in
+ * turn, starting where the last tick stopped, while the tick has spent less
+ * than the budget, and at least one window's; the others carry their views
+ * over from the last snapshot (computed_ms says when they were counted). A
+ * window without views there yet (new) is built whatever the budget.
+ */
+static int fill_dim_views(struct engine *e, struct snapshot *s)
+{
+	int64_t t0_us = clock_mono_us();
+	int64_t budget = e->cfg.view_budget_us > 0 ? e->cfg.view_budget_us : ENGINE_VIEW_BUDGET_US;
+	size_t nd = e->ndims, done = 0;
+	bool stopped = false;
+	for (size_t i = 0; i < nd; i++) {
+		size_t d = (e->dim_next + i) % nd;
+		const struct dimwin *dw = &e->dims[d];
+		struct snapshot_view *v = &s->views[WINDOW_COUNT * (1 + d)];
+		const struct snapshot_view *old[WINDOW_COUNT] = { NULL };
+		bool carry = e->last && (stopped || (i > 0 && clock_mono_us() - t0_us >= budget));
+		for (int w = 0; carry && w < WINDOW_COUNT; w++)
+			carry = (old[w] = snapshot_find_view(e->last, w, dw->lang, dw->source_id));
+		if (carry) {
+			stopped = true;
+			for (int w = 0; w < WINDOW_COUNT; w++)
+				if (snapshot_view_copy(s, &v[w], old[w]) < 0)
+					return -ENOMEM;
+			continue;
+		}
+		if (window_fill_views(dw->w, s, v) < 0)
+			return -ENOMEM;
+		for (int w = 0; w < WINDOW_COUNT; w++) {
+			snprintf(v[w].lang, sizeof v[w].lang, "%s", dw->lang);
+			v[w].source_id = dw->source_id;
+			v[w].computed_ms = s->generated_ms;
+		}
+		if (!stopped)
+			done = i + 1;
+	}
+	e->dim_next = nd ? (e->dim_next + done) % nd : 0;
+	return 0;
+}
+
 static void publish(struct engine *e)
 {
 	int64_t t0 = clock_mono_us();
@@ -597,15 +644,10 @@ static void publish(struct engine *e)
 		goto fail;
 	if (window_fill_views(e->win, s, &s->views[0]) < 0)
 		goto fail;
-	for (size_t d = 0; d < e->ndims; d++) {
-		struct snapshot_view *v = &s->views[WINDOW_COUNT * (1 + d)];
-		if (window_fill_views(e->dims[d].w, s, v) < 0)
-			goto fail;
-		for (int w = 0; w < WINDOW_COUNT; w++) {
-			snprintf(v[w].lang, sizeof v[w].lang, "%s", e->dims[d].lang);
-			v[w].source_id = e->dims[d].source_id;
-		}
-	}
+	for (int w = 0; w < WINDOW_COUNT; w++)
+		s->views[w].computed_ms = s->generated_ms;
+	if (fill_dim_views(e, s) < 0)
+		goto fail;
 
 	struct window_stats ws;
 	window_get_stats(e->win, &ws);
@@ -635,6 +677,9 @@ static void publish(struct engine *e)
 				e->last_snapshot_minute = minute;
 		}
 	}
+	snapshot_put(e->last);
+	ref_get(&s->ref);
+	e->last = s;
 	snapshot_publish(&e->bus->trends, s);
 	bus_wake_web(e->bus);
 	return;
@@ -1394,6 +1439,7 @@ static void *engine_main(void *arg)
 
 static void engine_free(struct engine *e)
 {
+	snapshot_put(e->last);
 	for (size_t d = 0; d < e->ndims; d++)
 		window_free(e->dims[d].w);
 	window_free(e->win);

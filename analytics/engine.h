@@ -53,6 +53,13 @@ struct engine_config {
 	size_t top_m;             /* terms kept per closed bucket, default 4096 */
 	bool no_lang_views;       /* skip the per-language windows */
 	bool no_source_views;     /* skip the per-source windows */
+	/*
+	 * Time a tick may spend on the language and source views, in
+	 * microseconds; 0: ENGINE_VIEW_BUDGET_US. The global views are rebuilt
+	 * every tick; these in turn, at least one window's a tick, the rest
+	 * carried over from the last snapshot (fill_dim_views() in engine.c).
+	 */
+	int64_t view_budget_us;
 	int64_t checkpoint_ms;    /* checkpoint period; 0: ENGINE_CHECKPOINT_MS */
 	/*
 	 * Every source sends cursor markers (the daemon's ingest does): a post
@@ -98,6 +105,7 @@ struct engine_config {
 #define ENGINE_MAX_LANG_VIEWS   16
 #define ENGINE_MAX_SOURCE_VIEWS 64
 #define ENGINE_VIEW_IDLE_MS     (26 * 3600 * 1000LL)
+#define ENGINE_VIEW_BUDGET_US   200000
 
 /*
  * Starts the thread. A state that cannot be restored (corrupt, truncated,

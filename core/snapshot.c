@@ -1,5 +1,7 @@
 #include "core/snapshot.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +62,48 @@ char *snapshot_strdup(struct snapshot *s, const char *str, size_t len)
 	memcpy(p, str, len);
 	p[len] = 0;
 	return p;
+}
+
+/* A copy of n uint32_t from src in s's arena (NULL stays NULL); false when out of memory. */
+static bool copy_u32(struct snapshot *s, uint32_t **dst, const uint32_t *src, size_t n)
+{
+	*dst = NULL;
+	if (!src)
+		return true;
+	*dst = snapshot_alloc(s, (n ? n : 1) * sizeof **dst);
+	if (!*dst)
+		return false;
+	memcpy(*dst, src, n * sizeof **dst);
+	return true;
+}
+
+int snapshot_view_copy(struct snapshot *s, struct snapshot_view *dst,
+		       const struct snapshot_view *src)
+{
+	*dst = *src;
+	dst->trends = NULL;
+	if (!copy_u32(s, &dst->volume_series, src->volume_series, src->series_points))
+		return -ENOMEM;
+	for (int so = 0; so < SORT_COUNT_; so++)
+		for (int k = 0; k <= TERM_KIND_COUNT; k++)
+			if (!copy_u32(s, &dst->rank[so][k].idx, src->rank[so][k].idx,
+				      src->rank[so][k].n))
+				return -ENOMEM;
+	if (!src->trends)
+		return 0;
+	dst->trends = snapshot_alloc(s, (src->ntrends ? src->ntrends : 1) * sizeof *dst->trends);
+	if (!dst->trends)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < src->ntrends; i++) {
+		const struct trend *a = &src->trends[i];
+		struct trend *b = &dst->trends[i];
+		*b = *a;
+		b->term = a->term ? snapshot_strdup(s, a->term, a->term_len) : NULL;
+		if ((a->term && !b->term) ||
+		    !copy_u32(s, &b->series, a->series, src->series_points))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 const struct snapshot_view *snapshot_find_view(const struct snapshot *s, int window,

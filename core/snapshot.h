@@ -62,6 +62,10 @@ struct snapshot_view {
 	 * shorter than history_needed_ms nothing trends (warming up). */
 	int64_t history_ms, history_needed_ms;
 	int64_t series_step_ms;  /* span of one series point */
+	/* Wall time its trends were counted at: the snapshot's generated_ms, or
+	 * an earlier snapshot's for a view carried over from it (the engine
+	 * rebuilds the language and source views within a time budget). */
+	int64_t computed_ms;
 };
 
 struct snapshot_stats {
@@ -92,6 +96,13 @@ struct snapshot *snapshot_new(void);
 /* Arena allocation, zeroed, 16-byte aligned; freed with the snapshot. */
 void *snapshot_alloc(struct snapshot *s, size_t size);
 char *snapshot_strdup(struct snapshot *s, const char *str, size_t len);
+/*
+ * A copy of view src (of another snapshot) into dst, its memory from s's
+ * arena, so that it outlives src's snapshot. 0, or -ENOMEM (dst then holds
+ * part of it and must not be published).
+ */
+int snapshot_view_copy(struct snapshot *s, struct snapshot_view *dst,
+		       const struct snapshot_view *src);
 
 /*
  * Finds the view for (window, lang, source); lang "" and source 0 mean all.

@@ -71,6 +71,10 @@ int snapshot_json_members(struct strbuf *sb, const struct snapshot *s,
 	sb_put_i64(sb, q->source_id);
 	sb_puts(sb, ",\"generated_at\":\"");
 	sb_puts(sb, ts);
+	/* a view the engine carried over from an earlier tick was counted then */
+	clock_format_rfc3339_ms(v && v->computed_ms ? v->computed_ms : s->generated_ms, ts, sizeof ts);
+	sb_puts(sb, "\",\"computed_at\":\"");
+	sb_puts(sb, ts);
 	sb_puts(sb, "\",\"seq\":");
 	sb_put_u64(sb, s->seq);
 	clock_format_rfc3339_ms(s->watermark_ms, ts, sizeof ts);

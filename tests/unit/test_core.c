@@ -292,6 +292,49 @@ START_TEST(test_snapshot_arena_and_views)
 }
 END_TEST
 
+/* A copied view is whole in its own snapshot: the source's can go first. */
+START_TEST(test_snapshot_view_copy_outlives_the_source_snapshot)
+{
+	struct snapshot *a = snapshot_new(), *b = snapshot_new();
+	struct snapshot_view *src = snapshot_alloc(a, sizeof *src), dst;
+	src->window = WINDOW_1H;
+	snprintf(src->lang, sizeof src->lang, "de");
+	src->source_id = 7;
+	src->series_points = 4;
+	src->computed_ms = 1234;
+	src->volume_series = snapshot_alloc(a, 4 * sizeof(uint32_t));
+	src->volume_series[3] = 99;
+	src->ntrends = 2;
+	src->trends = snapshot_alloc(a, 2 * sizeof *src->trends);
+	for (uint32_t i = 0; i < 2; i++) {
+		src->trends[i].term = snapshot_strdup(a, i ? "beta" : "alpha", i ? 4 : 5);
+		src->trends[i].term_len = i ? 4 : 5;
+		src->trends[i].count = 10 + i;
+		src->trends[i].series = snapshot_alloc(a, 4 * sizeof(uint32_t));
+		src->trends[i].series[i] = 5 + i;
+	}
+	src->rank[SORT_COUNT][TERM_KIND_ALL].n = 2;
+	src->rank[SORT_COUNT][TERM_KIND_ALL].idx = snapshot_alloc(a, 2 * sizeof(uint32_t));
+	src->rank[SORT_COUNT][TERM_KIND_ALL].idx[0] = 1;
+	ck_assert_int_eq(snapshot_view_copy(b, &dst, src), 0);
+	snapshot_put(a); /* the source's memory is gone */
+	ck_assert_int_eq(dst.window, WINDOW_1H);
+	ck_assert_str_eq(dst.lang, "de");
+	ck_assert_int_eq(dst.source_id, 7);
+	ck_assert_int_eq(dst.computed_ms, 1234);
+	ck_assert_uint_eq(dst.volume_series[3], 99);
+	ck_assert_uint_eq(dst.ntrends, 2);
+	ck_assert_str_eq(dst.trends[0].term, "alpha");
+	ck_assert_str_eq(dst.trends[1].term, "beta");
+	ck_assert_uint_eq(dst.trends[1].count, 11);
+	ck_assert_uint_eq(dst.trends[1].series[1], 6);
+	ck_assert_uint_eq(dst.rank[SORT_COUNT][TERM_KIND_ALL].n, 2);
+	ck_assert_uint_eq(dst.rank[SORT_COUNT][TERM_KIND_ALL].idx[0], 1);
+	ck_assert_ptr_null(dst.rank[SORT_SCORE][TERM_KIND_ALL].idx);
+	snapshot_put(b);
+}
+END_TEST
+
 /* Fills p[0..n) with a pattern of seed, or checks it is there. */
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
@@ -431,6 +474,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_heap_keeps_freed_memory_for_reuse);
 	tcase_add_test(tc, test_bigmem_arrays_are_aligned_zeroed_and_keep_their_bytes);
 	tcase_add_test(tc, test_bigmem_realloc_keeps_the_prefix_across_every_kind_of_move);
+	tcase_add_test(tc, test_snapshot_view_copy_outlives_the_source_snapshot);
 #ifdef TRENDD_ASAN
 	tcase_add_exit_test(tc, test_bigmem_overrun_inside_the_mapping_is_caught, 1);
 	tcase_add_exit_test(tc, test_bigmem_overrun_into_a_small_arrays_rounding_is_caught, 1);

@@ -19,6 +19,7 @@
 #include "core/dbmsg.h"
 #include "core/live.h"
 #include "core/post.h"
+#include "core/snapshot.h"
 #include "core/term.h"
 #include "tests/unit/testutil.h"
 
@@ -125,6 +126,97 @@ static uint64_t rows_count(const struct live_req *r, const char *term, uint64_t 
 	}
 	return n;
 }
+
+/* The count of term in a snapshot view, 0 when it does not list it. */
+static uint32_t view_count(const struct snapshot_view *v, const char *term)
+{
+	for (uint32_t i = 0; v && i < v->ntrends; i++)
+		if (strcmp(v->trends[i].term, term) == 0)
+			return v->trends[i].count;
+	return 0;
+}
+
+/*
+ * The language and source views are rebuilt in turn within a time budget,
+ * at least one window's a tick, the others carried over from the last
+ * snapshot. With a budget of a microsecond each tick rebuilds exactly one
+ * dimension's views (four here: English and three sources), every one gets
+ * its turn, and a carried view shows what it showed when it was counted.
+ */
+START_TEST(test_engine_rebuilds_language_and_source_views_in_turn_within_the_budget)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine_config c = { .data_dir = TRENDD_TEST_DATA_DIR, .tick_ms = 50,
+				   .lateness_ms = 3000000, .checkpoint_ms = 60000,
+				   .view_budget_us = 1 };
+	struct engine *e = NULL;
+	char err[256];
+	ck_assert_msg(engine_start(&e, &c, &bus, err, sizeof err) == 0, "%s", err);
+	static const char *const terms[3] = { "alpha", "bravo", "charlie" };
+	int64_t t = clock_now_ms() - 5000;
+	for (int src = 1; src <= 3; src++)
+		for (int i = 0; i < src + 1; i++) {
+			char id[16], text[32];
+			snprintf(id, sizeof id, "%d-%d", src, i);
+			snprintf(text, sizeof text, "%s news", terms[src - 1]);
+			post(&bus, src, t + i, id, "ann", text);
+		}
+	int64_t rebuilt[4] = { 0 }, last_seen[4] = { 0 };
+	int turns[4] = { 0 }, seen = 0, carried = 0;
+	bool warm = false;
+	uint64_t last_seq = 0;
+	int64_t until = clock_mono_ms() + 20000;
+	while (clock_mono_ms() < until && (seen < 30 || turns[0] < 3 || turns[1] < 3 ||
+					   turns[2] < 3 || turns[3] < 3)) {
+		sleep_ms(10);
+		struct snapshot *s = snapshot_acquire(&bus.trends);
+		if (!s || s->seq == last_seq || s->stats.posts_total < 9 || s->nviews != 15) {
+			snapshot_put(s);
+			continue;
+		}
+		last_seq = s->seq;
+		if (!warm) {
+			/* the tick that made the last new window built all it had */
+			warm = true;
+			snapshot_put(s);
+			continue;
+		}
+		seen++;
+		int fresh = 0;
+		for (int d = 0; d < 4; d++) {
+			const struct snapshot_view *v[WINDOW_COUNT];
+			for (int w = 0; w < WINDOW_COUNT; w++) {
+				v[w] = snapshot_find_view(s, w, d ? "" : "en", d);
+				ck_assert_ptr_nonnull(v[w]);
+				ck_assert_int_le(v[w]->computed_ms, s->generated_ms);
+				ck_assert_int_eq(v[w]->computed_ms, v[0]->computed_ms);
+				/* carried or not, each view shows its own source's posts */
+				for (int k = 0; k < 3; k++)
+					ck_assert_uint_eq(view_count(v[w], terms[k]),
+							  d == 0 || d == k + 1 ? (uint32_t)k + 2 : 0);
+			}
+			if (v[0]->computed_ms == s->generated_ms)
+				fresh++;
+			else
+				carried++;
+			if (v[0]->computed_ms != last_seen[d]) {
+				turns[d] += rebuilt[d] != 0;
+				rebuilt[d] = last_seen[d] = v[0]->computed_ms;
+			}
+		}
+		ck_assert_int_eq(fresh, 1);
+		snapshot_put(s);
+	}
+	ck_assert_int_ge(seen, 30);
+	for (int d = 0; d < 4; d++)
+		ck_assert_msg(turns[d] >= 3, "dimension %d rebuilt %d times", d, turns[d]);
+	ck_assert_int_ge(carried, 3 * seen);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
 
 START_TEST(test_engine_answers_live_requests_from_open_minutes_and_pending_rows)
 {
@@ -776,6 +868,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_engine_recent_ring_wraps_and_keeps_the_newest);
 	tcase_add_test(tc, test_engine_recent_excerpt_cut_never_splits_a_character);
 	tcase_add_test(tc, test_engine_recent_keeps_hostile_text_verbatim_and_caps_each_post);
+	tcase_add_test(tc, test_engine_rebuilds_language_and_source_views_in_turn_within_the_budget);
 	suite_add_tcase(s, tc);
 	return s;
 }
