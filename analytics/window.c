@@ -2560,6 +2560,7 @@ static int fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 							.view_idx = -1 };
 		}
 	qsort(cands, ncand, sizeof *cands, cmp_cand_count);
+
 	/* 2. authors and score for every candidate */
 	struct view_plan plan;
 	view_plan(w, win, &plan);
@@ -2671,42 +2672,41 @@ out:
 	return rc;
 }
 
-
-/* Frees the heaps view_candidates() made (and any it could not). */
-static void heaps_free(struct heap (*heaps)[TERM_KIND_COUNT])
-{
-	for (int win = 0; win < WINDOW_COUNT; win++)
-		for (int k = 0; k < TERM_KIND_COUNT; k++)
-			free(heaps[win][k].v);
-}
-
-int window_fill_views(struct window *w, struct snapshot *s, struct snapshot_view *v)
+/*
+ * The views wanted (want[win]) into v[win]: the pending author adds applied
+ * and the totals synced, candidates ranked in one pass, then each view.
+ */
+static int fill_views(struct window *w, const bool *want, struct snapshot *s,
+		      struct snapshot_view *const *v)
 {
 	struct heap heaps[WINDOW_COUNT][TERM_KIND_COUNT];
-	const bool want[WINDOW_COUNT] = { true, true, true };
 	memset(heaps, 0, sizeof heaps);
 	window_flush_authors(w); /* term_authors reads the open minutes' sets */
 	window_sync(w);          /* and the ranking, the totals */
 	int rc = view_candidates(w, want, heaps);
 	for (int win = 0; rc == 0 && win < WINDOW_COUNT; win++)
-		rc = fill_view(w, win, s, &v[win], heaps[win]);
-	heaps_free(heaps);
+		if (want[win])
+			rc = fill_view(w, win, s, v[win], heaps[win]);
+	for (int win = 0; win < WINDOW_COUNT; win++)
+		for (int k = 0; k < TERM_KIND_COUNT; k++)
+			free(heaps[win][k].v);
 	return rc;
+}
+
+int window_fill_views(struct window *w, struct snapshot *s, struct snapshot_view *v)
+{
+	const bool want[WINDOW_COUNT] = { true, true, true };
+	struct snapshot_view *const vs[WINDOW_COUNT] = { &v[0], &v[1], &v[2] };
+	return fill_views(w, want, s, vs);
 }
 
 int window_fill_view(struct window *w, int win, struct snapshot *s, struct snapshot_view *v)
 {
-	struct heap heaps[WINDOW_COUNT][TERM_KIND_COUNT];
 	bool want[WINDOW_COUNT] = { false };
+	struct snapshot_view *vs[WINDOW_COUNT] = { NULL };
 	want[win] = true;
-	memset(heaps, 0, sizeof heaps);
-	window_flush_authors(w);
-	window_sync(w);
-	int rc = view_candidates(w, want, heaps);
-	if (rc == 0)
-		rc = fill_view(w, win, s, v, heaps[win]);
-	heaps_free(heaps);
-	return rc;
+	vs[win] = v;
+	return fill_views(w, want, s, vs);
 }
 
 void window_lookup(struct window *w, int win, int kind, const char *term, size_t len,
