@@ -85,7 +85,8 @@ struct dimwin {
 
 struct engine {
 	struct engine_config cfg;
-	struct window_config wcfg;
+	struct window_config wcfg;     /* the global windows */
+	struct window_config dim_wcfg; /* language and source windows */
 	struct dimwin dims[ENGINE_MAX_LANG_VIEWS + ENGINE_MAX_SOURCE_VIEWS];
 	size_t ndims, nlang_dims, nsource_dims;
 	bool dims_full_warned;
@@ -353,7 +354,7 @@ static struct window *dim_window(struct engine *e, const char *lang, int64_t sou
 		e->dims_full_warned = true;
 		return NULL;
 	}
-	struct window *w = window_new(&e->wcfg);
+	struct window *w = window_new(&e->dim_wcfg);
 	if (!w)
 		return NULL;
 	/* start where the global windows are, so the new one is not behind */
@@ -747,15 +748,15 @@ static bool rd_u64(struct rd *r, uint64_t *v)
 	return true;
 }
 
-static int rd_window(struct engine *e, struct rd *r, struct window **w, char *err,
-		     size_t errlen)
+static int rd_window(const struct window_config *wc, struct rd *r, struct window **w,
+		     char *err, size_t errlen)
 {
 	uint64_t len;
 	if (!rd_u64(r, &len) || len > r->len - r->off) {
 		snprintf(err, errlen, "truncated window");
 		return -EINVAL;
 	}
-	int rc = window_state_load(w, &e->wcfg, r->p + r->off, (size_t)len, err, errlen);
+	int rc = window_state_load(w, wc, r->p + r->off, (size_t)len, err, errlen);
 	r->off += (size_t)len;
 	return rc;
 }
@@ -795,7 +796,7 @@ static int engine_state_load(struct engine *e, const void *buf, size_t len, char
 		snprintf(err, errlen, "bad state header");
 		return -EINVAL;
 	}
-	if ((rc = rd_window(e, &r, &win, err, errlen)) < 0)
+	if ((rc = rd_window(&e->wcfg, &r, &win, err, errlen)) < 0)
 		goto fail;
 	for (; nd < ndims; nd++) {
 		struct dimwin *d = &dims[nd];
@@ -816,7 +817,7 @@ static int engine_state_load(struct engine *e, const void *buf, size_t len, char
 		}
 		d->source_id = (int64_t)sid;
 		nlang += d->lang[0] != 0;
-		if ((rc = rd_window(e, &r, &d->w, err, errlen)) < 0)
+		if ((rc = rd_window(&e->dim_wcfg, &r, &d->w, err, errlen)) < 0)
 			goto fail;
 		d->last_post_ms = clock_now_ms();
 	}
@@ -1493,6 +1494,11 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 		wc->lateness_ms = cfg->lateness_ms;
 	if (cfg->top_m > 0)
 		wc->top_m = (uint32_t)cfg->top_m;
+	e->dim_wcfg = *wc;
+	if (cfg->view_top_m > 0)
+		e->dim_wcfg.top_m = (uint32_t)cfg->view_top_m;
+	else if (wc->top_m > ENGINE_VIEW_TOP_M)
+		e->dim_wcfg.top_m = ENGINE_VIEW_TOP_M;
 	e->win = window_new(wc);
 	if (!cfg->no_recent_posts) {
 		e->recent_cap = cfg->recent_posts ? cfg->recent_posts : ENGINE_RECENT_POSTS;

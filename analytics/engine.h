@@ -51,6 +51,11 @@ struct engine_config {
 	int64_t tick_ms;          /* snapshot period, default 1000 */
 	int64_t lateness_ms;      /* allowed lateness; negative: the default, 60000 */
 	size_t top_m;             /* terms kept per closed bucket, default 4096 */
+	/*
+	 * Terms kept per closed bucket of the language and source windows; 0:
+	 * ENGINE_VIEW_TOP_M or top_m, whichever is smaller.
+	 */
+	size_t view_top_m;
 	bool no_lang_views;       /* skip the per-language windows */
 	bool no_source_views;     /* skip the per-source windows */
 	/*
@@ -106,6 +111,13 @@ struct engine_config {
 #define ENGINE_MAX_SOURCE_VIEWS 64
 #define ENGINE_VIEW_IDLE_MS     (26 * 3600 * 1000LL)
 #define ENGINE_VIEW_BUDGET_US   200000
+/*
+ * A language or source window keeps fewer terms per closed bucket than the
+ * global one: it sees a share of the posts and shows as many terms, and
+ * most of what it would keep beyond this is the tail its few posts brought
+ * in once (docs/ANALYTICS.md, "Memory of the language and source windows").
+ */
+#define ENGINE_VIEW_TOP_M       2048
 
 /*
  * Starts the thread. A state that cannot be restored (corrupt, truncated,

@@ -468,6 +468,38 @@ static void views_stream(struct window **ws, int langs, int sources, double hour
 	}
 }
 
+/*
+ * Of the top k by count of kind in the unpruned window's view ref - those
+ * counted more than its k-th, which may tie with terms after it - the share
+ * the view v of a pruned window also lists in its top k; *bad counts listed
+ * terms whose count is not within [exact - error, exact], *max_err is their
+ * largest error bound.
+ */
+static double view_recall(const struct snapshot_view *ref, const struct snapshot_view *v, int kind,
+			  uint32_t k, int *bad, uint32_t *max_err)
+{
+	const struct trend_ranking *rr = &ref->rank[SORT_COUNT][kind], *rv = &v->rank[SORT_COUNT][kind];
+	uint32_t n = rr->n < k ? rr->n : k, hit = 0, want = 0;
+	uint32_t kth = n ? ref->trends[rr->idx[n - 1]].count : 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct trend *x = &ref->trends[rr->idx[i]];
+		if (x->count == kth)
+			break;
+		want++;
+		for (uint32_t j = 0; j < rv->n && j < k; j++) {
+			const struct trend *y = &v->trends[rv->idx[j]];
+			if (y->kind != x->kind || strcmp(y->term, x->term) != 0)
+				continue;
+			hit++;
+			*bad += y->count > x->count || y->count + y->error < x->count;
+			if (y->error > *max_err)
+				*max_err = y->error;
+			break;
+		}
+	}
+	return want ? (double)hit / want : 1.0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *data_dir = TRENDD_BENCH_DATA_DIR, *fixtures = TRENDD_BENCH_FIXTURES_DIR;
@@ -476,6 +508,7 @@ int main(int argc, char **argv)
 	int rounds = 5;
 	double rate = 0, view_rate = 100, view_hours = 25;
 	int view_sources = 16;
+	long view_top_m = ENGINE_VIEW_TOP_M; /* the language and source windows', as the daemon's */
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, 'd' }, { "fixtures", required_argument, NULL, 'f' },
 		{ "posts", required_argument, NULL, 'n' },    { "stages", required_argument, NULL, 's' },
@@ -484,6 +517,7 @@ int main(int argc, char **argv)
 		{ "view-rate", required_argument, NULL, 'V' },
 		{ "view-hours", required_argument, NULL, 'H' },
 		{ "view-sources", required_argument, NULL, 'S' },
+		{ "view-top-m", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -499,12 +533,13 @@ int main(int argc, char **argv)
 		case 'V': view_rate = strtod(optarg, NULL); break;
 		case 'H': view_hours = strtod(optarg, NULL); break;
 		case 'S': view_sources = atoi(optarg) > 0 ? atoi(optarg) : 0; break;
+		case 'M': view_top_m = strtol(optarg, NULL, 10); break;
 		default:
 			fprintf(stderr, "usage: %s [--data-dir D] [--fixtures D] [--posts N] "
 					"[--stages tokenize,sentiment,window,full,steady,memory,"
-					"views,tick,engine,engine_no_views] "
+					"views,tick,recall,engine,engine_no_views] "
 					"[--memory-terms N] [--rounds N] [--rate POSTS_PER_S] [--view-rate POSTS_PER_S] "
-					"[--view-hours H] [--view-sources N]\n", argv[0]);
+					"[--view-hours H] [--view-sources N] [--view-top-m N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -789,10 +824,13 @@ int main(int argc, char **argv)
 		enum { LANGS = 5 };
 		int nwin = 1 + LANGS + view_sources;
 		struct window **ws = calloc((size_t)nwin, sizeof *ws);
-		struct window_config wc;
+		struct window_config wc, dim_wc;
 		window_config_defaults(&wc);
+		dim_wc = wc;
+		if (view_top_m > 0)
+			dim_wc.top_m = (uint32_t)view_top_m;
 		for (int k = 0; ws && k < nwin; k++)
-			if (!(ws[k] = window_new(&wc))) {
+			if (!(ws[k] = window_new(k ? &dim_wc : &wc))) {
 				fprintf(stderr, "bench: out of memory\n");
 				return 1;
 			}
@@ -825,20 +863,72 @@ int main(int argc, char **argv)
 			free(v);
 			snapshot_put(s);
 		}
-		double bytes = 0;
+		double bytes = 0, global_bytes = 0;
 		for (int k = 0; k < nwin; k++) {
 			struct window_stats st;
 			window_get_stats(ws[k], &st);
 			bytes += (double)st.bytes;
+			if (k == 0)
+				global_bytes = (double)st.bytes;
+			if (getenv("BENCH_WINDOWS"))
+				fprintf(stderr, "window %d: posts %llu terms %llu entries %llu pruned %llu %.1f MB\n", k,
+					(unsigned long long)st.posts, (unsigned long long)st.terms,
+					(unsigned long long)st.entries, (unsigned long long)st.pruned, st.bytes / 1e6);
 			window_free(ws[k]);
 		}
 		free(ws);
 		printf("{\"stage\":\"tick\",\"event_hours\":%.1f,\"posts_per_s\":%.0f,"
-		       "\"windows\":%d,\"windows_mb\":%.1f,\"stream_ns_per_post\":%.0f,"
+		       "\"windows\":%d,\"view_top_m\":%u,\"windows_mb\":%.1f,\"global_mb\":%.1f,"
+		       "\"stream_ns_per_post\":%.0f,"
 		       "\"first_tick_ms\":%.1f,\"tick_ms\":%.1f,\"peak_rss_mb\":%.1f}\n",
-		       view_hours, view_rate, nwin, bytes / 1e6, t_stream * 1e9 / (view_hours * 3600.0 * view_rate), first,
+		       view_hours, view_rate, nwin, dim_wc.top_m, bytes / 1e6, global_bytes / 1e6, t_stream * 1e9 / (view_hours * 3600.0 * view_rate), first,
 		       later, peak_rss_kb() / 1024.0);
 		fflush(stdout);
+	}
+
+	if (want(stages, "recall")) {
+		/*
+		 * What a smaller top m costs a view: the views stream (one
+		 * window, no languages or sources) into a window pruned to
+		 * --view-top-m and into one never pruned; the top 50 and 100
+		 * words and hashtags by count of each view of the first
+		 * against the second's.
+		 */
+		struct window_config wc, exact;
+		window_config_defaults(&wc);
+		exact = wc;
+		if (view_top_m > 0)
+			wc.top_m = (uint32_t)view_top_m;
+		exact.top_m = UINT32_MAX;
+		struct window *w[2] = { window_new(&wc), window_new(&exact) };
+		struct snapshot *s = snapshot_new();
+		struct snapshot_view *v = calloc(2 * WINDOW_COUNT, sizeof *v);
+		if (!w[0] || !w[1] || !s || !v) {
+			fprintf(stderr, "bench: out of memory\n");
+			return 1;
+		}
+		views_stream(&w[0], 0, 0, view_hours, view_rate);
+		views_stream(&w[1], 0, 0, view_hours, view_rate);
+		if (window_fill_views(w[0], s, v) < 0 || window_fill_views(w[1], s, v + WINDOW_COUNT) < 0) {
+			fprintf(stderr, "bench: out of memory\n");
+			return 1;
+		}
+		static const char *const names[WINDOW_COUNT] = { "5m", "1h", "24h" };
+		printf("{\"stage\":\"recall\",\"event_hours\":%.1f,\"posts_per_s\":%.0f,\"top_m\":%u",
+		       view_hours, view_rate, wc.top_m);
+		int bad = 0;
+		uint32_t max_err = 0;
+		for (int win = 0; win < WINDOW_COUNT; win++)
+			for (int kind = TERM_WORD; kind <= TERM_HASHTAG; kind++)
+				for (uint32_t k = 50; k <= 100; k += 50)
+					printf(",\"%s_%s_top%u\":%.3f", names[win], term_kind_name(kind), k,
+					       view_recall(&v[WINDOW_COUNT + win], &v[win], kind, k, &bad, &max_err));
+		printf(",\"outside_bound\":%d,\"max_error\":%u}\n", bad, max_err);
+		fflush(stdout);
+		free(v);
+		snapshot_put(s);
+		window_free(w[0]);
+		window_free(w[1]);
 	}
 
 	if (want(stages, "engine") && engine_stage(&c, data_dir, rounds, true, rate) < 0)

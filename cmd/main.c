@@ -48,6 +48,7 @@ struct options {
 	int64_t lateness_ms;
 	int64_t checkpoint_ms;   /* 0: ENGINE_CHECKPOINT_MS */
 	long top_m;
+	long view_top_m;         /* 0: ENGINE_VIEW_TOP_M or top_m, the smaller */
 	long recent_posts;       /* -1: ENGINE_RECENT_POSTS; 0: keep none */
 	bool no_lang_views, no_source_views;
 	struct db_options db;  /* retention from the config file */
@@ -72,6 +73,7 @@ static void usage(FILE *f)
 		"  --static-dir DIR       dashboard files (default %s)\n"
 		"  --lateness SECONDS     allowed event-time lateness (default 60)\n"
 		"  --top-m N              terms kept per closed bucket (default 4096)\n"
+		"  --view-top-m N         the same for language and source windows (default 2048)\n"
 		"  --checkpoint-ms N      checkpoint period in milliseconds (default 5000)\n"
 		"  --recent-posts N       posts kept for term detail, 0 for none (default 20000)\n"
 		"  --demo-rate N          demo posts per second (default 40)\n"
@@ -137,7 +139,8 @@ static int config_retention(json_t *config, struct db_options *db)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_DB = 256, O_LISTEN, O_CONFIG, O_DATA, O_STATIC, O_DEMO, O_LATE, O_TOPM,
-	       O_RATE, O_LOG, O_VERSION, O_HELP, O_CHARTJS, O_CKPT, O_RECENT };
+	       O_RATE, O_LOG, O_VERSION, O_HELP, O_CHARTJS, O_CKPT, O_RECENT,
+	       O_VTOPM };
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, O_DB },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -148,6 +151,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "demo", no_argument, NULL, O_DEMO },
 		{ "lateness", required_argument, NULL, O_LATE },
 		{ "top-m", required_argument, NULL, O_TOPM },
+		{ "view-top-m", required_argument, NULL, O_VTOPM },
 		{ "checkpoint-ms", required_argument, NULL, O_CKPT },
 		{ "recent-posts", required_argument, NULL, O_RECENT },
 		{ "demo-rate", required_argument, NULL, O_RATE },
@@ -179,12 +183,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		}
 		case O_TOPM:
-			o->top_m = strtol(optarg, &end, 10);
-			if (*end || o->top_m < 16 || o->top_m > 10000000) {
-				fprintf(stderr, "trendd: --top-m wants 16..10000000, not '%s'\n", optarg);
+		case O_VTOPM: {
+			long m = strtol(optarg, &end, 10);
+			if (*end || !*optarg || m < 16 || m > 10000000) {
+				fprintf(stderr, "trendd: --%s wants 16..10000000, not '%s'\n",
+					c == O_TOPM ? "top-m" : "view-top-m", optarg);
 				return 2;
 			}
+			*(c == O_TOPM ? &o->top_m : &o->view_top_m) = m;
 			break;
+		}
 		case O_CKPT:
 			o->checkpoint_ms = strtoll(optarg, &end, 10);
 			if (*end || o->checkpoint_ms < 50 || o->checkpoint_ms > 3600000) {
@@ -251,6 +259,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		if (json_is_object(views)) {
 			o->no_lang_views = json_is_false(json_object_get(views, "lang"));
 			o->no_source_views = json_is_false(json_object_get(views, "source"));
+			json_t *m = json_object_get(views, "top_m");
+			if (m && !o->view_top_m) {
+				double v = json_number_value(m);
+				if (!json_is_integer(m) || v < 16 || v > 10000000) {
+					fprintf(stderr, "trendd: config: views.top_m must be an "
+							"integer from 16 to 10000000\n");
+					json_decref(o->config);
+					o->config = NULL;
+					return 2;
+				}
+				o->view_top_m = (long)v;
+			}
 		}
 		json_t *late = json_object_get(o->config, "lateness_s");
 		if (json_is_number(late) && o->lateness_ms < 0)
@@ -761,6 +781,7 @@ static int serve(struct options *o)
 	struct engine_config ec = { .data_dir = o->data_dir, .tick_ms = 1000,
 				    .lateness_ms = o->lateness_ms >= 0 ? o->lateness_ms : 60000,
 				    .top_m = o->top_m > 0 ? (size_t)o->top_m : 4096,
+				    .view_top_m = o->view_top_m > 0 ? (size_t)o->view_top_m : 0,
 				    .no_lang_views = o->no_lang_views,
 				    .no_source_views = o->no_source_views,
 				    .checkpoint_ms = o->checkpoint_ms,

@@ -218,6 +218,71 @@ START_TEST(test_engine_rebuilds_language_and_source_views_in_turn_within_the_bud
 }
 END_TEST
 
+/*
+ * The language and source windows keep view_top_m terms per closed bucket,
+ * the global ones top_m: 40 terms of one source, the k-th posted k times in
+ * a second that has closed, are all in the global views with their counts,
+ * and only the 16 most posted in the source's and the language's, which
+ * list none of the pruned ones.
+ */
+START_TEST(test_engine_language_and_source_windows_keep_view_top_m_terms)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine_config c = { .data_dir = TRENDD_TEST_DATA_DIR, .tick_ms = 50,
+				   .lateness_ms = 2000, .checkpoint_ms = 60000, .view_top_m = 16 };
+	struct engine *e = NULL;
+	char err[256];
+	ck_assert_msg(engine_start(&e, &c, &bus, err, sizeof err) == 0, "%s", err);
+	/* all in the next second, which closes 2 s after its end */
+	int64_t t = (clock_now_ms() / 1000 + 1) * 1000;
+	char terms[40][8];
+	int n = 0;
+	for (int k = 1; k <= 40; k++) {
+		snprintf(terms[k - 1], sizeof terms[k - 1], "zq%c%c", 'a' + (k - 1) / 8,
+			 'a' + (k - 1) % 8);
+		for (int i = 0; i < k; i++) {
+			char id[16];
+			snprintf(id, sizeof id, "%d-%d", k, i);
+			post(&bus, 7, t + i, id, "ann", terms[k - 1]);
+			n++;
+		}
+	}
+	bool done = false;
+	int64_t until = clock_mono_ms() + 20000;
+	while (!done && clock_mono_ms() < until) {
+		sleep_ms(10);
+		struct snapshot *s = snapshot_acquire(&bus.trends);
+		const struct snapshot_view *g = s ? snapshot_find_view(s, WINDOW_5M, "", 0) : NULL;
+		const struct snapshot_view *src = s ? snapshot_find_view(s, WINDOW_5M, "", 7) : NULL;
+		const struct snapshot_view *lang = s ? snapshot_find_view(s, WINDOW_5M, "en", 0) : NULL;
+		if (!g || !src || !lang || s->stats.posts_total < (uint64_t)n ||
+		    src->computed_ms != s->generated_ms || lang->computed_ms != s->generated_ms ||
+		    s->watermark_ms < t + 1000) {
+			snapshot_put(s);
+			continue;
+		}
+		done = true;
+		ck_assert_uint_eq(g->posts, (uint64_t)n);
+		ck_assert_uint_eq(src->posts, (uint64_t)n);
+		for (int k = 1; k <= 40; k++) {
+			ck_assert_uint_eq(view_count(g, terms[k - 1]), (uint32_t)k);
+			uint32_t want = k > 24 ? (uint32_t)k : 0;
+			ck_assert_msg(view_count(src, terms[k - 1]) == want &&
+					      view_count(lang, terms[k - 1]) == want,
+				      "%s: %u and %u in the source and language views, not %u",
+				      terms[k - 1], view_count(src, terms[k - 1]),
+				      view_count(lang, terms[k - 1]), want);
+		}
+		snapshot_put(s);
+	}
+	ck_assert_msg(done, "no snapshot with the second closed");
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
 START_TEST(test_engine_answers_live_requests_from_open_minutes_and_pending_rows)
 {
 	struct bus bus;
@@ -869,6 +934,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_engine_recent_excerpt_cut_never_splits_a_character);
 	tcase_add_test(tc, test_engine_recent_keeps_hostile_text_verbatim_and_caps_each_post);
 	tcase_add_test(tc, test_engine_rebuilds_language_and_source_views_in_turn_within_the_budget);
+	tcase_add_test(tc, test_engine_language_and_source_windows_keep_view_top_m_terms);
 	suite_add_tcase(s, tc);
 	return s;
 }
