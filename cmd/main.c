@@ -49,6 +49,7 @@ struct options {
 	int64_t checkpoint_ms;   /* 0: ENGINE_CHECKPOINT_MS */
 	long top_m;
 	long view_top_m;         /* 0: ENGINE_VIEW_TOP_M or top_m, the smaller */
+	long view_budget_ms;     /* -1: ENGINE_VIEW_BUDGET_US; 0: one window's views a tick */
 	long recent_posts;       /* -1: ENGINE_RECENT_POSTS; 0: keep none */
 	bool no_lang_views, no_source_views;
 	struct db_options db;  /* retention from the config file */
@@ -74,6 +75,8 @@ static void usage(FILE *f)
 		"  --lateness SECONDS     allowed event-time lateness (default 60)\n"
 		"  --top-m N              terms kept per closed bucket (default 4096)\n"
 		"  --view-top-m N         the same for language and source windows (default 2048)\n"
+		"  --view-budget-ms N     time a tick spends on language and source views; the\n"
+		"                         rest are carried over (default 200; 0: one window's)\n"
 		"  --checkpoint-ms N      checkpoint period in milliseconds (default 5000)\n"
 		"  --recent-posts N       posts kept for term detail, 0 for none (default 20000)\n"
 		"  --demo-rate N          demo posts per second (default 40)\n"
@@ -140,7 +143,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_DB = 256, O_LISTEN, O_CONFIG, O_DATA, O_STATIC, O_DEMO, O_LATE, O_TOPM,
 	       O_RATE, O_LOG, O_VERSION, O_HELP, O_CHARTJS, O_CKPT, O_RECENT,
-	       O_VTOPM };
+	       O_VTOPM, O_VBUDGET };
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, O_DB },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -152,6 +155,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "lateness", required_argument, NULL, O_LATE },
 		{ "top-m", required_argument, NULL, O_TOPM },
 		{ "view-top-m", required_argument, NULL, O_VTOPM },
+		{ "view-budget-ms", required_argument, NULL, O_VBUDGET },
 		{ "checkpoint-ms", required_argument, NULL, O_CKPT },
 		{ "recent-posts", required_argument, NULL, O_RECENT },
 		{ "demo-rate", required_argument, NULL, O_RATE },
@@ -193,6 +197,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			*(c == O_TOPM ? &o->top_m : &o->view_top_m) = m;
 			break;
 		}
+		case O_VBUDGET:
+			o->view_budget_ms = strtol(optarg, &end, 10);
+			if (*end || !*optarg || o->view_budget_ms < 0 || o->view_budget_ms > 60000) {
+				fprintf(stderr, "trendd: --view-budget-ms wants 0..60000, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case O_CKPT:
 			o->checkpoint_ms = strtoll(optarg, &end, 10);
 			if (*end || o->checkpoint_ms < 50 || o->checkpoint_ms > 3600000) {
@@ -782,6 +794,9 @@ static int serve(struct options *o)
 				    .lateness_ms = o->lateness_ms >= 0 ? o->lateness_ms : 60000,
 				    .top_m = o->top_m > 0 ? (size_t)o->top_m : 4096,
 				    .view_top_m = o->view_top_m > 0 ? (size_t)o->view_top_m : 0,
+				    /* 1 µs: the one window a tick rebuilds whatever it costs */
+				    .view_budget_us = o->view_budget_ms < 0 ? 0
+						      : o->view_budget_ms ? o->view_budget_ms * 1000 : 1,
 				    .no_lang_views = o->no_lang_views,
 				    .no_source_views = o->no_source_views,
 				    .checkpoint_ms = o->checkpoint_ms,
@@ -858,7 +873,8 @@ int main(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	struct options o = { .lateness_ms = -1, .demo_rate = 40, .recent_posts = -1 };
+	struct options o = { .lateness_ms = -1, .demo_rate = 40, .recent_posts = -1,
+			     .view_budget_ms = -1 };
 	int rc = parse_options(argc, argv, &o);
 	if (rc)
 		return rc;

@@ -307,7 +307,20 @@ function renderTrends(msg) {
   const when = msg.generated_at ? new Date(msg.generated_at) : null;
   el.meta.textContent = `Window ${msg.window} · snapshot #${msg.seq}` +
     (msg.lang ? ` · language ${msg.lang}` : '') +
-    (when && !isNaN(when) ? ` · updated ${when.toLocaleTimeString()}` : '');
+    (when && !isNaN(when) ? ` · updated ${when.toLocaleTimeString()}` : '') +
+    countedEarlier(when, msg.computed_at);
+}
+
+/*
+ * A language view may be carried over from an earlier snapshot (trendd
+ * rebuilds those in turn within a time budget): say how much older its
+ * numbers are than the snapshot, once that is a second or more.
+ */
+function countedEarlier(when, computedAt) {
+  const counted = computedAt ? new Date(computedAt) : null;
+  if (!when || isNaN(when) || !counted || isNaN(counted)) return '';
+  const s = Math.round((when - counted) / 1000);
+  return s >= 1 ? ` · counted ${s} s earlier` : '';
 }
 
 /* ---- overview: gauges, totals, volume ---- */

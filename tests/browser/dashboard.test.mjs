@@ -1,6 +1,7 @@
 // The dashboard in headless Chromium against the real binary (`trendd --demo`):
 // the live table fills and changes in place (rows slide when ranks change),
-// the controls and the language selector re-subscribe, a term opens its
+// the controls and the language selector re-subscribe (a language view
+// carried over from an earlier snapshot says so), a term opens its
 // history chart that zooms, the history explorer lists top terms and
 // compares two of them, hostile terms stay text, a server that goes away and
 // comes back is shown as "disconnected — retrying" and then live again, and
@@ -32,7 +33,8 @@ describe('dashboard', { timeout: 300000 }, () => {
     port = await freePort();
     dataDir = tmpDir('trendd-browser-');
     db = path.join(dataDir, 'trendd.db');
-    server = await startTrendd(['--demo'], { port, db });
+    // one language or source window's views a tick: the others are carried over
+    server = await startTrendd(['--demo', '--view-budget-ms', '0'], { port, db });
     haveHistory = await historyServed(server.base);
     // History holds closed minutes once they are written (about a minute
     // after start) and the minutes still open once analytics answers for
@@ -177,11 +179,17 @@ describe('dashboard', { timeout: 300000 }, () => {
     assert.match(page.url(), /lang=de/);
     // the German view holds German words, which the all-languages view mixes with others
     const de = await page.$$eval(ROWS, (rows) => rows.map((r) => r.dataset.term));
+    // rebuilt in turn with the other language and source views, it says when it was counted
+    await waitFor(async () => /language de · updated [^·]+ · counted \d+ s earlier$/.test(
+      await page.textContent('[data-testid="snapshot-meta"]')), { timeout: 20000, what: 'a carried view' });
     await page.selectOption('[data-testid="lang-select"]', '');
     await waitFor(async () => !/language/.test(await page.textContent('[data-testid="snapshot-meta"]')) &&
       (await rowCount(page)) >= 5, { timeout: 20000, what: 'all languages again' });
     const all = await page.$$eval(ROWS, (rows) => rows.map((r) => r.dataset.term));
     assert.notDeepEqual(de, all);
+    // the global views are rebuilt every tick
+    for (let i = 0; i < 6; i++, await sleep(500))
+      assert.doesNotMatch(await page.textContent('[data-testid="snapshot-meta"]'), /counted/);
     assert.doesNotMatch(page.url(), /lang=/);
     assert.deepEqual(b.problems, []);
   });
@@ -271,7 +279,8 @@ describe('dashboard', { timeout: 300000 }, () => {
     assert.equal(await rowCount(page), rows);
 
     await sleep(2500); // let the backoff grow past its first step
-    server = await startTrendd(['--demo'], { port, db });
+    // one language or source window's views a tick: the others are carried over
+    server = await startTrendd(['--demo', '--view-budget-ms', '0'], { port, db });
     await page.waitForFunction(() =>
       document.querySelector('[data-testid="connection-state"]').dataset.state === 'live',
     null, { timeout: 30000 });

@@ -3,7 +3,8 @@
 // global windows keep --top-m. Forty terms pushed into one second, the k-th
 // k times, are all in the global view with their counts; the source's and
 // the language's views list only the 16 most posted once that second has
-// closed. A value out of range is refused at start.
+// closed. A value out of range is refused at start, as is one of
+// --view-budget-ms (the time a tick spends rebuilding those windows' views).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -92,6 +93,14 @@ describe('--view-top-m', () => {
       const p = spawnSync(BIN, ['--config', config, '--listen', '127.0.0.1:1'], { encoding: 'utf8' });
       assert.equal(p.status, 2, `views.top_m ${JSON.stringify(bad)}: ${p.stderr}`);
       assert.match(p.stderr, /views\.top_m must be an integer from 16 to 10000000/);
+    }
+  });
+
+  it('refuses a --view-budget-ms out of range', () => {
+    for (const bad of ['-1', '60001', 'soon', '']) {
+      const p = spawnSync(BIN, ['--view-budget-ms', bad, '--listen', '127.0.0.1:1'], { encoding: 'utf8' });
+      assert.equal(p.status, 2, `--view-budget-ms '${bad}': ${p.stderr}`);
+      assert.match(p.stderr, /--view-budget-ms wants 0\.\.60000/);
     }
   });
 });
