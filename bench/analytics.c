@@ -436,36 +436,56 @@ static int engine_stage(const struct corpus *c, const char *data_dir, int rounds
 }
 
 /*
- * The stream of the views and tick stages: hours of event time at rate
- * posts/s, 12 terms a post from a Zipf vocabulary of 200,000 (the last a
+ * The stream of the views, tick and recall stages: rate posts/s of event
+ * time, 12 terms a post from a Zipf vocabulary of 200,000 (the last a
  * hashtag), Zipf authors of 50,000, into ws[0]; with langs, each post also
  * into one of ws[1..langs] and with sources into one of the sources windows
  * after them, both Zipf, as the engine counts a post into its language's
- * and its source's windows.
+ * and its source's windows. views_stream() adds the posts up to (not
+ * including) number end, carrying on from where the last call stopped.
  */
-static void views_stream(struct window **ws, int langs, int sources, double hours, double rate)
+struct vstream {
+	uint64_t state;
+	long next;          /* posts added so far */
+	double rate;
+};
+
+static struct vstream vstream_new(double rate)
 {
-	long total = (long)(hours * 3600.0 * rate);
+	return (struct vstream){ 0x6a09e667f3bcc908ull, 0, rate };
+}
+
+static void views_stream(struct window **ws, int langs, int sources, struct vstream *vs, long end)
+{
 	char names[12][16];
 	struct token tk[12];
-	uint64_t state = 0x6a09e667f3bcc908ull;
-	for (long i = 0; i < total; i++) {
+	for (long i = vs->next; i < end; i++) {
 		for (int k = 0; k < 12; k++) {
-			int l = snprintf(names[k], sizeof names[k], "w%zu", zipf_from(&state, 200000));
+			int l = snprintf(names[k], sizeof names[k], "w%zu", zipf_from(&vs->state, 200000));
 			tk[k] = (struct token){ names[k], (uint16_t)l,
 						(uint8_t)(k == 11 ? TERM_HASHTAG : TERM_WORD) };
 		}
-		int64_t t = T0 + (int64_t)((double)i * 1000.0 / rate);
-		struct window_post p = { t, author_from(&state), 0.1f, tk, 12 };
+		int64_t t = T0 + (int64_t)((double)i * 1000.0 / vs->rate);
+		struct window_post p = { t, author_from(&vs->state), 0.1f, tk, 12 };
 		window_add_post(ws[0], &p);
 		if (langs)
-			window_add_post(ws[1 + zipf_from(&state, (size_t)langs)], &p);
+			window_add_post(ws[1 + zipf_from(&vs->state, (size_t)langs)], &p);
 		if (sources)
-			window_add_post(ws[1 + langs + zipf_from(&state, (size_t)sources)], &p);
+			window_add_post(ws[1 + langs + zipf_from(&vs->state, (size_t)sources)], &p);
 		if (i % 1000 == 0)
 			for (int k = 0; k < 1 + langs + sources; k++)
 				window_advance(ws[k], t);
 	}
+	if (end > vs->next)
+		vs->next = end;
+}
+
+static long stream_posts(double hours, double rate) { return (long)(hours * 3600.0 * rate); }
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
 }
 
 /*
@@ -784,7 +804,8 @@ int main(int argc, char **argv)
 		struct window_config wc;
 		window_config_defaults(&wc);
 		struct window *w = window_new(&wc);
-		views_stream(&w, 0, 0, view_hours, view_rate);
+		struct vstream feed = vstream_new(view_rate);
+		views_stream(&w, 0, 0, &feed, stream_posts(view_hours, view_rate));
 		double first[WINDOW_COUNT], later[WINDOW_COUNT];
 		for (int rep = 0; rep < 3; rep++)
 			for (int win = 0; win < WINDOW_COUNT; win++) {
@@ -803,13 +824,56 @@ int main(int argc, char **argv)
 					later[win] = ms;
 				snapshot_put(s);
 			}
+		/*
+		 * Then as the engine goes on: each second of event time its
+		 * posts, the window advanced to its end, and the three views
+		 * built (window_fill_views()); the ticks right after a minute
+		 * or a quarter hour closed (the watermark passed its end) are
+		 * counted apart as well.
+		 */
+		enum { LIVE_S = 960 };
+		double *live = malloc(LIVE_S * sizeof *live), minute_max = 0, quarter_max = 0;
+		int64_t wm = window_watermark_ms(w);
+		for (int sec = 0; live && sec < LIVE_S; sec++) {
+			views_stream(&w, 0, 0, &feed, feed.next + (long)view_rate);
+			window_advance(w, T0 + (int64_t)((double)feed.next * 1000.0 / view_rate));
+			struct snapshot *s = snapshot_new();
+			struct snapshot_view v[WINDOW_COUNT];
+			memset(v, 0, sizeof v);
+			double t0 = now_s();
+			if (!s || window_fill_views(w, s, v) < 0) {
+				fprintf(stderr, "bench: out of memory\n");
+				return 1;
+			}
+			live[sec] = (now_s() - t0) * 1e3;
+			snapshot_put(s);
+			int64_t now_wm = window_watermark_ms(w);
+			if (getenv("BENCH_TICKS") && live[sec] > 40)
+				fprintf(stderr, "tick %d: %.1f ms%s%s\n", sec, live[sec],
+					now_wm / 60000 != wm / 60000 ? " minute" : "",
+					now_wm / 900000 != wm / 900000 ? " quarter" : "");
+			if (now_wm / 60000 != wm / 60000 && live[sec] > minute_max)
+				minute_max = live[sec];
+			if (now_wm / 900000 != wm / 900000 && live[sec] > quarter_max)
+				quarter_max = live[sec];
+			wm = now_wm;
+		}
+		if (!live) {
+			fprintf(stderr, "bench: out of memory\n");
+			return 1;
+		}
+		qsort(live, LIVE_S, sizeof *live, cmp_double);
 		struct window_stats st;
 		window_get_stats(w, &st);
 		printf("{\"stage\":\"views\",\"event_hours\":%.1f,\"posts_per_s\":%.0f,"
 		       "\"terms\":%llu,\"window_mb\":%.1f,\"first_ms\":[%.1f,%.1f,%.1f],"
-		       "\"ms\":[%.1f,%.1f,%.1f]}\n",
+		       "\"ms\":[%.1f,%.1f,%.1f],\"live_ticks\":%d,\"live_tick_ms\":{\"median\":%.1f,"
+		       "\"p99\":%.1f,\"max\":%.1f,\"after_minute_close\":%.1f,"
+		       "\"after_quarter_close\":%.1f}}\n",
 		       view_hours, view_rate, (unsigned long long)st.terms, st.bytes / 1e6, first[0],
-		       first[1], first[2], later[0], later[1], later[2]);
+		       first[1], first[2], later[0], later[1], later[2], (int)LIVE_S, live[LIVE_S / 2],
+		       live[LIVE_S * 99 / 100], live[LIVE_S - 1], minute_max, quarter_max);
+		free(live);
 		fflush(stdout);
 		window_free(w);
 	}
@@ -839,7 +903,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		double t_stream = now_s();
-		views_stream(ws, LANGS, view_sources, view_hours, view_rate);
+		struct vstream feed = vstream_new(view_rate);
+		views_stream(ws, LANGS, view_sources, &feed, stream_posts(view_hours, view_rate));
 		t_stream = now_s() - t_stream;
 		double first = 0, later = 0;
 		for (int rep = 0; rep <= (rounds > 2 ? rounds : 2); rep++) {
@@ -907,8 +972,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench: out of memory\n");
 			return 1;
 		}
-		views_stream(&w[0], 0, 0, view_hours, view_rate);
-		views_stream(&w[1], 0, 0, view_hours, view_rate);
+		struct vstream va = vstream_new(view_rate), vb = vstream_new(view_rate);
+		views_stream(&w[0], 0, 0, &va, stream_posts(view_hours, view_rate));
+		views_stream(&w[1], 0, 0, &vb, stream_posts(view_hours, view_rate));
 		if (window_fill_views(w[0], s, v) < 0 || window_fill_views(w[1], s, v + WINDOW_COUNT) < 0) {
 			fprintf(stderr, "bench: out of memory\n");
 			return 1;
