@@ -177,9 +177,16 @@ struct level {
  * hashes (a term in none of the closed buckets keeps an empty list, which
  * saves looking for it in all of them). The union is then the same: what
  * it holds, exact or dense, is all that adding more sets depends on.
- * Entries hold while the level whose closed buckets they cover has no
- * bucket change state and the window's end stays in the same bucket; then
- * all go at once (their memory is kept for the next). At most
+ * Entries hold while the window's end stays in the same bucket and the
+ * level whose closed buckets they cover has no bucket change but by
+ * closing; then all go at once (their memory is kept for the next). A
+ * bucket that closes joins the end of the closed ones (the oldest open
+ * bucket closes first, and none can appear among the closed ones: a post
+ * for a time behind the watermark is late), so an entry records how many
+ * of them it covers and the last of those, and a term whose entry covers
+ * fewer than are closed now adds just the sets of those that closed since
+ * (and keeps that union instead, while there is room): the 24h window's
+ * views no longer start every union again when a quarter hour closes. At most
  * PREFIX_CACHE_TERMS terms a window and view (the candidates of a view are
  * fewer), PREFIX_CACHE_DENSE of them dense (16 KiB each) and
  * PREFIX_CACHE_HASHES hashes for the exact ones: past that the rest unite
@@ -191,7 +198,7 @@ struct level {
 #define PREFIX_DENSE        UINT32_MAX /* prefix_cache.len of a dense entry */
 
 struct prefix_cache {
-	uint32_t epoch;                /* level_epoch of the level the entries cover */
+	uint32_t epoch;                /* level_epoch less level_closes of their level */
 	int64_t end_key;               /* the window's end bucket at that level */
 	bool valid;
 	uint32_t n, ndense, nmem;      /* entries; dense ones; register blocks allocated */
@@ -200,6 +207,8 @@ struct prefix_cache {
 	uint32_t *at;                  /* owned, PREFIX_CACHE_TERMS: register block or first hash */
 	uint32_t *len;                 /* owned, PREFIX_CACHE_TERMS: hashes, or PREFIX_DENSE */
 	uint64_t *count;               /* owned, PREFIX_CACHE_TERMS: the union's count */
+	uint32_t *cov;                 /* owned, PREFIX_CACHE_TERMS: closed buckets covered */
+	int64_t *last;                 /* owned, PREFIX_CACHE_TERMS: bucket_tag() of the last */
 	uint8_t **reg;                 /* owned, PREFIX_CACHE_DENSE blocks of HLL_REGISTERS */
 	uint32_t *hashes;              /* owned, hash_cap (grown up to PREFIX_CACHE_HASHES) */
 	uint32_t *slot;                /* owned, 2 * PREFIX_CACHE_TERMS: 1 + entry, 0 = empty */
@@ -214,6 +223,8 @@ static void prefix_cache_free(struct prefix_cache *pc)
 	free(pc->at);
 	free(pc->len);
 	free(pc->count);
+	free(pc->cov);
+	free(pc->last);
 	free(pc->hashes);
 	free(pc->slot);
 	memset(pc, 0, sizeof *pc);
@@ -224,7 +235,7 @@ static size_t prefix_cache_bytes(const struct prefix_cache *pc)
 	if (!pc->ids)
 		return 0;
 	return (size_t)pc->nmem * HLL_REGISTERS + (size_t)pc->hash_cap * sizeof(uint32_t) +
-	       PREFIX_CACHE_TERMS * (3 * sizeof(uint32_t) + sizeof(uint64_t)) +
+	       PREFIX_CACHE_TERMS * (4 * sizeof(uint32_t) + 2 * sizeof(uint64_t)) +
 	       PREFIX_CACHE_DENSE * sizeof(uint8_t *) +
 	       2 * PREFIX_CACHE_TERMS * sizeof(uint32_t);
 }
@@ -267,6 +278,7 @@ struct window {
 	 * term_authors() keeps unions under the epoch of one level (prefix).
 	 */
 	uint32_t level_epoch[NLEVELS], hist_next_key;
+	uint32_t level_closes[NLEVELS]; /* the part of level_epoch that is buckets closing */
 	struct prefix_cache prefix[WINDOW_COUNT];
 	struct {
 		uint32_t key, epoch;
@@ -1412,8 +1424,10 @@ static void bucket_close(struct window *w, int level, struct bucket *b)
 	bucket_sync(w, level, b);
 	syn_free(b);
 	b->state = B_CLOSED;
-	if (level > 0)
+	if (level > 0) {
 		history_changed(w, level);
+		w->level_closes[level]++;
+	}
 	if (level == 1) {
 		/* pruning renumbers entries and the sets are read from here on */
 		bucket_flush_authors(b);
@@ -1993,18 +2007,22 @@ static struct prefix_cache *prefix_cache_for(struct window *w, int win)
 		pc->at = malloc(PREFIX_CACHE_TERMS * sizeof *pc->at);
 		pc->len = malloc(PREFIX_CACHE_TERMS * sizeof *pc->len);
 		pc->count = malloc(PREFIX_CACHE_TERMS * sizeof *pc->count);
+		pc->cov = malloc(PREFIX_CACHE_TERMS * sizeof *pc->cov);
+		pc->last = malloc(PREFIX_CACHE_TERMS * sizeof *pc->last);
 		pc->reg = calloc(PREFIX_CACHE_DENSE, sizeof *pc->reg);
 		pc->slot = calloc(2 * PREFIX_CACHE_TERMS, sizeof *pc->slot);
-		if (!pc->ids || !pc->at || !pc->len || !pc->count || !pc->reg || !pc->slot) {
+		if (!pc->ids || !pc->at || !pc->len || !pc->count || !pc->cov || !pc->last ||
+		    !pc->reg || !pc->slot) {
 			prefix_cache_free(pc);
 			return NULL;
 		}
 	}
-	if (!pc->valid || pc->epoch != w->level_epoch[level] || pc->end_key != end_key) {
+	uint32_t epoch = w->level_epoch[level] - w->level_closes[level];
+	if (!pc->valid || pc->epoch != epoch || pc->end_key != end_key) {
 		if (pc->n)
 			memset(pc->slot, 0, 2 * PREFIX_CACHE_TERMS * sizeof *pc->slot);
 		pc->n = pc->ndense = pc->nhash = 0;
-		pc->epoch = w->level_epoch[level];
+		pc->epoch = epoch;
 		pc->end_key = end_key;
 		pc->valid = true;
 	}
@@ -2033,12 +2051,18 @@ static void prefix_load(const struct prefix_cache *pc, int k, struct hll_union *
 		hll_union_load_hashes(u, pc->hashes + pc->at[k], pc->len[k]);
 }
 
-/* Keeps the union u for term id (not kept yet) while there is room and memory. */
-static void prefix_put(struct prefix_cache *pc, uint32_t id, struct hll_union *u)
+/* A bucket's identity among those of a view's author list: its key and level. */
+static inline int64_t bucket_tag(const struct bucket *b) { return b->key * 4 + b->level; }
+
+/*
+ * Stores union u's registers or hashes in the cache: into *at and *len,
+ * reusing dense block *at when reuse_dense. false when there is no room or
+ * memory (nothing changed).
+ */
+static bool prefix_store(struct prefix_cache *pc, struct hll_union *u, bool reuse_dense,
+			 uint32_t *at, uint32_t *len)
 {
-	if (pc->n == PREFIX_CACHE_TERMS)
-		return;
-	uint32_t n, at;
+	uint32_t n;
 	const uint32_t *v = hll_union_hashes(u, &n);
 	if (v) {
 		if (pc->nhash + n > pc->hash_cap) {
@@ -2046,38 +2070,76 @@ static void prefix_put(struct prefix_cache *pc, uint32_t id, struct hll_union *u
 			while (cap < pc->nhash + n)
 				cap *= 2;
 			if (cap > PREFIX_CACHE_HASHES)
-				return;
+				return false;
 			uint32_t *nh = realloc(pc->hashes, cap * sizeof *nh);
 			if (!nh)
-				return;
+				return false;
 			pc->hashes = nh;
 			pc->hash_cap = cap;
 		}
 		if (n) /* a term in none of the closed buckets keeps no hashes */
 			memcpy(pc->hashes + pc->nhash, v, n * sizeof *v);
-		at = pc->nhash;
+		*at = pc->nhash;
+		*len = n;
 		pc->nhash += n;
-	} else {
+		return true;
+	}
+	if (!reuse_dense) {
 		if (pc->ndense == PREFIX_CACHE_DENSE)
-			return;
+			return false;
 		if (pc->ndense == pc->nmem) {
 			pc->reg[pc->nmem] = malloc(HLL_REGISTERS);
 			if (!pc->reg[pc->nmem])
-				return;
+				return false;
 			pc->nmem++;
 		}
-		memcpy(pc->reg[pc->ndense], hll_union_registers(u), HLL_REGISTERS);
-		at = pc->ndense++;
-		n = PREFIX_DENSE;
+		*at = pc->ndense++;
 	}
+	memcpy(pc->reg[*at], hll_union_registers(u), HLL_REGISTERS);
+	*len = PREFIX_DENSE;
+	return true;
+}
+
+/*
+ * Keeps the union u of the first cov closed buckets of a view's list, the
+ * last of them tagged last, for term id (not kept yet) while there is room
+ * and memory.
+ */
+static void prefix_put(struct prefix_cache *pc, uint32_t id, struct hll_union *u, uint32_t cov,
+		       int64_t last)
+{
+	uint32_t at, len;
+	if (pc->n == PREFIX_CACHE_TERMS || !prefix_store(pc, u, false, &at, &len))
+		return;
 	uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_TERMS - 1);
 	while (pc->slot[j])
 		j = (j + 1) & (2 * PREFIX_CACHE_TERMS - 1);
 	pc->ids[pc->n] = id;
 	pc->at[pc->n] = at;
-	pc->len[pc->n] = n;
+	pc->len[pc->n] = len;
 	pc->count[pc->n] = hll_union_count(u);
+	pc->cov[pc->n] = cov;
+	pc->last[pc->n] = last;
 	pc->slot[j] = ++pc->n;
+}
+
+/*
+ * Entry k becomes u, the union of the first cov closed buckets, which
+ * holds what k held: a dense union in k's own block when k was dense, else
+ * appended (the hashes k held stay unused until the cache empties). Left as
+ * it was when there is no room.
+ */
+static void prefix_extend(struct prefix_cache *pc, int k, struct hll_union *u, uint32_t cov,
+			  int64_t last)
+{
+	uint32_t at = pc->at[k], len;
+	if (!prefix_store(pc, u, pc->len[k] == PREFIX_DENSE, &at, &len))
+		return;
+	pc->at[k] = at;
+	pc->len[k] = len;
+	pc->count[k] = hll_union_count(u);
+	pc->cov[k] = cov;
+	pc->last[k] = last;
 }
 
 static void view_plan(struct window *w, int win, struct view_plan *p)
@@ -2176,25 +2238,35 @@ static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32
 	const struct entry **fe = w->fe;
 	uint32_t ns = p->nstable;
 	int kept = p->cache ? prefix_find(p->cache, id) : -1;
-	if (kept >= 0) {
-		/* the closed buckets' union, kept: only the open ones are read */
-		uint32_t found = 0;
-		buckets_find(bs + ns, p->nauthors - ns, id, fe);
-		for (uint32_t i = 0; i < p->nauthors - ns; i++) {
-			const struct hll_set *a = fe[i] ? entry_authors(bs[ns + i], fe[i]) : NULL;
-			found += a && !hll_set_empty(a);
+	uint32_t from = kept >= 0 ? p->cache->cov[kept] : 0;
+	if (kept >= 0 && from <= ns && bucket_tag(bs[from - 1]) == p->cache->last[kept]) {
+		/* the union of the first closed buckets, kept: only the rest are read */
+		buckets_find(bs + from, p->nauthors - from, id, fe);
+		if (from == ns) {
+			uint32_t found = 0;
+			for (uint32_t i = 0; i < p->nauthors - ns; i++) {
+				const struct hll_set *a = fe[i] ? entry_authors(bs[ns + i], fe[i]) : NULL;
+				found += a && !hll_set_empty(a);
+			}
+			if (!found)
+				return p->cache->count[kept]; /* nothing to add: its count */
 		}
-		if (!found)
-			return p->cache->count[kept]; /* nothing to add: its count */
 		prefix_load(p->cache, kept, u);
-		union_add_entries(u, bs + ns, fe, p->nauthors - ns);
+		if (from < ns) {
+			/* buckets closed since it was kept: add them and keep that */
+			union_add_entries(u, bs + from, fe, ns - from);
+			prefix_extend(p->cache, kept, u, ns, bucket_tag(bs[ns - 1]));
+		}
+		union_add_entries(u, bs + ns, fe + (ns - from), p->nauthors - ns);
 		return hll_union_count(u);
 	}
 	hll_union_reset(u);
 	buckets_find(bs, p->nauthors, id, fe);
 	union_add_entries(u, bs, fe, ns);
-	if (p->cache)
-		prefix_put(p->cache, id, u);
+	if (p->cache && kept < 0)
+		prefix_put(p->cache, id, u, ns, bucket_tag(bs[ns - 1]));
+	else if (p->cache)
+		prefix_extend(p->cache, kept, u, ns, bucket_tag(bs[ns - 1])); /* not the list it had */
 	union_add_entries(u, bs + ns, fe + ns, p->nauthors - ns);
 	return hll_union_count(u);
 }
