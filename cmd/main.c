@@ -85,6 +85,23 @@ static void usage(FILE *f)
 		TRENDD_DEFAULT_DATA_DIR, TRENDD_DEFAULT_STATIC_DIR);
 }
 
+/*
+ * A number of the config file: false, with the reason on stderr, unless v is
+ * a number (an integer when integer) from lo to hi.
+ */
+static bool cfg_number(const json_t *v, const char *name, bool integer, double lo, double hi,
+		       double *out)
+{
+	double x = json_number_value(v);
+	if (!(integer ? json_is_integer(v) : json_is_number(v)) || x < lo || x > hi) {
+		fprintf(stderr, "trendd: config: %s must be %s from %.0f to %.0f\n", name,
+			integer ? "an integer" : "a number", lo, hi);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
 static const char *cfg_str(json_t *cfg, const char *key)
 {
 	json_t *v = cfg ? json_object_get(cfg, key) : NULL;
@@ -267,20 +284,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->db_path = cfg_str(o->config, "db");
 		if (!o->listen)
 			o->listen = cfg_str(o->config, "listen");
+		double v;
 		json_t *views = json_object_get(o->config, "views");
 		if (json_is_object(views)) {
 			o->no_lang_views = json_is_false(json_object_get(views, "lang"));
 			o->no_source_views = json_is_false(json_object_get(views, "source"));
 			json_t *m = json_object_get(views, "top_m");
 			if (m && !o->view_top_m) {
-				double v = json_number_value(m);
-				if (!json_is_integer(m) || v < 16 || v > 10000000) {
-					fprintf(stderr, "trendd: config: views.top_m must be an "
-							"integer from 16 to 10000000\n");
-					json_decref(o->config);
-					o->config = NULL;
-					return 2;
-				}
+				if (!cfg_number(m, "views.top_m", true, 16, 10000000, &v))
+					goto bad_config;
 				o->view_top_m = (long)v;
 			}
 		}
@@ -289,21 +301,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->lateness_ms = (int64_t)(json_number_value(late) * 1000);
 		json_t *ckpt = json_object_get(o->config, "checkpoint_ms");
 		if (ckpt && o->checkpoint_ms == 0) {
-			double v = json_number_value(ckpt);
-			if (!json_is_number(ckpt) || v < 50 || v > 3600000) {
-				fprintf(stderr, "trendd: config: checkpoint_ms must be a number from 50 "
-						"to 3600000\n");
-				json_decref(o->config);
-				o->config = NULL;
-				return 2;
-			}
+			if (!cfg_number(ckpt, "checkpoint_ms", false, 50, 3600000, &v))
+				goto bad_config;
 			o->checkpoint_ms = (int64_t)v;
 		}
-		if (config_retention(o->config, &o->db) < 0) {
-			json_decref(o->config);
-			o->config = NULL;
-			return 2;
-		}
+		if (config_retention(o->config, &o->db) < 0)
+			goto bad_config;
 	}
 	if (!o->db_path)
 		o->db_path = "trendd.db";
@@ -316,6 +319,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (!o->chartjs_dir)
 		o->chartjs_dir = TRENDD_DEFAULT_CHARTJS_DIR;
 	return 0;
+bad_config:
+	json_decref(o->config);
+	o->config = NULL;
+	return 2;
 }
 
 static int sources_put_unstored(struct source_config **v, size_t *n,
