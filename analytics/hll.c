@@ -781,11 +781,17 @@ static void union_go_dense(struct hll_union *u)
 	u->dense = true;
 }
 
-/* Adds s (a member of g when g is not NULL) to the table or the registers. */
+/*
+ * Adds s (a member of g when g is not NULL) to the table or the registers.
+ * The union stays exact while it holds at most HLL_SPARSE_MAX distinct
+ * hashes and has taken no dense set, whatever the sets it took and their
+ * order: kept and fresh unions of the same sets (analytics/window.c) are
+ * then the same union.
+ */
 static void union_take(struct hll_union *u, const struct hll_group *g, const struct hll_set *s)
 {
 	bool column = s->cap == HLL_SET_COLUMN;
-	if (!u->dense && (column || s->cap == HLL_SET_DENSE || u->n + s->n > HLL_SPARSE_MAX))
+	if (!u->dense && (column || s->cap == HLL_SET_DENSE))
 		union_go_dense(u);
 	if (u->dense) {
 		if (!column) {
@@ -798,7 +804,7 @@ static void union_take(struct hll_union *u, const struct hll_group *g, const str
 				u->reg[r] = col[(size_t)r * g->stride];
 		return;
 	}
-	/* n + s->n <= HLL_SPARSE_MAX: the table (half full at most) has room */
+	/* the table holds at most HLL_SPARSE_MAX hashes: half full at most */
 	uint32_t len;
 	const uint32_t *v = set_values(s, &len);
 	for (uint32_t k = 0; k < len; k++) {
@@ -807,10 +813,18 @@ static void union_take(struct hll_union *u, const struct hll_group *g, const str
 		uint32_t i = hll_mix32(v[k]) & (UNION_SLOTS - 1);
 		while (u->slot[i] && u->slot[i] != v[k])
 			i = (i + 1) & (UNION_SLOTS - 1);
-		if (!u->slot[i]) {
-			u->slot[i] = v[k];
-			u->used[u->n++] = (uint16_t)i;
+		if (u->slot[i])
+			continue;
+		if (u->n == HLL_SPARSE_MAX) {
+			/* one distinct hash too many: the rest go to the registers */
+			union_go_dense(u);
+			for (; k < len; k++)
+				if (v[k])
+					dense_insert(u->reg, v[k]);
+			return;
 		}
+		u->slot[i] = v[k];
+		u->used[u->n++] = (uint16_t)i;
 	}
 }
 

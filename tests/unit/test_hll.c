@@ -346,9 +346,11 @@ END_TEST
 
 /*
  * The rule a union follows, written out plainly: exact (a set of the hashes)
- * until a set added is dense or a column, or the hashes so far and the
- * set's would be more than HLL_SPARSE_MAX; from then on registers, the max
- * of everything added. ref is made dense by merging an empty dense set.
+ * until a set added is dense or a column, or it holds more than
+ * HLL_SPARSE_MAX distinct hashes - as a set turns dense, so that neither
+ * the order of the sets nor how they overlap decides; from then on
+ * registers, the max of everything added. ref is made dense by merging an
+ * empty dense set, or turns dense by itself.
  */
 static int cmp_u32(const void *a, const void *b)
 {
@@ -358,7 +360,7 @@ static int cmp_u32(const void *a, const void *b)
 
 static void ref_union_add(struct hll_set *ref, bool *dense, const struct hll_set *s, bool column)
 {
-	if (!*dense && (column || s->cap == HLL_SET_DENSE || ref->n + s->n > HLL_SPARSE_MAX)) {
+	if (!*dense && (column || s->cap == HLL_SET_DENSE)) {
 		struct hll_set zero = { .cap = HLL_SET_DENSE };
 		zero.u.heap.mem = calloc(1, HLL_REGISTERS);
 		ck_assert_ptr_nonnull(zero.u.heap.mem);
@@ -367,6 +369,7 @@ static void ref_union_add(struct hll_set *ref, bool *dense, const struct hll_set
 		*dense = true;
 	}
 	ck_assert_int_eq(hll_set_merge(ref, s), 0);
+	*dense = ref->cap == HLL_SET_DENSE;
 }
 
 START_TEST(test_hll_union_follows_its_rule_for_every_mix_of_forms)
