@@ -1002,6 +1002,21 @@ START_TEST(test_window_restored_state_continues_exactly_like_the_original)
 }
 END_TEST
 
+/* a's views (all at once) are what a copy restored from its state shows (one by one) */
+static void assert_views_as_fresh(struct window *a, const struct window_config *c, const char *at,
+				  int n)
+{
+	size_t len;
+	char *st = state_of(a, &len);
+	struct window *b = load_same_bytes(c, st, len);
+	char *ja = views_json_as(a, true), *jb = views_json(b);
+	ck_assert_msg(strcmp(ja, jb) == 0, "%s %d: views differ from a fresh copy's", at, n);
+	free(ja);
+	free(jb);
+	free(st);
+	window_free(b);
+}
+
 /*
  * A view reads each term's baseline (its authors over the history before the
  * window) from a cache per term that holds until a minute or quarter closes,
@@ -1035,16 +1050,8 @@ START_TEST(test_window_views_read_often_show_what_a_fresh_copy_shows)
 			free(views_json_as(a, step % 2));
 			continue;
 		}
-		size_t len;
-		char *st = state_of(a, &len);
-		struct window *b = load_same_bytes(&c, st, len);
-		char *ja = views_json_as(a, true), *jb = views_json(b);
-		ck_assert_msg(strcmp(ja, jb) == 0, "step %d: views differ from a fresh copy's", step);
+		assert_views_as_fresh(a, &c, "step", step);
 		compared++;
-		free(ja);
-		free(jb);
-		free(st);
-		window_free(b);
 	}
 	ck_assert_int_eq(compared, 42);
 	check_invariants(a);
@@ -1093,16 +1100,8 @@ START_TEST(test_window_kept_author_unions_follow_closes_and_slides)
 			free(views_json_as(a, m % 2));
 			continue;
 		}
-		size_t len;
-		char *st = state_of(a, &len);
-		struct window *b = load_same_bytes(&c, st, len);
-		char *ja = views_json_as(a, true), *jb = views_json(b);
-		ck_assert_msg(strcmp(ja, jb) == 0, "minute %d: views differ from a fresh copy's", m);
+		assert_views_as_fresh(a, &c, "minute", m);
 		compared++;
-		free(ja);
-		free(jb);
-		free(st);
-		window_free(b);
 	}
 	ck_assert_int_eq(compared, 22);
 	check_invariants(a);
