@@ -521,11 +521,15 @@ START_TEST(test_engine_keeps_every_row_while_the_db_queue_is_full)
 END_TEST
 
 /* Feeds posts [from, to) of a fixed pseudo-random stream of recent posts. */
-static void feed(struct bus *bus, int from, int to)
+/*
+ * Posts from..to of a fixed stream, dated from base (a minute boundary): runs
+ * that are to count alike take the same base, not one read again from a
+ * clock that may have passed a minute since.
+ */
+static void feed(struct bus *bus, int from, int to, int64_t base)
 {
 	static const char *const words[] = { "alpha", "beta", "gamma", "delta", "#tag", "#other",
 					     "good", "bad", "@ann", "epsilon" };
-	int64_t base = now_minute() - 20 * MIN_MS;
 	char id[16], author[16], text[128];
 	for (int i = from; i < to; i++) {
 		snprintf(id, sizeof id, "%d", i);
@@ -584,18 +588,19 @@ START_TEST(test_engine_restored_from_a_state_counts_like_an_uninterrupted_one)
 	ck_assert_int_eq(bus_init(&b), 0);
 	/* a counts 400 posts and stops; its state starts b, which counts 400 more */
 	struct engine *e = start(&a, 60000, false, NULL, 0, 0);
-	feed(&a, 0, 400);
+	int64_t base = now_minute() - 20 * MIN_MS;
+	feed(&a, 0, 400, base);
 	size_t len = 0;
 	uint8_t *state = stop_for_state(e, &a, &len);
 	bus_destroy(&a);
 	ck_assert_int_eq(bus_init(&a), 0);
 	struct engine *restored = start(&b, 60000, false, state, len, 1);
 	ck_assert(engine_restored(restored));
-	feed(&b, 400, 800);
+	feed(&b, 400, 800, base);
 	/* the same 800 posts, uninterrupted */
 	struct engine *whole = start(&a, 60000, false, NULL, 0, 0);
 	ck_assert(!engine_restored(whole));
-	feed(&a, 0, 800);
+	feed(&a, 0, 800, base);
 	char *x = top_text(&a), *y = top_text(&b);
 	ck_assert_uint_gt(strlen(x), 200);
 	ck_assert_str_eq(x, y);
@@ -616,7 +621,7 @@ START_TEST(test_engine_starts_empty_from_a_damaged_state_and_keeps_counting)
 	struct bus bus;
 	ck_assert_int_eq(bus_init(&bus), 0);
 	struct engine *e = start(&bus, 60000, false, NULL, 0, 0);
-	feed(&bus, 0, 200);
+	feed(&bus, 0, 200, now_minute() - 20 * MIN_MS);
 	size_t len = 0;
 	uint8_t *state = stop_for_state(e, &bus, &len);
 	bus_destroy(&bus);
@@ -639,7 +644,7 @@ START_TEST(test_engine_starts_empty_from_a_damaged_state_and_keeps_counting)
 		char *t = top_text(&bus);
 		ck_assert_str_eq(t, ""); /* empty windows */
 		free(t);
-		feed(&bus, 0, 10);     /* and it counts */
+		feed(&bus, 0, 10, now_minute() - 20 * MIN_MS); /* and it counts */
 		struct live_req *r = ask(&bus, LIVE_VOLUME, 0, NULL, 0, INT64_MAX);
 		ck_assert_uint_eq(rows_count(r, NULL, UINT64_MAX), 10);
 		ck_assert_uint_eq(r->checkpoint_epoch, 3);
