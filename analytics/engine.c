@@ -516,19 +516,18 @@ static uint32_t author_hash(const struct post *p)
 	return (uint32_t)(hash_u64((uint64_t)p->source_id ^ 0x5bd1e995u) >> 32);
 }
 
-static void process(struct engine *e, const struct post *p)
+/* Counts post p, whose sentiment score() gave. */
+static void process(struct engine *e, const struct post *p, float compound)
 {
 	size_t len;
 	const char *text = join_title(e, p, &len);
 	const struct token *tokens;
 	size_t n = tokenizer_run(e->tok, text, len, p->lang, &tokens);
-	struct sentiment sent;
-	vader_score(e->vader, e->vscratch, text, len, &sent);
 
 	struct window_post wp = {
 		.event_ms = p->created_at_ms,
 		.author_hash = author_hash(p),
-		.compound = (float)sent.compound,
+		.compound = compound,
 		.tokens = tokens,
 		.ntokens = n,
 	};
@@ -570,18 +569,46 @@ static void process(struct engine *e, const struct post *p)
 	recent_add(e, p, text, len, tokens, n, wp.compound);
 }
 
-/* One item off the post queue: a post to count, or a source's cursor marker. */
-static void consume(struct engine *e, struct post *p)
+/* The compound sentiment score of post p. */
+static float score(struct engine *e, const struct post *p)
 {
-	const struct source_cursor *c = dbmsg_marker_cursor(p);
-	e->consumed++;
-	if (c) {
-		mark_take(e, c);
-	} else {
-		process(e, p);
-		mark_post(e, p->source_id);
+	size_t len;
+	const char *text = join_title(e, p, &len);
+	struct sentiment sent;
+	vader_score(e->vader, e->vscratch, text, len, &sent);
+	return (float)sent.compound;
+}
+
+/*
+ * Items off the post queue, in order: posts to count, and sources' cursor
+ * markers. The posts' sentiment is scored first, ENGINE_SCORE_AHEAD posts
+ * at a time, and then each post is tokenized and counted: the scorer and
+ * the tokenizer each run on with their own code and tables warm, which cuts
+ * the time a post takes by 2-6% against tokenizing, scoring and counting
+ * each post in turn (bench/analytics, stage score_ahead). Scoring reads
+ * nothing but the post.
+ */
+static void consume(struct engine *e, void *const *items, size_t n)
+{
+	float compound[ENGINE_SCORE_AHEAD];
+	for (size_t at = 0; at < n; at += ENGINE_SCORE_AHEAD) {
+		size_t m = n - at < ENGINE_SCORE_AHEAD ? n - at : ENGINE_SCORE_AHEAD;
+		for (size_t i = 0; i < m; i++)
+			if (!dbmsg_marker_cursor(items[at + i]))
+				compound[i] = score(e, items[at + i]);
+		for (size_t i = 0; i < m; i++) {
+			struct post *p = items[at + i];
+			const struct source_cursor *c = dbmsg_marker_cursor(p);
+			e->consumed++;
+			if (c) {
+				mark_take(e, c);
+			} else {
+				process(e, p, compound[i]);
+				mark_post(e, p->source_id);
+			}
+			post_free(p);
+		}
 	}
-	post_free(p);
 }
 
 /*
@@ -964,7 +991,7 @@ static void checkpoint_maybe(struct engine *e, int64_t now)
 		void *item;
 		if (queue_pop_batch(&e->bus->posts, &item, 1, 0) == 0)
 			break;
-		consume(e, item);
+		consume(e, &item, 1);
 	}
 	if (!marks_covered(e) && now - e->ckpt_due_ms < e->cfg.checkpoint_ms) {
 		/*
@@ -1367,8 +1394,7 @@ static size_t live_serve(struct engine *e)
 		size_t n = queue_pop_batch(&e->bus->posts, items, left < BATCH ? left : BATCH, 0);
 		if (n == 0)
 			break;
-		for (size_t i = 0; i < n; i++)
-			consume(e, items[i]);
+		consume(e, items, n);
 		left -= n;
 	}
 	for (size_t i = 0; i < nr; i++)
@@ -1403,8 +1429,7 @@ static void *engine_main(void *arg)
 		if (wait < 0)
 			wait = 0;
 		size_t n = queue_pop_batch(&e->bus->posts, items, BATCH, (int)wait);
-		for (size_t i = 0; i < n; i++)
-			consume(e, items[i]);
+		consume(e, items, n);
 		live_serve(e);
 		now = clock_mono_ms();
 		if (now >= next_tick) {

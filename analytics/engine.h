@@ -118,6 +118,11 @@ struct engine_config {
  * in once (docs/ANALYTICS.md, "Memory of the language and source windows").
  */
 #define ENGINE_VIEW_TOP_M       2048
+/*
+ * Posts whose sentiment the engine scores before it tokenizes and counts
+ * them: each of the two then runs with its own code and tables warm.
+ */
+#define ENGINE_SCORE_AHEAD      64
 
 /*
  * Starts the thread. A state that cannot be restored (corrupt, truncated,

@@ -7,7 +7,11 @@
  *   sentiment - VADER alone
  *   window    - raw term updates into the windows (pre-tokenized terms)
  *   full      - tokenize + sentiment + window update per post ("posts_per_s"),
- *               each round into a fresh window
+ *               each round into a fresh window, in the engine's order: the
+ *               sentiment of ENGINE_SCORE_AHEAD posts, then each of them
+ *               tokenized and counted
+ *   score_ahead - full against the same work post by post (tokenize, score,
+ *               count), in alternating rounds: the median ratio of the times
  *   steady    - the same through one window that lives on, one pass over the
  *               corpus per round (mean of the passes after the first),
  *               authors drawn anew for each pass
@@ -241,7 +245,7 @@ static bool want(const char *stages, const char *s)
 
 #define T0 1795608000000LL
 
-/* What the analytics thread does with a post: full and steady time it. */
+/* What the analytics thread does with posts: full and steady time it. */
 struct pipeline {
 	struct tokenizer *tok;
 	const struct vader *vader;
@@ -249,17 +253,33 @@ struct pipeline {
 	const struct corpus *c;
 };
 
-/* Tokenizes and scores post i of the corpus and counts it into w at event time t. */
-static inline void pipeline_post(const struct pipeline *pl, struct window *w, size_t i, int64_t t,
-				 uint32_t author)
+/*
+ * Scores, tokenizes and counts the corpus into w as the engine does
+ * (analytics/engine.c, consume()): the sentiment of ENGINE_SCORE_AHEAD posts
+ * first, then each of them tokenized and counted. Post i is at event time
+ * T0 + (seq0 + i) / 1000 (1M posts/s), by author[i].
+ */
+static void pipeline_run(const struct pipeline *pl, struct window *w, size_t seq0,
+			 const uint32_t *author)
 {
 	const struct corpus *c = pl->c;
-	const struct token *tk;
-	size_t n = tokenizer_run(pl->tok, c->text[i], c->len[i], c->lang[i], &tk);
-	struct sentiment s;
-	vader_score(pl->vader, pl->vs, c->text[i], c->len[i], &s);
-	struct window_post p = { t, author, (float)s.compound, tk, n };
-	window_add_post(w, &p);
+	float compound[ENGINE_SCORE_AHEAD];
+	for (size_t at = 0; at < c->n; at += ENGINE_SCORE_AHEAD) {
+		size_t m = c->n - at < ENGINE_SCORE_AHEAD ? c->n - at : ENGINE_SCORE_AHEAD;
+		for (size_t k = 0; k < m; k++) {
+			struct sentiment s;
+			vader_score(pl->vader, pl->vs, c->text[at + k], c->len[at + k], &s);
+			compound[k] = (float)s.compound;
+		}
+		for (size_t k = 0; k < m; k++) {
+			size_t i = at + k;
+			const struct token *tk;
+			size_t n = tokenizer_run(pl->tok, c->text[i], c->len[i], c->lang[i], &tk);
+			struct window_post p = { T0 + (int64_t)((seq0 + i) / 1000), author[i],
+						 compound[k], tk, n };
+			window_add_post(w, &p);
+		}
+	}
 }
 
 /*
@@ -556,7 +576,7 @@ int main(int argc, char **argv)
 		case 'M': view_top_m = strtol(optarg, NULL, 10); break;
 		default:
 			fprintf(stderr, "usage: %s [--data-dir D] [--fixtures D] [--posts N] "
-					"[--stages tokenize,sentiment,window,full,steady,memory,"
+					"[--stages tokenize,sentiment,window,full,score_ahead,steady,memory,"
 					"views,tick,recall,engine,engine_no_views] "
 					"[--memory-terms N] [--rounds N] [--rate POSTS_PER_S] [--view-rate POSTS_PER_S] "
 					"[--view-hours H] [--view-sources N] [--view-top-m N]\n", argv[0]);
@@ -693,8 +713,7 @@ int main(int argc, char **argv)
 		for (int r = 0; r < rounds; r++) {
 			struct window *w = window_new(&wc);
 			double t0 = now_s();
-			for (size_t i = 0; i < c.n; i++)
-				pipeline_post(&pl, w, i, T0 + (int64_t)(i / 1000), c.author[i]);
+			pipeline_run(&pl, w, 0, c.author);
 			settled += settle(w);
 			double dt = now_s() - t0;
 			if (dt < best)
@@ -704,6 +723,53 @@ int main(int argc, char **argv)
 		printf("{\"stage\":\"full\",\"posts_per_s\":%.0f,\"ns_per_post\":%.1f,"
 		       "\"mb_per_s\":%.1f}\n",
 		       c.n / best, best * 1e9 / c.n, c.bytes / best / 1e6);
+		fflush(stdout);
+	}
+
+	if (want(stages, "score_ahead")) {
+		/*
+		 * What scoring ENGINE_SCORE_AHEAD posts ahead (pipeline_run())
+		 * saves against tokenizing, scoring and counting each post in
+		 * turn: the two run alternately, each round a fresh window as in
+		 * full, the first of each pair alternating, and reported is the
+		 * median of the rounds' ratios (ahead / in turn) and its
+		 * quartiles - a machine whose speed drifts between runs moves
+		 * both sides of a pair alike.
+		 */
+		struct window_config wc;
+		window_config_defaults(&wc);
+		enum { PAIRS_MAX = 64 };
+		double ratio[PAIRS_MAX];
+		int np = rounds < 4 ? 4 : rounds > PAIRS_MAX ? PAIRS_MAX : rounds;
+		for (int r = 0; r < np; r++) {
+			double dt[2];
+			for (int v = 0; v < 2; v++) {
+				int ahead = (r & 1) ^ v;
+				struct window *w = window_new(&wc);
+				double t0 = now_s();
+				if (ahead) {
+					pipeline_run(&pl, w, 0, c.author);
+				} else {
+					for (size_t i = 0; i < c.n; i++) {
+						const struct token *tk;
+						size_t n = tokenizer_run(tok, c.text[i], c.len[i], c.lang[i], &tk);
+						struct sentiment s;
+						vader_score(vader, vs, c.text[i], c.len[i], &s);
+						struct window_post p = { T0 + (int64_t)(i / 1000), c.author[i],
+									 (float)s.compound, tk, n };
+						window_add_post(w, &p);
+					}
+				}
+				settled += settle(w);
+				dt[ahead] = now_s() - t0;
+				window_free(w);
+			}
+			ratio[r] = dt[1] / dt[0];
+		}
+		qsort(ratio, (size_t)np, sizeof *ratio, cmp_double);
+		printf("{\"stage\":\"score_ahead\",\"pairs\":%d,\"median_ratio\":%.3f,"
+		       "\"q1_ratio\":%.3f,\"q3_ratio\":%.3f}\n",
+		       np, ratio[np / 2], ratio[np / 4], ratio[3 * np / 4]);
 		fflush(stdout);
 	}
 
@@ -733,9 +799,7 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < c.n; i++)
 				author[i] = r == 0 ? c.author[i] : author_from(&state);
 			double t0 = now_s();
-			for (size_t i = 0; i < c.n; i++)
-				pipeline_post(&pl, w, i, T0 + (int64_t)(((size_t)r * c.n + i) / 1000),
-					      author[i]);
+			pipeline_run(&pl, w, (size_t)r * c.n, author);
 			settled += settle(w);
 			double dt = now_s() - t0;
 			if (r == 0)
