@@ -102,6 +102,25 @@ static bool cfg_number(const json_t *v, const char *name, bool integer, double l
 	return true;
 }
 
+/*
+ * The value of number flag --name: an integer (with integer false, any
+ * number) from lo to hi; otherwise says what the flag wants.
+ */
+static bool flag_number(const char *arg, const char *name, bool integer, double lo, double hi,
+			const char *unit, double *out)
+{
+	char *end;
+	errno = 0;
+	double x = integer ? (double)strtoll(arg, &end, 10) : strtod(arg, &end);
+	if (end == arg || *end || errno || !(x >= lo && x <= hi)) {
+		fprintf(stderr, "trendd: --%s wants %.0f..%.0f%s, not '%s'\n", name, lo, hi, unit,
+			arg);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
 static const char *cfg_str(json_t *cfg, const char *key)
 {
 	json_t *v = cfg ? json_object_get(cfg, key) : NULL;
@@ -182,7 +201,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	char *end;
+	double v;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -193,58 +212,41 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case O_STATIC: o->static_dir = optarg; break;
 		case O_CHARTJS: o->chartjs_dir = optarg; break;
 		case O_DEMO: o->demo = true; break;
-		case O_LATE: {
-			double s = strtod(optarg, &end);
-			if (*end || s < 0 || s > 3000) {
-				fprintf(stderr, "trendd: --lateness wants 0..3000 seconds, not '%s'\n",
-					optarg);
+		case O_LATE:
+			if (!flag_number(optarg, "lateness", false, 0, 3000, " seconds", &v))
 				return 2;
-			}
-			o->lateness_ms = (int64_t)(s * 1000);
+			o->lateness_ms = (int64_t)(v * 1000);
 			break;
-		}
 		case O_TOPM:
-		case O_VTOPM: {
-			long m = strtol(optarg, &end, 10);
-			if (*end || !*optarg || m < 16 || m > 10000000) {
-				fprintf(stderr, "trendd: --%s wants 16..10000000, not '%s'\n",
-					c == O_TOPM ? "top-m" : "view-top-m", optarg);
+		case O_VTOPM:
+			if (!flag_number(optarg, c == O_TOPM ? "top-m" : "view-top-m", true, 16,
+					 10000000, "", &v))
 				return 2;
-			}
-			*(c == O_TOPM ? &o->top_m : &o->view_top_m) = m;
+			*(c == O_TOPM ? &o->top_m : &o->view_top_m) = (long)v;
 			break;
-		}
 		case O_VBUDGET:
-			o->view_budget_ms = strtol(optarg, &end, 10);
-			if (*end || !*optarg || o->view_budget_ms < 0 || o->view_budget_ms > 60000) {
-				fprintf(stderr, "trendd: --view-budget-ms wants 0..60000, not '%s'\n",
-					optarg);
+			if (!flag_number(optarg, "view-budget-ms", true, 0, 60000, "", &v))
 				return 2;
-			}
+			o->view_budget_ms = (long)v;
 			break;
 		case O_CKPT:
-			o->checkpoint_ms = strtoll(optarg, &end, 10);
-			if (*end || o->checkpoint_ms < 50 || o->checkpoint_ms > 3600000) {
-				fprintf(stderr, "trendd: --checkpoint-ms wants 50..3600000, not '%s'\n",
-					optarg);
+			if (!flag_number(optarg, "checkpoint-ms", true, 50, 3600000, "", &v))
 				return 2;
-			}
+			o->checkpoint_ms = (int64_t)v;
 			break;
 		case O_RECENT:
-			o->recent_posts = strtol(optarg, &end, 10);
-			if (*end || !*optarg || o->recent_posts < 0 ||
-			    o->recent_posts > ENGINE_RECENT_POSTS_MAX) {
-				fprintf(stderr, "trendd: --recent-posts wants 0..%d, not '%s'\n",
-					ENGINE_RECENT_POSTS_MAX, optarg);
+			if (!flag_number(optarg, "recent-posts", true, 0, ENGINE_RECENT_POSTS_MAX, "", &v))
 				return 2;
-			}
+			o->recent_posts = (long)v;
 			break;
 		case O_RATE:
-			o->demo_rate = strtod(optarg, &end);
-			if (*end || o->demo_rate <= 0 || o->demo_rate > 100000) {
-				fprintf(stderr, "trendd: --demo-rate wants 0..100000, not '%s'\n", optarg);
+			if (!flag_number(optarg, "demo-rate", false, 0, 100000, " posts/s", &v))
+				return 2;
+			if (v == 0) {
+				fprintf(stderr, "trendd: --demo-rate wants more than 0 posts/s\n");
 				return 2;
 			}
+			o->demo_rate = v;
 			break;
 		case O_LOG:
 			if (!strcmp(optarg, "debug"))
@@ -284,7 +286,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->db_path = cfg_str(o->config, "db");
 		if (!o->listen)
 			o->listen = cfg_str(o->config, "listen");
-		double v;
 		json_t *views = json_object_get(o->config, "views");
 		if (json_is_object(views)) {
 			o->no_lang_views = json_is_false(json_object_get(views, "lang"));
