@@ -785,7 +785,7 @@ static void union_go_dense(struct hll_union *u)
  * Adds s (a member of g when g is not NULL) to the table or the registers.
  * The union stays exact while it holds at most HLL_SPARSE_MAX distinct
  * hashes and has taken no dense set, whatever the sets it took and their
- * order: kept and fresh unions of the same sets (analytics/window.c) are
+ * order: kept and fresh unions of the same sets (analytics/window_view.c) are
  * then the same union.
  */
 static void union_take(struct hll_union *u, const struct hll_group *g, const struct hll_set *s)

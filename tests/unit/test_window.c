@@ -1,7 +1,8 @@
 /*
- * Tests for analytics/window.c: event-time sliding windows, top-m pruning with
- * error bounds, distinct authors and the trend score, checked against an
- * exact reference counter kept by the test.
+ * Tests for the window (analytics/window.c, window_view.c, window_state.c):
+ * event-time sliding windows, top-m pruning with error bounds, distinct
+ * authors and the trend score, checked against an exact reference counter
+ * kept by the test; views, lookups, and saved and restored state.
  */
 #include <errno.h>
 #include <math.h>
