@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/engine_impl.h"
 #include "analytics/sentiment.h"
 #include "analytics/tokenize.h"
 #include "analytics/window.h"
@@ -21,7 +22,6 @@
 #include "core/term.h"
 
 #define BATCH 512
-#define RATE_SECONDS 10
 #define LIVE_POLL_MS 20       /* longest wait for posts (a live request wakes it sooner) */
 #define LIVE_BATCH 64
 #define CKPT_RETRY_MS 100     /* db queue full: try the checkpoint again this soon */
@@ -30,104 +30,6 @@
 #define STATE_MAGIC 0x31534554u /* "TES1" */
 #define STATE_VERSION 1
 #define MAX_MARKED_SOURCES LIMIT_SOURCES
-
-/*
- * History rows of the next checkpoint: closed minutes from the window and
- * late posts, one row per (kind, minute, term) - rows for the same key merge
- * as the database merges them (counts add, authors take the larger) - so the
- * batch stays bounded by the distinct pairs while the db queue is full.
- */
-struct row_batch {
-	struct term_minute_row *rows; /* owned; term is a pool offset until sent */
-	size_t n, cap;
-	char *pool;                   /* owned */
-	size_t pool_len, pool_cap;
-	uint32_t *idx;                /* owned: row index + 1, 0 = empty */
-	size_t idx_cap;               /* power of two, at least 2 * cap */
-};
-
-struct vol_batch {
-	struct volume_minute_row *rows; /* owned, one per minute */
-	size_t n, cap;
-};
-
-/* The newest cursor marker of one source, and what it does not cover yet. */
-struct mark {
-	struct source_cursor cur;     /* owned */
-	bool has;                     /* a marker arrived */
-	bool dirty;                   /* not sent in a checkpoint yet */
-	uint64_t uncovered;           /* posts counted since the marker */
-};
-
-/*
- * One post in the recent-post ring. rec holds, in this order: nterms term
- * hashes, the id, url, author and text bytes (lengths here, no NULs), then
- * per term its kind, its length and its bytes (in the order of the hashes).
- */
-struct recent_post {
-	uint64_t *rec;                /* owned, NULL for an empty slot */
-	uint32_t cap;                 /* bytes rec holds, kept for the posts that follow */
-	int64_t source_id;
-	int64_t event_ms;
-	float compound;
-	uint16_t nterms;
-	uint16_t id_len, url_len, author_len, text_len;
-	bool truncated;
-};
-
-/* The windows of one language or one source. */
-struct dimwin {
-	char lang[16];                /* language key, or "" */
-	int64_t source_id;            /* source id, or 0 */
-	struct window *w;             /* owned */
-	int64_t last_post_ms;         /* wall time of the newest post, for idle eviction */
-};
-
-struct engine {
-	struct engine_config cfg;
-	struct window_config wcfg;     /* the global windows */
-	struct window_config dim_wcfg; /* language and source windows */
-	struct dimwin dims[ENGINE_MAX_LANG_VIEWS + ENGINE_MAX_SOURCE_VIEWS];
-	size_t ndims, nlang_dims, nsource_dims;
-	bool dims_full_warned;
-	struct bus *bus;
-	pthread_t thread;
-	bool running;
-	bool restored;
-
-	struct vader *vader;
-	struct vader_scratch *vscratch;
-	struct stopwords *stopwords;
-	struct tokenizer *tok;
-	struct window *win;
-
-	char *textbuf;                /* title + text scratch */
-	size_t textbuf_cap;
-	struct row_batch pending;     /* rows of epoch epoch_sent + 1 */
-	struct vol_batch volume;
-	bool rows_warned;
-
-	struct mark *marks;           /* owned; nmarks used, by arrival */
-	size_t nmarks;
-	uint64_t epoch_sent;          /* last checkpoint epoch handed to the db thread */
-	int64_t next_ckpt_ms;         /* monotonic */
-	int64_t ckpt_due_ms;          /* monotonic: when the pending checkpoint fell due, 0 */
-	bool ckpt_wait_marker;        /* due, waiting for a marker to cover the posts */
-	bool ckpt_uncovered_warned;   /* uncovered_warn() said it; reset by a covered one */
-	uint64_t consumed;            /* posts and markers taken since the last checkpoint */
-	bool ckpt_warned;
-
-	struct recent_post *recent;   /* owned: ring of recent_cap slots */
-	size_t recent_cap, recent_n, recent_next; /* next: the slot the next post takes */
-
-	uint64_t seq;
-	uint64_t posts_total, tokens_total;
-	uint64_t rate[RATE_SECONDS];  /* posts per wall second, ring */
-	int64_t rate_sec;
-	int64_t last_snapshot_minute;
-	struct snapshot *last;        /* the last one published (a reference), or NULL */
-	size_t dim_next;              /* the dimension whose views the next tick rebuilds first */
-};
 
 static uint64_t row_hash(uint8_t kind, int64_t minute_ms, const char *term, size_t len)
 {
@@ -154,9 +56,9 @@ static int batch_reindex(struct row_batch *b, size_t cap)
 }
 
 /* Adds a row, merging it into the row of the same (kind, minute, term). 0 or -ENOMEM. */
-static int batch_add(struct row_batch *b, const char *term, uint32_t len, uint8_t kind,
-		     int64_t minute_ms, uint32_t count, uint32_t authors, uint32_t pos,
-		     uint32_t neg, double sent)
+int row_batch_add(struct row_batch *b, const char *term, uint32_t len, uint8_t kind,
+		  int64_t minute_ms, uint32_t count, uint32_t authors, uint32_t pos, uint32_t neg,
+		  double sent)
 {
 	if ((b->n + 1) * 2 > b->idx_cap &&
 	    batch_reindex(b, b->idx_cap ? b->idx_cap * 2 : 2048) < 0)
@@ -204,7 +106,7 @@ static int batch_add(struct row_batch *b, const char *term, uint32_t len, uint8_
 	return 0;
 }
 
-static void batch_free(struct row_batch *b)
+void row_batch_free(struct row_batch *b)
 {
 	free(b->rows);
 	free(b->pool);
@@ -250,7 +152,7 @@ static void on_minute(void *ctx, int64_t minute_ms, const struct window_minute_r
 {
 	struct engine *e = ctx;
 	for (size_t i = 0; i < n; i++)
-		if (batch_add(&e->pending, rows[i].term, rows[i].term_len, rows[i].kind, minute_ms,
+		if (row_batch_add(&e->pending, rows[i].term, rows[i].term_len, rows[i].kind, minute_ms,
 			      rows[i].count, rows[i].authors, rows[i].pos, rows[i].neg,
 			      rows[i].sent_sum) < 0)
 			rows_lost(e);
@@ -391,11 +293,6 @@ static void dims_expire(struct engine *e, int64_t now_ms)
 }
 
 /* ---- recent posts, for term detail ---- */
-
-static uint64_t term_hash(uint8_t kind, const char *s, size_t len)
-{
-	return hash_bytes_seed(s, len, 0x7f4a7c159e3779b9ull * (kind + 1u));
-}
 
 /* Length of s[0..len) cut to at most cap bytes, never inside a UTF-8 sequence. */
 static size_t utf8_cut(const char *s, size_t len, size_t cap)
@@ -559,7 +456,7 @@ static void process(struct engine *e, const struct post *p, float compound)
 			for (size_t j = 0; j < i && !dup; j++)
 				dup = tokens[j].kind == tokens[i].kind && tokens[j].len == tokens[i].len &&
 				      memcmp(tokens[j].s, tokens[i].s, tokens[i].len) == 0;
-			if (!dup && batch_add(&e->pending, tokens[i].s, tokens[i].len, tokens[i].kind,
+			if (!dup && row_batch_add(&e->pending, tokens[i].s, tokens[i].len, tokens[i].kind,
 					      minute, 1, 1, pos, neg, wp.compound) < 0)
 				rows_lost(e);
 		}
@@ -1018,366 +915,6 @@ static void checkpoint_maybe(struct engine *e, int64_t now)
 	e->next_ckpt_ms = now + e->cfg.checkpoint_ms;
 }
 
-/* ---- live answers ---- */
-
-struct live_ctx {
-	struct engine *e;
-	struct live_req *r;
-	struct row_batch top;         /* LIVE_TOP: rows by (kind, epoch class, term) */
-	int rc;
-};
-
-static bool kind_matches(int want, uint8_t kind) { return want == TERM_KIND_ALL || want == kind; }
-
-static int live_open_minute(void *ctx, int64_t minute_ms, const struct window_minute_row *rows,
-			    size_t n, const struct window_minute_volume *v)
-{
-	struct live_ctx *lc = ctx;
-	struct live_req *r = lc->r;
-	if (r->op == LIVE_VOLUME) {
-		if (v->posts == 0)
-			return 0;
-		struct live_row row = { .minute_ms = minute_ms, .epoch = UINT64_MAX,
-					.count = (uint32_t)v->posts, .pos = (uint32_t)v->pos,
-					.neg = (uint32_t)v->neg, .sent_sum = v->sent_sum };
-		return live_add_row(r, &row);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct window_minute_row *w = &rows[i];
-		if (r->op == LIVE_TERM) {
-			struct live_row row = { .minute_ms = minute_ms, .epoch = UINT64_MAX,
-						.count = w->count, .authors = w->authors,
-						.pos = w->pos, .neg = w->neg, .sent_sum = w->sent_sum };
-			if (r->nrows >= ENGINE_MAX_LIVE_ROWS)
-				return -E2BIG;
-			int rc = live_add_row(r, &row);
-			if (rc < 0)
-				return rc;
-		} else if (kind_matches(r->kind, w->kind) &&
-			   batch_add(&lc->top, w->term, w->term_len, w->kind, 1, w->count,
-				     w->authors, w->pos, w->neg, w->sent_sum) < 0) {
-			return -ENOMEM;
-		}
-	}
-	return 0;
-}
-
-struct top_run {
-	size_t first, n;              /* rows of one term in the sorted top batch */
-	uint64_t count;
-};
-
-static const struct row_batch *g_top_sort; /* qsort has no context; analytics thread only */
-
-static int cmp_top_rows(const void *x, const void *y)
-{
-	const struct term_minute_row *a = &g_top_sort->rows[*(const uint32_t *)x];
-	const struct term_minute_row *b = &g_top_sort->rows[*(const uint32_t *)y];
-	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
-	size_t n = a->term_len < b->term_len ? a->term_len : b->term_len;
-	int c = memcmp(g_top_sort->pool + (uintptr_t)a->term, g_top_sort->pool + (uintptr_t)b->term, n);
-	if (c)
-		return c;
-	return (a->term_len > b->term_len) - (a->term_len < b->term_len);
-}
-
-static int cmp_runs(const void *x, const void *y)
-{
-	const struct top_run *a = x, *b = y;
-	return a->count < b->count ? 1 : a->count > b->count ? -1 : 0;
-}
-
-/* LIVE_TOP: the limit terms with the most posts, each with a row per epoch class. */
-static int live_top_emit(struct live_ctx *lc)
-{
-	struct row_batch *t = &lc->top;
-	struct live_req *r = lc->r;
-	uint32_t *order = malloc((t->n ? t->n : 1) * sizeof *order);
-	struct top_run *runs = malloc((t->n ? t->n : 1) * sizeof *runs);
-	size_t nruns = 0;
-	int rc = -ENOMEM;
-
-	if (!order || !runs)
-		goto out;
-	for (size_t i = 0; i < t->n; i++)
-		order[i] = (uint32_t)i;
-	g_top_sort = t;
-	qsort(order, t->n, sizeof *order, cmp_top_rows);
-	for (size_t i = 0; i < t->n; i++) {
-		if (i == 0 || cmp_top_rows(&order[i - 1], &order[i]) != 0)
-			runs[nruns++] = (struct top_run){ i, 0, 0 };
-		runs[nruns - 1].n++;
-		runs[nruns - 1].count += t->rows[order[i]].count;
-	}
-	qsort(runs, nruns, sizeof *runs, cmp_runs);
-	if (r->limit && nruns > r->limit)
-		nruns = r->limit;
-	rc = 0;
-	for (size_t k = 0; k < nruns && rc == 0; k++)
-		for (size_t i = runs[k].first; i < runs[k].first + runs[k].n && rc == 0; i++) {
-			const struct term_minute_row *w = &t->rows[order[i]];
-			/* the minute field held the epoch class: 1 open, 2 pending */
-			struct live_row row = {
-				.minute_ms = r->from_ms,
-				.epoch = w->minute_ms == 1 ? UINT64_MAX : lc->e->epoch_sent + 1,
-				.count = w->count, .authors = w->authors, .pos = w->pos,
-				.neg = w->neg, .sent_sum = w->sent_sum,
-				.term = t->pool + (uintptr_t)w->term, .term_len = w->term_len,
-				.kind = w->kind,
-			};
-			rc = live_add_row(r, &row);
-		}
-out:
-	free(order);
-	free(runs);
-	return rc;
-}
-
-/* ---- LIVE_TERM_DETAIL: co-occurring terms and example posts ---- */
-
-/* A term seen with the asked one: count of shared posts; count 0 = empty slot. */
-struct cooc {
-	uint64_t hash;
-	const char *text;             /* borrowed from the ring */
-	uint32_t count;
-	uint8_t len, kind;
-};
-
-struct cooc_table {
-	struct cooc *slots;           /* owned */
-	size_t cap, n;                /* cap: a power of two, 0 before the first term */
-};
-
-/* The bytes of a post's record after its hashes: id, url, author, text, terms. */
-static const char *recent_bytes(const struct recent_post *rp)
-{
-	return (const char *)(rp->rec + rp->nterms);
-}
-
-static const char *recent_terms(const struct recent_post *rp)
-{
-	return recent_bytes(rp) + rp->id_len + rp->url_len + rp->author_len + rp->text_len;
-}
-
-static int cooc_grow(struct cooc_table *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 1024;
-	struct cooc *slots = calloc(cap, sizeof *slots);
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slots[i].count)
-			continue;
-		size_t j = t->slots[i].hash & (cap - 1);
-		while (slots[j].count)
-			j = (j + 1) & (cap - 1);
-		slots[j] = t->slots[i];
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->cap = cap;
-	return 0;
-}
-
-/*
- * Counts one post for a term. Past ENGINE_DETAIL_SCAN_TERMS distinct terms
- * a new one is not tracked (the scan goes newest first, so what is left out
- * is the rare terms of the oldest posts). 0 or -ENOMEM.
- */
-static int cooc_add(struct cooc_table *t, uint64_t h, const char *text, uint8_t len, uint8_t kind)
-{
-	if ((t->n + 1) * 2 > t->cap) {
-		if (t->cap >= 2 * (size_t)ENGINE_DETAIL_SCAN_TERMS) {
-			for (size_t j = h & (t->cap - 1); t->slots[j].count; j = (j + 1) & (t->cap - 1))
-				if (t->slots[j].hash == h) {
-					t->slots[j].count++;
-					return 0;
-				}
-			return 0;
-		}
-		if (cooc_grow(t) < 0)
-			return -ENOMEM;
-	}
-	size_t j = h & (t->cap - 1);
-	for (; t->slots[j].count; j = (j + 1) & (t->cap - 1))
-		if (t->slots[j].hash == h) {
-			t->slots[j].count++;
-			return 0;
-		}
-	t->slots[j] = (struct cooc){ .hash = h, .text = text, .count = 1, .len = len, .kind = kind };
-	t->n++;
-	return 0;
-}
-
-/* Most shared posts first; ties by kind, then term bytes: one order for one ring. */
-static int cmp_cooc(const void *x, const void *y)
-{
-	const struct cooc *a = x, *b = y;
-	if (a->count != b->count)
-		return a->count > b->count ? -1 : 1;
-	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
-	int c = memcmp(a->text, b->text, a->len < b->len ? a->len : b->len);
-	if (c)
-		return c;
-	return (a->len > b->len) - (a->len < b->len);
-}
-
-/* Index of the asked term among rp's terms (hash, then bytes), or -1. */
-static int recent_find(const struct recent_post *rp, uint64_t h, const struct live_req *r)
-{
-	const char *c = recent_terms(rp);
-	for (size_t j = 0; j < rp->nterms; j++) {
-		uint8_t kind = (uint8_t)c[0], len = (uint8_t)c[1];
-		if (rp->rec[j] == h)
-			return kind == r->kind && len == r->term_len &&
-			       memcmp(c + 2, r->term, len) == 0 ? (int)j : -1;
-		c += 2 + len;
-	}
-	return -1;
-}
-
-/*
- * Scans the ring newest first for the posts with (r->kind, r->term): counts
- * every other term of those posts, keeps the newest r->examples of them by
- * event time, and answers with the r->limit terms of most shared posts.
- */
-static int live_term_detail(struct engine *e, struct live_req *r)
-{
-	const struct recent_post *ex[ENGINE_DETAIL_POSTS_MAX];
-	size_t nex = 0, want_ex = r->examples, want_terms = r->limit;
-	struct cooc_table t = { 0 };
-	struct cooc *top = NULL;
-	uint64_t h = term_hash((uint8_t)r->kind, r->term, r->term_len);
-	int rc = 0;
-
-	if (want_ex > ENGINE_DETAIL_POSTS_MAX)
-		want_ex = ENGINE_DETAIL_POSTS_MAX;
-	if (want_terms > ENGINE_DETAIL_TERMS_MAX)
-		want_terms = ENGINE_DETAIL_TERMS_MAX;
-	r->scanned = e->recent_n;
-	for (size_t k = 0; k < e->recent_cap && rc == 0; k++) {
-		const struct recent_post *rp =
-			&e->recent[(e->recent_next + e->recent_cap - 1 - k) % e->recent_cap];
-		int at;
-		if (!rp->rec || (at = recent_find(rp, h, r)) < 0)
-			continue;
-		r->matched++;
-		/* newest event time first; of equal times the later arrival (seen first) */
-		size_t pos = nex;
-		while (pos > 0 && ex[pos - 1]->event_ms < rp->event_ms)
-			pos--;
-		if (pos < want_ex) {
-			size_t last = nex < want_ex ? nex : want_ex - 1;
-			memmove(&ex[pos + 1], &ex[pos], (last - pos) * sizeof *ex);
-			ex[pos] = rp;
-			if (nex < want_ex)
-				nex++;
-		}
-		const char *c = recent_terms(rp);
-		for (size_t j = 0; j < rp->nterms && rc == 0; j++) {
-			uint8_t kind = (uint8_t)c[0], len = (uint8_t)c[1];
-			if ((int)j != at)
-				rc = cooc_add(&t, rp->rec[j], c + 2, len, kind);
-			c += 2 + len;
-		}
-	}
-	if (rc < 0)
-		goto out;
-	if (t.n && !(top = malloc(t.n * sizeof *top))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	size_t n = 0;
-	for (size_t i = 0; i < t.cap; i++)
-		if (t.slots[i].count)
-			top[n++] = t.slots[i];
-	if (n)
-		qsort(top, n, sizeof *top, cmp_cooc);
-	for (size_t i = 0; i < n && i < want_terms && rc == 0; i++) {
-		struct live_row row = { .count = top[i].count, .term = top[i].text,
-					.term_len = top[i].len, .kind = top[i].kind };
-		rc = live_add_row(r, &row);
-	}
-	for (size_t i = 0; i < nex && rc == 0; i++) {
-		const struct recent_post *rp = ex[i];
-		const char *c = recent_bytes(rp);
-		struct live_post lp = {
-			.source_id = rp->source_id, .time_ms = rp->event_ms,
-			.sentiment = rp->compound, .truncated = rp->truncated,
-			.id = c, .id_len = rp->id_len,
-			.url = c + rp->id_len, .url_len = rp->url_len,
-			.author = c + rp->id_len + rp->url_len, .author_len = rp->author_len,
-			.text = c + rp->id_len + rp->url_len + rp->author_len,
-			.text_len = rp->text_len,
-		};
-		rc = live_add_post(r, &lp);
-	}
-out:
-	free(top);
-	free(t.slots);
-	return rc;
-}
-
-static void live_answer_one(struct engine *e, struct live_req *r)
-{
-	struct live_ctx lc = { .e = e, .r = r };
-	const struct term_minute_row *pr = e->pending.rows;
-	int rc = 0;
-
-	r->checkpoint_epoch = e->epoch_sent;
-	if ((r->op == LIVE_TERM || r->op == LIVE_TERM_DETAIL) &&
-	    (r->term_len == 0 || r->term_len >= sizeof r->term || r->kind < 0 ||
-	     r->kind >= TERM_KIND_COUNT)) {
-		rc = -EINVAL;
-		goto out;
-	}
-	if (r->op == LIVE_TERM_DETAIL) {
-		rc = live_term_detail(e, r);
-		goto out;
-	}
-	rc = window_open_minutes(e->win, r->from_ms, r->to_ms, r->kind,
-				 r->op == LIVE_TERM ? r->term : NULL, r->term_len,
-				 live_open_minute, &lc);
-	if (r->op == LIVE_VOLUME) {
-		for (size_t i = 0; i < e->volume.n && rc == 0; i++) {
-			const struct volume_minute_row *v = &e->volume.rows[i];
-			if (v->minute_ms < r->from_ms || v->minute_ms >= r->to_ms)
-				continue;
-			struct live_row row = { .minute_ms = v->minute_ms, .epoch = e->epoch_sent + 1,
-						.count = v->posts, .pos = v->pos, .neg = v->neg,
-						.sent_sum = v->sent_sum };
-			rc = live_add_row(r, &row);
-		}
-		goto out;
-	}
-	for (size_t i = 0; i < e->pending.n && rc == 0; i++) {
-		const struct term_minute_row *w = &pr[i];
-		const char *term = e->pending.pool + (uintptr_t)w->term;
-		if (w->minute_ms < r->from_ms || w->minute_ms >= r->to_ms)
-			continue;
-		if (r->op == LIVE_TERM) {
-			if (w->kind != r->kind || w->term_len != r->term_len ||
-			    memcmp(term, r->term, r->term_len) != 0)
-				continue;
-			struct live_row row = { .minute_ms = w->minute_ms, .epoch = e->epoch_sent + 1,
-						.count = w->count, .authors = w->authors,
-						.pos = w->pos, .neg = w->neg, .sent_sum = w->sent_sum };
-			rc = live_add_row(r, &row);
-		} else if (kind_matches(r->kind, w->kind)) {
-			rc = batch_add(&lc.top, term, w->term_len, w->kind, 2, w->count, w->authors,
-				       w->pos, w->neg, w->sent_sum);
-		}
-	}
-	if (rc == 0 && r->op == LIVE_TOP)
-		rc = live_top_emit(&lc);
-out:
-	batch_free(&lc.top);
-	r->rc = rc;
-	live_answer(r);
-}
-
 /*
  * Answers the waiting live requests. The contract (core/live.h) is that a
  * post queued before the question is in the answer, so the post queue is
@@ -1398,7 +935,7 @@ static size_t live_serve(struct engine *e)
 		left -= n;
 	}
 	for (size_t i = 0; i < nr; i++)
-		live_answer_one(e, reqs[i]);
+		engine_live_answer(e, reqs[i]);
 	return nr;
 }
 
@@ -1475,7 +1012,7 @@ static void engine_free(struct engine *e)
 	vader_free(e->vader);
 	free(e->textbuf);
 	recent_free(e);
-	batch_free(&e->pending);
+	row_batch_free(&e->pending);
 	free(e->volume.rows);
 	for (size_t i = 0; i < e->nmarks; i++)
 		source_cursor_clear(&e->marks[i].cur);
