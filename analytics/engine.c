@@ -466,7 +466,11 @@ static void process(struct engine *e, const struct post *p, float compound)
 	recent_add(e, p, text, len, tokens, n, wp.compound);
 }
 
-/* The compound sentiment score of post p. */
+/*
+ * The compound sentiment score of post p. A post with a title is joined
+ * again when it is counted (process()): the join buffer holds one post at a
+ * time, and a copy of the text costs little beside scoring it.
+ */
 static float score(struct engine *e, const struct post *p)
 {
 	size_t len;
