@@ -1061,15 +1061,15 @@ START_TEST(test_window_views_read_often_show_what_a_fresh_copy_shows)
 END_TEST
 
 /*
- * The author union a view keeps per term grows with the buckets that close
- * and, built ahead without the bucket that leaves next, carries over when
- * the window's end moves on. Here each term's posts of a minute have an
- * author no other minute has, so a kept union that still holds a bucket
- * that left, or misses one that closed, counts wrong. 70 terms, more than a view builds ahead per
- * tick, posted every minute for 25 and a half hours; for the last two and a
- * half (minutes leave the 1h window every minute, quarter hours the 24h
- * window after a day) the window is read twice a minute, as its end moves
- * on and half a minute later, and must show what a fresh copy of it shows.
+ * The author union a view keeps per term grows with the buckets that close,
+ * and must be built again when the window's end moves on and its oldest
+ * bucket leaves. Here each term's posts of a minute have an author no other
+ * minute has, so a kept union that still holds a bucket that left, or misses
+ * one that closed, counts wrong. 70 terms posted every minute for 25 and a
+ * half hours; for the last two and a half (minutes leave the 1h window every
+ * minute, quarter hours the 24h window after a day) the window is read twice
+ * a minute, as its end moves on and half a minute later, and must show what
+ * a fresh copy of it shows.
  */
 START_TEST(test_window_kept_author_unions_follow_closes_and_slides)
 {
