@@ -82,6 +82,7 @@ struct src {
 	bool removed;                     /* dropped while in flight: freed by the callback */
 	bool state_owed;                  /* a DBMSG_SOURCE_STATE is to be sent */
 	int64_t next_ms;                  /* monotonic time of the next poll, NEVER */
+	int64_t next_wall_ms;             /* the same on the wall clock, for the status */
 	int64_t last_ok_ms, last_error_ms;   /* wall time, 0 = never */
 	char last_error[256];             /* "" when the last poll succeeded; settings errors too */
 	char last_warning[256];           /* "" unless the last document was read despite problems */
@@ -273,6 +274,17 @@ static int64_t backoff_ms(struct ingest *ig, const struct src *s, uint32_t n)
 	return base + (int64_t)(rng_next(ig) % (uint64_t)(window - base + 1));
 }
 
+/*
+ * Schedules the next poll delay_ms after now_mono, and shows it on the wall
+ * clock delay_ms after now_wall, read beside it: the status then says the
+ * wait that was chosen, not one blurred by a pause between two clock reads.
+ */
+static void src_schedule(struct src *s, int64_t now_mono, int64_t now_wall, int64_t delay_ms)
+{
+	s->next_ms = now_mono + delay_ms;
+	s->next_wall_ms = now_wall + delay_ms;
+}
+
 /* ---- sources: life cycle ---- */
 
 static void src_free(struct src *s)
@@ -349,7 +361,7 @@ static int src_new(struct ingest *ig, const struct source_config *cfg, struct sr
 		s->state = SRC_DISABLED;
 	} else {
 		s->state = SRC_IDLE;
-		s->next_ms = clock_mono_ms();
+		src_schedule(s, clock_mono_ms(), clock_now_ms(), 0);
 		s->streamed = s->kind->stream && (!s->kind->streams || s->kind->streams(s->kstate));
 	}
 	if (s->state == SRC_ERROR) {
@@ -483,7 +495,7 @@ static void src_json(struct strbuf *sb, const struct src *s, int64_t now_mono, i
 	else if (s->next_ms == NEVER)
 		sb_puts(sb, "null");
 	else
-		put_time_or_null(sb, now_wall + (s->next_ms > now_mono ? s->next_ms - now_mono : 0));
+		put_time_or_null(sb, s->next_ms > now_mono ? s->next_wall_ms : now_wall);
 	sb_puts(sb, ",\"cursor\":");
 	sb_json_cstr(sb, s->cfg.cursor);
 	if (s->stream && s->kind->stream->status_json) {
@@ -624,7 +636,7 @@ static void poll_failed(struct ingest *ig, struct src *s, const char *msg, int64
 	delay = backoff_ms(ig, s, s->consecutive_errors);
 	if (delay < at_least_ms)
 		delay = at_least_ms;
-	s->next_ms = now + delay;
+	src_schedule(s, now, s->last_error_ms, delay);
 	/* Log the first failure and then ever more rarely: a dead source must not flood. */
 	if ((s->consecutive_errors & (s->consecutive_errors - 1)) == 0)
 		log_warn("ingest", "source %lld (%s): %s (%u in a row, next try in %lld ms)",
@@ -634,26 +646,27 @@ static void poll_failed(struct ingest *ig, struct src *s, const char *msg, int64
 
 static void poll_succeeded(struct ingest *ig, struct src *s, bool more, int64_t hold_ms)
 {
-	int64_t now = clock_mono_ms();
+	int64_t now = clock_mono_ms(), delay;
 
+	s->last_ok_ms = clock_now_ms();
 	if (s->consecutive_errors)
 		log_info("ingest", "source %lld (%s): ok again after %u errors",
 			 (long long)s->cfg.id, s->cfg.name, s->consecutive_errors);
 	s->state = SRC_OK;
 	s->consecutive_errors = 0;
-	s->last_ok_ms = clock_now_ms();
 	s->last_error[0] = 0;
 	int pages = s->kind->catchup_pages ? s->kind->catchup_pages(s->kstate)
 					    : INGEST_CATCHUP_PAGES;
 	if (more && hold_ms == 0 && s->pages_in_row + 1 < pages) {
 		s->pages_in_row++;
-		s->next_ms = now;
+		delay = 0;
 	} else {
 		s->pages_in_row = 0;
-		s->next_ms = now + interval_ms(ig, s);
+		delay = interval_ms(ig, s);
 	}
-	if (hold_ms > 0 && s->next_ms < now + hold_ms)
-		s->next_ms = now + hold_ms;
+	if (delay < hold_ms)
+		delay = hold_ms;
+	src_schedule(s, now, s->last_ok_ms, delay);
 }
 
 /* Waits for room on the post queue; gives up only when trendd stops. */
@@ -1248,7 +1261,7 @@ static void commands_run(struct ingest *ig)
 		case CMD_POLL:
 			s = src_find(ig, c->id, NULL);
 			if (s && s->kind && s->kstate && s->cfg.enabled && !s->inflight) {
-				s->next_ms = clock_mono_ms();
+				src_schedule(s, clock_mono_ms(), clock_now_ms(), 0);
 				s->pages_in_row = 0;
 			}
 			break;
