@@ -541,11 +541,28 @@ static void alog_free(struct bucket *b)
 /* A level-1 or level-2 bucket that views may have read changed (see level_epoch). */
 static inline void history_changed(struct window *w, int level) { w->level_epoch[level]++; }
 
+/*
+ * The same for a bucket the window holds, which changed other than by
+ * closing: the unions built ahead for the window's next bucket (see
+ * level_edits) no longer hold.
+ */
+static inline void history_edited(struct window *w, int level)
+{
+	w->level_epoch[level]++;
+	w->level_edits[level]++;
+}
+
 /* Drops every entry and returns the slot to empty, keeping its memory. */
 static void bucket_clear(struct window *w, struct bucket *b)
 {
-	if (b->level > 0)
-		history_changed(w, b->level);
+	if (b->level > 0) {
+		const struct level *L = &w->lv[b->level];
+		/* one at or before the window's first bucket is in no union built ahead */
+		if (b->key > floor_div(w->end_ms, L->span_ms) - L->nwin + 1)
+			history_edited(w, b->level);
+		else
+			history_changed(w, b->level);
+	}
 	for (uint32_t i = 0; i < b->n; i++) {
 		if (b->sk)
 			hll_set_clear(&b->sk[i]);
@@ -824,7 +841,7 @@ static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 {
 	struct bucket *dst = level_open(w, 2, dst_key);
 	if (dst->state != B_OPEN)
-		history_changed(w, 2); /* a closed quarter's sets change (not in normal flow) */
+		history_edited(w, 2); /* a closed quarter's sets change (not in normal flow) */
 	if (!dst->in_sum)
 		vol_recount(w, WINDOW_24H); /* src, closed, no longer counts in it */
 	for (uint32_t i = 0; i < src->n; i++) {
@@ -1142,8 +1159,10 @@ void window_free(struct window *w)
 	free(w->fb);
 	free(w->fe);
 	free(w->fat);
-	for (int win = 0; win < WINDOW_COUNT; win++)
+	for (int win = 0; win < WINDOW_COUNT; win++) {
 		window_prefix_cache_free(&w->prefix[win]);
+		window_prefix_cache_free(&w->ahead[win]);
+	}
 	hll_union_free(w->uni);
 	free(w);
 }
@@ -1480,8 +1499,10 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 		if (w->cold[i].live && w->cold[i].len >= TERM_INLINE)
 			bytes += w->cold[i].len + 1u;
 	for (int win = 0; win < WINDOW_COUNT; win++)
-		bytes += window_prefix_cache_bytes(&w->prefix[win]);
+		bytes += window_prefix_cache_bytes(&w->prefix[win]) +
+			 window_prefix_cache_bytes(&w->ahead[win]);
 	st->bytes = bytes;
+	st->unions_ahead = w->unions_ahead;
 }
 
 int window_check(struct window *w, char *err, size_t errlen)

@@ -187,7 +187,8 @@ struct level {
  * it holds, exact or dense, is all that adding more sets depends on.
  * Entries hold while the window's end stays in the same bucket and the
  * level whose closed buckets they cover has no bucket change but by
- * closing; then all go at once (their memory is kept for the next). A
+ * closing; then all go at once (their memory is kept for the next), and
+ * those built ahead for the next bucket (window.ahead[]) take their place. A
  * bucket that closes joins the end of the closed ones (the oldest open
  * bucket closes first, and none can appear among the closed ones: a post
  * for a time behind the watermark is late), so an entry records how many
@@ -207,6 +208,8 @@ struct level {
 
 struct prefix_cache {
 	uint32_t epoch;                /* level_epoch less level_closes of their level */
+	uint32_t edits;                /* built ahead: level_edits of their level */
+	int64_t built_ms;              /* built ahead: the window's end at the last build */
 	int64_t end_key;               /* the window's end bucket at that level */
 	bool valid;
 	uint32_t n, ndense, nmem;      /* entries; dense ones; register blocks allocated */
@@ -261,7 +264,12 @@ struct window {
 	 */
 	uint32_t level_epoch[NLEVELS], hist_next_key;
 	uint32_t level_closes[NLEVELS]; /* the part of level_epoch that is buckets closing */
+	/* the part that changed a bucket the window still holds: not closing, nor leaving */
+	uint32_t level_edits[NLEVELS];
 	struct prefix_cache prefix[WINDOW_COUNT];
+	/* the unions prefix[] will keep once the window's end moves a bucket on */
+	struct prefix_cache ahead[WINDOW_COUNT];
+	uint64_t unions_ahead;         /* kept unions that were built ahead */
 	struct {
 		uint32_t key, epoch;
 		int64_t m_hi;

@@ -90,35 +90,64 @@ struct view_plan {
 static void history_ranges(const struct window *w, int win, int64_t *m_lo, int64_t *m_hi,
 			   int64_t *q_lo, int64_t *q_hi);
 
-/* w->prefix[win], emptied first if its level changed or the window moved on; NULL: no memory */
+/* Allocates pc's arrays once; false when out of memory (pc stays unallocated). */
+static bool prefix_cache_alloc(struct prefix_cache *pc)
+{
+	if (pc->ids)
+		return true;
+	pc->ids = malloc(PREFIX_CACHE_TERMS * sizeof *pc->ids);
+	pc->at = malloc(PREFIX_CACHE_TERMS * sizeof *pc->at);
+	pc->len = malloc(PREFIX_CACHE_TERMS * sizeof *pc->len);
+	pc->count = malloc(PREFIX_CACHE_TERMS * sizeof *pc->count);
+	pc->cov = malloc(PREFIX_CACHE_TERMS * sizeof *pc->cov);
+	pc->last = malloc(PREFIX_CACHE_TERMS * sizeof *pc->last);
+	pc->reg = calloc(PREFIX_CACHE_DENSE, sizeof *pc->reg);
+	pc->slot = calloc(2 * PREFIX_CACHE_TERMS, sizeof *pc->slot);
+	if (!pc->ids || !pc->at || !pc->len || !pc->count || !pc->cov || !pc->last || !pc->reg ||
+	    !pc->slot) {
+		window_prefix_cache_free(pc);
+		return false;
+	}
+	return true;
+}
+
+/* Drops every entry of pc (keeping its memory), which then holds under the keys given. */
+static void prefix_cache_empty(struct prefix_cache *pc, uint32_t epoch, uint32_t edits,
+			       int64_t end_key)
+{
+	if (pc->n)
+		memset(pc->slot, 0, 2 * PREFIX_CACHE_TERMS * sizeof *pc->slot);
+	pc->n = pc->ndense = pc->nhash = 0;
+	pc->epoch = epoch;
+	pc->edits = edits;
+	pc->end_key = end_key;
+	pc->valid = true;
+}
+
+/*
+ * w->prefix[win], emptied first if its level changed or the window moved on
+ * - or, when the window's end moved to the bucket the unions built ahead
+ * were for and its level had no edit since, holding those; NULL: no memory.
+ */
 static struct prefix_cache *prefix_cache_for(struct window *w, int win)
 {
-	struct prefix_cache *pc = &w->prefix[win];
+	struct prefix_cache *pc = &w->prefix[win], *ah = &w->ahead[win];
 	int level = win == WINDOW_24H ? 2 : 1;
 	int64_t end_key = floor_div(w->end_ms, level_span_ms[level]);
-	if (!pc->ids) {
-		pc->ids = malloc(PREFIX_CACHE_TERMS * sizeof *pc->ids);
-		pc->at = malloc(PREFIX_CACHE_TERMS * sizeof *pc->at);
-		pc->len = malloc(PREFIX_CACHE_TERMS * sizeof *pc->len);
-		pc->count = malloc(PREFIX_CACHE_TERMS * sizeof *pc->count);
-		pc->cov = malloc(PREFIX_CACHE_TERMS * sizeof *pc->cov);
-		pc->last = malloc(PREFIX_CACHE_TERMS * sizeof *pc->last);
-		pc->reg = calloc(PREFIX_CACHE_DENSE, sizeof *pc->reg);
-		pc->slot = calloc(2 * PREFIX_CACHE_TERMS, sizeof *pc->slot);
-		if (!pc->ids || !pc->at || !pc->len || !pc->count || !pc->cov || !pc->last ||
-		    !pc->reg || !pc->slot) {
-			window_prefix_cache_free(pc);
-			return NULL;
-		}
-	}
+	if (!prefix_cache_alloc(pc))
+		return NULL;
 	uint32_t epoch = w->level_epoch[level] - w->level_closes[level];
-	if (!pc->valid || pc->epoch != epoch || pc->end_key != end_key) {
-		if (pc->n)
-			memset(pc->slot, 0, 2 * PREFIX_CACHE_TERMS * sizeof *pc->slot);
-		pc->n = pc->ndense = pc->nhash = 0;
+	if (pc->valid && pc->epoch == epoch && pc->end_key == end_key)
+		return pc;
+	if (ah->valid && ah->n && ah->end_key == end_key && ah->edits == w->level_edits[level]) {
+		struct prefix_cache t = *pc;
+		*pc = *ah;
+		*ah = t;
+		ah->valid = false; /* the old entries: emptied when next built ahead */
 		pc->epoch = epoch;
-		pc->end_key = end_key;
-		pc->valid = true;
+		w->unions_ahead += pc->n;
+	} else {
+		prefix_cache_empty(pc, epoch, 0, end_key);
 	}
 	return pc;
 }
@@ -236,6 +265,15 @@ static void prefix_extend(struct prefix_cache *pc, int k, struct hll_union *u, u
 	pc->last[k] = last;
 }
 
+/*
+ * How many buckets of its author level (minutes; quarters for 24h) window
+ * win reads, up to its end bucket.
+ */
+static int64_t author_buckets(const struct window *w, int win)
+{
+	return win == WINDOW_5M ? 6 : win == WINDOW_1H ? 60 : w->lv[2].nwin;
+}
+
 static void view_plan(struct window *w, int win, struct view_plan *p)
 {
 	struct level *L = &w->lv[win], *L1 = &w->lv[1], *L2 = &w->lv[2];
@@ -276,7 +314,7 @@ static void view_plan(struct window *w, int win, struct view_plan *p)
 	p->authors = at;
 	if (win == WINDOW_5M || win == WINDOW_1H) {
 		int64_t end1 = floor_div(w->end_ms, 60000);
-		int64_t nm = win == WINDOW_5M ? 6 : 60;
+		int64_t nm = author_buckets(w, win);
 		for (int64_t k = end1 - nm + 1; k <= end1; k++) {
 			const struct bucket *b = level_bucket(L1, k);
 			if (b && b->sk)
@@ -284,7 +322,7 @@ static void view_plan(struct window *w, int win, struct view_plan *p)
 		}
 	} else {
 		int64_t end2 = floor_div(w->end_ms, 900000);
-		for (int64_t k = end2 - L2->nwin + 1; k <= end2; k++) {
+		for (int64_t k = end2 - author_buckets(w, win) + 1; k <= end2; k++) {
 			const struct bucket *b = level_bucket(L2, k);
 			if (b && b->state != B_BASELINE && b->sk)
 				p->authors[p->nauthors++] = b;
@@ -363,6 +401,64 @@ static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32
 		prefix_extend(p->cache, kept, u, ns, bucket_tag(bs[ns - 1])); /* not the list it had */
 	union_add_entries(u, bs + ns, fe + ns, p->nauthors - ns);
 	return hll_union_count(u);
+}
+
+/*
+ * Builds ahead, for some of ids[0..n) (a view's candidates by count), the
+ * unions the kept ones will be once the window's end moves to the next
+ * bucket of their level: the closed buckets' sets but those of the bucket
+ * that leaves then. A move starts every kept union again (a union cannot
+ * take a set out), which made the first view after it unite hundreds of
+ * terms' 60 minute or 96 quarter-hour sets at once: a tick of 200 ms and
+ * more once in 15 minutes. Now each view builds a share, prefix_cache_for()
+ * takes them over at the move, and a bucket closing meanwhile is added to
+ * them as to kept ones; an edit of the level (a roll-up into a closed
+ * quarter) drops them. The share is twice the terms missing over the views
+ * still to come before the move, as often as views came so far: front
+ * loaded, so terms that become candidates later find room, and the same
+ * whether views come every second or every ten.
+ */
+static void prefix_build_ahead(struct window *w, const struct view_plan *p, const uint32_t *ids,
+			       size_t n)
+{
+	int win = p->win, level = win == WINDOW_24H ? 2 : 1;
+	int64_t span = level_span_ms[level], end_key = floor_div(w->end_ms, span);
+	struct prefix_cache *ah = &w->ahead[win];
+	struct hll_union *u = w->uni;
+	if (!p->cache || !n || !prefix_cache_alloc(ah))
+		return;
+	int64_t every = w->end_ms - ah->built_ms;
+	if (every <= 0 || every > span)
+		every = 1000;
+	ah->built_ms = w->end_ms;
+	if (!ah->valid || ah->end_key != end_key + 1 || ah->edits != w->level_edits[level])
+		prefix_cache_empty(ah, 0, w->level_edits[level], end_key + 1);
+	/* the closed buckets that stay in the window: [from, nstable) */
+	int64_t first = end_key + 1 - author_buckets(w, win) + 1;
+	uint32_t from = 0, ns = p->nstable;
+	while (from < ns && p->authors[from]->key < first)
+		from++;
+	if (from == ns)
+		return;
+	size_t missing = 0;
+	for (size_t i = 0; i < n; i++)
+		missing += prefix_find(ah, ids[i]) < 0;
+	double views_left = (double)((end_key + 1) * span - w->end_ms) / (double)every;
+	size_t share = views_left <= 2 ? missing : (size_t)ceil(2.0 * (double)missing / views_left);
+	for (size_t i = 0; i < n && share; i++) {
+		if (prefix_find(ah, ids[i]) >= 0)
+			continue;
+		if (ah->n == PREFIX_CACHE_TERMS)
+			return;
+		hll_union_reset(u);
+		buckets_find(p->authors + from, ns - from, ids[i], w->fe);
+		union_add_entries(u, p->authors + from, w->fe, ns - from);
+		uint32_t kept = ah->n;
+		prefix_put(ah, ids[i], u, ns - from, bucket_tag(p->authors[ns - 1]));
+		if (ah->n == kept)
+			return; /* no room left for its registers or hashes */
+		share--;
+	}
 }
 
 /*
@@ -735,7 +831,9 @@ static int fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 		if (cands[i].authors > cands[i].count)
 			cands[i].authors = cands[i].count; /* an estimate never beats the count */
 		cands[i].score = term_score(w, &plan, cands[i].id, cands[i].authors);
+		ids[i] = cands[i].id;
 	}
+	prefix_build_ahead(w, &plan, ids, ncand);
 	memcpy(byscore, cands, ncand * sizeof *cands);
 	qsort(byscore, ncand, sizeof *byscore, cmp_cand_score);
 

@@ -1062,8 +1062,8 @@ END_TEST
 
 /*
  * The author union a view keeps per term grows with the buckets that close,
- * and must be built again when the window's end moves on and its oldest
- * bucket leaves. Here each term's posts of a minute have an author no other
+ * and must be built again - ahead of time, over the views before it - when
+ * the window's end moves on and its oldest bucket leaves. Here each term's posts of a minute have an author no other
  * minute has, so a kept union that still holds a bucket that left, or misses
  * one that closed, counts wrong. 70 terms posted every minute for 25 and a
  * half hours; for the last two and a half (minutes leave the 1h window every
@@ -1105,6 +1105,10 @@ START_TEST(test_window_kept_author_unions_follow_closes_and_slides)
 		compared++;
 	}
 	ck_assert_int_eq(compared, 22);
+	/* the unions built ahead of the moves were taken over, and showed the same */
+	struct window_stats st;
+	window_get_stats(a, &st);
+	ck_assert_uint_gt(st.unions_ahead, 6 * TERMS);
 	check_invariants(a);
 	window_free(a);
 }
@@ -1763,7 +1767,9 @@ END_TEST
  * Random streams through windows of random lateness and top m: posts in and
  * out of order (up to twice the lateness behind), ticks, jumps of an hour to
  * three days (by a tick or by the next post), and saves restored in place;
- * the invariants hold throughout.
+ * the invariants hold throughout, and the views, read often (which keeps
+ * and builds ahead author unions), show what a fresh copy of the window
+ * shows.
  */
 START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_restores)
 {
@@ -1810,6 +1816,11 @@ START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_res
 			}
 			if (step % 10 == 0)
 				check_invariants(w);
+			/* read as the engine does, which fills the caches; then as a fresh copy */
+			if (step % 7 == 0)
+				free(views_json_as(w, step % 2));
+			if (step % 50 == 49)
+				assert_views_as_fresh(w, &c, "step", step);
 		}
 		check_invariants(w);
 		window_free(w);
