@@ -170,8 +170,8 @@ static void prefix_load(const struct prefix_cache *pc, int k, struct hll_union *
 {
 	if (pc->len[k] == PREFIX_DENSE)
 		hll_union_load_registers(u, pc->reg[pc->at[k]]);
-	else
-		hll_union_load_hashes(u, pc->hashes + pc->at[k], pc->len[k]);
+	else /* an empty one may have no array to point into */
+		hll_union_load_hashes(u, pc->len[k] ? pc->hashes + pc->at[k] : NULL, pc->len[k]);
 }
 
 /* A bucket's identity among those of a view's author list: its key and level. */
