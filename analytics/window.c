@@ -557,6 +557,7 @@ static void bucket_clear(struct window *w, struct bucket *b)
 {
 	if (b->level > 0) {
 		const struct level *L = &w->lv[b->level];
+		window_hist_touch(w, b->level, b->key);
 		/* one at or before the window's first bucket is in no union built ahead */
 		if (b->key > floor_div(w->end_ms, L->span_ms) - L->nwin + 1)
 			history_edited(w, b->level);
@@ -814,6 +815,8 @@ static struct bucket *level_open_new(struct window *w, int level, struct bucket 
 		bucket_retire(w, level, b);
 	b->key = key;
 	b->state = B_OPEN;
+	if (level > 0)
+		window_hist_touch(w, level, key);
 	int64_t end_key = floor_div(w->end_ms, L->span_ms);
 	b->in_sum = key > end_key - L->nwin;
 	return b;
@@ -840,8 +843,10 @@ static inline struct bucket *level_open(struct window *w, int level, int64_t key
 static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 {
 	struct bucket *dst = level_open(w, 2, dst_key);
-	if (dst->state != B_OPEN)
+	if (dst->state != B_OPEN) {
 		history_edited(w, 2); /* a closed quarter's sets change (not in normal flow) */
+		window_hist_touch(w, 2, dst_key);
+	}
 	if (!dst->in_sum)
 		vol_recount(w, WINDOW_24H); /* src, closed, no longer counts in it */
 	for (uint32_t i = 0; i < src->n; i++) {
@@ -954,6 +959,7 @@ static void bucket_close(struct window *w, int level, struct bucket *b)
 	if (level > 0) {
 		history_changed(w, level);
 		w->level_closes[level]++;
+		window_hist_touch(w, level, b->key);
 	}
 	if (level == 1) {
 		/* pruning renumbers entries and the sets are read from here on */
@@ -1162,6 +1168,7 @@ void window_free(struct window *w)
 	for (int win = 0; win < WINDOW_COUNT; win++) {
 		window_prefix_cache_free(&w->prefix[win]);
 		window_prefix_cache_free(&w->ahead[win]);
+		window_hist_ahead_free(&w->hist_ahead[win]);
 	}
 	hll_union_free(w->uni);
 	free(w);
@@ -1500,9 +1507,11 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 			bytes += w->cold[i].len + 1u;
 	for (int win = 0; win < WINDOW_COUNT; win++)
 		bytes += window_prefix_cache_bytes(&w->prefix[win]) +
-			 window_prefix_cache_bytes(&w->ahead[win]);
+			 window_prefix_cache_bytes(&w->ahead[win]) +
+			 window_hist_ahead_bytes(&w->hist_ahead[win]);
 	st->bytes = bytes;
 	st->unions_ahead = w->unions_ahead;
+	st->sums_ahead = w->sums_ahead;
 }
 
 int window_check(struct window *w, char *err, size_t errlen)

@@ -110,6 +110,7 @@ struct window_stats {
 	uint64_t pruned;       /* entries dropped by top-m pruning */
 	size_t bytes;          /* approximate memory held */
 	uint64_t unions_ahead; /* kept author unions built before the window's end moved */
+	uint64_t sums_ahead;   /* baseline author sums built before the history range moved */
 };
 
 struct window *window_new(const struct window_config *cfg);

@@ -225,6 +225,24 @@ struct prefix_cache {
 	uint32_t *slot;                /* owned, 2 * PREFIX_CACHE_TERMS: 1 + entry, 0 = empty */
 };
 
+/*
+ * term_expected()'s author sums for the history range a window will have
+ * once its end moves to the next minute, built ahead by its views (see
+ * hist_build_ahead()): only while every bucket of that range is closed,
+ * and dropped when one of them changes (window_hist_touch()).
+ */
+#define HIST_AHEAD_TERMS 2048
+
+struct hist_ahead {
+	bool valid;
+	int64_t m_lo, m_hi, q_lo, q_hi; /* the range: minutes, quarter hours */
+	int64_t built_ms;              /* the window's end at the last build */
+	uint32_t n;
+	uint32_t *ids;                 /* owned, HIST_AHEAD_TERMS: the entries' terms */
+	uint64_t *sums;                /* owned, HIST_AHEAD_TERMS: their sums */
+	uint32_t *slot;                /* owned, 2 * HIST_AHEAD_TERMS: 1 + entry, 0 = empty */
+};
+
 struct window {
 	struct window_config cfg;
 	struct level lv[NLEVELS];
@@ -270,6 +288,8 @@ struct window {
 	/* the unions prefix[] will keep once the window's end moves a bucket on */
 	struct prefix_cache ahead[WINDOW_COUNT];
 	uint64_t unions_ahead;         /* kept unions that were built ahead */
+	struct hist_ahead hist_ahead[WINDOW_COUNT];
+	uint64_t sums_ahead;           /* term_expected() sums taken from hist_ahead */
 	struct {
 		uint32_t key, epoch;
 		int64_t m_hi;
@@ -493,5 +513,9 @@ void window_flush_authors(struct window *w);
 
 void window_prefix_cache_free(struct prefix_cache *pc);
 size_t window_prefix_cache_bytes(const struct prefix_cache *pc);
+void window_hist_ahead_free(struct hist_ahead *ha);
+size_t window_hist_ahead_bytes(const struct hist_ahead *ha);
+/* Bucket key of a level changed (opened, closed, edited, cleared): sums built ahead over it go. */
+void window_hist_touch(struct window *w, int level, int64_t key);
 
 #endif

@@ -152,17 +152,35 @@ static struct prefix_cache *prefix_cache_for(struct window *w, int win)
 	return pc;
 }
 
+/*
+ * The term tables of the caches below: slot[0..nslots) (a power of two,
+ * more than the entries) holds 1 + the entry of a term, ids[] the terms.
+ * The entry of term id, or -1.
+ */
+static int term_table_find(const uint32_t *slot, const uint32_t *ids, uint32_t nslots, uint32_t id)
+{
+	for (uint32_t j = (uint32_t)hash_u64(id) & (nslots - 1);; j = (j + 1) & (nslots - 1)) {
+		uint32_t e = slot[j];
+		if (!e)
+			return -1;
+		if (ids[e - 1] == id)
+			return (int)e - 1;
+	}
+}
+
+/* Enters term id, not in the table, as entry e. */
+static void term_table_put(uint32_t *slot, uint32_t nslots, uint32_t id, uint32_t e)
+{
+	uint32_t j = (uint32_t)hash_u64(id) & (nslots - 1);
+	while (slot[j])
+		j = (j + 1) & (nslots - 1);
+	slot[j] = e + 1;
+}
+
 /* The entry kept for term id, or -1. */
 static int prefix_find(const struct prefix_cache *pc, uint32_t id)
 {
-	for (uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_TERMS - 1);;
-	     j = (j + 1) & (2 * PREFIX_CACHE_TERMS - 1)) {
-		uint32_t e = pc->slot[j];
-		if (!e)
-			return -1;
-		if (pc->ids[e - 1] == id)
-			return (int)e - 1;
-	}
+	return term_table_find(pc->slot, pc->ids, 2 * PREFIX_CACHE_TERMS, id);
 }
 
 /* Starts u again from entry k: the union it was kept from. */
@@ -234,16 +252,14 @@ static void prefix_put(struct prefix_cache *pc, uint32_t id, struct hll_union *u
 	uint32_t at, len;
 	if (pc->n == PREFIX_CACHE_TERMS || !prefix_store(pc, u, false, &at, &len))
 		return;
-	uint32_t j = (uint32_t)hash_u64(id) & (2 * PREFIX_CACHE_TERMS - 1);
-	while (pc->slot[j])
-		j = (j + 1) & (2 * PREFIX_CACHE_TERMS - 1);
+	term_table_put(pc->slot, 2 * PREFIX_CACHE_TERMS, id, pc->n);
 	pc->ids[pc->n] = id;
 	pc->at[pc->n] = at;
 	pc->len[pc->n] = len;
 	pc->count[pc->n] = hll_union_count(u);
 	pc->cov[pc->n] = cov;
 	pc->last[pc->n] = last;
-	pc->slot[j] = ++pc->n;
+	pc->n++;
 }
 
 /*
@@ -404,6 +420,29 @@ static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32
 }
 
 /*
+ * How often views came (ms of the window's end between them), from the end
+ * at the last build ahead, which becomes the end now; 1 s if unknown.
+ */
+static int64_t ahead_every(int64_t *built_ms, int64_t end_ms, int64_t span_ms)
+{
+	int64_t every = end_ms - *built_ms;
+	*built_ms = end_ms;
+	return every <= 0 || every > span_ms ? 1000 : every;
+}
+
+/*
+ * How many of the missing terms a view builds ahead, left_ms before they
+ * are needed, with views coming every_ms: twice their share of the views
+ * still to come, front loaded so terms that become candidates later find
+ * room; all within two views of the deadline.
+ */
+static size_t ahead_share(size_t missing, int64_t left_ms, int64_t every_ms)
+{
+	double views_left = (double)left_ms / (double)every_ms;
+	return views_left <= 2 ? missing : (size_t)ceil(2.0 * (double)missing / views_left);
+}
+
+/*
  * Builds ahead, for some of ids[0..n) (a view's candidates by count), the
  * unions the kept ones will be once the window's end moves to the next
  * bucket of their level: the closed buckets' sets but those of the bucket
@@ -413,10 +452,8 @@ static uint64_t term_authors(struct window *w, const struct view_plan *p, uint32
  * more once in 15 minutes. Now each view builds a share, prefix_cache_for()
  * takes them over at the move, and a bucket closing meanwhile is added to
  * them as to kept ones; an edit of the level (a roll-up into a closed
- * quarter) drops them. The share is twice the terms missing over the views
- * still to come before the move, as often as views came so far: front
- * loaded, so terms that become candidates later find room, and the same
- * whether views come every second or every ten.
+ * quarter) drops them. The share: ahead_share(), the same whether views
+ * come every second or every ten.
  */
 static void prefix_build_ahead(struct window *w, const struct view_plan *p, const uint32_t *ids,
 			       size_t n)
@@ -427,10 +464,7 @@ static void prefix_build_ahead(struct window *w, const struct view_plan *p, cons
 	struct hll_union *u = w->uni;
 	if (!p->cache || !n || !prefix_cache_alloc(ah))
 		return;
-	int64_t every = w->end_ms - ah->built_ms;
-	if (every <= 0 || every > span)
-		every = 1000;
-	ah->built_ms = w->end_ms;
+	int64_t every = ahead_every(&ah->built_ms, w->end_ms, span);
 	if (!ah->valid || ah->end_key != end_key + 1 || ah->edits != w->level_edits[level])
 		prefix_cache_empty(ah, 0, w->level_edits[level], end_key + 1);
 	/* the closed buckets that stay in the window: [from, nstable) */
@@ -443,8 +477,7 @@ static void prefix_build_ahead(struct window *w, const struct view_plan *p, cons
 	size_t missing = 0;
 	for (size_t i = 0; i < n; i++)
 		missing += prefix_find(ah, ids[i]) < 0;
-	double views_left = (double)((end_key + 1) * span - w->end_ms) / (double)every;
-	size_t share = views_left <= 2 ? missing : (size_t)ceil(2.0 * (double)missing / views_left);
+	size_t share = ahead_share(missing, (end_key + 1) * span - w->end_ms, every);
 	for (size_t i = 0; i < n && share; i++) {
 		if (prefix_find(ah, ids[i]) >= 0)
 			continue;
@@ -465,14 +498,149 @@ static void prefix_build_ahead(struct window *w, const struct view_plan *p, cons
  * The history ranges of window win: minutes [*m_lo, *m_hi] (level 1) and
  * quarter hours [*q_lo, *q_hi] (level 2) before the window start.
  */
-static void history_ranges(const struct window *w, int win, int64_t *m_lo, int64_t *m_hi,
-			   int64_t *q_lo, int64_t *q_hi)
+static void history_ranges_at(int win, int64_t end_ms, int64_t *m_lo, int64_t *m_hi,
+			      int64_t *q_lo, int64_t *q_hi)
 {
-	int64_t start_ms = w->end_ms - window_span_ms(win);
+	int64_t start_ms = end_ms - window_span_ms(win);
 	*m_hi = floor_div(start_ms, 60000) - 1;
 	*m_lo = *m_hi - 59;
 	*q_hi = floor_div(*m_lo * 60000, 900000) - 1;
 	*q_lo = floor_div(start_ms - 86400000, 900000);
+}
+
+static void history_ranges(const struct window *w, int win, int64_t *m_lo, int64_t *m_hi,
+			   int64_t *q_lo, int64_t *q_hi)
+{
+	history_ranges_at(win, w->end_ms, m_lo, m_hi, q_lo, q_hi);
+}
+
+/* ---- baseline sums built ahead (struct hist_ahead) ----------------- */
+
+/* A history range's buckets, at most: 60 minutes and the quarter hours of the day before. */
+enum { HIST_MINUTES = 60, HIST_QUARTERS = 96 };
+
+void window_hist_ahead_free(struct hist_ahead *ha)
+{
+	free(ha->ids);
+	free(ha->sums);
+	free(ha->slot);
+	memset(ha, 0, sizeof *ha);
+}
+
+size_t window_hist_ahead_bytes(const struct hist_ahead *ha)
+{
+	return ha->ids ? HIST_AHEAD_TERMS * (3 * sizeof(uint32_t) + sizeof(uint64_t)) : 0;
+}
+
+void window_hist_touch(struct window *w, int level, int64_t key)
+{
+	for (int win = 0; win < WINDOW_COUNT; win++) {
+		struct hist_ahead *ha = &w->hist_ahead[win];
+		if (ha->valid && (level == 1 ? key >= ha->m_lo && key <= ha->m_hi
+					     : key >= ha->q_lo && key <= ha->q_hi))
+			ha->valid = false;
+	}
+}
+
+/* The entry of term id, or -1. */
+static int hist_ahead_find(const struct hist_ahead *ha, uint32_t id)
+{
+	return term_table_find(ha->slot, ha->ids, 2 * HIST_AHEAD_TERMS, id);
+}
+
+/* The sum built ahead of term id for history ending at minute m_hi; false: none. */
+static bool hist_ahead_take(struct window *w, int win, int64_t m_hi, uint32_t id, uint64_t *sum)
+{
+	const struct hist_ahead *ha = &w->hist_ahead[win];
+	int k;
+	if (!ha->valid || ha->m_hi != m_hi || (k = hist_ahead_find(ha, id)) < 0)
+		return false;
+	*sum = ha->sums[k];
+	w->sums_ahead++;
+	return true;
+}
+
+/*
+ * Builds ahead, for some of ids[0..n) (a view's candidates by count), the
+ * sums term_expected() will need once the window's end moves to the next
+ * minute and its history range with it: the range moves every minute, and
+ * every candidate of every view summed its authors over it again, up to
+ * 60 minutes and 96 quarter hours each, in that one tick. Only while every
+ * bucket of the next range is behind the watermark and closed: nothing can
+ * change them then but an edit, which drops the sums (window_hist_touch()).
+ */
+static void hist_build_ahead(struct window *w, int win, const uint32_t *ids, size_t n)
+{
+	struct hist_ahead *ha = &w->hist_ahead[win];
+	int64_t next_ms = (floor_div(w->end_ms, 60000) + 1) * 60000, m_lo, m_hi, q_lo, q_hi;
+	const struct bucket *hb[HIST_MINUTES + HIST_QUARTERS];
+	const struct entry *he[HIST_MINUTES + HIST_QUARTERS];
+	uint32_t nh = 0;
+
+	if (!n)
+		return;
+	if (!ha->ids) {
+		ha->ids = malloc(HIST_AHEAD_TERMS * sizeof *ha->ids);
+		ha->sums = malloc(HIST_AHEAD_TERMS * sizeof *ha->sums);
+		ha->slot = calloc(2 * HIST_AHEAD_TERMS, sizeof *ha->slot);
+		if (!ha->ids || !ha->sums || !ha->slot) {
+			window_hist_ahead_free(ha);
+			return;
+		}
+	}
+	int64_t every = ahead_every(&ha->built_ms, w->end_ms, 60000);
+	history_ranges_at(win, next_ms, &m_lo, &m_hi, &q_lo, &q_hi);
+	/* levels keep two windows: what the move frees is in none of the sums then */
+	int64_t kept1 = floor_div(next_ms, 60000) - w->lv[1].keep + 1;
+	int64_t kept2 = floor_div(next_ms, 900000) - w->lv[2].keep + 1;
+	m_lo = m_lo > kept1 ? m_lo : kept1;
+	q_lo = q_lo > kept2 ? q_lo : kept2;
+	int64_t wm = window_watermark_ms(w);
+	if ((m_hi + 1) * 60000 > wm || (q_hi + 1) * 900000 > wm)
+		return; /* posts may still come for it */
+	if (!ha->valid || ha->m_hi != m_hi) {
+		if (ha->n)
+			memset(ha->slot, 0, 2 * HIST_AHEAD_TERMS * sizeof *ha->slot);
+		ha->n = 0;
+		ha->m_lo = m_lo;
+		ha->m_hi = m_hi;
+		ha->q_lo = q_lo;
+		ha->q_hi = q_hi;
+		ha->valid = true;
+	}
+	for (int64_t k = m_lo; k <= m_hi; k++) {
+		const struct bucket *b = level_bucket(&w->lv[1], k);
+		if (b && b->state == B_OPEN)
+			return;
+		if (b)
+			hb[nh++] = b;
+	}
+	for (int64_t k = q_lo; k <= q_hi; k++) {
+		const struct bucket *b = level_bucket(&w->lv[2], k);
+		if (b && b->state == B_OPEN)
+			return;
+		if (b && nh == HIST_MINUTES + HIST_QUARTERS)
+			return; /* more than a range holds: not built, rather than wrong */
+		if (b)
+			hb[nh++] = b;
+	}
+	size_t missing = 0;
+	for (size_t i = 0; i < n; i++)
+		missing += hist_ahead_find(ha, ids[i]) < 0;
+	size_t share = ahead_share(missing, next_ms - w->end_ms, every);
+	for (size_t i = 0; i < n && share && ha->n < HIST_AHEAD_TERMS; i++) {
+		if (hist_ahead_find(ha, ids[i]) >= 0)
+			continue;
+		uint64_t sum = 0;
+		buckets_find(hb, nh, ids[i], he);
+		for (uint32_t k = 0; k < nh; k++)
+			if (he[k])
+				sum += he[k]->authors;
+		term_table_put(ha->slot, 2 * HIST_AHEAD_TERMS, ids[i], ha->n);
+		ha->ids[ha->n] = ids[i];
+		ha->sums[ha->n++] = sum;
+		share--;
+	}
 }
 
 static int64_t history_needed_ms(int win)
@@ -528,10 +696,12 @@ static double term_expected(struct window *w, const struct view_plan *p, uint32_
 	int64_t covered_ms = w->hist[win].covered_ms;
 	if (c->hist_key[win] != w->hist[win].key) {
 		uint64_t sum = 0;
-		buckets_find(p->hist, p->nhist, id, w->fe);
-		for (uint32_t i = 0; i < p->nhist; i++)
-			if (w->fe[i])
-				sum += w->fe[i]->authors;
+		if (!hist_ahead_take(w, win, m_hi, id, &sum)) {
+			buckets_find(p->hist, p->nhist, id, w->fe);
+			for (uint32_t i = 0; i < p->nhist; i++)
+				if (w->fe[i])
+					sum += w->fe[i]->authors;
+		}
 		c->hist_sum[win] = sum;
 		c->hist_key[win] = w->hist[win].key;
 	}
@@ -834,6 +1004,7 @@ static int fill_view(struct window *w, int win, struct snapshot *s, struct snaps
 		ids[i] = cands[i].id;
 	}
 	prefix_build_ahead(w, &plan, ids, ncand);
+	hist_build_ahead(w, win, ids, ncand);
 	memcpy(byscore, cands, ncand * sizeof *cands);
 	qsort(byscore, ncand, sizeof *byscore, cmp_cand_score);
 

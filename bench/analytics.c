@@ -933,11 +933,11 @@ int main(int argc, char **argv)
 		       "\"terms\":%llu,\"window_mb\":%.1f,\"first_ms\":[%.1f,%.1f,%.1f],"
 		       "\"ms\":[%.1f,%.1f,%.1f],\"live_ticks\":%d,\"live_tick_ms\":{\"median\":%.1f,"
 		       "\"p99\":%.1f,\"max\":%.1f,\"after_minute_close\":%.1f,"
-		       "\"after_quarter_close\":%.1f},\"unions_built_ahead\":%llu}\n",
+		       "\"after_quarter_close\":%.1f},\"unions_built_ahead\":%llu,\"sums_built_ahead\":%llu}\n",
 		       view_hours, view_rate, (unsigned long long)st.terms, st.bytes / 1e6, first[0],
 		       first[1], first[2], later[0], later[1], later[2], (int)LIVE_S, live[LIVE_S / 2],
 		       live[LIVE_S * 99 / 100], live[LIVE_S - 1], minute_max, quarter_max,
-		       (unsigned long long)st.unions_ahead);
+		       (unsigned long long)st.unions_ahead, (unsigned long long)st.sums_ahead);
 		free(live);
 		fflush(stdout);
 		window_free(w);

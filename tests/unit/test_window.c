@@ -1105,10 +1105,68 @@ START_TEST(test_window_kept_author_unions_follow_closes_and_slides)
 		compared++;
 	}
 	ck_assert_int_eq(compared, 22);
-	/* the unions built ahead of the moves were taken over, and showed the same */
+	/* the unions and baseline sums built ahead of the moves were taken, and showed the same */
 	struct window_stats st;
 	window_get_stats(a, &st);
 	ck_assert_uint_gt(st.unions_ahead, 6 * TERMS);
+	ck_assert_uint_gt(st.sums_ahead, 6 * TERMS);
+	check_invariants(a);
+	window_free(a);
+}
+END_TEST
+
+/*
+ * A term's baseline - its authors over the hour, then the day, before the
+ * window - is summed again whenever the window's end moves to the next
+ * minute; views build those sums ahead over the minute before and take them
+ * at the move. Here 40 terms have a number of authors that changes every
+ * minute (1 to 13), so every baseline differs from the last and many terms
+ * score above theirs; read three times a minute through the 25th and 26th
+ * hours (minutes close half a minute late, between the reads), the views
+ * must show, just after the moves, what a fresh copy of the window shows.
+ */
+START_TEST(test_window_baselines_built_ahead_match_those_summed_at_the_move)
+{
+	enum { TERMS = 40, MINUTES = 26 * 60, READ_FROM = 24 * 60 };
+	struct window_config c = wincfg(30000, 4096);
+	struct window *a = window_new(&c);
+	int64_t t = T0;
+	int compared = 0, scored = 0;
+	uint32_t author = 1;
+	char name[TERMS][8];
+	for (int k = 0; k < TERMS; k++)
+		snprintf(name[k], sizeof name[k], "b%c%c", 'a' + k / 26, 'a' + k % 26);
+	for (int m = 0; m < MINUTES; m++) {
+		for (int k = 0; k < TERMS; k++) {
+			int n = 1 + (m * (k + 3) + k * k) % 13;
+			for (int i = 0; i < n; i++)
+				add1(a, t + 1000 * k + i, name[k], author++ * 2654435761u);
+		}
+		if (m >= READ_FROM) {
+			window_advance(a, t + 45000);
+			free(views_json_as(a, true));
+		}
+		t += 60000;
+		window_advance(a, t);
+		if (m < READ_FROM)
+			continue;
+		if (m % 5 != 2) {
+			free(views_json_as(a, false));
+			continue;
+		}
+		assert_views_as_fresh(a, &c, "minute", m);
+		compared++;
+	}
+	ck_assert_int_eq(compared, 24);
+	for (int k = 0; k < TERMS; k++) {
+		struct window_term_info info;
+		window_lookup(a, WINDOW_5M, TERM_WORD, name[k], strlen(name[k]), &info);
+		scored += info.score > 0;
+	}
+	ck_assert_int_gt(scored, 3);
+	struct window_stats st;
+	window_get_stats(a, &st);
+	ck_assert_uint_gt(st.sums_ahead, 100 * TERMS);
 	check_invariants(a);
 	window_free(a);
 }
@@ -1877,6 +1935,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_restored_state_continues_exactly_like_the_original);
 	tcase_add_test(tc, test_window_views_read_often_show_what_a_fresh_copy_shows);
 	tcase_add_test(tc, test_window_kept_author_unions_follow_closes_and_slides);
+	tcase_add_test(tc, test_window_baselines_built_ahead_match_those_summed_at_the_move);
 	tcase_add_test(tc, test_window_view_series_read_by_bucket_match_those_read_by_term);
 	tcase_add_test(tc, test_window_state_with_a_minute_of_posts_without_terms_restores);
 	tcase_add_test(tc, test_window_restores_the_watermark_so_old_posts_stay_late);
