@@ -282,6 +282,46 @@ static void prefix_extend(struct prefix_cache *pc, int k, struct hll_union *u, u
 }
 
 /*
+ * The buckets of a history range - minutes [m_lo, m_hi], quarter hours
+ * [q_lo, q_hi] - that exist and are not open, into out[]: their number;
+ * *open counts those that are open (a view leaves them out; sums built
+ * ahead wait until there are none).
+ */
+static uint32_t history_buckets(struct window *w, int64_t m_lo, int64_t m_hi, int64_t q_lo,
+				int64_t q_hi, const struct bucket **out, uint32_t *open)
+{
+	uint32_t n = 0;
+	*open = 0;
+	for (int64_t k = m_lo; k <= m_hi; k++) {
+		const struct bucket *b = level_bucket(&w->lv[1], k);
+		if (b && b->state == B_OPEN)
+			(*open)++;
+		else if (b)
+			out[n++] = b;
+	}
+	for (int64_t k = q_lo; k <= q_hi; k++) {
+		const struct bucket *b = level_bucket(&w->lv[2], k);
+		if (b && b->state == B_OPEN)
+			(*open)++;
+		else if (b)
+			out[n++] = b;
+	}
+	return n;
+}
+
+/* Term id's authors summed over the closed buckets b[0..n) (found into e[0..n)). */
+static uint64_t history_sum(const struct bucket *const *b, uint32_t n, uint32_t id,
+			    const struct entry **e)
+{
+	uint64_t sum = 0;
+	buckets_find(b, n, id, e);
+	for (uint32_t i = 0; i < n; i++)
+		if (e[i])
+			sum += e[i]->authors;
+	return sum;
+}
+
+/*
  * How many buckets of its author level (minutes; quarters for 24h) window
  * win reads, up to its end bucket.
  */
@@ -355,18 +395,10 @@ static void view_plan(struct window *w, int win, struct view_plan *p)
 
 	/* history: the closed minutes and quarters before the window */
 	int64_t m_lo, m_hi, q_lo, q_hi;
+	uint32_t open;
 	history_ranges(w, win, &m_lo, &m_hi, &q_lo, &q_hi);
 	p->hist = at;
-	for (int64_t k = m_lo; k <= m_hi; k++) {
-		const struct bucket *b = level_bucket(L1, k);
-		if (b && b->state != B_OPEN)
-			p->hist[p->nhist++] = b;
-	}
-	for (int64_t k = q_lo; k <= q_hi; k++) {
-		const struct bucket *b = level_bucket(L2, k);
-		if (b && b->state != B_OPEN)
-			p->hist[p->nhist++] = b;
-	}
+	p->nhist = history_buckets(w, m_lo, m_hi, q_lo, q_hi, p->hist, &open);
 }
 
 /* Adds to u the author sets of the entries e[0..n) found in buckets b[0..n). */
@@ -575,7 +607,6 @@ static void hist_build_ahead(struct window *w, int win, const uint32_t *ids, siz
 	int64_t next_ms = (floor_div(w->end_ms, 60000) + 1) * 60000, m_lo, m_hi, q_lo, q_hi;
 	const struct bucket *hb[HIST_MINUTES + HIST_QUARTERS];
 	const struct entry *he[HIST_MINUTES + HIST_QUARTERS];
-	uint32_t nh = 0;
 
 	if (!n)
 		return;
@@ -608,22 +639,11 @@ static void hist_build_ahead(struct window *w, int win, const uint32_t *ids, siz
 		ha->q_hi = q_hi;
 		ha->valid = true;
 	}
-	for (int64_t k = m_lo; k <= m_hi; k++) {
-		const struct bucket *b = level_bucket(&w->lv[1], k);
-		if (b && b->state == B_OPEN)
-			return;
-		if (b)
-			hb[nh++] = b;
-	}
-	for (int64_t k = q_lo; k <= q_hi; k++) {
-		const struct bucket *b = level_bucket(&w->lv[2], k);
-		if (b && b->state == B_OPEN)
-			return;
-		if (b && nh == HIST_MINUTES + HIST_QUARTERS)
-			return; /* more than a range holds: not built, rather than wrong */
-		if (b)
-			hb[nh++] = b;
-	}
+	if ((m_hi - m_lo + 1) + (q_hi - q_lo + 1) > HIST_MINUTES + HIST_QUARTERS)
+		return; /* more than a range holds: not built, rather than wrong */
+	uint32_t open, nh = history_buckets(w, m_lo, m_hi, q_lo, q_hi, hb, &open);
+	if (open)
+		return;
 	size_t missing = 0;
 	for (size_t i = 0; i < n; i++)
 		missing += hist_ahead_find(ha, ids[i]) < 0;
@@ -631,14 +651,9 @@ static void hist_build_ahead(struct window *w, int win, const uint32_t *ids, siz
 	for (size_t i = 0; i < n && share && ha->n < HIST_AHEAD_TERMS; i++) {
 		if (hist_ahead_find(ha, ids[i]) >= 0)
 			continue;
-		uint64_t sum = 0;
-		buckets_find(hb, nh, ids[i], he);
-		for (uint32_t k = 0; k < nh; k++)
-			if (he[k])
-				sum += he[k]->authors;
 		term_table_put(ha->slot, 2 * HIST_AHEAD_TERMS, ids[i], ha->n);
 		ha->ids[ha->n] = ids[i];
-		ha->sums[ha->n++] = sum;
+		ha->sums[ha->n++] = history_sum(hb, nh, ids[i], he);
 		share--;
 	}
 }
@@ -696,12 +711,8 @@ static double term_expected(struct window *w, const struct view_plan *p, uint32_
 	int64_t covered_ms = w->hist[win].covered_ms;
 	if (c->hist_key[win] != w->hist[win].key) {
 		uint64_t sum = 0;
-		if (!hist_ahead_take(w, win, m_hi, id, &sum)) {
-			buckets_find(p->hist, p->nhist, id, w->fe);
-			for (uint32_t i = 0; i < p->nhist; i++)
-				if (w->fe[i])
-					sum += w->fe[i]->authors;
-		}
+		if (!hist_ahead_take(w, win, m_hi, id, &sum))
+			sum = history_sum(p->hist, p->nhist, id, w->fe);
 		c->hist_sum[win] = sum;
 		c->hist_key[win] = w->hist[win].key;
 	}
