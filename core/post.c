@@ -1,5 +1,6 @@
 #include "core/post.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,31 +41,57 @@ size_t utf8_seq_len(const unsigned char *s, size_t avail)
 	return 0;
 }
 
+/* Nonzero when the 8 bytes of x hold a byte >= 0x80 or a NUL byte. */
+static inline uint64_t not_plain8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	return (x | ((x - ones) & ~x)) & highs;
+}
+
 size_t utf8_sanitize(char *dst, size_t cap, const char *src, size_t len)
 {
-	static const char repl[] = "\xEF\xBF\xBD";
+	static const unsigned char repl[] = "\xEF\xBF\xBD";
 	const unsigned char *s = (const unsigned char *)src;
 	size_t i = 0, o = 0;
 
 	if (cap == 0)
 		return 0;
 	while (i < len) {
+		/* a run of ASCII bytes other than NUL, copied at once */
+		size_t j = i;
+		for (uint64_t x; j + 8 <= len; j += 8) {
+			memcpy(&x, s + j, 8);
+			if (not_plain8(x))
+				break;
+		}
+		while (j < len && s[j] - 1u < 0x7Fu)
+			j++;
+		if (j > i) {
+			size_t take = j - i, room = cap - 1 - o;
+			if (take > room)
+				take = room;
+			memcpy(dst + o, s + i, take);
+			o += take;
+			i += take;
+			if (i < j)
+				break; /* dst is full */
+			continue;
+		}
+		/* one sequence of 2-4 bytes, or a byte to replace */
 		size_t n = utf8_seq_len(s + i, len - i);
-		const char *from;
-		size_t take;
+		const unsigned char *from = s + i;
 		if (n == 0 || s[i] == 0) {
 			from = repl;
-			take = 3;
+			n = 3;
 			i += 1;
 		} else {
-			from = (const char *)s + i;
-			take = n;
 			i += n;
 		}
-		if (o + take > cap - 1)
+		if (o + n > cap - 1)
 			break;
-		memcpy(dst + o, from, take);
-		o += take;
+		for (size_t k = 0; k < n; k++)
+			dst[o + k] = (char)from[k];
+		o += n;
 	}
 	dst[o] = 0;
 	return o;

@@ -80,6 +80,64 @@ START_TEST(test_utf8_sanitize_replaces_invalid_and_nul)
 }
 END_TEST
 
+/* The rule of utf8_sanitize() one character at a time, to compare with. */
+static size_t sanitize_slowly(char *dst, size_t cap, const unsigned char *s, size_t len)
+{
+	size_t i = 0, o = 0;
+	while (i < len) {
+		size_t n = utf8_seq_len(s + i, len - i);
+		const char *from = (const char *)s + i;
+		if (n == 0 || s[i] == 0) {
+			from = "\xEF\xBF\xBD";
+			n = 3;
+			i += 1;
+		} else {
+			i += n;
+		}
+		if (o + n > cap - 1)
+			break;
+		memcpy(dst + o, from, n);
+		o += n;
+	}
+	dst[o] = 0;
+	return o;
+}
+
+/*
+ * Runs of plain ASCII are copied 8 bytes at a time: texts that mix them with
+ * NUL bytes, valid and broken sequences at every offset, cut by every cap,
+ * come out as the rule applied a character at a time gives them.
+ */
+START_TEST(test_utf8_sanitize_copies_ascii_runs_like_the_rule_says)
+{
+	static const char *const parts[] = { "a", "plain words ", "\xC3\xA9", "\xE2\x82\xAC",
+					     "\xF0\x9F\x98\x80", "\xff", "\xC3", "\xED\xA0\x80", "\x7f",
+					     "0123456789abcdef" };
+	unsigned char in[200];
+	char a[700], b[700];
+	uint64_t r = 42;
+	for (int round = 0; round < 3000; round++) {
+		size_t len = 0;
+		while (len < 150) {
+			r = r * 6364136223846793005ull + 1442695040888963407ull;
+			unsigned k = (unsigned)(r >> 40) % 11;
+			if (k == 10) {
+				in[len++] = 0;
+				continue;
+			}
+			size_t pl = strlen(parts[k]);
+			memcpy(in + len, parts[k], pl);
+			len += pl;
+		}
+		size_t cap = round % 3 == 0 ? sizeof a : 1 + (size_t)(r >> 20) % 300;
+		size_t na = utf8_sanitize(a, cap, (const char *)in, len);
+		size_t nb = sanitize_slowly(b, cap, in, len);
+		ck_assert_uint_eq(na, nb);
+		ck_assert_mem_eq(a, b, na + 1);
+	}
+}
+END_TEST
+
 START_TEST(test_post_new_copies_and_caps_fields)
 {
 	struct post_fields f = { .source_id = 7, .created_at_ms = 42, .id = "1", .author = "a",
@@ -463,6 +521,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_clock_parses_rfc3339_variants);
 	tcase_add_test(tc, test_clock_formats_round_trip);
 	tcase_add_test(tc, test_utf8_sanitize_replaces_invalid_and_nul);
+	tcase_add_test(tc, test_utf8_sanitize_copies_ascii_runs_like_the_rule_says);
 	tcase_add_test(tc, test_post_new_copies_and_caps_fields);
 	tcase_add_test(tc, test_queue_delivers_everything_in_order_under_backpressure);
 	tcase_add_test(tc, test_queue_times_out_and_closes);
