@@ -30,6 +30,8 @@
 #define STATE_MAGIC 0x31534554u /* "TES1" */
 #define STATE_VERSION 1
 #define MAX_MARKED_SOURCES LIMIT_SOURCES
+#define POST_PREFETCH_BYTES 384   /* of a post from the queue: header, fields, text start */
+#define RECENT_PREFETCH_BYTES 512 /* of the next recent-post slot: hashes, id, text start */
 
 static uint64_t row_hash(uint8_t kind, int64_t minute_ms, const char *term, size_t len)
 {
@@ -351,7 +353,19 @@ static void recent_add(struct engine *e, const struct post *p, const char *text,
 	bool was_full = rp->rec != NULL;
 	uint64_t *rec = rp->rec;
 	uint32_t cap = rp->cap;
-	e->recent_next = (e->recent_next + 1) % e->recent_cap;
+	if (++e->recent_next == e->recent_cap)
+		e->recent_next = 0;
+	/*
+	 * The slots ahead were last written ring-size posts ago and are far out
+	 * of the caches: the slot 8 posts ahead is fetched now, and the start of
+	 * the next post's block (whose slot came 7 posts ago) for writing, so
+	 * that neither the copy nor the slot's fields wait for those lines.
+	 */
+	size_t ahead = e->recent_next + 8;
+	__builtin_prefetch(&e->recent[ahead < e->recent_cap ? ahead : ahead % e->recent_cap]);
+	const struct recent_post *nx = &e->recent[e->recent_next];
+	for (uint32_t o = 0; nx->rec && o < nx->cap && o < RECENT_PREFETCH_BYTES; o += 64)
+		__builtin_prefetch((const char *)nx->rec + o, 1);
 	if (size > cap || !rec) {
 		/*
 		 * The slot's block is kept for the posts that take the slot later
@@ -481,6 +495,17 @@ static float score(struct engine *e, const struct post *p)
 }
 
 /*
+ * A post was made on an ingest thread, and its lines are in that thread's
+ * core's caches or memory: the header, the fields and the start of the text
+ * are fetched two posts ahead of scoring.
+ */
+static inline void post_prefetch(const void *p)
+{
+	for (unsigned o = 0; o < POST_PREFETCH_BYTES; o += 64)
+		__builtin_prefetch((const char *)p + o);
+}
+
+/*
  * Items off the post queue, in order: posts to count, and sources' cursor
  * markers. The posts' sentiment is scored first, ENGINE_SCORE_AHEAD posts
  * at a time, and then each post is tokenized and counted: the scorer and
@@ -494,9 +519,12 @@ static void consume(struct engine *e, void *const *items, size_t n)
 	float compound[ENGINE_SCORE_AHEAD];
 	for (size_t at = 0; at < n; at += ENGINE_SCORE_AHEAD) {
 		size_t m = n - at < ENGINE_SCORE_AHEAD ? n - at : ENGINE_SCORE_AHEAD;
-		for (size_t i = 0; i < m; i++)
+		for (size_t i = 0; i < m; i++) {
+			if (i + 2 < m)
+				post_prefetch(items[at + i + 2]);
 			if (!dbmsg_marker_cursor(items[at + i]))
 				compound[i] = score(e, items[at + i]);
+		}
 		for (size_t i = 0; i < m; i++) {
 			struct post *p = items[at + i];
 			const struct source_cursor *c = dbmsg_marker_cursor(p);
