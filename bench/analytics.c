@@ -75,6 +75,7 @@
 #include "core/hash.h"
 #include "core/heap.h"
 #include "core/post.h"
+#include "core/strbuf.h"
 #include "core/snapshot.h"
 #include "core/term.h"
 
@@ -993,6 +994,16 @@ int main(int argc, char **argv)
 			free(v);
 			snapshot_put(s);
 		}
+		/* what a checkpoint serializes: every window's state, saved whole */
+		double state_bytes = 0, save_ms = 0;
+		for (int k = 0; k < nwin; k++) {
+			struct strbuf sb = STRBUF_INIT;
+			double t0 = now_s();
+			window_state_save(ws[k], &sb);
+			save_ms += (now_s() - t0) * 1e3;
+			state_bytes += (double)sb.len;
+			free(sb.buf);
+		}
 		double bytes = 0, global_bytes = 0;
 		for (int k = 0; k < nwin; k++) {
 			struct window_stats st;
@@ -1010,9 +1021,10 @@ int main(int argc, char **argv)
 		printf("{\"stage\":\"tick\",\"event_hours\":%.1f,\"posts_per_s\":%.0f,"
 		       "\"windows\":%d,\"view_top_m\":%u,\"windows_mb\":%.1f,\"global_mb\":%.1f,"
 		       "\"stream_ns_per_post\":%.0f,"
-		       "\"first_tick_ms\":%.1f,\"tick_ms\":%.1f,\"peak_rss_mb\":%.1f}\n",
+		       "\"first_tick_ms\":%.1f,\"tick_ms\":%.1f,\"state_mb\":%.1f,\"save_ms\":%.1f,"
+		       "\"peak_rss_mb\":%.1f}\n",
 		       view_hours, view_rate, nwin, dim_wc.top_m, bytes / 1e6, global_bytes / 1e6, t_stream * 1e9 / (view_hours * 3600.0 * view_rate), first,
-		       later, peak_rss_kb() / 1024.0);
+		       later, state_bytes / 1e6, save_ms, peak_rss_kb() / 1024.0);
 		fflush(stdout);
 	}
 
