@@ -619,6 +619,9 @@ static void publish(struct engine *e)
 	s->stats.posts_per_s = (double)sum / (RATE_SECONDS - 1);
 	s->stats.terms_tracked = ws.terms;
 	s->stats.post_queue_depth = queue_depth(&e->bus->posts);
+	s->stats.checkpoint_bytes = e->ckpt_bytes;
+	s->stats.checkpoint_build_ms = (double)e->ckpt_build_us / 1000.0;
+	s->stats.checkpoint_period_ms = e->ckpt_period_ms ? e->ckpt_period_ms : e->cfg.checkpoint_ms;
 	s->stats.tick_ms = (double)(clock_mono_us() - t0) / 1000.0;
 
 	/* Once a minute the db keeps the snapshot for "trends at a past time". */
@@ -815,9 +818,13 @@ static int checkpoint_send(struct engine *e, int timeout_ms)
 	if (!m)
 		goto fail;
 	c = &m->u.checkpoint;
+	int64_t t0 = clock_mono_us();
 	engine_state_save(e, &sb);
 	if (sb.failed)
 		goto fail;
+	e->ckpt_build_us = clock_mono_us() - t0;
+	e->ckpt_bytes = sb.len;
+	c->state_build_us = e->ckpt_build_us;
 	for (size_t i = 0; i < e->nmarks; i++)
 		ndirty += e->marks[i].dirty;
 	if (ndirty && !(c->cursors = calloc(ndirty, sizeof *c->cursors)))
@@ -934,8 +941,33 @@ static void checkpoint_maybe(struct engine *e, int64_t now)
 		e->ckpt_wait_marker = true;
 		return;
 	}
-	if (checkpoint_send(e, 0) < 0) {
+	/*
+	 * The db thread is behind: building the state now would only throw it
+	 * away. (Another producer may still fill the last slot meanwhile; then
+	 * the state is built for nothing once, and the retry waits as long.)
+	 */
+	if (queue_depth(&e->bus->db) >= e->bus->db.cap) {
 		e->next_ckpt_ms = now + CKPT_RETRY_MS;
+		return;
+	}
+	int rc = checkpoint_send(e, 0);
+	int64_t after = clock_mono_ms();
+	e->ckpt_period_ms = engine_checkpoint_period(e->cfg.checkpoint_ms, e->ckpt_build_us,
+						     e->cfg.checkpoint_cost);
+	if (e->ckpt_period_ms > e->cfg.checkpoint_ms &&
+	    e->ckpt_period_ms > 2 * e->ckpt_period_said_ms) {
+		log_warn("analytics",
+			 "checkpoint state of %.1f MB took %lld ms to build: checkpoints every %lld ms "
+			 "instead of %lld ms, so that they take at most 1/%d of the analytics thread",
+			 (double)e->ckpt_bytes / 1e6, (long long)(e->ckpt_build_us / 1000),
+			 (long long)e->ckpt_period_ms, (long long)e->cfg.checkpoint_ms,
+			 e->cfg.checkpoint_cost);
+		e->ckpt_period_said_ms = e->ckpt_period_ms;
+	}
+	if (rc < 0) {
+		int64_t wait = e->ckpt_period_ms > e->cfg.checkpoint_ms ? e->ckpt_period_ms
+									: CKPT_RETRY_MS;
+		e->next_ckpt_ms = after + wait;
 		return;
 	}
 	/* Said once it went out: a retried one may have been covered by then. */
@@ -944,7 +976,8 @@ static void checkpoint_maybe(struct engine *e, int64_t now)
 	else
 		e->ckpt_uncovered_warned = false;
 	e->ckpt_due_ms = 0;
-	e->next_ckpt_ms = now + e->cfg.checkpoint_ms;
+	e->next_ckpt_ms = (e->ckpt_period_ms > e->cfg.checkpoint_ms ? after : now) +
+			  e->ckpt_period_ms;
 }
 
 /*
@@ -1068,6 +1101,8 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 		e->cfg.tick_ms = 1000;
 	if (e->cfg.checkpoint_ms <= 0)
 		e->cfg.checkpoint_ms = ENGINE_CHECKPOINT_MS;
+	if (e->cfg.checkpoint_cost <= 0)
+		e->cfg.checkpoint_cost = ENGINE_CHECKPOINT_COST;
 	e->cfg.state = NULL; /* borrowed only during start */
 	e->bus = bus;
 	e->last_snapshot_minute = -1;

@@ -67,6 +67,12 @@ struct engine_config {
 	int64_t view_budget_us;
 	int64_t checkpoint_ms;    /* checkpoint period; 0: ENGINE_CHECKPOINT_MS */
 	/*
+	 * The period stretches to this many times the time the last state took
+	 * to build, when that is longer (engine_checkpoint_period() in
+	 * engine_impl.h); 0: ENGINE_CHECKPOINT_COST.
+	 */
+	int checkpoint_cost;
+	/*
 	 * Every source sends cursor markers (the daemon's ingest does): a post
 	 * of a source whose marker has not followed yet holds the checkpoint
 	 * back. Off, only sources that sent a marker are waited for.

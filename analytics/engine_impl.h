@@ -109,6 +109,10 @@ struct engine {
 	bool ckpt_uncovered_warned;   /* uncovered_warn() said it; reset by a covered one */
 	uint64_t consumed;            /* posts and markers taken since the last checkpoint */
 	bool ckpt_warned;
+	int64_t ckpt_build_us;        /* time the last checkpoint's state took to build */
+	size_t ckpt_bytes;            /* its size */
+	int64_t ckpt_period_ms;       /* the period it set (engine_checkpoint_period()) */
+	int64_t ckpt_period_said_ms;  /* the longest stretched period logged so far */
 
 	struct recent_post *recent;   /* owned: ring of recent_cap slots */
 	size_t recent_cap, recent_n, recent_next; /* next: the slot the next post takes */
@@ -121,6 +125,22 @@ struct engine {
 	struct snapshot *last;        /* the last one published (a reference), or NULL */
 	size_t dim_next;              /* the dimension whose views the next tick rebuilds first */
 };
+
+/*
+ * The time from one checkpoint to the next: the configured period, or
+ * ENGINE_CHECKPOINT_COST times what the last one's state took to build,
+ * whichever is longer. The state is saved whole, and its size grows with the
+ * windows (hundreds of MB hours into a busy run with many sources, seconds
+ * to build): at a fixed period that would take most of the analytics thread
+ * and write that much to the database every period. Stretched, checkpoints
+ * take at most 1 / cost of the thread's time (engine_config.checkpoint_cost).
+ */
+#define ENGINE_CHECKPOINT_COST 20
+static inline int64_t engine_checkpoint_period(int64_t configured_ms, int64_t build_us, int cost)
+{
+	int64_t stretched = build_us * cost / 1000;
+	return stretched > configured_ms ? stretched : configured_ms;
+}
 
 /* The hash of a term in the recent-post ring. */
 static inline uint64_t term_hash(uint8_t kind, const char *s, size_t len)

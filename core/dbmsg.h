@@ -96,6 +96,7 @@ struct checkpoint {
 	struct volume_minute_row *volume_rows; /* owned */
 	uint8_t *state;                      /* owned: engine_state_save(); NULL keeps the stored */
 	size_t state_len;
+	int64_t state_build_us;              /* time the analytics thread took to build state */
 	size_t ncursors;
 	struct source_cursor *cursors;       /* owned */
 };

@@ -77,6 +77,9 @@ struct snapshot_stats {
 	uint64_t terms_tracked;  /* distinct terms in memory */
 	uint64_t post_queue_depth;
 	double tick_ms;          /* time to build this snapshot */
+	uint64_t checkpoint_bytes;     /* the last checkpoint's state, 0 before the first */
+	double checkpoint_build_ms;    /* time it took to build */
+	int64_t checkpoint_period_ms;  /* the period it set (stretched when building is slow) */
 };
 
 struct snapshot {

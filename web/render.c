@@ -472,6 +472,15 @@ void render_metrics(struct strbuf *sb, const struct snapshot *s, int64_t now_ms,
 		   ss->terms_tracked);
 	metric_f(sb, "trendd_tick_seconds", "gauge", "Time to build the latest snapshot.",
 		 ss->tick_ms / 1000.0);
+	metric_u64(sb, "trendd_checkpoint_state_bytes", "gauge",
+		   "Size of the analytics state in the latest checkpoint (0 before the first).",
+		   ss->checkpoint_bytes);
+	metric_f(sb, "trendd_checkpoint_build_seconds", "gauge",
+		 "Time the analytics thread took to build that state.",
+		 ss->checkpoint_build_ms / 1000.0);
+	metric_f(sb, "trendd_checkpoint_period_seconds", "gauge",
+		 "Time between checkpoints: the configured period, longer while building is slow.",
+		 (double)ss->checkpoint_period_ms / 1000.0);
 	metric_u64(sb, "trendd_snapshot_seq", "gauge", "Sequence number of the latest snapshot.",
 		   s ? s->seq : 0);
 	metric_f(sb, "trendd_snapshot_age_seconds", "gauge",

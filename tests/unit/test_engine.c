@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "analytics/engine.h"
+#include "analytics/engine_impl.h"
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/dbmsg.h"
@@ -413,6 +414,79 @@ START_TEST(test_engine_checkpoint_carries_rows_volume_state_and_cursors)
 	ck_assert_uint_eq(r->checkpoint_epoch, 2);
 	ck_assert_uint_eq(rows_count(r, NULL, UINT64_MAX), 2);
 	live_req_free(r);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+}
+END_TEST
+
+/*
+ * The state is saved whole at every checkpoint. When building it takes long
+ * (a large state), checkpoints come checkpoint_cost times the build time
+ * apart instead of every checkpoint_ms, so that they cannot take the
+ * analytics thread over. A state of some hundred KB, checkpoints asked for
+ * every 10 ms, a cost of 3 (20 by default; smaller here so that the test
+ * takes seconds in a sanitizer build): consecutive ones are at least the
+ * stretched period apart, and the period did stretch (else this test could
+ * not tell).
+ */
+START_TEST(test_engine_stretches_the_checkpoint_period_when_the_state_is_slow_to_build)
+{
+	ck_assert_int_eq(engine_checkpoint_period(5000, 0, 20), 5000);
+	ck_assert_int_eq(engine_checkpoint_period(5000, 200000, 20), 5000);
+	ck_assert_int_eq(engine_checkpoint_period(5000, 1940000, 20), 38800);
+
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine_config cfg = { .data_dir = TRENDD_TEST_DATA_DIR, .tick_ms = 50,
+				     .lateness_ms = 3000000, .checkpoint_ms = 10,
+				     .checkpoint_cost = 3 };
+	struct engine *e = NULL;
+	char err[256];
+	ck_assert_msg(engine_start(&e, &cfg, &bus, err, sizeof err) == 0, "%s", err);
+	int64_t t0 = now_minute() - 2 * 3600 * 1000LL;
+	char id[32], author[32], text[160];
+	uint64_t r = 7;
+	for (int i = 0; i < 8000; i++) {
+		size_t len = 0;
+		for (int w = 0; w < 6; w++) {
+			r = r * 6364136223846793005ull + 1442695040888963407ull;
+			len += (size_t)snprintf(text + len, sizeof text - len, "%sw%llx", w ? " " : "",
+						(unsigned long long)(r >> 48));
+		}
+		snprintf(id, sizeof id, "%d", i);
+		snprintf(author, sizeof author, "a%llu", (unsigned long long)(r >> 20) % 5000);
+		post(&bus, 4, t0 + (int64_t)i * 900, id, author, text);
+	}
+	/* the checkpoints of the state while it grew are not the point */
+	while (queue_depth(&bus.posts) > 0)
+		sleep_ms(10);
+	sleep_ms(300);
+	drain_db(&bus);
+	struct dbmsg *prev = NULL;
+	bool stretched = false;
+	for (int k = 0; k < 4; k++) {
+		/* a post before each: an idle engine writes no checkpoint */
+		snprintf(id, sizeof id, "more%d", k);
+		post(&bus, 4, now_minute(), id, "ann", "one more post");
+		struct dbmsg *m = next_checkpoint(&bus, 20000);
+		ck_assert_ptr_nonnull(m);
+		if (prev) {
+			const struct checkpoint *a = &prev->u.checkpoint, *b = &m->u.checkpoint;
+			int64_t period = engine_checkpoint_period(10, a->state_build_us, 3);
+			stretched = stretched || period > 10;
+			/* created_ms is wall time, the period monotonic: 2 ms for the clocks */
+			ck_assert_msg(b->created_ms - a->created_ms >= period - 2,
+				      "checkpoints %lld ms apart, the state took %lld us to build",
+				      (long long)(b->created_ms - a->created_ms),
+				      (long long)a->state_build_us);
+			dbmsg_free(prev);
+		}
+		ck_assert_uint_gt(m->u.checkpoint.state_len, 100000);
+		prev = m;
+	}
+	dbmsg_free(prev);
+	ck_assert(stretched);
 	engine_stop(e);
 	drain_db(&bus);
 	bus_destroy(&bus);
@@ -953,6 +1027,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_engine_answers_live_requests_from_open_minutes_and_pending_rows);
 	tcase_add_test(tc, test_engine_checkpoint_carries_rows_volume_state_and_cursors);
+	tcase_add_test(tc, test_engine_stretches_the_checkpoint_period_when_the_state_is_slow_to_build);
 	tcase_add_test(tc, test_engine_holds_the_checkpoint_until_the_marker_follows_the_posts);
 	tcase_add_test(tc, test_engine_waits_for_a_marker_without_spinning);
 	tcase_add_test(tc, test_engine_keeps_every_row_while_the_db_queue_is_full);
