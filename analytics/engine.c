@@ -819,6 +819,9 @@ static int checkpoint_send(struct engine *e, int timeout_ms)
 		goto fail;
 	c = &m->u.checkpoint;
 	int64_t t0 = clock_mono_us();
+	/* room for about the last state: no copying doublings of hundreds of MB */
+	if (e->ckpt_bytes)
+		sb_reserve(&sb, e->ckpt_bytes + e->ckpt_bytes / 8);
 	engine_state_save(e, &sb);
 	if (sb.failed)
 		goto fail;

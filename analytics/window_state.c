@@ -63,15 +63,25 @@ static bool rd_fail(struct rd *r, const char *why)
 static size_t rd_left(const struct rd *r) { return r->len - r->off; }
 
 /* LEB128: most counts and ids are small, and entries are most of a state. */
+/* LEB128 into p; returns the bytes written (at most 10). */
+static size_t varint_to(char *p, uint64_t v)
+{
+	if (v < 0x80) { /* most counts */
+		*p = (char)v;
+		return 1;
+	}
+	size_t n = 0;
+	do {
+		p[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
 static void put_varint(struct strbuf *sb, uint64_t v)
 {
 	char buf[10];
-	size_t n = 0;
-	do {
-		buf[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
-	sb_append(sb, buf, n);
+	sb_append(sb, buf, varint_to(buf, v));
 }
 
 static bool get_varint(struct rd *r, uint64_t *v)
@@ -106,11 +116,15 @@ static bool get_varint32(struct rd *r, uint32_t *v)
  */
 static void put_entry(struct strbuf *sb, const struct entry *e, bool open_minute)
 {
-	put_varint(sb, e->term);
+	/* built in buf and appended at once: entries are most of a state's fields */
+	char buf[5 * 10 + sizeof e->sent];
+	size_t n = varint_to(buf, e->term);
 	for (int i = 0; i < 3; i++)
-		put_varint(sb, e->n[i]);
-	PUT(sb, e->sent);
-	put_varint(sb, open_minute ? 0 : e->authors);
+		n += varint_to(buf + n, e->n[i]);
+	memcpy(buf + n, &e->sent, sizeof e->sent);
+	n += sizeof e->sent;
+	n += varint_to(buf + n, open_minute ? 0 : e->authors);
+	sb_append(sb, buf, n);
 }
 
 static bool get_entry(struct rd *r, struct entry *e)
@@ -285,19 +299,38 @@ static void put_set(struct strbuf *sb, const struct hll_group *g, const struct h
 		/* the hashes in ascending order, not the slots: a quarter to half the bytes;
 		 * a packed set as the sparse one it was */
 		uint32_t v[2 * HLL_SPARSE_MAX], tmp[2 * HLL_SPARSE_MAX], n = 0;
-		const uint32_t *slot = s->u.heap.mem;
+		const uint32_t *out = v;
 		bool packed = s->cap == HLL_SET_PACKED;
-		uint32_t len = packed ? s->n : s->cap, cap = packed ? s->u.heap.slots : s->cap;
-		for (uint32_t i = 0; i < len; i++)
-			if (slot[i])
-				v[n++] = slot[i];
-		sort_u32(v, tmp, n);
-		tag = SET_SPARSE;
-		PUT(sb, tag);
-		PUT(sb, cap);
-		PUT(sb, n);
-		PUT(sb, s->u.heap.last);
-		sb_append(sb, (const char *)v, (size_t)n * sizeof *v);
+		uint32_t cap = packed ? s->u.heap.slots : s->cap;
+		if (packed) {
+			/*
+			 * A packed set is an array of its hashes in no set order,
+			 * and closed buckets are saved at every checkpoint for a
+			 * day: sorted in place the first time (the order is not
+			 * part of the set), then appended as they are.
+			 */
+			uint32_t *p = s->u.heap.mem;
+			n = s->n;
+			uint32_t i = 1;
+			while (i < n && p[i - 1] < p[i])
+				i++;
+			if (i < n)
+				sort_u32(p, tmp, n);
+			out = p;
+		} else {
+			const uint32_t *slot = s->u.heap.mem;
+			for (uint32_t i = 0; i < s->cap; i++)
+				if (slot[i])
+					v[n++] = slot[i];
+			sort_u32(v, tmp, n);
+		}
+		char head[1 + 3 * sizeof(uint32_t)];
+		head[0] = SET_SPARSE;
+		memcpy(head + 1, &cap, sizeof cap);
+		memcpy(head + 1 + 4, &n, sizeof n);
+		memcpy(head + 1 + 8, &s->u.heap.last, sizeof(uint32_t));
+		sb_append(sb, head, sizeof head);
+		sb_append(sb, (const char *)out, (size_t)n * sizeof *out);
 	}
 }
 
