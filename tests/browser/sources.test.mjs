@@ -154,8 +154,10 @@ describe('sources page', { timeout: 300000 }, () => {
     await page.fill('[data-testid="source-interval"]', '1800');
     await page.click('[data-testid="source-save"]');
     await waitFor(async () => /1,?800 s/.test(await c.textContent()), { timeout: 15000, what: 'the new interval' });
-    // focus goes back to the Edit button that opened the form
-    assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), 'source-edit');
+    // focus goes back to the Edit button that opened the form once the save is answered (the
+    // WebSocket may bring the new interval first, while the Save button still waits)
+    await waitFor(async () => (await page.evaluate(() => document.activeElement.dataset.testid)) === 'source-edit',
+      { timeout: 10000, what: 'focus back on Edit' });
 
     await c.locator('[data-testid="source-toggle"]').click();
     await waitFor(async () => (await c.getAttribute('data-state')) === 'disabled', { timeout: 15000, what: 'disabled' });
