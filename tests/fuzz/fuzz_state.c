@@ -27,17 +27,13 @@
 #include "core/strbuf.h"
 #include "core/term.h"
 
+#define FUZZ_NAME "fuzz_state"
+#include "tests/fuzz/fuzz_window_util.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define T0 1795608000000LL /* event time the seeds start at, in ms */
-
-static const char *const words[] = { "coffee", "rust", "election", "#trendd", "@ada@example.org",
-				     "$tsla", "example.com", "🚀", "rust lang",
-				     "a-term-of-more-than-sixteen-bytes" };
-static const uint8_t kinds[] = { TERM_WORD,   TERM_WORD,   TERM_WORD,  TERM_HASHTAG, TERM_MENTION,
-				 TERM_CASHTAG, TERM_DOMAIN, TERM_EMOJI, TERM_BIGRAM,  TERM_WORD };
-#define NWORDS (sizeof words / sizeof *words)
 
 /* The configuration every seed was saved with and every input is loaded with. */
 static void config(struct window_config *c)
@@ -45,42 +41,6 @@ static void config(struct window_config *c)
 	window_config_defaults(c);
 	c->lateness_ms = 60000;
 	c->top_m = 32;
-}
-
-/* Counts a post at t by author with terms picked by bits of pick. */
-static void post(struct window *w, int64_t t, uint32_t author, uint32_t pick, float compound)
-{
-	struct token tk[NWORDS];
-	size_t n = 0;
-	for (size_t i = 0; i < NWORDS; i++)
-		if (pick >> i & 1)
-			tk[n++] = (struct token){ words[i], (uint16_t)strlen(words[i]), kinds[i] };
-	struct window_post p = { t, author, compound, tk, n };
-	window_add_post(w, &p);
-}
-
-static void fail(const char *what, const char *err)
-{
-	fprintf(stderr, "fuzz_state: %s: %s\n", what, err);
-	abort();
-}
-
-static void check(struct window *w, const char *when)
-{
-	char err[512] = "";
-	if (window_check(w, err, sizeof err) != 0)
-		fail(when, err);
-}
-
-/* Saves w into a fresh buffer; aborts when out of memory. */
-static char *save(const struct window *w, size_t *len)
-{
-	struct strbuf sb = STRBUF_INIT;
-	window_state_save(w, &sb);
-	if (sb.failed)
-		fail("save", "out of memory");
-	*len = sb.len;
-	return sb.buf;
 }
 
 /* Reads every window and kind of w: views, a term's totals and the open minutes. */

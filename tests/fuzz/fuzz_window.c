@@ -33,15 +33,12 @@
 #include "core/strbuf.h"
 #include "core/term.h"
 
+#define FUZZ_NAME "fuzz_window"
+#include "tests/fuzz/fuzz_window_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define T0 1795608000000LL /* event time a run starts at, in ms */
-
-static const char *const words[] = { "coffee", "rust", "election", "#trendd", "@ada@example.org",
-				     "$tsla", "example.com", "a-term-of-more-than-sixteen-bytes" };
-static const uint8_t kinds[] = { TERM_WORD,    TERM_WORD,   TERM_WORD,  TERM_HASHTAG,
-				 TERM_MENTION, TERM_CASHTAG, TERM_DOMAIN, TERM_WORD };
-#define NWORDS (sizeof words / sizeof *words)
 
 /* The input, read a byte at a time; 0 once it is used up. */
 struct input {
@@ -55,29 +52,6 @@ static unsigned next(struct input *in)
 		return 0;
 	in->n--;
 	return *in->p++;
-}
-
-static void fail(const char *what, const char *err)
-{
-	fprintf(stderr, "fuzz_window: %s: %s\n", what, err);
-	abort();
-}
-
-static void check(struct window *w, const char *when)
-{
-	char err[512] = "";
-	if (window_check(w, err, sizeof err) != 0)
-		fail(when, err);
-}
-
-static char *save(const struct window *w, size_t *len)
-{
-	struct strbuf sb = STRBUF_INIT;
-	window_state_save(w, &sb);
-	if (sb.failed)
-		fail("save", "out of memory");
-	*len = sb.len;
-	return sb.buf;
 }
 
 static struct window *load(const struct window_config *c, const char *st, size_t len)
@@ -133,18 +107,6 @@ static void compare_fresh(struct window *w, const struct window_config *c, int a
 	free(b);
 	free(st);
 	window_free(fresh);
-}
-
-/* One post at t by author, with the terms whose bits pick sets. */
-static void post(struct window *w, int64_t t, uint32_t author, unsigned pick, float compound)
-{
-	struct token tk[NWORDS];
-	size_t n = 0;
-	for (size_t i = 0; i < NWORDS; i++)
-		if (pick >> i & 1)
-			tk[n++] = (struct token){ words[i], (uint16_t)strlen(words[i]), kinds[i] };
-	struct window_post p = { t, author, compound, tk, n };
-	window_add_post(w, &p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
