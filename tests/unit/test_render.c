@@ -34,6 +34,9 @@ static struct snapshot *small_snapshot(int64_t generated_ms)
 	s->stats.late_posts = 4;
 	s->stats.terms_tracked = 77;
 	s->stats.post_queue_depth = 9;
+	s->stats.checkpoint_bytes = 213500000;
+	s->stats.checkpoint_build_ms = 1940;
+	s->stats.checkpoint_period_ms = 38800;
 	s->nviews = 1;
 	v = s->views = snapshot_alloc(s, sizeof *v);
 	v->window = WINDOW_5M;
@@ -388,6 +391,9 @@ START_TEST(test_metrics_exposition_format)
 		"\ntrendd_snapshot_age_seconds 0.25\n", "\ntrendd_ws_clients 2\n",
 		"\ntrendd_ws_dropped_clients_total 1\n", "\ntrendd_uptime_seconds 1.5\n",
 		"\ntrendd_http_errors_total{class=\"4xx\"} 3\n", "\ntrendd_db_ok 1\n",
+		"\ntrendd_checkpoint_state_bytes 213500000\n",
+		"\ntrendd_checkpoint_build_seconds 1.94\n",
+		"\ntrendd_checkpoint_period_seconds 38.8\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		ck_assert_msg(strstr(sb.buf, want[i]) != NULL, "missing %s", want[i]);
