@@ -62,8 +62,10 @@ static bool rd_fail(struct rd *r, const char *why)
 
 static size_t rd_left(const struct rd *r) { return r->len - r->off; }
 
-/* LEB128: most counts and ids are small, and entries are most of a state. */
-/* LEB128 into p; returns the bytes written (at most 10). */
+/*
+ * LEB128 into p; returns the bytes written (at most 10). Most counts and ids
+ * are small, and entries are most of a state.
+ */
 static size_t varint_to(char *p, uint64_t v)
 {
 	if (v < 0x80) { /* most counts */
