@@ -75,8 +75,8 @@
 #include "core/hash.h"
 #include "core/heap.h"
 #include "core/post.h"
-#include "core/strbuf.h"
 #include "core/snapshot.h"
+#include "core/strbuf.h"
 #include "core/term.h"
 
 struct corpus {
