@@ -290,22 +290,17 @@ static void prefix_extend(struct prefix_cache *pc, int k, struct hll_union *u, u
 static uint32_t history_buckets(struct window *w, int64_t m_lo, int64_t m_hi, int64_t q_lo,
 				int64_t q_hi, const struct bucket **out, uint32_t *open)
 {
+	const int64_t lo[2] = { m_lo, q_lo }, hi[2] = { m_hi, q_hi };
 	uint32_t n = 0;
 	*open = 0;
-	for (int64_t k = m_lo; k <= m_hi; k++) {
-		const struct bucket *b = level_bucket(&w->lv[1], k);
-		if (b && b->state == B_OPEN)
-			(*open)++;
-		else if (b)
-			out[n++] = b;
-	}
-	for (int64_t k = q_lo; k <= q_hi; k++) {
-		const struct bucket *b = level_bucket(&w->lv[2], k);
-		if (b && b->state == B_OPEN)
-			(*open)++;
-		else if (b)
-			out[n++] = b;
-	}
+	for (int l = 1; l <= 2; l++)
+		for (int64_t k = lo[l - 1]; k <= hi[l - 1]; k++) {
+			const struct bucket *b = level_bucket(&w->lv[l], k);
+			if (b && b->state == B_OPEN)
+				(*open)++;
+			else if (b)
+				out[n++] = b;
+		}
 	return n;
 }
 
