@@ -555,6 +555,7 @@ static inline void history_edited(struct window *w, int level)
 /* Drops every entry and returns the slot to empty, keeping its memory. */
 static void bucket_clear(struct window *w, struct bucket *b)
 {
+	bucket_edited(b);
 	if (b->level > 0) {
 		const struct level *L = &w->lv[b->level];
 		window_hist_touch(w, b->level, b->key);
@@ -846,6 +847,7 @@ static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 	if (dst->state != B_OPEN) {
 		history_edited(w, 2); /* a closed quarter's sets change (not in normal flow) */
 		window_hist_touch(w, 2, dst_key);
+		bucket_edited(dst);
 	}
 	if (!dst->in_sum)
 		vol_recount(w, WINDOW_24H); /* src, closed, no longer counts in it */
@@ -951,7 +953,7 @@ void window_bucket_pack_sets(struct bucket *b)
 
 static void bucket_close(struct window *w, int level, struct bucket *b)
 {
-	assert(b->state == B_OPEN);
+	assert(b->state == B_OPEN && b->seg == 0); /* open buckets are never in a segment */
 	/* pruning subtracts dropped entries from the totals: they must hold them */
 	bucket_sync(w, level, b);
 	syn_free(b);
@@ -1063,6 +1065,7 @@ static void level_expire(struct window *w, int level)
 				b->sk = NULL;
 				b->sketches = false;
 				b->state = B_BASELINE;
+				bucket_edited(b);
 				history_changed(w, level);
 			}
 			continue;
@@ -1556,6 +1559,12 @@ int window_check(struct window *w, char *err, size_t errlen)
 						 l, (long long)b->key);
 					goto out;
 				}
+			}
+			/* only a bucket that is no longer open is in a segment, as it was saved */
+			if (b->seg && (b->state == B_OPEN || b->state == B_EMPTY || b->n == 0)) {
+				snprintf(err, errlen, "level %d bucket %lld: open or empty, in a segment",
+					 l, (long long)b->key);
+				goto out;
 			}
 			/* author sets: levels 1 and 2 until baseline; columns only while open */
 			bool misplaced = (b->cap > 0 && (b->sk != NULL) != b->sketches) ||

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "core/snapshot.h"
+#include "core/strbuf.h"
 
 #define WINDOW_MAX_LATENESS_MS (50 * 60 * 1000LL)
 
@@ -142,6 +143,45 @@ int window_open_minutes(struct window *w, int64_t from_ms, int64_t to_ms, int ki
 void window_state_save(const struct window *w, struct strbuf *sb);
 int window_state_load(struct window **out, const struct window_config *cfg, const void *buf,
 		      size_t len, char *err, size_t errlen);
+
+/*
+ * Incremental saving. A bucket that is no longer open changes again only in
+ * flows out of the ordinary (a late minute rolled into a closed quarter
+ * hour, the sketches dropped at baseline), so its entries and author sets -
+ * most of a state - can be saved once, apart, as a *segment* that later
+ * states name by id and hash instead of holding. window_state_save_segments()
+ * saves w as window_state_save() does, except that the body of each such
+ * bucket goes into a new segment in segs->out (bodies of at least
+ * min_bytes) or, when it was saved so before and has not changed since, is
+ * named again; every id the state names is appended to segs->refs. Segment
+ * ids come from segs->next_id, which the caller keeps across saves and
+ * windows: an id is never given twice, so a segment's bytes never change.
+ * The caller must keep every segment the newest state names: window
+ * remembers which are written and does not write them again.
+ * window_forget_segments() makes it write them all anew (after the caller
+ * lost some).
+ *
+ * window_state_load_segments() loads such a state, asking fn for each
+ * segment it names; a segment that is missing or whose bytes do not hash
+ * to what the state says is refused like any other damage.
+ * window_state_load() is the same without segments.
+ */
+#define WINDOW_SEGMENT_MIN_BYTES 512
+struct window_segments {
+	uint64_t next_id;    /* the next new segment's id; ids start at 1 */
+	size_t min_bytes;    /* 0: WINDOW_SEGMENT_MIN_BYTES */
+	struct strbuf out;   /* new segments, each its id and length (u64) and bytes */
+	struct strbuf refs;  /* the ids the state names, u64 each */
+	size_t added;        /* segments appended to out */
+};
+void window_state_save_segments(struct window *w, struct strbuf *sb,
+				struct window_segments *segs);
+void window_forget_segments(struct window *w);
+/* Points *buf and *len at segment id's bytes; negative when there is no such segment. */
+typedef int (*window_segment_fn)(void *ctx, uint64_t id, const void **buf, size_t *len);
+int window_state_load_segments(struct window **out, const struct window_config *cfg,
+			       const void *buf, size_t len, window_segment_fn fn, void *ctx,
+			       char *err, size_t errlen);
 
 /* Counts a post. Tokens with the same (kind, text) count once per post. */
 enum window_add_result window_add_post(struct window *w, const struct window_post *p);

@@ -30,6 +30,9 @@
 
 enum { SET_INLINE, SET_SPARSE, SET_DENSE, SET_COLUMN };
 
+/* A bucket's flags: in the window totals, keeps sketches, has sets; body in a segment. */
+#define BUCKET_IN_SEGMENT 8
+
 #define PUT(sb, v) sb_append((sb), (const char *)&(v), sizeof(v))
 
 struct rd {
@@ -406,20 +409,59 @@ static bool get_set(struct rd *r, struct hll_group *g, struct hll_set *s)
 	}
 }
 
-void window_state_save(const struct window *w, struct strbuf *sb)
+/* A bucket's entries, each with its author set when it keeps them: its body. */
+static void put_body(struct strbuf *sb, const struct bucket *b, int l)
+{
+	for (uint32_t k = 0; k < b->n; k++) {
+		put_entry(sb, &b->e[k], l == 1 && b->state == B_OPEN);
+		if (b->sk)
+			put_set(sb, &b->grp, &b->sk[k]);
+	}
+}
+
+/*
+ * The body of b, which is no longer open: as the segment it was saved in
+ * if it has not changed since, else in sb - and moved from there into a new
+ * segment when it is large enough to be worth a row of its own.
+ */
+static void put_body_apart(struct strbuf *sb, struct bucket *b, int l, size_t flags_at,
+			   struct window_segments *segs)
+{
+	if (!b->seg) {
+		size_t at = sb->len;
+		size_t min = segs->min_bytes ? segs->min_bytes : WINDOW_SEGMENT_MIN_BYTES;
+		put_body(sb, b, l);
+		if (sb->failed || sb->len - at < min)
+			return;
+		uint64_t id = segs->next_id, len = sb->len - at;
+		uint64_t h = hash_bytes(sb->buf + at, (size_t)len);
+		PUT(&segs->out, id);
+		PUT(&segs->out, len);
+		sb_append(&segs->out, sb->buf + at, (size_t)len);
+		if (segs->out.failed)
+			return; /* the body stays in the state */
+		sb->len = at;
+		sb->buf[at] = 0;
+		segs->next_id++;
+		segs->added++;
+		b->seg = id;
+		b->seg_hash = h;
+	}
+	sb->buf[flags_at] |= BUCKET_IN_SEGMENT;
+	PUT(sb, b->seg);
+	PUT(sb, b->seg_hash);
+	PUT(&segs->refs, b->seg);
+}
+
+static void state_save(struct window *w, struct strbuf *sb, struct window_segments *segs)
 {
 	uint32_t magic = STATE_MAGIC, nfree = w->nterms - w->live_terms;
 	uint8_t started = w->started;
 	size_t start = sb->len;
 
-	/*
-	 * The pending author adds go into the sets first, so the state holds
-	 * sets only. That changes how w holds its authors, not what they are:
-	 * w is logically const, and every window comes from window_new, never
-	 * from a const object, so writing through it is defined.
-	 */
-	window_flush_authors((struct window *)w);
-	window_sync((struct window *)w); /* the totals saved hold every count */
+	/* pending author adds go into the sets first, so the state holds sets only */
+	window_flush_authors(w);
+	window_sync(w); /* the totals saved hold every count */
 
 	PUT(sb, magic);
 	PUT(sb, w->end_ms);
@@ -456,12 +498,13 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 			nb += L->b[i].state != B_EMPTY;
 		PUT(sb, nb);
 		for (uint32_t i = 0; i < L->nslots; i++) {
-			const struct bucket *b = &L->b[i];
+			struct bucket *b = &L->b[i];
 			if (b->state == B_EMPTY)
 				continue;
 			uint8_t flags = (uint8_t)(b->in_sum | (b->sketches << 1) | ((b->sk != NULL) << 2));
 			PUT(sb, b->key);
 			PUT(sb, b->state);
+			size_t flags_at = sb->len;
 			PUT(sb, flags);
 			PUT(sb, b->error);
 			PUT(sb, b->error_in);
@@ -469,11 +512,10 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 			PUT(sb, b->n);
 			PUT(sb, b->grp.ncols);
 			PUT(sb, b->grp.stride);
-			for (uint32_t k = 0; k < b->n; k++) {
-				put_entry(sb, &b->e[k], l == 1 && b->state == B_OPEN);
-				if (b->sk)
-					put_set(sb, &b->grp, &b->sk[k]);
-			}
+			if (segs && b->state != B_OPEN && b->n > 0 && !sb->failed)
+				put_body_apart(sb, b, l, flags_at, segs);
+			else
+				put_body(sb, b, l);
 		}
 	}
 	/* a hash of it all: damage is refused whole, not restored as plausible counts */
@@ -481,6 +523,29 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 		uint64_t h = hash_bytes(sb->buf + start, sb->len - start);
 		PUT(sb, h);
 	}
+}
+
+void window_state_save(const struct window *w, struct strbuf *sb)
+{
+	/*
+	 * Saving flushes pending author adds into the sets, which changes how w
+	 * holds its authors, not what they are: w is logically const, and
+	 * every window comes from window_new, never from a const object, so
+	 * writing through it is defined.
+	 */
+	state_save((struct window *)w, sb, NULL);
+}
+
+void window_state_save_segments(struct window *w, struct strbuf *sb, struct window_segments *segs)
+{
+	state_save(w, sb, segs);
+}
+
+void window_forget_segments(struct window *w)
+{
+	for (int l = 0; l < NLEVELS; l++)
+		for (uint32_t i = 0; i < w->lv[l].nslots; i++)
+			bucket_edited(&w->lv[l].b[i]);
 }
 
 static int load_terms(struct window *w, struct rd *r)
@@ -548,7 +613,36 @@ static int load_terms(struct window *w, struct rd *r)
 	return 0;
 }
 
-static int load_bucket(struct window *w, int l, struct rd *r)
+/* Where the bodies saved apart are looked up. */
+struct seg_src {
+	window_segment_fn fn;
+	void *ctx;
+	char why[96]; /* a problem found inside a segment, named */
+};
+
+/*
+ * Points body at the bytes of the segment a bucket names (id, then the hash
+ * of its bytes, in r) and records the segment in b.
+ */
+static bool get_segment(struct rd *r, const struct seg_src *src, struct bucket *b,
+			struct rd *body)
+{
+	uint64_t id, h;
+	const void *p = NULL;
+	size_t len = 0;
+	if (!GET(r, id) || !GET(r, h))
+		return false;
+	if (id == 0 || !src->fn || src->fn(src->ctx, id, &p, &len) < 0 || !p)
+		return rd_fail(r, "names a segment that is missing");
+	if (hash_bytes(p, len) != h)
+		return rd_fail(r, "segment checksum mismatch (damaged)");
+	*body = (struct rd){ .p = p, .len = len };
+	b->seg = id;
+	b->seg_hash = h;
+	return true;
+}
+
+static int load_bucket(struct window *w, int l, struct rd *r, struct seg_src *src)
 {
 	struct level *L = &w->lv[l];
 	int64_t key;
@@ -556,12 +650,15 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 	uint32_t n, ncols, stride;
 	struct vsum vol;
 	uint32_t error, error_in;
+	struct rd apart, *body = r; /* where the entries are */
 
 	if (!GET(r, key) || !GET(r, state) || !GET(r, flags) || !GET(r, error) ||
 	    !GET(r, error_in) || !GET(r, vol) || !GET(r, n) || !GET(r, ncols) || !GET(r, stride))
 		return -EINVAL;
 	bool in_sum = flags & 1, sketches = flags & 2, has_sk = flags & 4;
-	if (key == EMPTY_KEY || state < B_OPEN || state > B_BASELINE || flags > 7)
+	bool in_segment = flags & BUCKET_IN_SEGMENT;
+	if (key == EMPTY_KEY || state < B_OPEN || state > B_BASELINE || flags > 15 ||
+	    (in_segment && (state == B_OPEN || n == 0)))
 		return rd_fail(r, "bad bucket"), -EINVAL;
 	/*
 	 * A bucket that never took an entry has no arrays yet, author sets
@@ -571,12 +668,16 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 	    (l > 0 && ((has_sk != sketches && !(sketches && n == 0)) ||
 		       sketches != (state != B_BASELINE))))
 		return rd_fail(r, "bucket author sets misplaced"), -EINVAL;
-	if (n > rd_left(r) / 8 || ncols > n || stride > 2 * n + 16 ||
-	    (ncols && (l != 1 || state != B_OPEN || stride < ncols)))
-		return rd_fail(r, "bad bucket size"), -EINVAL;
 	struct bucket *b = &L->b[(uint64_t)key & (L->nslots - 1)];
 	if (b->state != B_EMPTY)
 		return rd_fail(r, "buckets collide (saved with a larger lateness?)"), -EINVAL;
+	if (in_segment && !get_segment(r, src, b, &apart))
+		return -EINVAL;
+	if (in_segment)
+		body = &apart;
+	if (n > rd_left(body) / 8 || ncols > n || stride > 2 * n + 16 ||
+	    (ncols && (l != 1 || state != B_OPEN || stride < ncols)))
+		return rd_fail(r, "bad bucket size"), -EINVAL;
 	b->key = key;
 	b->state = state;
 	b->in_sum = in_sum;
@@ -598,18 +699,30 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 	b->idx_cap = icap;
 	for (uint32_t k = 0; k < n; k++) {
 		struct entry *e = &b->e[k];
-		if (!get_entry(r, e))
-			return -EINVAL;
-		if (e->term >= w->nterms || !w->cold[e->term].live)
-			return rd_fail(r, "entry names an unknown term"), -EINVAL;
+		if (!get_entry(body, e))
+			break;
+		if (e->term >= w->nterms || !w->cold[e->term].live) {
+			rd_fail(body, "entry names an unknown term");
+			break;
+		}
 		b->n = k + 1;
 		w->terms[e->term].refs++;
 		w->entries++;
-		if (has_sk && !get_set(r, &b->grp, &b->sk[k]))
-			return -EINVAL;
+		if (has_sk && !get_set(body, &b->grp, &b->sk[k]))
+			break;
 		/* an open minute's entry keeps a copy of its set's column (struct entry) */
 		if (l == 1 && state == B_OPEN)
 			e->authors = b->sk[k].cap == HLL_SET_COLUMN ? b->sk[k].n + 1 : 0;
+	}
+	if (in_segment && !apart.bad && apart.off != apart.len)
+		rd_fail(&apart, "segment longer than its bucket");
+	if (body->bad) {
+		if (body == &apart) {
+			snprintf(src->why, sizeof src->why, "segment %llu: %s",
+				 (unsigned long long)b->seg, apart.bad);
+			rd_fail(r, src->why);
+		}
+		return -EINVAL;
 	}
 	window_bucket_reindex(b);
 	for (uint32_t k = 0; k < n; k++)
@@ -630,6 +743,14 @@ static int load_bucket(struct window *w, int l, struct rd *r)
 int window_state_load(struct window **out, const struct window_config *cfg, const void *buf,
 		      size_t len, char *err, size_t errlen)
 {
+	return window_state_load_segments(out, cfg, buf, len, NULL, NULL, err, errlen);
+}
+
+int window_state_load_segments(struct window **out, const struct window_config *cfg,
+			       const void *buf, size_t len, window_segment_fn seg, void *seg_ctx,
+			       char *err, size_t errlen)
+{
+	struct seg_src src = { .fn = seg, .ctx = seg_ctx };
 	struct rd r = { .p = buf, .len = len };
 	struct window *w = window_new(cfg);
 	uint32_t magic;
@@ -677,7 +798,7 @@ int window_state_load(struct window **out, const struct window_config *cfg, cons
 			goto fail;
 		}
 		for (uint32_t i = 0; i < nb; i++)
-			if ((rc = load_bucket(w, l, &r)) < 0)
+			if ((rc = load_bucket(w, l, &r, &src)) < 0)
 				goto fail;
 	}
 	if (r.off != r.len) {

@@ -1829,6 +1829,134 @@ END_TEST
  * and builds ahead author unions), show what a fresh copy of the window
  * shows.
  */
+/*
+ * Where a test keeps the segments of incremental saves, as the database does:
+ * ascending ids, each with its bytes.
+ */
+struct seg_store {
+	size_t n, cap;
+	uint64_t *id;
+	char **bytes;
+	size_t *len;
+};
+
+static int seg_lookup(void *ctx, uint64_t id, const void **buf, size_t *len)
+{
+	const struct seg_store *st = ctx;
+	size_t lo = 0, hi = st->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (st->id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == st->n || st->id[lo] != id)
+		return -1;
+	*buf = st->bytes[lo];
+	*len = st->len[lo];
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Takes the new segments of segs->out into st, then keeps only those
+ * segs->refs names (as the writer does in the checkpoint's transaction);
+ * empties both. Returns the segments added.
+ */
+static size_t seg_store_commit(struct seg_store *st, struct window_segments *segs)
+{
+	size_t added = 0;
+	ck_assert(!segs->out.failed && !segs->refs.failed);
+	for (size_t at = 0; at < segs->out.len;) {
+		uint64_t id, len;
+		memcpy(&id, segs->out.buf + at, 8);
+		memcpy(&len, segs->out.buf + at + 8, 8);
+		at += 16;
+		ck_assert(at + len <= segs->out.len);
+		ck_assert(st->n == 0 || id > st->id[st->n - 1]); /* never given twice */
+		if (st->n == st->cap) {
+			st->cap = st->cap ? 2 * st->cap : 64;
+			st->id = realloc(st->id, st->cap * sizeof *st->id);
+			st->bytes = realloc(st->bytes, st->cap * sizeof *st->bytes);
+			st->len = realloc(st->len, st->cap * sizeof *st->len);
+		}
+		st->id[st->n] = id;
+		st->bytes[st->n] = malloc(len ? len : 1);
+		memcpy(st->bytes[st->n], segs->out.buf + at, len);
+		st->len[st->n++] = len;
+		at += len;
+		added++;
+	}
+	size_t nref = segs->refs.len / 8;
+	uint64_t *ref = malloc((nref ? nref : 1) * 8);
+	memcpy(ref, segs->refs.buf ? segs->refs.buf : "", nref * 8);
+	qsort(ref, nref, 8, cmp_u64);
+	size_t kept = 0;
+	for (size_t i = 0; i < st->n; i++) {
+		if (!bsearch(&st->id[i], ref, nref, 8, cmp_u64)) {
+			free(st->bytes[i]);
+			continue;
+		}
+		st->id[kept] = st->id[i];
+		st->bytes[kept] = st->bytes[i];
+		st->len[kept++] = st->len[i];
+	}
+	st->n = kept;
+	free(ref);
+	ck_assert_uint_eq(added, segs->added);
+	sb_reset(&segs->out);
+	sb_reset(&segs->refs);
+	segs->added = 0;
+	return added;
+}
+
+static void seg_store_free(struct seg_store *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->bytes[i]);
+	free(st->id);
+	free(st->bytes);
+	free(st->len);
+	memset(st, 0, sizeof *st);
+}
+
+/*
+ * Saves w incrementally into st and loads it back from there: the copy must
+ * save whole to the very bytes w does. Returns the copy; *added the segments
+ * the save added.
+ */
+static struct window *load_via_segments(struct window *w, const struct window_config *c,
+					struct seg_store *st, struct window_segments *segs,
+					size_t *added)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char err[256] = "";
+	window_state_save_segments(w, &sb, segs);
+	ck_assert(!sb.failed);
+	size_t n = seg_store_commit(st, segs);
+	if (added)
+		*added = n;
+	struct window *r = NULL;
+	ck_assert_msg(window_state_load_segments(&r, c, sb.buf, sb.len, seg_lookup, st, err,
+						 sizeof err) == 0,
+		      "%s", err);
+	check_invariants(r);
+	size_t la, lb;
+	char *a = state_of(w, &la), *b = state_of(r, &lb);
+	ck_assert_uint_eq(la, lb);
+	ck_assert(memcmp(a, b, la) == 0);
+	free(a);
+	free(b);
+	sb_free(&sb);
+	return r;
+}
+
 START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_restores)
 {
 	static const char *const terms[] = { "a1", "b2", "c3", "d4", "e5", "f6",
@@ -1842,6 +1970,9 @@ START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_res
 		struct window_config c = wincfg(lateness[rnd() % 5] + (int64_t)(rnd() % 2) * 777,
 						(uint32_t)(16 + rnd() % 3 * 16));
 		struct window *w = window_new(&c);
+		/* incremental saves too: every body apart in some runs, the large ones in others */
+		struct seg_store store = { 0 };
+		struct window_segments segs = { .next_id = 1, .min_bytes = run % 2 ? 1 : 64 };
 		int64_t t = T0 + (int64_t)(rnd() % 1000000);
 		for (int step = 0; step < 1500; step++) {
 			unsigned op = (unsigned)(rnd() % 100);
@@ -1865,13 +1996,20 @@ START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_res
 				t += jumps[rnd() % 6] + (int64_t)(rnd() % 1000000) - 500000;
 				if (rnd() % 2)
 					window_advance(w, t);
-			} else if (op < 98) {
+			} else if (op < 98 && rnd() % 2) {
 				size_t len;
 				char *st = state_of(w, &len);
 				window_free(w);
 				w = load_same_bytes(&c, st, len);
 				free(st);
+			} else if (op < 98) {
+				/* restored from segments, and their ids, as after a restart */
+				struct window *r = load_via_segments(w, &c, &store, &segs, NULL);
+				window_free(w);
+				w = r;
 			}
+			if (step % 25 == 0)
+				window_free(load_via_segments(w, &c, &store, &segs, NULL));
 			if (step % 10 == 0)
 				check_invariants(w);
 			/* read as the engine does, which fills the caches; then as a fresh copy */
@@ -1882,7 +2020,80 @@ START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_res
 		}
 		check_invariants(w);
 		window_free(w);
+		seg_store_free(&store);
+		sb_free(&segs.out);
+		sb_free(&segs.refs);
 	}
+}
+END_TEST
+
+/*
+ * An incremental save writes a closed bucket once: saved again unchanged,
+ * it adds no segment; a late minute rolled into its closed quarter hour
+ * writes that quarter again, and only it. Forgotten segments are all
+ * written again; a missing or damaged one refuses the state with a reason.
+ */
+START_TEST(test_window_saves_closed_buckets_once_in_segments)
+{
+	struct window_config c = wincfg(60000, 4096);
+	struct window *w = window_new(&c);
+	struct seg_store st = { 0 };
+	struct window_segments segs = { .next_id = 1 };
+	size_t added, again;
+	window_advance(w, T0); /* the stream's first post is from the future */
+	feed_stream(w, T0, 20000, 42); /* 50 minutes */
+	window_free(load_via_segments(w, &c, &st, &segs, &added));
+	ck_assert_uint_gt(added, 40); /* the closed minutes and quarter hours, and seconds */
+	size_t stored = st.n;
+	window_free(load_via_segments(w, &c, &st, &segs, &again));
+	ck_assert_uint_eq(again, 0);
+	ck_assert_uint_eq(st.n, stored);
+
+	/* a minute later one more minute has closed (seconds are too small for a segment) */
+	window_advance(w, T0 + 3000000 + 60000);
+	window_free(load_via_segments(w, &c, &st, &segs, &added));
+	ck_assert_uint_ge(added, 1);
+	ck_assert_uint_le(added, 2);
+	ck_assert_uint_eq(st.n, stored + added);
+
+	/*
+	 * A day on, the first quarter hours are baseline: their sketches are
+	 * gone, which changes what they save, and they are written again (the
+	 * copy saves to the same bytes only if they are).
+	 */
+	window_advance(w, T0 + 86400000 + 1800000);
+	window_free(load_via_segments(w, &c, &st, &segs, &added));
+	ck_assert_uint_ge(added, 2);
+	window_free(load_via_segments(w, &c, &st, &segs, &again));
+	ck_assert_uint_eq(again, 0);
+	stored = st.n;
+
+	window_forget_segments(w);
+	struct window *r = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	window_state_save_segments(w, &sb, &segs);
+	ck_assert_uint_eq(segs.added, stored > 0 ? segs.refs.len / 8 : 0);
+	seg_store_commit(&st, &segs);
+
+	char err[256];
+	ck_assert_uint_gt(st.n, 1);
+	st.bytes[st.n / 2][st.len[st.n / 2] / 2] ^= 1;
+	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, seg_lookup, &st, err,
+						    sizeof err),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "segment checksum mismatch"));
+	st.id[st.n / 2] = 0; /* gone (still in order) */
+	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, seg_lookup, &st, err,
+						    sizeof err),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "names a segment that is missing"));
+	ck_assert_int_eq(window_state_load(&r, &c, sb.buf, sb.len, err, sizeof err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "names a segment that is missing"));
+	sb_free(&sb);
+	seg_store_free(&st);
+	sb_free(&segs.out);
+	sb_free(&segs.refs);
+	window_free(w);
 }
 END_TEST
 
@@ -1952,6 +2163,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_refuses_state_whose_end_does_not_match_its_buckets);
 	tcase_add_test(tc, test_window_invariants_hold_through_random_streams_with_jumps_and_restores);
 	tcase_add_test(tc, test_window_takes_out_of_range_sentiment_as_its_bound);
+	tcase_add_test(tc, test_window_saves_closed_buckets_once_in_segments);
 	suite_add_tcase(s, tc);
 	return s;
 }
