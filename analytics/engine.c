@@ -620,6 +620,7 @@ static void publish(struct engine *e)
 	s->stats.terms_tracked = ws.terms;
 	s->stats.post_queue_depth = queue_depth(&e->bus->posts);
 	s->stats.checkpoint_bytes = e->ckpt_bytes;
+	s->stats.checkpoint_segments = e->ckpt_segments;
 	s->stats.checkpoint_build_ms = (double)e->ckpt_build_us / 1000.0;
 	s->stats.checkpoint_period_ms = e->ckpt_period_ms ? e->ckpt_period_ms : e->cfg.checkpoint_ms;
 	s->stats.tick_ms = (double)(clock_mono_us() - t0) / 1000.0;
@@ -652,12 +653,12 @@ fail:
 
 static void put_u64(struct strbuf *sb, uint64_t v) { sb_append(sb, (const char *)&v, sizeof v); }
 
-/* Appends a window's state behind its length. */
-static void put_window(struct strbuf *sb, const struct window *w)
+/* Appends a window's state behind its length; its closed buckets go to segs. */
+static void put_window(struct strbuf *sb, struct window *w, struct window_segments *segs)
 {
 	size_t at = sb->len;
 	put_u64(sb, 0);
-	window_state_save(w, sb);
+	window_state_save_segments(w, sb, segs);
 	if (!sb->failed) {
 		uint64_t len = sb->len - at - sizeof len;
 		memcpy(sb->buf + at, &len, sizeof len);
@@ -670,7 +671,7 @@ static void put_window(struct strbuf *sb, const struct window *w)
  * source dimension with its windows. The hash makes any damage a clean
  * refusal rather than a plausible wrong count.
  */
-static void engine_state_save(const struct engine *e, struct strbuf *sb)
+static void engine_state_save(struct engine *e, struct strbuf *sb)
 {
 	uint32_t head[2] = { STATE_MAGIC, STATE_VERSION };
 	sb_append(sb, (const char *)head, sizeof head);
@@ -680,11 +681,11 @@ static void engine_state_save(const struct engine *e, struct strbuf *sb)
 	put_u64(sb, e->posts_total);
 	put_u64(sb, e->tokens_total);
 	put_u64(sb, e->ndims);
-	put_window(sb, e->win);
+	put_window(sb, e->win, &e->segs);
 	for (size_t d = 0; d < e->ndims; d++) {
 		sb_append(sb, e->dims[d].lang, sizeof e->dims[d].lang);
 		put_u64(sb, (uint64_t)e->dims[d].source_id);
-		put_window(sb, e->dims[d].w);
+		put_window(sb, e->dims[d].w, &e->segs);
 	}
 	if (sb->failed)
 		return;
@@ -707,15 +708,16 @@ static bool rd_u64(struct rd *r, uint64_t *v)
 	return true;
 }
 
-static int rd_window(const struct window_config *wc, struct rd *r, struct window **w,
-		     char *err, size_t errlen)
+static int rd_window(const struct engine *e, const struct window_config *wc, struct rd *r,
+		     struct window **w, char *err, size_t errlen)
 {
 	uint64_t len;
 	if (!rd_u64(r, &len) || len > r->len - r->off) {
 		snprintf(err, errlen, "truncated window");
 		return -EINVAL;
 	}
-	int rc = window_state_load(w, wc, r->p + r->off, (size_t)len, err, errlen);
+	int rc = window_state_load_segments(w, wc, r->p + r->off, (size_t)len, e->cfg.segment_fn,
+					    e->cfg.segment_ctx, err, errlen);
 	r->off += (size_t)len;
 	return rc;
 }
@@ -755,7 +757,7 @@ static int engine_state_load(struct engine *e, const void *buf, size_t len, char
 		snprintf(err, errlen, "bad state header");
 		return -EINVAL;
 	}
-	if ((rc = rd_window(&e->wcfg, &r, &win, err, errlen)) < 0)
+	if ((rc = rd_window(e, &e->wcfg, &r, &win, err, errlen)) < 0)
 		goto fail;
 	for (; nd < ndims; nd++) {
 		struct dimwin *d = &dims[nd];
@@ -776,7 +778,7 @@ static int engine_state_load(struct engine *e, const void *buf, size_t len, char
 		}
 		d->source_id = (int64_t)sid;
 		nlang += d->lang[0] != 0;
-		if ((rc = rd_window(&e->dim_wcfg, &r, &d->w, err, errlen)) < 0)
+		if ((rc = rd_window(e, &e->dim_wcfg, &r, &d->w, err, errlen)) < 0)
 			goto fail;
 		d->last_post_ms = clock_now_ms();
 	}
@@ -819,14 +821,26 @@ static int checkpoint_send(struct engine *e, int timeout_ms)
 		goto fail;
 	c = &m->u.checkpoint;
 	int64_t t0 = clock_mono_us();
-	/* room for about the last state: no copying doublings of hundreds of MB */
-	if (e->ckpt_bytes)
-		sb_reserve(&sb, e->ckpt_bytes + e->ckpt_bytes / 8);
+	/* room for about the last state: no copying doublings of many MB */
+	if (e->ckpt_state_len)
+		sb_reserve(&sb, e->ckpt_state_len + e->ckpt_state_len / 8);
+	size_t seg_before = e->segs.out.len;
+	sb_reset(&e->segs.refs);
 	engine_state_save(e, &sb);
-	if (sb.failed)
+	if (e->segs.out.failed) {
+		/* which new segments made it is unknown: every window writes all again */
+		sb_free(&e->segs.out);
+		window_forget_segments(e->win);
+		for (size_t d = 0; d < e->ndims; d++)
+			window_forget_segments(e->dims[d].w);
 		goto fail;
+	}
+	if (sb.failed || e->segs.refs.failed)
+		goto fail; /* the new segments stay in segs.out for the next try */
 	e->ckpt_build_us = clock_mono_us() - t0;
-	e->ckpt_bytes = sb.len;
+	e->ckpt_state_len = sb.len;
+	e->ckpt_bytes = sb.len + (e->segs.out.len - seg_before);
+	e->ckpt_segments = e->segs.refs.len / sizeof(uint64_t);
 	c->state_build_us = e->ckpt_build_us;
 	for (size_t i = 0; i < e->nmarks; i++)
 		ndirty += e->marks[i].dirty;
@@ -842,6 +856,14 @@ static int checkpoint_send(struct engine *e, int timeout_ms)
 	c->epoch = e->epoch_sent + 1;
 	c->created_ms = clock_now_ms();
 	c->state = (uint8_t *)sb_detach(&sb, &c->state_len);
+	c->segment_refs = (uint64_t *)(void *)sb_detach(&e->segs.refs, &c->nsegment_refs);
+	c->nsegment_refs /= sizeof(uint64_t);
+	if (!c->state || !c->segment_refs)
+		goto fail; /* the new segments are still in segs.out */
+	if (e->segs.out.len) {
+		c->segments = (uint8_t *)sb_detach(&e->segs.out, &c->segments_len);
+		e->segs.added = 0;
+	}
 	struct row_batch *b = &e->pending;
 	for (size_t i = 0; i < b->n; i++)
 		b->rows[i].term = b->pool + (uintptr_t)b->rows[i].term;
@@ -858,6 +880,12 @@ static int checkpoint_send(struct engine *e, int timeout_ms)
 		c->term_rows = NULL;
 		c->pool = NULL;
 		c->volume_rows = NULL;
+		/* and the new segments wait too: the windows count them as written */
+		if (c->segments) {
+			e->segs.out = (struct strbuf){ (char *)c->segments, c->segments_len,
+						       c->segments_len + 1, false };
+			c->segments = NULL;
+		}
 		rc = -EAGAIN;
 		goto fail;
 	}
@@ -1085,6 +1113,8 @@ static void engine_free(struct engine *e)
 	for (size_t i = 0; i < e->nmarks; i++)
 		source_cursor_clear(&e->marks[i].cur);
 	free(e->marks);
+	sb_free(&e->segs.out);
+	sb_free(&e->segs.refs);
 	free(e);
 }
 
@@ -1100,6 +1130,7 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 		return -ENOMEM;
 	}
 	e->cfg = *cfg;
+	e->segs.next_id = cfg->segment_next ? cfg->segment_next : 1;
 	if (e->cfg.tick_ms <= 0)
 		e->cfg.tick_ms = 1000;
 	if (e->cfg.checkpoint_ms <= 0)
@@ -1147,13 +1178,17 @@ int engine_start(struct engine **out, const struct engine_config *cfg, struct bu
 		int lrc = engine_state_load(e, cfg->state, cfg->state_len, why, sizeof why);
 		if (lrc == 0) {
 			e->restored = true;
-			log_info("analytics", "restored the windows of checkpoint %llu (%zu bytes)",
-				 (unsigned long long)cfg->epoch, cfg->state_len);
+			log_info("analytics", "restored the windows of checkpoint %llu (%zu bytes, "
+					      "and segments up to id %llu)",
+				 (unsigned long long)cfg->epoch, cfg->state_len,
+				 (unsigned long long)(e->segs.next_id - 1));
 		} else {
 			log_error("analytics", "cannot restore checkpoint %llu: %s; starting with "
 					       "empty windows", (unsigned long long)cfg->epoch, why);
 		}
 	}
+	e->cfg.segment_fn = NULL; /* like the state, borrowed only during start */
+	e->cfg.segment_ctx = NULL;
 	window_set_minute_sink(e->win, on_minute, e);
 	window_set_volume_sink(e->win, on_volume, e);
 	if ((rc = -pthread_create(&e->thread, NULL, engine_main, e)) < 0) {

@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analytics/window.h"
 #include "core/bus.h"
 
 struct engine;
@@ -84,6 +85,14 @@ struct engine_config {
 	const void *state;        /* borrowed, or NULL: start empty */
 	size_t state_len;
 	uint64_t epoch;
+	/*
+	 * The segments the state names, looked up by id (see
+	 * window_state_load_segments()), and the id for the first new one: above
+	 * every id stored, named or not. 0: 1.
+	 */
+	window_segment_fn segment_fn;
+	void *segment_ctx;
+	uint64_t segment_next;
 };
 
 #define ENGINE_CHECKPOINT_MS 5000

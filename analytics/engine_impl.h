@@ -110,9 +110,17 @@ struct engine {
 	uint64_t consumed;            /* posts and markers taken since the last checkpoint */
 	bool ckpt_warned;
 	int64_t ckpt_build_us;        /* time the last checkpoint's state took to build */
-	size_t ckpt_bytes;            /* its size */
+	size_t ckpt_bytes;            /* what it wrote: its state and new segments */
 	int64_t ckpt_period_ms;       /* the period it set (engine_checkpoint_period()) */
 	int64_t ckpt_period_said_ms;  /* the longest stretched period logged so far */
+	size_t ckpt_state_len;        /* the last state's size, without its new segments */
+	size_t ckpt_segments;         /* segments the last state names */
+	/*
+	 * The windows' closed buckets saved apart (window_state_save_segments()):
+	 * out holds the segments the db thread has not taken yet (a checkpoint
+	 * not taken leaves them for the next), refs is rebuilt by every save.
+	 */
+	struct window_segments segs;
 
 	struct recent_post *recent;   /* owned: ring of recent_cap slots */
 	size_t recent_cap, recent_n, recent_next; /* next: the slot the next post takes */
@@ -129,11 +137,12 @@ struct engine {
 /*
  * The time from one checkpoint to the next: the configured period, or
  * ENGINE_CHECKPOINT_COST times what the last one's state took to build,
- * whichever is longer. The state is saved whole, and its size grows with the
- * windows (hundreds of MB hours into a busy run with many sources, seconds
- * to build): at a fixed period that would take most of the analytics thread
- * and write that much to the database every period. Stretched, checkpoints
- * take at most 1 / cost of the thread's time (engine_config.checkpoint_cost).
+ * whichever is longer. Closed buckets are written once (segments), but the
+ * term table and the open buckets are saved whole, and grow with the windows
+ * (tens of MB hours into a busy run with many sources; the first checkpoint
+ * of a run that restored nothing writes everything): at a fixed period that
+ * could take most of the analytics thread. Stretched, checkpoints take at
+ * most 1 / cost of the thread's time (engine_config.checkpoint_cost).
  */
 #define ENGINE_CHECKPOINT_COST 20
 static inline int64_t engine_checkpoint_period(int64_t configured_ms, int64_t build_us, int cost)

@@ -813,11 +813,14 @@ static int serve(struct options *o)
 				    .no_recent_posts = o->recent_posts == 0,
 				    .cursor_markers = true,
 				    .state = ckpt.state, .state_len = ckpt.state_len,
-				    .epoch = ckpt.epoch };
+				    .epoch = ckpt.epoch,
+				    .segment_fn = db_checkpoint_segment, .segment_ctx = &ckpt,
+				    .segment_next = ckpt.seg_next };
 	if (engine_start(&engine, &ec, &bus, err, sizeof err) < 0) {
 		fprintf(stderr, "trendd: %s\n", err);
 		goto out;
 	}
+	db_checkpoint_release_state(&ckpt); /* restored: the windows hold it now */
 	if (have_db)
 		push_replay(db, &bus, sources, nsources);
 	if (db_writer_start(db, &bus) < 0) {

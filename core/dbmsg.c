@@ -45,6 +45,8 @@ void dbmsg_free(struct dbmsg *m)
 		free(m->u.checkpoint.pool);
 		free(m->u.checkpoint.volume_rows);
 		free(m->u.checkpoint.state);
+		free(m->u.checkpoint.segments);
+		free(m->u.checkpoint.segment_refs);
 		for (size_t i = 0; i < m->u.checkpoint.ncursors; i++)
 			source_cursor_clear(&m->u.checkpoint.cursors[i]);
 		free(m->u.checkpoint.cursors);

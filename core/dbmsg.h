@@ -96,6 +96,18 @@ struct checkpoint {
 	struct volume_minute_row *volume_rows; /* owned */
 	uint8_t *state;                      /* owned: engine_state_save(); NULL keeps the stored */
 	size_t state_len;
+	/*
+	 * The state's closed buckets are kept apart, as segments
+	 * (analytics/window.h, docs/STORAGE.md "Incremental checkpoints"):
+	 * segments holds the ones new since the last checkpoint the db thread
+	 * took, each its id and length (uint64_t) and bytes, and is always
+	 * written; segment_refs, which goes with state, lists every id the
+	 * state names - the writer keeps those and deletes every other.
+	 */
+	uint8_t *segments;                   /* owned, or NULL */
+	size_t segments_len;
+	uint64_t *segment_refs;              /* owned; NULL when state is */
+	size_t nsegment_refs;
 	int64_t state_build_us;              /* time the analytics thread took to build state */
 	size_t ncursors;
 	struct source_cursor *cursors;       /* owned */

@@ -77,7 +77,8 @@ struct snapshot_stats {
 	uint64_t terms_tracked;  /* distinct terms in memory */
 	uint64_t post_queue_depth;
 	double tick_ms;          /* time to build this snapshot */
-	uint64_t checkpoint_bytes;     /* the last checkpoint's state, 0 before the first */
+	uint64_t checkpoint_bytes;     /* what the last one wrote: state, new segments; 0 before */
+	uint64_t checkpoint_segments;  /* segments its state names */
 	double checkpoint_build_ms;    /* time it took to build */
 	int64_t checkpoint_period_ms;  /* the period it set (stretched when building is slow) */
 };

@@ -170,6 +170,17 @@ static const char *const migrations[] = {
 	 * counted (db/post_log.h).
 	 */
 	POST_LOG_SCHEMA,
+
+	/*
+	 * 5: incremental checkpoints. The analytics state names the closed
+	 * buckets it keeps apart by id; each is written once, in the
+	 * transaction of the first checkpoint that names it, and deleted in
+	 * that of the first that no longer does.
+	 */
+	"CREATE TABLE checkpoint_segment ("
+	"  id   INTEGER PRIMARY KEY,"
+	"  body BLOB NOT NULL"
+	");",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
@@ -295,6 +306,11 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		"SELECT source_id, cursor, seen FROM checkpoint_source ORDER BY source_id",
 	/* A source reset to a new feed: its checkpointed cursor and seen ids are the old feed's. */
 	[ST_CKPT_SOURCE_CLEAR] = "DELETE FROM checkpoint_source WHERE source_id = ?1",
+	/* ids are never given twice: a retried batch writes the same bytes again */
+	[ST_CKPT_SEGMENT_PUT] = "INSERT OR REPLACE INTO checkpoint_segment (id, body) VALUES (?1, ?2)",
+	[ST_CKPT_SEGMENT_IDS] = "SELECT id FROM checkpoint_segment ORDER BY id",
+	[ST_CKPT_SEGMENT_DEL] = "DELETE FROM checkpoint_segment WHERE id = ?1",
+	[ST_CKPT_SEGMENTS_LOAD] = "SELECT id, body FROM checkpoint_segment ORDER BY id",
 	[ST_SOURCE_NAME] = "SELECT name FROM sources WHERE id = ?1",
 };
 
@@ -479,8 +495,10 @@ static int file_probe(struct db *db, char *err, size_t errlen)
 		"SELECT count(*) FROM checkpoint WHERE length(state) >= 0 OR state IS NULL",
 		"SELECT count(*) FROM checkpoint_source",
 		"SELECT count(*) FROM post_log WHERE seq = (SELECT max(seq) FROM post_log)",
+		"SELECT count(*) FROM checkpoint_segment WHERE id = (SELECT max(id) FROM "
+		"checkpoint_segment)",
 	};
-	static const int64_t since[] = { 1, 1, 2, 3, 4 }; /* schema version of each table */
+	static const int64_t since[] = { 1, 1, 2, 3, 4, 5 }; /* schema version of each table */
 	sqlite3 *conn = NULL;
 	struct stat st;
 	int64_t v = 0, n = 0;
@@ -1026,13 +1044,72 @@ nomem:
 
 /* Checkpoint ------------------------------------------------------------- */
 
+void db_checkpoint_release_state(struct db_checkpoint *c)
+{
+	for (size_t i = 0; i < c->nseg; i++)
+		free(c->seg[i]);
+	free(c->seg);
+	free(c->seg_id);
+	free(c->seg_len);
+	free(c->state);
+	c->seg = NULL;
+	c->seg_id = NULL;
+	c->seg_len = NULL;
+	c->nseg = 0;
+	c->state = NULL;
+	c->state_len = 0;
+}
+
 void db_checkpoint_clear(struct db_checkpoint *c)
 {
-	free(c->state);
+	db_checkpoint_release_state(c);
 	for (size_t i = 0; i < c->ncursors; i++)
 		source_cursor_clear(&c->cursors[i]);
 	free(c->cursors);
 	memset(c, 0, sizeof *c);
+}
+
+/* Reads every stored segment into out, in id order. SQLITE_DONE, or the error. */
+static int segments_load(struct db *db, struct db_checkpoint *out)
+{
+	sqlite3_stmt *st = db->st[ST_CKPT_SEGMENTS_LOAD];
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out->nseg == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			uint64_t *id = realloc(out->seg_id, ncap * sizeof *id);
+			if (id)
+				out->seg_id = id;
+			uint8_t **seg = realloc(out->seg, ncap * sizeof *seg);
+			if (seg)
+				out->seg = seg;
+			size_t *len = realloc(out->seg_len, ncap * sizeof *len);
+			if (len)
+				out->seg_len = len;
+			if (!id || !seg || !len) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			cap = ncap;
+		}
+		const void *body = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+		uint8_t *copy = malloc(len ? len : 1);
+		if (!copy) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		if (len)
+			memcpy(copy, body, len);
+		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+		out->seg_id[out->nseg] = id;
+		out->seg[out->nseg] = copy;
+		out->seg_len[out->nseg++] = len;
+		out->seg_next = id + 1;
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 int db_checkpoint_load(struct db *db, struct db_checkpoint *out)
@@ -1086,6 +1163,10 @@ int db_checkpoint_load(struct db *db, struct db_checkpoint *out)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		goto fail;
+	if ((rc = segments_load(db, out)) == SQLITE_NOMEM)
+		goto nomem;
+	if (rc != SQLITE_DONE)
+		goto fail;
 	return 0;
 fail:
 	db_describe_error(db, rc, "read the checkpoint", err, sizeof err);
@@ -1097,6 +1178,24 @@ nomem:
 	sqlite3_reset(db->st[ST_CKPT_SOURCES_LOAD]);
 	db_checkpoint_clear(out);
 	return -ENOMEM;
+}
+
+int db_checkpoint_segment(void *ctx, uint64_t id, const void **buf, size_t *len)
+{
+	const struct db_checkpoint *c = ctx;
+	size_t lo = 0, hi = c->nseg;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->seg_id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == c->nseg || c->seg_id[lo] != id)
+		return -ENOENT;
+	*buf = c->seg[lo];
+	*len = c->seg_len[lo];
+	return 0;
 }
 
 /* params must be a JSON object: the web layer embeds it in replies as it is. */

@@ -31,7 +31,7 @@
 #include "core/source.h"
 
 /* The schema version this code writes (PRAGMA user_version after migrating). */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 /* Defaults for struct db_options; the caps bound memory while writes fail. */
 #define DB_BUSY_TIMEOUT_MS        5000
@@ -180,8 +180,16 @@ struct db_checkpoint {
 	size_t state_len;
 	struct source_cursor *cursors;   /* owned */
 	size_t ncursors;
+	/* the state's segments (checkpoint_segment), ascending ids; owned */
+	uint64_t *seg_id;
+	uint8_t **seg;
+	size_t *seg_len;
+	size_t nseg;
+	uint64_t seg_next;               /* above every stored segment id */
 };
 int db_checkpoint_load(struct db *db, struct db_checkpoint *out);
+/* window_segment_fn over a loaded checkpoint (ctx: the struct db_checkpoint). */
+int db_checkpoint_segment(void *ctx, uint64_t id, const void **buf, size_t *len);
 
 struct post;
 /*
@@ -192,6 +200,8 @@ struct post;
 int db_post_log_replay(struct db *db, int64_t source_id, int64_t after,
 		       int (*fn)(void *ctx, struct post *p, int64_t seq), void *ctx);
 void db_checkpoint_clear(struct db_checkpoint *c);
+/* Frees the state and segments, once restored; keeps epoch, cursors and seg_next. */
+void db_checkpoint_release_state(struct db_checkpoint *c);
 
 /* Starts the writer thread consuming bus->db. */
 int db_writer_start(struct db *db, struct bus *bus);

@@ -450,6 +450,77 @@ static int apply_volume_rows(struct db_writer *w, const struct volume_minute_row
  * checkpoint_source - and the analytics state with the new epoch in the
  * checkpoint row, all in the batch's one transaction.
  */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Writes a checkpoint's new segments (each its id and length, then bytes). */
+static int put_segments(struct db_writer *w, const uint8_t *p, size_t len)
+{
+	sqlite3_stmt *st = w->db->st[ST_CKPT_SEGMENT_PUT];
+	for (size_t at = 0; len - at >= 16;) {
+		uint64_t id, n;
+		memcpy(&id, p + at, 8);
+		memcpy(&n, p + at + 8, 8);
+		at += 16;
+		if (n > len - at || id == 0 || id > INT64_MAX) {
+			skip_row(w, "malformed checkpoint segments");
+			return SQLITE_OK;
+		}
+		sqlite3_bind_int64(st, 1, (int64_t)id);
+		sqlite3_bind_blob64(st, 2, p + at, n, SQLITE_STATIC);
+		int rc = db_stmt_run(st);
+		if (rc != SQLITE_OK)
+			return rc;
+		at += n;
+	}
+	return SQLITE_OK;
+}
+
+/*
+ * Deletes every stored segment the state does not name: refs (n ids, sorted
+ * here) lists all it names. The ids to delete are gathered first, so the
+ * scan never sees its own deletes.
+ */
+static int drop_segments(struct db_writer *w, uint64_t *refs, size_t n)
+{
+	sqlite3_stmt *st = w->db->st[ST_CKPT_SEGMENT_IDS];
+	uint64_t *gone = NULL;
+	size_t ngone = 0, cap = 0, r = 0;
+	int rc;
+	qsort(refs, n, sizeof *refs, cmp_u64);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+		while (r < n && refs[r] < id)
+			r++;
+		if (r < n && refs[r] == id)
+			continue;
+		if (ngone == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			uint64_t *g = realloc(gone, ncap * sizeof *g);
+			if (!g) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			gone = g;
+			cap = ncap;
+		}
+		gone[ngone++] = id;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	st = w->db->st[ST_CKPT_SEGMENT_DEL];
+	for (size_t i = 0; i < ngone && rc == SQLITE_OK; i++) {
+		sqlite3_bind_int64(st, 1, (int64_t)gone[i]);
+		rc = db_stmt_run(st);
+	}
+	free(gone);
+	return rc;
+}
+
 static int apply_checkpoint(struct db_writer *w, const struct dbmsg *m)
 {
 	const struct checkpoint *c = &m->u.checkpoint;
@@ -482,12 +553,18 @@ static int apply_checkpoint(struct db_writer *w, const struct dbmsg *m)
 		if ((rc = db_stmt_run(st)) != SQLITE_OK)
 			return rc;
 	}
+	if (c->segments && (rc = put_segments(w, c->segments, c->segments_len)) != SQLITE_OK)
+		return rc;
 	st = db->st[ST_CKPT_PUT];
 	sqlite3_bind_int64(st, 1, (int64_t)c->epoch);
 	if (c->state)
 		sqlite3_bind_blob64(st, 2, c->state, c->state_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, c->created_ms);
 	if ((rc = db_stmt_run(st)) != SQLITE_OK)
+		return rc;
+	/* the message is the writer's: sorting its list in place changes nothing it means */
+	if (c->state && c->segment_refs &&
+	    (rc = drop_segments(w, (uint64_t *)c->segment_refs, c->nsegment_refs)) != SQLITE_OK)
 		return rc;
 	w->b_rows++;
 	if (c->epoch > w->b_epoch)
@@ -823,8 +900,9 @@ static bool pending_over_caps(const struct db_writer *w)
  * the oldest drop_term term rows and drop_volume volume rows; its cursors
  * one per source, from the newest checkpoint that names it unless an older
  * one carries a newer generation (a stale marker taken after a fresh one is
- * skipped at write time, which must not cost the fresh one); its state its
- * own, or the newest one found. The others are left empty, for the caller
+ * skipped at write time, which must not cost the fresh one); its state (and
+ * the segment ids that go with it) its own, or the newest one found; its
+ * new segments all of theirs, in order. The others are left empty, for the caller
  * to remove. A row whose term could not be written (missing, over-long) is
  * kept without its bytes, for the writer to skip and count as it would
  * have. Returns the rows dropped, or -ENOMEM with nothing changed.
@@ -845,17 +923,23 @@ static ssize_t checkpoints_fold(struct checkpoint **c, size_t k, size_t drop_ter
 			if (i >= dt && c[j]->term_rows[r].term &&
 			    c[j]->term_rows[r].term_len <= LIMIT_TERM_BYTES)
 				bytes += c[j]->term_rows[r].term_len + 1;
+	size_t nseg = 0;
+	for (size_t j = 0; j < k; j++)
+		nseg += c[j]->segments_len;
 	struct term_minute_row *rows = NULL;
 	struct volume_minute_row *vrows = NULL;
 	struct source_cursor *cur = NULL;
 	char *pool = NULL;
+	uint8_t *segs = NULL;
 	if ((nt > dt && !(rows = malloc((nt - dt) * sizeof *rows))) ||
 	    (bytes && !(pool = malloc(bytes))) ||
 	    (nv > dv && !(vrows = malloc((nv - dv) * sizeof *vrows))) ||
+	    (nseg && !(segs = malloc(nseg))) ||
 	    (nc && !(cur = calloc(nc, sizeof *cur)))) {
 		free(rows);
 		free(pool);
 		free(vrows);
+		free(segs);
 		return -ENOMEM;
 	}
 	char *at = pool;
@@ -903,7 +987,24 @@ static ssize_t checkpoints_fold(struct checkpoint **c, size_t k, size_t drop_ter
 	for (size_t j = k - 1; j-- > 0 && !n->state;) {
 		n->state = c[j]->state;
 		n->state_len = c[j]->state_len;
+		n->segment_refs = c[j]->segment_refs;
+		n->nsegment_refs = c[j]->nsegment_refs;
 		c[j]->state = NULL;
+		c[j]->segment_refs = NULL;
+	}
+	/* every new segment stays: a newer state may name one an older checkpoint brought */
+	if (segs) {
+		uint8_t *to = segs;
+		for (size_t j = 0; j < k; j++) {
+			if (c[j]->segments_len)
+				memcpy(to, c[j]->segments, c[j]->segments_len);
+			to += c[j]->segments_len;
+			free(c[j]->segments);
+			c[j]->segments = NULL;
+			c[j]->segments_len = 0;
+		}
+		n->segments = segs;
+		n->segments_len = (size_t)(to - segs);
 	}
 	for (size_t j = 0; j < k; j++) {
 		free(c[j]->term_rows);
@@ -994,8 +1095,11 @@ static void pending_trim(struct db_writer *w)
 			continue;
 		if (newest && m->u.checkpoint.state) {
 			free(m->u.checkpoint.state);
+			free(m->u.checkpoint.segment_refs);
 			m->u.checkpoint.state = NULL;
 			m->u.checkpoint.state_len = 0;
+			m->u.checkpoint.segment_refs = NULL;
+			m->u.checkpoint.nsegment_refs = 0;
 		}
 		newest = m;
 	}

@@ -473,8 +473,12 @@ void render_metrics(struct strbuf *sb, const struct snapshot *s, int64_t now_ms,
 	metric_f(sb, "trendd_tick_seconds", "gauge", "Time to build the latest snapshot.",
 		 ss->tick_ms / 1000.0);
 	metric_u64(sb, "trendd_checkpoint_state_bytes", "gauge",
-		   "Size of the analytics state in the latest checkpoint (0 before the first).",
+		   "Analytics state the latest checkpoint wrote: the state and its new segments "
+		   "(0 before the first).",
 		   ss->checkpoint_bytes);
+	metric_u64(sb, "trendd_checkpoint_segments", "gauge",
+		   "Closed buckets the latest checkpoint's state names instead of holding.",
+		   ss->checkpoint_segments);
 	metric_f(sb, "trendd_checkpoint_build_seconds", "gauge",
 		 "Time the analytics thread took to build that state.",
 		 ss->checkpoint_build_ms / 1000.0);

@@ -26,6 +26,7 @@
 #include "core/limits.h"
 #include "core/post.h"
 #include "core/snapshot.h"
+#include "core/strbuf.h"
 #include "core/term.h"
 #include "db/db.h"
 #include "db/term_cache.h"
@@ -484,7 +485,7 @@ START_TEST(test_reopen_keeps_data_and_schema)
 	sqlite3 *s = sq_open(dbpath);
 	ck_assert_int_eq(sq_int(s, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	ck_assert_int_eq(sq_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-				  " AND name NOT LIKE 'sqlite%'"), 13);
+				  " AND name NOT LIKE 'sqlite%'"), 14);
 	sqlite3_close(s);
 	assert_integrity(dbpath);
 }
@@ -1986,6 +1987,101 @@ static struct dbmsg *checkpoint_msg(uint64_t epoch, int64_t source_id, const cha
 	return m;
 }
 
+/*
+ * Gives checkpoint m the new segments first..last (bytes "seg<id>") and, with
+ * its state, the ids from..to as those it names.
+ */
+static void with_segments(struct dbmsg *m, uint64_t first, uint64_t last, uint64_t from,
+			  uint64_t to)
+{
+	struct checkpoint *c = &m->u.checkpoint;
+	struct strbuf sb = STRBUF_INIT;
+	for (uint64_t id = first; id <= last; id++) {
+		char body[32];
+		uint64_t len = (uint64_t)snprintf(body, sizeof body, "seg%llu", (unsigned long long)id);
+		sb_append(&sb, (const char *)&id, 8);
+		sb_append(&sb, (const char *)&len, 8);
+		sb_append(&sb, body, (size_t)len);
+	}
+	ck_assert(!sb.failed);
+	if (sb.len)
+		c->segments = (uint8_t *)sb_detach(&sb, &c->segments_len);
+	c->segment_refs = calloc(to >= from ? to - from + 1 : 1, sizeof *c->segment_refs);
+	/* in no order: the writer sorts them */
+	for (uint64_t id = to; id >= from && id > 0; id--)
+		c->segment_refs[c->nsegment_refs++] = id;
+}
+
+/* The segment ids stored, as "1,2,3". */
+static char *segments_stored(void)
+{
+	sqlite3 *c = sq_open(dbpath);
+	char *t = sq_text(c, "SELECT coalesce(group_concat(id), '') FROM"
+			     " (SELECT id FROM checkpoint_segment ORDER BY id)");
+	char *bad = sq_text(c, "SELECT count(*) FROM checkpoint_segment"
+			       " WHERE cast(body AS TEXT) <> 'seg' || id");
+	ck_assert_str_eq(bad, "0");
+	free(bad);
+	sqlite3_close(c);
+	return t;
+}
+
+START_TEST(test_writer_keeps_the_segments_the_newest_state_names)
+{
+	struct db *db = open_ok(&(struct db_options){ .batch_ms = 10 });
+	struct bus bus;
+	bus_setup(&bus);
+	ck_assert_int_eq(db_writer_start(db, &bus), 0);
+	struct dbmsg *m = checkpoint_msg(1, 0, NULL, "state-one", 1);
+	with_segments(m, 1, 3, 1, 3);
+	push(&bus, m);
+	json_decref(status_wait(&bus, st_ok_rows, 1, "the first checkpoint"));
+	char *t = segments_stored();
+	ck_assert_str_eq(t, "1,2,3");
+	free(t);
+	/* bucket 1 changed (segment 4 now), bucket 2 left the window */
+	m = checkpoint_msg(2, 0, NULL, "state-two", 1);
+	with_segments(m, 4, 4, 3, 4);
+	push(&bus, m);
+	/* a checkpoint whose state was superseded brings segments but drops none */
+	m = checkpoint_msg(3, 0, NULL, NULL, 1);
+	with_segments(m, 5, 5, 1, 0);
+	free(m->u.checkpoint.segment_refs);
+	m->u.checkpoint.segment_refs = NULL;
+	m->u.checkpoint.nsegment_refs = 0;
+	push(&bus, m);
+	for (int i = 0; i < 500 && db_committed_epoch(db) < 3; i++)
+		usleep(10000);
+	ck_assert_uint_eq(db_committed_epoch(db), 3);
+	db_close(db);
+	bus_destroy(&bus);
+	t = segments_stored();
+	ck_assert_str_eq(t, "3,4,5");
+	free(t);
+
+	db = open_ok(NULL);
+	struct db_checkpoint ck;
+	ck_assert_int_eq(db_checkpoint_load(db, &ck), 0);
+	ck_assert_uint_eq(ck.nseg, 3);
+	ck_assert_uint_eq(ck.seg_next, 6);
+	const void *buf;
+	size_t len;
+	ck_assert_int_eq(db_checkpoint_segment(&ck, 4, &buf, &len), 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert(memcmp(buf, "seg4", 4) == 0);
+	ck_assert_int_eq(db_checkpoint_segment(&ck, 2, &buf, &len), -ENOENT);
+	ck_assert_int_eq(db_checkpoint_segment(&ck, 6, &buf, &len), -ENOENT);
+	/* restored: the state goes, the cursors and the next id stay */
+	db_checkpoint_release_state(&ck);
+	ck_assert_ptr_null(ck.state);
+	ck_assert_uint_eq(ck.nseg, 0);
+	ck_assert_uint_eq(ck.seg_next, 6);
+	db_checkpoint_clear(&ck);
+	db_close(db);
+	assert_integrity(dbpath);
+}
+END_TEST
+
 START_TEST(test_writer_commits_a_checkpoint_with_rows_state_and_cursors)
 {
 	struct db *db = open_ok(&(struct db_options){ .batch_ms = 10 });
@@ -2222,8 +2318,12 @@ START_TEST(test_checkpoints_fold_without_loss_over_the_message_cap)
 	struct bus bus;
 	struct db *db = full_disk_writer((struct db_options){ .retry_max_msgs = 4,
 							      .retry_max_rows = 44 }, &bus);
-	for (uint64_t e = 1; e <= 10; e++)
-		push(&bus, checkpoint_rows_msg(e, 1));
+	for (uint64_t e = 1; e <= 10; e++) {
+		/* each brings a segment, and its state names the one before too */
+		struct dbmsg *m = checkpoint_rows_msg(e, 1);
+		with_segments(m, e, e, e > 1 ? e - 1 : 1, e);
+		push(&bus, m);
+	}
 	json_t *st = backlog_wait(&bus);
 	ck_assert_int_le(jint(st, "pending"), 4);
 	json_decref(st);
@@ -2240,6 +2340,10 @@ START_TEST(test_checkpoints_fold_without_loss_over_the_message_cap)
 	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM volume_minute"), 10);
 	ck_assert_int_eq(sq_int(c, "SELECT epoch FROM checkpoint"), 10);
 	sqlite3_close(c);
+	/* segment 9 came with a checkpoint folded into the newest, whose state names it */
+	char *segs = segments_stored();
+	ck_assert_str_eq(segs, "9,10");
+	free(segs);
 	char *t = cursor_of(1, "checkpoint_source");
 	ck_assert_str_eq(t, "c10");
 	free(t);
@@ -2308,8 +2412,9 @@ START_TEST(test_migration_3_adds_checkpoint_sources_to_a_version_2_file)
 	ck_assert_int_eq(db_source_upsert(db, &src), 0);
 	db_close(db);
 	sqlite3 *c = sq_open(dbpath);
-	sq_exec(c, "DROP TABLE post_log; DROP TABLE checkpoint_source;"
-		   " UPDATE checkpoint SET epoch = 7; PRAGMA user_version = 2");
+	sq_exec(c, "DROP TABLE checkpoint_segment; DROP TABLE post_log;"
+		   " DROP TABLE checkpoint_source; UPDATE checkpoint SET epoch = 7;"
+		   " PRAGMA user_version = 2");
 	sqlite3_close(c);
 
 	db = open_ok(NULL);
@@ -2338,7 +2443,7 @@ START_TEST(test_migration_4_adds_the_post_log_to_a_version_3_file)
 	ck_assert_int_eq(db_source_upsert(db, &src), 0);
 	db_close(db);
 	sqlite3 *c = sq_open(dbpath);
-	sq_exec(c, "DROP TABLE post_log; PRAGMA user_version = 3");
+	sq_exec(c, "DROP TABLE checkpoint_segment; DROP TABLE post_log; PRAGMA user_version = 3");
 	sqlite3_close(c);
 
 	db = open_ok(NULL);
@@ -2356,6 +2461,34 @@ START_TEST(test_migration_4_adds_the_post_log_to_a_version_3_file)
 	/* rows go with their source */
 	sq_exec(c, "PRAGMA foreign_keys = ON; DELETE FROM sources");
 	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM post_log"), 0);
+	sqlite3_close(c);
+	assert_integrity(dbpath);
+}
+END_TEST
+
+START_TEST(test_migration_5_adds_checkpoint_segments_to_a_version_4_file)
+{
+	struct db *db = open_ok(NULL);
+	db_close(db);
+	sqlite3 *c = sq_open(dbpath);
+	sq_exec(c, "DROP TABLE checkpoint_segment; UPDATE checkpoint SET epoch = 9,"
+		   " state = 'whole'; PRAGMA user_version = 4");
+	sqlite3_close(c);
+
+	db = open_ok(NULL);
+	struct db_checkpoint ck;
+	ck_assert_int_eq(db_checkpoint_load(db, &ck), 0);
+	/* a state saved whole, before segments, stays as it was */
+	ck_assert_uint_eq(ck.epoch, 9);
+	ck_assert_uint_eq(ck.state_len, 5);
+	ck_assert_uint_eq(ck.nseg, 0);
+	ck_assert_uint_eq(ck.seg_next, 0);
+	db_checkpoint_clear(&ck);
+	db_close(db);
+	c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	sq_exec(c, "INSERT INTO checkpoint_segment (id, body) VALUES (1, x'00')");
+	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM checkpoint_segment"), 1);
 	sqlite3_close(c);
 	assert_integrity(dbpath);
 }
@@ -2731,6 +2864,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_a_request_in_a_backlog_over_its_caps_is_answered_with_the_error);
 	tcase_add_test(tc, test_migration_3_adds_checkpoint_sources_to_a_version_2_file);
 	tcase_add_test(tc, test_migration_4_adds_the_post_log_to_a_version_3_file);
+	tcase_add_test(tc, test_writer_keeps_the_segments_the_newest_state_names);
+	tcase_add_test(tc, test_migration_5_adds_checkpoint_segments_to_a_version_4_file);
 	tcase_add_test(tc, test_writer_rolls_minutes_up_into_hours_and_days);
 	tcase_add_test(tc, test_writer_stores_volume_minutes_with_hour_and_day_rollups);
 	tcase_add_test(tc, test_writer_keeps_late_minutes_past_retention_only_in_the_rollups);

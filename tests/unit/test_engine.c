@@ -22,6 +22,7 @@
 #include "core/post.h"
 #include "core/snapshot.h"
 #include "core/term.h"
+#include "tests/unit/segstore.h"
 #include "tests/unit/testutil.h"
 
 #define MIN_MS 60000LL
@@ -34,6 +35,14 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+static struct engine *start_cfg(struct bus *bus, const struct engine_config *c)
+{
+	struct engine *e = NULL;
+	char err[256];
+	ck_assert_msg(engine_start(&e, c, bus, err, sizeof err) == 0, "%s", err);
+	return e;
+}
+
 static struct engine *start_recent(struct bus *bus, int64_t ckpt_ms, bool markers,
 				   const void *state, size_t len, uint64_t epoch, size_t recent)
 {
@@ -41,10 +50,7 @@ static struct engine *start_recent(struct bus *bus, int64_t ckpt_ms, bool marker
 				   .lateness_ms = 3000000, .checkpoint_ms = ckpt_ms,
 				   .cursor_markers = markers, .state = state, .state_len = len,
 				   .epoch = epoch, .recent_posts = recent };
-	struct engine *e = NULL;
-	char err[256];
-	ck_assert_msg(engine_start(&e, &c, bus, err, sizeof err) == 0, "%s", err);
-	return e;
+	return start_cfg(bus, &c);
 }
 
 static struct engine *start(struct bus *bus, int64_t ckpt_ms, bool markers, const void *state,
@@ -638,23 +644,48 @@ static void feed(struct bus *bus, int from, int to, int64_t base)
 	}
 }
 
-/* The last state an engine hands over when it stops. */
-static uint8_t *stop_for_state(struct engine *e, struct bus *bus, size_t *len)
+/*
+ * Takes checkpoint d in as the writer would: its new segments into st (which
+ * then keeps those its state names) and its state, the newest, into *state.
+ */
+static void take_checkpoint(struct dbmsg *d, struct segs *st, uint8_t **state, size_t *len)
+{
+	struct checkpoint *c = &d->u.checkpoint;
+	ck_assert_ptr_nonnull(c->state); /* the engine always sends one */
+	ck_assert_ptr_nonnull(c->segment_refs);
+	ck_assert_int_ge(segs_commit(st, c->segments, c->segments_len, c->segment_refs,
+				     c->nsegment_refs),
+			 0);
+	free(*state);
+	*state = c->state;
+	*len = c->state_len;
+	c->state = NULL;
+}
+
+/* The last state an engine hands over when it stops, and in st its segments. */
+static uint8_t *stop_for_segments(struct engine *e, struct bus *bus, struct segs *st,
+				  size_t *len)
 {
 	engine_stop(e);
 	uint8_t *state = NULL;
 	void *m;
 	while (queue_pop_batch(&bus->db, &m, 1, 0) == 1) {
 		struct dbmsg *d = m;
-		if (d->kind == DBMSG_CHECKPOINT && d->u.checkpoint.state) {
-			free(state);
-			state = d->u.checkpoint.state;
-			*len = d->u.checkpoint.state_len;
-			d->u.checkpoint.state = NULL;
-		}
+		if (d->kind == DBMSG_CHECKPOINT)
+			take_checkpoint(d, st, &state, len);
 		dbmsg_free(d);
 	}
 	ck_assert_ptr_nonnull(state);
+	return state;
+}
+
+/* The same, for a state whose windows have nothing closed: it names no segment. */
+static uint8_t *stop_for_state(struct engine *e, struct bus *bus, size_t *len)
+{
+	struct segs st = { 0 };
+	uint8_t *state = stop_for_segments(e, bus, &st, len);
+	ck_assert_uint_eq(st.n, 0);
+	segs_free(&st);
 	return state;
 }
 
@@ -711,6 +742,98 @@ START_TEST(test_engine_restored_from_a_state_counts_like_an_uninterrupted_one)
 	free(state);
 	bus_destroy(&a);
 	bus_destroy(&b);
+}
+END_TEST
+
+/* The count of term (a word) in the engine's live top list, or 0. */
+static uint32_t top_count(struct bus *bus, const char *term)
+{
+	struct live_req *r = ask(bus, LIVE_TOP, TERM_KIND_ALL, NULL, 0, INT64_MAX);
+	uint32_t n = 0;
+	for (size_t i = 0; i < r->nrows; i++)
+		if (r->rows[i].term_len == strlen(term) &&
+		    !memcmp(r->rows[i].term, term, r->rows[i].term_len))
+			n = r->rows[i].count;
+	live_req_free(r);
+	return n;
+}
+
+/*
+ * Closed buckets go to the db once, as segments the states name; an engine
+ * restored from a state and its segments counts on from there and does not
+ * write them again; one missing segment makes the state unusable.
+ */
+START_TEST(test_engine_restores_from_a_state_and_its_segments)
+{
+	struct bus bus;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	/* 2 s late is on time: the second of the posts closes 2-3 s on */
+	struct engine_config c = { .data_dir = TRENDD_TEST_DATA_DIR, .tick_ms = 50,
+				   .lateness_ms = 2000, .checkpoint_ms = 100 };
+	struct engine *e = start_cfg(&bus, &c);
+	int64_t at = clock_now_ms();
+	char id[16], text[64];
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof id, "p%d", i);
+		snprintf(text, sizeof text, "common word%d", i); /* a big second bucket */
+		post(&bus, 1, at, id, id, text);
+	}
+	ck_assert_uint_eq(top_count(&bus, "common"), 300);
+	sleep_ms(3500);
+	struct segs st = { 0 };
+	size_t len = 0;
+	uint8_t *state = stop_for_segments(e, &bus, &st, &len);
+	bus_destroy(&bus);
+	ck_assert_uint_gt(st.n, 0);
+	uint64_t next = st.id[st.n - 1] + 1;
+
+	ck_assert_int_eq(bus_init(&bus), 0);
+	struct engine_config r = c;
+	r.state = state;
+	r.state_len = len;
+	r.epoch = 7;
+	r.segment_fn = segs_lookup;
+	r.segment_ctx = &st;
+	r.segment_next = next;
+	e = start_cfg(&bus, &r);
+	ck_assert(engine_restored(e));
+	ck_assert_uint_eq(top_count(&bus, "common"), 300);
+	post(&bus, 1, clock_now_ms(), "last", "last", "common again");
+	ck_assert_uint_eq(top_count(&bus, "common"), 301);
+	struct dbmsg *m = next_checkpoint(&bus, 3000);
+	ck_assert_ptr_nonnull(m);
+	const struct checkpoint *k = &m->u.checkpoint;
+	ck_assert_uint_eq(k->epoch, 8);
+	/* the restored segments are named, not written again; new ones take new ids */
+	size_t old = 0;
+	for (size_t i = 0; i < k->nsegment_refs; i++)
+		old += k->segment_refs[i] < next;
+	ck_assert_uint_eq(old, st.n);
+	for (size_t at2 = 0; at2 < k->segments_len;) {
+		uint64_t sid, slen;
+		memcpy(&sid, k->segments + at2, 8);
+		memcpy(&slen, k->segments + at2 + 8, 8);
+		ck_assert_uint_ge(sid, next);
+		at2 += 16 + slen;
+	}
+	dbmsg_free(m);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+
+	/* without one of its segments the state is refused: empty windows, counting on */
+	free(st.bytes[0]);
+	st.bytes[0] = NULL;
+	st.id[0] = 0;
+	ck_assert_int_eq(bus_init(&bus), 0);
+	e = start_cfg(&bus, &r);
+	ck_assert(!engine_restored(e));
+	ck_assert_uint_eq(top_count(&bus, "common"), 0);
+	engine_stop(e);
+	drain_db(&bus);
+	bus_destroy(&bus);
+	free(state);
+	segs_free(&st);
 }
 END_TEST
 
@@ -1033,6 +1156,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_engine_keeps_every_row_while_the_db_queue_is_full);
 	tcase_add_test(tc, test_engine_restored_from_a_state_counts_like_an_uninterrupted_one);
 	tcase_add_test(tc, test_engine_starts_empty_from_a_damaged_state_and_keeps_counting);
+	tcase_add_test(tc, test_engine_restores_from_a_state_and_its_segments);
 	tcase_add_test(tc, test_engine_term_detail_counts_shared_posts_exactly);
 	tcase_add_test(tc, test_engine_recent_ring_wraps_and_keeps_the_newest);
 	tcase_add_test(tc, test_engine_recent_excerpt_cut_never_splits_a_character);

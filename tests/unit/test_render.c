@@ -34,7 +34,8 @@ static struct snapshot *small_snapshot(int64_t generated_ms)
 	s->stats.late_posts = 4;
 	s->stats.terms_tracked = 77;
 	s->stats.post_queue_depth = 9;
-	s->stats.checkpoint_bytes = 213500000;
+	s->stats.checkpoint_bytes = 56100000;
+	s->stats.checkpoint_segments = 6037;
 	s->stats.checkpoint_build_ms = 1940;
 	s->stats.checkpoint_period_ms = 38800;
 	s->nviews = 1;
@@ -391,7 +392,8 @@ START_TEST(test_metrics_exposition_format)
 		"\ntrendd_snapshot_age_seconds 0.25\n", "\ntrendd_ws_clients 2\n",
 		"\ntrendd_ws_dropped_clients_total 1\n", "\ntrendd_uptime_seconds 1.5\n",
 		"\ntrendd_http_errors_total{class=\"4xx\"} 3\n", "\ntrendd_db_ok 1\n",
-		"\ntrendd_checkpoint_state_bytes 213500000\n",
+		"\ntrendd_checkpoint_state_bytes 56100000\n",
+		"\ntrendd_checkpoint_segments 6037\n",
 		"\ntrendd_checkpoint_build_seconds 1.94\n",
 		"\ntrendd_checkpoint_period_seconds 38.8\n",
 	};

@@ -18,6 +18,7 @@
 #include "core/snapshot_json.h"
 #include "core/strbuf.h"
 #include "core/term.h"
+#include "tests/unit/segstore.h"
 #include "tests/unit/testutil.h"
 
 #define T0 1795608000000LL /* 2026-11-25T12:00:00Z, a minute and quarter boundary */
@@ -1829,101 +1830,18 @@ END_TEST
  * and builds ahead author unions), show what a fresh copy of the window
  * shows.
  */
-/*
- * Where a test keeps the segments of incremental saves, as the database does:
- * ascending ids, each with its bytes.
- */
-struct seg_store {
-	size_t n, cap;
-	uint64_t *id;
-	char **bytes;
-	size_t *len;
-};
-
-static int seg_lookup(void *ctx, uint64_t id, const void **buf, size_t *len)
+/* Takes the segments of an incremental save into st, as the writer does; empties segs. */
+static size_t seg_store_commit(struct segs *st, struct window_segments *segs)
 {
-	const struct seg_store *st = ctx;
-	size_t lo = 0, hi = st->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (st->id[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == st->n || st->id[lo] != id)
-		return -1;
-	*buf = st->bytes[lo];
-	*len = st->len[lo];
-	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/*
- * Takes the new segments of segs->out into st, then keeps only those
- * segs->refs names (as the writer does in the checkpoint's transaction);
- * empties both. Returns the segments added.
- */
-static size_t seg_store_commit(struct seg_store *st, struct window_segments *segs)
-{
-	size_t added = 0;
 	ck_assert(!segs->out.failed && !segs->refs.failed);
-	for (size_t at = 0; at < segs->out.len;) {
-		uint64_t id, len;
-		memcpy(&id, segs->out.buf + at, 8);
-		memcpy(&len, segs->out.buf + at + 8, 8);
-		at += 16;
-		ck_assert(at + len <= segs->out.len);
-		ck_assert(st->n == 0 || id > st->id[st->n - 1]); /* never given twice */
-		if (st->n == st->cap) {
-			st->cap = st->cap ? 2 * st->cap : 64;
-			st->id = realloc(st->id, st->cap * sizeof *st->id);
-			st->bytes = realloc(st->bytes, st->cap * sizeof *st->bytes);
-			st->len = realloc(st->len, st->cap * sizeof *st->len);
-		}
-		st->id[st->n] = id;
-		st->bytes[st->n] = malloc(len ? len : 1);
-		memcpy(st->bytes[st->n], segs->out.buf + at, len);
-		st->len[st->n++] = len;
-		at += len;
-		added++;
-	}
-	size_t nref = segs->refs.len / 8;
-	uint64_t *ref = malloc((nref ? nref : 1) * 8);
-	memcpy(ref, segs->refs.buf ? segs->refs.buf : "", nref * 8);
-	qsort(ref, nref, 8, cmp_u64);
-	size_t kept = 0;
-	for (size_t i = 0; i < st->n; i++) {
-		if (!bsearch(&st->id[i], ref, nref, 8, cmp_u64)) {
-			free(st->bytes[i]);
-			continue;
-		}
-		st->id[kept] = st->id[i];
-		st->bytes[kept] = st->bytes[i];
-		st->len[kept++] = st->len[i];
-	}
-	st->n = kept;
-	free(ref);
-	ck_assert_uint_eq(added, segs->added);
+	ssize_t added = segs_commit(st, segs->out.buf, segs->out.len,
+				    (const uint64_t *)(const void *)segs->refs.buf,
+				    segs->refs.len / sizeof(uint64_t));
+	ck_assert_int_eq(added, (ssize_t)segs->added);
 	sb_reset(&segs->out);
 	sb_reset(&segs->refs);
 	segs->added = 0;
-	return added;
-}
-
-static void seg_store_free(struct seg_store *st)
-{
-	for (size_t i = 0; i < st->n; i++)
-		free(st->bytes[i]);
-	free(st->id);
-	free(st->bytes);
-	free(st->len);
-	memset(st, 0, sizeof *st);
+	return (size_t)added;
 }
 
 /*
@@ -1932,7 +1850,7 @@ static void seg_store_free(struct seg_store *st)
  * the save added.
  */
 static struct window *load_via_segments(struct window *w, const struct window_config *c,
-					struct seg_store *st, struct window_segments *segs,
+					struct segs *st, struct window_segments *segs,
 					size_t *added)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -1943,7 +1861,7 @@ static struct window *load_via_segments(struct window *w, const struct window_co
 	if (added)
 		*added = n;
 	struct window *r = NULL;
-	ck_assert_msg(window_state_load_segments(&r, c, sb.buf, sb.len, seg_lookup, st, err,
+	ck_assert_msg(window_state_load_segments(&r, c, sb.buf, sb.len, segs_lookup, st, err,
 						 sizeof err) == 0,
 		      "%s", err);
 	check_invariants(r);
@@ -1971,7 +1889,7 @@ START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_res
 						(uint32_t)(16 + rnd() % 3 * 16));
 		struct window *w = window_new(&c);
 		/* incremental saves too: every body apart in some runs, the large ones in others */
-		struct seg_store store = { 0 };
+		struct segs store = { 0 };
 		struct window_segments segs = { .next_id = 1, .min_bytes = run % 2 ? 1 : 64 };
 		int64_t t = T0 + (int64_t)(rnd() % 1000000);
 		for (int step = 0; step < 1500; step++) {
@@ -2020,7 +1938,7 @@ START_TEST(test_window_invariants_hold_through_random_streams_with_jumps_and_res
 		}
 		check_invariants(w);
 		window_free(w);
-		seg_store_free(&store);
+		segs_free(&store);
 		sb_free(&segs.out);
 		sb_free(&segs.refs);
 	}
@@ -2037,7 +1955,7 @@ START_TEST(test_window_saves_closed_buckets_once_in_segments)
 {
 	struct window_config c = wincfg(60000, 4096);
 	struct window *w = window_new(&c);
-	struct seg_store st = { 0 };
+	struct segs st = { 0 };
 	struct window_segments segs = { .next_id = 1 };
 	size_t added, again;
 	window_advance(w, T0); /* the stream's first post is from the future */
@@ -2078,19 +1996,19 @@ START_TEST(test_window_saves_closed_buckets_once_in_segments)
 	char err[256];
 	ck_assert_uint_gt(st.n, 1);
 	st.bytes[st.n / 2][st.len[st.n / 2] / 2] ^= 1;
-	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, seg_lookup, &st, err,
+	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
 						    sizeof err),
 			 -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "segment checksum mismatch"));
 	st.id[st.n / 2] = 0; /* gone (still in order) */
-	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, seg_lookup, &st, err,
+	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
 						    sizeof err),
 			 -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "names a segment that is missing"));
 	ck_assert_int_eq(window_state_load(&r, &c, sb.buf, sb.len, err, sizeof err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "names a segment that is missing"));
 	sb_free(&sb);
-	seg_store_free(&st);
+	segs_free(&st);
 	sb_free(&segs.out);
 	sb_free(&segs.refs);
 	window_free(w);
