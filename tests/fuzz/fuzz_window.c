@@ -13,11 +13,13 @@
  * The input picks the configuration (lateness, top-m, minimum authors), then
  * a sequence of operations - posts of a few terms by chosen authors at, ahead
  * of or behind the event time, crowds of authors on one term, small and large
- * advances of the clock, save and restore, view reads (all at once or one
- * window after the other), and comparisons. A comparison saves the window,
- * loads the state into a fresh window (nothing cached) and requires every
- * view of both to render to the same bytes; the window's invariants are
- * checked as well (window_check). Anything else aborts, besides what the
+ * advances of the clock, save and restore (whole, or incrementally through a
+ * store of segments that keeps only what the newest state names, and then
+ * the copy must save whole to the original's bytes), view reads (all at once
+ * or one window after the other), and comparisons. A comparison saves the
+ * window, loads the state into a fresh window (nothing cached) and requires
+ * every view of both to render to the same bytes; the window's invariants
+ * are checked as well (window_check). Anything else aborts, besides what the
  * sanitizers catch. Built with -DTRENDD_FUZZ=ON (see docs/ARCHITECTURE.md).
  */
 #include <stdint.h>
@@ -35,6 +37,7 @@
 
 #define FUZZ_NAME "fuzz_window"
 #include "tests/fuzz/fuzz_window_util.h"
+#include "tests/unit/segstore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -92,6 +95,36 @@ static char *views_json(struct window *w, int at_once)
 	return out.buf;
 }
 
+/*
+ * A copy of w restored from an incremental save into st (segs carries the
+ * ids on, as the engine does): it must save whole to the very bytes w does.
+ */
+static struct window *via_segments(struct window *w, const struct window_config *c,
+				   struct segs *st, struct window_segments *segs)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char err[512] = "";
+	window_state_save_segments(w, &sb, segs);
+	if (sb.failed || segs->out.failed || segs->refs.failed)
+		fail("incremental save", "out of memory");
+	if (segs_commit(st, segs->out.buf, segs->out.len, (const uint64_t *)(void *)segs->refs.buf,
+			segs->refs.len / sizeof(uint64_t)) < 0)
+		fail("incremental save", "malformed segments, or an id given twice");
+	sb_reset(&segs->out);
+	sb_reset(&segs->refs);
+	struct window *r = NULL;
+	if (window_state_load_segments(&r, c, sb.buf, sb.len, segs_lookup, st, err, sizeof err) != 0)
+		fail("its own incremental state refused", err);
+	size_t la, lb;
+	char *a = save(w, &la), *b = save(r, &lb);
+	if (la != lb || memcmp(a, b, la) != 0)
+		fail("incremental state", "restores to another window");
+	free(a);
+	free(b);
+	free(sb.buf);
+	return r;
+}
+
 /* w's views (which use and fill its caches) against a fresh copy's (none). */
 static void compare_fresh(struct window *w, const struct window_config *c, int at_once)
 {
@@ -129,6 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	int64_t t = T0;
 	uint32_t crowd = 1;
+	struct segs st = { 0 };
+	struct window_segments segs = { .next_id = 1, .min_bytes = cfg & 0x40 ? 1 : 0 };
 	for (unsigned ops = 0; in.n && ops < 1000; ops++) {
 		unsigned op = next(&in);
 		switch (op & 15) {
@@ -166,11 +201,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 10: {
-			size_t len;
-			char *st = save(w, &len);
+			struct window *r;
+			if (op & 16) {
+				r = via_segments(w, &c, &st, &segs);
+			} else {
+				size_t len;
+				char *bytes = save(w, &len);
+				r = load(&c, bytes, len);
+				free(bytes);
+			}
 			window_free(w);
-			w = load(&c, st, len);
-			free(st);
+			w = r;
 			break;
 		}
 		case 11: case 12: case 13:
@@ -186,6 +227,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check(w, "at the end");
 	compare_fresh(w, &c, 1);
+	window_free(via_segments(w, &c, &st, &segs));
 	window_free(w);
+	segs_free(&st);
+	sb_free(&segs.out);
+	sb_free(&segs.refs);
 	return 0;
 }
