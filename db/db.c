@@ -1047,14 +1047,10 @@ nomem:
 void db_checkpoint_release_state(struct db_checkpoint *c)
 {
 	for (size_t i = 0; i < c->nseg; i++)
-		free(c->seg[i]);
+		free(c->seg[i].body);
 	free(c->seg);
-	free(c->seg_id);
-	free(c->seg_len);
 	free(c->state);
 	c->seg = NULL;
-	c->seg_id = NULL;
-	c->seg_len = NULL;
 	c->nseg = 0;
 	c->state = NULL;
 	c->state_len = 0;
@@ -1076,37 +1072,27 @@ static int segments_load(struct db *db, struct db_checkpoint *out)
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_segment *g;
 		if (out->nseg == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
-			uint64_t *id = realloc(out->seg_id, ncap * sizeof *id);
-			if (id)
-				out->seg_id = id;
-			uint8_t **seg = realloc(out->seg, ncap * sizeof *seg);
-			if (seg)
-				out->seg = seg;
-			size_t *len = realloc(out->seg_len, ncap * sizeof *len);
-			if (len)
-				out->seg_len = len;
-			if (!id || !seg || !len) {
+			if (!(g = realloc(out->seg, ncap * sizeof *g))) {
 				rc = SQLITE_NOMEM;
 				break;
 			}
+			out->seg = g;
 			cap = ncap;
 		}
-		const void *body = sqlite3_column_blob(st, 1);
-		size_t len = (size_t)sqlite3_column_bytes(st, 1);
-		uint8_t *copy = malloc(len ? len : 1);
-		if (!copy) {
+		g = &out->seg[out->nseg];
+		g->id = (uint64_t)sqlite3_column_int64(st, 0);
+		g->len = (size_t)sqlite3_column_bytes(st, 1);
+		if (!(g->body = malloc(g->len ? g->len : 1))) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
-		if (len)
-			memcpy(copy, body, len);
-		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
-		out->seg_id[out->nseg] = id;
-		out->seg[out->nseg] = copy;
-		out->seg_len[out->nseg++] = len;
-		out->seg_next = id + 1;
+		if (g->len)
+			memcpy(g->body, sqlite3_column_blob(st, 1), g->len);
+		out->nseg++;
+		out->seg_next = g->id + 1;
 	}
 	sqlite3_reset(st);
 	return rc;
@@ -1186,15 +1172,15 @@ int db_checkpoint_segment(void *ctx, uint64_t id, const void **buf, size_t *len)
 	size_t lo = 0, hi = c->nseg;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (c->seg_id[mid] < id)
+		if (c->seg[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == c->nseg || c->seg_id[lo] != id)
+	if (lo == c->nseg || c->seg[lo].id != id)
 		return -ENOENT;
-	*buf = c->seg[lo];
-	*len = c->seg_len[lo];
+	*buf = c->seg[lo].body;
+	*len = c->seg[lo].len;
 	return 0;
 }
 

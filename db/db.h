@@ -181,9 +181,11 @@ struct db_checkpoint {
 	struct source_cursor *cursors;   /* owned */
 	size_t ncursors;
 	/* the state's segments (checkpoint_segment), ascending ids; owned */
-	uint64_t *seg_id;
-	uint8_t **seg;
-	size_t *seg_len;
+	struct db_segment {
+		uint64_t id;
+		uint8_t *body;   /* owned */
+		size_t len;
+	} *seg;
 	size_t nseg;
 	uint64_t seg_next;               /* above every stored segment id */
 };

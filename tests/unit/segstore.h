@@ -20,33 +20,17 @@
 
 struct segs {
 	size_t n, cap;
-	uint64_t *id;
-	char **bytes;
-	size_t *len;
+	struct seg {
+		uint64_t id;
+		char *bytes;
+		size_t len;
+	} *v;
 };
 
-static int segs_cmp_u64(const void *a, const void *b)
+static int segs_cmp_id(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
-}
-
-static int segs_grow(struct segs *st)
-{
-	size_t cap = st->cap ? 2 * st->cap : 64;
-	uint64_t *id = realloc(st->id, cap * sizeof *id);
-	if (id)
-		st->id = id;
-	char **bytes = realloc(st->bytes, cap * sizeof *bytes);
-	if (bytes)
-		st->bytes = bytes;
-	size_t *len = realloc(st->len, cap * sizeof *len);
-	if (len)
-		st->len = len;
-	if (!id || !bytes || !len)
-		return -1;
-	st->cap = cap;
-	return 0;
 }
 
 static ssize_t segs_commit(struct segs *st, const void *out, size_t out_len, const uint64_t *refs,
@@ -61,15 +45,23 @@ static ssize_t segs_commit(struct segs *st, const void *out, size_t out_len, con
 		memcpy(&id, p + at, 8);
 		memcpy(&len, p + at + 8, 8);
 		at += 16;
-		if (len > out_len - at || (st->n && id <= st->id[st->n - 1])) /* never given twice */
+		if (len > out_len - at || (st->n && id <= st->v[st->n - 1].id)) /* never given twice */
 			return -1;
-		if (st->n == st->cap && segs_grow(st) < 0)
+		if (st->n == st->cap) {
+			size_t cap = st->cap ? 2 * st->cap : 64;
+			struct seg *v = realloc(st->v, cap * sizeof *v);
+			if (!v)
+				return -1;
+			st->v = v;
+			st->cap = cap;
+		}
+		struct seg *g = &st->v[st->n];
+		if (!(g->bytes = malloc(len ? len : 1)))
 			return -1;
-		if (!(st->bytes[st->n] = malloc(len ? len : 1)))
-			return -1;
-		memcpy(st->bytes[st->n], p + at, len);
-		st->id[st->n] = id;
-		st->len[st->n++] = len;
+		memcpy(g->bytes, p + at, len);
+		g->id = id;
+		g->len = len;
+		st->n++;
 		at += len;
 		added++;
 	}
@@ -78,40 +70,36 @@ static ssize_t segs_commit(struct segs *st, const void *out, size_t out_len, con
 		return -1;
 	if (nrefs)
 		memcpy(ref, refs, nrefs * sizeof *ref);
-	qsort(ref, nrefs, sizeof *ref, segs_cmp_u64);
+	qsort(ref, nrefs, sizeof *ref, segs_cmp_id);
 	size_t kept = 0;
 	for (size_t i = 0; i < st->n; i++) {
-		if (!bsearch(&st->id[i], ref, nrefs, sizeof *ref, segs_cmp_u64)) {
-			free(st->bytes[i]);
-			continue;
-		}
-		st->id[kept] = st->id[i];
-		st->bytes[kept] = st->bytes[i];
-		st->len[kept++] = st->len[i];
+		if (bsearch(&st->v[i].id, ref, nrefs, sizeof *ref, segs_cmp_id))
+			st->v[kept++] = st->v[i];
+		else
+			free(st->v[i].bytes);
 	}
 	st->n = kept;
 	free(ref);
 	return added;
 }
 
+/* (the id is the first member of struct seg, so ids and segments compare alike) */
 static int segs_lookup(void *ctx, uint64_t id, const void **buf, size_t *len)
 {
 	const struct segs *st = ctx;
-	uint64_t *hit = st->n ? bsearch(&id, st->id, st->n, sizeof id, segs_cmp_u64) : NULL;
+	const struct seg *hit = st->n ? bsearch(&id, st->v, st->n, sizeof *st->v, segs_cmp_id) : NULL;
 	if (!hit)
 		return -1;
-	*buf = st->bytes[hit - st->id];
-	*len = st->len[hit - st->id];
+	*buf = hit->bytes;
+	*len = hit->len;
 	return 0;
 }
 
 static void segs_free(struct segs *st)
 {
 	for (size_t i = 0; i < st->n; i++)
-		free(st->bytes[i]);
-	free(st->id);
-	free(st->bytes);
-	free(st->len);
+		free(st->v[i].bytes);
+	free(st->v);
 	memset(st, 0, sizeof *st);
 }
 

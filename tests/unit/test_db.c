@@ -2404,6 +2404,20 @@ START_TEST(test_a_request_in_a_backlog_over_its_caps_is_answered_with_the_error)
 }
 END_TEST
 
+/*
+ * Opens the file (migrating it to DB_SCHEMA_VERSION), reads its checkpoint
+ * into ck and closes it; returns a plain connection to the migrated file.
+ */
+static sqlite3 *migrated(struct db_checkpoint *ck)
+{
+	struct db *db = open_ok(NULL);
+	ck_assert_int_eq(db_checkpoint_load(db, ck), 0);
+	db_close(db);
+	sqlite3 *c = sq_open(dbpath);
+	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	return c;
+}
+
 START_TEST(test_migration_3_adds_checkpoint_sources_to_a_version_2_file)
 {
 	/* a version-2 file with data: today's schema without what migration 3 adds */
@@ -2417,15 +2431,11 @@ START_TEST(test_migration_3_adds_checkpoint_sources_to_a_version_2_file)
 		   " PRAGMA user_version = 2");
 	sqlite3_close(c);
 
-	db = open_ok(NULL);
 	struct db_checkpoint ck;
-	ck_assert_int_eq(db_checkpoint_load(db, &ck), 0);
+	c = migrated(&ck);
 	ck_assert_uint_eq(ck.epoch, 7);
 	ck_assert_uint_eq(ck.ncursors, 0);
 	db_checkpoint_clear(&ck);
-	db_close(db);
-	c = sq_open(dbpath);
-	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM sqlite_schema WHERE name ="
 				  " 'checkpoint_source'"), 1);
 	char *cur = sq_text(c, "SELECT cursor FROM sources");
@@ -2475,18 +2485,14 @@ START_TEST(test_migration_5_adds_checkpoint_segments_to_a_version_4_file)
 		   " state = 'whole'; PRAGMA user_version = 4");
 	sqlite3_close(c);
 
-	db = open_ok(NULL);
 	struct db_checkpoint ck;
-	ck_assert_int_eq(db_checkpoint_load(db, &ck), 0);
+	c = migrated(&ck);
 	/* a state saved whole, before segments, stays as it was */
 	ck_assert_uint_eq(ck.epoch, 9);
 	ck_assert_uint_eq(ck.state_len, 5);
 	ck_assert_uint_eq(ck.nseg, 0);
 	ck_assert_uint_eq(ck.seg_next, 0);
 	db_checkpoint_clear(&ck);
-	db_close(db);
-	c = sq_open(dbpath);
-	ck_assert_int_eq(sq_int(c, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	sq_exec(c, "INSERT INTO checkpoint_segment (id, body) VALUES (1, x'00')");
 	ck_assert_int_eq(sq_int(c, "SELECT count(*) FROM checkpoint_segment"), 1);
 	sqlite3_close(c);

@@ -1995,12 +1995,12 @@ START_TEST(test_window_saves_closed_buckets_once_in_segments)
 
 	char err[256];
 	ck_assert_uint_gt(st.n, 1);
-	st.bytes[st.n / 2][st.len[st.n / 2] / 2] ^= 1;
+	st.v[st.n / 2].bytes[st.v[st.n / 2].len / 2] ^= 1;
 	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
 						    sizeof err),
 			 -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "segment checksum mismatch"));
-	st.id[st.n / 2] = 0; /* gone (still in order) */
+	st.v[st.n / 2].id = 0; /* gone (still in order) */
 	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
 						    sizeof err),
 			 -EINVAL);
