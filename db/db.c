@@ -495,8 +495,8 @@ static int file_probe(struct db *db, char *err, size_t errlen)
 		"SELECT count(*) FROM checkpoint WHERE length(state) >= 0 OR state IS NULL",
 		"SELECT count(*) FROM checkpoint_source",
 		"SELECT count(*) FROM post_log WHERE seq = (SELECT max(seq) FROM post_log)",
-		"SELECT count(*) FROM checkpoint_segment WHERE id = (SELECT max(id) FROM "
-		"checkpoint_segment)",
+		("SELECT count(*) FROM checkpoint_segment"
+		 " WHERE id = (SELECT max(id) FROM checkpoint_segment)"),
 	};
 	static const int64_t since[] = { 1, 1, 2, 3, 4, 5 }; /* schema version of each table */
 	sqlite3 *conn = NULL;
