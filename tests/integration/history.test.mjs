@@ -175,7 +175,7 @@ describe('history API', () => {
     const q = (sql) => execFileSync('sqlite3', [db, sql]).toString().trim();
     assert.equal(q("SELECT sum(count) FROM term_hour JOIN terms ON terms.id = term_id WHERE term = 'kate';"), '1');
     assert.equal(q("SELECT sum(count) FROM term_day JOIN terms ON terms.id = term_id WHERE term = 'kate';"), '1');
-    assert.equal(q('PRAGMA user_version;'), '4');
+    assert.equal(q('PRAGMA user_version;'), '5');
   });
 
   it('refuses a retention setting it does not understand', () => {
