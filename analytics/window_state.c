@@ -83,12 +83,6 @@ static size_t varint_to(char *p, uint64_t v)
 	return n;
 }
 
-static void put_varint(struct strbuf *sb, uint64_t v)
-{
-	char buf[10];
-	sb_append(sb, buf, varint_to(buf, v));
-}
-
 static bool get_varint(struct rd *r, uint64_t *v)
 {
 	*v = 0;
@@ -144,32 +138,57 @@ static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 
 static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 /*
- * A term's totals and read-side fields, most of them zero: a byte saying
- * which windows have a total and which a score peak, then only those, as
- * numbers; times as they are (zigzag), floats as they are.
+ * A live term: live (1), kind, length and bytes, then its totals and
+ * read-side fields, most of them zero: a byte saying which windows have a
+ * total and which a score peak, then only those, as numbers; times as they
+ * are (zigzag), floats as they are. Built in a local buffer and appended at
+ * once (with the bytes apart when long): a state has one per term.
  */
-static void put_term_tail(struct strbuf *sb, const struct wcold *c)
+#define TERM_TAIL_MAX (1 + 10 + WINDOW_COUNT * (3 * 10 + 2 * sizeof(float) + 10))
+_Static_assert(sizeof(((struct wsum *)0)->sent) == sizeof(float) &&
+		       sizeof(((struct wcold *)0)->peak[0]) == sizeof(float),
+	       "TERM_TAIL_MAX counts the sums and peaks as floats");
+#define TERM_BYTES_INLINE 96
+static void put_term(struct strbuf *sb, const struct wcold *c)
 {
+	uint8_t buf[4 + TERM_BYTES_INLINE + TERM_TAIL_MAX];
 	uint8_t have = 0;
+	size_t n = 0;
+	bool inline_bytes = c->len <= TERM_BYTES_INLINE;
 	for (int k = 0; k < WINDOW_COUNT; k++) {
 		if (wsum_total(&c->sum[k]) || c->sum[k].sent != 0)
 			have |= (uint8_t)(1u << k);
 		if (c->peak[k] != 0 || c->peak_ms[k] != 0)
 			have |= (uint8_t)(1u << (4 + k));
 	}
-	PUT(sb, have);
-	put_varint(sb, zigzag(c->first_seen_ms));
+	buf[n++] = 1; /* live */
+	buf[n++] = c->kind;
+	memcpy(buf + n, &c->len, sizeof c->len);
+	n += sizeof c->len;
+	if (inline_bytes) {
+		memcpy(buf + n, term_str(c), c->len);
+		n += c->len;
+	} else {
+		sb_append(sb, (const char *)buf, n);
+		sb_append(sb, term_str(c), c->len);
+		n = 0;
+	}
+	buf[n++] = have;
+	n += varint_to((char *)buf + n, zigzag(c->first_seen_ms));
 	for (int k = 0; k < WINDOW_COUNT; k++) {
 		if (have & (1u << k)) {
 			for (int i = 0; i < 3; i++)
-				put_varint(sb, c->sum[k].n[i]);
-			PUT(sb, c->sum[k].sent);
+				n += varint_to((char *)buf + n, c->sum[k].n[i]);
+			memcpy(buf + n, &c->sum[k].sent, sizeof c->sum[k].sent);
+			n += sizeof c->sum[k].sent;
 		}
 		if (have & (1u << (4 + k))) {
-			PUT(sb, c->peak[k]);
-			put_varint(sb, zigzag(c->peak_ms[k]));
+			memcpy(buf + n, &c->peak[k], sizeof c->peak[k]);
+			n += sizeof c->peak[k];
+			n += varint_to((char *)buf + n, zigzag(c->peak_ms[k]));
 		}
 	}
+	sb_append(sb, (const char *)buf, n);
 }
 
 static bool get_term_tail(struct rd *r, struct wcold *c)
@@ -478,14 +497,11 @@ static void state_save(struct window *w, struct strbuf *sb, struct window_segmen
 	PUT(sb, w->nterms);
 	for (uint32_t id = 0; id < w->nterms; id++) {
 		const struct wcold *c = &w->cold[id];
-		uint8_t live = c->live;
-		PUT(sb, live);
-		if (!live)
-			continue;
-		PUT(sb, c->kind);
-		PUT(sb, c->len);
-		sb_append(sb, term_str(c), c->len);
-		put_term_tail(sb, c);
+		uint8_t dead = 0;
+		if (c->live)
+			put_term(sb, c);
+		else
+			PUT(sb, dead);
 	}
 	PUT(sb, nfree);
 	for (uint32_t id = w->free_head; id != NO_TERM; id = w->terms[id].u.next_free)
