@@ -472,7 +472,8 @@ static void put_body_apart(struct strbuf *sb, struct bucket *b, int l, size_t fl
 	PUT(&segs->refs, b->seg);
 }
 
-static void state_save(struct window *w, struct strbuf *sb, struct window_segments *segs)
+/* window_state_save() when segs is NULL: every body in the state */
+void window_state_save_segments(struct window *w, struct strbuf *sb, struct window_segments *segs)
 {
 	uint32_t magic = STATE_MAGIC, nfree = w->nterms - w->live_terms;
 	uint8_t started = w->started;
@@ -549,12 +550,7 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 	 * every window comes from window_new, never from a const object, so
 	 * writing through it is defined.
 	 */
-	state_save((struct window *)w, sb, NULL);
-}
-
-void window_state_save_segments(struct window *w, struct strbuf *sb, struct window_segments *segs)
-{
-	state_save(w, sb, segs);
+	window_state_save_segments((struct window *)w, sb, NULL);
 }
 
 void window_forget_segments(struct window *w)
