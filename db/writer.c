@@ -450,12 +450,6 @@ static int apply_volume_rows(struct db_writer *w, const struct volume_minute_row
  * checkpoint_source - and the analytics state with the new epoch in the
  * checkpoint row, all in the batch's one transaction.
  */
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Writes a checkpoint's new segments (each its id and length, then bytes). */
 static int put_segments(struct db_writer *w, const uint8_t *p, size_t len)
 {
@@ -490,7 +484,7 @@ static int drop_segments(struct db_writer *w, uint64_t *refs, size_t n)
 	uint64_t *gone = NULL;
 	size_t ngone = 0, cap = 0, r = 0;
 	int rc;
-	qsort(refs, n, sizeof *refs, cmp_u64);
+	qsort(refs, n, sizeof *refs, cmp_i64); /* ids are below 2^63: stored as SQLite integers */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
 		while (r < n && refs[r] < id)
