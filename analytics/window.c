@@ -157,6 +157,7 @@ static uint32_t term_intern(struct window *w, uint8_t kind, const char *s, size_
 	c->kind = kind;
 	c->live = 1;
 	c->first_seen_ms = w->end_ms;
+	w->terms_unsaved++; /* c->seg is 0 */
 	/* no entry hint: a first check then fails on the entry's term id */
 	w->tindex[slot] = slot_make(id, kind, len, h, k);
 	w->live_terms++;
@@ -195,6 +196,10 @@ static void term_release(struct window *w, uint32_t id)
 done:
 	if (c->len >= TERM_INLINE)
 		free(c->str.out);
+	if (c->seg)
+		w->tseg[c->seg - 1].nlive--;
+	else
+		w->terms_unsaved--;
 	c->live = 0;
 	t->u.next_free = w->free_head;
 	w->free_head = id;
@@ -753,6 +758,39 @@ void window_sync(struct window *w)
 	}
 }
 
+static void sum_add(struct wsum *s, const struct entry *e)
+{
+	for (int i = 0; i < 3; i++)
+		s->n[i] += e->n[i];
+	s->sent += e->sent;
+}
+
+/*
+ * The totals counted again from the entries, where bucket_sync() puts
+ * them: a level's buckets in the window into its own, open minutes into
+ * 24h. Counts come out the same as the running totals; sentiment sums up to
+ * the rounding of adding in another order.
+ */
+void window_recount_totals(struct window *w)
+{
+	for (uint32_t id = 0; id < w->nterms; id++)
+		memset(w->cold[id].sum, 0, sizeof w->cold[id].sum);
+	for (int l = 0; l < NLEVELS; l++) {
+		const struct level *L = &w->lv[l];
+		for (uint32_t i = 0; i < L->nslots; i++) {
+			const struct bucket *b = &L->b[i];
+			bool open_minute = l == 1 && b->state == B_OPEN;
+			for (uint32_t k = 0; (b->in_sum || open_minute) && k < b->n; k++) {
+				struct wsum *sum = w->cold[b->e[k].term].sum;
+				if (b->in_sum)
+					sum_add(&sum[l], &b->e[k]);
+				if (open_minute)
+					sum_add(&sum[WINDOW_24H], &b->e[k]);
+			}
+		}
+	}
+}
+
 /*
  * Keeps the top_m entries by count and drops the rest, subtracting them from
  * the totals they were part of. The bucket's error bound becomes the largest
@@ -1162,6 +1200,7 @@ void window_free(struct window *w)
 			free(w->cold[i].str.out);
 	bigmem_free(w->terms, (size_t)w->terms_cap * sizeof *w->terms);
 	free(w->cold);
+	free(w->tseg);
 	bigmem_free(w->tindex, (size_t)w->tindex_cap * sizeof *w->tindex);
 	free(w->rows);
 	free(w->cand);
@@ -1519,7 +1558,7 @@ void window_get_stats(const struct window *w, struct window_stats *st)
 
 int window_check(struct window *w, char *err, size_t errlen)
 {
-	uint32_t *refs = calloc(w->nterms ? w->nterms : 1, sizeof *refs);
+	uint32_t *refs = calloc(w->nterms ? w->nterms : 1, sizeof *refs), *segl = NULL;
 	uint64_t *tot = calloc((size_t)(w->nterms ? w->nterms : 1) * WINDOW_COUNT, sizeof *tot);
 	int rc = -1;
 	if (!refs || !tot) {
@@ -1645,11 +1684,24 @@ int window_check(struct window *w, char *err, size_t errlen)
 			goto out;
 		}
 	}
+	/* which term segments hold the live terms' records (window_state.c) */
+	uint32_t unsaved = 0;
+	if (!(segl = calloc(w->ntseg + 1, sizeof *segl))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	for (uint32_t id = 0; id < w->nterms; id++) {
 		const struct wterm *t = &w->terms[id];
 		const struct wcold *c = &w->cold[id];
 		if (!c->live)
 			continue;
+		if (c->seg > w->ntseg) {
+			snprintf(err, errlen, "term '%s': in term segment %u of %u", term_str(c),
+				 c->seg, w->ntseg);
+			goto out;
+		}
+		unsaved += c->seg == 0;
+		segl[c->seg]++;
 		if (t->refs != refs[id]) {
 			snprintf(err, errlen, "term '%s': refs %u, entries %u", term_str(c),
 				 t->refs, refs[id]);
@@ -1670,10 +1722,23 @@ int window_check(struct window *w, char *err, size_t errlen)
 				goto out;
 			}
 	}
+	if (unsaved != w->terms_unsaved) {
+		snprintf(err, errlen, "%u terms in no term segment, counted %u", unsaved,
+			 w->terms_unsaved);
+		goto out;
+	}
+	for (uint32_t i = 0; i < w->ntseg; i++)
+		if (segl[i + 1] != w->tseg[i].nlive || w->tseg[i].nlive > w->tseg[i].nrec) {
+			snprintf(err, errlen, "term segment %llu: %u live records, counted %u of %u",
+				 (unsigned long long)w->tseg[i].id, segl[i + 1], w->tseg[i].nlive,
+				 w->tseg[i].nrec);
+			goto out;
+		}
 	rc = 0;
 out:
 	free(refs);
 	free(tot);
+	free(segl);
 	return rc;
 }
 

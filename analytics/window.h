@@ -153,7 +153,11 @@ int window_state_load(struct window **out, const struct window_config *cfg, cons
  * saves w as window_state_save() does, except that the body of each such
  * bucket goes into a new segment in segs->out (bodies of at least
  * min_bytes) or, when it was saved so before and has not changed since, is
- * named again; every id the state names is appended to segs->refs. Segment
+ * named again. The term records go apart too: a term's name does not
+ * change while it lives, so a save writes the records of the terms new
+ * since the last one into a new segment and names the earlier ones (see
+ * window_state.c, "Term segments"). Every id the state names is appended
+ * to segs->refs. Segment
  * ids come from segs->next_id, which the caller keeps across saves and
  * windows: an id is never given twice, so a segment's bytes never change.
  * The caller must keep every segment the newest state names: window
@@ -177,6 +181,12 @@ struct window_segments {
 void window_state_save_segments(struct window *w, struct strbuf *sb,
 				struct window_segments *segs);
 void window_forget_segments(struct window *w);
+/*
+ * Sets every term's running totals to what its bucket entries hold, as a
+ * restore does (states do not carry them): the same counts, and sentiment
+ * sums up to the rounding of adding them in another order.
+ */
+void window_recount_totals(struct window *w);
 /* Points *buf and *len at segment id's bytes; negative when there is no such segment. */
 typedef int (*window_segment_fn)(void *ctx, uint64_t id, const void **buf, size_t *len);
 int window_state_load_segments(struct window **out, const struct window_config *cfg,

@@ -100,6 +100,17 @@ struct wcold {
 	/* term_expected()'s author sum per window, valid while hist_key matches the window's */
 	uint64_t hist_sum[WINDOW_COUNT];
 	uint32_t hist_key[WINDOW_COUNT];
+	/* 1 + the index in window.tseg of the segment its record was saved in; 0: none */
+	uint32_t seg;
+};
+
+/*
+ * A segment of term records (window_state.c, "Term segments"): records
+ * written in it, and how many of them are still the record of a live term.
+ */
+struct term_seg {
+	uint64_t id, hash;
+	uint32_t nrec, nlive;
 };
 
 /*
@@ -266,6 +277,10 @@ struct window {
 	uint32_t nterms, terms_cap, free_head, live_terms;
 	struct tslot *tindex;          /* owned */
 	uint32_t tindex_cap;
+	/* the segments holding the saved term records (window_state.c) */
+	struct term_seg *tseg;         /* owned, in the order written */
+	uint32_t ntseg, tseg_cap;
+	uint32_t terms_unsaved;        /* live terms whose record is in no segment */
 
 	int64_t end_ms;                /* window end: newest event or wall time */
 	int64_t wall_ms;               /* last wall clock from window_advance */

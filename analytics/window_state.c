@@ -17,14 +17,31 @@
 
 /*
  * The state is native-endian binary (it never leaves the machine that wrote
- * it): a header, the window scalars, the term table in id order (so ids, the
+ * it): a header, the window scalars, the term table (every id, so ids, the
  * free list and thus every later tie-break stay the same), then the buckets
  * of each level with their entries and author sets. Index structures and
- * prefetch hints are rebuilt, not saved. The reader checks every length and
- * value against the bytes left before it allocates, so corrupt input costs
- * at most its own size.
+ * prefetch hints are rebuilt, not saved, and so are the terms' running
+ * totals: they are what the entries hold (window_recount_totals()). The
+ * reader checks every length and value against the bytes left before it
+ * allocates, so corrupt input costs at most its own size.
+ *
+ * Term segments. A term's record - id, kind, bytes, when first seen - does
+ * not change while the term lives; only its score peaks do, and those are
+ * saved apart from it. So a save with segments writes the records of the
+ * terms born since the last one into a new segment and names the earlier
+ * segments again instead of writing the table whole. A segment is written
+ * again (its live records into the new one) once fewer than half of its
+ * records are still live, or while it is small and there is a new one to
+ * join: a day in, a checkpoint writes the terms born in its seconds, not a
+ * table of millions. Loading reads the segments in the order they were
+ * written; a later record of an id is its record, records of free ids are
+ * of terms that died.
+ *
+ * TWS4, the format before, kept the records and the totals in the state;
+ * it still loads (load_terms_v4()), totals as saved.
  */
-#define STATE_MAGIC   0x34535754u  /* "TWS4" */
+#define STATE_MAGIC   0x35535754u  /* "TWS5" */
+#define STATE_MAGIC_V4 0x34535754u /* "TWS4" */
 #define STATE_MAX_TERM_BYTES 1024  /* longer than any term the tokenizer makes */
 #define REG_MAX       (32 - HLL_P + 1)
 
@@ -32,6 +49,18 @@ enum { SET_INLINE, SET_SPARSE, SET_DENSE, SET_COLUMN };
 
 /* A bucket's flags: in the window totals, keeps sketches, has sets; body in a segment. */
 #define BUCKET_IN_SEGMENT 8
+
+/* How a state holds its term records: itself, or in segments it names. */
+enum { TERMS_INLINE, TERMS_IN_SEGMENTS };
+/*
+ * A segment with fewer records than TERM_SEG_RECORDS takes in the new ones
+ * of a save; a new one holds at most TERM_SEG_MAX_RECORDS, so that writing
+ * one again (half dead) costs a bounded share of a checkpoint.
+ */
+#define TERM_SEG_RECORDS     4096
+#define TERM_SEG_MAX_RECORDS 65536
+/* cold[id].live while loading: on the free list */
+#define LIVE_FREE 2
 
 #define PUT(sb, v) sb_append((sb), (const char *)&(v), sizeof(v))
 
@@ -138,59 +167,57 @@ static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 
 static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 /*
- * A live term: live (1), kind, length and bytes, then its totals and
- * read-side fields, most of them zero: a byte saying which windows have a
- * total and which a score peak, then only those, as numbers; times as they
- * are (zigzag), floats as they are. Built in a local buffer and appended at
- * once (with the bytes apart when long): a state has one per term.
+ * A live term's record: id, kind, length and bytes, and when it was first
+ * seen - what does not change while the term lives. Built in a local buffer
+ * and appended at once (with the bytes apart when long).
  */
-#define TERM_TAIL_MAX (1 + 10 + WINDOW_COUNT * (3 * 10 + 2 * sizeof(float) + 10))
-_Static_assert(sizeof(((struct wsum *)0)->sent) == sizeof(float) &&
-		       sizeof(((struct wcold *)0)->peak[0]) == sizeof(float),
-	       "TERM_TAIL_MAX counts the sums and peaks as floats");
 #define TERM_BYTES_INLINE 96
-static void put_term(struct strbuf *sb, const struct wcold *c)
+static void put_record(struct strbuf *sb, uint32_t id, const struct wcold *c)
 {
-	uint8_t buf[4 + TERM_BYTES_INLINE + TERM_TAIL_MAX];
-	uint8_t have = 0;
-	size_t n = 0;
-	bool inline_bytes = c->len <= TERM_BYTES_INLINE;
-	for (int k = 0; k < WINDOW_COUNT; k++) {
-		if (wsum_total(&c->sum[k]) || c->sum[k].sent != 0)
-			have |= (uint8_t)(1u << k);
-		if (c->peak[k] != 0 || c->peak_ms[k] != 0)
-			have |= (uint8_t)(1u << (4 + k));
-	}
-	buf[n++] = 1; /* live */
-	buf[n++] = c->kind;
-	memcpy(buf + n, &c->len, sizeof c->len);
-	n += sizeof c->len;
-	if (inline_bytes) {
+	char buf[10 + 1 + 10 + TERM_BYTES_INLINE + 10];
+	size_t n = varint_to(buf, id);
+	buf[n++] = (char)c->kind;
+	n += varint_to(buf + n, c->len);
+	if (c->len <= TERM_BYTES_INLINE) {
 		memcpy(buf + n, term_str(c), c->len);
 		n += c->len;
 	} else {
-		sb_append(sb, (const char *)buf, n);
+		sb_append(sb, buf, n);
 		sb_append(sb, term_str(c), c->len);
 		n = 0;
 	}
-	buf[n++] = have;
-	n += varint_to((char *)buf + n, zigzag(c->first_seen_ms));
-	for (int k = 0; k < WINDOW_COUNT; k++) {
-		if (have & (1u << k)) {
-			for (int i = 0; i < 3; i++)
-				n += varint_to((char *)buf + n, c->sum[k].n[i]);
-			memcpy(buf + n, &c->sum[k].sent, sizeof c->sum[k].sent);
-			n += sizeof c->sum[k].sent;
-		}
-		if (have & (1u << (4 + k))) {
-			memcpy(buf + n, &c->peak[k], sizeof c->peak[k]);
-			n += sizeof c->peak[k];
-			n += varint_to((char *)buf + n, zigzag(c->peak_ms[k]));
-		}
-	}
-	sb_append(sb, (const char *)buf, n);
+	n += varint_to(buf + n, zigzag(c->first_seen_ms));
+	sb_append(sb, buf, n);
 }
 
+/*
+ * A term's score peaks, if it has any: its id as the gap from the last
+ * term's with peaks, a byte saying which windows have one, then those (the
+ * peak as is, its time zigzag). Returns whether it had any.
+ */
+static bool put_peak(struct strbuf *sb, uint32_t gap, const struct wcold *c)
+{
+	uint8_t have = 0;
+	for (int k = 0; k < WINDOW_COUNT; k++)
+		if (c->peak[k] != 0 || c->peak_ms[k] != 0)
+			have |= (uint8_t)(1u << k);
+	if (!have)
+		return false;
+	char buf[10 + 1 + WINDOW_COUNT * (sizeof c->peak[0] + 10)];
+	size_t n = varint_to(buf, gap);
+	buf[n++] = (char)have;
+	for (int k = 0; k < WINDOW_COUNT; k++) {
+		if (!(have & (1u << k)))
+			continue;
+		memcpy(buf + n, &c->peak[k], sizeof c->peak[k]);
+		n += sizeof c->peak[k];
+		n += varint_to(buf + n, zigzag(c->peak_ms[k]));
+	}
+	sb_append(sb, buf, n);
+	return true;
+}
+
+/* TWS4: a term's totals and peaks after its bytes (the byte `have`: totals in bits 0-3, peaks 4-7). */
 static bool get_term_tail(struct rd *r, struct wcold *c)
 {
 	uint8_t have;
@@ -472,10 +499,174 @@ static void put_body_apart(struct strbuf *sb, struct bucket *b, int l, size_t fl
 	PUT(&segs->refs, b->seg);
 }
 
+/* A save's new term segments: records go to body, a segment every TERM_SEG_MAX_RECORDS. */
+struct term_out {
+	struct window_segments *segs;
+	struct strbuf body;
+	uint32_t nrec;  /* in body */
+	bool failed;
+};
+
+/* Ends the new segment in o->body: into segs->out, and w->tseg. */
+static void term_seg_close(struct window *w, struct term_out *o)
+{
+	if (!o->nrec || o->failed)
+		return;
+	if (w->ntseg == w->tseg_cap) {
+		uint32_t cap = w->tseg_cap ? 2 * w->tseg_cap : 16;
+		struct term_seg *v = realloc(w->tseg, cap * sizeof *v);
+		if (!v) {
+			o->failed = true;
+			return;
+		}
+		w->tseg = v;
+		w->tseg_cap = cap;
+	}
+	uint64_t id = o->segs->next_id, len = o->body.len;
+	PUT(&o->segs->out, id);
+	PUT(&o->segs->out, len);
+	sb_append(&o->segs->out, o->body.buf, o->body.len);
+	if (o->body.failed || o->segs->out.failed) {
+		o->failed = true;
+		return;
+	}
+	w->tseg[w->ntseg++] = (struct term_seg){ id, hash_bytes(o->body.buf, o->body.len), o->nrec,
+						 o->nrec };
+	o->segs->next_id++;
+	o->segs->added++;
+	sb_reset(&o->body);
+	o->nrec = 0;
+}
+
+/*
+ * One pass over the terms: the peaks of every live term to pk, and the
+ * records - of all of them to rec (a state without segments), or to new
+ * segments in o of those in no segment or in one being dropped
+ * (remap[seg - 1] == UINT32_MAX); the others move to segment
+ * remap[seg - 1] + 1.
+ */
+static bool terms_pass(struct window *w, struct strbuf *rec, struct term_out *o,
+		       const uint32_t *remap, struct strbuf *pk, uint32_t *npeaks)
+{
+	uint32_t last = 0;
+	bool o_missing = false;
+	for (uint32_t id = 0; id < w->nterms; id++) {
+		struct wcold *c = &w->cold[id];
+		if (!c->live)
+			continue;
+		if (put_peak(pk, id - last, c)) {
+			last = id;
+			(*npeaks)++;
+		}
+		if (rec) {
+			put_record(rec, id, c);
+		} else if (c->seg && remap[c->seg - 1] != UINT32_MAX) {
+			c->seg = remap[c->seg - 1] + 1;
+		} else if (!o) {
+			o_missing = true; /* w->terms_unsaved was wrong: never in fact */
+		} else {
+			if (o->nrec == TERM_SEG_MAX_RECORDS)
+				term_seg_close(w, o);
+			put_record(&o->body, id, c);
+			o->nrec++;
+			c->seg = w->ntseg + 1; /* the index it takes when closed */
+		}
+	}
+	return !o_missing;
+}
+
+/*
+ * The term records as segments (see "Term segments"): the kept ones named,
+ * the rest in new ones. False when out of memory, with the term segments
+ * left to window_forget_terms().
+ */
+static bool put_terms_apart(struct window *w, struct strbuf *sb, struct window_segments *segs,
+			    struct strbuf *pk, uint32_t *npeaks)
+{
+	uint32_t n = w->ntseg, kept = 0;
+	uint32_t *remap = calloc(n ? n : 1, sizeof *remap);
+	if (!remap)
+		return false;
+	/* records to write: new ones, or the live ones of a segment mostly dead */
+	bool fresh = w->terms_unsaved > 0;
+	for (uint32_t i = 0; i < n; i++)
+		fresh |= w->tseg[i].nlive > 0 && w->tseg[i].nlive * 2 < w->tseg[i].nrec;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct term_seg *g = &w->tseg[i];
+		bool drop = g->nlive * 2 < g->nrec || (fresh && g->nrec < TERM_SEG_RECORDS);
+		remap[i] = drop ? UINT32_MAX : kept;
+		if (!drop)
+			w->tseg[kept++] = *g; /* kept <= i */
+	}
+	w->ntseg = kept;
+	struct term_out o = { .segs = segs, .body = STRBUF_INIT };
+	bool whole = terms_pass(w, NULL, fresh ? &o : NULL, remap, pk, npeaks);
+	term_seg_close(w, &o);
+	free(remap);
+	sb_free(&o.body);
+	if (o.failed || !whole)
+		return false;
+	w->terms_unsaved = 0;
+	uint8_t mode = TERMS_IN_SEGMENTS;
+	PUT(sb, mode);
+	PUT(sb, w->ntseg);
+	for (uint32_t i = 0; i < w->ntseg; i++) {
+		PUT(sb, w->tseg[i].id);
+		PUT(sb, w->tseg[i].hash);
+		PUT(&segs->refs, w->tseg[i].id);
+	}
+	return true;
+}
+
+/* Every term record is written again at the next save with segments. */
+static void window_forget_terms(struct window *w)
+{
+	for (uint32_t id = 0; id < w->nterms; id++)
+		w->cold[id].seg = 0;
+	w->ntseg = 0;
+	w->terms_unsaved = w->live_terms;
+}
+
+/*
+ * The term table: its size and how it holds the records (in the state, or
+ * the segments), the free list, the records if in the state, the peaks.
+ */
+static void put_terms(struct window *w, struct strbuf *sb, struct window_segments *segs)
+{
+	struct strbuf pk = STRBUF_INIT;
+	uint32_t nfree = w->nterms - w->live_terms, npeaks = 0;
+	size_t at = sb->len;
+	PUT(sb, w->nterms);
+	if (segs && !put_terms_apart(w, sb, segs, &pk, &npeaks)) {
+		window_forget_terms(w);
+		sb->len = at + sizeof w->nterms;
+		sb->buf[sb->len] = 0;
+		sb_reset(&pk);
+		npeaks = 0;
+		segs = NULL;
+	}
+	if (!segs) {
+		uint8_t mode = TERMS_INLINE;
+		PUT(sb, mode);
+		PUT(sb, w->live_terms);
+	}
+	PUT(sb, nfree);
+	for (uint32_t id = w->free_head; id != NO_TERM; id = w->terms[id].u.next_free)
+		PUT(sb, id);
+	if (!segs)
+		terms_pass(w, sb, NULL, NULL, &pk, &npeaks);
+	PUT(sb, npeaks);
+	if (pk.len)
+		sb_append(sb, pk.buf, pk.len);
+	if (pk.failed)
+		sb->failed = true;
+	sb_free(&pk);
+}
+
 /* window_state_save() when segs is NULL: every body in the state */
 void window_state_save_segments(struct window *w, struct strbuf *sb, struct window_segments *segs)
 {
-	uint32_t magic = STATE_MAGIC, nfree = w->nterms - w->live_terms;
+	uint32_t magic = STATE_MAGIC;
 	uint8_t started = w->started;
 	size_t start = sb->len;
 
@@ -495,18 +686,7 @@ void window_state_save_segments(struct window *w, struct strbuf *sb, struct wind
 	PUT(sb, w->future);
 	PUT(sb, w->pruned);
 
-	PUT(sb, w->nterms);
-	for (uint32_t id = 0; id < w->nterms; id++) {
-		const struct wcold *c = &w->cold[id];
-		uint8_t dead = 0;
-		if (c->live)
-			put_term(sb, c);
-		else
-			PUT(sb, dead);
-	}
-	PUT(sb, nfree);
-	for (uint32_t id = w->free_head; id != NO_TERM; id = w->terms[id].u.next_free)
-		PUT(sb, id);
+	put_terms(w, sb, segs);
 
 	for (int l = 0; l < NLEVELS; l++) {
 		const struct level *L = &w->lv[l];
@@ -555,12 +735,14 @@ void window_state_save(const struct window *w, struct strbuf *sb)
 
 void window_forget_segments(struct window *w)
 {
+	window_forget_terms(w);
 	for (int l = 0; l < NLEVELS; l++)
 		for (uint32_t i = 0; i < w->lv[l].nslots; i++)
 			bucket_edited(&w->lv[l].b[i]);
 }
 
-static int load_terms(struct window *w, struct rd *r)
+/* TWS4: every id's live byte, a live one's record and tail; then the free list. */
+static int load_terms_v4(struct window *w, struct rd *r)
 {
 	uint32_t nterms, nfree;
 	if (!GET(r, nterms))
@@ -622,6 +804,7 @@ static int load_terms(struct window *w, struct rd *r)
 	*link = NO_TERM;
 	for (uint32_t id = w->free_head; id != NO_TERM; id = w->terms[id].u.next_free)
 		w->cold[id].live = 0;
+	w->terms_unsaved = w->live_terms;
 	return 0;
 }
 
@@ -632,6 +815,222 @@ struct seg_src {
 	char why[96]; /* a problem found inside a segment, named */
 };
 
+/* Points body at the bytes of segment id, which must hash to h. */
+static bool find_segment(struct rd *r, const struct seg_src *src, uint64_t id, uint64_t h,
+			 struct rd *body)
+{
+	const void *p = NULL;
+	size_t len = 0;
+	if (id == 0 || !src->fn || src->fn(src->ctx, id, &p, &len) < 0 || !p)
+		return rd_fail(r, "names a segment that is missing");
+	if (hash_bytes(p, len) != h)
+		return rd_fail(r, "segment checksum mismatch (damaged)");
+	*body = (struct rd){ .p = p, .len = len };
+	return true;
+}
+
+/*
+ * A term record (put_record()) into cold[id], in term segment seg (0: in
+ * the state). A record in a segment replaces an earlier one of its id; one
+ * of a free id is of a term that died since, and is skipped.
+ */
+static bool get_record(struct rd *r, struct window *w, uint32_t seg)
+{
+	uint32_t id, len;
+	uint8_t kind;
+	uint64_t first;
+	if (!get_varint32(r, &id) || !GET(r, kind) || !get_varint32(r, &len))
+		return false;
+	if (id >= w->nterms || kind >= TERM_KIND_COUNT || len == 0 || len > STATE_MAX_TERM_BYTES ||
+	    len > rd_left(r))
+		return rd_fail(r, "bad term");
+	const uint8_t *s = r->p + r->off;
+	r->off += len;
+	if (!get_varint(r, &first))
+		return false;
+	if (memchr(s, 0, len))
+		return rd_fail(r, "term with a NUL byte");
+	struct wcold *c = &w->cold[id];
+	if (c->live && !seg)
+		return rd_fail(r, c->live == LIVE_FREE ? "record of a free term" : "duplicate term");
+	if (c->live == LIVE_FREE)
+		return true;
+	if (c->live) {
+		if (c->len >= TERM_INLINE)
+			free(c->str.out);
+		if (c->seg)
+			w->tseg[c->seg - 1].nlive--;
+	}
+	c->live = 0;
+	char *dst = c->str.in;
+	if (len >= TERM_INLINE && !(dst = c->str.out = malloc(len + 1u)))
+		return rd_fail(r, "out of memory");
+	memcpy(dst, s, len);
+	dst[len] = 0;
+	c->len = (uint16_t)len;
+	c->kind = kind;
+	c->live = 1;
+	c->first_seen_ms = unzigzag(first);
+	c->seg = seg;
+	if (seg)
+		w->tseg[seg - 1].nlive++;
+	return true;
+}
+
+/* The records in the term segments, read in the order written. */
+static int get_segment_records(struct window *w, struct rd *r, struct seg_src *src,
+			       struct rd *body)
+{
+	for (uint32_t i = 0; i < w->ntseg; i++) {
+		struct rd *b = &body[i];
+		while (b->off < b->len && get_record(b, w, i + 1))
+			w->tseg[i].nrec++;
+		if (b->bad) {
+			snprintf(src->why, sizeof src->why, "segment %llu: %s",
+				 (unsigned long long)w->tseg[i].id, b->bad);
+			return rd_fail(r, strcmp(b->bad, "out of memory") ? src->why : b->bad),
+			       -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The free list: the ids marked LIVE_FREE and linked in its order. */
+static int get_free_list(struct window *w, struct rd *r)
+{
+	uint32_t nfree;
+	if (!GET(r, nfree) || nfree > w->nterms || nfree > rd_left(r) / 4)
+		return rd_fail(r, "bad free list"), -EINVAL;
+	uint32_t *link = &w->free_head;
+	for (uint32_t i = 0; i < nfree; i++) {
+		uint32_t id;
+		if (!GET(r, id) || id >= w->nterms || w->cold[id].live)
+			return rd_fail(r, "bad free list"), -EINVAL;
+		w->cold[id].live = LIVE_FREE; /* a second mention is refused */
+		*link = id;
+		link = &w->terms[id].u.next_free;
+	}
+	*link = NO_TERM;
+	return 0;
+}
+
+/* Every id free or live with its record; the live ones into the index. */
+static int index_terms(struct window *w, struct rd *r)
+{
+	for (uint32_t id = 0; id < w->nterms; id++) {
+		struct wcold *c = &w->cold[id];
+		if (c->live == LIVE_FREE) {
+			c->live = 0;
+			continue;
+		}
+		if (!c->live)
+			return rd_fail(r, "a term without a record"), -EINVAL;
+		w->live_terms++;
+		struct tkey k;
+		uint64_t h = term_key(c->kind, term_str(c), c->len, &k);
+		uint32_t slot;
+		if ((w->live_terms + 1) * 4 > w->tindex_cap * 3 && window_tindex_grow(w) < 0)
+			return -ENOMEM;
+		if (window_term_find(w, c->kind, term_str(c), c->len, h, k, &slot) != NO_TERM)
+			return rd_fail(r, "duplicate term"), -EINVAL;
+		w->tindex[slot] = slot_make(id, c->kind, c->len, h, k);
+	}
+	return 0;
+}
+
+/* The score peaks (put_peak()), ids ascending, of live terms. */
+static int get_peaks(struct window *w, struct rd *r)
+{
+	uint32_t n, id = 0;
+	if (!GET(r, n) || n > rd_left(r) / 2)
+		return rd_fail(r, "bad peak count"), -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t gap;
+		uint8_t have;
+		if (!get_varint32(r, &gap) || !GET(r, have))
+			return -EINVAL;
+		if ((i > 0 && gap == 0) || gap >= w->nterms - id || !have ||
+		    have >= 1u << WINDOW_COUNT || !w->cold[id + gap].live)
+			return rd_fail(r, "bad peak"), -EINVAL;
+		id += gap;
+		struct wcold *c = &w->cold[id];
+		for (int k = 0; k < WINDOW_COUNT; k++) {
+			uint64_t v;
+			if (!(have & (1u << k)))
+				continue;
+			if (!GET(r, c->peak[k]) || !get_varint(r, &v))
+				return -EINVAL;
+			c->peak_ms[k] = unzigzag(v);
+		}
+	}
+	return 0;
+}
+
+/*
+ * TWS5: the term count; how the records are held - in the state (their
+ * count) or in segments (the segments' ids and hashes); the free list; the
+ * records if in the state; the score peaks. The free list is read before
+ * the records, so a record knows whether its id is live.
+ */
+static int load_terms(struct window *w, struct rd *r, struct seg_src *src)
+{
+	uint32_t nterms, nrec = 0, nseg = 0;
+	uint8_t mode;
+	struct rd *body = NULL;
+	int rc = -EINVAL;
+	if (!GET(r, nterms) || !GET(r, mode) || mode > TERMS_IN_SEGMENTS ||
+	    !(mode == TERMS_INLINE ? GET(r, nrec) : GET(r, nseg)))
+		return rd_fail(r, "bad term table"), -EINVAL;
+	/* every id takes 4 bytes or more: on the free list, or a record */
+	size_t room = rd_left(r);
+	if (nseg > rd_left(r) / 16)
+		return rd_fail(r, "bad term segment count"), -EINVAL;
+	if (nseg && (!(w->tseg = calloc(nseg, sizeof *w->tseg)) ||
+		     !(body = calloc(nseg, sizeof *body))))
+		return -ENOMEM;
+	w->tseg_cap = nseg;
+	for (uint32_t i = 0; i < nseg; i++) {
+		struct term_seg *g = &w->tseg[i];
+		w->ntseg = i + 1;
+		if (!GET(r, g->id) || !GET(r, g->hash))
+			goto out;
+		if (i > 0 && g->id <= w->tseg[i - 1].id) {
+			rd_fail(r, "term segments out of order");
+			goto out;
+		}
+		if (!find_segment(r, src, g->id, g->hash, &body[i]))
+			goto out;
+		room += body[i].len;
+	}
+	if (nterms >= NO_TERM - 1 || nterms > room / 4 || nrec > nterms) {
+		rd_fail(r, "bad term count");
+		goto out;
+	}
+	rc = -ENOMEM;
+	while (w->terms_cap < nterms)
+		if (window_terms_grow(w) < 0)
+			goto out;
+	if (nterms) {
+		memset(w->terms, 0, (size_t)nterms * sizeof *w->terms);
+		memset(w->cold, 0, (size_t)nterms * sizeof *w->cold);
+	}
+	w->nterms = nterms;
+	if ((rc = get_free_list(w, r)) < 0)
+		goto out;
+	for (uint32_t i = 0; i < nrec; i++)
+		if (!get_record(r, w, 0)) {
+			rc = strcmp(r->bad, "out of memory") ? -EINVAL : -ENOMEM;
+			goto out;
+		}
+	if ((rc = get_segment_records(w, r, src, body)) < 0 || (rc = index_terms(w, r)) < 0 ||
+	    (rc = get_peaks(w, r)) < 0)
+		goto out;
+	w->terms_unsaved = nseg ? 0 : w->live_terms;
+out:
+	free(body);
+	return rc;
+}
+
 /*
  * Points body at the bytes of the segment a bucket names (id, then the hash
  * of its bytes, in r) and records the segment in b.
@@ -640,15 +1039,8 @@ static bool get_segment(struct rd *r, const struct seg_src *src, struct bucket *
 			struct rd *body)
 {
 	uint64_t id, h;
-	const void *p = NULL;
-	size_t len = 0;
-	if (!GET(r, id) || !GET(r, h))
+	if (!GET(r, id) || !GET(r, h) || !find_segment(r, src, id, h, body))
 		return false;
-	if (id == 0 || !src->fn || src->fn(src->ctx, id, &p, &len) < 0 || !p)
-		return rd_fail(r, "names a segment that is missing");
-	if (hash_bytes(p, len) != h)
-		return rd_fail(r, "segment checksum mismatch (damaged)");
-	*body = (struct rd){ .p = p, .len = len };
 	b->seg = id;
 	b->seg_hash = h;
 	return true;
@@ -774,7 +1166,7 @@ int window_state_load_segments(struct window **out, const struct window_config *
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (!GET(&r, magic) || magic != STATE_MAGIC) {
+	if (!GET(&r, magic) || (magic != STATE_MAGIC && magic != STATE_MAGIC_V4)) {
 		rd_fail(&r, "not a window state");
 		goto fail;
 	}
@@ -800,7 +1192,7 @@ int window_state_load_segments(struct window **out, const struct window_config *
 	GET(&r, w->future);
 	GET(&r, w->pruned);
 	w->started = started != 0;
-	if (r.bad || (rc = load_terms(w, &r)) < 0)
+	if (r.bad || (rc = magic == STATE_MAGIC_V4 ? load_terms_v4(w, &r) : load_terms(w, &r, &src)) < 0)
 		goto fail;
 	for (int l = 0; l < NLEVELS; l++) {
 		uint32_t nb;
@@ -824,6 +1216,8 @@ int window_state_load_segments(struct window **out, const struct window_config *
 			rc = -EINVAL;
 			goto fail;
 		}
+	if (magic == STATE_MAGIC)
+		window_recount_totals(w);
 	char why[200];
 	if (window_check(w, why, sizeof why) < 0) {
 		snprintf(err, errlen, "window state is inconsistent: %s", why);

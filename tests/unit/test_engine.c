@@ -679,14 +679,16 @@ static uint8_t *stop_for_segments(struct engine *e, struct bus *bus, struct segs
 	return state;
 }
 
-/* The same, for a state whose windows have nothing closed: it names no segment. */
-static uint8_t *stop_for_state(struct engine *e, struct bus *bus, size_t *len)
+/* An engine restored from state and the segments in st. */
+static struct engine *start_from(struct bus *bus, const void *state, size_t len,
+				 struct segs *st, uint64_t epoch)
 {
-	struct segs st = { 0 };
-	uint8_t *state = stop_for_segments(e, bus, &st, len);
-	ck_assert_uint_eq(st.n, 0);
-	segs_free(&st);
-	return state;
+	struct engine_config c = { .data_dir = TRENDD_TEST_DATA_DIR, .tick_ms = 50,
+				   .lateness_ms = 3000000, .checkpoint_ms = 60000,
+				   .state = state, .state_len = len, .epoch = epoch,
+				   .segment_fn = segs_lookup, .segment_ctx = st,
+				   .segment_next = st->n ? st->v[st->n - 1].id + 1 : 1 };
+	return start_cfg(bus, &c);
 }
 
 static char *top_text(struct bus *bus)
@@ -720,10 +722,12 @@ START_TEST(test_engine_restored_from_a_state_counts_like_an_uninterrupted_one)
 	int64_t base = now_minute() - 20 * MIN_MS;
 	feed(&a, 0, 400, base);
 	size_t len = 0;
-	uint8_t *state = stop_for_state(e, &a, &len);
+	struct segs st = { 0 };
+	uint8_t *state = stop_for_segments(e, &a, &st, &len);
+	ck_assert_uint_gt(st.n, 0); /* the term records at least */
 	bus_destroy(&a);
 	ck_assert_int_eq(bus_init(&a), 0);
-	struct engine *restored = start(&b, 60000, false, state, len, 1);
+	struct engine *restored = start_from(&b, state, len, &st, 1);
 	ck_assert(engine_restored(restored));
 	feed(&b, 400, 800, base);
 	/* the same 800 posts, uninterrupted */
@@ -740,6 +744,7 @@ START_TEST(test_engine_restored_from_a_state_counts_like_an_uninterrupted_one)
 	drain_db(&a);
 	drain_db(&b);
 	free(state);
+	segs_free(&st);
 	bus_destroy(&a);
 	bus_destroy(&b);
 }
@@ -854,7 +859,16 @@ START_TEST(test_engine_starts_empty_from_a_damaged_state_and_keeps_counting)
 	struct engine *e = start(&bus, 60000, false, NULL, 0, 0);
 	feed(&bus, 0, 200, now_minute() - 20 * MIN_MS);
 	size_t len = 0;
-	uint8_t *state = stop_for_state(e, &bus, &len);
+	struct segs st = { 0 }, none = { 0 };
+	uint8_t *state = stop_for_segments(e, &bus, &st, &len);
+	bus_destroy(&bus);
+
+	/* whole, but without the segments it names */
+	ck_assert_int_eq(bus_init(&bus), 0);
+	e = start_from(&bus, state, len, &none, 3);
+	ck_assert(!engine_restored(e));
+	engine_stop(e);
+	drain_db(&bus);
 	bus_destroy(&bus);
 
 	uint8_t *bad = malloc(len);
@@ -870,7 +884,7 @@ START_TEST(test_engine_starts_empty_from_a_damaged_state_and_keeps_counting)
 		if (damage[k].at != (size_t)-1)
 			bad[damage[k].at] ^= 0x40;
 		ck_assert_int_eq(bus_init(&bus), 0); /* a stopped engine closed the post queue */
-		e = start(&bus, 60000, false, bad, damage[k].len, 3);
+		e = start_from(&bus, bad, damage[k].len, &st, 3);
 		ck_assert(!engine_restored(e));
 		char *t = top_text(&bus);
 		ck_assert_str_eq(t, ""); /* empty windows */
@@ -892,6 +906,7 @@ START_TEST(test_engine_starts_empty_from_a_damaged_state_and_keeps_counting)
 	drain_db(&bus);
 	free(bad);
 	free(state);
+	segs_free(&st);
 	bus_destroy(&bus);
 }
 END_TEST

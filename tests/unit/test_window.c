@@ -957,6 +957,7 @@ START_TEST(test_window_restored_state_continues_exactly_like_the_original)
 	size_t len;
 	char *st = state_of(a, &len);
 	struct window *b = load_same_bytes(&c, st, len); /* saves to the same bytes */
+	window_recount_totals(a); /* as b's were: sentiment sums the same to the bit */
 
 	window_set_minute_sink(a, log_minute, &la);
 	window_set_volume_sink(a, log_volume, &la);
@@ -1011,6 +1012,8 @@ static void assert_views_as_fresh(struct window *a, const struct window_config *
 	size_t len;
 	char *st = state_of(a, &len);
 	struct window *b = load_same_bytes(c, st, len);
+	/* b's totals are recounted from its entries: a's the same way, so sums match to the bit */
+	window_recount_totals(a);
 	char *ja = views_json_as(a, true), *jb = views_json(b);
 	ck_assert_msg(strcmp(ja, jb) == 0, "%s %d: views differ from a fresh copy's", at, n);
 	free(ja);
@@ -1334,10 +1337,12 @@ END_TEST
 
 
 /*
- * A state saved before open minutes kept a log of author adds (format TWS4,
- * the format this code still writes; see tests/fixtures/window/ORIGIN.md):
- * it loads, and the window then renders the views and emits the closed
- * minutes that the code that saved it did, author estimates included.
+ * A state saved before open minutes kept a log of author adds, in the
+ * format before term segments (TWS4, with the terms' totals; see
+ * tests/fixtures/window/ORIGIN.md): it loads, its totals as saved, and the
+ * window then renders the views and emits the closed minutes that the code
+ * that saved it did, author estimates included. Saved again it is TWS5,
+ * which loads and saves to the same bytes.
  */
 START_TEST(test_window_loads_a_state_saved_before_author_logs_and_continues_the_same)
 {
@@ -1346,8 +1351,17 @@ START_TEST(test_window_loads_a_state_saved_before_author_logs_and_continues_the_
 	char *st = tu_read_fixture("window/state-v4.bin", &len);
 	char *want_views = tu_read_fixture("window/state-v4.views.json", &vlen);
 	char *want_minutes = tu_read_fixture("window/state-v4.minutes.txt", &mlen);
-	/* saved again, the same bytes: the format did not change */
-	struct window *w = load_same_bytes(&c, st, len);
+	char err[256] = "";
+	struct window *w = NULL;
+	ck_assert_msg(window_state_load(&w, &c, st, len, err, sizeof err) == 0, "%s", err);
+	check_invariants(w);
+	size_t len5;
+	char *st5 = state_of(w, &len5);
+	ck_assert_uint_lt(len5, len); /* without the totals */
+	ck_assert_uint_eq(st5[0], 'T');
+	ck_assert_uint_eq(st5[3], '5');
+	window_free(load_same_bytes(&c, st5, len5));
+	free(st5);
 
 	struct minute_log lg = { STRBUF_INIT };
 	window_set_minute_sink(w, log_minute, &lg);
@@ -2015,6 +2029,110 @@ START_TEST(test_window_saves_closed_buckets_once_in_segments)
 }
 END_TEST
 
+/* Whether a stored segment holds the bytes of s (a term record holds its term's). */
+static bool stored_holds(const struct segs *st, const char *s)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (memmem(st->v[i].bytes, st->v[i].len, s, strlen(s)))
+			return true;
+	return false;
+}
+
+/*
+ * A term's record is written once, into a segment, and named by every
+ * later state: a save writes the records of the terms born since the last
+ * one (joined by a small segment's), nothing when none were, and writes a
+ * segment's live records again once most of its terms have died. Loaded
+ * back, later records of an id win and records of free ids are skipped.
+ */
+START_TEST(test_window_saves_term_records_once_in_segments)
+{
+	struct window_config c = wincfg(60000, 64);
+	struct window *w = window_new(&c);
+	struct segs st = { 0 };
+	struct window_segments segs = { .next_id = 1 };
+	size_t added;
+	char name[16];
+	window_advance(w, T0);
+	for (uint32_t i = 0; i < 70000; i++) { /* all in the first second */
+		snprintf(name, sizeof name, "t%u", i);
+		add1(w, T0 + i % 1000, name, i + 1);
+	}
+	for (uint32_t i = 0; i < 10; i++) /* in every top 64 */
+		add1(w, T0 + i, "kept", i + 1);
+	window_free(load_via_segments(w, &c, &st, &segs, &added));
+	/* the records, 65,536 to a segment; open buckets stay in the state */
+	ck_assert_uint_eq(added, 2);
+	ck_assert(stored_holds(&st, "t69999"));
+	size_t big0 = st.v[0].len, big1 = st.v[1].len;
+	ck_assert_uint_gt(big0, 10 * big1);
+
+	add1(w, T0 + 1000, "fresh", 1);
+	window_free(load_via_segments(w, &c, &st, &segs, &added));
+	ck_assert_uint_eq(added, 1);
+	ck_assert_uint_eq(st.n, 3);
+	ck_assert_uint_lt(st.v[2].len, 24); /* one record: the 70,000 are not written again */
+	ck_assert(stored_holds(&st, "fresh"));
+
+	/* the small segment is written again with the next new record, and goes */
+	add1(w, T0 + 1001, "fresher", 2);
+	window_free(load_via_segments(w, &c, &st, &segs, &added));
+	ck_assert_uint_eq(added, 1);
+	ck_assert_uint_eq(st.n, 3);
+	ck_assert_uint_eq(st.v[0].len, big0);
+	ck_assert_uint_eq(st.v[1].len, big1);
+	ck_assert_ptr_nonnull(memmem(st.v[2].bytes, st.v[2].len, "fresh", 5));
+	ck_assert_ptr_nonnull(memmem(st.v[2].bytes, st.v[2].len, "fresher", 7));
+	window_free(load_via_segments(w, &c, &st, &segs, &added));
+	ck_assert_uint_eq(added, 0); /* nothing new */
+
+	/*
+	 * Twenty minutes on, the second, minute and quarter hour holding the
+	 * 70,000 have closed and kept their top 64: the rest died, and their
+	 * segments are written again as their live records.
+	 */
+	window_advance(w, T0 + 20 * 60000);
+	add1(w, T0 + 20 * 60000, "t69999", 3); /* an id freed, taken again */
+	window_free(load_via_segments(w, &c, &st, &segs, &added));
+	ck_assert_uint_ge(added, 1);
+	ck_assert(!stored_holds(&st, "t69998"));
+	ck_assert(stored_holds(&st, "t69999"));
+	ck_assert(stored_holds(&st, "kept"));
+	for (size_t i = 0; i < st.n; i++)
+		ck_assert_uint_lt(st.v[i].len, big1 / 4);
+
+	/* a damaged or missing term segment is refused, named */
+	struct strbuf sb = STRBUF_INIT;
+	char err[256];
+	struct window *r = NULL;
+	window_state_save_segments(w, &sb, &segs);
+	seg_store_commit(&st, &segs);
+	size_t last = 0;
+	while (!memmem(st.v[last].bytes, st.v[last].len, "kept", 4))
+		last++;
+	st.v[last].bytes[0] ^= 1;
+	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
+						    sizeof err),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "segment checksum mismatch"));
+	st.v[last].bytes[0] ^= 1;
+	window_free(r = load_via_segments(w, &c, &st, &segs, NULL));
+	st.v[last].id = 0; /* gone (still in order) */
+	sb_reset(&sb);
+	window_state_save_segments(w, &sb, &segs);
+	ck_assert_uint_eq(segs.added, 0);
+	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
+						    sizeof err),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "names a segment that is missing"), "%s", err);
+	sb_free(&sb);
+	segs_free(&st);
+	sb_free(&segs.out);
+	sb_free(&segs.refs);
+	window_free(w);
+}
+END_TEST
+
 /* A compound score outside [-1, 1] counts as its bound, NaN as neutral; sums stay in range. */
 START_TEST(test_window_takes_out_of_range_sentiment_as_its_bound)
 {
@@ -2082,6 +2200,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_invariants_hold_through_random_streams_with_jumps_and_restores);
 	tcase_add_test(tc, test_window_takes_out_of_range_sentiment_as_its_bound);
 	tcase_add_test(tc, test_window_saves_closed_buckets_once_in_segments);
+	tcase_add_test(tc, test_window_saves_term_records_once_in_segments);
 	suite_add_tcase(s, tc);
 	return s;
 }
