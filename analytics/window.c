@@ -882,10 +882,10 @@ static inline struct bucket *level_open(struct window *w, int level, int64_t key
 static void roll_up(struct window *w, struct bucket *src, int64_t dst_key)
 {
 	struct bucket *dst = level_open(w, 2, dst_key);
+	bucket_edited(dst); /* open or not, its body changes */
 	if (dst->state != B_OPEN) {
 		history_edited(w, 2); /* a closed quarter's sets change (not in normal flow) */
 		window_hist_touch(w, 2, dst_key);
-		bucket_edited(dst);
 	}
 	if (!dst->in_sum)
 		vol_recount(w, WINDOW_24H); /* src, closed, no longer counts in it */
@@ -991,7 +991,9 @@ void window_bucket_pack_sets(struct bucket *b)
 
 static void bucket_close(struct window *w, int level, struct bucket *b)
 {
-	assert(b->state == B_OPEN && b->seg == 0); /* open buckets are never in a segment */
+	/* of the open buckets only a quarter hour may be in a segment: closing changes it */
+	assert(b->state == B_OPEN && (level == 2 || b->seg == 0));
+	bucket_edited(b);
 	/* pruning subtracts dropped entries from the totals: they must hold them */
 	bucket_sync(w, level, b);
 	syn_free(b);
@@ -1599,8 +1601,8 @@ int window_check(struct window *w, char *err, size_t errlen)
 					goto out;
 				}
 			}
-			/* only a bucket that is no longer open is in a segment, as it was saved */
-			if (b->seg && (b->state == B_OPEN || b->state == B_EMPTY || b->n == 0)) {
+			/* only a bucket no longer open, or a quarter hour, is in a segment */
+			if (b->seg && ((b->state == B_OPEN && l != 2) || b->state == B_EMPTY || b->n == 0)) {
 				snprintf(err, errlen, "level %d bucket %lld: open or empty, in a segment",
 					 l, (long long)b->key);
 				goto out;

@@ -179,18 +179,19 @@ struct bucket {
 	uint32_t error_in;             /* level 2: errors of the minutes rolled into it */
 	struct vsum vol;               /* posts in this bucket */
 	/*
-	 * A bucket that is no longer open, saved apart from the state as a
-	 * segment (window_state_save_segments()): the segment's id and the hash
-	 * of its bytes; seg 0 when it has none, or changed since (bucket_edited()).
+	 * A bucket that is no longer open, or a quarter hour (open ones change
+	 * only when a minute rolls up), saved apart from the state as a segment
+	 * (window_state_save_segments()): the segment's id and the hash of its
+	 * bytes; seg 0 when it has none, or changed since (bucket_edited()).
 	 */
 	uint64_t seg, seg_hash;
 };
 
 /*
- * Every change to a bucket that is no longer open - a late minute rolled
- * into a closed quarter hour, sketches dropped at baseline, the slot
- * cleared - goes through here: the segment it was saved in no longer holds
- * it, and the next checkpoint writes it again.
+ * Every change to a bucket that may be in a segment - a minute rolled into
+ * a quarter hour, a quarter hour closing, sketches dropped at baseline, the
+ * slot cleared - goes through here: the segment it was saved in no longer
+ * holds it, and the next checkpoint writes it again.
  */
 static inline void bucket_edited(struct bucket *b) { b->seg = 0; }
 

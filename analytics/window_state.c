@@ -466,7 +466,7 @@ static void put_body(struct strbuf *sb, const struct bucket *b, int l)
 }
 
 /*
- * The body of b, which is no longer open: as the segment it was saved in
+ * The body of b, no longer open or a quarter hour: as the segment it was saved in
  * if it has not changed since, else in sb - and moved from there into a new
  * segment when it is large enough to be worth a row of its own.
  */
@@ -709,7 +709,7 @@ void window_state_save_segments(struct window *w, struct strbuf *sb, struct wind
 			PUT(sb, b->n);
 			PUT(sb, b->grp.ncols);
 			PUT(sb, b->grp.stride);
-			if (segs && b->state != B_OPEN && b->n > 0 && !sb->failed)
+			if (segs && (b->state != B_OPEN || l == 2) && b->n > 0 && !sb->failed)
 				put_body_apart(sb, b, l, flags_at, segs);
 			else
 				put_body(sb, b, l);
@@ -1062,7 +1062,7 @@ static int load_bucket(struct window *w, int l, struct rd *r, struct seg_src *sr
 	bool in_sum = flags & 1, sketches = flags & 2, has_sk = flags & 4;
 	bool in_segment = flags & BUCKET_IN_SEGMENT;
 	if (key == EMPTY_KEY || state < B_OPEN || state > B_BASELINE || flags > 15 ||
-	    (in_segment && (state == B_OPEN || n == 0)))
+	    (in_segment && ((state == B_OPEN && l != 2) || n == 0)))
 		return rd_fail(r, "bad bucket"), -EINVAL;
 	/*
 	 * A bucket that never took an entry has no arrays yet, author sets
