@@ -741,73 +741,6 @@ void window_forget_segments(struct window *w)
 			bucket_edited(&w->lv[l].b[i]);
 }
 
-/* TWS4: every id's live byte, a live one's record and tail; then the free list. */
-static int load_terms_v4(struct window *w, struct rd *r)
-{
-	uint32_t nterms, nfree;
-	if (!GET(r, nterms))
-		return -EINVAL;
-	if (nterms > rd_left(r) || nterms >= NO_TERM - 1) /* a term takes at least a byte */
-		return rd_fail(r, "bad term count"), -EINVAL;
-	while (w->terms_cap < nterms)
-		if (window_terms_grow(w) < 0)
-			return -ENOMEM;
-	for (uint32_t id = 0; id < nterms; id++) {
-		struct wterm *t = &w->terms[id];
-		struct wcold *c = &w->cold[id];
-		uint8_t live;
-		memset(t, 0, sizeof *t);
-		memset(c, 0, sizeof *c);
-		w->nterms = id + 1;
-		if (!GET(r, live) || live > 1)
-			return rd_fail(r, "bad term"), -EINVAL;
-		if (!live)
-			continue;
-		uint8_t kind;
-		uint16_t len;
-		if (!GET(r, kind) || !GET(r, len) || kind >= TERM_KIND_COUNT || len == 0 ||
-		    len > STATE_MAX_TERM_BYTES || len > rd_left(r))
-			return rd_fail(r, "bad term"), -EINVAL;
-		char *s = c->str.in;
-		if (len >= TERM_INLINE && !(s = c->str.out = malloc(len + 1u)))
-			return -ENOMEM;
-		c->len = len;
-		c->kind = kind;
-		c->live = 1;
-		w->live_terms++;
-		rd_get(r, s, len);
-		s[len] = 0;
-		if (!get_term_tail(r, c))
-			return -EINVAL;
-		if (memchr(s, 0, len))
-			return rd_fail(r, "term with a NUL byte"), -EINVAL;
-		struct tkey k;
-		uint64_t h = term_key(kind, s, len, &k);
-		uint32_t slot;
-		if ((w->live_terms + 1) * 4 > w->tindex_cap * 3 && window_tindex_grow(w) < 0)
-			return -ENOMEM;
-		if (window_term_find(w, kind, s, len, h, k, &slot) != NO_TERM)
-			return rd_fail(r, "duplicate term"), -EINVAL;
-		w->tindex[slot] = slot_make(id, kind, len, h, k);
-	}
-	if (!GET(r, nfree) || nfree != w->nterms - w->live_terms)
-		return rd_fail(r, "bad free list"), -EINVAL;
-	uint32_t *link = &w->free_head;
-	for (uint32_t i = 0; i < nfree; i++) {
-		uint32_t id;
-		if (!GET(r, id) || id >= w->nterms || w->cold[id].live)
-			return rd_fail(r, "bad free list"), -EINVAL;
-		w->cold[id].live = 2; /* on the list: a second mention is refused */
-		*link = id;
-		link = &w->terms[id].u.next_free;
-	}
-	*link = NO_TERM;
-	for (uint32_t id = w->free_head; id != NO_TERM; id = w->terms[id].u.next_free)
-		w->cold[id].live = 0;
-	w->terms_unsaved = w->live_terms;
-	return 0;
-}
-
 /* Where the bodies saved apart are looked up. */
 struct seg_src {
 	window_segment_fn fn;
@@ -964,6 +897,52 @@ static int get_peaks(struct window *w, struct rd *r)
 		}
 	}
 	return 0;
+}
+
+/* TWS4: every id's live byte, a live one's record and tail; then the free list. */
+static int load_terms_v4(struct window *w, struct rd *r)
+{
+	uint32_t nterms;
+	if (!GET(r, nterms))
+		return -EINVAL;
+	if (nterms > rd_left(r) || nterms >= NO_TERM - 1) /* a term takes at least a byte */
+		return rd_fail(r, "bad term count"), -EINVAL;
+	while (w->terms_cap < nterms)
+		if (window_terms_grow(w) < 0)
+			return -ENOMEM;
+	for (uint32_t id = 0; id < nterms; id++) {
+		struct wcold *c = &w->cold[id];
+		uint8_t live;
+		memset(&w->terms[id], 0, sizeof w->terms[id]);
+		memset(c, 0, sizeof *c);
+		w->nterms = id + 1;
+		if (!GET(r, live) || live > 1)
+			return rd_fail(r, "bad term"), -EINVAL;
+		if (!live)
+			continue;
+		uint8_t kind;
+		uint16_t len;
+		if (!GET(r, kind) || !GET(r, len) || kind >= TERM_KIND_COUNT || len == 0 ||
+		    len > STATE_MAX_TERM_BYTES || len > rd_left(r))
+			return rd_fail(r, "bad term"), -EINVAL;
+		char *s = c->str.in;
+		if (len >= TERM_INLINE && !(s = c->str.out = malloc(len + 1u)))
+			return -ENOMEM;
+		c->len = len;
+		c->kind = kind;
+		c->live = 1;
+		rd_get(r, s, len);
+		s[len] = 0;
+		if (!get_term_tail(r, c))
+			return -EINVAL;
+		if (memchr(s, 0, len))
+			return rd_fail(r, "term with a NUL byte"), -EINVAL;
+	}
+	int rc = get_free_list(w, r);
+	if (rc == 0)
+		rc = index_terms(w, r);
+	w->terms_unsaved = w->live_terms;
+	return rc;
 }
 
 /*
