@@ -477,7 +477,8 @@ void render_metrics(struct strbuf *sb, const struct snapshot *s, int64_t now_ms,
 		   "(0 before the first).",
 		   ss->checkpoint_bytes);
 	metric_u64(sb, "trendd_checkpoint_segments", "gauge",
-		   "Closed buckets the latest checkpoint's state names instead of holding.",
+		   "Segments (closed buckets, quarter hours, term records) the latest checkpoint's "
+		   "state names instead of holding.",
 		   ss->checkpoint_segments);
 	metric_f(sb, "trendd_checkpoint_build_seconds", "gauge",
 		 "Time the analytics thread took to build that state.",
