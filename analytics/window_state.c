@@ -398,7 +398,14 @@ static bool get_set(struct rd *r, struct hll_group *g, struct hll_set *s)
 		if (!GET(r, n) || n > HLL_INLINE)
 			return rd_fail(r, "bad inline author set");
 		s->n = n;
-		return rd_get(r, s->u.inl, n * sizeof(uint32_t));
+		if (!rd_get(r, s->u.inl, n * sizeof(uint32_t)))
+			return false;
+		/* distinct, and never 0 (an empty sparse slot), as hll_set_add() keeps them */
+		for (uint32_t i = 0; i < n; i++)
+			for (uint32_t j = 0; j <= i; j++)
+				if (s->u.inl[i] == (j < i ? s->u.inl[j] : 0))
+					return rd_fail(r, "bad inline author set");
+		return true;
 	}
 	case SET_COLUMN: {
 		uint32_t col, last;

@@ -2047,6 +2047,31 @@ START_TEST(test_window_saves_closed_buckets_once_in_segments)
 }
 END_TEST
 
+/*
+ * An inline author set holds distinct hashes, none of them 0: one that holds
+ * a hash twice (tests/fixtures/window/ORIGIN.md) is refused, not loaded to
+ * fail later when the set grows or its minute closes.
+ */
+START_TEST(test_window_refuses_an_inline_author_set_with_a_hash_twice)
+{
+	struct window_config c;
+	window_config_defaults(&c);
+	c.lateness_ms = 60000;
+	c.top_m = 32;
+	size_t len;
+	char *st = tu_read_fixture("window/state-inline-twice.bin", &len);
+	ck_assert_uint_gt(len, 8);
+	uint64_t h = hash_bytes(st, len - 8);
+	memcpy(st + len - 8, &h, 8);
+	char err[256] = "";
+	struct window *w = NULL;
+	ck_assert_int_eq(window_state_load(&w, &c, st, len, err, sizeof err), -EINVAL);
+	ck_assert_ptr_null(w);
+	ck_assert_msg(strstr(err, "bad inline author set"), "%s", err);
+	free(st);
+}
+END_TEST
+
 /* Whether a stored segment holds the bytes of s (a term record holds its term's). */
 static bool stored_holds(const struct segs *st, const char *s)
 {
@@ -2219,6 +2244,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_window_takes_out_of_range_sentiment_as_its_bound);
 	tcase_add_test(tc, test_window_saves_closed_buckets_once_in_segments);
 	tcase_add_test(tc, test_window_saves_term_records_once_in_segments);
+	tcase_add_test(tc, test_window_refuses_an_inline_author_set_with_a_hash_twice);
 	suite_add_tcase(s, tc);
 	return s;
 }
