@@ -1965,6 +1965,46 @@ END_TEST
  * writes that quarter again, and only it. Forgotten segments are all
  * written again; a missing or damaged one refuses the state with a reason.
  */
+/*
+ * The state in sb, saved over the segments in st, is refused with a reason
+ * when segment i is damaged, and when it is gone; st is left as it was.
+ */
+static void assert_refused_without_segment(const struct window_config *c, const struct strbuf *sb,
+					   struct segs *st, size_t i)
+{
+	char err[256];
+	struct window *r = NULL;
+	ck_assert_uint_lt(i, st->n);
+	st->v[i].bytes[st->v[i].len / 2] ^= 1;
+	ck_assert_int_eq(window_state_load_segments(&r, c, sb->buf, sb->len, segs_lookup, st, err,
+						    sizeof err),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "segment checksum mismatch"), "%s", err);
+	st->v[i].bytes[st->v[i].len / 2] ^= 1;
+	struct seg gone = st->v[i];
+	memmove(&st->v[i], &st->v[i + 1], (st->n - i - 1) * sizeof *st->v);
+	st->n--;
+	ck_assert_int_eq(window_state_load_segments(&r, c, sb->buf, sb->len, segs_lookup, st, err,
+						    sizeof err),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "names a segment that is missing"), "%s", err);
+	ck_assert_ptr_null(r);
+	memmove(&st->v[i + 1], &st->v[i], (st->n - i) * sizeof *st->v);
+	st->v[i] = gone;
+	st->n++;
+}
+
+/* Frees what a test of incremental saves used. */
+static void segs_test_free(struct strbuf *sb, struct segs *st, struct window_segments *segs,
+			   struct window *w)
+{
+	sb_free(sb);
+	segs_free(st);
+	sb_free(&segs->out);
+	sb_free(&segs->refs);
+	window_free(w);
+}
+
 START_TEST(test_window_saves_closed_buckets_once_in_segments)
 {
 	struct window_config c = wincfg(60000, 4096);
@@ -2027,23 +2067,10 @@ START_TEST(test_window_saves_closed_buckets_once_in_segments)
 
 	char err[256];
 	ck_assert_uint_gt(st.n, 1);
-	st.v[st.n / 2].bytes[st.v[st.n / 2].len / 2] ^= 1;
-	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
-						    sizeof err),
-			 -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "segment checksum mismatch"));
-	st.v[st.n / 2].id = 0; /* gone (still in order) */
-	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
-						    sizeof err),
-			 -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "names a segment that is missing"));
+	assert_refused_without_segment(&c, &sb, &st, st.n / 2);
 	ck_assert_int_eq(window_state_load(&r, &c, sb.buf, sb.len, err, sizeof err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "names a segment that is missing"));
-	sb_free(&sb);
-	segs_free(&st);
-	sb_free(&segs.out);
-	sb_free(&segs.refs);
-	window_free(w);
+	segs_test_free(&sb, &st, &segs, w);
 }
 END_TEST
 
@@ -2054,10 +2081,7 @@ END_TEST
  */
 START_TEST(test_window_refuses_an_inline_author_set_with_a_hash_twice)
 {
-	struct window_config c;
-	window_config_defaults(&c);
-	c.lateness_ms = 60000;
-	c.top_m = 32;
+	struct window_config c = wincfg(60000, 32);
 	size_t len;
 	char *st = tu_read_fixture("window/state-inline-twice.bin", &len);
 	ck_assert_uint_gt(len, 8);
@@ -2146,33 +2170,13 @@ START_TEST(test_window_saves_term_records_once_in_segments)
 
 	/* a damaged or missing term segment is refused, named */
 	struct strbuf sb = STRBUF_INIT;
-	char err[256];
-	struct window *r = NULL;
 	window_state_save_segments(w, &sb, &segs);
 	seg_store_commit(&st, &segs);
-	size_t last = 0;
-	while (!memmem(st.v[last].bytes, st.v[last].len, "kept", 4))
-		last++;
-	st.v[last].bytes[0] ^= 1;
-	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
-						    sizeof err),
-			 -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "segment checksum mismatch"));
-	st.v[last].bytes[0] ^= 1;
-	window_free(r = load_via_segments(w, &c, &st, &segs, NULL));
-	st.v[last].id = 0; /* gone (still in order) */
-	sb_reset(&sb);
-	window_state_save_segments(w, &sb, &segs);
-	ck_assert_uint_eq(segs.added, 0);
-	ck_assert_int_eq(window_state_load_segments(&r, &c, sb.buf, sb.len, segs_lookup, &st, err,
-						    sizeof err),
-			 -EINVAL);
-	ck_assert_msg(strstr(err, "names a segment that is missing"), "%s", err);
-	sb_free(&sb);
-	segs_free(&st);
-	sb_free(&segs.out);
-	sb_free(&segs.refs);
-	window_free(w);
+	size_t kept = 0;
+	while (!memmem(st.v[kept].bytes, st.v[kept].len, "kept", 4))
+		kept++;
+	assert_refused_without_segment(&c, &sb, &st, kept);
+	segs_test_free(&sb, &st, &segs, w);
 }
 END_TEST
 
